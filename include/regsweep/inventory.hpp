@@ -1,0 +1,67 @@
+#pragma once
+
+// What a scan found on disk: repositories with their links, and every blob. Plain values, no
+// I/O; produced by scan() and read by every later stage.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "regsweep/digest.hpp"
+#include "regsweep/finding.hpp"
+
+namespace regsweep {
+
+// A link whose directory names a digest (revision, layer, tag history entry).
+struct Link {
+  Digest digest;                  // from the directory name
+  std::optional<Digest> target;   // from the file's content, when readable
+  bool problem = false;           // unreadable, malformed, mismatched or not a plain file
+};
+
+struct Tag {
+  std::string name;
+  std::optional<Digest> current;  // what `current/link` names, when readable
+  bool current_problem = false;   // `current/link` exists but cannot be trusted
+  bool has_current = false;       // a `current` entry exists at all
+  std::vector<Link> history;      // `index/sha256/<hex>/link`, sorted by digest
+};
+
+struct Upload {
+  std::string id;
+};
+
+struct Repository {
+  std::string name;                // e.g. "library/alpine"
+  bool has_manifests = false;
+  bool has_layers = false;
+  std::vector<Tag> tags;           // sorted by name
+  std::vector<Link> revisions;     // sorted by digest
+  std::vector<Link> layers;        // sorted by digest
+  std::vector<Upload> uploads;     // sorted by id
+  // Something in this repository could not be read (an unreadable directory, a symlink where
+  // revisions or tags live): what it holds is unknown, so everything it links is kept.
+  bool uncertain = false;
+  // A tag could not be read: with delete_untagged, every revision is kept as if tagged.
+  bool tags_uncertain = false;
+};
+
+struct Blob {
+  Digest digest;
+  std::uint64_t size = 0;
+};
+
+struct Inventory {
+  bool has_repositories_dir = false;
+  std::vector<Repository> repositories;  // sorted by name
+  std::vector<Blob> blobs;               // sorted by digest; only directories holding `data`
+  // Something that could hold references could not be read: no blob may be deleted.
+  bool keep_all_blobs = false;
+  std::vector<Finding> findings;         // sorted
+};
+
+// Finds a blob by digest in a sorted inventory; nullptr when absent.
+const Blob* find_blob(const Inventory& inventory, const Digest& digest);
+
+}  // namespace regsweep

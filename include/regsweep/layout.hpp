@@ -1,0 +1,93 @@
+#pragma once
+
+// The registry's storage tree, drawn once: every path regsweep reads or deletes is built here,
+// and every name found on disk is classified here. Paths are relative to
+// `<root>/docker/registry/v2/` unless a function says otherwise. See docs/layout.md.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "regsweep/digest.hpp"
+
+namespace regsweep::layout {
+
+// The directory below a storage root that holds the tree.
+inline constexpr std::string_view k_v2_dir = "docker/registry/v2";
+inline constexpr std::string_view k_blobs_dir = "blobs/sha256";
+inline constexpr std::string_view k_repositories_dir = "repositories";
+inline constexpr std::string_view k_manifests = "_manifests";
+inline constexpr std::string_view k_layers = "_layers";
+inline constexpr std::string_view k_uploads = "_uploads";
+inline constexpr std::string_view k_algorithm = "sha256";
+inline constexpr std::string_view k_link = "link";
+inline constexpr std::string_view k_data = "data";
+inline constexpr std::string_view k_revisions = "revisions";
+inline constexpr std::string_view k_tags = "tags";
+inline constexpr std::string_view k_current = "current";
+inline constexpr std::string_view k_index = "index";
+inline constexpr std::string_view k_startedat = "startedat";
+
+// Spec -> path.
+std::string blob_prefix_dir(std::string_view prefix);  // blobs/sha256/<xx>
+std::string blob_dir(const Digest& d);                   // blobs/sha256/<xx>/<hex>
+std::string blob_data(const Digest& d);                  // blobs/sha256/<xx>/<hex>/data
+std::string repo_dir(std::string_view repo);             // repositories/<repo>
+std::string layers_dir(std::string_view repo);           // …/_layers/sha256
+std::string layer_link_dir(std::string_view repo, const Digest& d);
+std::string layer_link(std::string_view repo, const Digest& d);
+std::string revisions_dir(std::string_view repo);        // …/_manifests/revisions/sha256
+std::string revision_dir(std::string_view repo, const Digest& d);
+std::string revision_link(std::string_view repo, const Digest& d);
+std::string tags_dir(std::string_view repo);             // …/_manifests/tags
+std::string tag_dir(std::string_view repo, std::string_view tag);
+std::string tag_current_link(std::string_view repo, std::string_view tag);
+std::string tag_index_dir(std::string_view repo, std::string_view tag);  // …/index/sha256
+std::string tag_index_entry_dir(std::string_view repo, std::string_view tag, const Digest& d);
+std::string tag_index_entry_link(std::string_view repo, std::string_view tag, const Digest& d);
+std::string uploads_dir(std::string_view repo);
+std::string upload_dir(std::string_view repo, std::string_view id);
+
+// Joins two relative paths with one '/'.
+std::string join(std::string_view a, std::string_view b);
+
+// What is wrong with a link file's content, if anything.
+enum class LinkProblem {
+  none,
+  empty,
+  trailing_whitespace,  // the digest is readable, but upstream rejects the file
+  upper_case,           // the digest is readable, but upstream rejects the file
+  unknown_algorithm,    // e.g. sha512: a digest regsweep does not hold
+  malformed,
+};
+
+struct LinkContent {
+  std::optional<Digest> digest;  // set whenever the digest can be recovered
+  LinkProblem problem = LinkProblem::none;
+};
+
+// Parses the content of a link file. A strictly valid link is exactly "sha256:" + 64
+// lower-case hex digits. Recoverable deviations return the digest with a problem set.
+LinkContent parse_link(std::string_view content);
+
+// A short lower-case phrase for a problem, e.g. "has a trailing newline".
+std::string_view describe(LinkProblem problem);
+
+// A path component of a repository name: [a-z0-9]+ separated by '.', '_', '__' or '-'s.
+bool is_valid_repo_component(std::string_view component);
+
+// A tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}.
+bool is_valid_tag(std::string_view tag);
+
+// A name the layout reserves for itself inside a repository (starts with '_').
+inline bool is_reserved(std::string_view name) { return !name.empty() && name.front() == '_'; }
+
+// True for the directories a repository keeps its data in.
+inline bool is_repo_marker(std::string_view name) {
+  return name == k_manifests || name == k_layers || name == k_uploads;
+}
+
+// True for a leftover of an interrupted write: `<name>.<uuid>.tmp`.
+bool is_temp_leftover(std::string_view name);
+
+}  // namespace regsweep::layout

@@ -1,0 +1,68 @@
+#pragma once
+
+// Marking: which manifests are live in each repository and which digests they keep.
+//
+// Roots, per repository:
+//   * without delete_untagged: every revision link (every manifest pushed and not deleted);
+//   * with delete_untagged: the manifests that tags' `current` links name;
+//   * always: a revision whose manifest cannot be read (it is never deleted);
+//   * with delete_untagged, when a tag's `current` link cannot be read: every revision.
+// From a live manifest: its own blob, config and layers, and its children (lists and indexes,
+// recursively, whether or not the child has a revision link). With delete_untagged, a revision
+// whose `subject` is live is live too (signatures, SBOMs, attestations follow their image).
+// Reachability is computed per repository, so the result never depends on visiting order.
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <oneapi/tbb/task_arena.h>
+
+#include "regsweep/digest.hpp"
+#include "regsweep/finding.hpp"
+#include "regsweep/inventory.hpp"
+#include "regsweep/manifest.hpp"
+
+namespace regsweep {
+
+struct ManifestRecord {
+  enum class State { missing, unreadable, parsed };
+  State state = State::missing;
+  std::optional<Manifest> manifest;  // when parsed
+  std::string error;                 // when unreadable
+  std::vector<Digest> mentioned;     // when unreadable: sha256 digests found in the text
+};
+
+using ManifestTable = std::unordered_map<Digest, ManifestRecord, DigestHash>;
+
+// Reads and parses, once each, every manifest that a revision or tag names and, recursively,
+// their children, in parallel inside `arena`. `v2_fd` is `<root>/docker/registry/v2`.
+// Unreadable manifests are recorded in the table and reported in `findings`.
+ManifestTable load_manifests(int v2_fd, const Inventory& inventory, tbb::task_arena& arena,
+                             std::vector<Finding>& findings);
+
+struct MarkOptions {
+  bool delete_untagged = false;
+};
+
+struct RepoMark {
+  std::vector<Digest> live;    // live manifests, sorted
+  std::vector<Digest> dead;    // delete_untagged only: revisions to delete, sorted
+  std::vector<Digest> marked;  // every digest this repository keeps, sorted, unique
+  bool keeps_all_layers = false;  // a manifest could not be read: every `_layers` blob kept
+};
+
+struct MarkResult {
+  std::vector<RepoMark> repositories;  // parallel to Inventory::repositories
+  std::vector<Digest> marked;          // union over repositories, sorted, unique
+  std::vector<Finding> findings;
+};
+
+// Marks, in parallel over repositories inside `arena`. Never touches the disk.
+MarkResult mark(const Inventory& inventory, const ManifestTable& manifests,
+                const MarkOptions& options, tbb::task_arena& arena);
+
+// True when `digest` is in the sorted vector.
+bool contains(const std::vector<Digest>& sorted, const Digest& digest);
+
+}  // namespace regsweep

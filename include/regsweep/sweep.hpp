@@ -1,0 +1,46 @@
+#pragma once
+
+// Executes a plan. Phases run in plan order (tag history, revisions, layer links, blobs), each
+// in parallel; then directories the deletions left empty are removed, up to but never
+// including the directories the layout needs (see layout.md), and every touched directory is
+// fsynced. A failed delete is recorded and the sweep goes on.
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <oneapi/tbb/task_arena.h>
+
+#include "regsweep/finding.hpp"
+#include "regsweep/plan.hpp"
+#include "regsweep/result.hpp"
+
+namespace regsweep {
+
+// The one place that deletes. Paths are relative to docker/registry/v2.
+class Remover {
+public:
+  virtual ~Remover() = default;
+  virtual Status remove_tree(std::string_view path) = 0;
+  // True when removed; false when not empty or absent.
+  virtual Result<bool> remove_if_empty(std::string_view path) = 0;
+  virtual Status sync_dir(std::string_view path) = 0;
+};
+
+// Deletes below an open docker/registry/v2 directory, never following symbolic links.
+std::unique_ptr<Remover> make_tree_remover(int v2_fd);
+
+struct SweepResult {
+  std::vector<std::string> errors;  // parallel to Plan::actions: empty when done
+  std::vector<std::string> removed_dirs;  // empty directories removed, sorted
+  std::vector<Finding> findings;          // one per failure
+  std::uint64_t done = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t blobs_deleted = 0;
+  std::uint64_t bytes_freed = 0;
+};
+
+SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena);
+
+}  // namespace regsweep

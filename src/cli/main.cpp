@@ -1,0 +1,248 @@
+// The regsweep command line: chooses streams, formats and exit codes; all logic is in
+// libregsweep.
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/program_options.hpp>
+#include <oneapi/tbb/task_arena.h>
+
+#include "regsweep/collect.hpp"
+#include "regsweep/config.hpp"
+#include "regsweep/sweep.hpp"
+#include "render.hpp"
+
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr int k_exit_ok = 0;
+constexpr int k_exit_cannot_run = 1;
+constexpr int k_exit_usage = 2;
+constexpr int k_exit_findings = 3;
+
+constexpr const char* k_version = "regsweep 0.1.0";
+
+constexpr const char* k_main_help = R"(usage: regsweep <command> [options]
+
+Offline garbage collection for a container registry's filesystem storage
+(CNCF Distribution: registry:2, registry:3, Debian's docker-registry).
+
+commands:
+  garbage-collect, gc   delete blobs (and, with -m, manifests) that no image needs
+
+Run 'regsweep <command> --help' for a command's options.
+
+exit codes:
+  0  done, nothing to report
+  1  could not run; nothing was deleted
+  2  usage error
+  3  done, but something was kept or not deleted because of a finding or a failed delete
+)";
+
+constexpr const char* k_gc_usage = R"(usage: regsweep garbage-collect [CONFIG] [options]
+       regsweep gc [CONFIG] [options]
+
+Deletes what no image in the registry needs: blobs no manifest references and, with -m,
+manifests no tag reaches. A drop-in for `registry garbage-collect CONFIG [-d] [-m]`: the
+same marking lines and summary on stdout, so scripts keep working.
+
+The storage root comes from --root, else from CONFIG (or REGISTRY_CONFIGURATION_PATH):
+storage.filesystem.rootdirectory, default /var/lib/registry, overridden by
+REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY, as the registry itself does.
+
+Stop the registry (or put it in read-only mode) while this runs, and restart it afterwards:
+its cache still lists deleted blobs.
+
+options)";
+
+constexpr const char* k_gc_footer = R"(
+What is kept, always: everything a tag or revision reaches (lists and indexes are followed
+to their children); with -m, also signatures, SBOMs and attestations whose subject is kept;
+everything a manifest that cannot be read might reference (every blob its repository links);
+everything under a symbolic link, and every blob when a symlink or unreadable directory could
+hide a repository. Each such case is reported on stderr and makes the exit code 3.
+
+exit codes: 0 done and clean; 1 could not run (nothing deleted); 2 usage error;
+            3 done, but objects were kept or not deleted because of findings or failed deletes
+)";
+
+std::optional<std::string> getenv_opt(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr) {
+    return std::nullopt;
+  }
+  return std::string(v);
+}
+
+int usage_error(const std::string& message) {
+  std::cerr << "regsweep: " << message << "\n"
+            << "Try 'regsweep --help' for more information.\n";
+  return k_exit_usage;
+}
+
+int run_gc(const std::vector<std::string>& args) {
+  po::options_description desc(k_gc_usage);
+  int jobs = 0;
+  std::string json_path;
+  std::string root_arg;
+  bool dry_run = false;
+  bool delete_untagged = false;
+  bool quiet = false;
+  desc.add_options()                                                         //
+      ("help,h", "show this help")                                           //
+      ("root", po::value(&root_arg)->value_name("DIR"),
+       "the storage root (holding docker/registry/v2); overrides CONFIG")   //
+      ("dry-run,d", po::bool_switch(&dry_run),
+       "print what would be deleted, change nothing")                        //
+      ("delete-untagged,m", po::bool_switch(&delete_untagged),
+       "also delete manifests no tag reaches, with their tag history")       //
+      ("quiet,q", po::bool_switch(&quiet), "print only the summary")         //
+      ("json", po::value(&json_path)->value_name("FILE"),
+       "write a JSON report to FILE ('-' for stdout; then the text output is not printed)")  //
+      ("jobs,j", po::value(&jobs)->value_name("N"),
+       "threads to use (default: all cores)");
+  po::options_description hidden;
+  hidden.add_options()("config", po::value<std::vector<std::string>>());
+  po::options_description all;
+  all.add(desc).add(hidden);
+  po::positional_options_description pos;
+  pos.add("config", -1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return usage_error(e.what());
+  }
+  if (vm.count("help") != 0) {
+    std::cout << desc << k_gc_footer;
+    return k_exit_ok;
+  }
+  std::optional<std::string> config;
+  if (vm.count("config") != 0) {
+    const auto& cfgs = vm["config"].as<std::vector<std::string>>();
+    if (cfgs.size() > 1) {
+      return usage_error("too many arguments: expected at most one CONFIG");
+    }
+    config = cfgs.front();
+  }
+  if (vm.count("jobs") != 0 && jobs < 1) {
+    return usage_error("--jobs must be at least 1");
+  }
+  if (jobs == 0) {
+    jobs = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  }
+  std::optional<std::string> root_opt;
+  if (vm.count("root") != 0) {
+    root_opt = root_arg;
+  }
+  regsweep::RegistryEnv env{getenv_opt("REGISTRY_CONFIGURATION_PATH"),
+                            getenv_opt("REGISTRY_STORAGE"),
+                            getenv_opt("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY")};
+  if (!config && !root_opt && !env.configuration_path) {
+    return usage_error(
+        "no configuration: give the registry's config.yml, set REGISTRY_CONFIGURATION_PATH, "
+        "or name the storage root with --root");
+  }
+  auto root = regsweep::locate_root(config, root_opt, env);
+  if (!root) {
+    std::cerr << "regsweep: " << root.error().message << "\n";
+    return k_exit_cannot_run;
+  }
+  auto v2 = regsweep::open_registry(root->root);
+  if (!v2) {
+    std::cerr << "regsweep: " << v2.error().message << "\n";
+    return k_exit_cannot_run;
+  }
+
+  tbb::task_arena arena(jobs);
+  auto collection = regsweep::plan_gc(v2->get(), regsweep::GcOptions{delete_untagged}, arena);
+  if (!collection) {
+    std::cerr << "regsweep: " << collection.error().message << "\n";
+    return k_exit_cannot_run;
+  }
+  std::optional<regsweep::SweepResult> swept;
+  if (!dry_run) {
+    auto remover = regsweep::make_tree_remover(v2->get());
+    swept = regsweep::sweep(collection->plan, *remover, arena);
+  }
+  const regsweep::SweepResult* sweep_ptr = swept ? &*swept : nullptr;
+
+  bool errors = false;
+  for (const auto& f : collection->findings) {
+    errors = errors || f.severity == regsweep::Severity::error;
+  }
+  if (swept) {
+    errors = errors || swept->failed > 0;
+    for (const auto& f : swept->findings) {
+      errors = errors || f.severity == regsweep::Severity::error;
+    }
+  }
+  int code = errors ? k_exit_findings : k_exit_ok;
+
+  regsweep::cli::RenderOptions ropts{quiet, dry_run, delete_untagged, root->root};
+  if (json_path != "-") {
+    regsweep::cli::render_text(std::cout, *collection, sweep_ptr, ropts);
+  }
+  regsweep::cli::render_log(std::cerr, *collection, sweep_ptr, ropts);
+  if (!json_path.empty()) {
+    std::string json = regsweep::cli::render_json(*collection, sweep_ptr, ropts, code);
+    if (json_path == "-") {
+      std::cout << json;
+    } else {
+      std::ofstream out(json_path, std::ios::binary | std::ios::trunc);
+      out << json;
+      out.close();
+      if (!out) {
+        std::cerr << "regsweep: cannot write JSON report '" << json_path << "'\n";
+        code = code == k_exit_ok ? k_exit_findings : code;
+      }
+    }
+  }
+  std::cout.flush();
+  if (!std::cout) {
+    std::cerr << "regsweep: cannot write to standard output\n";
+    return code == k_exit_ok ? k_exit_findings : code;
+  }
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty()) {
+      std::cerr << k_main_help;
+      return k_exit_usage;
+    }
+    const std::string cmd = args.front();
+    std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+      if (!rest.empty() && (rest.front() == "gc" || rest.front() == "garbage-collect")) {
+        return run_gc({"--help"});
+      }
+      std::cout << k_main_help;
+      return k_exit_ok;
+    }
+    if (cmd == "--version") {
+      std::cout << k_version << "\n";
+      return k_exit_ok;
+    }
+    if (cmd == "garbage-collect" || cmd == "gc") {
+      return run_gc(rest);
+    }
+    return usage_error("unknown command '" + cmd + "'");
+  } catch (const std::exception& e) {
+    std::cerr << "regsweep: internal error: " << e.what() << "\n";
+    return k_exit_cannot_run;
+  }
+}

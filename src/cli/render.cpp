@@ -1,0 +1,226 @@
+#include "render.hpp"
+
+#include <cstdio>
+
+#include "regsweep/json_writer.hpp"
+#include "regsweep/layout.hpp"
+
+namespace regsweep::cli {
+
+std::string human_bytes(std::uint64_t bytes) {
+  static constexpr const char* k_units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  if (bytes < 1024) {
+    return std::to_string(bytes) + " B";
+  }
+  double v = static_cast<double>(bytes);
+  std::size_t unit = 0;
+  while (v >= 1024.0 && unit + 1 < std::size(k_units)) {
+    v /= 1024.0;
+    ++unit;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f %s", v, k_units[unit]);
+  return buf;
+}
+
+namespace {
+
+std::uint64_t count_severity(const Collection& c, const SweepResult* sweep, Severity s) {
+  std::uint64_t n = 0;
+  for (const Finding& f : c.findings) {
+    n += f.severity == s ? 1 : 0;
+  }
+  if (sweep != nullptr) {
+    for (const Finding& f : sweep->findings) {
+      n += f.severity == s ? 1 : 0;
+    }
+  }
+  return n;
+}
+
+void render_manifest_lines(std::ostream& out, const Collection& c, std::size_t repo_index) {
+  const Repository& repo = c.inventory.repositories[repo_index];
+  const RepoMark& rm = c.marks.repositories[repo_index];
+  out << repo.name << '\n';
+  // Live and dead manifests in digest order, as upstream walks the revisions directory.
+  std::size_t li = 0;
+  std::size_t di = 0;
+  while (li < rm.live.size() || di < rm.dead.size()) {
+    if (di < rm.dead.size() && (li == rm.live.size() || rm.dead[di] < rm.live[li])) {
+      out << "manifest eligible for deletion: " << rm.dead[di].str() << '\n';
+      ++di;
+      continue;
+    }
+    const Digest& d = rm.live[li++];
+    auto it = c.manifests.find(d);
+    if (it == c.manifests.end() || it->second.state == ManifestRecord::State::missing) {
+      continue;  // upstream skips revisions whose blob is gone
+    }
+    out << repo.name << ": marking manifest " << d.str() << " \n";
+    if (it->second.state != ManifestRecord::State::parsed) {
+      continue;
+    }
+    const Manifest& m = *it->second.manifest;
+    for (const Digest& b : m.blobs) {
+      out << repo.name << ": marking blob " << b.str() << '\n';
+    }
+    for (const Digest& b : m.children) {
+      out << repo.name << ": marking blob " << b.str() << '\n';
+    }
+  }
+}
+
+}  // namespace
+
+void render_text(std::ostream& out, const Collection& c, const SweepResult* sweep,
+                 const RenderOptions& options) {
+  const Plan& plan = c.plan;
+  if (!options.quiet) {
+    for (std::size_t i = 0; i < c.inventory.repositories.size(); ++i) {
+      render_manifest_lines(out, c, i);
+    }
+  }
+  out << '\n'
+      << c.marks.marked.size() << " blobs marked, " << plan.blobs << " blobs and "
+      << plan.manifests << " manifests eligible for deletion\n";
+  if (!options.quiet) {
+    for (const Action& a : plan.actions) {
+      if (a.kind == ActionKind::blob) {
+        out << "blob eligible for deletion: " << a.digest.str() << '\n';
+      } else if (a.kind == ActionKind::layer_link) {
+        out << a.repository << ": layer link eligible for deletion: " << a.digest.str() << '\n';
+      }
+    }
+  }
+  if (sweep == nullptr) {
+    out << "regsweep: dry run: would delete " << plan.blobs << " blobs ("
+        << human_bytes(plan.blob_bytes) << ", " << plan.blob_bytes << " bytes), "
+        << plan.manifests << " manifests, " << plan.layer_links << " layer links and "
+        << plan.tag_history << " tag history entries; nothing was changed\n";
+  } else {
+    std::uint64_t other_done = sweep->done - sweep->blobs_deleted;
+    out << "regsweep: deleted " << sweep->blobs_deleted << " blobs ("
+        << human_bytes(sweep->bytes_freed) << ", " << sweep->bytes_freed << " bytes freed), "
+        << other_done << " links and " << sweep->removed_dirs.size() << " empty directories; "
+        << sweep->failed << " deletions failed\n";
+  }
+}
+
+void render_log(std::ostream& err, const Collection& c, const SweepResult* sweep,
+                const RenderOptions& options) {
+  for (const Finding& f : c.findings) {
+    err << to_string(f.severity) << ": " << f.message << '\n';
+  }
+  if (sweep == nullptr) {
+    return;
+  }
+  for (const Finding& f : sweep->findings) {
+    err << to_string(f.severity) << ": " << f.message << '\n';
+  }
+  if (!options.quiet) {
+    for (std::size_t i = 0; i < c.plan.actions.size(); ++i) {
+      if (sweep->errors[i].empty()) {
+        const Action& a = c.plan.actions[i];
+        err << "deleted " << to_string(a.kind) << ": /" << layout::k_v2_dir << '/' << a.path
+            << '\n';
+      }
+    }
+  }
+  if (sweep->blobs_deleted > 0) {
+    err << "note: restart the registry now: its blob descriptor cache still lists the deleted "
+           "blobs, and pushes and pulls of them fail until it restarts\n";
+  }
+}
+
+std::string render_json(const Collection& c, const SweepResult* sweep,
+                        const RenderOptions& options, int exit_code) {
+  JsonWriter w;
+  const Plan& plan = c.plan;
+  w.begin_object();
+  w.key("schema").value("regsweep-gc/1");
+  w.key("root").value(options.root);
+  w.key("dry_run").value(sweep == nullptr);
+  w.key("delete_untagged").value(options.delete_untagged);
+  w.key("exit_code").value(exit_code);
+  w.key("summary").begin_object();
+  w.key("repositories").value(static_cast<std::uint64_t>(c.inventory.repositories.size()));
+  w.key("blobs").value(static_cast<std::uint64_t>(c.inventory.blobs.size()));
+  w.key("blobs_marked").value(static_cast<std::uint64_t>(c.marks.marked.size()));
+  w.key("blobs_eligible").value(plan.blobs);
+  w.key("bytes_eligible").value(plan.blob_bytes);
+  w.key("manifests_eligible").value(plan.manifests);
+  w.key("layer_links_eligible").value(plan.layer_links);
+  w.key("tag_history_eligible").value(plan.tag_history);
+  w.key("blobs_deleted").value(sweep != nullptr ? sweep->blobs_deleted : 0);
+  w.key("bytes_freed").value(sweep != nullptr ? sweep->bytes_freed : 0);
+  w.key("deletions_failed").value(sweep != nullptr ? sweep->failed : 0);
+  w.key("directories_removed")
+      .value(static_cast<std::uint64_t>(sweep != nullptr ? sweep->removed_dirs.size() : 0));
+  w.key("findings_error").value(count_severity(c, sweep, Severity::error));
+  w.key("findings_warning").value(count_severity(c, sweep, Severity::warning));
+  w.end_object();
+  w.key("deletions").begin_array();
+  for (std::size_t i = 0; i < plan.actions.size(); ++i) {
+    const Action& a = plan.actions[i];
+    w.begin_object();
+    w.key("kind").value(to_string(a.kind));
+    w.key("repository");
+    if (a.repository.empty()) {
+      w.null();
+    } else {
+      w.value(a.repository);
+    }
+    if (!a.tag.empty()) {
+      w.key("tag").value(a.tag);
+    }
+    w.key("digest").value(a.digest.str());
+    w.key("bytes").value(a.bytes);
+    w.key("reason").value(to_string(a.reason));
+    w.key("path").value(a.path);
+    if (sweep == nullptr) {
+      w.key("status").value("planned");
+    } else if (sweep->errors[i].empty()) {
+      w.key("status").value("deleted");
+    } else {
+      w.key("status").value("failed");
+      w.key("error").value(sweep->errors[i]);
+    }
+    w.end_object();
+  }
+  w.end_array();
+  w.key("findings").begin_array();
+  auto finding = [&](const Finding& f) {
+    w.begin_object();
+    w.key("kind").value(to_string(f.kind));
+    w.key("severity").value(to_string(f.severity));
+    w.key("repository");
+    if (f.repository.empty()) {
+      w.null();
+    } else {
+      w.value(f.repository);
+    }
+    w.key("path").value(f.path);
+    w.key("message").value(f.message);
+    w.end_object();
+  };
+  for (const Finding& f : c.findings) {
+    finding(f);
+  }
+  if (sweep != nullptr) {
+    for (const Finding& f : sweep->findings) {
+      finding(f);
+    }
+  }
+  w.end_array();
+  w.key("removed_directories").begin_array();
+  if (sweep != nullptr) {
+    for (const std::string& d : sweep->removed_dirs) {
+      w.value(d);
+    }
+  }
+  w.end_array();
+  w.end_object();
+  return w.str() + "\n";
+}
+
+}  // namespace regsweep::cli

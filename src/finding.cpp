@@ -1,0 +1,53 @@
+#include "regsweep/finding.hpp"
+
+#include <algorithm>
+#include <tuple>
+
+namespace regsweep {
+
+std::string_view to_string(FindingKind kind) {
+  switch (kind) {
+    case FindingKind::malformed_link:
+      return "malformed-link";
+    case FindingKind::link_mismatch:
+      return "link-mismatch";
+    case FindingKind::symlink:
+      return "symlink";
+    case FindingKind::unreadable:
+      return "unreadable";
+    case FindingKind::unknown_entry:
+      return "unknown-entry";
+    case FindingKind::invalid_name:
+      return "invalid-name";
+    case FindingKind::manifest_unparseable:
+      return "manifest-unparseable";
+    case FindingKind::manifest_missing:
+      return "manifest-missing";
+    case FindingKind::child_missing:
+      return "child-missing";
+    case FindingKind::blob_without_data:
+      return "blob-without-data";
+    case FindingKind::delete_failed:
+      return "delete-failed";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(Severity severity) {
+  return severity == Severity::error ? "error" : "warning";
+}
+
+void sort_findings(std::vector<Finding>& findings) {
+  std::sort(findings.begin(), findings.end(), [](const Finding& a, const Finding& b) {
+    return std::tie(a.path, a.kind, a.repository, a.message) <
+           std::tie(b.path, b.kind, b.repository, b.message);
+  });
+  findings.erase(std::unique(findings.begin(), findings.end(),
+                             [](const Finding& a, const Finding& b) {
+                               return a.path == b.path && a.kind == b.kind &&
+                                      a.repository == b.repository && a.message == b.message;
+                             }),
+                 findings.end());
+}
+
+}  // namespace regsweep

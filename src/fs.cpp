@@ -1,0 +1,353 @@
+#include "regsweep/fs.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace regsweep::fs {
+
+namespace {
+
+constexpr int k_dir_flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+
+EntryType type_of_mode(mode_t mode) {
+  if (S_ISREG(mode)) {
+    return EntryType::file;
+  }
+  if (S_ISDIR(mode)) {
+    return EntryType::directory;
+  }
+  if (S_ISLNK(mode)) {
+    return EntryType::symlink;
+  }
+  return EntryType::other;
+}
+
+// Splits "a/b/c" into the directory part "a/b" and the last component "c".
+std::pair<std::string_view, std::string_view> split_last(std::string_view path) {
+  std::size_t slash = path.rfind('/');
+  if (slash == std::string_view::npos) {
+    return {std::string_view(), path};
+  }
+  return {path.substr(0, slash), path.substr(slash + 1)};
+}
+
+// Opens the directory holding the last component of `path`, or dups `dirfd` when there is none.
+Result<Fd> open_parent(int dirfd, std::string_view path) {
+  auto [parent, last] = split_last(path);
+  if (parent.empty()) {
+    int fd = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+      return sys_error("open directory", ".", errno);
+    }
+    return Fd(fd);
+  }
+  return open_dir(dirfd, parent);
+}
+
+Status remove_dir_contents(int dirfd, std::string_view shown_path) {
+  auto entries = list_dir(dirfd);
+  if (!entries) {
+    return entries.error();
+  }
+  for (const DirEntry& e : *entries) {
+    std::string shown = std::string(shown_path) + "/" + e.name;
+    if (e.type == EntryType::directory) {
+      int fd = ::openat(dirfd, e.name.c_str(), k_dir_flags);
+      if (fd < 0) {
+        if (errno == ENOENT) {
+          continue;
+        }
+        return sys_error("open directory", shown, errno);
+      }
+      Fd child(fd);
+      if (Status s = remove_dir_contents(child.get(), shown); !s) {
+        return s;
+      }
+      if (::unlinkat(dirfd, e.name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
+        return sys_error("remove directory", shown, errno);
+      }
+    } else if (::unlinkat(dirfd, e.name.c_str(), 0) != 0 && errno != ENOENT) {
+      return sys_error("remove", shown, errno);
+    }
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+Fd& Fd::operator=(Fd&& other) noexcept {
+  if (this != &other) {
+    if (m_fd >= 0) {
+      ::close(m_fd);
+    }
+    m_fd = other.release();
+  }
+  return *this;
+}
+
+Fd::~Fd() {
+  if (m_fd >= 0) {
+    ::close(m_fd);
+  }
+}
+
+Error sys_error(std::string_view what, std::string_view path, int err) {
+  std::string msg = "cannot ";
+  msg.append(what).append(" '").append(path).append("': ").append(std::strerror(err));
+  return Error{std::move(msg), err};
+}
+
+Result<Fd> open_root(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    return sys_error("open directory", path, errno);
+  }
+  return Fd(fd);
+}
+
+Result<Fd> open_dir(int dirfd, std::string_view relpath) {
+  Fd current;
+  int at = dirfd;
+  std::size_t pos = 0;
+  while (pos <= relpath.size()) {
+    std::size_t slash = relpath.find('/', pos);
+    if (slash == std::string_view::npos) {
+      slash = relpath.size();
+    }
+    std::string comp(relpath.substr(pos, slash - pos));
+    pos = slash + 1;
+    if (comp.empty() || comp == ".") {
+      continue;
+    }
+    if (comp == "..") {
+      return Error{"refusing '..' in path '" + std::string(relpath) + "'", EINVAL};
+    }
+    int fd = ::openat(at, comp.c_str(), k_dir_flags);
+    if (fd < 0) {
+      int err = errno;
+      if (err == ELOOP) {
+        return Error{"refusing to follow symbolic link in '" + std::string(relpath) + "'", err};
+      }
+      return sys_error("open directory", relpath, err);
+    }
+    current = Fd(fd);
+    at = current.get();
+  }
+  if (!current.valid()) {
+    int fd = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+      return sys_error("open directory", relpath, errno);
+    }
+    current = Fd(fd);
+  }
+  return current;
+}
+
+Result<std::vector<DirEntry>> list_dir(int dirfd) {
+  int fd = ::openat(dirfd, ".", k_dir_flags);
+  if (fd < 0) {
+    return sys_error("open directory", ".", errno);
+  }
+  DIR* dir = ::fdopendir(fd);
+  if (dir == nullptr) {
+    int err = errno;
+    ::close(fd);
+    return sys_error("list directory", ".", err);
+  }
+  std::vector<DirEntry> out;
+  errno = 0;
+  while (dirent* ent = ::readdir(dir)) {
+    std::string_view name(ent->d_name);
+    if (name == "." || name == "..") {
+      continue;
+    }
+    EntryType type = EntryType::other;
+    switch (ent->d_type) {
+      case DT_REG:
+        type = EntryType::file;
+        break;
+      case DT_DIR:
+        type = EntryType::directory;
+        break;
+      case DT_LNK:
+        type = EntryType::symlink;
+        break;
+      case DT_UNKNOWN: {
+        struct stat st {};
+        if (::fstatat(::dirfd(dir), ent->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+          type = type_of_mode(st.st_mode);
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    out.push_back(DirEntry{std::string(name), type});
+    errno = 0;
+  }
+  int err = errno;
+  ::closedir(dir);
+  if (err != 0) {
+    return sys_error("list directory", ".", err);
+  }
+  return out;
+}
+
+Result<std::string> read_file(int dirfd, std::string_view relpath, std::uint64_t max_size) {
+  auto parent = open_parent(dirfd, relpath);
+  if (!parent) {
+    return parent.error();
+  }
+  std::string last(split_last(relpath).second);
+  int fd = ::openat(parent->get(), last.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ELOOP) {
+      return Error{"refusing to follow symbolic link '" + std::string(relpath) + "'", err};
+    }
+    return sys_error("open", relpath, err);
+  }
+  Fd file(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    return sys_error("stat", relpath, errno);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return Error{"'" + std::string(relpath) + "' is not a regular file", EINVAL};
+  }
+  if (static_cast<std::uint64_t>(st.st_size) > max_size) {
+    return Error{"'" + std::string(relpath) + "' is larger than " + std::to_string(max_size) +
+                     " bytes",
+                 EFBIG};
+  }
+  std::string out;
+  out.resize(static_cast<std::size_t>(st.st_size));
+  std::size_t got = 0;
+  while (true) {
+    if (got == out.size()) {
+      // The file may have grown; read until EOF within the limit.
+      if (out.size() >= max_size) {
+        char probe = 0;
+        ssize_t n = ::read(fd, &probe, 1);
+        if (n > 0) {
+          return Error{"'" + std::string(relpath) + "' is larger than " +
+                           std::to_string(max_size) + " bytes",
+                       EFBIG};
+        }
+        break;
+      }
+      out.resize(std::min<std::uint64_t>(max_size, out.size() * 2 + 4096));
+    }
+    ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return sys_error("read", relpath, errno);
+    }
+    if (n == 0) {
+      break;
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  out.resize(got);
+  return out;
+}
+
+Result<FileInfo> stat(int dirfd, std::string_view relpath) {
+  auto parent = open_parent(dirfd, relpath);
+  if (!parent) {
+    return parent.error();
+  }
+  std::string last(split_last(relpath).second);
+  struct stat st {};
+  if (::fstatat(parent->get(), last.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return sys_error("stat", relpath, errno);
+  }
+  return FileInfo{type_of_mode(st.st_mode), static_cast<std::uint64_t>(st.st_size), st.st_mtim};
+}
+
+Status remove_tree(int dirfd, std::string_view relpath) {
+  auto parent = open_parent(dirfd, relpath);
+  if (!parent) {
+    if (parent.error().sys_errno == ENOENT) {
+      return ok_status();
+    }
+    return parent.error();
+  }
+  std::string last(split_last(relpath).second);
+  if (last.empty() || last == "." || last == "..") {
+    return Error{"refusing to remove '" + std::string(relpath) + "'", EINVAL};
+  }
+  struct stat st {};
+  if (::fstatat(parent->get(), last.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) {
+      return ok_status();
+    }
+    return sys_error("stat", relpath, errno);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    int fd = ::openat(parent->get(), last.c_str(), k_dir_flags);
+    if (fd < 0) {
+      return sys_error("open directory", relpath, errno);
+    }
+    Fd child(fd);
+    if (Status s = remove_dir_contents(child.get(), relpath); !s) {
+      return s;
+    }
+    if (::unlinkat(parent->get(), last.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
+      return sys_error("remove directory", relpath, errno);
+    }
+    return ok_status();
+  }
+  if (::unlinkat(parent->get(), last.c_str(), 0) != 0 && errno != ENOENT) {
+    return sys_error("remove", relpath, errno);
+  }
+  return ok_status();
+}
+
+Result<bool> remove_if_empty(int dirfd, std::string_view relpath) {
+  auto parent = open_parent(dirfd, relpath);
+  if (!parent) {
+    if (parent.error().sys_errno == ENOENT) {
+      return false;
+    }
+    return parent.error();
+  }
+  std::string last(split_last(relpath).second);
+  struct stat st {};
+  if (::fstatat(parent->get(), last.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) {
+      return false;
+    }
+    return sys_error("stat", relpath, errno);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return false;
+  }
+  if (::unlinkat(parent->get(), last.c_str(), AT_REMOVEDIR) != 0) {
+    if (errno == ENOTEMPTY || errno == EEXIST || errno == ENOENT) {
+      return false;
+    }
+    return sys_error("remove directory", relpath, errno);
+  }
+  return true;
+}
+
+Status sync_dir(int dirfd, std::string_view relpath) {
+  auto dir = open_dir(dirfd, relpath);
+  if (!dir) {
+    return dir.error();
+  }
+  if (::fsync(dir->get()) != 0) {
+    return sys_error("sync directory", relpath, errno);
+  }
+  return ok_status();
+}
+
+}  // namespace regsweep::fs

@@ -1,0 +1,579 @@
+// Scanning: one walk of docker/registry/v2, in parallel, never following a symbolic link.
+//
+// 1. blobs/sha256/<xx>/<hex>/data: one task per prefix directory; one fstatat per blob for
+//    its size. Only directories holding a regular `data` file are blobs (as upstream).
+// 2. repositories/: a task per directory. A directory holding `_manifests`, `_layers` or
+//    `_uploads` is a repository (either marker, as 2.8 and 3.x disagree); other `_` names are
+//    never descended into; every other directory may be a namespace or a nested repository.
+// 3. Each repository's links are read (revision, layer, tag current and history links).
+// Whatever cannot be read becomes a finding and sets the flag that keeps what it might hold.
+
+#include "regsweep/scan.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+
+#include <oneapi/tbb/enumerable_thread_specific.h>
+#include <oneapi/tbb/parallel_for_each.h>
+#include <oneapi/tbb/task_group.h>
+
+#include "regsweep/fs.hpp"
+#include "regsweep/layout.hpp"
+
+namespace regsweep {
+
+namespace {
+
+constexpr std::size_t k_link_max = 4096;
+
+struct LinkRead {
+  bool exists = false;
+  std::optional<Digest> digest;
+  std::string problem;  // empty when the link is valid
+  FindingKind kind = FindingKind::malformed_link;
+};
+
+// Reads `<dirfd>/<rel>` as a link file without following a final symbolic link.
+LinkRead read_link(int dirfd, const std::string& rel) {
+  LinkRead out;
+  int fd = ::openat(dirfd, rel.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT) {
+      return out;
+    }
+    out.exists = true;
+    if (err == ELOOP) {
+      out.kind = FindingKind::symlink;
+      out.problem = "is a symbolic link; not followed";
+    } else {
+      out.kind = FindingKind::unreadable;
+      out.problem = std::string("cannot be read: ") + std::strerror(err);
+    }
+    return out;
+  }
+  fs::Fd file(fd);
+  out.exists = true;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    out.kind = FindingKind::unknown_entry;
+    out.problem = "is not a regular file";
+    return out;
+  }
+  char buf[k_link_max];
+  std::size_t got = 0;
+  while (got < sizeof(buf)) {
+    ssize_t n = ::read(fd, buf + got, sizeof(buf) - got);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      out.kind = FindingKind::unreadable;
+      out.problem = std::string("cannot be read: ") + std::strerror(errno);
+      return out;
+    }
+    if (n == 0) {
+      break;
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  if (got == sizeof(buf)) {
+    out.problem = "is too large to be a link";
+    return out;
+  }
+  layout::LinkContent content = layout::parse_link(std::string_view(buf, got));
+  out.digest = content.digest;
+  if (content.problem != layout::LinkProblem::none) {
+    out.problem = std::string(layout::describe(content.problem));
+  }
+  return out;
+}
+
+class Scanner {
+public:
+  explicit Scanner(int v2_fd) : m_v2(v2_fd) {}
+
+  void finding(FindingKind kind, Severity severity, std::string path, std::string repo,
+               std::string message) {
+    m_findings.local().push_back(
+        Finding{kind, severity, std::move(path), std::move(repo), std::move(message)});
+  }
+
+  void keep_all_blobs(std::string path, std::string repo, const std::string& why) {
+    m_keep_all.store(true);
+    finding(FindingKind::unreadable, Severity::error, path, std::move(repo),
+            "'" + path + "' " + why + "; no blob is deleted");
+  }
+
+  void scan_blobs(std::vector<Blob>& blobs) {
+    auto root = fs::open_dir(m_v2, layout::k_blobs_dir);
+    if (!root) {
+      if (root.error().sys_errno != ENOENT) {
+        finding(FindingKind::unreadable, Severity::error, std::string(layout::k_blobs_dir), "",
+                root.error().message);
+      }
+      return;
+    }
+    auto prefixes = fs::list_dir(root->get());
+    if (!prefixes) {
+      finding(FindingKind::unreadable, Severity::error, std::string(layout::k_blobs_dir), "",
+              prefixes.error().message);
+      return;
+    }
+    tbb::enumerable_thread_specific<std::vector<Blob>> local;
+    tbb::parallel_for_each(prefixes->begin(), prefixes->end(), [&](const fs::DirEntry& e) {
+      scan_prefix(root->get(), e, local.local());
+    });
+    for (auto& v : local) {
+      blobs.insert(blobs.end(), v.begin(), v.end());
+    }
+    std::sort(blobs.begin(), blobs.end(),
+              [](const Blob& a, const Blob& b) { return a.digest < b.digest; });
+  }
+
+  void scan_prefix(int blobs_fd, const fs::DirEntry& e, std::vector<Blob>& out) {
+    std::string path = layout::blob_prefix_dir(e.name);
+    if (e.type == fs::EntryType::symlink) {
+      finding(FindingKind::symlink, Severity::error, path, "",
+              "'" + path + "' is a symbolic link; not followed, nothing below it is deleted");
+      return;
+    }
+    if (e.type != fs::EntryType::directory || e.name.size() != 2) {
+      finding(FindingKind::unknown_entry, Severity::warning, path, "",
+              "'" + path + "' is not a blob prefix directory; kept");
+      return;
+    }
+    auto dir = fs::open_dir(blobs_fd, e.name);
+    if (!dir) {
+      finding(FindingKind::unreadable, Severity::error, path, "", dir.error().message);
+      return;
+    }
+    auto entries = fs::list_dir(dir->get());
+    if (!entries) {
+      finding(FindingKind::unreadable, Severity::error, path, "",
+              entries.error().message + " (in '" + path + "')");
+      return;
+    }
+    for (const fs::DirEntry& b : *entries) {
+      std::string bpath = layout::join(path, b.name);
+      auto digest = parse_hex(b.name);
+      if (b.type == fs::EntryType::symlink) {
+        finding(FindingKind::symlink, Severity::error, bpath, "",
+                "'" + bpath + "' is a symbolic link; not followed, kept");
+        continue;
+      }
+      if (b.type != fs::EntryType::directory || !digest || b.name.substr(0, 2) != e.name) {
+        finding(FindingKind::unknown_entry, Severity::warning, bpath, "",
+                "'" + bpath + "' is not a blob directory; kept");
+        continue;
+      }
+      std::string data = b.name + "/" + std::string(layout::k_data);
+      struct stat st {};
+      if (::fstatat(dir->get(), data.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        int err = errno;
+        std::string dpath = layout::join(bpath, layout::k_data);
+        if (err == ENOENT) {
+          finding(FindingKind::blob_without_data, Severity::warning, bpath, "",
+                  "blob directory '" + bpath + "' has no data file; kept");
+        } else {
+          finding(FindingKind::unreadable, Severity::error, dpath, "",
+                  fs::sys_error("stat", dpath, err).message + "; kept");
+        }
+        continue;
+      }
+      if (!S_ISREG(st.st_mode)) {
+        std::string dpath = layout::join(bpath, layout::k_data);
+        bool link = S_ISLNK(st.st_mode);
+        finding(link ? FindingKind::symlink : FindingKind::unknown_entry, Severity::error, dpath,
+                "",
+                "'" + dpath + (link ? "' is a symbolic link" : "' is not a regular file") +
+                    "; the blob is kept");
+        continue;
+      }
+      out.push_back(Blob{*digest, static_cast<std::uint64_t>(st.st_size)});
+    }
+  }
+
+  // Walks a directory below repositories/ whose repository name would be `name`.
+  void walk(fs::Fd dir, std::string name, tbb::task_group& group) {
+    std::string path = name.empty() ? std::string(layout::k_repositories_dir) : layout::repo_dir(name);
+    auto entries = fs::list_dir(dir.get());
+    if (!entries) {
+      keep_all_blobs(path, name, "cannot be listed (" + entries.error().message + ")");
+      return;
+    }
+    std::sort(entries->begin(), entries->end(),
+              [](const fs::DirEntry& a, const fs::DirEntry& b) { return a.name < b.name; });
+    bool is_repo = std::any_of(entries->begin(), entries->end(), [](const fs::DirEntry& e) {
+      return layout::is_repo_marker(e.name);
+    });
+    Repository repo;
+    repo.name = name;
+    for (const fs::DirEntry& e : *entries) {
+      std::string epath = layout::join(path, e.name);
+      if (layout::is_reserved(e.name)) {
+        if (!layout::is_repo_marker(e.name)) {
+          finding(FindingKind::unknown_entry, Severity::warning, epath, name,
+                  "'" + epath + "' is not part of the registry layout; ignored");
+          continue;
+        }
+        if (name.empty()) {
+          finding(FindingKind::unknown_entry, Severity::warning, epath, "",
+                  "'" + epath + "' belongs to no repository; ignored");
+          continue;
+        }
+        if (e.type == fs::EntryType::symlink) {
+          if (e.name == layout::k_manifests) {
+            repo.uncertain = true;
+            repo.tags_uncertain = true;
+            m_keep_all.store(true);
+          } else if (e.name == layout::k_layers) {
+            repo.uncertain = true;
+          }
+          finding(FindingKind::symlink, Severity::error, epath, name,
+                  "'" + epath + "' is a symbolic link; not followed, what it holds is kept" +
+                      (e.name == layout::k_manifests ? " and no blob is deleted" : ""));
+          continue;
+        }
+        if (e.type != fs::EntryType::directory) {
+          finding(FindingKind::unknown_entry, Severity::warning, epath, name,
+                  "'" + epath + "' is not a directory; ignored");
+          continue;
+        }
+        auto sub = fs::open_dir(dir.get(), e.name);
+        if (!sub) {
+          if (e.name == layout::k_manifests) {
+            repo.uncertain = true;
+            repo.tags_uncertain = true;
+            keep_all_blobs(epath, name, "cannot be opened (" + sub.error().message + ")");
+          } else {
+            repo.uncertain = true;
+            finding(FindingKind::unreadable, Severity::error, epath, name, sub.error().message);
+          }
+          continue;
+        }
+        if (e.name == layout::k_manifests) {
+          repo.has_manifests = true;
+          scan_manifests(sub->get(), repo);
+        } else if (e.name == layout::k_layers) {
+          repo.has_layers = true;
+          scan_layers(sub->get(), repo);
+        } else {
+          scan_uploads(sub->get(), repo);
+        }
+        continue;
+      }
+      if (e.type == fs::EntryType::symlink) {
+        // A symlinked repository or namespace could hold manifests that reference any blob.
+        if (is_repo) {
+          repo.uncertain = true;
+        }
+        m_keep_all.store(true);
+        finding(FindingKind::symlink, Severity::error, epath, name,
+                "'" + epath + "' is a symbolic link; not followed, and since it may hold "
+                "repositories no blob is deleted");
+        continue;
+      }
+      if (e.type != fs::EntryType::directory) {
+        finding(FindingKind::unknown_entry, Severity::warning, epath, name,
+                "'" + epath + "' is not part of the registry layout; ignored");
+        continue;
+      }
+      if (!layout::is_valid_repo_component(e.name)) {
+        finding(FindingKind::invalid_name, Severity::warning, epath, name,
+                "'" + epath + "' is not a valid repository name component; scanned anyway");
+      }
+      auto sub = fs::open_dir(dir.get(), e.name);
+      std::string child = name.empty() ? e.name : layout::join(name, e.name);
+      if (!sub) {
+        keep_all_blobs(epath, child, "cannot be opened (" + sub.error().message + ")");
+        continue;
+      }
+      group.run([this, fd = std::make_shared<fs::Fd>(std::move(*sub)), child, &group]() {
+        walk(std::move(*fd), child, group);
+      });
+    }
+    if (is_repo && !name.empty()) {
+      m_repos.local().push_back(std::move(repo));
+    }
+  }
+
+  // Reads `<dir>/<hex>/link` entries of a sha256 link directory (revisions, layers, history).
+  std::vector<Link> read_links(int parent_fd, const std::string& path, const std::string& repo,
+                               bool missing_ok, bool& unreadable) {
+    std::vector<Link> links;
+    auto dir = fs::open_dir(parent_fd, layout::k_algorithm);
+    std::string apath = layout::join(path, layout::k_algorithm);
+    if (!dir) {
+      if (dir.error().sys_errno == ENOENT && missing_ok) {
+        return links;
+      }
+      unreadable = true;
+      finding(dir.error().sys_errno == ELOOP ? FindingKind::symlink : FindingKind::unreadable,
+              Severity::error, apath, repo, dir.error().message);
+      return links;
+    }
+    auto entries = fs::list_dir(dir->get());
+    if (!entries) {
+      unreadable = true;
+      finding(FindingKind::unreadable, Severity::error, apath, repo,
+              entries.error().message + " (in '" + apath + "')");
+      return links;
+    }
+    for (const fs::DirEntry& e : *entries) {
+      std::string epath = layout::join(apath, e.name);
+      auto digest = parse_hex(e.name);
+      if (e.type == fs::EntryType::symlink) {
+        unreadable = true;
+        finding(FindingKind::symlink, Severity::error, epath, repo,
+                "'" + epath + "' is a symbolic link; not followed, kept");
+        continue;
+      }
+      if (e.type != fs::EntryType::directory || !digest) {
+        if (e.type == fs::EntryType::directory && parse_hex(lower(e.name))) {
+          // Upper-case hex: the registry cannot have written it; keep what it names.
+          Link link{*parse_hex(lower(e.name)), std::nullopt, true};
+          links.push_back(link);
+        }
+        finding(FindingKind::unknown_entry, Severity::error, epath, repo,
+                "'" + epath + "' is not a link directory; kept");
+        continue;
+      }
+      Link link{*digest, std::nullopt, false};
+      std::string rel = e.name + "/" + std::string(layout::k_link);
+      LinkRead r = read_link(dir->get(), rel);
+      std::string lpath = layout::join(epath, layout::k_link);
+      if (!r.exists) {
+        link.problem = true;
+        finding(FindingKind::malformed_link, Severity::error, epath, repo,
+                "link directory '" + epath + "' has no link file; kept");
+      } else if (!r.problem.empty()) {
+        link.problem = true;
+        link.target = r.digest;
+        finding(r.kind, Severity::error, lpath, repo, "link '" + lpath + "' " + r.problem + "; kept");
+      } else {
+        link.target = r.digest;
+        if (*r.digest != *digest) {
+          link.problem = true;
+          finding(FindingKind::link_mismatch, Severity::error, lpath, repo,
+                  "link '" + lpath + "' names " + r.digest->str() +
+                      "; both digests are kept");
+        }
+      }
+      links.push_back(link);
+    }
+    std::sort(links.begin(), links.end(),
+              [](const Link& a, const Link& b) { return a.digest < b.digest; });
+    return links;
+  }
+
+  static std::string lower(std::string s) {
+    for (char& c : s) {
+      if (c >= 'A' && c <= 'Z') {
+        c = static_cast<char>(c - 'A' + 'a');
+      }
+    }
+    return s;
+  }
+
+  void scan_layers(int layers_fd, Repository& repo) {
+    bool unreadable = false;
+    std::string path = layout::join(layout::repo_dir(repo.name), layout::k_layers);
+    repo.layers = read_links(layers_fd, path, repo.name, true, unreadable);
+    if (unreadable) {
+      repo.uncertain = true;
+    }
+  }
+
+  void scan_manifests(int manifests_fd, Repository& repo) {
+    std::string mpath = layout::join(layout::repo_dir(repo.name), layout::k_manifests);
+    auto entries = fs::list_dir(manifests_fd);
+    if (!entries) {
+      repo.uncertain = true;
+      repo.tags_uncertain = true;
+      keep_all_blobs(mpath, repo.name, "cannot be listed (" + entries.error().message + ")");
+      return;
+    }
+    for (const fs::DirEntry& e : *entries) {
+      std::string epath = layout::join(mpath, e.name);
+      bool known = e.name == layout::k_revisions || e.name == layout::k_tags;
+      if (!known) {
+        finding(FindingKind::unknown_entry, Severity::warning, epath, repo.name,
+                "'" + epath + "' is not part of the registry layout; ignored");
+        continue;
+      }
+      if (e.type != fs::EntryType::directory) {
+        // A symlink or a file where revisions or tags belong: unknown references.
+        repo.uncertain = true;
+        repo.tags_uncertain = true;
+        if (e.type == fs::EntryType::symlink) {
+          m_keep_all.store(true);
+          finding(FindingKind::symlink, Severity::error, epath, repo.name,
+                  "'" + epath + "' is a symbolic link; not followed, and no blob is deleted");
+        } else {
+          finding(FindingKind::unknown_entry, Severity::error, epath, repo.name,
+                  "'" + epath + "' is not a directory; the repository is kept whole");
+        }
+        continue;
+      }
+      auto sub = fs::open_dir(manifests_fd, e.name);
+      if (!sub) {
+        repo.uncertain = true;
+        repo.tags_uncertain = true;
+        keep_all_blobs(epath, repo.name, "cannot be opened (" + sub.error().message + ")");
+        continue;
+      }
+      if (e.name == layout::k_revisions) {
+        bool unreadable = false;
+        repo.revisions = read_links(sub->get(), epath, repo.name, true, unreadable);
+        if (unreadable) {
+          repo.uncertain = true;
+          m_keep_all.store(true);
+        }
+      } else {
+        scan_tags(sub->get(), repo);
+      }
+    }
+  }
+
+  void scan_tags(int tags_fd, Repository& repo) {
+    std::string tpath = layout::tags_dir(repo.name);
+    auto entries = fs::list_dir(tags_fd);
+    if (!entries) {
+      repo.tags_uncertain = true;
+      finding(FindingKind::unreadable, Severity::error, tpath, repo.name,
+              entries.error().message + " (in '" + tpath + "'); every revision is kept");
+      return;
+    }
+    for (const fs::DirEntry& e : *entries) {
+      std::string epath = layout::join(tpath, e.name);
+      if (e.type != fs::EntryType::directory) {
+        repo.tags_uncertain = true;
+        finding(e.type == fs::EntryType::symlink ? FindingKind::symlink : FindingKind::unknown_entry,
+                Severity::error, epath, repo.name,
+                "'" + epath + "' is not a tag directory; every revision is kept");
+        continue;
+      }
+      if (!layout::is_valid_tag(e.name)) {
+        finding(FindingKind::invalid_name, Severity::warning, epath, repo.name,
+                "'" + epath + "' is not a valid tag name; read anyway");
+      }
+      auto dir = fs::open_dir(tags_fd, e.name);
+      if (!dir) {
+        repo.tags_uncertain = true;
+        finding(FindingKind::unreadable, Severity::error, epath, repo.name,
+                dir.error().message + "; every revision is kept");
+        continue;
+      }
+      Tag tag;
+      tag.name = e.name;
+      std::string cur_rel = std::string(layout::k_current) + "/" + std::string(layout::k_link);
+      std::string cpath = layout::tag_current_link(repo.name, tag.name);
+      LinkRead r = read_link(dir->get(), cur_rel);
+      if (r.exists) {
+        tag.has_current = true;
+        tag.current = r.digest;
+        if (!r.problem.empty()) {
+          tag.current_problem = true;
+          repo.tags_uncertain = true;
+          finding(r.kind, Severity::error, cpath, repo.name,
+                  "link '" + cpath + "' " + r.problem + "; every revision is kept");
+        }
+      } else {
+        finding(FindingKind::malformed_link, Severity::warning, layout::tag_dir(repo.name, tag.name),
+                repo.name,
+                "tag directory '" + layout::tag_dir(repo.name, tag.name) +
+                    "' has no current link; the tag does not resolve");
+      }
+      auto index = fs::open_dir(dir->get(), layout::k_index);
+      if (index) {
+        bool unreadable = false;
+        tag.history = read_links(index->get(), layout::join(epath, layout::k_index), repo.name,
+                                 true, unreadable);
+      } else if (index.error().sys_errno != ENOENT) {
+        finding(FindingKind::unreadable, Severity::error,
+                layout::join(epath, layout::k_index), repo.name, index.error().message);
+      }
+      repo.tags.push_back(std::move(tag));
+    }
+    std::sort(repo.tags.begin(), repo.tags.end(),
+              [](const Tag& a, const Tag& b) { return a.name < b.name; });
+  }
+
+  void scan_uploads(int uploads_fd, Repository& repo) {
+    std::string upath = layout::uploads_dir(repo.name);
+    auto entries = fs::list_dir(uploads_fd);
+    if (!entries) {
+      finding(FindingKind::unreadable, Severity::error, upath, repo.name,
+              entries.error().message + " (in '" + upath + "')");
+      return;
+    }
+    for (const fs::DirEntry& e : *entries) {
+      repo.uploads.push_back(Upload{e.name});
+    }
+    std::sort(repo.uploads.begin(), repo.uploads.end(),
+              [](const Upload& a, const Upload& b) { return a.id < b.id; });
+  }
+
+  void collect(Inventory& inv) {
+    for (auto& v : m_repos) {
+      for (auto& r : v) {
+        inv.repositories.push_back(std::move(r));
+      }
+    }
+    std::sort(inv.repositories.begin(), inv.repositories.end(),
+              [](const Repository& a, const Repository& b) { return a.name < b.name; });
+    for (auto& v : m_findings) {
+      inv.findings.insert(inv.findings.end(), v.begin(), v.end());
+    }
+    sort_findings(inv.findings);
+    inv.keep_all_blobs = m_keep_all.load();
+  }
+
+private:
+  int m_v2;
+  tbb::enumerable_thread_specific<std::vector<Finding>> m_findings;
+  tbb::enumerable_thread_specific<std::vector<Repository>> m_repos;
+  std::atomic<bool> m_keep_all{false};
+};
+
+}  // namespace
+
+Result<Inventory> scan(int v2_fd, tbb::task_arena& arena) {
+  Inventory inv;
+  Scanner scanner(v2_fd);
+  std::optional<Error> fatal;
+  arena.execute([&] {
+    tbb::task_group group;
+    group.run([&] { scanner.scan_blobs(inv.blobs); });
+    auto repos = fs::open_dir(v2_fd, layout::k_repositories_dir);
+    if (repos) {
+      inv.has_repositories_dir = true;
+      group.run([&scanner, &group, fd = std::make_shared<fs::Fd>(std::move(*repos))]() {
+        scanner.walk(std::move(*fd), "", group);
+      });
+    } else if (repos.error().sys_errno != ENOENT) {
+      scanner.keep_all_blobs(std::string(layout::k_repositories_dir), "",
+                             "cannot be opened (" + repos.error().message + ")");
+    }
+    group.wait();
+  });
+  scanner.collect(inv);
+  return inv;
+}
+
+const Blob* find_blob(const Inventory& inventory, const Digest& digest) {
+  auto it = std::lower_bound(inventory.blobs.begin(), inventory.blobs.end(), digest,
+                             [](const Blob& b, const Digest& d) { return b.digest < d; });
+  if (it == inventory.blobs.end() || it->digest != digest) {
+    return nullptr;
+  }
+  return &*it;
+}
+
+}  // namespace regsweep

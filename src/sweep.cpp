@@ -1,0 +1,126 @@
+// Sweeping a plan.
+//
+// 1. For each action kind in plan order (tag history, revisions, layer links, blobs): delete
+//    every action of that kind in parallel. A later kind starts only when the earlier one is
+//    done, so an interruption leaves no reference to something already deleted.
+// 2. Remove the directories the deletions left empty (deepest first).
+// 3. fsync every directory an entry was removed from, so the deletions are durable in order.
+
+#include "regsweep/sweep.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/parallel_for_each.h>
+
+#include "regsweep/fs.hpp"
+
+namespace regsweep {
+
+namespace {
+
+class TreeRemover final : public Remover {
+public:
+  explicit TreeRemover(int v2_fd) : m_fd(v2_fd) {}
+  Status remove_tree(std::string_view path) override { return fs::remove_tree(m_fd, path); }
+  Result<bool> remove_if_empty(std::string_view path) override {
+    return fs::remove_if_empty(m_fd, path);
+  }
+  Status sync_dir(std::string_view path) override { return fs::sync_dir(m_fd, path); }
+
+private:
+  int m_fd;
+};
+
+std::string parent_of(const std::string& path) {
+  std::size_t slash = path.rfind('/');
+  return slash == std::string::npos ? std::string() : path.substr(0, slash);
+}
+
+std::size_t depth(const std::string& path) {
+  return static_cast<std::size_t>(std::count(path.begin(), path.end(), '/'));
+}
+
+}  // namespace
+
+std::unique_ptr<Remover> make_tree_remover(int v2_fd) {
+  return std::make_unique<TreeRemover>(v2_fd);
+}
+
+SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena) {
+  SweepResult out;
+  out.errors.resize(plan.actions.size());
+  arena.execute([&] {
+    std::size_t begin = 0;
+    while (begin < plan.actions.size()) {
+      std::size_t end = begin;
+      while (end < plan.actions.size() && plan.actions[end].kind == plan.actions[begin].kind) {
+        ++end;
+      }
+      tbb::parallel_for(begin, end, [&](std::size_t i) {
+        Status s = remover.remove_tree(plan.actions[i].path);
+        if (!s) {
+          out.errors[i] = s.error().message;
+        }
+      });
+      begin = end;
+    }
+  });
+
+  std::set<std::string> to_sync;
+  std::vector<std::string> cleanup;
+  for (std::size_t i = 0; i < plan.actions.size(); ++i) {
+    const Action& a = plan.actions[i];
+    if (!out.errors[i].empty()) {
+      ++out.failed;
+      out.findings.push_back(Finding{FindingKind::delete_failed, Severity::error, a.path,
+                                     a.repository, out.errors[i]});
+      continue;
+    }
+    ++out.done;
+    if (a.kind == ActionKind::blob) {
+      ++out.blobs_deleted;
+      out.bytes_freed += a.bytes;
+    }
+    to_sync.insert(parent_of(a.path));
+    cleanup.insert(cleanup.end(), a.then_if_empty.begin(), a.then_if_empty.end());
+  }
+  std::sort(cleanup.begin(), cleanup.end(), [](const std::string& a, const std::string& b) {
+    return depth(a) != depth(b) ? depth(a) > depth(b) : a < b;
+  });
+  cleanup.erase(std::unique(cleanup.begin(), cleanup.end()), cleanup.end());
+  for (const std::string& dir : cleanup) {
+    auto removed = remover.remove_if_empty(dir);
+    if (!removed) {
+      out.findings.push_back(
+          Finding{FindingKind::delete_failed, Severity::warning, dir, "", removed.error().message});
+    } else if (*removed) {
+      out.removed_dirs.push_back(dir);
+      to_sync.erase(dir);
+      to_sync.insert(parent_of(dir));
+    }
+  }
+  std::sort(out.removed_dirs.begin(), out.removed_dirs.end());
+
+  std::vector<std::string> sync_list(to_sync.begin(), to_sync.end());
+  std::vector<std::string> sync_errors(sync_list.size());
+  arena.execute([&] {
+    tbb::parallel_for(std::size_t{0}, sync_list.size(), [&](std::size_t i) {
+      Status s = remover.sync_dir(sync_list[i]);
+      if (!s && s.error().sys_errno != ENOENT) {
+        sync_errors[i] = s.error().message;
+      }
+    });
+  });
+  for (std::size_t i = 0; i < sync_list.size(); ++i) {
+    if (!sync_errors[i].empty()) {
+      out.findings.push_back(Finding{FindingKind::delete_failed, Severity::warning, sync_list[i],
+                                     "", sync_errors[i]});
+    }
+  }
+  sort_findings(out.findings);
+  return out;
+}
+
+}  // namespace regsweep

@@ -1,0 +1,201 @@
+# Helpers for the end-to-end tests: a real registry on 127.0.0.1, images written by hand as
+# OCI layouts, pushes and pulls with skopeo. Source this file; it defines functions only.
+# Every server started here is stopped by the PID saved when it started.
+
+REGISTRY_PID=""
+REGISTRY_PORT=""
+REGISTRY_LOG=""
+
+e2e_fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+# free_port: prints a TCP port on 127.0.0.1 nobody listens on.
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# registry_config ROOT PORT FILE: writes a config for the real registry.
+registry_config() {
+  cat >"$3" <<YAML
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $1
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: 127.0.0.1:$2
+compatibility:
+  schema1:
+    enabled: true
+YAML
+}
+
+# registry_start ROOT WORKDIR: starts docker-registry on a free port; sets REGISTRY_PORT/PID.
+registry_start() {
+  local root=$1 work=$2
+  mkdir -p "$root"
+  REGISTRY_PORT=$(free_port) || e2e_fail "no free port"
+  registry_config "$root" "$REGISTRY_PORT" "$work/registry.yml"
+  REGISTRY_LOG="$work/registry.log"
+  docker-registry serve "$work/registry.yml" >>"$REGISTRY_LOG" 2>&1 &
+  REGISTRY_PID=$!
+  for _ in $(seq 1 100); do
+    if curl -fsS "http://127.0.0.1:$REGISTRY_PORT/v2/" >/dev/null 2>&1; then
+      return 0
+    fi
+    kill -0 "$REGISTRY_PID" 2>/dev/null || { cat "$REGISTRY_LOG" >&2; e2e_fail "registry exited"; }
+    sleep 0.1
+  done
+  e2e_fail "registry did not answer on port $REGISTRY_PORT"
+}
+
+registry_stop() {
+  if [ -n "$REGISTRY_PID" ]; then
+    kill "$REGISTRY_PID" 2>/dev/null || true
+    wait "$REGISTRY_PID" 2>/dev/null || true
+    REGISTRY_PID=""
+  fi
+}
+
+# sha_of FILE: the hex sha256 of a file.
+sha_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# oci_init DIR: an empty OCI layout.
+oci_init() {
+  mkdir -p "$1/blobs/sha256"
+  printf '{"imageLayoutVersion":"1.0.0"}' >"$1/oci-layout"
+  printf '{"schemaVersion":2,"manifests":[]}' >"$1/index.json"
+}
+
+# oci_put_blob DIR FILE: stores FILE as a blob; prints "sha256:<hex> <size>".
+oci_put_blob() {
+  local h
+  h=$(sha_of "$2")
+  cp "$2" "$1/blobs/sha256/$h"
+  echo "sha256:$h $(stat -c %s "$2")"
+}
+
+# oci_layer DIR SEED SIZE: a gzip layer holding SIZE bytes derived from SEED; prints
+# "<digest> <size> <diffid>".
+oci_layer() {
+  local dir=$1 seed=$2 size=$3 tmp
+  tmp=$(mktemp -d)
+  mkdir -p "$tmp/root"
+  # Deterministic content: the same seed always yields the same layer (shared base layers).
+  openssl enc -aes-128-ctr -pass "pass:$seed" -nosalt -pbkdf2 </dev/zero 2>/dev/null |
+    head -c "$size" >"$tmp/root/file-$seed"
+  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$tmp/root" -cf "$tmp/layer.tar" .
+  local diffid
+  diffid=$(sha_of "$tmp/layer.tar")
+  gzip -n -c "$tmp/layer.tar" >"$tmp/layer.tar.gz"
+  echo "$(oci_put_blob "$dir" "$tmp/layer.tar.gz") sha256:$diffid"
+  rm -rf "$tmp"
+}
+
+# oci_image DIR ARCH LAYERSPEC...: writes config and manifest for an image whose layers are
+# given as SEED:SIZE; prints the manifest "<digest> <size>".
+oci_image() {
+  local dir=$1 arch=$2
+  shift 2
+  local layers="" diffids="" history="" spec d s diff
+  for spec in "$@"; do
+    read -r d s diff <<<"$(oci_layer "$dir" "${spec%%:*}" "${spec##*:}")"
+    layers="$layers${layers:+,}{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"$d\",\"size\":$s}"
+    diffids="$diffids${diffids:+,}\"$diff\""
+    history="$history${history:+,}{\"created\":\"2026-01-01T00:00:00Z\",\"created_by\":\"layer ${spec%%:*}\"}"
+  done
+  local tmp
+  tmp=$(mktemp -d)
+  printf '{"architecture":"%s","os":"linux","created":"2026-01-01T00:00:00Z","config":{},"rootfs":{"type":"layers","diff_ids":[%s]},"history":[%s]}' \
+    "$arch" "$diffids" "$history" >"$tmp/config.json"
+  read -r d s <<<"$(oci_put_blob "$dir" "$tmp/config.json")"
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[%s]}' \
+    "$d" "$s" "$layers" >"$tmp/manifest.json"
+  oci_put_blob "$dir" "$tmp/manifest.json"
+  rm -rf "$tmp"
+}
+
+# oci_index DIR "DIGEST SIZE ARCH"...: writes an image index; prints "<digest> <size>".
+oci_index() {
+  local dir=$1
+  shift
+  local entries="" d s arch
+  for e in "$@"; do
+    read -r d s arch <<<"$e"
+    entries="$entries${entries:+,}{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"$d\",\"size\":$s,\"platform\":{\"architecture\":\"$arch\",\"os\":\"linux\"}}"
+  done
+  local tmp
+  tmp=$(mktemp)
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[%s]}' "$entries" >"$tmp"
+  oci_put_blob "$dir" "$tmp"
+  rm -f "$tmp"
+}
+
+# oci_tag DIR MEDIATYPE DIGEST SIZE NAME: names a manifest or index in index.json.
+oci_tag() {
+  local dir=$1 mt=$2 d=$3 s=$4 name=$5
+  jq -c --arg mt "$mt" --arg d "$d" --argjson s "$s" --arg n "$name" \
+    '.manifests += [{"mediaType":$mt,"digest":$d,"size":$s,"annotations":{"org.opencontainers.image.ref.name":$n}}]' \
+    "$dir/index.json" >"$dir/index.json.new"
+  mv "$dir/index.json.new" "$dir/index.json"
+}
+
+# push LAYOUT REF DEST [skopeo flags...]: pushes oci:LAYOUT:REF to 127.0.0.1:PORT/DEST.
+push() {
+  local layout=$1 ref=$2 dest=$3
+  shift 3
+  skopeo copy -q --dest-tls-verify=false "$@" "oci:$layout:$ref" \
+    "docker://127.0.0.1:$REGISTRY_PORT/$dest" >/dev/null ||
+    e2e_fail "push of $ref to $dest failed"
+}
+
+# pull NAME:TAG OUTDIR: pulls every manifest and blob (verifying digests); non-zero on failure.
+pull() {
+  rm -rf "$2"
+  skopeo copy -q --all --src-tls-verify=false "docker://127.0.0.1:$REGISTRY_PORT/$1" "oci:$2:x" >/dev/null 2>&1
+}
+
+# manifest_digest NAME REF: the digest the registry serves for NAME:REF.
+manifest_digest() {
+  curl -fsS -o /dev/null -D - \
+    -H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.v1+prettyjws' \
+    "http://127.0.0.1:$REGISTRY_PORT/v2/$1/manifests/$2" |
+    tr -d '\r' | awk 'tolower($1)=="docker-content-digest:"{print $2}'
+}
+
+# delete_manifest NAME DIGEST: deletes a manifest through the API.
+delete_manifest() {
+  curl -fsS -X DELETE "http://127.0.0.1:$REGISTRY_PORT/v2/$1/manifests/$2" >/dev/null ||
+    e2e_fail "API delete of $1@$2 failed"
+}
+
+# all_tags ROOT: prints name:tag for every tag in the tree.
+all_tags() {
+  local v2="$1/docker/registry/v2/repositories"
+  find "$v2" -path '*/_manifests/tags/*/current/link' -type f 2>/dev/null |
+    sed -e "s|^$v2/||" -e 's|/_manifests/tags/|:|' -e 's|/current/link$||' | sort
+}
+
+# blob_list ROOT: prints every blob digest hex in the tree, sorted.
+blob_list() {
+  find "$1/docker/registry/v2/blobs" -name data -type f 2>/dev/null |
+    awk -F/ '{print $(NF-1)}' | sort
+}
