@@ -140,19 +140,17 @@ public:
         report_missing(rev.digest, Origin::revision);
       }
     }
+    for (const Tag& tag : m_repo.tags) {
+      if (tag.current) {
+        visit(*tag.current, Origin::tag);
+        const ManifestRecord* rec = record(*tag.current);
+        if (rec == nullptr || rec->state == ManifestRecord::State::missing) {
+          report_missing(*tag.current, Origin::tag);
+        }
+      }
+    }
     if (!all_revisions) {
-      for (const Tag& tag : m_repo.tags) {
-        if (tag.current) {
-          visit(*tag.current, Origin::tag);
-        }
-      }
       follow_subjects();
-    } else {
-      for (const Tag& tag : m_repo.tags) {
-        if (tag.current && !live(*tag.current)) {
-          visit(*tag.current, Origin::tag);
-        }
-      }
     }
     return result();
   }
@@ -168,7 +166,7 @@ private:
   bool live(const Digest& d) const { return m_live.count(d) != 0; }
 
   void report_missing(const Digest& d, Origin origin) {
-    if (!m_reported.insert(d).second) {
+    if (!m_reported.insert({d, static_cast<int>(origin)}).second) {
       return;
     }
     const std::string& name = m_repo.name;
@@ -288,7 +286,7 @@ private:
   const MarkOptions& m_options;
   std::vector<Finding>& m_findings;
   std::unordered_set<Digest, DigestHash> m_live;
-  std::set<Digest> m_reported;
+  std::set<std::pair<Digest, int>> m_reported;
   bool m_keeps_all_layers = false;
 };
 

@@ -1,0 +1,233 @@
+#include "temp_registry.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/filesystem.hpp>
+#include <fstream>
+#include <stdexcept>
+
+#include "regsweep/layout.hpp"
+
+namespace bfs = boost::filesystem;
+
+namespace regsweep::test {
+
+std::string layer_bytes(const std::string& seed, std::size_t size) {
+  std::string out;
+  Digest d = sha256_of(seed);
+  while (out.size() < size) {
+    out.append(reinterpret_cast<const char*>(d.bytes.data()), d.bytes.size());
+    d = sha256_of(std::string(reinterpret_cast<const char*>(d.bytes.data()), d.bytes.size()));
+  }
+  out.resize(size);
+  return out;
+}
+
+TempRegistry::TempRegistry() {
+  std::string tmpl = (bfs::temp_directory_path() / "regsweep-test-XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr) {
+    throw std::runtime_error("mkdtemp failed");
+  }
+  m_root = tmpl;
+  bfs::create_directories(v2());
+}
+
+TempRegistry::~TempRegistry() {
+  boost::system::error_code ec;
+  // Make everything writable again (tests remove permissions), then remove.
+  for (bfs::recursive_directory_iterator it(m_root, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!bfs::is_symlink(it->symlink_status())) {
+      ::chmod(it->path().c_str(), 0755);
+    }
+  }
+  bfs::remove_all(m_root, ec);
+}
+
+void TempRegistry::write(const std::string& rel, const std::string& content) {
+  bfs::path p = bfs::path(v2()) / rel;
+  bfs::create_directories(p.parent_path());
+  std::ofstream out(p.string(), std::ios::binary | std::ios::trunc);
+  out << content;
+}
+
+void TempRegistry::mkdir(const std::string& rel) { bfs::create_directories(bfs::path(v2()) / rel); }
+
+void TempRegistry::symlink(const std::string& target, const std::string& rel) {
+  bfs::path p = bfs::path(v2()) / rel;
+  bfs::create_directories(p.parent_path());
+  bfs::create_symlink(target, p);
+}
+
+void TempRegistry::remove(const std::string& rel) { bfs::remove_all(bfs::path(v2()) / rel); }
+
+bool TempRegistry::exists(const std::string& rel) const {
+  boost::system::error_code ec;
+  return bfs::exists(bfs::symlink_status(bfs::path(v2()) / rel, ec));
+}
+
+Digest TempRegistry::put_blob(const std::string& bytes) {
+  Digest d = sha256_of(bytes);
+  write(layout::blob_data(d), bytes);
+  return d;
+}
+
+Digest TempRegistry::put_layer(const std::string& repo, const std::string& seed, std::size_t size) {
+  Digest d = put_blob(layer_bytes(seed, size));
+  link_layer(repo, d);
+  return d;
+}
+
+Digest TempRegistry::put_manifest(const std::string& repo, const std::string& json) {
+  Digest d = put_blob(json);
+  link_revision(repo, d);
+  return d;
+}
+
+Digest TempRegistry::put_image(const std::string& repo, const std::vector<Digest>& layers,
+                               const std::string& config_seed) {
+  std::string config = R"({"architecture":"amd64","os":"linux","seed":")" + config_seed + "\"}";
+  Digest c = put_blob(config);
+  m_last_config = c;
+  link_layer(repo, c);
+  std::string json =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",)"
+      R"("config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":)" +
+      std::to_string(config.size()) + R"(,"digest":")" + c.str() + R"("},"layers":[)";
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    json += (i == 0 ? "" : ",");
+    json += R"({"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":64,"digest":")" +
+            layers[i].str() + "\"}";
+  }
+  json += "]}";
+  return put_manifest(repo, json);
+}
+
+Digest TempRegistry::put_index(const std::string& repo, const std::vector<Digest>& children,
+                               const std::string& media_type) {
+  std::string json = R"({"schemaVersion":2,"mediaType":")" + media_type + R"(","manifests":[)";
+  for (std::size_t i = 0; i < children.size(); ++i) {
+    json += (i == 0 ? "" : ",");
+    json += R"({"mediaType":"application/vnd.docker.distribution.manifest.v2+json","size":100,"digest":")" +
+            children[i].str() + R"(","platform":{"architecture":"arch)" + std::to_string(i) +
+            R"(","os":"linux"}})";
+  }
+  json += "]}";
+  return put_manifest(repo, json);
+}
+
+Digest TempRegistry::put_referrer(const std::string& repo, const Digest& subject,
+                                  const std::string& seed) {
+  Digest empty = put_blob("{}");
+  link_layer(repo, empty);
+  Digest payload = put_layer(repo, seed, 32);
+  std::string json =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+      R"("artifactType":"application/vnd.example.signature.v1",)"
+      R"("config":{"mediaType":"application/vnd.oci.empty.v1+json","size":2,"digest":")" +
+      empty.str() + R"("},"layers":[{"mediaType":"application/octet-stream","size":32,"digest":")" +
+      payload.str() + R"("}],"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+      R"("size":100,"digest":")" + subject.str() + "\"}}";
+  return put_manifest(repo, json);
+}
+
+void TempRegistry::link_layer(const std::string& repo, const Digest& d) {
+  write(layout::layer_link(repo, d), d.str());
+}
+
+void TempRegistry::link_revision(const std::string& repo, const Digest& d) {
+  write(layout::revision_link(repo, d), d.str());
+}
+
+void TempRegistry::tag(const std::string& repo, const std::string& tag, const Digest& d) {
+  write(layout::tag_current_link(repo, tag), d.str());
+  write(layout::tag_index_entry_link(repo, tag, d), d.str());
+}
+
+void TempRegistry::api_delete(const std::string& repo, const Digest& d) {
+  remove(layout::revision_dir(repo, d));
+  bfs::path tags = bfs::path(v2()) / layout::tags_dir(repo);
+  boost::system::error_code ec;
+  std::vector<bfs::path> doomed;
+  for (bfs::directory_iterator it(tags, ec), end; !ec && it != end; it.increment(ec)) {
+    std::ifstream in((it->path() / "current" / "link").string());
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (content == d.str()) {
+      doomed.push_back(it->path());
+    }
+  }
+  for (const auto& p : doomed) {
+    bfs::remove_all(p);
+  }
+}
+
+bool TempRegistry::has_blob(const Digest& d) const { return exists(layout::blob_data(d)); }
+
+std::map<std::string, FileState> TempRegistry::snapshot() const {
+  std::map<std::string, FileState> out;
+  boost::system::error_code ec;
+  for (bfs::recursive_directory_iterator it(m_root, ec), end; !ec && it != end; it.increment(ec)) {
+    struct stat st {};
+    ::lstat(it->path().c_str(), &st);
+    FileState s{};
+    s.size = static_cast<std::uint64_t>(st.st_size);
+    s.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    if (S_ISLNK(st.st_mode)) {
+      s.type = 'l';
+    } else if (S_ISDIR(st.st_mode)) {
+      s.type = 'd';
+    } else {
+      s.type = 'f';
+      std::ifstream in(it->path().string(), std::ios::binary);
+      std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      s.content_sha = sha256_of(content).hex();
+    }
+    out[it->path().string().substr(m_root.size())] = s;
+  }
+  return out;
+}
+
+}  // namespace regsweep::test
+
+namespace regsweep::test {
+
+Collection plan(const TempRegistry& reg, bool delete_untagged, int jobs) {
+  auto v2 = open_registry(reg.root());
+  if (!v2) {
+    throw std::runtime_error(v2.error().message);
+  }
+  tbb::task_arena arena(jobs);
+  auto c = plan_gc(v2->get(), GcOptions{delete_untagged}, arena);
+  if (!c) {
+    throw std::runtime_error(c.error().message);
+  }
+  return std::move(*c);
+}
+
+GcRun collect(const TempRegistry& reg, bool delete_untagged, int jobs) {
+  auto v2 = open_registry(reg.root());
+  if (!v2) {
+    throw std::runtime_error(v2.error().message);
+  }
+  tbb::task_arena arena(jobs);
+  auto c = plan_gc(v2->get(), GcOptions{delete_untagged}, arena);
+  if (!c) {
+    throw std::runtime_error(c.error().message);
+  }
+  auto remover = make_tree_remover(v2->get());
+  SweepResult s = sweep(c->plan, *remover, arena);
+  return GcRun{std::move(*c), std::move(s)};
+}
+
+std::vector<Digest> planned(const Collection& c, ActionKind kind) {
+  std::vector<Digest> out;
+  for (const Action& a : c.plan.actions) {
+    if (a.kind == kind) {
+      out.push_back(a.digest);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace regsweep::test

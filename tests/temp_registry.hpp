@@ -1,0 +1,96 @@
+#pragma once
+
+// TempRegistry: writes real registry trees in a temporary directory, in the exact on-disk
+// format, for tests. Removed on destruction.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "regsweep/digest.hpp"
+
+namespace regsweep::test {
+
+struct FileState {
+  char type;  // 'f' file, 'd' directory, 'l' symlink
+  std::uint64_t size;
+  std::int64_t mtime_ns;
+  std::string content_sha;  // files only
+  bool operator==(const FileState&) const = default;
+};
+
+class TempRegistry {
+public:
+  TempRegistry();
+  ~TempRegistry();
+  TempRegistry(const TempRegistry&) = delete;
+  TempRegistry& operator=(const TempRegistry&) = delete;
+
+  const std::string& root() const { return m_root; }
+  std::string v2() const { return m_root + "/docker/registry/v2"; }
+
+  // Stores bytes as a blob; returns its digest.
+  Digest put_blob(const std::string& bytes);
+  // Stores a layer blob of `size` pseudo-random bytes derived from `seed`, linked in `repo`.
+  Digest put_layer(const std::string& repo, const std::string& seed, std::size_t size = 64);
+  // Stores a manifest blob and its revision link in `repo`.
+  Digest put_manifest(const std::string& repo, const std::string& json);
+  // A Docker schema2 image: config + layers (all linked in `repo`); returns the manifest.
+  Digest put_image(const std::string& repo, const std::vector<Digest>& layers,
+                   const std::string& config_seed = "config");
+  // The config blob of the last put_image.
+  Digest last_config() const { return m_last_config; }
+  // An OCI index over children; optional subject.
+  Digest put_index(const std::string& repo, const std::vector<Digest>& children,
+                   const std::string& media_type = "application/vnd.oci.image.index.v1+json");
+  // An OCI artifact attached to `subject` (signature-like), with the empty config.
+  Digest put_referrer(const std::string& repo, const Digest& subject, const std::string& seed);
+
+  void link_layer(const std::string& repo, const Digest& d);
+  void link_revision(const std::string& repo, const Digest& d);
+  // Points tag's current link at d and adds d to its history.
+  void tag(const std::string& repo, const std::string& tag, const Digest& d);
+  // What the API's DELETE /v2/<repo>/manifests/<digest> does: the revision link and every tag
+  // whose current link names it.
+  void api_delete(const std::string& repo, const Digest& d);
+
+  // Raw access, paths relative to docker/registry/v2.
+  void write(const std::string& rel, const std::string& content);
+  void mkdir(const std::string& rel);
+  void symlink(const std::string& target, const std::string& rel);
+  void remove(const std::string& rel);
+  bool exists(const std::string& rel) const;
+
+  bool has_blob(const Digest& d) const;
+  // Every file, directory and link below the root with size, mtime and content hash.
+  std::map<std::string, FileState> snapshot() const;
+
+private:
+  std::string m_root;
+  Digest m_last_config;
+};
+
+std::string layer_bytes(const std::string& seed, std::size_t size);
+
+}  // namespace regsweep::test
+
+#include "regsweep/collect.hpp"
+#include "regsweep/sweep.hpp"
+
+namespace regsweep::test {
+
+// Plans a gc of the registry (as `regsweep gc --dry-run`).
+Collection plan(const TempRegistry& reg, bool delete_untagged = false, int jobs = 2);
+
+// Plans and sweeps (as `regsweep gc`); returns the plan with the sweep's outcome.
+struct GcRun {
+  Collection collection;
+  SweepResult sweep;
+};
+GcRun collect(const TempRegistry& reg, bool delete_untagged = false, int jobs = 2);
+
+// Digests the plan deletes, by kind.
+std::vector<Digest> planned(const Collection& c, ActionKind kind);
+
+}  // namespace regsweep::test

@@ -1,0 +1,70 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "regsweep/config.hpp"
+#include "temp_registry.hpp"
+
+namespace regsweep {
+namespace {
+
+TEST(Config, FilesystemRoot) {
+  auto r = root_from_config_text(
+      "version: 0.1\nstorage:\n  cache:\n    blobdescriptor: inmemory\n  filesystem:\n"
+      "    rootdirectory: /srv/reg\n  delete:\n    enabled: true\n",
+      "c.yml");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(*r, "/srv/reg");
+}
+
+TEST(Config, DefaultRoot) {
+  auto r = root_from_config_text("storage:\n  filesystem: {}\n", "c.yml");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, "/var/lib/registry");
+  auto r2 = root_from_config_text("storage:\n  filesystem:\n", "c.yml");
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(*r2, "/var/lib/registry");
+}
+
+TEST(Config, OtherDriversAreRefusedByName) {
+  auto r = root_from_config_text("storage:\n  s3:\n    bucket: b\n  delete:\n    enabled: true\n",
+                                 "c.yml");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("'s3' storage driver"), std::string::npos);
+  EXPECT_FALSE(root_from_config_text("version: 0.1\n", "c.yml"));
+  EXPECT_FALSE(root_from_config_text("storage: [\n", "c.yml"));
+}
+
+TEST(Config, LocateRootOrder) {
+  test::TempRegistry reg;  // only for a temp directory
+  std::string cfg = reg.root() + "/config.yml";
+  std::ofstream(cfg) << "storage:\n  filesystem:\n    rootdirectory: /from/file\n";
+
+  auto a = locate_root(cfg, std::nullopt, {});
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->root, "/from/file");
+
+  auto b = locate_root(std::nullopt, std::nullopt, RegistryEnv{cfg, std::nullopt, std::nullopt});
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->root, "/from/file");
+
+  auto c = locate_root(cfg, std::nullopt, RegistryEnv{std::nullopt, std::nullopt, "/from/env"});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->root, "/from/env");
+
+  auto d = locate_root(cfg, std::string("/from/flag"), RegistryEnv{std::nullopt, std::nullopt, "/e"});
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->root, "/from/flag");
+
+  auto e = locate_root(cfg, std::nullopt, RegistryEnv{std::nullopt, std::string("s3"), std::nullopt});
+  EXPECT_FALSE(e);
+
+  auto f = locate_root(reg.root() + "/missing.yml", std::nullopt, {});
+  ASSERT_FALSE(f);
+  EXPECT_NE(f.error().message.find("missing.yml"), std::string::npos);
+
+  EXPECT_FALSE(locate_root(std::nullopt, std::nullopt, {}));
+}
+
+}  // namespace
+}  // namespace regsweep

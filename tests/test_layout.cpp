@@ -1,0 +1,103 @@
+#include <gtest/gtest.h>
+
+#include "regsweep/layout.hpp"
+
+namespace regsweep {
+namespace {
+
+const std::string k_hex = "0a" + std::string(62, 'b');
+
+Digest dg() { return *parse_hex(k_hex); }
+
+TEST(Layout, PathsTable) {
+  const std::vector<std::pair<std::string, std::string>> table = {
+      {layout::blob_dir(dg()), "blobs/sha256/0a/" + k_hex},
+      {layout::blob_data(dg()), "blobs/sha256/0a/" + k_hex + "/data"},
+      {layout::layer_link("a/b", dg()),
+       "repositories/a/b/_layers/sha256/" + k_hex + "/link"},
+      {layout::revision_link("a/b", dg()),
+       "repositories/a/b/_manifests/revisions/sha256/" + k_hex + "/link"},
+      {layout::revision_dir("x", dg()), "repositories/x/_manifests/revisions/sha256/" + k_hex},
+      {layout::tag_current_link("x", "v1"), "repositories/x/_manifests/tags/v1/current/link"},
+      {layout::tag_index_entry_dir("x", "v1", dg()),
+       "repositories/x/_manifests/tags/v1/index/sha256/" + k_hex},
+      {layout::tag_index_dir("x", "v1"), "repositories/x/_manifests/tags/v1/index/sha256"},
+      {layout::upload_dir("x", "u-1"), "repositories/x/_uploads/u-1"},
+  };
+  for (const auto& [got, want] : table) {
+    EXPECT_EQ(got, want);
+  }
+}
+
+TEST(Layout, ParseLinkAccepts) {
+  auto c = layout::parse_link("sha256:" + k_hex);
+  ASSERT_TRUE(c.digest);
+  EXPECT_EQ(*c.digest, dg());
+  EXPECT_EQ(c.problem, layout::LinkProblem::none);
+}
+
+TEST(Layout, ParseLinkRecoversButFlags) {
+  std::string upper = k_hex;
+  upper[1] = 'A';
+  const std::vector<std::pair<std::string, layout::LinkProblem>> table = {
+      {"sha256:" + k_hex + "\n", layout::LinkProblem::trailing_whitespace},
+      {"sha256:" + k_hex + " \r\n", layout::LinkProblem::trailing_whitespace},
+      {"sha256:" + upper, layout::LinkProblem::upper_case},
+  };
+  for (const auto& [text, problem] : table) {
+    auto c = layout::parse_link(text);
+    ASSERT_TRUE(c.digest) << text;
+    EXPECT_EQ(*c.digest, dg()) << text;
+    EXPECT_EQ(c.problem, problem) << text;
+  }
+}
+
+TEST(Layout, ParseLinkRejects) {
+  const std::vector<std::pair<std::string, layout::LinkProblem>> table = {
+      {"", layout::LinkProblem::empty},
+      {"\n", layout::LinkProblem::empty},
+      {"sha256:" + k_hex.substr(2), layout::LinkProblem::malformed},
+      {"sha256:" + k_hex + "00", layout::LinkProblem::malformed},
+      {k_hex, layout::LinkProblem::malformed},
+      {"sha512:" + k_hex + k_hex, layout::LinkProblem::unknown_algorithm},
+      {"sha256:" + k_hex.substr(0, 63) + "z", layout::LinkProblem::malformed},
+      {std::string("sha256:\0", 8) + k_hex.substr(1), layout::LinkProblem::malformed},
+      {"SHA256:" + k_hex, layout::LinkProblem::malformed},
+  };
+  for (const auto& [text, problem] : table) {
+    auto c = layout::parse_link(text);
+    EXPECT_FALSE(c.digest) << text;
+    EXPECT_EQ(c.problem, problem) << text;
+  }
+}
+
+TEST(Layout, RepoComponents) {
+  for (const char* ok : {"a", "alpine", "my-app", "my--app", "a.b", "a_b", "a__b", "0", "x1-y2.z3"}) {
+    EXPECT_TRUE(layout::is_valid_repo_component(ok)) << ok;
+  }
+  for (const char* bad : {"", "_a", "A", "a_", "-a", "a.", "a..b", "a___b", "a._b", "a b", "é"}) {
+    EXPECT_FALSE(layout::is_valid_repo_component(bad)) << bad;
+  }
+}
+
+TEST(Layout, Tags) {
+  for (const char* ok : {"latest", "v1.2.3", "_x", "A-b_c.d", "sha256-abc.sig"}) {
+    EXPECT_TRUE(layout::is_valid_tag(ok)) << ok;
+  }
+  EXPECT_TRUE(layout::is_valid_tag(std::string(128, 'a')));
+  for (const char* bad : {"", ".x", "-x", "a/b", "a:b", "a b"}) {
+    EXPECT_FALSE(layout::is_valid_tag(bad)) << bad;
+  }
+  EXPECT_FALSE(layout::is_valid_tag(std::string(129, 'a')));
+}
+
+TEST(Layout, TempLeftovers) {
+  EXPECT_TRUE(layout::is_temp_leftover("link.0b8e1f.tmp"));
+  EXPECT_TRUE(layout::is_temp_leftover("data.0b8e1f.tmp"));
+  EXPECT_FALSE(layout::is_temp_leftover("link"));
+  EXPECT_FALSE(layout::is_temp_leftover("data"));
+  EXPECT_FALSE(layout::is_temp_leftover("other.tmp"));
+}
+
+}  // namespace
+}  // namespace regsweep

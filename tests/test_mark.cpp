@@ -1,0 +1,171 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "regsweep/layout.hpp"
+#include "temp_registry.hpp"
+
+namespace regsweep {
+namespace {
+
+using test::planned;
+
+bool deletes_blob(const Collection& c, const Digest& d) {
+  auto v = planned(c, ActionKind::blob);
+  return std::binary_search(v.begin(), v.end(), d);
+}
+
+TEST(Mark, WithoutMEveryRevisionIsARoot) {
+  test::TempRegistry reg;
+  Digest shared = reg.put_layer("r", "shared");
+  Digest old_layer = reg.put_layer("r", "old");
+  Digest old_img = reg.put_image("r", {shared, old_layer}, "old");
+  reg.tag("r", "v1", old_img);
+  Digest new_img = reg.put_image("r", {shared, reg.put_layer("r", "new")}, "new");
+  reg.tag("r", "v1", new_img);  // re-pushed tag: old_img is untagged but still a revision
+  Digest orphan = reg.put_blob("orphan");
+  Collection c = test::plan(reg, false);
+  EXPECT_EQ(planned(c, ActionKind::blob), std::vector<Digest>{orphan});
+  EXPECT_TRUE(planned(c, ActionKind::revision).empty());
+  EXPECT_TRUE(c.findings.empty());
+}
+
+TEST(Mark, WithMUntaggedManifestsGoWithTheirHistory) {
+  test::TempRegistry reg;
+  Digest shared = reg.put_layer("r", "shared");
+  Digest old_layer = reg.put_layer("r", "old");
+  Digest old_img = reg.put_image("r", {shared, old_layer}, "old");
+  reg.tag("r", "v1", old_img);
+  Digest new_layer = reg.put_layer("r", "new");
+  Digest new_img = reg.put_image("r", {shared, new_layer}, "new");
+  reg.tag("r", "v1", new_img);
+  Collection c = test::plan(reg, true);
+  EXPECT_EQ(planned(c, ActionKind::revision), std::vector<Digest>{old_img});
+  EXPECT_EQ(planned(c, ActionKind::tag_history), std::vector<Digest>{old_img});
+  EXPECT_TRUE(deletes_blob(c, old_img));
+  EXPECT_TRUE(deletes_blob(c, old_layer));
+  EXPECT_FALSE(deletes_blob(c, shared));
+  EXPECT_FALSE(deletes_blob(c, new_layer));
+  EXPECT_FALSE(deletes_blob(c, new_img));
+  // The old layer's link goes too: no live manifest of r references it.
+  auto links = planned(c, ActionKind::layer_link);
+  EXPECT_TRUE(std::binary_search(links.begin(), links.end(), old_layer));
+  EXPECT_FALSE(std::binary_search(links.begin(), links.end(), shared));
+}
+
+TEST(Mark, WithMTaggedIndexKeepsItsUntaggedChildren) {
+  // 2.8.2 deletes the children's layers here; regsweep follows the index.
+  test::TempRegistry reg;
+  Digest la = reg.put_layer("m", "amd64");
+  Digest lb = reg.put_layer("m", "arm64");
+  Digest a = reg.put_image("m", {la}, "a");
+  Digest b = reg.put_image("m", {lb}, "b");
+  Digest list = reg.put_index("m", {a, b}, "application/vnd.docker.distribution.manifest.list.v2+json");
+  reg.tag("m", "latest", list);
+  Collection c = test::plan(reg, true);
+  EXPECT_TRUE(c.plan.actions.empty());
+  EXPECT_TRUE(c.findings.empty());
+}
+
+TEST(Mark, ChildrenWithoutRevisionLinksAreFollowed) {
+  test::TempRegistry reg;
+  Digest la = reg.put_layer("m", "la");
+  Digest child = reg.put_image("m", {la}, "child");
+  reg.remove(layout::revision_dir("m", child));
+  Digest idx = reg.put_index("m", {child});
+  reg.tag("m", "v", idx);
+  for (bool m : {false, true}) {
+    Collection c = test::plan(reg, m);
+    EXPECT_FALSE(deletes_blob(c, child));
+    EXPECT_FALSE(deletes_blob(c, la));
+  }
+}
+
+TEST(Mark, WithMReferrersFollowTheirSubject) {
+  test::TempRegistry reg;
+  Digest img = reg.put_image("s", {reg.put_layer("s", "l")});
+  reg.tag("s", "v1", img);
+  Digest sig = reg.put_referrer("s", img, "sig-payload");
+  Digest sig_of_sig = reg.put_referrer("s", sig, "countersig");
+  Digest gone = reg.put_image("s", {reg.put_layer("s", "gone")}, "gone");
+  Digest orphan_sig = reg.put_referrer("s", gone, "orphan-payload");
+  Collection c = test::plan(reg, true);
+  auto revs = planned(c, ActionKind::revision);
+  std::vector<Digest> want = {gone, orphan_sig};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(revs, want);
+  EXPECT_FALSE(deletes_blob(c, sig));
+  EXPECT_FALSE(deletes_blob(c, sig_of_sig));
+  EXPECT_TRUE(deletes_blob(c, orphan_sig));
+}
+
+TEST(Mark, UnreadableManifestKeepsEveryLinkedBlob) {
+  test::TempRegistry reg;
+  Digest l1 = reg.put_layer("r", "l1");
+  Digest l2 = reg.put_layer("r", "l2");
+  Digest bad = reg.put_manifest("r", "{\"schemaVersion\": 2, truncated");
+  reg.tag("r", "v1", bad);
+  Digest unlinked = reg.put_blob("nobody links me");
+  for (bool m : {false, true}) {
+    Collection c = test::plan(reg, m);
+    EXPECT_FALSE(deletes_blob(c, l1));
+    EXPECT_FALSE(deletes_blob(c, l2));
+    EXPECT_FALSE(deletes_blob(c, bad));
+    EXPECT_TRUE(deletes_blob(c, unlinked));
+    EXPECT_TRUE(planned(c, ActionKind::layer_link).empty());
+    EXPECT_TRUE(std::any_of(c.findings.begin(), c.findings.end(), [](const Finding& f) {
+      return f.kind == FindingKind::manifest_unparseable && f.severity == Severity::error;
+    }));
+  }
+}
+
+TEST(Mark, WithMAnUnreadableTagKeepsEveryRevision) {
+  test::TempRegistry reg;
+  Digest a = reg.put_image("r", {reg.put_layer("r", "a")}, "a");
+  Digest b = reg.put_image("r", {reg.put_layer("r", "b")}, "b");
+  reg.tag("r", "good", a);
+  reg.write(layout::tag_current_link("r", "broken"), "not a digest");
+  Collection c = test::plan(reg, true);
+  EXPECT_TRUE(planned(c, ActionKind::revision).empty());
+  EXPECT_FALSE(deletes_blob(c, b));
+}
+
+TEST(Mark, ResultDoesNotDependOnRepositoryOrder) {
+  // The same child is untagged in one repository and tagged (through an index) in another.
+  test::TempRegistry reg;
+  Digest l = reg.put_layer("a", "l");
+  reg.put_layer("z", "l");
+  Digest child_a = reg.put_image("a", {l}, "c");
+  Digest child_z = reg.put_image("z", {l}, "c");
+  ASSERT_EQ(child_a, child_z);
+  reg.tag("z", "v", reg.put_index("z", {child_z}));
+  Collection c = test::plan(reg, true);
+  // In a, the child is untagged: its revision goes; the blob stays because z needs it.
+  EXPECT_EQ(planned(c, ActionKind::revision), std::vector<Digest>{child_a});
+  EXPECT_FALSE(deletes_blob(c, child_a));
+  EXPECT_FALSE(deletes_blob(c, l));
+
+  // Reverse the repositories and mark again: the same digests are marked.
+  Inventory reversed = c.inventory;
+  std::reverse(reversed.repositories.begin(), reversed.repositories.end());
+  tbb::task_arena arena(2);
+  MarkResult again = mark(reversed, c.manifests, MarkOptions{true}, arena);
+  EXPECT_EQ(again.marked, c.marks.marked);
+}
+
+TEST(Mark, MissingManifestsAreReportedNotFatal) {
+  test::TempRegistry reg;
+  Digest ghost = sha256_of("never stored");
+  reg.link_revision("r", ghost);
+  reg.tag("r", "t", ghost);
+  Digest kept = reg.put_image("r", {}, "kept");
+  reg.tag("r", "ok", kept);
+  Collection c = test::plan(reg, false);
+  EXPECT_TRUE(std::any_of(c.findings.begin(), c.findings.end(), [](const Finding& f) {
+    return f.kind == FindingKind::manifest_missing && f.severity == Severity::error;
+  }));
+  EXPECT_FALSE(deletes_blob(c, kept));
+}
+
+}  // namespace
+}  // namespace regsweep

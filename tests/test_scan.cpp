@@ -1,0 +1,130 @@
+#include <gtest/gtest.h>
+
+#include <oneapi/tbb/task_arena.h>
+
+#include "regsweep/layout.hpp"
+#include "regsweep/scan.hpp"
+#include "temp_registry.hpp"
+
+namespace regsweep {
+namespace {
+
+Inventory scan_of(const test::TempRegistry& reg) {
+  auto v2 = open_registry(reg.root());
+  EXPECT_TRUE(v2);
+  tbb::task_arena arena(2);
+  auto inv = scan(v2->get(), arena);
+  EXPECT_TRUE(inv);
+  return std::move(*inv);
+}
+
+bool has_finding(const std::vector<Finding>& fs, FindingKind kind, const std::string& path_part) {
+  for (const auto& f : fs) {
+    if (f.kind == kind && f.path.find(path_part) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<std::string> names(const Inventory& inv) {
+  std::vector<std::string> out;
+  for (const auto& r : inv.repositories) {
+    out.push_back(r.name);
+  }
+  return out;
+}
+
+TEST(Scan, RefusesARootWithoutATree) {
+  test::TempRegistry reg;
+  auto bad = open_registry(reg.v2());  // one level too deep
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("docker/registry/v2"), std::string::npos);
+  EXPECT_FALSE(open_registry(reg.root() + "/nonexistent"));
+}
+
+TEST(Scan, EmptyRegistryIsNotAnError) {
+  test::TempRegistry reg;
+  Inventory inv = scan_of(reg);
+  EXPECT_FALSE(inv.has_repositories_dir);
+  EXPECT_TRUE(inv.repositories.empty());
+  EXPECT_TRUE(inv.blobs.empty());
+  EXPECT_TRUE(inv.findings.empty());
+}
+
+TEST(Scan, NestedRepositoriesAndEitherMarker) {
+  test::TempRegistry reg;
+  Digest l = reg.put_layer("a", "l1");
+  reg.tag("a", "v1", reg.put_image("a", {l}));
+  reg.tag("a/b", "v1", reg.put_image("a/b", {reg.put_layer("a/b", "l2")}));
+  reg.tag("ns/deep/c", "x", reg.put_image("ns/deep/c", {}));
+  // A repository with _manifests but no _layers (2.8 would miss it) and one with only _layers.
+  reg.put_manifest("only-manifests", R"({"schemaVersion":2,"config":{"digest":")" +
+                                         l.str() + R"("},"layers":[]})");
+  reg.link_layer("only-layers", l);
+  // Reserved names are never descended into, even when they look like repositories.
+  reg.link_layer("a/_junk/x", l);
+  Inventory inv = scan_of(reg);
+  EXPECT_EQ(names(inv), (std::vector<std::string>{"a", "a/b", "ns/deep/c", "only-layers",
+                                                  "only-manifests"}));
+  EXPECT_TRUE(has_finding(inv.findings, FindingKind::unknown_entry, "repositories/a/_junk"));
+  EXPECT_EQ(inv.repositories[0].tags.size(), 1U);
+  EXPECT_EQ(inv.repositories[0].layers.size(), 2U);  // l1 + config
+  EXPECT_EQ(inv.repositories[0].revisions.size(), 1U);
+  EXPECT_FALSE(inv.keep_all_blobs);
+}
+
+TEST(Scan, BlobsWithSizesAndOddEntries) {
+  test::TempRegistry reg;
+  Digest a = reg.put_blob("hello");
+  Digest b = reg.put_blob(std::string(1000, 'x'));
+  reg.mkdir("blobs/sha256/ab/" + std::string(64, 'a').replace(0, 2, "ab") + "");  // no data
+  reg.mkdir("blobs/sha256/c");  // a one-character prefix: upstream panics on such entries
+  reg.write("blobs/sha256/" + a.hex().substr(0, 2) + "/stray", "x");
+  Inventory inv = scan_of(reg);
+  ASSERT_EQ(inv.blobs.size(), 2U);
+  EXPECT_EQ(find_blob(inv, a)->size, 5U);
+  EXPECT_EQ(find_blob(inv, b)->size, 1000U);
+  EXPECT_TRUE(has_finding(inv.findings, FindingKind::blob_without_data, "blobs/sha256/ab/ab"));
+  EXPECT_TRUE(has_finding(inv.findings, FindingKind::unknown_entry, "blobs/sha256/c"));
+  EXPECT_TRUE(has_finding(inv.findings, FindingKind::unknown_entry, "/stray"));
+}
+
+TEST(Scan, MalformedLinksAreFindingsAndKeepTheirDigest) {
+  test::TempRegistry reg;
+  Digest m = reg.put_image("r", {});
+  reg.write(layout::revision_link("r", m), m.str() + "\n");
+  Digest other = reg.put_blob("other");
+  Digest m2 = reg.put_blob("m2");
+  reg.write(layout::revision_link("r", m2), other.str());  // mismatch
+  Digest m3 = reg.put_blob("m3");
+  reg.write(layout::revision_link("r", m3), "");  // empty
+  reg.write(layout::tag_current_link("r", "bad"), "garbage");
+  Inventory inv = scan_of(reg);
+  ASSERT_EQ(inv.repositories.size(), 1U);
+  const Repository& r = inv.repositories[0];
+  ASSERT_EQ(r.revisions.size(), 3U);
+  for (const Link& l : r.revisions) {
+    EXPECT_TRUE(l.problem);
+  }
+  EXPECT_TRUE(r.tags_uncertain);
+  EXPECT_TRUE(has_finding(inv.findings, FindingKind::malformed_link, m.hex() + "/link"));
+  EXPECT_TRUE(has_finding(inv.findings, FindingKind::link_mismatch, m2.hex() + "/link"));
+  EXPECT_TRUE(has_finding(inv.findings, FindingKind::malformed_link, m3.hex() + "/link"));
+  EXPECT_TRUE(has_finding(inv.findings, FindingKind::malformed_link, "tags/bad/current/link"));
+}
+
+TEST(Scan, SymlinksAreReportedAndNeverFollowed) {
+  test::TempRegistry reg;
+  test::TempRegistry outside;
+  outside.tag("evil", "v1", outside.put_image("evil", {outside.put_layer("evil", "o")}));
+  reg.tag("r", "v1", reg.put_image("r", {}));
+  reg.symlink(outside.v2() + "/repositories/evil", "repositories/linked");
+  Inventory inv = scan_of(reg);
+  EXPECT_EQ(names(inv), (std::vector<std::string>{"r"}));
+  EXPECT_TRUE(has_finding(inv.findings, FindingKind::symlink, "repositories/linked"));
+  EXPECT_TRUE(inv.keep_all_blobs);  // a symlinked repository could reference any blob
+}
+
+}  // namespace
+}  // namespace regsweep

@@ -1,0 +1,126 @@
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <set>
+
+#include "regsweep/fs.hpp"
+#include "regsweep/layout.hpp"
+#include "temp_registry.hpp"
+
+namespace regsweep {
+namespace {
+
+// Records every call, fails on chosen paths, and deletes for real otherwise.
+class RecordingRemover final : public Remover {
+public:
+  RecordingRemover(int v2_fd, std::set<std::string> fail_on)
+      : m_real(make_tree_remover(v2_fd)), m_fail_on(std::move(fail_on)) {}
+  Status remove_tree(std::string_view path) override {
+    {
+      std::lock_guard lock(m_mutex);
+      calls.emplace_back(path);
+    }
+    if (m_fail_on.count(std::string(path)) != 0) {
+      return Error{"cannot remove '" + std::string(path) + "': injected failure", EIO};
+    }
+    return m_real->remove_tree(path);
+  }
+  Result<bool> remove_if_empty(std::string_view path) override {
+    return m_real->remove_if_empty(path);
+  }
+  Status sync_dir(std::string_view path) override { return m_real->sync_dir(path); }
+
+  std::vector<std::string> calls;
+
+private:
+  std::unique_ptr<Remover> m_real;
+  std::set<std::string> m_fail_on;
+  std::mutex m_mutex;
+};
+
+TEST(Sweep, ReferencesGoBeforeWhatTheyPointTo) {
+  test::TempRegistry reg;
+  Digest l = reg.put_layer("r", "l");
+  Digest img = reg.put_image("r", {l}, "old");
+  reg.tag("r", "v1", img);
+  reg.tag("r", "v1", reg.put_image("r", {}, "new"));
+  Collection c = test::plan(reg, true);
+  auto v2 = open_registry(reg.root());
+  RecordingRemover remover(v2->get(), {});
+  tbb::task_arena arena(1);
+  SweepResult s = sweep(c.plan, remover, arena);
+  EXPECT_EQ(s.failed, 0U);
+  // Kinds appear in order: history, revision, layer links, blobs.
+  auto kind_of = [&](const std::string& path) {
+    for (const Action& a : c.plan.actions) {
+      if (a.path == path) {
+        return static_cast<int>(a.kind);
+      }
+    }
+    return -1;
+  };
+  ASSERT_EQ(remover.calls.size(), c.plan.actions.size());
+  for (std::size_t i = 1; i < remover.calls.size(); ++i) {
+    EXPECT_LE(kind_of(remover.calls[i - 1]), kind_of(remover.calls[i]));
+  }
+  EXPECT_FALSE(reg.exists(layout::revision_dir("r", img)));
+  EXPECT_FALSE(reg.has_blob(img));
+  EXPECT_FALSE(reg.has_blob(l));
+  EXPECT_FALSE(reg.exists(layout::tag_index_entry_dir("r", "v1", img)));
+  // The tag itself and the layout's own directories stay.
+  EXPECT_TRUE(reg.exists(layout::tag_current_link("r", "v1")));
+  EXPECT_TRUE(reg.exists(layout::revisions_dir("r")));
+  EXPECT_TRUE(reg.exists(std::string(layout::k_blobs_dir)));
+  // Emptied blob prefix directories are removed; the others stay.
+  for (const Digest& d : {l, img}) {
+    std::string prefix = layout::blob_prefix_dir(d.hex().substr(0, 2));
+    bool removed = std::find(s.removed_dirs.begin(), s.removed_dirs.end(), prefix) !=
+                   s.removed_dirs.end();
+    EXPECT_EQ(reg.exists(prefix), !removed) << prefix;
+  }
+  for (const std::string& dir : s.removed_dirs) {
+    EXPECT_FALSE(reg.exists(dir)) << dir;
+  }
+}
+
+TEST(Sweep, AFailedDeleteIsRecordedAndTheSweepGoesOn) {
+  test::TempRegistry reg;
+  std::vector<Digest> orphans;
+  for (int i = 0; i < 10; ++i) {
+    orphans.push_back(reg.put_blob("orphan " + std::to_string(i)));
+  }
+  Collection c = test::plan(reg, false);
+  ASSERT_EQ(c.plan.blobs, 10U);
+  auto v2 = open_registry(reg.root());
+  std::string failing = layout::blob_dir(orphans[3]);
+  RecordingRemover remover(v2->get(), {failing});
+  tbb::task_arena arena(2);
+  SweepResult s = sweep(c.plan, remover, arena);
+  EXPECT_EQ(s.failed, 1U);
+  EXPECT_EQ(s.blobs_deleted, 9U);
+  ASSERT_EQ(s.findings.size(), 1U);
+  EXPECT_EQ(s.findings[0].kind, FindingKind::delete_failed);
+  EXPECT_NE(s.findings[0].message.find(failing), std::string::npos);
+  for (std::size_t i = 0; i < orphans.size(); ++i) {
+    EXPECT_EQ(reg.has_blob(orphans[i]), i == 3) << i;
+  }
+}
+
+TEST(Sweep, RemoveTreeNeverFollowsSymlinks) {
+  test::TempRegistry reg;
+  test::TempRegistry outside;
+  outside.write("precious", "keep me");
+  reg.write("blobs/sha256/aa/x/data", "d");
+  reg.symlink(outside.v2(), "blobs/sha256/aa/x/escape");
+  auto v2 = open_registry(reg.root());
+  ASSERT_TRUE(fs::remove_tree(v2->get(), "blobs/sha256/aa/x"));
+  EXPECT_FALSE(reg.exists("blobs/sha256/aa/x"));
+  EXPECT_TRUE(outside.exists("precious"));
+  // A symlinked component on the way is refused.
+  reg.symlink(outside.v2(), "blobs/sha256/bb");
+  EXPECT_FALSE(fs::remove_tree(v2->get(), "blobs/sha256/bb/precious"));
+  EXPECT_TRUE(outside.exists("precious"));
+}
+
+}  // namespace
+}  // namespace regsweep
