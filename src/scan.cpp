@@ -349,10 +349,11 @@ public:
       LinkRead r = read_link(dir->get(), rel);
       std::string lpath = layout::join(epath, layout::k_link);
       if (!r.exists) {
-        link.problem = true;
-        finding(FindingKind::malformed_link, Severity::error, epath, repo,
-                "link directory '" + epath + "' has no link file; kept");
-      } else if (!r.problem.empty()) {
+        // What the registry's own DELETE leaves behind: the link file goes, its directory
+        // stays. Not a link; the empty directory is untidy, not a problem.
+        continue;
+      }
+      if (!r.problem.empty()) {
         link.problem = true;
         link.target = r.digest;
         finding(r.kind, Severity::error, lpath, repo, "link '" + lpath + "' " + r.problem + "; kept");

@@ -80,8 +80,10 @@ void render_text(std::ostream& out, const Collection& c, const SweepResult* swee
       render_manifest_lines(out, c, i);
     }
   }
-  out << '\n'
-      << c.marks.marked.size() << " blobs marked, " << plan.blobs << " blobs and "
+  if (!options.quiet) {
+    out << '\n';  // upstream separates the marking lines from the summary
+  }
+  out << c.marks.marked.size() << " blobs marked, " << plan.blobs << " blobs and "
       << plan.manifests << " manifests eligible for deletion\n";
   if (!options.quiet) {
     for (const Action& a : plan.actions) {

@@ -199,3 +199,44 @@ blob_list() {
   find "$1/docker/registry/v2/blobs" -name data -type f 2>/dev/null |
     awk -F/ '{print $(NF-1)}' | sort
 }
+
+# upload_blob NAME FILE: uploads FILE as a blob of NAME (POST then PUT); prints its digest.
+upload_blob() {
+  local d loc
+  d="sha256:$(sha_of "$2")"
+  loc=$(curl -fsS -X POST -D - -o /dev/null "http://127.0.0.1:$REGISTRY_PORT/v2/$1/blobs/uploads/" |
+    tr -d '\r' | awk 'tolower($1)=="location:"{print $2}')
+  [ -n "$loc" ] || e2e_fail "no upload location for $1"
+  case "$loc" in http*) ;; *) loc="http://127.0.0.1:$REGISTRY_PORT$loc" ;; esac
+  case "$loc" in *\?*) loc="$loc&digest=$d" ;; *) loc="$loc?digest=$d" ;; esac
+  curl -fsS -X PUT -H 'Content-Type: application/octet-stream' --data-binary "@$2" "$loc" >/dev/null ||
+    e2e_fail "blob upload to $1 failed"
+  echo "$d"
+}
+
+# put_manifest NAME REF FILE MEDIATYPE: PUT a manifest by tag or digest.
+put_manifest() {
+  curl -fsS -X PUT -H "Content-Type: $4" --data-binary "@$3" \
+    "http://127.0.0.1:$REGISTRY_PORT/v2/$1/manifests/$2" >/dev/null ||
+    e2e_fail "manifest PUT $1:$2 failed"
+}
+
+# tree_state ROOT: every path below ROOT with type, size and mtime (for "changed nothing").
+tree_state() {
+  (cd "$1" && find . -printf '%y %s %T@ %p\n' | sort -k4)
+}
+
+# manifest_refs ROOT DIGEST: prints DIGEST and, recursively, every digest it references
+# (config, layers, children), read from the stored blobs with jq.
+manifest_refs() {
+  local root=$1 d=$2 hex file
+  echo "$d"
+  hex=${d#sha256:}
+  file="$root/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex/data"
+  [ -f "$file" ] || return 0
+  jq -r '(.config.digest // empty), (.layers[]?.digest), (.fsLayers[]?.blobSum)' "$file" 2>/dev/null
+  local c
+  for c in $(jq -r '.manifests[]?.digest' "$file" 2>/dev/null); do
+    manifest_refs "$root" "$c"
+  done
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds once, runs the unit tests, then the end-to-end tests
+# against the real registry. Ends with one line: "tests: N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh test || exit 1
+scripts/build.sh || exit 1
+
+failed=0
+passed=0
+
+echo "== unit tests"
+unit_total=$(ctest --test-dir build -N | awk '/Total Tests:/{print $3}')
+if ctest --test-dir build --output-on-failure -j"$(nproc)"; then
+  passed=$((passed + unit_total))
+else
+  failed=$((failed + 1))
+fi
+
+for t in tests/e2e/*_e2e.sh; do
+  echo "== $t"
+  out=$(mktemp)
+  bash "$t" 2>&1 | tee "$out"
+  rc=${PIPESTATUS[0]}
+  p=$(awk '/^e2e: [0-9]+ passed/{print $2}' "$out" | tail -1)
+  f=$(awk '/^e2e: [0-9]+ passed/{print $4}' "$out" | tail -1)
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${f:-0}))
+  if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then
+    failed=$((failed + 1))  # the script died before counting
+  fi
+  rm -f "$out"
+done
+
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
