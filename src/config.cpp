@@ -31,8 +31,8 @@ Result<std::string> root_from_config_text(const std::string& yaml_text, const st
         continue;
       }
       if (!driver.empty()) {
-        return Error{"configuration '" + path + "' names more than one storage driver ('" +
-                         driver + "' and '" + key + "')",
+        return Error{"configuration '" + path + "' names more than one storage driver ('" + driver +
+                         "' and '" + key + "')",
                      0};
       }
       driver = key;
@@ -59,16 +59,16 @@ Result<std::string> root_from_config_text(const std::string& yaml_text, const st
 }
 
 Result<RootChoice> locate_root(const std::optional<std::string>& config_arg,
-                               const std::optional<std::string>& root_arg,
-                               const RegistryEnv& env) {
+                               const std::optional<std::string>& root_arg, const RegistryEnv& env) {
   if (root_arg) {
     return RootChoice{*root_arg, "--root"};
   }
   std::optional<std::string> config = config_arg ? config_arg : env.configuration_path;
   if (!config || config->empty()) {
-    return Error{"no configuration: give the registry's config.yml, set "
-                 "REGISTRY_CONFIGURATION_PATH, or name the storage root with --root",
-                 0};
+    return Error{
+        "no configuration: give the registry's config.yml, set "
+        "REGISTRY_CONFIGURATION_PATH, or name the storage root with --root",
+        0};
   }
   std::ifstream in(*config, std::ios::binary);
   if (!in) {

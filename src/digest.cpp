@@ -29,7 +29,9 @@ std::string Digest::hex() const {
   return out;
 }
 
-std::string Digest::str() const { return "sha256:" + hex(); }
+std::string Digest::str() const {
+  return "sha256:" + hex();
+}
 
 std::optional<Digest> parse_hex(std::string_view hex) {
   if (hex.size() != 64) {

@@ -221,9 +221,9 @@ Result<std::string> read_file(int dirfd, std::string_view relpath, std::uint64_t
     return Error{"'" + std::string(relpath) + "' is not a regular file", EINVAL};
   }
   if (static_cast<std::uint64_t>(st.st_size) > max_size) {
-    return Error{"'" + std::string(relpath) + "' is larger than " + std::to_string(max_size) +
-                     " bytes",
-                 EFBIG};
+    return Error{
+        "'" + std::string(relpath) + "' is larger than " + std::to_string(max_size) + " bytes",
+        EFBIG};
   }
   std::string out;
   out.resize(static_cast<std::size_t>(st.st_size));
@@ -235,8 +235,8 @@ Result<std::string> read_file(int dirfd, std::string_view relpath, std::uint64_t
         char probe = 0;
         ssize_t n = ::read(fd, &probe, 1);
         if (n > 0) {
-          return Error{"'" + std::string(relpath) + "' is larger than " +
-                           std::to_string(max_size) + " bytes",
+          return Error{"'" + std::string(relpath) + "' is larger than " + std::to_string(max_size) +
+                           " bytes",
                        EFBIG};
         }
         break;

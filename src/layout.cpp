@@ -13,16 +13,22 @@ std::string join(std::string_view a, std::string_view b) {
   return out;
 }
 
-std::string blob_prefix_dir(std::string_view prefix) { return join(k_blobs_dir, prefix); }
+std::string blob_prefix_dir(std::string_view prefix) {
+  return join(k_blobs_dir, prefix);
+}
 
 std::string blob_dir(const Digest& d) {
   std::string hex = d.hex();
   return join(blob_prefix_dir(std::string_view(hex).substr(0, 2)), hex);
 }
 
-std::string blob_data(const Digest& d) { return join(blob_dir(d), k_data); }
+std::string blob_data(const Digest& d) {
+  return join(blob_dir(d), k_data);
+}
 
-std::string repo_dir(std::string_view repo) { return join(k_repositories_dir, repo); }
+std::string repo_dir(std::string_view repo) {
+  return join(k_repositories_dir, repo);
+}
 
 std::string layers_dir(std::string_view repo) {
   return join(join(repo_dir(repo), k_layers), k_algorithm);
@@ -72,7 +78,9 @@ std::string tag_index_entry_link(std::string_view repo, std::string_view tag, co
   return join(tag_index_entry_dir(repo, tag, d), k_link);
 }
 
-std::string uploads_dir(std::string_view repo) { return join(repo_dir(repo), k_uploads); }
+std::string uploads_dir(std::string_view repo) {
+  return join(repo_dir(repo), k_uploads);
+}
 
 std::string upload_dir(std::string_view repo, std::string_view id) {
   return join(uploads_dir(repo), id);
@@ -150,7 +158,9 @@ std::string_view describe(LinkProblem problem) {
 
 namespace {
 
-bool is_alnum_lower(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool is_alnum_lower(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
 
 }  // namespace
 

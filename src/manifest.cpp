@@ -10,8 +10,8 @@
 
 #include "regsweep/manifest.hpp"
 
-#include <algorithm>
 #include <simdjson.h>
+#include <algorithm>
 
 namespace regsweep {
 

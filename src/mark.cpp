@@ -121,7 +121,7 @@ ManifestTable load_manifests(int v2_fd, const Inventory& inventory, tbb::task_ar
 namespace {
 
 class RepoMarker {
-public:
+ public:
   RepoMarker(const Repository& repo, const ManifestTable& table, const MarkOptions& options,
              std::vector<Finding>& findings)
       : m_repo(repo), m_table(table), m_options(options), m_findings(findings) {}
@@ -155,7 +155,7 @@ public:
     return result();
   }
 
-private:
+ private:
   enum class Origin { revision, tag, child };
 
   const ManifestRecord* record(const Digest& d) const {
@@ -172,10 +172,10 @@ private:
     const std::string& name = m_repo.name;
     switch (origin) {
       case Origin::revision:
-        m_findings.push_back(Finding{
-            FindingKind::manifest_missing, Severity::warning, layout::revision_link(name, d), name,
-            "revision link '" + layout::revision_link(name, d) + "' names " + d.str() +
-                ", whose blob does not exist"});
+        m_findings.push_back(Finding{FindingKind::manifest_missing, Severity::warning,
+                                     layout::revision_link(name, d), name,
+                                     "revision link '" + layout::revision_link(name, d) +
+                                         "' names " + d.str() + ", whose blob does not exist"});
         break;
       case Origin::tag: {
         std::string tags;

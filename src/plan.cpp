@@ -44,25 +44,40 @@ Plan make_plan(const Inventory& inventory, const MarkResult& marks) {
         bool in_history = std::any_of(tag.history.begin(), tag.history.end(),
                                       [&](const Link& l) { return l.digest == d; });
         if (in_history) {
-          plan.actions.push_back(Action{ActionKind::tag_history, Reason::untagged_manifest,
-                                        repo.name, tag.name, d, 0,
-                                        layout::tag_index_entry_dir(repo.name, tag.name, d),
-                                        {layout::tag_index_dir(repo.name, tag.name),
-                                         layout::join(layout::tag_dir(repo.name, tag.name),
-                                                      layout::k_index)}});
+          plan.actions.push_back(
+              Action{ActionKind::tag_history,
+                     Reason::untagged_manifest,
+                     repo.name,
+                     tag.name,
+                     d,
+                     0,
+                     layout::tag_index_entry_dir(repo.name, tag.name, d),
+                     {layout::tag_index_dir(repo.name, tag.name),
+                      layout::join(layout::tag_dir(repo.name, tag.name), layout::k_index)}});
           ++plan.tag_history;
         }
       }
-      plan.actions.push_back(Action{ActionKind::revision, Reason::untagged_manifest, repo.name, "",
-                                    d, 0, layout::revision_dir(repo.name, d), {}});
+      plan.actions.push_back(Action{ActionKind::revision,
+                                    Reason::untagged_manifest,
+                                    repo.name,
+                                    "",
+                                    d,
+                                    0,
+                                    layout::revision_dir(repo.name, d),
+                                    {}});
       ++plan.manifests;
     }
     if (!rm.keeps_all_layers) {
       for (const Link& l : repo.layers) {
         if (!l.problem && !contains(rm.marked, l.digest)) {
-          plan.actions.push_back(Action{ActionKind::layer_link, Reason::unreferenced_layer_link,
-                                        repo.name, "", l.digest, 0,
-                                        layout::layer_link_dir(repo.name, l.digest), {}});
+          plan.actions.push_back(Action{ActionKind::layer_link,
+                                        Reason::unreferenced_layer_link,
+                                        repo.name,
+                                        "",
+                                        l.digest,
+                                        0,
+                                        layout::layer_link_dir(repo.name, l.digest),
+                                        {}});
           ++plan.layer_links;
         }
       }
@@ -73,8 +88,14 @@ Plan make_plan(const Inventory& inventory, const MarkResult& marks) {
       if (!contains(marks.marked, b.digest)) {
         std::string dir = layout::blob_dir(b.digest);
         std::string prefix = layout::blob_prefix_dir(b.digest.hex().substr(0, 2));
-        plan.actions.push_back(Action{ActionKind::blob, Reason::unreferenced_blob, "", "",
-                                      b.digest, b.size, std::move(dir), {std::move(prefix)}});
+        plan.actions.push_back(Action{ActionKind::blob,
+                                      Reason::unreferenced_blob,
+                                      "",
+                                      "",
+                                      b.digest,
+                                      b.size,
+                                      std::move(dir),
+                                      {std::move(prefix)}});
         ++plan.blobs;
         plan.blob_bytes += b.size;
       }

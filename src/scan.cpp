@@ -95,7 +95,7 @@ LinkRead read_link(int dirfd, const std::string& rel) {
 }
 
 class Scanner {
-public:
+ public:
   explicit Scanner(int v2_fd) : m_v2(v2_fd) {}
 
   void finding(FindingKind kind, Severity severity, std::string path, std::string repo,
@@ -201,7 +201,8 @@ public:
 
   // Walks a directory below repositories/ whose repository name would be `name`.
   void walk(fs::Fd dir, std::string name, tbb::task_group& group) {
-    std::string path = name.empty() ? std::string(layout::k_repositories_dir) : layout::repo_dir(name);
+    std::string path =
+        name.empty() ? std::string(layout::k_repositories_dir) : layout::repo_dir(name);
     auto entries = fs::list_dir(dir.get());
     if (!entries) {
       keep_all_blobs(path, name, "cannot be listed (" + entries.error().message + ")");
@@ -275,8 +276,9 @@ public:
         }
         m_keep_all.store(true);
         finding(FindingKind::symlink, Severity::error, epath, name,
-                "'" + epath + "' is a symbolic link; not followed, and since it may hold "
-                "repositories no blob is deleted");
+                "'" + epath +
+                    "' is a symbolic link; not followed, and since it may hold "
+                    "repositories no blob is deleted");
         continue;
       }
       if (e.type != fs::EntryType::directory) {
@@ -356,14 +358,14 @@ public:
       if (!r.problem.empty()) {
         link.problem = true;
         link.target = r.digest;
-        finding(r.kind, Severity::error, lpath, repo, "link '" + lpath + "' " + r.problem + "; kept");
+        finding(r.kind, Severity::error, lpath, repo,
+                "link '" + lpath + "' " + r.problem + "; kept");
       } else {
         link.target = r.digest;
         if (*r.digest != *digest) {
           link.problem = true;
           finding(FindingKind::link_mismatch, Severity::error, lpath, repo,
-                  "link '" + lpath + "' names " + r.digest->str() +
-                      "; both digests are kept");
+                  "link '" + lpath + "' names " + r.digest->str() + "; both digests are kept");
         }
       }
       links.push_back(link);
@@ -455,9 +457,10 @@ public:
       std::string epath = layout::join(tpath, e.name);
       if (e.type != fs::EntryType::directory) {
         repo.tags_uncertain = true;
-        finding(e.type == fs::EntryType::symlink ? FindingKind::symlink : FindingKind::unknown_entry,
-                Severity::error, epath, repo.name,
-                "'" + epath + "' is not a tag directory; every revision is kept");
+        finding(
+            e.type == fs::EntryType::symlink ? FindingKind::symlink : FindingKind::unknown_entry,
+            Severity::error, epath, repo.name,
+            "'" + epath + "' is not a tag directory; every revision is kept");
         continue;
       }
       if (!layout::is_valid_tag(e.name)) {
@@ -486,8 +489,8 @@ public:
                   "link '" + cpath + "' " + r.problem + "; every revision is kept");
         }
       } else {
-        finding(FindingKind::malformed_link, Severity::warning, layout::tag_dir(repo.name, tag.name),
-                repo.name,
+        finding(FindingKind::malformed_link, Severity::warning,
+                layout::tag_dir(repo.name, tag.name), repo.name,
                 "tag directory '" + layout::tag_dir(repo.name, tag.name) +
                     "' has no current link; the tag does not resolve");
       }
@@ -497,8 +500,8 @@ public:
         tag.history = read_links(index->get(), layout::join(epath, layout::k_index), repo.name,
                                  true, unreadable);
       } else if (index.error().sys_errno != ENOENT) {
-        finding(FindingKind::unreadable, Severity::error,
-                layout::join(epath, layout::k_index), repo.name, index.error().message);
+        finding(FindingKind::unreadable, Severity::error, layout::join(epath, layout::k_index),
+                repo.name, index.error().message);
       }
       repo.tags.push_back(std::move(tag));
     }
@@ -536,7 +539,7 @@ public:
     inv.keep_all_blobs = m_keep_all.load();
   }
 
-private:
+ private:
   int m_v2;
   tbb::enumerable_thread_specific<std::vector<Finding>> m_findings;
   tbb::enumerable_thread_specific<std::vector<Repository>> m_repos;

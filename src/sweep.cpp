@@ -21,7 +21,7 @@ namespace regsweep {
 namespace {
 
 class TreeRemover final : public Remover {
-public:
+ public:
   explicit TreeRemover(int v2_fd) : m_fd(v2_fd) {}
   Status remove_tree(std::string_view path) override { return fs::remove_tree(m_fd, path); }
   Result<bool> remove_if_empty(std::string_view path) override {
@@ -29,7 +29,7 @@ public:
   }
   Status sync_dir(std::string_view path) override { return fs::sync_dir(m_fd, path); }
 
-private:
+ private:
   int m_fd;
 };
 
@@ -115,8 +115,8 @@ SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena) {
   });
   for (std::size_t i = 0; i < sync_list.size(); ++i) {
     if (!sync_errors[i].empty()) {
-      out.findings.push_back(Finding{FindingKind::delete_failed, Severity::warning, sync_list[i],
-                                     "", sync_errors[i]});
+      out.findings.push_back(
+          Finding{FindingKind::delete_failed, Severity::warning, sync_list[i], "", sync_errors[i]});
     }
   }
   sort_findings(out.findings);

@@ -51,7 +51,9 @@ void TempRegistry::write(const std::string& rel, const std::string& content) {
   out << content;
 }
 
-void TempRegistry::mkdir(const std::string& rel) { bfs::create_directories(bfs::path(v2()) / rel); }
+void TempRegistry::mkdir(const std::string& rel) {
+  bfs::create_directories(bfs::path(v2()) / rel);
+}
 
 void TempRegistry::symlink(const std::string& target, const std::string& rel) {
   bfs::path p = bfs::path(v2()) / rel;
@@ -59,7 +61,9 @@ void TempRegistry::symlink(const std::string& target, const std::string& rel) {
   bfs::create_symlink(target, p);
 }
 
-void TempRegistry::remove(const std::string& rel) { bfs::remove_all(bfs::path(v2()) / rel); }
+void TempRegistry::remove(const std::string& rel) {
+  bfs::remove_all(bfs::path(v2()) / rel);
+}
 
 bool TempRegistry::exists(const std::string& rel) const {
   boost::system::error_code ec;
@@ -96,8 +100,9 @@ Digest TempRegistry::put_image(const std::string& repo, const std::vector<Digest
       std::to_string(config.size()) + R"(,"digest":")" + c.str() + R"("},"layers":[)";
   for (std::size_t i = 0; i < layers.size(); ++i) {
     json += (i == 0 ? "" : ",");
-    json += R"({"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":64,"digest":")" +
-            layers[i].str() + "\"}";
+    json +=
+        R"({"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":64,"digest":")" +
+        layers[i].str() + "\"}";
   }
   json += "]}";
   return put_manifest(repo, json);
@@ -108,9 +113,10 @@ Digest TempRegistry::put_index(const std::string& repo, const std::vector<Digest
   std::string json = R"({"schemaVersion":2,"mediaType":")" + media_type + R"(","manifests":[)";
   for (std::size_t i = 0; i < children.size(); ++i) {
     json += (i == 0 ? "" : ",");
-    json += R"({"mediaType":"application/vnd.docker.distribution.manifest.v2+json","size":100,"digest":")" +
-            children[i].str() + R"(","platform":{"architecture":"arch)" + std::to_string(i) +
-            R"(","os":"linux"}})";
+    json +=
+        R"({"mediaType":"application/vnd.docker.distribution.manifest.v2+json","size":100,"digest":")" +
+        children[i].str() + R"(","platform":{"architecture":"arch)" + std::to_string(i) +
+        R"(","os":"linux"}})";
   }
   json += "]}";
   return put_manifest(repo, json);
@@ -126,8 +132,10 @@ Digest TempRegistry::put_referrer(const std::string& repo, const Digest& subject
       R"("artifactType":"application/vnd.example.signature.v1",)"
       R"("config":{"mediaType":"application/vnd.oci.empty.v1+json","size":2,"digest":")" +
       empty.str() + R"("},"layers":[{"mediaType":"application/octet-stream","size":32,"digest":")" +
-      payload.str() + R"("}],"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
-      R"("size":100,"digest":")" + subject.str() + "\"}}";
+      payload.str() +
+      R"("}],"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+      R"("size":100,"digest":")" +
+      subject.str() + "\"}}";
   return put_manifest(repo, json);
 }
 
@@ -161,7 +169,9 @@ void TempRegistry::api_delete(const std::string& repo, const Digest& d) {
   }
 }
 
-bool TempRegistry::has_blob(const Digest& d) const { return exists(layout::blob_data(d)); }
+bool TempRegistry::has_blob(const Digest& d) const {
+  return exists(layout::blob_data(d));
+}
 
 std::map<std::string, FileState> TempRegistry::snapshot() const {
   std::map<std::string, FileState> out;

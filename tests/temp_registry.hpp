@@ -21,7 +21,7 @@ struct FileState {
 };
 
 class TempRegistry {
-public:
+ public:
   TempRegistry();
   ~TempRegistry();
   TempRegistry(const TempRegistry&) = delete;
@@ -66,7 +66,7 @@ public:
   // Every file, directory and link below the root with size, mtime and content hash.
   std::map<std::string, FileState> snapshot() const;
 
-private:
+ private:
   std::string m_root;
   Digest m_last_config;
 };

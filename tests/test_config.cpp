@@ -52,11 +52,13 @@ TEST(Config, LocateRootOrder) {
   ASSERT_TRUE(c);
   EXPECT_EQ(c->root, "/from/env");
 
-  auto d = locate_root(cfg, std::string("/from/flag"), RegistryEnv{std::nullopt, std::nullopt, "/e"});
+  auto d =
+      locate_root(cfg, std::string("/from/flag"), RegistryEnv{std::nullopt, std::nullopt, "/e"});
   ASSERT_TRUE(d);
   EXPECT_EQ(d->root, "/from/flag");
 
-  auto e = locate_root(cfg, std::nullopt, RegistryEnv{std::nullopt, std::string("s3"), std::nullopt});
+  auto e =
+      locate_root(cfg, std::nullopt, RegistryEnv{std::nullopt, std::string("s3"), std::nullopt});
   EXPECT_FALSE(e);
 
   auto f = locate_root(reg.root() + "/missing.yml", std::nullopt, {});

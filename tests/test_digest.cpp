@@ -25,15 +25,15 @@ TEST(Digest, ParseRejects) {
   upper[0] = 'E';
   const std::vector<std::string> rejects = {
       "",
-      hex,                                   // no algorithm
-      "sha256:" + hex.substr(1),             // too short
-      "sha256:" + hex + "0",                 // too long
-      "sha256:" + upper,                     // upper case
-      "sha512:" + hex,                       // other algorithm
-      "SHA256:" + hex,                       // upper-case algorithm
-      "sha256:" + hex + "\n",                // trailing newline
-      " sha256:" + hex,                      // leading space
-      "sha256:" + hex.substr(0, 63) + "g",   // not hex
+      hex,                                  // no algorithm
+      "sha256:" + hex.substr(1),            // too short
+      "sha256:" + hex + "0",                // too long
+      "sha256:" + upper,                    // upper case
+      "sha512:" + hex,                      // other algorithm
+      "SHA256:" + hex,                      // upper-case algorithm
+      "sha256:" + hex + "\n",               // trailing newline
+      " sha256:" + hex,                     // leading space
+      "sha256:" + hex.substr(0, 63) + "g",  // not hex
   };
   for (const auto& r : rejects) {
     EXPECT_FALSE(parse_digest(r)) << r;

@@ -7,14 +7,15 @@ namespace {
 
 const std::string k_hex = "0a" + std::string(62, 'b');
 
-Digest dg() { return *parse_hex(k_hex); }
+Digest dg() {
+  return *parse_hex(k_hex);
+}
 
 TEST(Layout, PathsTable) {
   const std::vector<std::pair<std::string, std::string>> table = {
       {layout::blob_dir(dg()), "blobs/sha256/0a/" + k_hex},
       {layout::blob_data(dg()), "blobs/sha256/0a/" + k_hex + "/data"},
-      {layout::layer_link("a/b", dg()),
-       "repositories/a/b/_layers/sha256/" + k_hex + "/link"},
+      {layout::layer_link("a/b", dg()), "repositories/a/b/_layers/sha256/" + k_hex + "/link"},
       {layout::revision_link("a/b", dg()),
        "repositories/a/b/_manifests/revisions/sha256/" + k_hex + "/link"},
       {layout::revision_dir("x", dg()), "repositories/x/_manifests/revisions/sha256/" + k_hex},
@@ -72,7 +73,8 @@ TEST(Layout, ParseLinkRejects) {
 }
 
 TEST(Layout, RepoComponents) {
-  for (const char* ok : {"a", "alpine", "my-app", "my--app", "a.b", "a_b", "a__b", "0", "x1-y2.z3"}) {
+  for (const char* ok :
+       {"a", "alpine", "my-app", "my--app", "a.b", "a_b", "a__b", "0", "x1-y2.z3"}) {
     EXPECT_TRUE(layout::is_valid_repo_component(ok)) << ok;
   }
   for (const char* bad : {"", "_a", "A", "a_", "-a", "a.", "a..b", "a___b", "a._b", "a b", "é"}) {

@@ -16,7 +16,9 @@ std::string fixture(const std::string& name) {
   return ss.str();
 }
 
-Digest d(const char* hex) { return *parse_hex(hex); }
+Digest d(const char* hex) {
+  return *parse_hex(hex);
+}
 
 struct KindCase {
   const char* file;
@@ -86,9 +88,14 @@ TEST(Manifest, ForeignLayersAndOtherAlgorithmsAreCounted) {
   std::string hex(64, 'a');
   auto out = parser.parse(
       R"({"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",)"
-      R"("config":{"digest":"sha256:)" + hex + R"("},"layers":[)"
-      R"({"digest":"sha256:)" + std::string(64, 'b') + R"(","urls":["https://example.invalid/x"]},)"
-      R"({"digest":"sha512:)" + hex + hex + R"("}]})");
+      R"("config":{"digest":"sha256:)" +
+      hex +
+      R"("},"layers":[)"
+      R"({"digest":"sha256:)" +
+      std::string(64, 'b') +
+      R"(","urls":["https://example.invalid/x"]},)"
+      R"({"digest":"sha512:)" +
+      hex + hex + R"("}]})");
   ASSERT_TRUE(out.manifest) << out.error;
   EXPECT_EQ(out.manifest->blobs.size(), 2U);
   EXPECT_EQ(out.manifest->foreign_digests, 1);
@@ -104,10 +111,12 @@ TEST(Manifest, RejectsAndKeepsMentionedDigests) {
            hex + R"("}]})",
        "unknown media type"},
       {R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
-       R"("config":{"digest":"sha256:)" + hex + R"("},"layers":[{"digest":"sha256:XYZ"}]})",
+       R"("config":{"digest":"sha256:)" +
+           hex + R"("},"layers":[{"digest":"sha256:XYZ"}]})",
        "invalid digest"},
       {R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
-       R"("config":{"digest":"sha256:)" + hex + R"("},"layers":[{"dig)",
+       R"("config":{"digest":"sha256:)" +
+           hex + R"("},"layers":[{"dig)",
        "not valid JSON"},
       {std::string(R"({"schemaVersion":2,"x":"\xff\xfe sha256:)") + hex + "\"}", "not valid JSON"},
       {deep, "not valid JSON"},

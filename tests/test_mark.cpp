@@ -60,7 +60,8 @@ TEST(Mark, WithMTaggedIndexKeepsItsUntaggedChildren) {
   Digest lb = reg.put_layer("m", "arm64");
   Digest a = reg.put_image("m", {la}, "a");
   Digest b = reg.put_image("m", {lb}, "b");
-  Digest list = reg.put_index("m", {a, b}, "application/vnd.docker.distribution.manifest.list.v2+json");
+  Digest list =
+      reg.put_index("m", {a, b}, "application/vnd.docker.distribution.manifest.list.v2+json");
   reg.tag("m", "latest", list);
   Collection c = test::plan(reg, true);
   EXPECT_TRUE(c.plan.actions.empty());

@@ -59,14 +59,14 @@ TEST(Scan, NestedRepositoriesAndEitherMarker) {
   reg.tag("a/b", "v1", reg.put_image("a/b", {reg.put_layer("a/b", "l2")}));
   reg.tag("ns/deep/c", "x", reg.put_image("ns/deep/c", {}));
   // A repository with _manifests but no _layers (2.8 would miss it) and one with only _layers.
-  reg.put_manifest("only-manifests", R"({"schemaVersion":2,"config":{"digest":")" +
-                                         l.str() + R"("},"layers":[]})");
+  reg.put_manifest("only-manifests",
+                   R"({"schemaVersion":2,"config":{"digest":")" + l.str() + R"("},"layers":[]})");
   reg.link_layer("only-layers", l);
   // Reserved names are never descended into, even when they look like repositories.
   reg.link_layer("a/_junk/x", l);
   Inventory inv = scan_of(reg);
-  EXPECT_EQ(names(inv), (std::vector<std::string>{"a", "a/b", "ns/deep/c", "only-layers",
-                                                  "only-manifests"}));
+  EXPECT_EQ(names(inv),
+            (std::vector<std::string>{"a", "a/b", "ns/deep/c", "only-layers", "only-manifests"}));
   EXPECT_TRUE(has_finding(inv.findings, FindingKind::unknown_entry, "repositories/a/_junk"));
   EXPECT_EQ(inv.repositories[0].tags.size(), 1U);
   EXPECT_EQ(inv.repositories[0].layers.size(), 2U);  // l1 + config

@@ -12,7 +12,7 @@ namespace {
 
 // Records every call, fails on chosen paths, and deletes for real otherwise.
 class RecordingRemover final : public Remover {
-public:
+ public:
   RecordingRemover(int v2_fd, std::set<std::string> fail_on)
       : m_real(make_tree_remover(v2_fd)), m_fail_on(std::move(fail_on)) {}
   Status remove_tree(std::string_view path) override {
@@ -32,7 +32,7 @@ public:
 
   std::vector<std::string> calls;
 
-private:
+ private:
   std::unique_ptr<Remover> m_real;
   std::set<std::string> m_fail_on;
   std::mutex m_mutex;
@@ -74,8 +74,8 @@ TEST(Sweep, ReferencesGoBeforeWhatTheyPointTo) {
   // Emptied blob prefix directories are removed; the others stay.
   for (const Digest& d : {l, img}) {
     std::string prefix = layout::blob_prefix_dir(d.hex().substr(0, 2));
-    bool removed = std::find(s.removed_dirs.begin(), s.removed_dirs.end(), prefix) !=
-                   s.removed_dirs.end();
+    bool removed =
+        std::find(s.removed_dirs.begin(), s.removed_dirs.end(), prefix) != s.removed_dirs.end();
     EXPECT_EQ(reg.exists(prefix), !removed) << prefix;
   }
   for (const std::string& dir : s.removed_dirs) {

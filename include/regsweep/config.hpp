@@ -33,7 +33,6 @@ Result<std::string> root_from_config_text(const std::string& yaml_text, const st
 // else REGISTRY_CONFIGURATION_PATH) with REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY
 // overriding its rootdirectory. Error when neither a root nor a config can be found.
 Result<RootChoice> locate_root(const std::optional<std::string>& config_arg,
-                               const std::optional<std::string>& root_arg,
-                               const RegistryEnv& env);
+                               const std::optional<std::string>& root_arg, const RegistryEnv& env);
 
 }  // namespace regsweep

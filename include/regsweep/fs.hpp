@@ -15,7 +15,7 @@ namespace regsweep::fs {
 
 // An owned file descriptor, closed on destruction.
 class Fd {
-public:
+ public:
   Fd() = default;
   explicit Fd(int fd) : m_fd(fd) {}
   Fd(const Fd&) = delete;
@@ -32,7 +32,7 @@ public:
     return fd;
   }
 
-private:
+ private:
   int m_fd = -1;
 };
 

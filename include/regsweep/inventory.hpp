@@ -15,9 +15,9 @@ namespace regsweep {
 
 // A link whose directory names a digest (revision, layer, tag history entry).
 struct Link {
-  Digest digest;                  // from the directory name
-  std::optional<Digest> target;   // from the file's content, when readable
-  bool problem = false;           // unreadable, malformed, mismatched or not a plain file
+  Digest digest;                 // from the directory name
+  std::optional<Digest> target;  // from the file's content, when readable
+  bool problem = false;          // unreadable, malformed, mismatched or not a plain file
 };
 
 struct Tag {
@@ -33,13 +33,13 @@ struct Upload {
 };
 
 struct Repository {
-  std::string name;                // e.g. "library/alpine"
+  std::string name;  // e.g. "library/alpine"
   bool has_manifests = false;
   bool has_layers = false;
-  std::vector<Tag> tags;           // sorted by name
-  std::vector<Link> revisions;     // sorted by digest
-  std::vector<Link> layers;        // sorted by digest
-  std::vector<Upload> uploads;     // sorted by id
+  std::vector<Tag> tags;        // sorted by name
+  std::vector<Link> revisions;  // sorted by digest
+  std::vector<Link> layers;     // sorted by digest
+  std::vector<Upload> uploads;  // sorted by id
   // Something in this repository could not be read (an unreadable directory, a symlink where
   // revisions or tags live): what it holds is unknown, so everything it links is kept.
   bool uncertain = false;
@@ -58,7 +58,7 @@ struct Inventory {
   std::vector<Blob> blobs;               // sorted by digest; only directories holding `data`
   // Something that could hold references could not be read: no blob may be deleted.
   bool keep_all_blobs = false;
-  std::vector<Finding> findings;         // sorted
+  std::vector<Finding> findings;  // sorted
 };
 
 // Finds a blob by digest in a sorted inventory; nullptr when absent.

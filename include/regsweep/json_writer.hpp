@@ -11,7 +11,7 @@ namespace regsweep {
 // call; commas are placed for the caller. Strings are escaped; invalid UTF-8 bytes become
 // U+FFFD so the output is always valid JSON.
 class JsonWriter {
-public:
+ public:
   JsonWriter& begin_object();
   JsonWriter& end_object();
   JsonWriter& begin_array();
@@ -27,7 +27,7 @@ public:
 
   const std::string& str() const { return m_out; }
 
-private:
+ private:
   void before_value();
   std::string m_out;
   std::vector<bool> m_first;  // per open container: no element written yet

@@ -30,16 +30,16 @@ inline constexpr std::string_view k_startedat = "startedat";
 
 // Spec -> path.
 std::string blob_prefix_dir(std::string_view prefix);  // blobs/sha256/<xx>
-std::string blob_dir(const Digest& d);                   // blobs/sha256/<xx>/<hex>
-std::string blob_data(const Digest& d);                  // blobs/sha256/<xx>/<hex>/data
-std::string repo_dir(std::string_view repo);             // repositories/<repo>
-std::string layers_dir(std::string_view repo);           // …/_layers/sha256
+std::string blob_dir(const Digest& d);                 // blobs/sha256/<xx>/<hex>
+std::string blob_data(const Digest& d);                // blobs/sha256/<xx>/<hex>/data
+std::string repo_dir(std::string_view repo);           // repositories/<repo>
+std::string layers_dir(std::string_view repo);         // …/_layers/sha256
 std::string layer_link_dir(std::string_view repo, const Digest& d);
 std::string layer_link(std::string_view repo, const Digest& d);
-std::string revisions_dir(std::string_view repo);        // …/_manifests/revisions/sha256
+std::string revisions_dir(std::string_view repo);  // …/_manifests/revisions/sha256
 std::string revision_dir(std::string_view repo, const Digest& d);
 std::string revision_link(std::string_view repo, const Digest& d);
-std::string tags_dir(std::string_view repo);             // …/_manifests/tags
+std::string tags_dir(std::string_view repo);  // …/_manifests/tags
 std::string tag_dir(std::string_view repo, std::string_view tag);
 std::string tag_current_link(std::string_view repo, std::string_view tag);
 std::string tag_index_dir(std::string_view repo, std::string_view tag);  // …/index/sha256
@@ -80,7 +80,9 @@ bool is_valid_repo_component(std::string_view component);
 bool is_valid_tag(std::string_view tag);
 
 // A name the layout reserves for itself inside a repository (starts with '_').
-inline bool is_reserved(std::string_view name) { return !name.empty() && name.front() == '_'; }
+inline bool is_reserved(std::string_view name) {
+  return !name.empty() && name.front() == '_';
+}
 
 // True for the directories a repository keeps its data in.
 inline bool is_repo_marker(std::string_view name) {

@@ -26,11 +26,11 @@ std::string_view to_string(ManifestKind kind);
 
 struct Manifest {
   ManifestKind kind = ManifestKind::unknown;
-  std::string media_type;            // as written, or inferred when absent
-  std::string artifact_type;         // OCI 1.1, empty when absent
-  std::vector<Digest> blobs;         // config then layers (schema1: fsLayers), duplicates kept
-  std::vector<Digest> children;      // child manifests of a list or index
-  std::optional<Digest> subject;     // the manifest this one is attached to
+  std::string media_type;              // as written, or inferred when absent
+  std::string artifact_type;           // OCI 1.1, empty when absent
+  std::vector<Digest> blobs;           // config then layers (schema1: fsLayers), duplicates kept
+  std::vector<Digest> children;        // child manifests of a list or index
+  std::optional<Digest> subject;       // the manifest this one is attached to
   std::vector<std::string> platforms;  // "os/arch[/variant]" per child of an index
   // Descriptors whose digest regsweep cannot hold (another algorithm); they can name no
   // blob under blobs/sha256.
@@ -48,7 +48,7 @@ struct ParseOutcome {
 
 // Parses manifests. Holds a reusable simdjson parser: one per thread, never shared.
 class ManifestParser {
-public:
+ public:
   ManifestParser();
   ~ManifestParser();
   ManifestParser(const ManifestParser&) = delete;
@@ -56,7 +56,7 @@ public:
 
   ParseOutcome parse(std::string_view bytes);
 
-private:
+ private:
   struct Impl;
   std::unique_ptr<Impl> m_impl;
 };

@@ -46,9 +46,9 @@ struct MarkOptions {
 };
 
 struct RepoMark {
-  std::vector<Digest> live;    // live manifests, sorted
-  std::vector<Digest> dead;    // delete_untagged only: revisions to delete, sorted
-  std::vector<Digest> marked;  // every digest this repository keeps, sorted, unique
+  std::vector<Digest> live;       // live manifests, sorted
+  std::vector<Digest> dead;       // delete_untagged only: revisions to delete, sorted
+  std::vector<Digest> marked;     // every digest this repository keeps, sorted, unique
   bool keeps_all_layers = false;  // a manifest could not be read: every `_layers` blob kept
 };
 

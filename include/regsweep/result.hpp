@@ -16,8 +16,8 @@ struct Error {
 // The outcome of an operation that can fail: a value or an Error. Never throws.
 template <typename T>
 class Result {
-public:
-  Result(T value) : m_v(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+ public:
+  Result(T value) : m_v(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : m_v(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return m_v.index() == 0; }
@@ -30,13 +30,15 @@ public:
   const T* operator->() const { return &value(); }
   const Error& error() const { return std::get<1>(m_v); }
 
-private:
+ private:
   std::variant<T, Error> m_v;
 };
 
 // Result of an operation that returns nothing on success.
 struct Unit {};
 using Status = Result<Unit>;
-inline Status ok_status() { return Unit{}; }
+inline Status ok_status() {
+  return Unit{};
+}
 
 }  // namespace regsweep

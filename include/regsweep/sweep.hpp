@@ -20,7 +20,7 @@ namespace regsweep {
 
 // The one place that deletes. Paths are relative to docker/registry/v2.
 class Remover {
-public:
+ public:
   virtual ~Remover() = default;
   virtual Status remove_tree(std::string_view path) = 0;
   // True when removed; false when not empty or absent.
@@ -32,7 +32,7 @@ public:
 std::unique_ptr<Remover> make_tree_remover(int v2_fd);
 
 struct SweepResult {
-  std::vector<std::string> errors;  // parallel to Plan::actions: empty when done
+  std::vector<std::string> errors;        // parallel to Plan::actions: empty when done
   std::vector<std::string> removed_dirs;  // empty directories removed, sorted
   std::vector<Finding> findings;          // one per failure
   std::uint64_t done = 0;

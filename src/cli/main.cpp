@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include <boost/program_options.hpp>
 #include <oneapi/tbb/task_arena.h>
+#include <boost/program_options.hpp>
 
 #include "regsweep/collect.hpp"
 #include "regsweep/config.hpp"
@@ -96,19 +96,18 @@ int run_gc(const std::vector<std::string>& args) {
   bool dry_run = false;
   bool delete_untagged = false;
   bool quiet = false;
-  desc.add_options()                                                         //
-      ("help,h", "show this help")                                           //
+  desc.add_options()                //
+      ("help,h", "show this help")  //
       ("root", po::value(&root_arg)->value_name("DIR"),
-       "the storage root (holding docker/registry/v2); overrides CONFIG")   //
+       "the storage root (holding docker/registry/v2); overrides CONFIG")  //
       ("dry-run,d", po::bool_switch(&dry_run),
-       "print what would be deleted, change nothing")                        //
+       "print what would be deleted, change nothing")  //
       ("delete-untagged,m", po::bool_switch(&delete_untagged),
-       "also delete manifests no tag reaches, with their tag history")       //
-      ("quiet,q", po::bool_switch(&quiet), "print only the summary")         //
+       "also delete manifests no tag reaches, with their tag history")  //
+      ("quiet,q", po::bool_switch(&quiet), "print only the summary")    //
       ("json", po::value(&json_path)->value_name("FILE"),
        "write a JSON report to FILE ('-' for stdout; then the text output is not printed)")  //
-      ("jobs,j", po::value(&jobs)->value_name("N"),
-       "threads to use (default: all cores)");
+      ("jobs,j", po::value(&jobs)->value_name("N"), "threads to use (default: all cores)");
   po::options_description hidden;
   hidden.add_options()("config", po::value<std::vector<std::string>>());
   po::options_description all;

@@ -83,8 +83,8 @@ void render_text(std::ostream& out, const Collection& c, const SweepResult* swee
   if (!options.quiet) {
     out << '\n';  // upstream separates the marking lines from the summary
   }
-  out << c.marks.marked.size() << " blobs marked, " << plan.blobs << " blobs and "
-      << plan.manifests << " manifests eligible for deletion\n";
+  out << c.marks.marked.size() << " blobs marked, " << plan.blobs << " blobs and " << plan.manifests
+      << " manifests eligible for deletion\n";
   if (!options.quiet) {
     for (const Action& a : plan.actions) {
       if (a.kind == ActionKind::blob) {
@@ -96,9 +96,9 @@ void render_text(std::ostream& out, const Collection& c, const SweepResult* swee
   }
   if (sweep == nullptr) {
     out << "regsweep: dry run: would delete " << plan.blobs << " blobs ("
-        << human_bytes(plan.blob_bytes) << ", " << plan.blob_bytes << " bytes), "
-        << plan.manifests << " manifests, " << plan.layer_links << " layer links and "
-        << plan.tag_history << " tag history entries; nothing was changed\n";
+        << human_bytes(plan.blob_bytes) << ", " << plan.blob_bytes << " bytes), " << plan.manifests
+        << " manifests, " << plan.layer_links << " layer links and " << plan.tag_history
+        << " tag history entries; nothing was changed\n";
   } else {
     std::uint64_t other_done = sweep->done - sweep->blobs_deleted;
     out << "regsweep: deleted " << sweep->blobs_deleted << " blobs ("
@@ -134,8 +134,8 @@ void render_log(std::ostream& err, const Collection& c, const SweepResult* sweep
   }
 }
 
-std::string render_json(const Collection& c, const SweepResult* sweep,
-                        const RenderOptions& options, int exit_code) {
+std::string render_json(const Collection& c, const SweepResult* sweep, const RenderOptions& options,
+                        int exit_code) {
   JsonWriter w;
   const Plan& plan = c.plan;
   w.begin_object();

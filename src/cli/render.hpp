@@ -33,7 +33,7 @@ void render_log(std::ostream& err, const Collection& c, const SweepResult* sweep
                 const RenderOptions& options);
 
 // The JSON report documented in docs/cli.md.
-std::string render_json(const Collection& c, const SweepResult* sweep,
-                        const RenderOptions& options, int exit_code);
+std::string render_json(const Collection& c, const SweepResult* sweep, const RenderOptions& options,
+                        int exit_code);
 
 }  // namespace regsweep::cli
