@@ -7,6 +7,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include <oneapi/tbb/global_control.h>
+
 #include "regsweep/layout.hpp"
 
 namespace bfs = boost::filesystem;
@@ -202,6 +204,8 @@ std::map<std::string, FileState> TempRegistry::snapshot() const {
 namespace regsweep::test {
 
 Collection plan(const TempRegistry& reg, bool delete_untagged, int jobs) {
+  tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
+                                  static_cast<std::size_t>(jobs));
   auto v2 = open_registry(reg.root());
   if (!v2) {
     throw std::runtime_error(v2.error().message);
@@ -215,6 +219,8 @@ Collection plan(const TempRegistry& reg, bool delete_untagged, int jobs) {
 }
 
 GcRun collect(const TempRegistry& reg, bool delete_untagged, int jobs) {
+  tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
+                                  static_cast<std::size_t>(jobs));
   auto v2 = open_registry(reg.root());
   if (!v2) {
     throw std::runtime_error(v2.error().message);

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
 #include <boost/program_options.hpp>
 
@@ -162,6 +163,9 @@ int run_gc(const std::vector<std::string>& args) {
     return k_exit_cannot_run;
   }
 
+  // --jobs may exceed the core count (I/O waits); let TBB start that many workers.
+  tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
+                                  static_cast<std::size_t>(jobs));
   tbb::task_arena arena(jobs);
   auto collection = regsweep::plan_gc(v2->get(), regsweep::GcOptions{delete_untagged}, arena);
   if (!collection) {
