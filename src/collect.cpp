@@ -4,6 +4,7 @@
 
 #include "regsweep/layout.hpp"
 #include "regsweep/scan.hpp"
+#include "regsweep/select.hpp"
 
 namespace regsweep {
 
@@ -31,14 +32,20 @@ Result<Collection> plan_gc(int v2_fd, const GcOptions& options, tbb::task_arena&
   }
   Collection c;
   c.inventory = std::move(*inventory);
+  if (!options.remove.empty()) {
+    if (Status s = select_removals(c.inventory, options.remove); !s) {
+      return s.error();
+    }
+  }
   std::vector<Finding> manifest_findings;
   c.manifests = load_manifests(v2_fd, c.inventory, arena, manifest_findings);
-  c.marks = mark(c.inventory, c.manifests, MarkOptions{options.delete_untagged}, arena);
-  c.plan = make_plan(c.inventory, c.marks);
+  c.marks = mark(c.inventory, c.manifests,
+                 MarkOptions{options.delete_untagged, options.delete_orphan_signatures}, arena);
   c.findings = c.inventory.findings;
   c.findings.insert(c.findings.end(), manifest_findings.begin(), manifest_findings.end());
   c.findings.insert(c.findings.end(), c.marks.findings.begin(), c.marks.findings.end());
   sort_findings(c.findings);
+  c.plan = make_plan(c.inventory, c.marks, c.findings, options.plan);
   return c;
 }
 

@@ -120,18 +120,40 @@ ManifestTable load_manifests(int v2_fd, const Inventory& inventory, tbb::task_ar
 
 namespace {
 
+using DigestSet = std::unordered_set<Digest, DigestHash>;
+
+// A tag `sha256-<hex>.sig|.att|.sbom`: where tools that cannot use the referrers API keep a
+// signature, attestation or SBOM of manifest <hex>. Returns that manifest's digest.
+std::optional<Digest> signature_subject(std::string_view tag) {
+  constexpr std::string_view prefix = "sha256-";
+  if (tag.size() < prefix.size() + 64 + 4 || tag.substr(0, prefix.size()) != prefix) {
+    return std::nullopt;
+  }
+  std::string_view suffix = tag.substr(prefix.size() + 64);
+  if (suffix != ".sig" && suffix != ".att" && suffix != ".sbom") {
+    return std::nullopt;
+  }
+  return parse_hex(tag.substr(prefix.size(), 64));
+}
+
 class RepoMarker {
  public:
   RepoMarker(const Repository& repo, const ManifestTable& table, const MarkOptions& options,
              std::vector<Finding>& findings)
       : m_repo(repo), m_table(table), m_options(options), m_findings(findings) {}
 
-  RepoMark run() {
+  // Marks the repository as if the tags in `removed` were gone. A tag removed on request
+  // takes with it the manifests only it reached (and what is attached to them).
+  RepoMark run(const std::set<std::string>& removed) {
+    m_live.clear();
+    m_keeps_all_layers = false;
     bool all_revisions = !m_options.delete_untagged || m_repo.tags_uncertain;
+    DigestSet doomed = forced_dead(removed);
     for (const Link& rev : m_repo.revisions) {
       const ManifestRecord* rec = record(rev.digest);
       bool unreadable = rec != nullptr && rec->state == ManifestRecord::State::unreadable;
-      if (all_revisions || rev.problem || unreadable) {
+      bool root = (all_revisions && doomed.count(rev.digest) == 0) || rev.problem || unreadable;
+      if (root) {
         visit(rev.digest, Origin::revision);
         if (rev.target && *rev.target != rev.digest) {
           visit(*rev.target, Origin::revision);
@@ -141,7 +163,7 @@ class RepoMarker {
       }
     }
     for (const Tag& tag : m_repo.tags) {
-      if (tag.current) {
+      if (tag.current && removed.count(tag.name) == 0) {
         visit(*tag.current, Origin::tag);
         const ManifestRecord* rec = record(*tag.current);
         if (rec == nullptr || rec->state == ManifestRecord::State::missing) {
@@ -149,10 +171,10 @@ class RepoMarker {
         }
       }
     }
-    if (!all_revisions) {
+    if (!all_revisions || !doomed.empty()) {
       follow_subjects();
     }
-    return result();
+    return result(all_revisions && doomed.empty());
   }
 
  private:
@@ -161,6 +183,83 @@ class RepoMarker {
   const ManifestRecord* record(const Digest& d) const {
     auto it = m_table.find(d);
     return it == m_table.end() ? nullptr : &it->second;
+  }
+
+  const Manifest* parsed(const Digest& d) const {
+    const ManifestRecord* rec = record(d);
+    return rec != nullptr && rec->state == ManifestRecord::State::parsed ? &*rec->manifest
+                                                                         : nullptr;
+  }
+
+  // What the remaining tags reach: children, and (always) revisions attached by subject.
+  DigestSet tag_reach(const std::set<std::string>& removed) const {
+    std::vector<Digest> todo;
+    for (const Tag& tag : m_repo.tags) {
+      if (tag.current && removed.count(tag.name) == 0) {
+        todo.push_back(*tag.current);
+      }
+    }
+    DigestSet reach;
+    while (true) {
+      while (!todo.empty()) {
+        Digest d = todo.back();
+        todo.pop_back();
+        if (!reach.insert(d).second) {
+          continue;
+        }
+        if (const Manifest* m = parsed(d)) {
+          todo.insert(todo.end(), m->children.begin(), m->children.end());
+        }
+      }
+      for (const Link& rev : m_repo.revisions) {
+        const Manifest* m = parsed(rev.digest);
+        if (reach.count(rev.digest) == 0 && m != nullptr && m->subject &&
+            reach.count(*m->subject) != 0) {
+          todo.push_back(rev.digest);
+        }
+      }
+      if (todo.empty()) {
+        return reach;
+      }
+    }
+  }
+
+  // The manifests removed tags took with them: what they named, their children and what is
+  // attached to those, unless a remaining tag still reaches it.
+  DigestSet forced_dead(const std::set<std::string>& removed) const {
+    DigestSet doomed;
+    if (removed.empty() || m_repo.tags_uncertain) {
+      return doomed;
+    }
+    DigestSet keep = tag_reach(removed);
+    std::vector<Digest> todo;
+    for (const Tag& tag : m_repo.tags) {
+      if (tag.current && removed.count(tag.name) != 0) {
+        todo.push_back(*tag.current);
+      }
+    }
+    while (true) {
+      while (!todo.empty()) {
+        Digest d = todo.back();
+        todo.pop_back();
+        if (keep.count(d) != 0 || !doomed.insert(d).second) {
+          continue;
+        }
+        if (const Manifest* m = parsed(d)) {
+          todo.insert(todo.end(), m->children.begin(), m->children.end());
+        }
+      }
+      for (const Link& rev : m_repo.revisions) {
+        const Manifest* m = parsed(rev.digest);
+        if (doomed.count(rev.digest) == 0 && keep.count(rev.digest) == 0 && m != nullptr &&
+            m->subject && doomed.count(*m->subject) != 0) {
+          todo.push_back(rev.digest);
+        }
+      }
+      if (todo.empty()) {
+        return doomed;
+      }
+    }
   }
 
   bool live(const Digest& d) const { return m_live.count(d) != 0; }
@@ -230,9 +329,8 @@ class RepoMarker {
         if (live(rev.digest)) {
           continue;
         }
-        const ManifestRecord* rec = record(rev.digest);
-        if (rec != nullptr && rec->state == ManifestRecord::State::parsed &&
-            rec->manifest->subject && live(*rec->manifest->subject)) {
+        const Manifest* m = parsed(rev.digest);
+        if (m != nullptr && m->subject && live(*m->subject)) {
           visit(rev.digest, Origin::revision);
           changed = true;
         }
@@ -240,7 +338,7 @@ class RepoMarker {
     }
   }
 
-  RepoMark result() {
+  RepoMark result(bool nothing_dead) {
     RepoMark out;
     out.keeps_all_layers = m_keeps_all_layers || m_repo.uncertain;
     for (const Digest& d : m_live) {
@@ -269,7 +367,7 @@ class RepoMarker {
     }
     std::sort(out.live.begin(), out.live.end());
     sort_unique(out.marked);
-    if (m_options.delete_untagged && !out.keeps_all_layers && !m_repo.tags_uncertain) {
+    if (!nothing_dead && !out.keeps_all_layers) {
       for (const Link& rev : m_repo.revisions) {
         const ManifestRecord* rec = record(rev.digest);
         if (!live(rev.digest) && !rev.problem && rec != nullptr &&
@@ -299,8 +397,51 @@ MarkResult mark(const Inventory& inventory, const ManifestTable& manifests,
   tbb::enumerable_thread_specific<std::vector<Finding>> findings;
   arena.execute([&] {
     tbb::parallel_for(std::size_t{0}, inventory.repositories.size(), [&](std::size_t i) {
-      RepoMarker marker(inventory.repositories[i], manifests, options, findings.local());
-      out.repositories[i] = marker.run();
+      const Repository& repo = inventory.repositories[i];
+      if (repo.remove_requested) {
+        out.repositories[i].removed = true;
+        return;
+      }
+      RepoMarker marker(repo, manifests, options, findings.local());
+      std::set<std::string> removed;
+      for (const Tag& t : repo.tags) {
+        if (t.remove_requested) {
+          removed.insert(t.name);
+        }
+      }
+      RepoMark result = marker.run(removed);
+      // Signature tags whose manifest is gone go too; that can orphan a signature of the
+      // signature, so repeat until nothing changes.
+      while (options.delete_orphan_signatures && !repo.tags_uncertain && !repo.uncertain) {
+        std::set<std::string> orphans;
+        for (const Tag& t : repo.tags) {
+          auto subject = signature_subject(t.name);
+          if (!subject || removed.count(t.name) != 0) {
+            continue;
+          }
+          bool exists = std::any_of(repo.revisions.begin(), repo.revisions.end(),
+                                    [&](const Link& l) { return l.digest == *subject; }) &&
+                        !contains(result.dead, *subject);
+          if (!exists) {
+            orphans.insert(t.name);
+          }
+        }
+        if (orphans.empty()) {
+          break;
+        }
+        removed.insert(orphans.begin(), orphans.end());
+        result.orphan_signature_tags.insert(result.orphan_signature_tags.end(), orphans.begin(),
+                                            orphans.end());
+        std::vector<std::string> keep_orphans = result.orphan_signature_tags;
+        result = marker.run(removed);
+        result.orphan_signature_tags = std::move(keep_orphans);
+      }
+      for (const Tag& t : repo.tags) {
+        if (t.remove_requested) {
+          result.removed_tags.push_back(t.name);
+        }
+      }
+      out.repositories[i] = std::move(result);
     });
   });
   for (const RepoMark& r : out.repositories) {

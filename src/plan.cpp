@@ -1,6 +1,17 @@
+// Planning.
+//
+// 1. Per repository: a removed repository becomes one action (its own directories); else its
+//    removed and orphan signature tags, the tag history and revisions of dead manifests, the
+//    `_layers` links no live manifest needs, and dangling links.
+// 2. A repository left with no tag, no revision and no upload is removed whole.
+// 3. Stale uploads, then tidying (empty directories, old temp files, empty blob prefixes).
+// 4. Unmarked blobs.
+// 5. Sort by kind (the deletion order), then path.
+
 #include "regsweep/plan.hpp"
 
 #include <algorithm>
+#include <set>
 #include <tuple>
 
 #include "regsweep/layout.hpp"
@@ -9,12 +20,20 @@ namespace regsweep {
 
 std::string_view to_string(ActionKind kind) {
   switch (kind) {
+    case ActionKind::tag:
+      return "tag";
     case ActionKind::tag_history:
       return "tag-history";
     case ActionKind::revision:
       return "manifest-revision";
     case ActionKind::layer_link:
       return "layer-link";
+    case ActionKind::repository:
+      return "repository";
+    case ActionKind::upload:
+      return "upload";
+    case ActionKind::tidy:
+      return "tidy";
     case ActionKind::blob:
       return "blob";
   }
@@ -23,29 +42,180 @@ std::string_view to_string(ActionKind kind) {
 
 std::string_view to_string(Reason reason) {
   switch (reason) {
+    case Reason::requested:
+      return "requested";
+    case Reason::orphan_signature:
+      return "orphan-signature";
     case Reason::untagged_manifest:
       return "untagged-manifest";
     case Reason::unreferenced_layer_link:
       return "unreferenced-layer-link";
+    case Reason::dangling_link:
+      return "dangling-link";
+    case Reason::empty_repository:
+      return "empty-repository";
+    case Reason::stale_upload:
+      return "stale-upload";
+    case Reason::empty_directory:
+      return "empty-directory";
+    case Reason::temp_leftover:
+      return "temp-leftover";
     case Reason::unreferenced_blob:
       return "unreferenced-blob";
   }
   return "unknown";
 }
 
-Plan make_plan(const Inventory& inventory, const MarkResult& marks) {
-  Plan plan;
-  for (std::size_t i = 0; i < inventory.repositories.size(); ++i) {
-    const Repository& repo = inventory.repositories[i];
-    const RepoMark& rm = marks.repositories[i];
+namespace {
+
+// Every ancestor of `repo_path` below `repositories/`, deepest first: a removed repository's
+// namespaces go when nothing else is left in them.
+std::vector<std::string> repo_ancestors(const std::string& repo) {
+  std::vector<std::string> out;
+  std::string name = repo;
+  while (!name.empty()) {
+    out.push_back(layout::repo_dir(name));
+    std::size_t slash = name.rfind('/');
+    name = slash == std::string::npos ? std::string() : name.substr(0, slash);
+  }
+  return out;
+}
+
+bool under(const std::string& path, const std::string& dir) {
+  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+         path[dir.size()] == '/';
+}
+
+class Planner {
+ public:
+  Planner(const Inventory& inventory, const MarkResult& marks, const std::vector<Finding>& findings,
+          const PlanOptions& options)
+      : m_inv(inventory), m_marks(marks), m_options(options) {
+    for (const Finding& f : findings) {
+      if (f.severity == Severity::error && !f.repository.empty()) {
+        m_troubled.insert(f.repository);
+      }
+    }
+  }
+
+  Plan run() {
+    for (std::size_t i = 0; i < m_inv.repositories.size(); ++i) {
+      plan_repository(m_inv.repositories[i], m_marks.repositories[i]);
+    }
+    if (m_options.collect && m_options.tidy) {
+      plan_tidy();
+    }
+    if (m_options.collect && !m_inv.keep_all_blobs) {
+      for (const Blob& b : m_inv.blobs) {
+        if (!contains(m_marks.marked, b.digest)) {
+          add(Action{ActionKind::blob,
+                     Reason::unreferenced_blob,
+                     "",
+                     "",
+                     b.digest,
+                     b.size,
+                     layout::blob_dir(b.digest),
+                     {layout::blob_prefix_dir(b.digest.hex().substr(0, 2))}});
+        }
+      }
+    }
+    std::stable_sort(m_plan.actions.begin(), m_plan.actions.end(),
+                     [](const Action& a, const Action& b) {
+                       return std::tie(a.kind, a.path) < std::tie(b.kind, b.path);
+                     });
+    return std::move(m_plan);
+  }
+
+ private:
+  void add(Action a) {
+    switch (a.kind) {
+      case ActionKind::tag:
+        ++m_plan.tags;
+        break;
+      case ActionKind::tag_history:
+        ++m_plan.tag_history;
+        break;
+      case ActionKind::revision:
+        ++m_plan.manifests;
+        break;
+      case ActionKind::layer_link:
+        ++m_plan.layer_links;
+        break;
+      case ActionKind::repository:
+        ++m_plan.repositories;
+        m_removed_dirs.push_back(layout::repo_dir(a.repository));
+        break;
+      case ActionKind::upload:
+        ++m_plan.uploads;
+        m_plan.upload_bytes += a.bytes;
+        break;
+      case ActionKind::tidy:
+        ++m_plan.tidy;
+        break;
+      case ActionKind::blob:
+        ++m_plan.blobs;
+        m_plan.blob_bytes += a.bytes;
+        break;
+    }
+    m_plan.actions.push_back(std::move(a));
+  }
+
+  bool stale(const Upload& u) const {
+    if (!m_options.purge_uploads_older_than || u.problem) {
+      return false;
+    }
+    // As the registry's purger: the start time decides; without one (missing or unreadable
+    // `startedat`), the newest modification inside does.
+    std::int64_t started = u.started ? *u.started : u.newest_mtime;
+    return m_options.now - started >= *m_options.purge_uploads_older_than;
+  }
+
+  void remove_repository(const Repository& repo, Reason reason) {
+    std::uint64_t bytes = 0;
+    for (const Upload& u : repo.uploads) {
+      bytes += u.bytes;
+    }
+    add(Action{ActionKind::repository, reason, repo.name, "", Digest{}, bytes,
+               layout::repo_dir(repo.name), repo_ancestors(repo.name)});
+  }
+
+  void plan_repository(const Repository& repo, const RepoMark& rm) {
+    if (rm.removed) {
+      remove_repository(repo, Reason::requested);
+      return;
+    }
+    std::set<std::string> gone_tags;
+    auto remove_tag = [&](const std::string& tag, Reason reason) {
+      if (gone_tags.insert(tag).second) {
+        add(Action{ActionKind::tag,
+                   reason,
+                   repo.name,
+                   tag,
+                   Digest{},
+                   0,
+                   layout::tag_dir(repo.name, tag),
+                   {}});
+      }
+    };
+    for (const std::string& t : rm.removed_tags) {
+      remove_tag(t, Reason::requested);
+    }
+    for (const std::string& t : rm.orphan_signature_tags) {
+      remove_tag(t, Reason::orphan_signature);
+    }
+    // Without collection (rm --no-gc), what a removed tag alone reached is still unlinked,
+    // as the registry's own DELETE would; its blobs wait for the next gc.
+    std::set<Digest> gone_revisions(rm.dead.begin(), rm.dead.end());
     for (const Digest& d : rm.dead) {
-      // Upstream's vacuum removes the manifest from every tag's history, then the revision.
+      // As the registry's own DELETE: the manifest leaves every tag's history, then goes.
       for (const Tag& tag : repo.tags) {
+        if (gone_tags.count(tag.name) != 0) {
+          continue;
+        }
         bool in_history = std::any_of(tag.history.begin(), tag.history.end(),
                                       [&](const Link& l) { return l.digest == d; });
         if (in_history) {
-          plan.actions.push_back(
-              Action{ActionKind::tag_history,
+          add(Action{ActionKind::tag_history,
                      Reason::untagged_manifest,
                      repo.name,
                      tag.name,
@@ -54,57 +224,171 @@ Plan make_plan(const Inventory& inventory, const MarkResult& marks) {
                      layout::tag_index_entry_dir(repo.name, tag.name, d),
                      {layout::tag_index_dir(repo.name, tag.name),
                       layout::join(layout::tag_dir(repo.name, tag.name), layout::k_index)}});
-          ++plan.tag_history;
         }
       }
-      plan.actions.push_back(Action{ActionKind::revision,
-                                    Reason::untagged_manifest,
-                                    repo.name,
-                                    "",
-                                    d,
-                                    0,
-                                    layout::revision_dir(repo.name, d),
-                                    {}});
-      ++plan.manifests;
+      add(Action{ActionKind::revision,
+                 Reason::untagged_manifest,
+                 repo.name,
+                 "",
+                 d,
+                 0,
+                 layout::revision_dir(repo.name, d),
+                 {}});
+    }
+    if (!m_options.collect) {
+      return;
+    }
+    bool blobs_known = m_inv.blobs_complete && !repo.uncertain;
+    if (blobs_known) {
+      for (const Link& rev : repo.revisions) {
+        if (!rev.problem && gone_revisions.count(rev.digest) == 0 &&
+            find_blob(m_inv, rev.digest) == nullptr) {
+          gone_revisions.insert(rev.digest);
+          add(Action{ActionKind::revision,
+                     Reason::dangling_link,
+                     repo.name,
+                     "",
+                     rev.digest,
+                     0,
+                     layout::revision_dir(repo.name, rev.digest),
+                     {}});
+        }
+      }
     }
     if (!rm.keeps_all_layers) {
       for (const Link& l : repo.layers) {
-        if (!l.problem && !contains(rm.marked, l.digest)) {
-          plan.actions.push_back(Action{ActionKind::layer_link,
-                                        Reason::unreferenced_layer_link,
-                                        repo.name,
-                                        "",
-                                        l.digest,
-                                        0,
-                                        layout::layer_link_dir(repo.name, l.digest),
-                                        {}});
-          ++plan.layer_links;
+        if (l.problem) {
+          continue;
+        }
+        if (!contains(rm.marked, l.digest)) {
+          add(Action{ActionKind::layer_link,
+                     Reason::unreferenced_layer_link,
+                     repo.name,
+                     "",
+                     l.digest,
+                     0,
+                     layout::layer_link_dir(repo.name, l.digest),
+                     {}});
+        } else if (blobs_known && find_blob(m_inv, l.digest) == nullptr) {
+          add(Action{ActionKind::layer_link,
+                     Reason::dangling_link,
+                     repo.name,
+                     "",
+                     l.digest,
+                     0,
+                     layout::layer_link_dir(repo.name, l.digest),
+                     {}});
         }
       }
     }
-  }
-  if (!inventory.keep_all_blobs) {
-    for (const Blob& b : inventory.blobs) {
-      if (!contains(marks.marked, b.digest)) {
-        std::string dir = layout::blob_dir(b.digest);
-        std::string prefix = layout::blob_prefix_dir(b.digest.hex().substr(0, 2));
-        plan.actions.push_back(Action{ActionKind::blob,
-                                      Reason::unreferenced_blob,
-                                      "",
-                                      "",
-                                      b.digest,
-                                      b.size,
-                                      std::move(dir),
-                                      {std::move(prefix)}});
-        ++plan.blobs;
-        plan.blob_bytes += b.size;
+    std::size_t uploads_left = 0;
+    for (const Upload& u : repo.uploads) {
+      if (stale(u)) {
+        add(Action{ActionKind::upload,
+                   Reason::stale_upload,
+                   repo.name,
+                   u.id,
+                   Digest{},
+                   u.bytes,
+                   layout::upload_dir(repo.name, u.id),
+                   {layout::uploads_dir(repo.name)}});
+      } else {
+        ++uploads_left;
       }
     }
+    std::size_t tags_left = repo.tags.size() - std::min(repo.tags.size(), gone_tags.size());
+    std::size_t revisions_left = repo.revisions.size() - gone_revisions.size();
+    if (m_options.remove_empty_repositories && tags_left == 0 && revisions_left == 0 &&
+        uploads_left == 0 && !repo.uncertain && !repo.tags_uncertain &&
+        m_troubled.count(repo.name) == 0) {
+      // Its links were planned above; removing the directories covers them, so drop those.
+      std::string dir = layout::repo_dir(repo.name) + "/";
+      m_plan.actions.erase(
+          std::remove_if(m_plan.actions.begin(), m_plan.actions.end(),
+                         [&](const Action& a) {
+                           if (a.repository != repo.name || a.kind == ActionKind::tag) {
+                             return false;
+                           }
+                           unadd(a);
+                           return true;
+                         }),
+          m_plan.actions.end());
+      remove_repository(repo, Reason::empty_repository);
+    }
   }
-  std::stable_sort(plan.actions.begin(), plan.actions.end(), [](const Action& a, const Action& b) {
-    return std::tie(a.kind, a.path) < std::tie(b.kind, b.path);
-  });
-  return plan;
+
+  void unadd(const Action& a) {
+    switch (a.kind) {
+      case ActionKind::tag_history:
+        --m_plan.tag_history;
+        break;
+      case ActionKind::revision:
+        --m_plan.manifests;
+        break;
+      case ActionKind::layer_link:
+        --m_plan.layer_links;
+        break;
+      case ActionKind::upload:
+        --m_plan.uploads;
+        m_plan.upload_bytes -= a.bytes;
+        break;
+      default:
+        break;
+    }
+  }
+
+  void plan_tidy() {
+    std::vector<std::string> covered = m_removed_dirs;
+    for (const Action& a : m_plan.actions) {
+      covered.push_back(a.path);
+    }
+    std::vector<std::string> taken;
+    for (const Leftover& l : m_inv.leftovers) {
+      bool inside = std::any_of(covered.begin(), covered.end(), [&](const std::string& d) {
+        return l.path == d || under(l.path, d);
+      });
+      inside = inside || std::any_of(taken.begin(), taken.end(),
+                                     [&](const std::string& d) { return under(l.path, d); });
+      if (inside) {
+        continue;
+      }
+      Reason reason = Reason::empty_directory;
+      std::vector<std::string> then;
+      std::string parent = l.path.substr(0, l.path.rfind('/'));
+      switch (l.kind) {
+        case Leftover::Kind::temp_file:
+          if (m_options.now - l.mtime < m_options.temp_grace) {
+            continue;
+          }
+          reason = Reason::temp_leftover;
+          then.push_back(parent);  // the link or blob directory, if that was all it held
+          break;
+        case Leftover::Kind::empty_dir:
+        case Leftover::Kind::empty_tag_dir:
+        case Leftover::Kind::empty_blob_prefix:
+          break;
+      }
+      if (l.kind == Leftover::Kind::empty_blob_prefix && m_inv.keep_all_blobs) {
+        continue;
+      }
+      taken.push_back(l.path);
+      add(Action{ActionKind::tidy, reason, l.repository, "", Digest{}, 0, l.path, std::move(then)});
+    }
+  }
+
+  const Inventory& m_inv;
+  const MarkResult& m_marks;
+  const PlanOptions& m_options;
+  std::set<std::string> m_troubled;
+  std::vector<std::string> m_removed_dirs;
+  Plan m_plan;
+};
+
+}  // namespace
+
+Plan make_plan(const Inventory& inventory, const MarkResult& marks,
+               const std::vector<Finding>& findings, const PlanOptions& options) {
+  return Planner(inventory, marks, findings, options).run();
 }
 
 }  // namespace regsweep

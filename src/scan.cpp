@@ -24,6 +24,7 @@
 
 #include "regsweep/fs.hpp"
 #include "regsweep/layout.hpp"
+#include "regsweep/timeutil.hpp"
 
 namespace regsweep {
 
@@ -94,6 +95,54 @@ LinkRead read_link(int dirfd, const std::string& rel) {
   return out;
 }
 
+struct TreeStats {
+  std::uint64_t files = 0;
+  std::uint64_t bytes = 0;
+  std::int64_t newest = 0;
+  bool error = false;
+};
+
+// Counts the regular files below a directory (never following links), with their total size
+// and newest modification time. Used for uploads and tag directories, which are small.
+TreeStats tree_stats(int dirfd, int depth = 0) {
+  TreeStats out;
+  if (depth > 16) {
+    out.error = true;
+    return out;
+  }
+  auto entries = fs::list_dir(dirfd);
+  if (!entries) {
+    out.error = true;
+    return out;
+  }
+  for (const fs::DirEntry& e : *entries) {
+    struct stat st {};
+    if (::fstatat(dirfd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      out.error = true;
+      continue;
+    }
+    out.newest = std::max<std::int64_t>(out.newest, st.st_mtim.tv_sec);
+    if (S_ISDIR(st.st_mode)) {
+      auto sub = fs::open_dir(dirfd, e.name);
+      if (!sub) {
+        out.error = true;
+        continue;
+      }
+      TreeStats inner = tree_stats(sub->get(), depth + 1);
+      out.files += inner.files;
+      out.bytes += inner.bytes;
+      out.newest = std::max(out.newest, inner.newest);
+      out.error = out.error || inner.error;
+    } else if (S_ISREG(st.st_mode)) {
+      ++out.files;
+      out.bytes += static_cast<std::uint64_t>(st.st_size);
+    } else {
+      out.error = true;  // a symlink or device inside: never treat as removable
+    }
+  }
+  return out;
+}
+
 class Scanner {
  public:
   explicit Scanner(int v2_fd) : m_v2(v2_fd) {}
@@ -102,6 +151,41 @@ class Scanner {
                std::string message) {
     m_findings.local().push_back(
         Finding{kind, severity, std::move(path), std::move(repo), std::move(message)});
+  }
+
+  void leftover(Leftover::Kind kind, std::string path, std::string repo, std::int64_t mtime = 0) {
+    m_leftovers.local().push_back(Leftover{kind, std::move(path), std::move(repo), mtime});
+  }
+
+  // Looks into `<parent>/<name>` (at `path`), whose link or data file is missing: records
+  // leftovers of interrupted writes, and the directory itself when it holds nothing else.
+  // Returns false when it holds something the layout does not know.
+  bool inspect_incomplete(int parent_fd, const std::string& name, const std::string& path,
+                          const std::string& repo) {
+    auto dir = fs::open_dir(parent_fd, name);
+    if (!dir) {
+      finding(FindingKind::unreadable, Severity::error, path, repo, dir.error().message);
+      return false;
+    }
+    auto entries = fs::list_dir(dir->get());
+    if (!entries) {
+      finding(FindingKind::unreadable, Severity::error, path, repo, entries.error().message);
+      return false;
+    }
+    bool others = false;
+    for (const fs::DirEntry& e : *entries) {
+      struct stat st {};
+      if (e.type == fs::EntryType::file && layout::is_temp_leftover(e.name) &&
+          ::fstatat(dir->get(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        leftover(Leftover::Kind::temp_file, layout::join(path, e.name), repo, st.st_mtim.tv_sec);
+      } else {
+        others = true;
+      }
+    }
+    if (entries->empty()) {
+      leftover(Leftover::Kind::empty_dir, path, repo);
+    }
+    return !others;
   }
 
   void keep_all_blobs(std::string path, std::string repo, const std::string& why) {
@@ -114,6 +198,7 @@ class Scanner {
     auto root = fs::open_dir(m_v2, layout::k_blobs_dir);
     if (!root) {
       if (root.error().sys_errno != ENOENT) {
+        m_blobs_incomplete.store(true);
         finding(FindingKind::unreadable, Severity::error, std::string(layout::k_blobs_dir), "",
                 root.error().message);
       }
@@ -121,6 +206,7 @@ class Scanner {
     }
     auto prefixes = fs::list_dir(root->get());
     if (!prefixes) {
+      m_blobs_incomplete.store(true);
       finding(FindingKind::unreadable, Severity::error, std::string(layout::k_blobs_dir), "",
               prefixes.error().message);
       return;
@@ -139,6 +225,7 @@ class Scanner {
   void scan_prefix(int blobs_fd, const fs::DirEntry& e, std::vector<Blob>& out) {
     std::string path = layout::blob_prefix_dir(e.name);
     if (e.type == fs::EntryType::symlink) {
+      m_blobs_incomplete.store(true);
       finding(FindingKind::symlink, Severity::error, path, "",
               "'" + path + "' is a symbolic link; not followed, nothing below it is deleted");
       return;
@@ -150,14 +237,19 @@ class Scanner {
     }
     auto dir = fs::open_dir(blobs_fd, e.name);
     if (!dir) {
+      m_blobs_incomplete.store(true);
       finding(FindingKind::unreadable, Severity::error, path, "", dir.error().message);
       return;
     }
     auto entries = fs::list_dir(dir->get());
     if (!entries) {
+      m_blobs_incomplete.store(true);
       finding(FindingKind::unreadable, Severity::error, path, "",
               entries.error().message + " (in '" + path + "')");
       return;
+    }
+    if (entries->empty()) {
+      leftover(Leftover::Kind::empty_blob_prefix, path, "");
     }
     for (const fs::DirEntry& b : *entries) {
       std::string bpath = layout::join(path, b.name);
@@ -178,9 +270,12 @@ class Scanner {
         int err = errno;
         std::string dpath = layout::join(bpath, layout::k_data);
         if (err == ENOENT) {
-          finding(FindingKind::blob_without_data, Severity::warning, bpath, "",
-                  "blob directory '" + bpath + "' has no data file; kept");
+          if (!inspect_incomplete(dir->get(), b.name, bpath, "")) {
+            finding(FindingKind::blob_without_data, Severity::warning, bpath, "",
+                    "blob directory '" + bpath + "' has no data file; kept");
+          }
         } else {
+          m_blobs_incomplete.store(true);
           finding(FindingKind::unreadable, Severity::error, dpath, "",
                   fs::sys_error("stat", dpath, err).message + "; kept");
         }
@@ -265,6 +360,7 @@ class Scanner {
           repo.has_layers = true;
           scan_layers(sub->get(), repo);
         } else {
+          repo.has_uploads = true;
           scan_uploads(sub->get(), repo);
         }
         continue;
@@ -353,6 +449,10 @@ class Scanner {
       if (!r.exists) {
         // What the registry's own DELETE leaves behind: the link file goes, its directory
         // stays. Not a link; the empty directory is untidy, not a problem.
+        if (!inspect_incomplete(dir->get(), e.name, epath, repo)) {
+          finding(FindingKind::unknown_entry, Severity::warning, epath, repo,
+                  "link directory '" + epath + "' has no link file but holds other entries; kept");
+        }
         continue;
       }
       if (!r.problem.empty()) {
@@ -489,10 +589,11 @@ class Scanner {
                   "link '" + cpath + "' " + r.problem + "; every revision is kept");
         }
       } else {
-        finding(FindingKind::malformed_link, Severity::warning,
-                layout::tag_dir(repo.name, tag.name), repo.name,
-                "tag directory '" + layout::tag_dir(repo.name, tag.name) +
-                    "' has no current link; the tag does not resolve");
+        auto current = fs::open_dir(dir->get(), layout::k_current);
+        if (current) {
+          inspect_incomplete(dir->get(), std::string(layout::k_current),
+                             layout::join(epath, layout::k_current), repo.name);
+        }
       }
       auto index = fs::open_dir(dir->get(), layout::k_index);
       if (index) {
@@ -502,6 +603,15 @@ class Scanner {
       } else if (index.error().sys_errno != ENOENT) {
         finding(FindingKind::unreadable, Severity::error, layout::join(epath, layout::k_index),
                 repo.name, index.error().message);
+      }
+      if (!tag.has_current) {
+        if (tag.history.empty() && tree_stats(dir->get()).files == 0) {
+          // What is left of a tag whose link files were removed: nothing to resolve.
+          leftover(Leftover::Kind::empty_tag_dir, epath, repo.name);
+          continue;
+        }
+        finding(FindingKind::malformed_link, Severity::warning, epath, repo.name,
+                "tag directory '" + epath + "' has no current link; the tag does not resolve");
       }
       repo.tags.push_back(std::move(tag));
     }
@@ -517,8 +627,42 @@ class Scanner {
               entries.error().message + " (in '" + upath + "')");
       return;
     }
+    if (entries->empty()) {
+      // The registry creates `_uploads` on demand; an empty one is untidy only.
+      leftover(Leftover::Kind::empty_dir, upath, repo.name);
+    }
     for (const fs::DirEntry& e : *entries) {
-      repo.uploads.push_back(Upload{e.name});
+      std::string epath = layout::join(upath, e.name);
+      Upload up;
+      up.id = e.name;
+      if (e.type != fs::EntryType::directory) {
+        finding(
+            e.type == fs::EntryType::symlink ? FindingKind::symlink : FindingKind::unknown_entry,
+            Severity::warning, epath, repo.name,
+            "'" + epath + "' is not an upload directory; kept");
+        continue;
+      }
+      auto dir = fs::open_dir(uploads_fd, e.name);
+      if (!dir) {
+        up.problem = true;
+        finding(FindingKind::unreadable, Severity::error, epath, repo.name, dir.error().message);
+        repo.uploads.push_back(std::move(up));
+        continue;
+      }
+      TreeStats st = tree_stats(dir->get());
+      up.bytes = st.bytes;
+      up.newest_mtime = st.newest;
+      up.problem = st.error;
+      if (st.error) {
+        finding(
+            FindingKind::unreadable, Severity::warning, epath, repo.name,
+            "upload '" + epath + "' holds something unreadable or a symbolic link; never purged");
+      }
+      auto started = fs::read_file(dir->get(), layout::k_startedat, 256);
+      if (started) {
+        up.started = parse_rfc3339(*started);
+      }
+      repo.uploads.push_back(std::move(up));
     }
     std::sort(repo.uploads.begin(), repo.uploads.end(),
               [](const Upload& a, const Upload& b) { return a.id < b.id; });
@@ -537,13 +681,21 @@ class Scanner {
     }
     sort_findings(inv.findings);
     inv.keep_all_blobs = m_keep_all.load();
+    inv.blobs_complete = !m_blobs_incomplete.load();
+    for (auto& v : m_leftovers) {
+      inv.leftovers.insert(inv.leftovers.end(), v.begin(), v.end());
+    }
+    std::sort(inv.leftovers.begin(), inv.leftovers.end(),
+              [](const Leftover& a, const Leftover& b) { return a.path < b.path; });
   }
 
  private:
   int m_v2;
   tbb::enumerable_thread_specific<std::vector<Finding>> m_findings;
   tbb::enumerable_thread_specific<std::vector<Repository>> m_repos;
+  tbb::enumerable_thread_specific<std::vector<Leftover>> m_leftovers;
   std::atomic<bool> m_keep_all{false};
+  std::atomic<bool> m_blobs_incomplete{false};
 };
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <oneapi/tbb/parallel_for_each.h>
 
 #include "regsweep/fs.hpp"
+#include "regsweep/layout.hpp"
 
 namespace regsweep {
 
@@ -59,7 +60,18 @@ SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena) {
         ++end;
       }
       tbb::parallel_for(begin, end, [&](std::size_t i) {
-        Status s = remover.remove_tree(plan.actions[i].path);
+        const Action& a = plan.actions[i];
+        if (a.kind == ActionKind::repository) {
+          // Only the repository's own directories: a nested repository below it stays.
+          for (std::string_view own : {layout::k_manifests, layout::k_layers, layout::k_uploads}) {
+            Status s = remover.remove_tree(layout::join(a.path, own));
+            if (!s && out.errors[i].empty()) {
+              out.errors[i] = s.error().message;
+            }
+          }
+          return;
+        }
+        Status s = remover.remove_tree(a.path);
         if (!s) {
           out.errors[i] = s.error().message;
         }
@@ -79,11 +91,15 @@ SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena) {
       continue;
     }
     ++out.done;
+    ++out.done_by_kind[static_cast<std::size_t>(a.kind)];
+    if (a.kind == ActionKind::upload || a.kind == ActionKind::repository) {
+      out.upload_bytes_freed += a.bytes;
+    }
     if (a.kind == ActionKind::blob) {
       ++out.blobs_deleted;
       out.bytes_freed += a.bytes;
     }
-    to_sync.insert(parent_of(a.path));
+    to_sync.insert(a.kind == ActionKind::repository ? a.path : parent_of(a.path));
     cleanup.insert(cleanup.end(), a.then_if_empty.begin(), a.then_if_empty.end());
   }
   std::sort(cleanup.begin(), cleanup.end(), [](const std::string& a, const std::string& b) {

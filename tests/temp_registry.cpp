@@ -1,9 +1,11 @@
 #include "temp_registry.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/filesystem.hpp>
+#include <ctime>
 #include <fstream>
 #include <stdexcept>
 
@@ -171,6 +173,29 @@ void TempRegistry::api_delete(const std::string& repo, const Digest& d) {
   }
 }
 
+void TempRegistry::start_upload(const std::string& repo, const std::string& id,
+                                const std::string& startedat, const std::string& data) {
+  write(layout::join(layout::upload_dir(repo, id), "data"), data);
+  if (!startedat.empty()) {
+    write(layout::join(layout::upload_dir(repo, id), "startedat"), startedat);
+  }
+}
+
+void TempRegistry::backdate(const std::string& rel, std::int64_t seconds) {
+  struct timespec times[2];
+  times[0].tv_sec = std::time(nullptr) - seconds;
+  times[0].tv_nsec = 0;
+  times[1] = times[0];
+  bfs::path p = bfs::path(v2()) / rel;
+  boost::system::error_code ec;
+  if (bfs::is_directory(bfs::symlink_status(p, ec))) {
+    for (bfs::recursive_directory_iterator it(p, ec), end; !ec && it != end; it.increment(ec)) {
+      ::utimensat(AT_FDCWD, it->path().c_str(), times, AT_SYMLINK_NOFOLLOW);
+    }
+  }
+  ::utimensat(AT_FDCWD, p.c_str(), times, AT_SYMLINK_NOFOLLOW);
+}
+
 bool TempRegistry::has_blob(const Digest& d) const {
   return exists(layout::blob_data(d));
 }
@@ -203,7 +228,18 @@ std::map<std::string, FileState> TempRegistry::snapshot() const {
 
 namespace regsweep::test {
 
+GcOptions options(bool delete_untagged) {
+  GcOptions o;
+  o.delete_untagged = delete_untagged;
+  o.plan.now = static_cast<std::int64_t>(std::time(nullptr));
+  return o;
+}
+
 Collection plan(const TempRegistry& reg, bool delete_untagged, int jobs) {
+  return plan(reg, options(delete_untagged), jobs);
+}
+
+Collection plan(const TempRegistry& reg, const GcOptions& options, int jobs) {
   tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
                                   static_cast<std::size_t>(jobs));
   auto v2 = open_registry(reg.root());
@@ -211,7 +247,7 @@ Collection plan(const TempRegistry& reg, bool delete_untagged, int jobs) {
     throw std::runtime_error(v2.error().message);
   }
   tbb::task_arena arena(jobs);
-  auto c = plan_gc(v2->get(), GcOptions{delete_untagged}, arena);
+  auto c = plan_gc(v2->get(), options, arena);
   if (!c) {
     throw std::runtime_error(c.error().message);
   }
@@ -219,6 +255,10 @@ Collection plan(const TempRegistry& reg, bool delete_untagged, int jobs) {
 }
 
 GcRun collect(const TempRegistry& reg, bool delete_untagged, int jobs) {
+  return collect(reg, options(delete_untagged), jobs);
+}
+
+GcRun collect(const TempRegistry& reg, const GcOptions& options, int jobs) {
   tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
                                   static_cast<std::size_t>(jobs));
   auto v2 = open_registry(reg.root());
@@ -226,7 +266,7 @@ GcRun collect(const TempRegistry& reg, bool delete_untagged, int jobs) {
     throw std::runtime_error(v2.error().message);
   }
   tbb::task_arena arena(jobs);
-  auto c = plan_gc(v2->get(), GcOptions{delete_untagged}, arena);
+  auto c = plan_gc(v2->get(), options, arena);
   if (!c) {
     throw std::runtime_error(c.error().message);
   }

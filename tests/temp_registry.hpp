@@ -55,6 +55,13 @@ class TempRegistry {
   // whose current link names it.
   void api_delete(const std::string& repo, const Digest& d);
 
+  // An upload in progress: `_uploads/<id>/{data,startedat}`; no startedat when empty.
+  void start_upload(const std::string& repo, const std::string& id, const std::string& startedat,
+                    const std::string& data = "partial");
+  // Sets the modification time of `rel` (and, for a directory, of everything below it) to
+  // `seconds` ago.
+  void backdate(const std::string& rel, std::int64_t seconds);
+
   // Raw access, paths relative to docker/registry/v2.
   void write(const std::string& rel, const std::string& content);
   void mkdir(const std::string& rel);
@@ -80,8 +87,12 @@ std::string layer_bytes(const std::string& seed, std::size_t size);
 
 namespace regsweep::test {
 
+// Options as the CLI sets them by default (now = the current time).
+GcOptions options(bool delete_untagged = false);
+
 // Plans a gc of the registry (as `regsweep gc --dry-run`).
 Collection plan(const TempRegistry& reg, bool delete_untagged = false, int jobs = 2);
+Collection plan(const TempRegistry& reg, const GcOptions& options, int jobs = 2);
 
 // Plans and sweeps (as `regsweep gc`); returns the plan with the sweep's outcome.
 struct GcRun {
@@ -89,6 +100,7 @@ struct GcRun {
   SweepResult sweep;
 };
 GcRun collect(const TempRegistry& reg, bool delete_untagged = false, int jobs = 2);
+GcRun collect(const TempRegistry& reg, const GcOptions& options, int jobs = 2);
 
 // Digests the plan deletes, by kind.
 std::vector<Digest> planned(const Collection& c, ActionKind kind);

@@ -22,6 +22,10 @@ Result<fs::Fd> open_registry(const std::string& root);
 
 struct GcOptions {
   bool delete_untagged = false;
+  bool delete_orphan_signatures = false;
+  PlanOptions plan;
+  // `regsweep rm`: NAME or NAME:TAG specs (globs) to remove; empty for a plain gc.
+  std::vector<std::string> remove;
 };
 
 struct Collection {
@@ -32,7 +36,8 @@ struct Collection {
   std::vector<Finding> findings;  // scan, manifest and mark findings, sorted
 };
 
-// Plans a garbage collection of the tree below `v2_fd`. Reads only.
+// Plans a garbage collection of the tree below `v2_fd`. Reads only. Error when the tree
+// cannot be opened or a removal spec matches nothing.
 Result<Collection> plan_gc(int v2_fd, const GcOptions& options, tbb::task_arena& arena);
 
 }  // namespace regsweep

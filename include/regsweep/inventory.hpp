@@ -26,16 +26,37 @@ struct Tag {
   bool current_problem = false;   // `current/link` exists but cannot be trusted
   bool has_current = false;       // a `current` entry exists at all
   std::vector<Link> history;      // `index/sha256/<hex>/link`, sorted by digest
+  // Set by a removal request (`regsweep rm NAME:TAG`) before marking.
+  bool remove_requested = false;
 };
 
 struct Upload {
   std::string id;
+  std::optional<std::int64_t> started;  // `startedat`, seconds since the epoch, when readable
+  std::int64_t newest_mtime = 0;        // newest modification time inside, seconds
+  std::uint64_t bytes = 0;              // sum of the sizes of the regular files inside
+  bool problem = false;                 // something inside could not be read: never purged
+};
+
+// Something untidy that the scan saw and a gc may remove.
+struct Leftover {
+  enum class Kind {
+    empty_dir,          // a link or blob directory with nothing in it (left by API deletes)
+    empty_tag_dir,      // a tag directory with neither a current link nor history
+    temp_file,          // `link.<id>.tmp` / `data.<id>.tmp` from an interrupted write
+    empty_blob_prefix,  // an empty blobs/sha256/<xx> directory
+  };
+  Kind kind;
+  std::string path;        // relative to docker/registry/v2
+  std::string repository;  // empty for blob prefixes and blob temp files
+  std::int64_t mtime = 0;  // seconds; for temp files
 };
 
 struct Repository {
   std::string name;  // e.g. "library/alpine"
   bool has_manifests = false;
   bool has_layers = false;
+  bool has_uploads = false;
   std::vector<Tag> tags;        // sorted by name
   std::vector<Link> revisions;  // sorted by digest
   std::vector<Link> layers;     // sorted by digest
@@ -45,6 +66,8 @@ struct Repository {
   bool uncertain = false;
   // A tag could not be read: with delete_untagged, every revision is kept as if tagged.
   bool tags_uncertain = false;
+  // Set by a removal request (`regsweep rm NAME`) before marking.
+  bool remove_requested = false;
 };
 
 struct Blob {
@@ -58,7 +81,10 @@ struct Inventory {
   std::vector<Blob> blobs;               // sorted by digest; only directories holding `data`
   // Something that could hold references could not be read: no blob may be deleted.
   bool keep_all_blobs = false;
-  std::vector<Finding> findings;  // sorted
+  // Every blob directory was read: a digest missing from `blobs` is really absent.
+  bool blobs_complete = true;
+  std::vector<Leftover> leftovers;  // sorted by path
+  std::vector<Finding> findings;    // sorted
 };
 
 // Finds a blob by digest in a sorted inventory; nullptr when absent.

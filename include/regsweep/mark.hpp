@@ -7,6 +7,8 @@
 //   * with delete_untagged: the manifests that tags' `current` links name;
 //   * always: a revision whose manifest cannot be read (it is never deleted);
 //   * with delete_untagged, when a tag's `current` link cannot be read: every revision.
+//   * never: what only a tag removed on request (or an orphan signature tag) reached; that
+//     goes even without delete_untagged, as the registry's own DELETE would take it.
 // From a live manifest: its own blob, config and layers, and its children (lists and indexes,
 // recursively, whether or not the child has a revision link). With delete_untagged, a revision
 // whose `subject` is live is live too (signatures, SBOMs, attestations follow their image).
@@ -43,13 +45,18 @@ ManifestTable load_manifests(int v2_fd, const Inventory& inventory, tbb::task_ar
 
 struct MarkOptions {
   bool delete_untagged = false;
+  // Tags `sha256-<hex>.sig|.att|.sbom` whose manifest <hex> is gone are removed.
+  bool delete_orphan_signatures = false;
 };
 
 struct RepoMark {
-  std::vector<Digest> live;       // live manifests, sorted
-  std::vector<Digest> dead;       // delete_untagged only: revisions to delete, sorted
-  std::vector<Digest> marked;     // every digest this repository keeps, sorted, unique
-  bool keeps_all_layers = false;  // a manifest could not be read: every `_layers` blob kept
+  std::vector<Digest> live;               // live manifests, sorted
+  std::vector<Digest> dead;               // delete_untagged only: revisions to delete, sorted
+  std::vector<Digest> marked;             // every digest this repository keeps, sorted, unique
+  bool keeps_all_layers = false;          // a manifest could not be read: every `_layers` blob kept
+  bool removed = false;                   // the whole repository was requested removed
+  std::vector<std::string> removed_tags;  // tags requested removed
+  std::vector<std::string> orphan_signature_tags;  // signature tags whose manifest is gone
 };
 
 struct MarkResult {

@@ -4,11 +4,13 @@
 // renders the plan; a real run hands it to sweep(). Nothing else decides what goes.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "regsweep/digest.hpp"
+#include "regsweep/finding.hpp"
 #include "regsweep/inventory.hpp"
 #include "regsweep/mark.hpp"
 
@@ -16,15 +18,26 @@ namespace regsweep {
 
 // In deletion order: what points before what is pointed to.
 enum class ActionKind {
+  tag,          // _manifests/tags/<tag> (rm NAME:TAG, orphan signature tags)
   tag_history,  // _manifests/tags/<tag>/index/sha256/<hex>
   revision,     // _manifests/revisions/sha256/<hex>
   layer_link,   // _layers/sha256/<hex>
+  repository,   // a repository's own _manifests, _layers and _uploads
+  upload,       // _uploads/<id>
+  tidy,         // empty directories and leftovers of interrupted writes
   blob,         // blobs/sha256/<xx>/<hex>
 };
 
 enum class Reason {
-  untagged_manifest,        // delete_untagged: no tag names the manifest or anything above it
+  requested,                // named by `regsweep rm`
+  orphan_signature,         // a sha256-<hex>.sig/.att/.sbom tag whose manifest is gone
+  untagged_manifest,        // no tag reaches the manifest (delete_untagged, or its tag went)
   unreferenced_layer_link,  // no live manifest of the repository references the blob
+  dangling_link,            // the blob the link names does not exist
+  empty_repository,         // no tag, no manifest and no upload left
+  stale_upload,             // an upload older than the purge age
+  empty_directory,          // a directory left empty by the registry's own deletes
+  temp_leftover,            // link.<id>.tmp / data.<id>.tmp older than the grace period
   unreferenced_blob,        // no live manifest of any repository references the blob
 };
 
@@ -34,28 +47,44 @@ std::string_view to_string(Reason reason);
 struct Action {
   ActionKind kind;
   Reason reason;
-  std::string repository;  // empty for blobs
-  std::string tag;         // tag_history only
-  Digest digest;
-  std::uint64_t bytes = 0;  // blobs: size of `data`; links: 0
-  std::string path;         // directory to remove, relative to docker/registry/v2
+  std::string repository;   // empty for blobs and blob-side tidying
+  std::string tag;          // tag and tag_history only; upload id for uploads
+  Digest digest;            // links and blobs; zero otherwise
+  std::uint64_t bytes = 0;  // blobs: size of `data`; uploads: their files; otherwise 0
+  std::string path;         // what to remove, relative to docker/registry/v2
   // Directories to remove afterwards if the deletion left them empty, deepest first. Never a
-  // directory the layout needs (blobs/sha256, a repository's `_layers/sha256`,
+  // directory the layout needs (blobs/sha256, repositories, a repository's `_layers/sha256`,
   // `_manifests/revisions/sha256` or a tag's own directory).
   std::vector<std::string> then_if_empty;
 };
 
+struct PlanOptions {
+  bool remove_empty_repositories = true;
+  std::optional<std::int64_t> purge_uploads_older_than;  // seconds; nullopt: keep uploads
+  bool tidy = true;
+  bool collect = true;             // false: only what was requested (rm --no-gc)
+  std::int64_t now = 0;            // seconds since the epoch
+  std::int64_t temp_grace = 3600;  // temp leftovers younger than this are kept
+};
+
 struct Plan {
   std::vector<Action> actions;  // sorted by kind, then path
-  std::uint64_t manifests = 0;  // dead manifests (revisions to delete)
+  std::uint64_t tags = 0;
+  std::uint64_t manifests = 0;  // revisions to delete
+  std::uint64_t tag_history = 0;
+  std::uint64_t layer_links = 0;
+  std::uint64_t repositories = 0;
+  std::uint64_t uploads = 0;
+  std::uint64_t upload_bytes = 0;
+  std::uint64_t tidy = 0;
   std::uint64_t blobs = 0;
   std::uint64_t blob_bytes = 0;
-  std::uint64_t layer_links = 0;
-  std::uint64_t tag_history = 0;
 };
 
 // Builds the plan. No blob is planned when the inventory says every blob must be kept; no
-// link of a repository is planned while something in it could not be read.
-Plan make_plan(const Inventory& inventory, const MarkResult& marks);
+// link of a repository is planned while something in it could not be read; no repository is
+// removed while a finding of severity error names it.
+Plan make_plan(const Inventory& inventory, const MarkResult& marks,
+               const std::vector<Finding>& findings, const PlanOptions& options);
 
 }  // namespace regsweep

@@ -5,6 +5,7 @@
 // including the directories the layout needs (see layout.md), and every touched directory is
 // fsynced. A failed delete is recorded and the sweep goes on.
 
+#include <array>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -38,7 +39,9 @@ struct SweepResult {
   std::uint64_t done = 0;
   std::uint64_t failed = 0;
   std::uint64_t blobs_deleted = 0;
-  std::uint64_t bytes_freed = 0;
+  std::uint64_t bytes_freed = 0;         // blob bytes
+  std::uint64_t upload_bytes_freed = 0;  // bytes of uploads (purged, or in removed repositories)
+  std::array<std::uint64_t, 8> done_by_kind{};  // indexed by ActionKind
 };
 
 SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena);

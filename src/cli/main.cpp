@@ -1,9 +1,8 @@
 // The regsweep command line: chooses streams, formats and exit codes; all logic is in
 // libregsweep.
 
-#include <unistd.h>
-
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -18,6 +17,7 @@
 #include "regsweep/collect.hpp"
 #include "regsweep/config.hpp"
 #include "regsweep/sweep.hpp"
+#include "regsweep/timeutil.hpp"
 #include "render.hpp"
 
 namespace po = boost::program_options;
@@ -37,7 +37,9 @@ Offline garbage collection for a container registry's filesystem storage
 (CNCF Distribution: registry:2, registry:3, Debian's docker-registry).
 
 commands:
-  garbage-collect, gc   delete blobs (and, with -m, manifests) that no image needs
+  garbage-collect, gc   delete what no image needs: blobs, and with -m untagged manifests;
+                        remove empty repositories and tidy the tree
+  rm                    remove repositories or single tags, then collect what they held
 
 Run 'regsweep <command> --help' for a command's options.
 
@@ -52,8 +54,9 @@ constexpr const char* k_gc_usage = R"(usage: regsweep garbage-collect [CONFIG] [
        regsweep gc [CONFIG] [options]
 
 Deletes what no image in the registry needs: blobs no manifest references and, with -m,
-manifests no tag reaches. A drop-in for `registry garbage-collect CONFIG [-d] [-m]`: the
-same marking lines and summary on stdout, so scripts keep working.
+manifests no tag reaches. Removes repositories left with no tag, no manifest and no upload,
+and tidies what the registry's own deletes leave behind. A drop-in for
+`registry garbage-collect CONFIG [-d] [-m]`: the same marking lines and summary on stdout.
 
 The storage root comes from --root, else from CONFIG (or REGISTRY_CONFIGURATION_PATH):
 storage.filesystem.rootdirectory, default /var/lib/registry, overridden by
@@ -64,7 +67,17 @@ its cache still lists deleted blobs.
 
 options)";
 
-constexpr const char* k_gc_footer = R"(
+constexpr const char* k_rm_usage =
+    R"(usage: regsweep rm NAME[:TAG]... [--config CONFIG | --root DIR] [options]
+
+Removes whole repositories (NAME) or single tags (NAME:TAG) offline, then collects what only
+they held, as one plan. NAME and TAG may be globs: '*' within one path component, '**' across
+components ('ci/**' is every repository below ci/), '?' one character. A nested repository
+below a removed one is kept. A spec that matches nothing is an error: nothing is removed.
+
+options)";
+
+constexpr const char* k_footer = R"(
 What is kept, always: everything a tag or revision reaches (lists and indexes are followed
 to their children); with -m, also signatures, SBOMs and attestations whose subject is kept;
 everything a manifest that cannot be read might reference (every blob its repository links);
@@ -89,32 +102,53 @@ int usage_error(const std::string& message) {
   return k_exit_usage;
 }
 
-int run_gc(const std::vector<std::string>& args) {
-  po::options_description desc(k_gc_usage);
+enum class Command { gc, rm };
+
+int run(Command command, const std::vector<std::string>& args) {
+  bool is_rm = command == Command::rm;
+  po::options_description desc(is_rm ? k_rm_usage : k_gc_usage);
   int jobs = 0;
   std::string json_path;
   std::string root_arg;
+  std::string config_arg;
+  std::string purge_age;
   bool dry_run = false;
   bool delete_untagged = false;
   bool quiet = false;
+  bool keep_empty = false;
+  bool orphan_signatures = false;
+  bool no_gc = false;
   desc.add_options()                //
       ("help,h", "show this help")  //
       ("root", po::value(&root_arg)->value_name("DIR"),
-       "the storage root (holding docker/registry/v2); overrides CONFIG")  //
-      ("dry-run,d", po::bool_switch(&dry_run),
-       "print what would be deleted, change nothing")  //
+       "the storage root (holding docker/registry/v2); overrides the configuration")           //
+      ("config", po::value(&config_arg)->value_name("CONFIG"), "the registry's config.yml")    //
+      ("dry-run,d", po::bool_switch(&dry_run), "print what would be deleted, change nothing")  //
       ("delete-untagged,m", po::bool_switch(&delete_untagged),
        "also delete manifests no tag reaches, with their tag history")  //
-      ("quiet,q", po::bool_switch(&quiet), "print only the summary")    //
+      ("keep-empty-repos", po::bool_switch(&keep_empty),
+       "keep repositories left with no tag, no manifest and no upload")  //
+      ("purge-uploads", po::value(&purge_age)->value_name("AGE")->implicit_value("168h"),
+       "delete uploads started more than AGE ago (default 168h, as the registry's purger; "
+       "write --purge-uploads=AGE)")  //
+      ("delete-orphan-signatures", po::bool_switch(&orphan_signatures),
+       "remove sha256-<hex>.sig/.att/.sbom tags whose manifest <hex> is gone")  //
+      ("quiet,q", po::bool_switch(&quiet), "print only the summary")            //
       ("json", po::value(&json_path)->value_name("FILE"),
        "write a JSON report to FILE ('-' for stdout; then the text output is not printed)")  //
       ("jobs,j", po::value(&jobs)->value_name("N"), "threads to use (default: all cores)");
+  if (is_rm) {
+    desc.add_options()(
+        "no-gc", po::bool_switch(&no_gc),
+        "only unlink: the repositories, the tags and the manifests only those tags reached; "
+        "delete no blob (the next gc collects them)");
+  }
   po::options_description hidden;
-  hidden.add_options()("config", po::value<std::vector<std::string>>());
+  hidden.add_options()("args", po::value<std::vector<std::string>>());
   po::options_description all;
   all.add(desc).add(hidden);
   po::positional_options_description pos;
-  pos.add("config", -1);
+  pos.add("args", -1);
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
@@ -123,22 +157,46 @@ int run_gc(const std::vector<std::string>& args) {
     return usage_error(e.what());
   }
   if (vm.count("help") != 0) {
-    std::cout << desc << k_gc_footer;
+    std::cout << desc << k_footer;
     return k_exit_ok;
+  }
+  std::vector<std::string> positional;
+  if (vm.count("args") != 0) {
+    positional = vm["args"].as<std::vector<std::string>>();
   }
   std::optional<std::string> config;
   if (vm.count("config") != 0) {
-    const auto& cfgs = vm["config"].as<std::vector<std::string>>();
-    if (cfgs.size() > 1) {
-      return usage_error("too many arguments: expected at most one CONFIG");
+    config = config_arg;
+  }
+  std::vector<std::string> specs;
+  if (is_rm) {
+    specs = positional;
+    if (specs.empty()) {
+      return usage_error("rm needs at least one NAME or NAME:TAG");
     }
-    config = cfgs.front();
+  } else if (positional.size() > 1 || (positional.size() == 1 && config)) {
+    return usage_error("too many arguments: expected at most one CONFIG");
+  } else if (positional.size() == 1) {
+    config = positional.front();
   }
   if (vm.count("jobs") != 0 && jobs < 1) {
     return usage_error("--jobs must be at least 1");
   }
   if (jobs == 0) {
     jobs = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  }
+  std::optional<std::int64_t> purge;
+  if (vm.count("purge-uploads") != 0) {
+    purge = regsweep::parse_duration(purge_age);
+    if (!purge) {
+      return usage_error("--purge-uploads: '" + purge_age +
+                         "' is not a duration such as 168h, 30m or 0s");
+    }
+  }
+  if (no_gc && (delete_untagged || purge || orphan_signatures || keep_empty)) {
+    return usage_error(
+        "--no-gc cannot be used with -m, --purge-uploads, --delete-orphan-signatures or "
+        "--keep-empty-repos: it collects nothing");
   }
   std::optional<std::string> root_opt;
   if (vm.count("root") != 0) {
@@ -163,11 +221,20 @@ int run_gc(const std::vector<std::string>& args) {
     return k_exit_cannot_run;
   }
 
+  regsweep::GcOptions options;
+  options.delete_untagged = delete_untagged;
+  options.delete_orphan_signatures = orphan_signatures;
+  options.remove = specs;
+  options.plan.remove_empty_repositories = !keep_empty;
+  options.plan.purge_uploads_older_than = purge;
+  options.plan.collect = !no_gc;
+  options.plan.now = static_cast<std::int64_t>(std::time(nullptr));
+
   // --jobs may exceed the core count (I/O waits); let TBB start that many workers.
   tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
                                   static_cast<std::size_t>(jobs));
   tbb::task_arena arena(jobs);
-  auto collection = regsweep::plan_gc(v2->get(), regsweep::GcOptions{delete_untagged}, arena);
+  auto collection = regsweep::plan_gc(v2->get(), options, arena);
   if (!collection) {
     std::cerr << "regsweep: " << collection.error().message << "\n";
     return k_exit_cannot_run;
@@ -231,7 +298,10 @@ int main(int argc, char** argv) {
     std::vector<std::string> rest(args.begin() + 1, args.end());
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
       if (!rest.empty() && (rest.front() == "gc" || rest.front() == "garbage-collect")) {
-        return run_gc({"--help"});
+        return run(Command::gc, {"--help"});
+      }
+      if (!rest.empty() && rest.front() == "rm") {
+        return run(Command::rm, {"--help"});
       }
       std::cout << k_main_help;
       return k_exit_ok;
@@ -241,7 +311,10 @@ int main(int argc, char** argv) {
       return k_exit_ok;
     }
     if (cmd == "garbage-collect" || cmd == "gc") {
-      return run_gc(rest);
+      return run(Command::gc, rest);
+    }
+    if (cmd == "rm") {
+      return run(Command::rm, rest);
     }
     return usage_error("unknown command '" + cmd + "'");
   } catch (const std::exception& e) {

@@ -70,6 +70,44 @@ void render_manifest_lines(std::ostream& out, const Collection& c, std::size_t r
   }
 }
 
+void render_action_line(std::ostream& out, const Action& a) {
+  switch (a.kind) {
+    case ActionKind::blob:
+      out << "blob eligible for deletion: " << a.digest.str() << '\n';
+      break;
+    case ActionKind::layer_link:
+      out << a.repository << ": layer link eligible for deletion: " << a.digest.str();
+      if (a.reason != Reason::unreferenced_layer_link) {
+        out << " (" << to_string(a.reason) << ")";
+      }
+      out << '\n';
+      break;
+    case ActionKind::revision:
+      if (a.reason != Reason::untagged_manifest) {  // those are listed while marking
+        out << a.repository << ": manifest revision eligible for deletion: " << a.digest.str()
+            << " (" << to_string(a.reason) << ")\n";
+      }
+      break;
+    case ActionKind::tag_history:
+      break;  // goes with its manifest
+    case ActionKind::tag:
+      out << "tag eligible for deletion: " << a.repository << ":" << a.tag << " ("
+          << to_string(a.reason) << ")\n";
+      break;
+    case ActionKind::repository:
+      out << "repository eligible for deletion: " << a.repository << " (" << to_string(a.reason)
+          << ")\n";
+      break;
+    case ActionKind::upload:
+      out << "upload eligible for deletion: " << a.repository << " " << a.tag << " ("
+          << human_bytes(a.bytes) << ", " << to_string(a.reason) << ")\n";
+      break;
+    case ActionKind::tidy:
+      out << "leftover eligible for deletion: " << a.path << " (" << to_string(a.reason) << ")\n";
+      break;
+  }
+}
+
 }  // namespace
 
 void render_text(std::ostream& out, const Collection& c, const SweepResult* sweep,
@@ -87,24 +125,26 @@ void render_text(std::ostream& out, const Collection& c, const SweepResult* swee
       << " manifests eligible for deletion\n";
   if (!options.quiet) {
     for (const Action& a : plan.actions) {
-      if (a.kind == ActionKind::blob) {
-        out << "blob eligible for deletion: " << a.digest.str() << '\n';
-      } else if (a.kind == ActionKind::layer_link) {
-        out << a.repository << ": layer link eligible for deletion: " << a.digest.str() << '\n';
-      }
+      render_action_line(out, a);
     }
   }
   if (sweep == nullptr) {
     out << "regsweep: dry run: would delete " << plan.blobs << " blobs ("
         << human_bytes(plan.blob_bytes) << ", " << plan.blob_bytes << " bytes), " << plan.manifests
-        << " manifests, " << plan.layer_links << " layer links and " << plan.tag_history
-        << " tag history entries; nothing was changed\n";
+        << " manifests, " << plan.layer_links << " layer links, " << plan.tag_history
+        << " tag history entries, " << plan.tags << " tags, " << plan.repositories
+        << " repositories, " << plan.uploads << " uploads (" << human_bytes(plan.upload_bytes)
+        << ") and " << plan.tidy << " leftovers; nothing was changed\n";
   } else {
-    std::uint64_t other_done = sweep->done - sweep->blobs_deleted;
+    auto done = [&](ActionKind k) { return sweep->done_by_kind[static_cast<std::size_t>(k)]; };
+    std::uint64_t links = done(ActionKind::tag) + done(ActionKind::tag_history) +
+                          done(ActionKind::revision) + done(ActionKind::layer_link);
     out << "regsweep: deleted " << sweep->blobs_deleted << " blobs ("
         << human_bytes(sweep->bytes_freed) << ", " << sweep->bytes_freed << " bytes freed), "
-        << other_done << " links and " << sweep->removed_dirs.size() << " empty directories; "
-        << sweep->failed << " deletions failed\n";
+        << done(ActionKind::repository) << " repositories, " << done(ActionKind::upload)
+        << " uploads (" << human_bytes(sweep->upload_bytes_freed) << "), " << links << " links and "
+        << done(ActionKind::tidy) + sweep->removed_dirs.size()
+        << " leftovers and empty directories; " << sweep->failed << " deletions failed\n";
   }
 }
 
@@ -153,8 +193,14 @@ std::string render_json(const Collection& c, const SweepResult* sweep, const Ren
   w.key("manifests_eligible").value(plan.manifests);
   w.key("layer_links_eligible").value(plan.layer_links);
   w.key("tag_history_eligible").value(plan.tag_history);
+  w.key("tags_eligible").value(plan.tags);
+  w.key("repositories_eligible").value(plan.repositories);
+  w.key("uploads_eligible").value(plan.uploads);
+  w.key("upload_bytes_eligible").value(plan.upload_bytes);
+  w.key("leftovers_eligible").value(plan.tidy);
   w.key("blobs_deleted").value(sweep != nullptr ? sweep->blobs_deleted : 0);
   w.key("bytes_freed").value(sweep != nullptr ? sweep->bytes_freed : 0);
+  w.key("upload_bytes_freed").value(sweep != nullptr ? sweep->upload_bytes_freed : 0);
   w.key("deletions_failed").value(sweep != nullptr ? sweep->failed : 0);
   w.key("directories_removed")
       .value(static_cast<std::uint64_t>(sweep != nullptr ? sweep->removed_dirs.size() : 0));
@@ -173,9 +219,11 @@ std::string render_json(const Collection& c, const SweepResult* sweep, const Ren
       w.value(a.repository);
     }
     if (!a.tag.empty()) {
-      w.key("tag").value(a.tag);
+      w.key(a.kind == ActionKind::upload ? "upload" : "tag").value(a.tag);
     }
-    w.key("digest").value(a.digest.str());
+    if (a.digest != Digest{}) {
+      w.key("digest").value(a.digest.str());
+    }
     w.key("bytes").value(a.bytes);
     w.key("reason").value(to_string(a.reason));
     w.key("path").value(a.path);

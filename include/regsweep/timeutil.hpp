@@ -1,0 +1,21 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace regsweep {
+
+// Parses an RFC 3339 time ("2026-11-22T13:00:00Z", fractional seconds and numeric offsets
+// allowed) as written in an upload's `startedat`. Seconds since the epoch, or nullopt.
+std::optional<std::int64_t> parse_rfc3339(std::string_view text);
+
+// Parses a duration: "0", or a sequence of <number><unit> with units s, m, h, d
+// ("168h", "1h30m", "7d", "0s"). Seconds, or nullopt when malformed.
+std::optional<std::int64_t> parse_duration(std::string_view text);
+
+// "1h30m0s"-style text for a duration in seconds.
+std::string format_duration(std::int64_t seconds);
+
+}  // namespace regsweep

@@ -1,0 +1,139 @@
+#include "regsweep/timeutil.hpp"
+
+#include <cctype>
+#include <ctime>
+
+namespace regsweep {
+
+namespace {
+
+bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
+  if (pos + n > s.size()) {
+    return false;
+  }
+  out = 0;
+  for (std::size_t i = pos; i < pos + n; ++i) {
+    if (std::isdigit(static_cast<unsigned char>(s[i])) == 0) {
+      return false;
+    }
+    out = out * 10 + (s[i] - '0');
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> parse_rfc3339(std::string_view s) {
+  int year = 0;
+  int mon = 0;
+  int day = 0;
+  int hour = 0;
+  int min = 0;
+  int sec = 0;
+  if (!digits(s, 0, 4, year) || s.size() < 20 || s[4] != '-' || !digits(s, 5, 2, mon) ||
+      s[7] != '-' || !digits(s, 8, 2, day) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+      !digits(s, 11, 2, hour) || s[13] != ':' || !digits(s, 14, 2, min) || s[16] != ':' ||
+      !digits(s, 17, 2, sec)) {
+    return std::nullopt;
+  }
+  if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) {
+    return std::nullopt;
+  }
+  std::size_t pos = 19;
+  if (pos < s.size() && s[pos] == '.') {
+    ++pos;
+    std::size_t start = pos;
+    while (pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos])) != 0) {
+      ++pos;
+    }
+    if (pos == start) {
+      return std::nullopt;
+    }
+  }
+  std::int64_t offset = 0;
+  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+    ++pos;
+  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+    int oh = 0;
+    int om = 0;
+    if (!digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
+        !digits(s, pos + 4, 2, om)) {
+      return std::nullopt;
+    }
+    offset = (s[pos] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+    pos += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (pos != s.size()) {
+    return std::nullopt;
+  }
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = mon - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = min;
+  tm.tm_sec = sec;
+  return static_cast<std::int64_t>(::timegm(&tm)) - offset;
+}
+
+std::optional<std::int64_t> parse_duration(std::string_view s) {
+  if (s == "0") {
+    return 0;
+  }
+  if (s.empty()) {
+    return std::nullopt;
+  }
+  std::int64_t total = 0;
+  std::size_t pos = 0;
+  while (pos < s.size()) {
+    std::size_t start = pos;
+    std::int64_t n = 0;
+    while (pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos])) != 0) {
+      if (n > 1'000'000'000) {
+        return std::nullopt;
+      }
+      n = n * 10 + (s[pos] - '0');
+      ++pos;
+    }
+    if (pos == start || pos == s.size()) {
+      return std::nullopt;
+    }
+    switch (s[pos]) {
+      case 's':
+        break;
+      case 'm':
+        n *= 60;
+        break;
+      case 'h':
+        n *= 3600;
+        break;
+      case 'd':
+        n *= 86400;
+        break;
+      default:
+        return std::nullopt;
+    }
+    ++pos;
+    total += n;
+  }
+  return total;
+}
+
+std::string format_duration(std::int64_t seconds) {
+  std::string out;
+  std::int64_t h = seconds / 3600;
+  std::int64_t m = (seconds % 3600) / 60;
+  std::int64_t s = seconds % 60;
+  if (h > 0) {
+    out += std::to_string(h) + "h";
+  }
+  if (h > 0 || m > 0) {
+    out += std::to_string(m) + "m";
+  }
+  out += std::to_string(s) + "s";
+  return out;
+}
+
+}  // namespace regsweep
