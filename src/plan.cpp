@@ -60,6 +60,8 @@ std::string_view to_string(Reason reason) {
       return "empty-directory";
     case Reason::temp_leftover:
       return "temp-leftover";
+    case Reason::empty_blob_prefix:
+      return "empty-blob-prefix";
     case Reason::unreferenced_blob:
       return "unreferenced-blob";
   }
@@ -151,12 +153,16 @@ class Planner {
         break;
       case ActionKind::tidy:
         ++m_plan.tidy;
+        m_plan.empty_dirs += a.reason == Reason::empty_directory ? 1 : 0;
+        m_plan.temp_files += a.reason == Reason::temp_leftover ? 1 : 0;
+        m_plan.empty_blob_prefixes += a.reason == Reason::empty_blob_prefix ? 1 : 0;
         break;
       case ActionKind::blob:
         ++m_plan.blobs;
         m_plan.blob_bytes += a.bytes;
         break;
     }
+    m_plan.dangling_links += a.reason == Reason::dangling_link ? 1 : 0;
     m_plan.actions.push_back(std::move(a));
   }
 
@@ -318,6 +324,7 @@ class Planner {
   }
 
   void unadd(const Action& a) {
+    m_plan.dangling_links -= a.reason == Reason::dangling_link ? 1 : 0;
     switch (a.kind) {
       case ActionKind::tag_history:
         --m_plan.tag_history;
@@ -363,9 +370,11 @@ class Planner {
           reason = Reason::temp_leftover;
           then.push_back(parent);  // the link or blob directory, if that was all it held
           break;
+        case Leftover::Kind::empty_blob_prefix:
+          reason = Reason::empty_blob_prefix;
+          break;
         case Leftover::Kind::empty_dir:
         case Leftover::Kind::empty_tag_dir:
-        case Leftover::Kind::empty_blob_prefix:
           break;
       }
       if (l.kind == Leftover::Kind::empty_blob_prefix && m_inv.keep_all_blobs) {

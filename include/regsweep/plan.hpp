@@ -38,6 +38,7 @@ enum class Reason {
   stale_upload,             // an upload older than the purge age
   empty_directory,          // a directory left empty by the registry's own deletes
   temp_leftover,            // link.<id>.tmp / data.<id>.tmp older than the grace period
+  empty_blob_prefix,        // an empty blobs/sha256/<xx> directory
   unreferenced_blob,        // no live manifest of any repository references the blob
 };
 
@@ -76,7 +77,11 @@ struct Plan {
   std::uint64_t repositories = 0;
   std::uint64_t uploads = 0;
   std::uint64_t upload_bytes = 0;
-  std::uint64_t tidy = 0;
+  std::uint64_t tidy = 0;  // leftovers of every kind below
+  std::uint64_t empty_dirs = 0;
+  std::uint64_t temp_files = 0;
+  std::uint64_t empty_blob_prefixes = 0;
+  std::uint64_t dangling_links = 0;  // also counted in manifests or layer_links
   std::uint64_t blobs = 0;
   std::uint64_t blob_bytes = 0;
 };

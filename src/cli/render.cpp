@@ -128,6 +128,11 @@ void render_text(std::ostream& out, const Collection& c, const SweepResult* swee
       render_action_line(out, a);
     }
   }
+  if (!options.quiet && (plan.tidy > 0 || plan.dangling_links > 0)) {
+    out << "regsweep: tidying " << plan.empty_dirs << " empty directories, " << plan.temp_files
+        << " temp files of interrupted writes, " << plan.dangling_links << " dangling links and "
+        << plan.empty_blob_prefixes << " empty blob prefix directories\n";
+  }
   if (sweep == nullptr) {
     out << "regsweep: dry run: would delete " << plan.blobs << " blobs ("
         << human_bytes(plan.blob_bytes) << ", " << plan.blob_bytes << " bytes), " << plan.manifests
@@ -198,6 +203,12 @@ std::string render_json(const Collection& c, const SweepResult* sweep, const Ren
   w.key("uploads_eligible").value(plan.uploads);
   w.key("upload_bytes_eligible").value(plan.upload_bytes);
   w.key("leftovers_eligible").value(plan.tidy);
+  w.key("tidy").begin_object();
+  w.key("empty_directories").value(plan.empty_dirs);
+  w.key("temp_files").value(plan.temp_files);
+  w.key("dangling_links").value(plan.dangling_links);
+  w.key("empty_blob_prefixes").value(plan.empty_blob_prefixes);
+  w.end_object();
   w.key("blobs_deleted").value(sweep != nullptr ? sweep->blobs_deleted : 0);
   w.key("bytes_freed").value(sweep != nullptr ? sweep->bytes_freed : 0);
   w.key("upload_bytes_freed").value(sweep != nullptr ? sweep->upload_bytes_freed : 0);
