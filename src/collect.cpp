@@ -1,6 +1,7 @@
 #include "regsweep/collect.hpp"
 
 #include <cerrno>
+#include <set>
 
 #include "regsweep/layout.hpp"
 #include "regsweep/scan.hpp"
@@ -37,15 +38,60 @@ Result<Collection> plan_gc(int v2_fd, const GcOptions& options, tbb::task_arena&
       return s.error();
     }
   }
+  std::optional<std::int64_t> young_after;
+  std::vector<Digest> speculative;
+  if (options.min_age > 0) {
+    young_after = options.plan.now - options.min_age;
+    for (const Blob& b : c.inventory.blobs) {
+      if (b.mtime > *young_after) {
+        speculative.push_back(b.digest);
+      }
+    }
+  }
   std::vector<Finding> manifest_findings;
-  c.manifests = load_manifests(v2_fd, c.inventory, arena, manifest_findings);
-  c.marks = mark(c.inventory, c.manifests,
-                 MarkOptions{options.delete_untagged, options.delete_orphan_signatures}, arena);
+  c.manifests = load_manifests(v2_fd, c.inventory, arena, manifest_findings, speculative);
+  MarkOptions mark_options{young_after, options.delete_untagged, options.delete_orphan_signatures};
+  c.marks = mark(c.inventory, c.manifests, mark_options, arena);
   c.findings = c.inventory.findings;
   c.findings.insert(c.findings.end(), manifest_findings.begin(), manifest_findings.end());
   c.findings.insert(c.findings.end(), c.marks.findings.begin(), c.marks.findings.end());
   sort_findings(c.findings);
-  c.plan = make_plan(c.inventory, c.marks, c.findings, options.plan);
+  PlanOptions plan_options = options.plan;
+  plan_options.young_after = young_after;
+  c.plan = make_plan(c.inventory, c.marks, c.findings, plan_options);
+
+  if (young_after) {
+    // The same plan without a grace period; what it adds was kept for being young.
+    MarkOptions ageless = mark_options;
+    ageless.young_after.reset();
+    PlanOptions ageless_plan = plan_options;
+    ageless_plan.young_after.reset();
+    MarkResult marks = mark(c.inventory, c.manifests, ageless, arena);
+    Plan without = make_plan(c.inventory, marks, c.findings, ageless_plan);
+    std::set<std::pair<ActionKind, std::string>> planned;
+    for (const Action& a : c.plan.actions) {
+      planned.emplace(a.kind, a.path);
+    }
+    for (Action& a : without.actions) {
+      if (planned.count({a.kind, a.path}) == 0) {
+        c.kept_young.push_back(std::move(a));
+      }
+    }
+    for (const Repository& repo : c.inventory.repositories) {
+      for (const Upload& u : repo.uploads) {
+        std::int64_t started = u.started ? *u.started : u.newest_mtime;
+        if (started > *young_after || u.newest_mtime > *young_after) {
+          c.activity.push_back("upload '" + layout::upload_dir(repo.name, u.id) +
+                               "' was written to " +
+                               std::to_string(options.plan.now - u.newest_mtime) +
+                               " s ago, within the grace period");
+        }
+      }
+    }
+  }
+  if (c.inventory.newest_mtime_ns >= c.inventory.scan_started_ns) {
+    c.activity.push_back("'" + c.inventory.newest_path + "' changed during the scan");
+  }
   return c;
 }
 

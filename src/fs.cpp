@@ -204,7 +204,9 @@ Result<std::string> read_file(int dirfd, std::string_view relpath, std::uint64_t
     return parent.error();
   }
   std::string last(split_last(relpath).second);
-  int fd = ::openat(parent->get(), last.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+  // O_NONBLOCK: a FIFO where a file belongs must not hang the run; it is refused below.
+  int fd = ::openat(parent->get(), last.c_str(),
+                    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) {
     int err = errno;
     if (err == ELOOP) {

@@ -35,6 +35,8 @@ namespace {
 // The largest manifest regsweep reads. The registry itself refuses manifests over 4 MiB
 // (3.x); anything this large is not a manifest.
 constexpr std::uint64_t k_manifest_max = 64ULL << 20U;
+// Young blobs are read as possible manifests only up to the registry's own manifest limit.
+constexpr std::uint64_t k_speculative_max = 4ULL << 20U;
 
 void sort_unique(std::vector<Digest>& v) {
   std::sort(v.begin(), v.end());
@@ -48,9 +50,11 @@ bool contains(const std::vector<Digest>& sorted, const Digest& digest) {
 }
 
 ManifestTable load_manifests(int v2_fd, const Inventory& inventory, tbb::task_arena& arena,
-                             std::vector<Finding>& findings) {
+                             std::vector<Finding>& findings,
+                             const std::vector<Digest>& speculative) {
   ManifestTable table;
   std::vector<Digest> wave;
+  std::unordered_set<Digest, DigestHash> maybe(speculative.begin(), speculative.end());
   for (const Repository& repo : inventory.repositories) {
     for (const Link& rev : repo.revisions) {
       wave.push_back(rev.digest);
@@ -64,6 +68,10 @@ ManifestTable load_manifests(int v2_fd, const Inventory& inventory, tbb::task_ar
       }
     }
   }
+  for (const Digest& d : wave) {
+    maybe.erase(d);  // named by a link: a manifest for sure, reported if unreadable
+  }
+  wave.insert(wave.end(), maybe.begin(), maybe.end());
   sort_unique(wave);
   tbb::enumerable_thread_specific<ManifestParser> parsers;
   std::mutex findings_mutex;
@@ -78,7 +86,9 @@ ManifestTable load_manifests(int v2_fd, const Inventory& inventory, tbb::task_ar
           return;
         }
         std::string path = layout::blob_data(d);
-        auto bytes = fs::read_file(v2_fd, path, k_manifest_max);
+        bool speculative_read = maybe.count(d) != 0;
+        auto bytes =
+            fs::read_file(v2_fd, path, speculative_read ? k_speculative_max : k_manifest_max);
         if (!bytes) {
           rec.state = ManifestRecord::State::unreadable;
           rec.error = bytes.error().message;
@@ -93,7 +103,7 @@ ManifestTable load_manifests(int v2_fd, const Inventory& inventory, tbb::task_ar
             rec.mentioned = std::move(parsed.mentioned);
           }
         }
-        if (rec.state == ManifestRecord::State::unreadable) {
+        if (rec.state == ManifestRecord::State::unreadable && !speculative_read) {
           std::lock_guard lock(findings_mutex);
           findings.push_back(Finding{FindingKind::manifest_unparseable, Severity::error, path, "",
                                      rec.error + "; every blob its repositories link is kept"});
@@ -107,7 +117,10 @@ ManifestTable load_manifests(int v2_fd, const Inventory& inventory, tbb::task_ar
           next.push_back(c);
         }
       }
-      table.emplace(wave[i], std::move(records[i]));
+      if (records[i].state == ManifestRecord::State::parsed || maybe.count(wave[i]) == 0) {
+        table.emplace(wave[i], std::move(records[i]));
+      }
+      maybe.erase(wave[i]);
     }
     sort_unique(next);
     next.erase(std::remove_if(next.begin(), next.end(),
@@ -138,9 +151,9 @@ std::optional<Digest> signature_subject(std::string_view tag) {
 
 class RepoMarker {
  public:
-  RepoMarker(const Repository& repo, const ManifestTable& table, const MarkOptions& options,
-             std::vector<Finding>& findings)
-      : m_repo(repo), m_table(table), m_options(options), m_findings(findings) {}
+  RepoMarker(const Inventory& inventory, const Repository& repo, const ManifestTable& table,
+             const MarkOptions& options, std::vector<Finding>& findings)
+      : m_inv(inventory), m_repo(repo), m_table(table), m_options(options), m_findings(findings) {}
 
   // Marks the repository as if the tags in `removed` were gone. A tag removed on request
   // takes with it the manifests only it reached (and what is attached to them).
@@ -152,7 +165,8 @@ class RepoMarker {
     for (const Link& rev : m_repo.revisions) {
       const ManifestRecord* rec = record(rev.digest);
       bool unreadable = rec != nullptr && rec->state == ManifestRecord::State::unreadable;
-      bool root = (all_revisions && doomed.count(rev.digest) == 0) || rev.problem || unreadable;
+      bool root = (all_revisions && doomed.count(rev.digest) == 0) || rev.problem || unreadable ||
+                  young(rev.mtime) || young_blob(rev.digest);
       if (root) {
         visit(rev.digest, Origin::revision);
         if (rev.target && *rev.target != rev.digest) {
@@ -179,6 +193,15 @@ class RepoMarker {
 
  private:
   enum class Origin { revision, tag, child };
+
+  bool young(std::int64_t mtime) const {
+    return m_options.young_after && mtime > *m_options.young_after;
+  }
+
+  bool young_blob(const Digest& d) const {
+    const Blob* b = find_blob(m_inv, d);
+    return b != nullptr && young(b->mtime);
+  }
 
   const ManifestRecord* record(const Digest& d) const {
     auto it = m_table.find(d);
@@ -357,6 +380,11 @@ class RepoMarker {
         out.marked.insert(out.marked.end(), rec->mentioned.begin(), rec->mentioned.end());
       }
     }
+    for (const Link& l : m_repo.layers) {
+      if (young(l.mtime)) {
+        out.marked.push_back(l.digest);  // a push in progress: its blob stays
+      }
+    }
     if (out.keeps_all_layers) {
       for (const Link& l : m_repo.layers) {
         out.marked.push_back(l.digest);
@@ -379,6 +407,7 @@ class RepoMarker {
     return out;
   }
 
+  const Inventory& m_inv;
   const Repository& m_repo;
   const ManifestTable& m_table;
   const MarkOptions& m_options;
@@ -402,7 +431,7 @@ MarkResult mark(const Inventory& inventory, const ManifestTable& manifests,
         out.repositories[i].removed = true;
         return;
       }
-      RepoMarker marker(repo, manifests, options, findings.local());
+      RepoMarker marker(inventory, repo, manifests, options, findings.local());
       std::set<std::string> removed;
       for (const Tag& t : repo.tags) {
         if (t.remove_requested) {
@@ -446,6 +475,33 @@ MarkResult mark(const Inventory& inventory, const ManifestTable& manifests,
   });
   for (const RepoMark& r : out.repositories) {
     out.marked.insert(out.marked.end(), r.marked.begin(), r.marked.end());
+  }
+  // A young blob that is a manifest (pushed, its links not yet written) keeps what it
+  // references, in every repository.
+  if (options.young_after) {
+    std::vector<Digest> todo;
+    for (const Blob& b : inventory.blobs) {
+      auto it = manifests.find(b.digest);
+      if (b.mtime > *options.young_after && it != manifests.end() &&
+          it->second.state == ManifestRecord::State::parsed) {
+        todo.push_back(b.digest);
+      }
+    }
+    std::unordered_set<Digest, DigestHash> done;
+    while (!todo.empty()) {
+      Digest d = todo.back();
+      todo.pop_back();
+      if (!done.insert(d).second) {
+        continue;
+      }
+      out.marked.push_back(d);
+      auto it = manifests.find(d);
+      if (it != manifests.end() && it->second.state == ManifestRecord::State::parsed) {
+        const Manifest& m = *it->second.manifest;
+        out.marked.insert(out.marked.end(), m.blobs.begin(), m.blobs.end());
+        todo.insert(todo.end(), m.children.begin(), m.children.end());
+      }
+    }
   }
   sort_unique(out.marked);
   for (auto& v : findings) {

@@ -109,7 +109,7 @@ class Planner {
     }
     if (m_options.collect && !m_inv.keep_all_blobs) {
       for (const Blob& b : m_inv.blobs) {
-        if (!contains(m_marks.marked, b.digest)) {
+        if (!contains(m_marks.marked, b.digest) && !young(b.mtime)) {
           add(Action{ActionKind::blob,
                      Reason::unreferenced_blob,
                      "",
@@ -166,9 +166,24 @@ class Planner {
     m_plan.actions.push_back(std::move(a));
   }
 
+  bool young(std::int64_t mtime) const {
+    return m_options.young_after && mtime > *m_options.young_after;
+  }
+
+  bool any_young(const Repository& repo) const {
+    auto link_young = [&](const Link& l) { return young(l.mtime); };
+    return std::any_of(repo.layers.begin(), repo.layers.end(), link_young) ||
+           std::any_of(repo.revisions.begin(), repo.revisions.end(), link_young) ||
+           std::any_of(repo.tags.begin(), repo.tags.end(),
+                       [&](const Tag& t) { return young(t.current_mtime); });
+  }
+
   bool stale(const Upload& u) const {
     if (!m_options.purge_uploads_older_than || u.problem) {
       return false;
+    }
+    if (young(u.newest_mtime) || (u.started && young(*u.started))) {
+      return false;  // being written, or started within the grace period
     }
     // As the registry's purger: the start time decides; without one (missing or unreadable
     // `startedat`), the newest modification inside does.
@@ -247,7 +262,7 @@ class Planner {
     bool blobs_known = m_inv.blobs_complete && !repo.uncertain;
     if (blobs_known) {
       for (const Link& rev : repo.revisions) {
-        if (!rev.problem && gone_revisions.count(rev.digest) == 0 &&
+        if (!rev.problem && !young(rev.mtime) && gone_revisions.count(rev.digest) == 0 &&
             find_blob(m_inv, rev.digest) == nullptr) {
           gone_revisions.insert(rev.digest);
           add(Action{ActionKind::revision,
@@ -275,7 +290,7 @@ class Planner {
                      0,
                      layout::layer_link_dir(repo.name, l.digest),
                      {}});
-        } else if (blobs_known && find_blob(m_inv, l.digest) == nullptr) {
+        } else if (blobs_known && !young(l.mtime) && find_blob(m_inv, l.digest) == nullptr) {
           add(Action{ActionKind::layer_link,
                      Reason::dangling_link,
                      repo.name,
@@ -306,7 +321,7 @@ class Planner {
     std::size_t revisions_left = repo.revisions.size() - gone_revisions.size();
     if (m_options.remove_empty_repositories && tags_left == 0 && revisions_left == 0 &&
         uploads_left == 0 && !repo.uncertain && !repo.tags_uncertain &&
-        m_troubled.count(repo.name) == 0) {
+        m_troubled.count(repo.name) == 0 && !any_young(repo)) {
       // Its links were planned above; removing the directories covers them, so drop those.
       std::string dir = layout::repo_dir(repo.name) + "/";
       m_plan.actions.erase(
@@ -356,7 +371,7 @@ class Planner {
       });
       inside = inside || std::any_of(taken.begin(), taken.end(),
                                      [&](const std::string& d) { return under(l.path, d); });
-      if (inside) {
+      if (inside || young(l.mtime)) {
         continue;
       }
       Reason reason = Reason::empty_directory;

@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <ctime>
 
 #include <oneapi/tbb/enumerable_thread_specific.h>
 #include <oneapi/tbb/parallel_for_each.h>
@@ -37,12 +38,14 @@ struct LinkRead {
   std::optional<Digest> digest;
   std::string problem;  // empty when the link is valid
   FindingKind kind = FindingKind::malformed_link;
+  std::int64_t mtime = 0;
+  struct timespec mtime_ts {};
 };
 
 // Reads `<dirfd>/<rel>` as a link file without following a final symbolic link.
 LinkRead read_link(int dirfd, const std::string& rel) {
   LinkRead out;
-  int fd = ::openat(dirfd, rel.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+  int fd = ::openat(dirfd, rel.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) {
     int err = errno;
     if (err == ENOENT) {
@@ -66,6 +69,8 @@ LinkRead read_link(int dirfd, const std::string& rel) {
     out.problem = "is not a regular file";
     return out;
   }
+  out.mtime = st.st_mtim.tv_sec;
+  out.mtime_ts = st.st_mtim;
   char buf[k_link_max];
   std::size_t got = 0;
   while (got < sizeof(buf)) {
@@ -99,6 +104,7 @@ struct TreeStats {
   std::uint64_t files = 0;
   std::uint64_t bytes = 0;
   std::int64_t newest = 0;
+  struct timespec newest_ts {};
   bool error = false;
 };
 
@@ -122,6 +128,10 @@ TreeStats tree_stats(int dirfd, int depth = 0) {
       continue;
     }
     out.newest = std::max<std::int64_t>(out.newest, st.st_mtim.tv_sec);
+    if (st.st_mtim.tv_sec > out.newest_ts.tv_sec ||
+        (st.st_mtim.tv_sec == out.newest_ts.tv_sec && st.st_mtim.tv_nsec > out.newest_ts.tv_nsec)) {
+      out.newest_ts = st.st_mtim;
+    }
     if (S_ISDIR(st.st_mode)) {
       auto sub = fs::open_dir(dirfd, e.name);
       if (!sub) {
@@ -132,6 +142,11 @@ TreeStats tree_stats(int dirfd, int depth = 0) {
       out.files += inner.files;
       out.bytes += inner.bytes;
       out.newest = std::max(out.newest, inner.newest);
+      if (inner.newest_ts.tv_sec > out.newest_ts.tv_sec ||
+          (inner.newest_ts.tv_sec == out.newest_ts.tv_sec &&
+           inner.newest_ts.tv_nsec > out.newest_ts.tv_nsec)) {
+        out.newest_ts = inner.newest_ts;
+      }
       out.error = out.error || inner.error;
     } else if (S_ISREG(st.st_mode)) {
       ++out.files;
@@ -151,6 +166,15 @@ class Scanner {
                std::string message) {
     m_findings.local().push_back(
         Finding{kind, severity, std::move(path), std::move(repo), std::move(message)});
+  }
+
+  // Records the newest modification time seen, to tell whether the tree changed under the scan.
+  void seen(const struct timespec& mtime, const std::string& path) {
+    std::int64_t ns = static_cast<std::int64_t>(mtime.tv_sec) * 1000000000 + mtime.tv_nsec;
+    auto& n = m_newest.local();
+    if (ns > n.first) {
+      n = {ns, path};
+    }
   }
 
   void leftover(Leftover::Kind kind, std::string path, std::string repo, std::int64_t mtime = 0) {
@@ -183,7 +207,9 @@ class Scanner {
       }
     }
     if (entries->empty()) {
-      leftover(Leftover::Kind::empty_dir, path, repo);
+      struct stat st {};
+      ::fstat(dir->get(), &st);
+      leftover(Leftover::Kind::empty_dir, path, repo, st.st_mtim.tv_sec);
     }
     return !others;
   }
@@ -249,7 +275,9 @@ class Scanner {
       return;
     }
     if (entries->empty()) {
-      leftover(Leftover::Kind::empty_blob_prefix, path, "");
+      struct stat st {};
+      ::fstat(dir->get(), &st);
+      leftover(Leftover::Kind::empty_blob_prefix, path, "", st.st_mtim.tv_sec);
     }
     for (const fs::DirEntry& b : *entries) {
       std::string bpath = layout::join(path, b.name);
@@ -290,7 +318,8 @@ class Scanner {
                     "; the blob is kept");
         continue;
       }
-      out.push_back(Blob{*digest, static_cast<std::uint64_t>(st.st_size)});
+      out.push_back(Blob{*digest, static_cast<std::uint64_t>(st.st_size), st.st_mtim.tv_sec});
+      seen(st.st_mtim, bpath);
     }
   }
 
@@ -435,14 +464,14 @@ class Scanner {
       if (e.type != fs::EntryType::directory || !digest) {
         if (e.type == fs::EntryType::directory && parse_hex(lower(e.name))) {
           // Upper-case hex: the registry cannot have written it; keep what it names.
-          Link link{*parse_hex(lower(e.name)), std::nullopt, true};
+          Link link{*parse_hex(lower(e.name)), std::nullopt, true, 0};
           links.push_back(link);
         }
         finding(FindingKind::unknown_entry, Severity::error, epath, repo,
                 "'" + epath + "' is not a link directory; kept");
         continue;
       }
-      Link link{*digest, std::nullopt, false};
+      Link link{*digest, std::nullopt, false, 0};
       std::string rel = e.name + "/" + std::string(layout::k_link);
       LinkRead r = read_link(dir->get(), rel);
       std::string lpath = layout::join(epath, layout::k_link);
@@ -455,6 +484,8 @@ class Scanner {
         }
         continue;
       }
+      link.mtime = r.mtime;
+      seen(r.mtime_ts, lpath);
       if (!r.problem.empty()) {
         link.problem = true;
         link.target = r.digest;
@@ -582,6 +613,8 @@ class Scanner {
       if (r.exists) {
         tag.has_current = true;
         tag.current = r.digest;
+        tag.current_mtime = r.mtime;
+        seen(r.mtime_ts, cpath);
         if (!r.problem.empty()) {
           tag.current_problem = true;
           repo.tags_uncertain = true;
@@ -605,9 +638,13 @@ class Scanner {
                 repo.name, index.error().message);
       }
       if (!tag.has_current) {
-        if (tag.history.empty() && tree_stats(dir->get()).files == 0) {
+        TreeStats inside = tree_stats(dir->get());
+        if (tag.history.empty() && inside.files == 0 && !inside.error) {
           // What is left of a tag whose link files were removed: nothing to resolve.
-          leftover(Leftover::Kind::empty_tag_dir, epath, repo.name);
+          struct stat st {};
+          ::fstat(dir->get(), &st);
+          leftover(Leftover::Kind::empty_tag_dir, epath, repo.name,
+                   std::max<std::int64_t>(st.st_mtim.tv_sec, inside.newest));
           continue;
         }
         finding(FindingKind::malformed_link, Severity::warning, epath, repo.name,
@@ -629,7 +666,9 @@ class Scanner {
     }
     if (entries->empty()) {
       // The registry creates `_uploads` on demand; an empty one is untidy only.
-      leftover(Leftover::Kind::empty_dir, upath, repo.name);
+      struct stat st {};
+      ::fstat(uploads_fd, &st);
+      leftover(Leftover::Kind::empty_dir, upath, repo.name, st.st_mtim.tv_sec);
     }
     for (const fs::DirEntry& e : *entries) {
       std::string epath = layout::join(upath, e.name);
@@ -653,6 +692,7 @@ class Scanner {
       up.bytes = st.bytes;
       up.newest_mtime = st.newest;
       up.problem = st.error;
+      seen(st.newest_ts, epath);
       if (st.error) {
         finding(
             FindingKind::unreadable, Severity::warning, epath, repo.name,
@@ -682,6 +722,12 @@ class Scanner {
     sort_findings(inv.findings);
     inv.keep_all_blobs = m_keep_all.load();
     inv.blobs_complete = !m_blobs_incomplete.load();
+    for (const auto& n : m_newest) {
+      if (n.first > inv.newest_mtime_ns) {
+        inv.newest_mtime_ns = n.first;
+        inv.newest_path = n.second;
+      }
+    }
     for (auto& v : m_leftovers) {
       inv.leftovers.insert(inv.leftovers.end(), v.begin(), v.end());
     }
@@ -694,6 +740,7 @@ class Scanner {
   tbb::enumerable_thread_specific<std::vector<Finding>> m_findings;
   tbb::enumerable_thread_specific<std::vector<Repository>> m_repos;
   tbb::enumerable_thread_specific<std::vector<Leftover>> m_leftovers;
+  tbb::enumerable_thread_specific<std::pair<std::int64_t, std::string>> m_newest;
   std::atomic<bool> m_keep_all{false};
   std::atomic<bool> m_blobs_incomplete{false};
 };
@@ -702,6 +749,9 @@ class Scanner {
 
 Result<Inventory> scan(int v2_fd, tbb::task_arena& arena) {
   Inventory inv;
+  struct timespec started {};
+  ::clock_gettime(CLOCK_REALTIME, &started);
+  inv.scan_started_ns = static_cast<std::int64_t>(started.tv_sec) * 1000000000 + started.tv_nsec;
   Scanner scanner(v2_fd);
   std::optional<Error> fatal;
   arena.execute([&] {

@@ -21,11 +21,43 @@ namespace regsweep {
 
 namespace {
 
+// Every path swept must lie inside blobs/ or repositories/ of the tree: relative, no empty,
+// '.' or '..' component. (Symbolic links are refused component by component in fs.)
+Status contained(std::string_view path) {
+  bool inside =
+      path.substr(0, layout::k_blobs_dir.size() + 1) == std::string(layout::k_blobs_dir) + "/" ||
+      path.substr(0, layout::k_repositories_dir.size() + 1) ==
+          std::string(layout::k_repositories_dir) + "/";
+  std::size_t pos = 0;
+  while (inside && pos <= path.size()) {
+    std::size_t slash = path.find('/', pos);
+    std::string_view comp = path.substr(pos, slash == std::string_view::npos ? slash : slash - pos);
+    inside = !comp.empty() && comp != "." && comp != "..";
+    if (slash == std::string_view::npos) {
+      break;
+    }
+    pos = slash + 1;
+  }
+  if (!inside) {
+    return Error{"refusing to delete '" + std::string(path) + "': not inside the registry tree",
+                 EPERM};
+  }
+  return ok_status();
+}
+
 class TreeRemover final : public Remover {
  public:
   explicit TreeRemover(int v2_fd) : m_fd(v2_fd) {}
-  Status remove_tree(std::string_view path) override { return fs::remove_tree(m_fd, path); }
+  Status remove_tree(std::string_view path) override {
+    if (Status s = contained(path); !s) {
+      return s;
+    }
+    return fs::remove_tree(m_fd, path);
+  }
   Result<bool> remove_if_empty(std::string_view path) override {
+    if (Status s = contained(path); !s) {
+      return s.error();
+    }
     return fs::remove_if_empty(m_fd, path);
   }
   Status sync_dir(std::string_view path) override { return fs::sync_dir(m_fd, path); }

@@ -21,6 +21,8 @@ namespace regsweep {
 Result<fs::Fd> open_registry(const std::string& root);
 
 struct GcOptions {
+  // Grace period: anything younger is kept with all it references (0 reproduces upstream).
+  std::int64_t min_age = 3600;
   bool delete_untagged = false;
   bool delete_orphan_signatures = false;
   PlanOptions plan;
@@ -34,6 +36,11 @@ struct Collection {
   MarkResult marks;
   Plan plan;
   std::vector<Finding> findings;  // scan, manifest and mark findings, sorted
+  // What a run with no grace period would also delete: kept for being young.
+  std::vector<Action> kept_young;
+  // Signs that something writes to the tree (uploads started within the grace period, files
+  // changed during the scan): a sweep should not run.
+  std::vector<std::string> activity;
 };
 
 // Plans a garbage collection of the tree below `v2_fd`. Reads only. Error when the tree

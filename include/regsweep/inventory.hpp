@@ -18,14 +18,16 @@ struct Link {
   Digest digest;                 // from the directory name
   std::optional<Digest> target;  // from the file's content, when readable
   bool problem = false;          // unreadable, malformed, mismatched or not a plain file
+  std::int64_t mtime = 0;        // of the link file, seconds since the epoch
 };
 
 struct Tag {
   std::string name;
-  std::optional<Digest> current;  // what `current/link` names, when readable
-  bool current_problem = false;   // `current/link` exists but cannot be trusted
-  bool has_current = false;       // a `current` entry exists at all
-  std::vector<Link> history;      // `index/sha256/<hex>/link`, sorted by digest
+  std::optional<Digest> current;   // what `current/link` names, when readable
+  bool current_problem = false;    // `current/link` exists but cannot be trusted
+  bool has_current = false;        // a `current` entry exists at all
+  std::int64_t current_mtime = 0;  // of `current/link`
+  std::vector<Link> history;       // `index/sha256/<hex>/link`, sorted by digest
   // Set by a removal request (`regsweep rm NAME:TAG`) before marking.
   bool remove_requested = false;
 };
@@ -49,7 +51,7 @@ struct Leftover {
   Kind kind;
   std::string path;        // relative to docker/registry/v2
   std::string repository;  // empty for blob prefixes and blob temp files
-  std::int64_t mtime = 0;  // seconds; for temp files
+  std::int64_t mtime = 0;  // seconds since the epoch
 };
 
 struct Repository {
@@ -73,6 +75,7 @@ struct Repository {
 struct Blob {
   Digest digest;
   std::uint64_t size = 0;
+  std::int64_t mtime = 0;  // of `data`, seconds since the epoch
 };
 
 struct Inventory {
@@ -83,8 +86,12 @@ struct Inventory {
   bool keep_all_blobs = false;
   // Every blob directory was read: a digest missing from `blobs` is really absent.
   bool blobs_complete = true;
-  std::vector<Leftover> leftovers;  // sorted by path
-  std::vector<Finding> findings;    // sorted
+  std::vector<Leftover> leftovers;   // sorted by path
+  std::int64_t scan_started_ns = 0;  // nanoseconds since the epoch
+  // The newest modification time (nanoseconds) seen on any blob, link or upload, and where.
+  std::int64_t newest_mtime_ns = 0;
+  std::string newest_path;
+  std::vector<Finding> findings;  // sorted
 };
 
 // Finds a blob by digest in a sorted inventory; nullptr when absent.

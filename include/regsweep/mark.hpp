@@ -7,6 +7,8 @@
 //   * with delete_untagged: the manifests that tags' `current` links name;
 //   * always: a revision whose manifest cannot be read (it is never deleted);
 //   * with delete_untagged, when a tag's `current` link cannot be read: every revision.
+//   * always: a revision or tag younger than the grace period, and (as a mark) the blob of a
+//     young `_layers` link: a push in progress is never collected;
 //   * never: what only a tag removed on request (or an orphan signature tag) reached; that
 //     goes even without delete_untagged, as the registry's own DELETE would take it.
 // From a live manifest: its own blob, config and layers, and its children (lists and indexes,
@@ -14,6 +16,7 @@
 // whose `subject` is live is live too (signatures, SBOMs, attestations follow their image).
 // Reachability is computed per repository, so the result never depends on visiting order.
 
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -39,11 +42,18 @@ using ManifestTable = std::unordered_map<Digest, ManifestRecord, DigestHash>;
 
 // Reads and parses, once each, every manifest that a revision or tag names and, recursively,
 // their children, in parallel inside `arena`. `v2_fd` is `<root>/docker/registry/v2`.
-// Unreadable manifests are recorded in the table and reported in `findings`.
+// Unreadable manifests are recorded in the table and reported in `findings`. `speculative`
+// blobs (young blobs that may be manifests of a push in progress) are parsed too, and kept in
+// the table only when they are manifests; they are never reported.
 ManifestTable load_manifests(int v2_fd, const Inventory& inventory, tbb::task_arena& arena,
-                             std::vector<Finding>& findings);
+                             std::vector<Finding>& findings,
+                             const std::vector<Digest>& speculative = {});
 
 struct MarkOptions {
+  // Anything modified after this time (seconds since the epoch) is young: a young revision or
+  // tag is a root, a young layer link keeps its blob, and a young blob that is a manifest keeps
+  // everything it references. nullopt: nothing is young (--min-age 0).
+  std::optional<std::int64_t> young_after;
   bool delete_untagged = false;
   // Tags `sha256-<hex>.sig|.att|.sbom` whose manifest <hex> is gone are removed.
   bool delete_orphan_signatures = false;

@@ -63,9 +63,13 @@ struct PlanOptions {
   bool remove_empty_repositories = true;
   std::optional<std::int64_t> purge_uploads_older_than;  // seconds; nullopt: keep uploads
   bool tidy = true;
-  bool collect = true;             // false: only what was requested (rm --no-gc)
-  std::int64_t now = 0;            // seconds since the epoch
-  std::int64_t temp_grace = 3600;  // temp leftovers younger than this are kept
+  bool collect = true;   // false: only what was requested (rm --no-gc)
+  std::int64_t now = 0;  // seconds since the epoch
+  // Anything modified after this time is young and kept (--min-age); nullopt: nothing is.
+  std::optional<std::int64_t> young_after;
+  // Temp files of interrupted writes are kept this long whatever the grace period: one may
+  // be a write in progress.
+  std::int64_t temp_grace = 3600;
 };
 
 struct Plan {

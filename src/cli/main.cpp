@@ -16,6 +16,7 @@
 
 #include "regsweep/collect.hpp"
 #include "regsweep/config.hpp"
+#include "regsweep/lock.hpp"
 #include "regsweep/sweep.hpp"
 #include "regsweep/timeutil.hpp"
 #include "render.hpp"
@@ -112,6 +113,8 @@ int run(Command command, const std::vector<std::string>& args) {
   std::string root_arg;
   std::string config_arg;
   std::string purge_age;
+  std::string min_age_text = "1h";
+  bool force = false;
   bool dry_run = false;
   bool delete_untagged = false;
   bool quiet = false;
@@ -133,7 +136,13 @@ int run(Command command, const std::vector<std::string>& args) {
        "write --purge-uploads=AGE)")  //
       ("delete-orphan-signatures", po::bool_switch(&orphan_signatures),
        "remove sha256-<hex>.sig/.att/.sbom tags whose manifest <hex> is gone")  //
-      ("quiet,q", po::bool_switch(&quiet), "print only the summary")            //
+      ("min-age", po::value(&min_age_text)->value_name("DURATION"),
+       "grace period (default 1h): anything younger is kept, with all it references; "
+       "0 reproduces upstream")  //
+      ("force", po::bool_switch(&force),
+       "sweep even when uploads started within the grace period or files changed during "
+       "the scan (the registry looks active)")                        //
+      ("quiet,q", po::bool_switch(&quiet), "print only the summary")  //
       ("json", po::value(&json_path)->value_name("FILE"),
        "write a JSON report to FILE ('-' for stdout; then the text output is not printed)")  //
       ("jobs,j", po::value(&jobs)->value_name("N"), "threads to use (default: all cores)");
@@ -193,6 +202,10 @@ int run(Command command, const std::vector<std::string>& args) {
                          "' is not a duration such as 168h, 30m or 0s");
     }
   }
+  auto min_age = regsweep::parse_duration(min_age_text);
+  if (!min_age) {
+    return usage_error("--min-age: '" + min_age_text + "' is not a duration such as 1h, 30m or 0");
+  }
   if (no_gc && (delete_untagged || purge || orphan_signatures || keep_empty)) {
     return usage_error(
         "--no-gc cannot be used with -m, --purge-uploads, --delete-orphan-signatures or "
@@ -221,7 +234,23 @@ int run(Command command, const std::vector<std::string>& args) {
     return k_exit_cannot_run;
   }
 
+  // A run that may delete holds the lock from before the scan until it exits.
+  std::unique_ptr<regsweep::RegistryLock> lock;
+  if (!dry_run) {
+    auto taken = regsweep::acquire_lock(v2->get(), is_rm ? "rm" : "gc");
+    if (!taken) {
+      std::cerr << "regsweep: " << taken.error().message << "\n";
+      return k_exit_cannot_run;
+    }
+    lock = std::move(*taken);
+    if (!lock->previous_holder().empty() && !quiet) {
+      std::cerr << "note: took over the lock last held by " << lock->previous_holder()
+                << " (no longer running)\n";
+    }
+  }
+
   regsweep::GcOptions options;
+  options.min_age = *min_age;
   options.delete_untagged = delete_untagged;
   options.delete_orphan_signatures = orphan_signatures;
   options.remove = specs;
@@ -238,6 +267,16 @@ int run(Command command, const std::vector<std::string>& args) {
   if (!collection) {
     std::cerr << "regsweep: " << collection.error().message << "\n";
     return k_exit_cannot_run;
+  }
+  if (!collection->activity.empty()) {
+    for (const std::string& a : collection->activity) {
+      std::cerr << (dry_run || force ? "warning: " : "regsweep: ") << a << "\n";
+    }
+    if (!dry_run && !force) {
+      std::cerr << "regsweep: refusing to sweep: the registry looks active. Stop it (or put it "
+                   "in read-only mode) and run again, or pass --force; nothing was deleted\n";
+      return k_exit_cannot_run;
+    }
   }
   std::optional<regsweep::SweepResult> swept;
   if (!dry_run) {

@@ -133,6 +133,21 @@ void render_text(std::ostream& out, const Collection& c, const SweepResult* swee
         << " temp files of interrupted writes, " << plan.dangling_links << " dangling links and "
         << plan.empty_blob_prefixes << " empty blob prefix directories\n";
   }
+  if (!c.kept_young.empty()) {
+    std::uint64_t blobs = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t other = 0;
+    for (const Action& a : c.kept_young) {
+      if (a.kind == ActionKind::blob) {
+        ++blobs;
+        bytes += a.bytes;
+      } else {
+        ++other;
+      }
+    }
+    out << "regsweep: kept for being younger than the grace period: " << blobs << " blobs ("
+        << human_bytes(bytes) << ") and " << other << " other entries\n";
+  }
   if (sweep == nullptr) {
     out << "regsweep: dry run: would delete " << plan.blobs << " blobs ("
         << human_bytes(plan.blob_bytes) << ", " << plan.blob_bytes << " bytes), " << plan.manifests
@@ -215,6 +230,7 @@ std::string render_json(const Collection& c, const SweepResult* sweep, const Ren
   w.key("deletions_failed").value(sweep != nullptr ? sweep->failed : 0);
   w.key("directories_removed")
       .value(static_cast<std::uint64_t>(sweep != nullptr ? sweep->removed_dirs.size() : 0));
+  w.key("kept_young").value(static_cast<std::uint64_t>(c.kept_young.size()));
   w.key("findings_error").value(count_severity(c, sweep, Severity::error));
   w.key("findings_warning").value(count_severity(c, sweep, Severity::warning));
   w.end_object();
@@ -271,6 +287,20 @@ std::string render_json(const Collection& c, const SweepResult* sweep, const Ren
     for (const Finding& f : sweep->findings) {
       finding(f);
     }
+  }
+  w.end_array();
+  w.key("kept_young").begin_array();
+  for (const Action& a : c.kept_young) {
+    w.begin_object();
+    w.key("kind").value(to_string(a.kind));
+    w.key("path").value(a.path);
+    w.key("bytes").value(a.bytes);
+    w.end_object();
+  }
+  w.end_array();
+  w.key("activity").begin_array();
+  for (const std::string& a : c.activity) {
+    w.value(a);
   }
   w.end_array();
   w.key("removed_directories").begin_array();

@@ -88,10 +88,10 @@ registry_config "$ROOT" 0 "$W/rs.yml"
 
 echo "# dry run changes nothing"
 before=$(tree_state "$W/dry")
-"$REGSWEEP" gc -d --root "$W/dry" >"$W/dry.out" 2>"$W/dry.err"
+"$REGSWEEP" gc --min-age 0 -d --root "$W/dry" >"$W/dry.out" 2>"$W/dry.err"
 check "dry run exits 0" test $? -eq 0
 check "dry run leaves the tree identical" test "$before" = "$(tree_state "$W/dry")"
-"$REGSWEEP" gc -d -m --root "$W/dry" --json "$W/dry-m.json" >/dev/null 2>&1
+"$REGSWEEP" gc --min-age 0 -d -m --root "$W/dry" --json "$W/dry-m.json" >/dev/null 2>&1
 check "dry run -m leaves the tree identical" test "$before" = "$(tree_state "$W/dry")"
 check "dry run -m JSON is valid and says dry_run" \
   test "$(jq -r '.dry_run and (.deletions | all(.status == "planned"))' "$W/dry-m.json")" = true
@@ -99,7 +99,7 @@ check "dry run -m JSON is valid and says dry_run" \
 echo "# without -m"
 blobs_before=$(blob_list "$ROOT")
 set +e
-"$REGSWEEP" gc "$W/rs.yml" --json "$W/rs.json" >"$W/rs.out" 2>"$W/rs.err"
+"$REGSWEEP" gc --min-age 0 "$W/rs.yml" --json "$W/rs.json" >"$W/rs.out" 2>"$W/rs.err"
 rc=$?
 docker-registry garbage-collect "$W/up.yml" >"$W/up.out" 2>"$W/up.err"
 urc=$?
@@ -130,7 +130,7 @@ registry_stop
 echo "# with -m"
 blobs_before=$(blob_list "$W/rs_m")
 set +e
-"$REGSWEEP" gc -m --root "$W/rs_m" >"$W/rs_m.out" 2>"$W/rs_m.err"
+"$REGSWEEP" gc --min-age 0 -m --root "$W/rs_m" >"$W/rs_m.out" 2>"$W/rs_m.err"
 rc=$?
 docker-registry garbage-collect -m "$W/up_m.yml" >"$W/up_m.out" 2>"$W/up_m.err"
 urc=$?
@@ -176,25 +176,25 @@ registry_stop
 
 echo "# exit codes and refusals"
 set +e
-"$REGSWEEP" gc --root "$W/nonexistent" >/dev/null 2>"$W/err"; rc=$?
+"$REGSWEEP" gc --min-age 0 --root "$W/nonexistent" >/dev/null 2>"$W/err"; rc=$?
 check "a root without a tree exits 1 (got $rc)" test $rc -eq 1
 check "the error names docker/registry/v2 or the path" grep -q "nonexistent" "$W/err"
-"$REGSWEEP" gc --bogus >/dev/null 2>&1; rc=$?
+"$REGSWEEP" gc --min-age 0 --bogus >/dev/null 2>&1; rc=$?
 check "an unknown flag exits 2 (got $rc)" test $rc -eq 2
 printf 'storage:\n  s3:\n    bucket: x\n' >"$W/s3.yml"
-"$REGSWEEP" gc "$W/s3.yml" >/dev/null 2>"$W/err"; rc=$?
+"$REGSWEEP" gc --min-age 0 "$W/s3.yml" >/dev/null 2>"$W/err"; rc=$?
 check "an s3 config is refused with exit 1 (got $rc)" test $rc -eq 1
 check "the refusal names the driver" grep -q "'s3' storage driver" "$W/err"
 mkdir -p "$W/empty/docker/registry/v2"
-"$REGSWEEP" gc --root "$W/empty" >"$W/out" 2>&1; rc=$?
+"$REGSWEEP" gc --min-age 0 --root "$W/empty" >"$W/out" 2>&1; rc=$?
 check "an empty registry is not an error (got $rc)" test $rc -eq 0
 echo 'sha256:broken' >"$W/rs_m/docker/registry/v2/repositories/lib/app/_manifests/tags/v1/current/link"
-"$REGSWEEP" gc -m --root "$W/rs_m" >/dev/null 2>"$W/err"; rc=$?
+"$REGSWEEP" gc --min-age 0 -m --root "$W/rs_m" >/dev/null 2>"$W/err"; rc=$?
 check "a malformed tag link is reported with exit 3 (got $rc)" test $rc -eq 3
 check "the report names the link" grep -q "lib/app/_manifests/tags/v1/current/link" "$W/err"
-REGISTRY_CONFIGURATION_PATH="$W/rs.yml" "$REGSWEEP" gc -d -q >"$W/out" 2>&1; rc=$?
+REGISTRY_CONFIGURATION_PATH="$W/rs.yml" "$REGSWEEP" gc --min-age 0 -d -q >"$W/out" 2>&1; rc=$?
 check "REGISTRY_CONFIGURATION_PATH is honoured (got $rc)" test $rc -eq 0
-REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY="$W/nonexistent" "$REGSWEEP" gc -d "$W/rs.yml" >/dev/null 2>"$W/err"; rc=$?
+REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY="$W/nonexistent" "$REGSWEEP" gc --min-age 0 -d "$W/rs.yml" >/dev/null 2>"$W/err"; rc=$?
 check "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY overrides the file (got $rc)" \
   bash -c "test $rc -eq 1 && grep -q nonexistent '$W/err'"
 set -e

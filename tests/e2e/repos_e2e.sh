@@ -68,25 +68,42 @@ registry_stop
 uploads_dir=$ROOT/docker/registry/v2/repositories/keep/a/_uploads
 check "the abandoned upload is on disk" test "$(ls "$uploads_dir" | wc -l)" -eq 1
 
+echo "# grace period and stop-the-world check (default --min-age 1h)"
+before=$(tree_state "$ROOT")
+set +e
+"$REGSWEEP" gc --root "$ROOT" -q >"$W/young.out" 2>"$W/young.err"; rc=$?
+set -e
+check "a real run refuses while an upload started within the grace period (got $rc)" test $rc -eq 1
+check "the refusal names the upload" grep -q "_uploads/" "$W/young.err"
+check "the refusal deleted nothing" test "$before" = "$(tree_state "$ROOT")"
+"$REGSWEEP" gc --root "$ROOT" -d --json "$W/young.json" >/dev/null 2>&1 || true
+check "with the grace period, a fresh tree has nothing to delete" \
+  test "$(jq '.deletions | length' "$W/young.json")" -eq 0
+check "and the report counts what was kept for being young" \
+  test "$(jq '.summary.kept_young' "$W/young.json")" -gt 0
+"$REGSWEEP" gc --root "$ROOT" --force -q >/dev/null 2>&1 || true
+check "--force sweeps, and the grace period still keeps everything young" \
+  test "$before" = "$(tree_state "$ROOT")"
+
 echo "# regsweep rm"
 set +e
-"$REGSWEEP" rm --root "$ROOT" nosuch/repo >/dev/null 2>"$W/err"; rc=$?
+"$REGSWEEP" rm --min-age 0 --root "$ROOT" nosuch/repo >/dev/null 2>"$W/err"; rc=$?
 set -e
 check "rm of a name that matches nothing exits 1 (got $rc)" test $rc -eq 1
 check "and names it" grep -q "'nosuch/repo'" "$W/err"
 before=$(tree_state "$ROOT")
-"$REGSWEEP" rm --root "$ROOT" -d team keep/b:extra >"$W/rm-dry.out" 2>&1
+"$REGSWEEP" rm --min-age 0 --root "$ROOT" -d team keep/b:extra >"$W/rm-dry.out" 2>&1
 check "rm --dry-run changes nothing" test "$before" = "$(tree_state "$ROOT")"
 check "rm --dry-run lists the repository" grep -q "^repository eligible for deletion: team (requested)" "$W/rm-dry.out"
 check "rm --dry-run lists the tag" grep -q "^tag eligible for deletion: keep/b:extra (requested)" "$W/rm-dry.out"
-"$REGSWEEP" rm --root "$ROOT" --no-gc team keep/b:extra >"$W/rm.out" 2>&1
+"$REGSWEEP" rm --min-age 0 --root "$ROOT" --no-gc team keep/b:extra >"$W/rm.out" 2>&1
 check "rm removed team's own directories" test ! -e "$ROOT/docker/registry/v2/repositories/team/_manifests"
 check "rm kept the nested team/child" test -f "$ROOT/docker/registry/v2/repositories/team/child/_manifests/tags/1/current/link"
 check "rm removed the tag keep/b:extra" test ! -e "$ROOT/docker/registry/v2/repositories/keep/b/_manifests/tags/extra"
 check "rm --no-gc deleted no blob" has_blob "$rmd"
 
 echo "# gc"
-"$REGSWEEP" gc --root "$ROOT" --delete-orphan-signatures --json "$W/gc.json" >"$W/gc.out" 2>&1
+"$REGSWEEP" gc --min-age 0 --root "$ROOT" --delete-orphan-signatures --json "$W/gc.json" >"$W/gc.out" 2>&1
 check "gc removed the API-emptied repository" test ! -e "$ROOT/docker/registry/v2/repositories/gone"
 check "gc removed the orphan signature tag" test ! -e "$ROOT/docker/registry/v2/repositories/keep/b/_manifests/tags/sha256-${x#sha256:}.sig"
 check "gc kept the live signature tag" test -f "$ROOT/docker/registry/v2/repositories/keep/a/_manifests/tags/sha256-${a#sha256:}.sig/current/link"
@@ -106,7 +123,7 @@ echo "# empty directories left: $(echo $empties)"
 check "no empty directory under repositories/ but the tags directory a live repository keeps" \
   test -z "$(echo "$empties" | grep -v '/_manifests/tags$' | grep .)"
 
-"$REGSWEEP" gc --root "$ROOT" -q --purge-uploads=0s >"$W/purge.out" 2>&1
+"$REGSWEEP" gc --min-age 0 --root "$ROOT" -q --purge-uploads=0s >"$W/purge.out" 2>&1
 check "--purge-uploads=0s removes the abandoned upload" test ! -e "$uploads_dir"
 check "and reports it" grep -q "1 uploads" "$W/purge.out"
 

@@ -1,0 +1,41 @@
+#pragma once
+
+// The run lock: `<root>/docker/registry/v2/regsweep.lock`, held with flock(2) for as long as
+// the RegistryLock lives, holding the holder's pid, host, start time and command. The kernel
+// releases it when the holder exits, however it exits, so a lock whose holder is gone is
+// simply taken over.
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "regsweep/fs.hpp"
+#include "regsweep/result.hpp"
+
+namespace regsweep {
+
+inline constexpr std::string_view k_lock_file = "regsweep.lock";
+
+class RegistryLock {
+ public:
+  explicit RegistryLock(fs::Fd fd, std::string previous)
+      : m_fd(std::move(fd)), m_previous(std::move(previous)) {}
+  RegistryLock(const RegistryLock&) = delete;
+  RegistryLock& operator=(const RegistryLock&) = delete;
+  // Empties the lock file (a clean release), then releases the lock.
+  ~RegistryLock();
+  // What the lock file said when it was taken over from a holder that is gone (killed before
+  // releasing it); empty when the last holder released it cleanly.
+  const std::string& previous_holder() const { return m_previous; }
+
+ private:
+  fs::Fd m_fd;
+  std::string m_previous;
+};
+
+// Takes the lock without waiting. Error naming the holder (pid, host, start, command) when
+// another run holds it, or naming the path when the lock file cannot be created (for
+// instance, a symbolic link is there).
+Result<std::unique_ptr<RegistryLock>> acquire_lock(int v2_fd, std::string_view command);
+
+}  // namespace regsweep

@@ -1,0 +1,69 @@
+#include "regsweep/lock.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+
+namespace regsweep {
+
+namespace {
+
+std::string read_all(int fd) {
+  std::string out;
+  char buf[512];
+  ::lseek(fd, 0, SEEK_SET);
+  ssize_t n = 0;
+  while ((n = ::read(fd, buf, sizeof(buf))) > 0 && out.size() < 4096) {
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) {
+    out.pop_back();
+  }
+  return out;
+}
+
+}  // namespace
+
+RegistryLock::~RegistryLock() {
+  if (m_fd.valid() && ::ftruncate(m_fd.get(), 0) != 0) {
+    // Nothing to do: the next holder will report a takeover it did not need.
+  }
+}
+
+Result<std::unique_ptr<RegistryLock>> acquire_lock(int v2_fd, std::string_view command) {
+  std::string name(k_lock_file);
+  int fd =
+      ::openat(v2_fd, name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
+  if (fd < 0) {
+    return fs::sys_error("open lock file", "docker/registry/v2/" + name, errno);
+  }
+  fs::Fd file(fd);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    if (err == EWOULDBLOCK) {
+      std::string holder = read_all(fd);
+      return Error{"another run holds the lock 'docker/registry/v2/" + name + "' (" +
+                       (holder.empty() ? std::string("holder unknown") : holder) +
+                       "); nothing was done",
+                   err};
+    }
+    return fs::sys_error("lock", "docker/registry/v2/" + name, err);
+  }
+  std::string previous = read_all(fd);
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  std::time_t now = std::time(nullptr);
+  char when[32];
+  std::strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  std::string text = "pid " + std::to_string(::getpid()) + " on host " + host + " since " + when +
+                     ", regsweep " + std::string(command) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, text.data(), text.size(), 0) < 0) {
+    return fs::sys_error("write lock file", "docker/registry/v2/" + name, errno);
+  }
+  return std::make_unique<RegistryLock>(std::move(file), previous);
+}
+
+}  // namespace regsweep

@@ -1,0 +1,178 @@
+// The grace period, the stop-the-world check, the lock and containment.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include "regsweep/layout.hpp"
+#include "regsweep/lock.hpp"
+#include "temp_registry.hpp"
+
+namespace regsweep {
+namespace {
+
+using test::planned;
+
+GcOptions with_grace(std::int64_t seconds, bool m = false) {
+  GcOptions o = test::options(m);
+  o.min_age = seconds;
+  return o;
+}
+
+bool deletes_blob(const Collection& c, const Digest& d) {
+  auto v = planned(c, ActionKind::blob);
+  return std::binary_search(v.begin(), v.end(), d);
+}
+
+TEST(Grace, YoungBlobsAndWhatYoungLinksNameAreKept) {
+  test::TempRegistry reg;
+  reg.tag("r", "v", reg.put_image("r", {reg.put_layer("r", "live")}));
+  Digest old_orphan = reg.put_blob("old orphan");
+  reg.backdate(layout::blob_dir(old_orphan), 2 * 3600);
+  Digest young_orphan = reg.put_blob("young orphan");
+  // A push in progress: a layer uploaded and linked, no manifest yet.
+  Digest pushing = reg.put_layer("pushing", "layer in flight");
+
+  Collection c = test::plan(reg, with_grace(3600));
+  EXPECT_TRUE(deletes_blob(c, old_orphan));
+  EXPECT_FALSE(deletes_blob(c, young_orphan));
+  EXPECT_FALSE(deletes_blob(c, pushing));
+  EXPECT_TRUE(planned(c, ActionKind::layer_link).empty());
+  EXPECT_TRUE(std::none_of(c.plan.actions.begin(), c.plan.actions.end(),
+                           [](const Action& a) { return a.kind == ActionKind::repository; }));
+  // The report says what was kept for being young.
+  auto kept = [&](const Digest& d) {
+    return std::any_of(c.kept_young.begin(), c.kept_young.end(),
+                       [&](const Action& a) { return a.digest == d; });
+  };
+  EXPECT_TRUE(kept(young_orphan));
+  EXPECT_TRUE(kept(pushing));
+  EXPECT_FALSE(kept(old_orphan));
+
+  // With no grace period (upstream's behaviour), they go.
+  Collection now = test::plan(reg, with_grace(0));
+  EXPECT_TRUE(deletes_blob(now, young_orphan));
+  EXPECT_TRUE(deletes_blob(now, pushing));
+  EXPECT_TRUE(now.kept_young.empty());
+}
+
+TEST(Grace, AYoungManifestKeepsWhatItReferencesEvenWithoutLinks) {
+  test::TempRegistry reg;
+  Digest layer = reg.put_layer("r", "its layer");
+  reg.backdate(layout::blob_dir(layer), 2 * 3600);
+  reg.backdate(layout::layer_link_dir("r", layer), 2 * 3600);
+  Digest m = reg.put_image("r", {layer}, "pushed");
+  reg.remove(layout::revision_dir("r", m));  // the manifest blob is written, its link not yet
+  Digest config = reg.last_config();
+  reg.backdate(layout::blob_dir(config), 2 * 3600);
+  reg.backdate(layout::layer_link_dir("r", config), 2 * 3600);
+  reg.backdate("repositories", 2 * 3600);
+  reg.tag("other", "v", reg.put_image("other", {}, "other"));
+
+  Collection c = test::plan(reg, with_grace(3600));
+  EXPECT_FALSE(deletes_blob(c, m));
+  EXPECT_FALSE(deletes_blob(c, layer));
+  EXPECT_FALSE(deletes_blob(c, config));
+  EXPECT_TRUE(c.findings.empty());  // a layer read as a possible manifest is not a finding
+  Collection now = test::plan(reg, with_grace(0));
+  EXPECT_TRUE(deletes_blob(now, layer));
+}
+
+TEST(Grace, WithMAYoungUntaggedRevisionIsKept) {
+  test::TempRegistry reg;
+  Digest old = reg.put_image("r", {reg.put_layer("r", "old")}, "old");
+  reg.backdate("repositories/r", 2 * 3600);
+  reg.backdate("blobs", 2 * 3600);
+  Digest fresh = reg.put_image("r", {reg.put_layer("r", "fresh")}, "fresh");
+  reg.tag("r", "v", reg.put_image("r", {}, "tagged"));
+  Collection c = test::plan(reg, with_grace(3600, true));
+  EXPECT_EQ(planned(c, ActionKind::revision), std::vector<Digest>{old});
+  EXPECT_FALSE(deletes_blob(c, fresh));
+}
+
+TEST(Activity, YoungUploadsAndChangesDuringTheScanAreReported) {
+  test::TempRegistry reg;
+  reg.tag("r", "v", reg.put_image("r", {}));
+  reg.backdate("repositories", 2 * 3600);
+  reg.backdate("blobs", 2 * 3600);
+  EXPECT_TRUE(test::plan(reg, with_grace(3600)).activity.empty());
+
+  reg.start_upload("r", "u", "");
+  Collection c = test::plan(reg, with_grace(3600));
+  ASSERT_EQ(c.activity.size(), 1U);
+  EXPECT_NE(c.activity[0].find("_uploads/u"), std::string::npos);
+
+  test::TempRegistry reg2;
+  Digest d = reg2.put_blob("written while scanning");
+  reg2.backdate(layout::blob_dir(d), -600);  // modified after the scan started
+  Collection c2 = test::plan(reg2, with_grace(0));
+  ASSERT_EQ(c2.activity.size(), 1U);
+  EXPECT_NE(c2.activity[0].find("changed during the scan"), std::string::npos);
+}
+
+TEST(Lock, ASecondRunIsRefusedAndADeadHoldersLockIsTakenOver) {
+  test::TempRegistry reg;
+  auto v2 = open_registry(reg.root());
+  ASSERT_TRUE(v2);
+  {
+    auto first = acquire_lock(v2->get(), "gc");
+    ASSERT_TRUE(first);
+    EXPECT_TRUE((*first)->previous_holder().empty());
+    // flock locks belong to the open file description: a second open conflicts, as a second
+    // process would.
+    auto second = acquire_lock(v2->get(), "rm");
+    ASSERT_FALSE(second);
+    EXPECT_NE(second.error().message.find("pid " + std::to_string(::getpid())), std::string::npos);
+    EXPECT_NE(second.error().message.find("regsweep gc"), std::string::npos);
+  }
+  // Released cleanly: the next holder finds no previous holder.
+  auto again = acquire_lock(v2->get(), "gc");
+  ASSERT_TRUE(again);
+  EXPECT_TRUE((*again)->previous_holder().empty());
+  again->reset();
+
+  // A holder killed while holding it: the kernel drops the flock, the file keeps its text.
+  pid_t child = ::fork();
+  if (child == 0) {
+    auto held = acquire_lock(v2->get(), "gc");
+    ::_exit(held ? 0 : 1);  // exits without running destructors
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  auto taken = acquire_lock(v2->get(), "gc");
+  ASSERT_TRUE(taken);
+  EXPECT_NE((*taken)->previous_holder().find("pid " + std::to_string(child)), std::string::npos);
+}
+
+TEST(Lock, ASymlinkedLockFileIsRefused) {
+  test::TempRegistry reg;
+  test::TempRegistry outside;
+  outside.write("target", "precious");
+  reg.symlink(outside.v2() + "/target", std::string(k_lock_file));
+  auto before = outside.snapshot();
+  auto v2 = open_registry(reg.root());
+  EXPECT_FALSE(acquire_lock(v2->get(), "gc"));
+  EXPECT_EQ(outside.snapshot(), before);
+}
+
+TEST(Containment, TheSweeperRefusesPathsOutsideTheTree) {
+  test::TempRegistry reg;
+  test::TempRegistry outside;
+  outside.write("precious/data", "keep");
+  auto before = outside.snapshot();
+  auto v2 = open_registry(reg.root());
+  auto remover = make_tree_remover(v2->get());
+  std::string escape = "../../../../" + outside.root().substr(1) + "/docker/registry/v2/precious";
+  for (const std::string& bad :
+       {escape, std::string("/etc"), std::string(""), std::string("blobs/../.."),
+        std::string("docker"), outside.v2() + "/precious"}) {
+    EXPECT_FALSE(remover->remove_tree(bad)) << bad;
+  }
+  EXPECT_EQ(outside.snapshot(), before);
+}
+
+}  // namespace
+}  // namespace regsweep
