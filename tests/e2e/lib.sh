@@ -222,8 +222,10 @@ put_manifest() {
 }
 
 # tree_state ROOT: every path below ROOT with type, size and mtime (for "changed nothing").
+# regsweep's own lock file, and the mtime of the directory holding it, are left out.
 tree_state() {
-  (cd "$1" && find . -printf '%y %s %T@ %p\n' | sort -k4)
+  (cd "$1" && find . -path ./docker/registry/v2/regsweep.lock -prune -o \
+    -path ./docker/registry/v2 -printf 'd v2\n' -o -printf '%y %s %T@ %p\n' | sort -k4)
 }
 
 # manifest_refs ROOT DIGEST: prints DIGEST and, recursively, every digest it references
