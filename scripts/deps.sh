@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages regsweep needs that are missing. `deps.sh build` installs what
 # building needs; `deps.sh test` adds what the end-to-end tests drive (the real registry,
-# skopeo, jq, curl). Uses apt-get as root, or through sudo.
+# skopeo, jq, curl, bc) and the fuzzers (clang). Uses apt-get as root, or through sudo.
 set -euo pipefail
 what=${1:-build}
 pkgs=(cmake g++ make pkg-config libboost-filesystem-dev libboost-program-options-dev libssl-dev
   libsimdjson-dev libtbb-dev libgtest-dev libyaml-cpp-dev openssl)
 if [ "$what" = test ]; then
-  pkgs+=(docker-registry skopeo jq curl tar gzip findutils)
+  pkgs+=(docker-registry skopeo jq curl tar gzip findutils bc util-linux clang libclang-rt-14-dev)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

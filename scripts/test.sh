@@ -17,6 +17,21 @@ else
   failed=$((failed + 1))
 fi
 
+echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer"
+if BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_ARGS="-DREGSWEEP_SANITIZE=ON" scripts/build.sh &&
+  ctest --test-dir build-asan --output-on-failure -j"$(nproc)"; then
+  passed=$((passed + unit_total))
+else
+  failed=$((failed + 1))
+fi
+
+echo "== fuzzers (short run; scripts/fuzz.sh SECONDS for a long one)"
+if scripts/fuzz.sh "${FUZZ_SECONDS:-20}"; then
+  passed=$((passed + 2))
+else
+  failed=$((failed + 1))
+fi
+
 for t in tests/e2e/*_e2e.sh; do
   echo "== $t"
   out=$(mktemp)

@@ -257,7 +257,7 @@ class Scanner {
       return;
     }
     if (e.type != fs::EntryType::directory || e.name.size() != 2) {
-      finding(FindingKind::unknown_entry, Severity::warning, path, "",
+      finding(FindingKind::unknown_entry, Severity::error, path, "",
               "'" + path + "' is not a blob prefix directory; kept");
       return;
     }
@@ -288,7 +288,7 @@ class Scanner {
         continue;
       }
       if (b.type != fs::EntryType::directory || !digest || b.name.substr(0, 2) != e.name) {
-        finding(FindingKind::unknown_entry, Severity::warning, bpath, "",
+        finding(FindingKind::unknown_entry, Severity::error, bpath, "",
                 "'" + bpath + "' is not a blob directory; kept");
         continue;
       }
@@ -299,7 +299,7 @@ class Scanner {
         std::string dpath = layout::join(bpath, layout::k_data);
         if (err == ENOENT) {
           if (!inspect_incomplete(dir->get(), b.name, bpath, "")) {
-            finding(FindingKind::blob_without_data, Severity::warning, bpath, "",
+            finding(FindingKind::blob_without_data, Severity::error, bpath, "",
                     "blob directory '" + bpath + "' has no data file; kept");
           }
         } else {
@@ -343,12 +343,12 @@ class Scanner {
       std::string epath = layout::join(path, e.name);
       if (layout::is_reserved(e.name)) {
         if (!layout::is_repo_marker(e.name)) {
-          finding(FindingKind::unknown_entry, Severity::warning, epath, name,
+          finding(FindingKind::unknown_entry, Severity::error, epath, name,
                   "'" + epath + "' is not part of the registry layout; ignored");
           continue;
         }
         if (name.empty()) {
-          finding(FindingKind::unknown_entry, Severity::warning, epath, "",
+          finding(FindingKind::unknown_entry, Severity::error, epath, "",
                   "'" + epath + "' belongs to no repository; ignored");
           continue;
         }
@@ -366,7 +366,7 @@ class Scanner {
           continue;
         }
         if (e.type != fs::EntryType::directory) {
-          finding(FindingKind::unknown_entry, Severity::warning, epath, name,
+          finding(FindingKind::unknown_entry, Severity::error, epath, name,
                   "'" + epath + "' is not a directory; ignored");
           continue;
         }
@@ -407,12 +407,12 @@ class Scanner {
         continue;
       }
       if (e.type != fs::EntryType::directory) {
-        finding(FindingKind::unknown_entry, Severity::warning, epath, name,
+        finding(FindingKind::unknown_entry, Severity::error, epath, name,
                 "'" + epath + "' is not part of the registry layout; ignored");
         continue;
       }
       if (!layout::is_valid_repo_component(e.name)) {
-        finding(FindingKind::invalid_name, Severity::warning, epath, name,
+        finding(FindingKind::invalid_name, Severity::error, epath, name,
                 "'" + epath + "' is not a valid repository name component; scanned anyway");
       }
       auto sub = fs::open_dir(dir.get(), e.name);
@@ -479,7 +479,7 @@ class Scanner {
         // What the registry's own DELETE leaves behind: the link file goes, its directory
         // stays. Not a link; the empty directory is untidy, not a problem.
         if (!inspect_incomplete(dir->get(), e.name, epath, repo)) {
-          finding(FindingKind::unknown_entry, Severity::warning, epath, repo,
+          finding(FindingKind::unknown_entry, Severity::error, epath, repo,
                   "link directory '" + epath + "' has no link file but holds other entries; kept");
         }
         continue;
@@ -537,7 +537,7 @@ class Scanner {
       std::string epath = layout::join(mpath, e.name);
       bool known = e.name == layout::k_revisions || e.name == layout::k_tags;
       if (!known) {
-        finding(FindingKind::unknown_entry, Severity::warning, epath, repo.name,
+        finding(FindingKind::unknown_entry, Severity::error, epath, repo.name,
                 "'" + epath + "' is not part of the registry layout; ignored");
         continue;
       }
@@ -595,7 +595,7 @@ class Scanner {
         continue;
       }
       if (!layout::is_valid_tag(e.name)) {
-        finding(FindingKind::invalid_name, Severity::warning, epath, repo.name,
+        finding(FindingKind::invalid_name, Severity::error, epath, repo.name,
                 "'" + epath + "' is not a valid tag name; read anyway");
       }
       auto dir = fs::open_dir(tags_fd, e.name);
@@ -677,8 +677,7 @@ class Scanner {
       if (e.type != fs::EntryType::directory) {
         finding(
             e.type == fs::EntryType::symlink ? FindingKind::symlink : FindingKind::unknown_entry,
-            Severity::warning, epath, repo.name,
-            "'" + epath + "' is not an upload directory; kept");
+            Severity::error, epath, repo.name, "'" + epath + "' is not an upload directory; kept");
         continue;
       }
       auto dir = fs::open_dir(uploads_fd, e.name);
@@ -695,7 +694,7 @@ class Scanner {
       seen(st.newest_ts, epath);
       if (st.error) {
         finding(
-            FindingKind::unreadable, Severity::warning, epath, repo.name,
+            FindingKind::unreadable, Severity::error, epath, repo.name,
             "upload '" + epath + "' holds something unreadable or a symbolic link; never purged");
       }
       auto started = fs::read_file(dir->get(), layout::k_startedat, 256);
@@ -770,6 +769,16 @@ Result<Inventory> scan(int v2_fd, tbb::task_arena& arena) {
     group.wait();
   });
   scanner.collect(inv);
+  if (!inv.has_repositories_dir && !inv.blobs.empty()) {
+    // Blobs but no repositories: a wrong root, a failed mount or a hand-made mess, not an
+    // empty registry. Upstream aborts here; regsweep keeps every blob.
+    inv.keep_all_blobs = true;
+    inv.findings.push_back(Finding{
+        FindingKind::unreadable, Severity::error, std::string(layout::k_repositories_dir), "",
+        "'" + std::string(layout::k_repositories_dir) + "' does not exist but " +
+            std::to_string(inv.blobs.size()) + " blobs do; no blob is deleted"});
+    sort_findings(inv.findings);
+  }
   return inv;
 }
 

@@ -176,3 +176,46 @@ TEST(Containment, TheSweeperRefusesPathsOutsideTheTree) {
 
 }  // namespace
 }  // namespace regsweep
+
+namespace regsweep {
+namespace {
+
+TEST(Containment, SymlinksPlantedInTheTreeNeverReachOutside) {
+  test::TempRegistry outside;  // a registry-shaped directory that must stay intact
+  Digest o = outside.put_layer("victim", "outside layer");
+  outside.tag("victim", "v", outside.put_image("victim", {o}));
+  outside.write("precious.txt", "keep me");
+  auto before = outside.snapshot();
+
+  test::TempRegistry reg;
+  Digest l = reg.put_layer("r", "layer");
+  Digest m = reg.put_image("r", {l});
+  reg.tag("r", "v", m);
+  reg.put_blob("orphan");
+  std::string ov2 = outside.v2();
+  reg.symlink(ov2 + "/blobs/sha256/" + o.hex().substr(0, 2), "blobs/sha256/zz");
+  reg.symlink(ov2 + "/blobs/sha256/" + o.hex().substr(0, 2) + "/" + o.hex(),
+              "blobs/sha256/" + l.hex().substr(0, 2) + "/" +
+                  std::string(62, 'a').insert(0, l.hex().substr(0, 2)));
+  reg.symlink(ov2 + "/repositories/victim", "repositories/evil");
+  reg.symlink(ov2 + "/repositories/victim/_layers", "repositories/r2/_layers");
+  reg.symlink(ov2 + "/precious.txt",
+              "repositories/r/_layers/sha256/" + std::string(64, 'b') + "/link");
+  reg.symlink(ov2, "repositories/r/_manifests/tags/escape");
+
+  for (bool m_flag : {false, true}) {
+    GcOptions o1 = test::options(m_flag);
+    test::GcRun run = test::collect(reg, o1);
+    EXPECT_GT(std::count_if(run.collection.findings.begin(), run.collection.findings.end(),
+                            [](const Finding& f) { return f.kind == FindingKind::symlink; }),
+              3);
+  }
+  GcOptions everything = test::options(true);
+  everything.remove = {"**"};
+  test::collect(reg, everything);
+  EXPECT_EQ(outside.snapshot(), before);
+  EXPECT_TRUE(outside.has_blob(o));
+}
+
+}  // namespace
+}  // namespace regsweep

@@ -85,6 +85,7 @@ TEST(Sweep, ReferencesGoBeforeWhatTheyPointTo) {
 
 TEST(Sweep, AFailedDeleteIsRecordedAndTheSweepGoesOn) {
   test::TempRegistry reg;
+  reg.mkdir("repositories");  // without it, blobs are kept as a sign of a wrong root
   std::vector<Digest> orphans;
   for (int i = 0; i < 10; ++i) {
     orphans.push_back(reg.put_blob("orphan " + std::to_string(i)));
