@@ -26,6 +26,25 @@ Result<fs::Fd> open_registry(const std::string& root) {
   return v2;
 }
 
+std::optional<std::int64_t> young_after(const GcOptions& options) {
+  if (options.min_age <= 0) {
+    return std::nullopt;
+  }
+  return options.plan.now - options.min_age;
+}
+
+std::vector<Digest> young_blobs(const Inventory& inventory, std::optional<std::int64_t> after) {
+  std::vector<Digest> out;
+  if (after) {
+    for (const Blob& b : inventory.blobs) {
+      if (b.mtime > *after) {
+        out.push_back(b.digest);
+      }
+    }
+  }
+  return out;
+}
+
 Result<Collection> plan_gc(int v2_fd, const GcOptions& options, tbb::task_arena& arena) {
   auto inventory = scan(v2_fd, arena);
   if (!inventory) {
@@ -38,18 +57,10 @@ Result<Collection> plan_gc(int v2_fd, const GcOptions& options, tbb::task_arena&
       return s.error();
     }
   }
-  std::optional<std::int64_t> young_after;
-  std::vector<Digest> speculative;
-  if (options.min_age > 0) {
-    young_after = options.plan.now - options.min_age;
-    for (const Blob& b : c.inventory.blobs) {
-      if (b.mtime > *young_after) {
-        speculative.push_back(b.digest);
-      }
-    }
-  }
+  std::optional<std::int64_t> young_after = regsweep::young_after(options);
   std::vector<Finding> manifest_findings;
-  c.manifests = load_manifests(v2_fd, c.inventory, arena, manifest_findings, speculative);
+  c.manifests = load_manifests(v2_fd, c.inventory, arena, manifest_findings,
+                               young_blobs(c.inventory, young_after));
   MarkOptions mark_options{young_after, options.delete_untagged, options.delete_orphan_signatures};
   c.marks = mark(c.inventory, c.manifests, mark_options, arena);
   c.findings = c.inventory.findings;

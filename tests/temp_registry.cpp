@@ -157,7 +157,8 @@ void TempRegistry::tag(const std::string& repo, const std::string& tag, const Di
 }
 
 void TempRegistry::api_delete(const std::string& repo, const Digest& d) {
-  remove(layout::revision_dir(repo, d));
+  // As registry 2.8 does: the link file goes, its directory stays.
+  remove(layout::revision_link(repo, d));
   bfs::path tags = bfs::path(v2()) / layout::tags_dir(repo);
   boost::system::error_code ec;
   std::vector<bfs::path> doomed;

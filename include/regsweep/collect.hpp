@@ -43,6 +43,12 @@ struct Collection {
   std::vector<std::string> activity;
 };
 
+// The time after which an object counts as young for these options (nullopt: min_age 0).
+std::optional<std::int64_t> young_after(const GcOptions& options);
+
+// Young blobs that may be manifests of a push in progress (for load_manifests).
+std::vector<Digest> young_blobs(const Inventory& inventory, std::optional<std::int64_t> after);
+
 // Plans a garbage collection of the tree below `v2_fd`. Reads only. Error when the tree
 // cannot be opened or a removal spec matches nothing.
 Result<Collection> plan_gc(int v2_fd, const GcOptions& options, tbb::task_arena& arena);

@@ -14,6 +14,7 @@
 #include <oneapi/tbb/task_arena.h>
 #include <boost/program_options.hpp>
 
+#include "common.hpp"
 #include "regsweep/collect.hpp"
 #include "regsweep/config.hpp"
 #include "regsweep/lock.hpp"
@@ -22,13 +23,9 @@
 #include "render.hpp"
 
 namespace po = boost::program_options;
+using namespace regsweep::cli;  // NOLINT(google-build-using-namespace): exit codes, helpers
 
 namespace {
-
-constexpr int k_exit_ok = 0;
-constexpr int k_exit_cannot_run = 1;
-constexpr int k_exit_usage = 2;
-constexpr int k_exit_findings = 3;
 
 constexpr const char* k_version = "regsweep 0.1.0";
 
@@ -41,6 +38,8 @@ commands:
   garbage-collect, gc   delete what no image needs: blobs, and with -m untagged manifests;
                         remove empty repositories and tidy the tree
   rm                    remove repositories or single tags, then collect what they held
+  du                    disk usage per repository: logical, exclusive, shared, reclaimable
+  ls                    the offline catalog: repositories and, with -t, their tags
 
 Run 'regsweep <command> --help' for a command's options.
 
@@ -88,20 +87,6 @@ hide a repository. Each such case is reported on stderr and makes the exit code 
 exit codes: 0 done and clean; 1 could not run (nothing deleted); 2 usage error;
             3 done, but objects were kept or not deleted because of findings or failed deletes
 )";
-
-std::optional<std::string> getenv_opt(const char* name) {
-  const char* v = std::getenv(name);
-  if (v == nullptr) {
-    return std::nullopt;
-  }
-  return std::string(v);
-}
-
-int usage_error(const std::string& message) {
-  std::cerr << "regsweep: " << message << "\n"
-            << "Try 'regsweep --help' for more information.\n";
-  return k_exit_usage;
-}
 
 enum class Command { gc, rm };
 
@@ -215,24 +200,13 @@ int run(Command command, const std::vector<std::string>& args) {
   if (vm.count("root") != 0) {
     root_opt = root_arg;
   }
-  regsweep::RegistryEnv env{getenv_opt("REGISTRY_CONFIGURATION_PATH"),
-                            getenv_opt("REGISTRY_STORAGE"),
-                            getenv_opt("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY")};
-  if (!config && !root_opt && !env.configuration_path) {
-    return usage_error(
-        "no configuration: give the registry's config.yml, set REGISTRY_CONFIGURATION_PATH, "
-        "or name the storage root with --root");
+  int open_code = k_exit_ok;
+  auto tree = open_tree(config, root_opt, open_code);
+  if (!tree) {
+    return open_code;
   }
-  auto root = regsweep::locate_root(config, root_opt, env);
-  if (!root) {
-    std::cerr << "regsweep: " << root.error().message << "\n";
-    return k_exit_cannot_run;
-  }
-  auto v2 = regsweep::open_registry(root->root);
-  if (!v2) {
-    std::cerr << "regsweep: " << v2.error().message << "\n";
-    return k_exit_cannot_run;
-  }
+  auto* v2 = &tree->v2;
+  auto* root = &*tree;
 
   // A run that may delete holds the lock from before the scan until it exits.
   std::unique_ptr<regsweep::RegistryLock> lock;
@@ -342,6 +316,12 @@ int main(int argc, char** argv) {
       if (!rest.empty() && rest.front() == "rm") {
         return run(Command::rm, {"--help"});
       }
+      if (!rest.empty() && rest.front() == "du") {
+        return run_du({"--help"});
+      }
+      if (!rest.empty() && rest.front() == "ls") {
+        return run_ls({"--help"});
+      }
       std::cout << k_main_help;
       return k_exit_ok;
     }
@@ -354,6 +334,12 @@ int main(int argc, char** argv) {
     }
     if (cmd == "rm") {
       return run(Command::rm, rest);
+    }
+    if (cmd == "du") {
+      return run_du(rest);
+    }
+    if (cmd == "ls") {
+      return run_ls(rest);
     }
     return usage_error("unknown command '" + cmd + "'");
   } catch (const std::exception& e) {

@@ -96,6 +96,23 @@ check "dry run -m leaves the tree identical" test "$before" = "$(tree_state "$W/
 check "dry run -m JSON is valid and says dry_run" \
   test "$(jq -r '.dry_run and (.deletions | all(.status == "planned"))' "$W/dry-m.json")" = true
 
+echo "# du agrees with gc and with the disk"
+"$REGSWEEP" du --root "$W/dry" --min-age 0 --json >"$W/du.json" 2>/dev/null
+"$REGSWEEP" gc --min-age 0 -d --root "$W/dry" --json "$W/gc-d.json" >/dev/null 2>&1
+check "du's unreferenced bytes equal what gc --dry-run would free" \
+  test "$(jq .totals.unreferenced_bytes "$W/du.json")" = "$(jq .summary.bytes_eligible "$W/gc-d.json")"
+check "and with -m" \
+  test "$(jq .totals.unreferenced_m_bytes "$W/du.json")" = "$(jq .summary.bytes_eligible "$W/dry-m.json")"
+check "du's blob bytes equal the sizes of every data file" \
+  test "$(jq .totals.blob_bytes "$W/du.json")" = \
+  "$(find "$W/dry/docker/registry/v2/blobs" -name data -type f -printf '%s\n' | awk '{s+=$1} END {print s}')"
+"$REGSWEEP" du --root "$W/dry" --min-age 0 --prometheus "$W/metrics.prom" >/dev/null 2>&1
+check "du --prometheus writes the textfile-collector file" \
+  grep -q '^regsweep_repository_exclusive_bytes{repository="lib/app"} ' "$W/metrics.prom"
+check "ls -t lists every tag" test "$("$REGSWEEP" ls -t --root "$W/dry" | wc -l)" -eq "$(echo "$TAGS" | wc -l)"
+check "ls -t shows the index's platforms" \
+  bash -c "'$REGSWEEP' ls -t --root '$W/dry' multi/oci | grep -q 'linux/amd64,linux/arm64'"
+
 echo "# without -m"
 blobs_before=$(blob_list "$ROOT")
 set +e

@@ -1,0 +1,84 @@
+#pragma once
+
+// What every command shares: exit codes, usage errors, finding the tree.
+
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "regsweep/collect.hpp"
+#include "regsweep/config.hpp"
+
+namespace regsweep::cli {
+
+inline constexpr int k_exit_ok = 0;
+inline constexpr int k_exit_cannot_run = 1;
+inline constexpr int k_exit_usage = 2;
+inline constexpr int k_exit_findings = 3;
+
+inline std::optional<std::string> getenv_opt(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr) {
+    return std::nullopt;
+  }
+  return std::string(v);
+}
+
+inline int usage_error(const std::string& message) {
+  std::cerr << "regsweep: " << message << "\n"
+            << "Try 'regsweep --help' for more information.\n";
+  return k_exit_usage;
+}
+
+// The registry's environment, as the registry reads it.
+inline RegistryEnv registry_env() {
+  return RegistryEnv{getenv_opt("REGISTRY_CONFIGURATION_PATH"), getenv_opt("REGISTRY_STORAGE"),
+                     getenv_opt("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY")};
+}
+
+// The open docker/registry/v2 directory and the root it is in, or an exit code (printed).
+struct OpenTree {
+  std::string root;
+  fs::Fd v2;
+};
+
+inline std::optional<OpenTree> open_tree(const std::optional<std::string>& config,
+                                         const std::optional<std::string>& root_arg,
+                                         int& exit_code) {
+  RegistryEnv env = registry_env();
+  if (!config && !root_arg && !env.configuration_path) {
+    exit_code = usage_error(
+        "no configuration: give the registry's config.yml, set REGISTRY_CONFIGURATION_PATH, "
+        "or name the storage root with --root");
+    return std::nullopt;
+  }
+  auto root = locate_root(config, root_arg, env);
+  if (!root) {
+    std::cerr << "regsweep: " << root.error().message << "\n";
+    exit_code = k_exit_cannot_run;
+    return std::nullopt;
+  }
+  auto v2 = open_registry(root->root);
+  if (!v2) {
+    std::cerr << "regsweep: " << v2.error().message << "\n";
+    exit_code = k_exit_cannot_run;
+    return std::nullopt;
+  }
+  return OpenTree{root->root, std::move(*v2)};
+}
+
+// A positional argument of du and ls that names the registry's config rather than a glob.
+inline bool looks_like_config(const std::string& arg) {
+  auto ends = [&](const char* suffix) {
+    std::string s(suffix);
+    return arg.size() > s.size() && arg.compare(arg.size() - s.size(), s.size(), s) == 0;
+  };
+  return ends(".yml") || ends(".yaml");
+}
+
+int run_du(const std::vector<std::string>& args);
+int run_ls(const std::vector<std::string>& args);
+
+}  // namespace regsweep::cli

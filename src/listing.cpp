@@ -1,0 +1,124 @@
+#include "regsweep/listing.hpp"
+
+#include <algorithm>
+#include <unordered_set>
+
+#include <oneapi/tbb/enumerable_thread_specific.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <simdjson.h>
+
+#include "regsweep/fs.hpp"
+#include "regsweep/layout.hpp"
+#include "regsweep/mark.hpp"
+#include "regsweep/scan.hpp"
+#include "regsweep/select.hpp"
+
+namespace regsweep {
+
+namespace {
+
+constexpr std::uint64_t k_config_max = 16ULL << 20U;
+
+// The `created` field of an image config blob, or empty.
+std::string created_of(int v2_fd, const Digest& config, simdjson::dom::parser& parser) {
+  auto bytes = fs::read_file(v2_fd, layout::blob_data(config), k_config_max);
+  if (!bytes) {
+    return "";
+  }
+  simdjson::dom::element doc;
+  std::string_view created;
+  if (parser.parse(bytes->data(), bytes->size(), true).get(doc) != simdjson::SUCCESS ||
+      doc["created"].get(created) != simdjson::SUCCESS) {
+    return "";
+  }
+  return std::string(created.substr(0, 64));
+}
+
+}  // namespace
+
+Result<Listing> list_registry(int v2_fd, const std::vector<std::string>& globs, bool with_tags,
+                              tbb::task_arena& arena) {
+  auto scanned = scan(v2_fd, arena);
+  if (!scanned) {
+    return scanned.error();
+  }
+  Inventory& inv = *scanned;
+  Listing out;
+  out.findings = inv.findings;
+  std::vector<const Repository*> chosen;
+  for (const Repository& r : inv.repositories) {
+    if (globs.empty() || std::any_of(globs.begin(), globs.end(),
+                                     [&](const std::string& g) { return glob_match(g, r.name); })) {
+      chosen.push_back(&r);
+    }
+  }
+  ManifestTable table;
+  if (with_tags) {
+    std::vector<Finding> manifest_findings;
+    table = load_manifests(v2_fd, inv, arena, manifest_findings);
+    out.findings.insert(out.findings.end(), manifest_findings.begin(), manifest_findings.end());
+  }
+  out.repositories.resize(chosen.size());
+  tbb::enumerable_thread_specific<simdjson::dom::parser> parsers;
+  arena.execute([&] {
+    tbb::parallel_for(std::size_t{0}, chosen.size(), [&](std::size_t i) {
+      const Repository& repo = *chosen[i];
+      RepoListing& rl = out.repositories[i];
+      rl.name = repo.name;
+      if (!with_tags) {
+        return;
+      }
+      for (const Tag& tag : repo.tags) {
+        TagInfo info;
+        info.name = tag.name;
+        info.digest = tag.current;
+        if (!tag.current) {
+          info.complete = false;
+          rl.tags.push_back(std::move(info));
+          continue;
+        }
+        std::unordered_set<Digest, DigestHash> seen;
+        std::vector<Digest> todo{*tag.current};
+        std::vector<Digest> configs;
+        while (!todo.empty()) {
+          Digest d = todo.back();
+          todo.pop_back();
+          if (!seen.insert(d).second) {
+            continue;
+          }
+          const Blob* b = find_blob(inv, d);
+          if (b == nullptr) {
+            info.complete = false;
+            continue;
+          }
+          info.size += b->size;
+          auto it = table.find(d);
+          if (it == table.end() || !it->second.manifest) {
+            continue;
+          }
+          const Manifest& m = *it->second.manifest;
+          if (d == *tag.current) {
+            info.media_type = m.media_type;
+            info.platforms = m.platforms;
+          }
+          for (std::size_t k = 0; k < m.blobs.size(); ++k) {
+            if (k == 0 && m.kind != ManifestKind::docker_schema1) {
+              configs.push_back(m.blobs[k]);
+            }
+            todo.push_back(m.blobs[k]);
+          }
+          todo.insert(todo.end(), m.children.begin(), m.children.end());
+        }
+        for (const Digest& c : configs) {
+          std::string created = created_of(v2_fd, c, parsers.local());
+          info.created = std::max(info.created, created);
+        }
+        rl.tags.push_back(std::move(info));
+      }
+    });
+  });
+  sort_findings(out.findings);
+  return out;
+}
+
+}  // namespace regsweep

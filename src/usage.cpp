@@ -1,0 +1,164 @@
+// Usage.
+//
+// 1. Scan once, load every manifest once.
+// 2. Mark and plan as `gc` and as `gc -m` (no I/O): the plans' blob bytes are the totals'
+//    unreferenced bytes, so du and gc --dry-run agree by construction.
+// 3. Per repository: its `gc` marks are the blobs its manifests reference (logical); a digest
+//    marked by one repository only is exclusive; reclaimable bytes are the planned blobs the
+//    repository links (layer links, revisions, emptied revision directories, what its
+//    manifests reference).
+
+#include "regsweep/usage.hpp"
+
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "regsweep/layout.hpp"
+#include "regsweep/scan.hpp"
+#include "regsweep/select.hpp"
+
+namespace regsweep {
+
+namespace {
+
+std::unordered_set<Digest, DigestHash> planned_blobs(const Plan& plan) {
+  std::unordered_set<Digest, DigestHash> out;
+  for (const Action& a : plan.actions) {
+    if (a.kind == ActionKind::blob) {
+      out.insert(a.digest);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<Usage> compute_usage(int v2_fd, const UsageOptions& options, tbb::task_arena& arena) {
+  auto scanned = scan(v2_fd, arena);
+  if (!scanned) {
+    return scanned.error();
+  }
+  const Inventory& inv = *scanned;
+  GcOptions gc;
+  gc.min_age = options.min_age;
+  gc.plan.now = options.now;
+  std::optional<std::int64_t> young = young_after(gc);
+  Usage usage;
+  std::vector<Finding> manifest_findings;
+  ManifestTable table =
+      load_manifests(v2_fd, inv, arena, manifest_findings, young_blobs(inv, young));
+  MarkOptions plain{young, false, false};
+  MarkOptions untagged{young, true, false};
+  MarkResult marks = mark(inv, table, plain, arena);
+  MarkResult marks_m = mark(inv, table, untagged, arena);
+  std::vector<Finding> findings = inv.findings;
+  findings.insert(findings.end(), manifest_findings.begin(), manifest_findings.end());
+  findings.insert(findings.end(), marks.findings.begin(), marks.findings.end());
+  sort_findings(findings);
+  PlanOptions po = gc.plan;
+  po.young_after = young;
+  Plan plan = make_plan(inv, marks, findings, po);
+  Plan plan_m = make_plan(inv, marks_m, findings, po);
+  auto doomed = planned_blobs(plan);
+  auto doomed_m = planned_blobs(plan_m);
+
+  UsageTotals& t = usage.totals;
+  t.blobs = inv.blobs.size();
+  t.repositories = inv.repositories.size();
+  for (const Blob& b : inv.blobs) {
+    t.blob_bytes += b.size;
+    if (contains(marks.marked, b.digest)) {
+      t.referenced_bytes += b.size;
+    } else if (doomed.count(b.digest) == 0) {
+      t.young_bytes += b.size;
+    }
+  }
+  t.unreferenced_bytes = plan.blob_bytes;
+  t.unreferenced_m_bytes = plan_m.blob_bytes;
+
+  // How many repositories reference each digest.
+  std::unordered_map<Digest, std::uint32_t, DigestHash> owners;
+  for (const RepoMark& rm : marks.repositories) {
+    for (const Digest& d : rm.marked) {
+      ++owners[d];
+    }
+  }
+  auto size_of = [&](const Digest& d) -> std::uint64_t {
+    const Blob* b = find_blob(inv, d);
+    return b == nullptr ? 0 : b->size;
+  };
+  for (std::size_t i = 0; i < inv.repositories.size(); ++i) {
+    const Repository& repo = inv.repositories[i];
+    std::uint64_t uploads = 0;
+    for (const Upload& u : repo.uploads) {
+      uploads += u.bytes;
+    }
+    t.upload_bytes += uploads;
+    if (!options.globs.empty() &&
+        std::none_of(options.globs.begin(), options.globs.end(),
+                     [&](const std::string& g) { return glob_match(g, repo.name); })) {
+      continue;
+    }
+    const RepoMark& rm = marks.repositories[i];
+    const RepoMark& rm_m = marks_m.repositories[i];
+    RepoUsage u;
+    u.name = repo.name;
+    u.upload_bytes = uploads;
+    for (const Tag& tag : repo.tags) {
+      u.tags += tag.current ? 1 : 0;
+    }
+    for (const Link& rev : repo.revisions) {
+      bool tagged = std::binary_search(rm_m.live.begin(), rm_m.live.end(), rev.digest) &&
+                    !std::binary_search(rm_m.dead.begin(), rm_m.dead.end(), rev.digest);
+      (tagged ? u.manifests_tagged : u.manifests_untagged) += 1;
+    }
+    for (const Digest& d : rm.marked) {
+      std::uint64_t size = size_of(d);
+      u.logical_bytes += size;
+      if (owners[d] == 1) {
+        u.exclusive_bytes += size;
+      }
+    }
+    u.shared_bytes = u.logical_bytes - u.exclusive_bytes;
+    // What this repository links or references, to attribute what gc would free.
+    std::unordered_set<Digest, DigestHash> mine(rm.marked.begin(), rm.marked.end());
+    for (const Link& l : repo.layers) {
+      mine.insert(l.digest);
+    }
+    for (const Link& r : repo.revisions) {
+      mine.insert(r.digest);
+      auto it = table.find(r.digest);
+      if (it != table.end() && it->second.manifest) {
+        mine.insert(it->second.manifest->blobs.begin(), it->second.manifest->blobs.end());
+        mine.insert(it->second.manifest->children.begin(), it->second.manifest->children.end());
+      }
+    }
+    std::string revisions = layout::revisions_dir(repo.name) + "/";
+    for (const Leftover& l : inv.leftovers) {
+      if (l.repository == repo.name && l.path.compare(0, revisions.size(), revisions) == 0) {
+        if (auto d = parse_hex(l.path.substr(revisions.size()))) {
+          mine.insert(*d);  // a manifest deleted through the API: its blob is still here
+          auto it = table.find(*d);
+          if (it != table.end() && it->second.manifest) {
+            mine.insert(it->second.manifest->blobs.begin(), it->second.manifest->blobs.end());
+          }
+        }
+      }
+    }
+    for (const Digest& d : mine) {
+      if (doomed.count(d) != 0) {
+        u.reclaimable_bytes += size_of(d);
+      }
+      if (doomed_m.count(d) != 0) {
+        u.reclaimable_m_bytes += size_of(d);
+      }
+    }
+    usage.repositories.push_back(std::move(u));
+  }
+  usage.findings = std::move(findings);
+  return usage;
+}
+
+}  // namespace regsweep
