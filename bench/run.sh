@@ -35,6 +35,7 @@ res[up]=$(measure up docker-registry garbage-collect --dry-run "$W/config.yml")
 res[rs]=$(measure rs "$R" gc --dry-run "$W/config.yml")
 res[upm]=$(measure upm docker-registry garbage-collect --dry-run --delete-untagged "$W/config.yml")
 res[rsm]=$(measure rsm "$R" gc --dry-run --delete-untagged "$W/config.yml")
+res[du]=$(measure du "$R" du "$W/config.yml")
 
 # real_run KEY CMD...: times CMD (which must collect "$W/copy") on a fresh copy of the tree,
 # RUNS times. The copy is synced and read once before timing, so the cache is warm as above.
@@ -88,11 +89,13 @@ out=docs/performance.md
   row "\`regsweep gc --dry-run\`" rs
   row "\`docker-registry garbage-collect --dry-run -m\`" upm
   row "\`regsweep gc --dry-run -m\`" rsm
+  row "\`regsweep du\`" du
   row "\`docker-registry garbage-collect\` (real run, fresh copy)" upreal
   row "\`regsweep gc\` (real run, fresh copy)" rsreal
   echo
   echo "* \`gc --dry-run\`: regsweep is $(ratio up rs) faster than upstream's dry run."
   echo "* \`gc --dry-run -m\`: $(ratio upm rsm) faster."
+  echo "* \`du\` takes $(awk -v a="$(wall du)" -v b="$(wall rs)" 'BEGIN{printf "%.2f", a/b}')× the time of \`regsweep gc --dry-run\` (it marks and plans twice, as gc and gc -m)."
   echo "* A real \`regsweep gc\` (deleting, with an fsync of every touched directory) is $(ratio up rsreal) faster than upstream's dry run, and $(ratio upreal rsreal) faster than upstream's real run."
   echo
   echo "## Re-running"

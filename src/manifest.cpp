@@ -84,6 +84,10 @@ bool read_descriptor_array(simdjson::dom::object obj, std::string_view field, bo
     if (!read_digest(desc, digest_field, where, m, &out, nullptr, error)) {
       return false;
     }
+    simdjson::dom::array urls;
+    if (desc["urls"].get(urls) == simdjson::SUCCESS && urls.size() > 0 && !out.empty()) {
+      m.foreign.push_back(out.back());
+    }
     if (platforms != nullptr) {
       std::string_view os;
       std::string_view arch;

@@ -32,6 +32,7 @@ struct Manifest {
   std::vector<Digest> children;        // child manifests of a list or index
   std::optional<Digest> subject;       // the manifest this one is attached to
   std::vector<std::string> platforms;  // "os/arch[/variant]" per child of an index
+  std::vector<Digest> foreign;         // layers with `urls`: they may have no local blob
   // Descriptors whose digest regsweep cannot hold (another algorithm); they can name no
   // blob under blobs/sha256.
   int foreign_digests = 0;

@@ -80,5 +80,6 @@ inline bool looks_like_config(const std::string& arg) {
 
 int run_du(const std::vector<std::string>& args);
 int run_ls(const std::vector<std::string>& args);
+int run_fsck(const std::vector<std::string>& args);
 
 }  // namespace regsweep::cli

@@ -40,6 +40,8 @@ commands:
   rm                    remove repositories or single tags, then collect what they held
   du                    disk usage per repository: logical, exclusive, shared, reclaimable
   ls                    the offline catalog: repositories and, with -t, their tags
+  fsck                  find what is broken (links, manifests, blob contents) and which
+                        tags it breaks; --repair fixes what cannot lose data
 
 Run 'regsweep <command> --help' for a command's options.
 
@@ -322,6 +324,9 @@ int main(int argc, char** argv) {
       if (!rest.empty() && rest.front() == "ls") {
         return run_ls({"--help"});
       }
+      if (!rest.empty() && rest.front() == "fsck") {
+        return run_fsck({"--help"});
+      }
       std::cout << k_main_help;
       return k_exit_ok;
     }
@@ -340,6 +345,9 @@ int main(int argc, char** argv) {
     }
     if (cmd == "ls") {
       return run_ls(rest);
+    }
+    if (cmd == "fsck") {
+      return run_fsck(rest);
     }
     return usage_error("unknown command '" + cmd + "'");
   } catch (const std::exception& e) {

@@ -1,0 +1,65 @@
+#pragma once
+
+// Checking a registry tree offline (`regsweep fsck`): structure from the same scan and
+// manifests as gc, optionally the content of every blob (SHA-256), with the tags each problem
+// breaks and a repair that cannot lose data.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <oneapi/tbb/task_arena.h>
+
+#include "regsweep/digest.hpp"
+#include "regsweep/finding.hpp"
+#include "regsweep/result.hpp"
+
+namespace regsweep {
+
+// A finding of fsck: what, where, and the repository:tag names a pull of which now fails.
+struct Problem {
+  std::string kind;   // e.g. "blob-missing", "digest-mismatch", "malformed-link"
+  Severity severity;  // error: a pull can fail; warning: untidy
+  std::string path;   // relative to docker/registry/v2
+  std::string repository;
+  std::string message;
+  std::vector<std::string> broken_tags;  // "repository:tag", sorted
+};
+
+// One-line advice for a kind of problem.
+std::string_view suggested_action(std::string_view kind);
+
+struct Repair {
+  std::string action;  // "remove-dangling-link" or "move-to-lost-found"
+  std::string path;
+  std::string target;  // for moves: where the blob went
+  std::string error;   // empty when done (or planned, in a dry run)
+};
+
+struct FsckOptions {
+  // Percentage of blobs whose content is verified (0: none, 100: all); the sample is chosen
+  // deterministically from `seed` and each blob's digest.
+  double verify_percent = 0;
+  std::uint64_t seed = 0;
+  bool repair = false;  // apply the repairs (else only list them)
+  std::int64_t now = 0;
+};
+
+struct FsckReport {
+  std::vector<Problem> problems;  // sorted by kind, then path
+  std::vector<Repair> repairs;    // planned or applied
+  std::uint64_t blobs = 0;
+  std::uint64_t tags = 0;
+  std::uint64_t blobs_verified = 0;
+  std::uint64_t bytes_verified = 0;
+  double verify_seconds = 0;
+};
+
+// Checks the tree below `v2_fd`. Error only when the tree cannot be read at all.
+Result<FsckReport> fsck(int v2_fd, const FsckOptions& options, tbb::task_arena& arena);
+
+// The SHA-256 of a file below `dirfd`, read in large chunks (OpenSSL EVP).
+Result<Digest> hash_file(int dirfd, const std::string& relpath);
+
+}  // namespace regsweep

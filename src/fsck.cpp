@@ -1,0 +1,411 @@
+// fsck.
+//
+// 1. Scan, load every manifest (as gc does) and mark without -m: the scan's, the manifests'
+//    and the marking's findings are problems.
+// 2. --verify-data: hash a deterministic sample of blobs (all at 100%) in parallel; a blob
+//    whose bytes do not hash to its name is a digest mismatch.
+// 3. Per tag, walk what a pull fetches: the manifest (which needs its revision link in the
+//    repository), children (each needing a revision link), config and layers (each needing its
+//    blob and a `_layers` link in the repository). Each missing or corrupt piece is a problem
+//    that breaks this tag.
+// 4. Repairs that cannot lose data: dangling links are removed, corrupt blobs moved to
+//    lost+found/. Listed always, applied only with `repair`.
+
+#include "regsweep/fsck.hpp"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <set>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <oneapi/tbb/parallel_for.h>
+
+#include "regsweep/fs.hpp"
+#include "regsweep/layout.hpp"
+#include "regsweep/mark.hpp"
+#include "regsweep/scan.hpp"
+
+namespace regsweep {
+
+namespace {
+
+constexpr std::size_t k_chunk = 1U << 20U;
+
+struct KindInfo {
+  std::string_view kind;
+  Severity severity;
+  std::string_view action;
+};
+
+constexpr KindInfo k_kinds[] = {
+    {"blob-missing", Severity::error, "re-push the broken tags, or restore the blob from a backup"},
+    {"layer-unlinked", Severity::error,
+     "re-push the broken tags (the registry serves a blob only through a repository's link)"},
+    {"revision-missing", Severity::error,
+     "re-push the broken tags: the registry serves a manifest only through a revision link"},
+    {"digest-mismatch", Severity::error,
+     "run fsck --repair to move the blob to lost+found, then re-push the broken tags"},
+    {"manifest-missing", Severity::error, "re-push the broken tags, or delete them"},
+    {"child-missing", Severity::error, "re-push the multi-platform image"},
+    {"manifest-unparseable", Severity::error,
+     "inspect the blob; re-push the tags that name it, or restore it from a backup"},
+    {"malformed-link", Severity::error,
+     "rewrite the link as 'sha256:<hex>' (no newline), or re-push the tag"},
+    {"link-mismatch", Severity::error, "rewrite the link to name its directory's digest"},
+    {"symlink", Severity::error, "replace the symbolic link with the real directory or file"},
+    {"unreadable", Severity::error, "fix the ownership and permissions (the registry's user)"},
+    {"invalid-name", Severity::error, "rename or remove the directory: the registry refuses it"},
+    {"unknown-entry", Severity::warning, "remove it if nothing of yours needs it"},
+    {"blob-without-data", Severity::warning, "remove the directory; re-push if a tag needs it"},
+    {"dangling-link", Severity::warning, "run fsck --repair (or gc) to remove it"},
+    {"upload-without-startedat", Severity::warning,
+     "remove it if no push is running (gc --purge-uploads uses its modification time)"},
+    {"temp-leftover", Severity::warning, "run gc to remove leftovers older than an hour"},
+};
+
+const KindInfo* info(std::string_view kind) {
+  for (const KindInfo& k : k_kinds) {
+    if (k.kind == kind) {
+      return &k;
+    }
+  }
+  return nullptr;
+}
+
+std::uint64_t sample_key(std::uint64_t seed, const Digest& d) {
+  // splitmix64 over the seed and the digest's first bytes: stable across runs and machines.
+  std::uint64_t x = seed;
+  for (std::size_t i = 0; i < 8; ++i) {
+    x = (x << 8U) ^ d.bytes[i] ^ (x >> 56U);
+  }
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30U)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27U)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31U);
+}
+
+class Checker {
+ public:
+  Checker(const Inventory& inv, const ManifestTable& table) : m_inv(inv), m_table(table) {}
+
+  void add(std::string kind, std::string path, std::string repo, std::string message,
+           const std::string& broken_tag = "") {
+    auto key = std::make_pair(kind, path);
+    auto it = m_problems.find(key);
+    if (it == m_problems.end()) {
+      const KindInfo* k = info(kind);
+      Problem p{kind,
+                k != nullptr ? k->severity : Severity::error,
+                path,
+                std::move(repo),
+                std::move(message),
+                {}};
+      it = m_problems.emplace(key, std::move(p)).first;
+    }
+    if (!broken_tag.empty()) {
+      it->second.broken_tags.push_back(broken_tag);
+    }
+  }
+
+  // Walks what pulling repo:tag fetches; every missing or corrupt piece breaks it.
+  void check_tag(const Repository& repo, const Tag& tag,
+                 const std::unordered_set<Digest, DigestHash>& corrupt) {
+    std::string name = repo.name + ":" + tag.name;
+    if (!tag.current) {
+      if (tag.has_current) {
+        add("malformed-link", layout::tag_current_link(repo.name, tag.name), repo.name,
+            "link '" + layout::tag_current_link(repo.name, tag.name) + "' cannot be read", name);
+      }
+      return;
+    }
+    std::unordered_set<Digest, DigestHash> revisions;
+    for (const Link& l : repo.revisions) {
+      revisions.insert(l.digest);
+    }
+    std::unordered_set<Digest, DigestHash> layers;
+    std::unordered_map<Digest, const Link*, DigestHash> bad_layers;
+    for (const Link& l : repo.layers) {
+      if (!l.problem) {
+        layers.insert(l.digest);
+      } else {
+        bad_layers[l.digest] = &l;
+      }
+    }
+    std::vector<Digest> todo{*tag.current};
+    std::unordered_set<Digest, DigestHash> seen;
+    while (!todo.empty()) {
+      Digest d = todo.back();
+      todo.pop_back();
+      if (!seen.insert(d).second) {
+        continue;
+      }
+      std::string data = layout::blob_data(d);
+      if (find_blob(m_inv, d) == nullptr) {
+        add("manifest-missing", data, repo.name,
+            "manifest " + d.str() + " of '" + repo.name + "' does not exist", name);
+        continue;
+      }
+      if (corrupt.count(d) != 0) {
+        add("digest-mismatch", data, "", "blob '" + data + "' does not hash to its name", name);
+      }
+      if (revisions.count(d) == 0) {
+        add("revision-missing", layout::revision_link(repo.name, d), repo.name,
+            "'" + repo.name + "' has no revision link for manifest " + d.str(), name);
+      }
+      auto it = m_table.find(d);
+      if (it == m_table.end() || it->second.state != ManifestRecord::State::parsed) {
+        add("manifest-unparseable", data, "",
+            it == m_table.end() ? "manifest '" + data + "' was not read" : it->second.error, name);
+        continue;
+      }
+      const Manifest& m = *it->second.manifest;
+      for (const Digest& b : m.blobs) {
+        bool foreign = std::find(m.foreign.begin(), m.foreign.end(), b) != m.foreign.end();
+        std::string bdata = layout::blob_data(b);
+        if (find_blob(m_inv, b) == nullptr) {
+          if (!foreign) {
+            add("blob-missing", bdata, "",
+                "blob " + b.str() + " (referenced by manifest " + d.str() + ") does not exist",
+                name);
+          }
+          continue;
+        }
+        if (corrupt.count(b) != 0) {
+          add("digest-mismatch", bdata, "", "blob '" + bdata + "' does not hash to its name", name);
+        }
+        if (auto bad = bad_layers.find(b); bad != bad_layers.end()) {
+          // The link is there but names something else or nothing: the pull fails on it.
+          bool mismatch = bad->second->target && *bad->second->target != b;
+          add(mismatch ? "link-mismatch" : "malformed-link", layout::layer_link(repo.name, b),
+              repo.name, "link '" + layout::layer_link(repo.name, b) + "' is damaged", name);
+        } else if (layers.count(b) == 0) {
+          add("layer-unlinked", layout::layer_link(repo.name, b), repo.name,
+              "'" + repo.name + "' does not link blob " + b.str() + " that manifest " + d.str() +
+                  " references",
+              name);
+        }
+      }
+      todo.insert(todo.end(), m.children.begin(), m.children.end());
+    }
+  }
+
+  std::vector<Problem> take() {
+    std::vector<Problem> out;
+    for (auto& [key, p] : m_problems) {
+      std::sort(p.broken_tags.begin(), p.broken_tags.end());
+      p.broken_tags.erase(std::unique(p.broken_tags.begin(), p.broken_tags.end()),
+                          p.broken_tags.end());
+      if (!p.broken_tags.empty()) {
+        p.severity = Severity::error;  // a pull fails
+      }
+      out.push_back(std::move(p));
+    }
+    return out;
+  }
+
+ private:
+  const Inventory& m_inv;
+  const ManifestTable& m_table;
+  std::map<std::pair<std::string, std::string>, Problem> m_problems;
+};
+
+}  // namespace
+
+std::string_view suggested_action(std::string_view kind) {
+  const KindInfo* k = info(kind);
+  return k != nullptr ? k->action : "inspect it";
+}
+
+Result<Digest> hash_file(int dirfd, const std::string& relpath) {
+  auto dir = fs::open_dir(dirfd, relpath.substr(0, relpath.rfind('/')));
+  if (!dir) {
+    return dir.error();
+  }
+  std::string name = relpath.substr(relpath.rfind('/') + 1);
+  int fd = ::openat(dir->get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    return fs::sys_error("open", relpath, errno);
+  }
+  fs::Fd file(fd);
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  std::vector<char> buf(k_chunk);
+  while (true) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      return fs::sys_error("read", relpath, errno);
+    }
+    if (n == 0) {
+      break;
+    }
+    EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(n));
+  }
+  Digest d;
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), d.bytes.data(), &len);
+  return d;
+}
+
+Result<FsckReport> fsck(int v2_fd, const FsckOptions& options, tbb::task_arena& arena) {
+  auto scanned = scan(v2_fd, arena);
+  if (!scanned) {
+    return scanned.error();
+  }
+  const Inventory& inv = *scanned;
+  FsckReport report;
+  report.blobs = inv.blobs.size();
+  std::vector<Finding> findings = inv.findings;
+  ManifestTable table = load_manifests(v2_fd, inv, arena, findings);
+  MarkResult marks = mark(inv, table, MarkOptions{}, arena);
+  findings.insert(findings.end(), marks.findings.begin(), marks.findings.end());
+  sort_findings(findings);
+
+  // Content.
+  std::unordered_set<Digest, DigestHash> corrupt;
+  if (options.verify_percent > 0) {
+    std::vector<const Blob*> chosen;
+    for (const Blob& b : inv.blobs) {
+      if (options.verify_percent >= 100 ||
+          static_cast<double>(sample_key(options.seed, b.digest) % 1000000) <
+              options.verify_percent * 10000) {
+        chosen.push_back(&b);
+      }
+    }
+    std::vector<std::string> errors(chosen.size());
+    std::vector<char> bad(chosen.size(), 0);
+    auto start = std::chrono::steady_clock::now();
+    arena.execute([&] {
+      tbb::parallel_for(std::size_t{0}, chosen.size(), [&](std::size_t i) {
+        auto h = hash_file(v2_fd, layout::blob_data(chosen[i]->digest));
+        if (!h) {
+          errors[i] = h.error().message;
+        } else if (*h != chosen[i]->digest) {
+          bad[i] = 1;
+        }
+      });
+    });
+    report.verify_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    for (std::size_t i = 0; i < chosen.size(); ++i) {
+      report.blobs_verified += 1;
+      report.bytes_verified += chosen[i]->size;
+      if (bad[i] != 0) {
+        corrupt.insert(chosen[i]->digest);
+      }
+      if (!errors[i].empty()) {
+        findings.push_back(Finding{FindingKind::unreadable, Severity::error,
+                                   layout::blob_data(chosen[i]->digest), "", errors[i]});
+      }
+    }
+  }
+
+  Checker checker(inv, table);
+  for (const Finding& f : findings) {
+    // Missing manifests are reported per tag below, with the tags they break.
+    if (f.kind != FindingKind::manifest_missing && f.kind != FindingKind::child_missing) {
+      checker.add(std::string(to_string(f.kind)), f.path, f.repository, f.message);
+    }
+  }
+  for (const Digest& d : corrupt) {
+    std::string data = layout::blob_data(d);
+    checker.add("digest-mismatch", data, "", "blob '" + data + "' does not hash to its name");
+  }
+  for (const Repository& repo : inv.repositories) {
+    for (const Tag& tag : repo.tags) {
+      ++report.tags;
+      checker.check_tag(repo, tag, corrupt);
+    }
+    for (const Upload& u : repo.uploads) {
+      if (!u.started) {
+        std::string p = layout::upload_dir(repo.name, u.id);
+        checker.add("upload-without-startedat", p, repo.name,
+                    "upload '" + p + "' has no readable startedat");
+      }
+    }
+    if (inv.blobs_complete) {
+      auto dangling = [&](const Link& l, const std::string& dir) {
+        if (l.problem) {
+          return;
+        }
+        if (find_blob(inv, l.digest) == nullptr) {
+          checker.add("dangling-link", dir, repo.name,
+                      "link '" + dir + "' names " + l.digest.str() + ", which does not exist");
+          report.repairs.push_back(Repair{"remove-dangling-link", dir, "", ""});
+        } else if (corrupt.count(l.digest) != 0) {
+          // The corrupt blob moves to lost+found: its links would dangle, and a re-push
+          // must not be told the blob is already there.
+          report.repairs.push_back(Repair{"remove-dangling-link", dir, "", ""});
+        }
+      };
+      for (const Link& l : repo.layers) {
+        dangling(l, layout::layer_link_dir(repo.name, l.digest));
+      }
+      for (const Link& l : repo.revisions) {
+        dangling(l, layout::revision_dir(repo.name, l.digest));
+      }
+      for (const Tag& tag : repo.tags) {
+        for (const Link& l : tag.history) {
+          dangling(l, layout::tag_index_entry_dir(repo.name, tag.name, l.digest));
+        }
+      }
+    }
+  }
+  for (const Leftover& l : inv.leftovers) {
+    if (l.kind == Leftover::Kind::temp_file) {
+      checker.add("temp-leftover", l.path, l.repository,
+                  "'" + l.path + "' is left over from an interrupted write");
+    }
+  }
+  report.problems = checker.take();
+  std::sort(report.problems.begin(), report.problems.end(), [](const Problem& a, const Problem& b) {
+    return std::tie(a.severity, a.kind, a.path) > std::tie(b.severity, b.kind, b.path);
+  });
+  for (const Digest& d : corrupt) {
+    char stamp[32];
+    std::snprintf(stamp, sizeof(stamp), "%lld", static_cast<long long>(options.now));
+    report.repairs.push_back(Repair{"move-to-lost-found", layout::blob_dir(d),
+                                    "lost+found/sha256-" + d.hex() + "-" + stamp, ""});
+  }
+  std::sort(report.repairs.begin(), report.repairs.end(),
+            [](const Repair& a, const Repair& b) { return a.path < b.path; });
+
+  if (options.repair) {
+    for (Repair& r : report.repairs) {
+      if (r.action == "remove-dangling-link") {
+        if (Status s = fs::remove_tree(v2_fd, r.path); !s) {
+          r.error = s.error().message;
+        }
+      } else {
+        ::mkdirat(v2_fd, "lost+found", 0700);
+        auto from_dir = fs::open_dir(v2_fd, r.path.substr(0, r.path.rfind('/')));
+        auto to_dir = fs::open_dir(v2_fd, "lost+found");
+        if (!from_dir || !to_dir) {
+          r.error = !from_dir ? from_dir.error().message : to_dir.error().message;
+          continue;
+        }
+        std::string from = r.path.substr(r.path.rfind('/') + 1);
+        std::string to = r.target.substr(r.target.rfind('/') + 1);
+        if (::renameat(from_dir->get(), from.c_str(), to_dir->get(), to.c_str()) != 0) {
+          r.error = fs::sys_error("move", r.path, errno).message;
+        }
+      }
+    }
+  }
+  return report;
+}
+
+}  // namespace regsweep
