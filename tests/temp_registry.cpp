@@ -229,6 +229,31 @@ std::map<std::string, FileState> TempRegistry::snapshot() const {
 
 namespace regsweep::test {
 
+namespace {
+
+// Plans as `regsweep gc` would, and sweeps when `do_sweep`.
+GcRun collect_impl(const TempRegistry& reg, const GcOptions& options, int jobs, bool do_sweep) {
+  tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
+                                  static_cast<std::size_t>(jobs));
+  auto v2 = open_registry(reg.root());
+  if (!v2) {
+    throw std::runtime_error(v2.error().message);
+  }
+  tbb::task_arena arena(jobs);
+  auto c = plan_gc(v2->get(), options, arena);
+  if (!c) {
+    throw std::runtime_error(c.error().message);
+  }
+  SweepResult s;
+  if (do_sweep) {
+    auto remover = make_tree_remover(v2->get());
+    s = sweep(c->plan, *remover, arena);
+  }
+  return GcRun{std::move(*c), std::move(s)};
+}
+
+}  // namespace
+
 GcOptions options(bool delete_untagged) {
   GcOptions o;
   o.min_age = 0;  // trees written by tests are all young; the grace period has its own tests
@@ -242,18 +267,7 @@ Collection plan(const TempRegistry& reg, bool delete_untagged, int jobs) {
 }
 
 Collection plan(const TempRegistry& reg, const GcOptions& options, int jobs) {
-  tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
-                                  static_cast<std::size_t>(jobs));
-  auto v2 = open_registry(reg.root());
-  if (!v2) {
-    throw std::runtime_error(v2.error().message);
-  }
-  tbb::task_arena arena(jobs);
-  auto c = plan_gc(v2->get(), options, arena);
-  if (!c) {
-    throw std::runtime_error(c.error().message);
-  }
-  return std::move(*c);
+  return collect_impl(reg, options, jobs, false).collection;
 }
 
 GcRun collect(const TempRegistry& reg, bool delete_untagged, int jobs) {
@@ -261,20 +275,7 @@ GcRun collect(const TempRegistry& reg, bool delete_untagged, int jobs) {
 }
 
 GcRun collect(const TempRegistry& reg, const GcOptions& options, int jobs) {
-  tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
-                                  static_cast<std::size_t>(jobs));
-  auto v2 = open_registry(reg.root());
-  if (!v2) {
-    throw std::runtime_error(v2.error().message);
-  }
-  tbb::task_arena arena(jobs);
-  auto c = plan_gc(v2->get(), options, arena);
-  if (!c) {
-    throw std::runtime_error(c.error().message);
-  }
-  auto remover = make_tree_remover(v2->get());
-  SweepResult s = sweep(c->plan, *remover, arena);
-  return GcRun{std::move(*c), std::move(s)};
+  return collect_impl(reg, options, jobs, true);
 }
 
 std::vector<Digest> planned(const Collection& c, ActionKind kind) {

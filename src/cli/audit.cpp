@@ -74,32 +74,51 @@ platforms (for lists and indexes), total size and the image's creation time.
 
 options)";
 
-// A common option set for the read-only commands.
+// What du, ls and fsck share: --root, --config, -j, and positionals that are a config or
+// globs.
 struct AuditArgs {
   std::optional<std::string> config;
   std::optional<std::string> root;
   std::vector<std::string> globs;
   int jobs = 0;
-};
+  std::string root_arg;
+  std::string config_arg;
 
-int parse_positionals(const po::variables_map& vm, AuditArgs& a) {
-  if (vm.count("args") != 0) {
-    for (const std::string& arg : vm["args"].as<std::vector<std::string>>()) {
-      if (!a.config && !a.root && a.globs.empty() && looks_like_config(arg)) {
-        a.config = arg;
-      } else {
-        a.globs.push_back(arg);
+  void add_options(po::options_description& desc) {
+    desc.add_options()                                                                         //
+        ("help,h", "show this help")                                                           //
+        ("root", po::value(&root_arg)->value_name("DIR"), "the storage root")                  //
+        ("config", po::value(&config_arg)->value_name("CONFIG"), "the registry's config.yml")  //
+        ("jobs,j", po::value(&jobs)->value_name("N"), "threads to use (default: all cores)");
+  }
+
+  // After parsing: the flags, then positionals (a first one ending in .yml/.yaml is the
+  // configuration, the rest are globs). Returns an exit code, k_exit_ok to go on.
+  int finish(const po::variables_map& vm) {
+    if (vm.count("config") != 0) {
+      config = config_arg;
+    }
+    if (vm.count("root") != 0) {
+      root = root_arg;
+    }
+    if (vm.count("args") != 0) {
+      for (const std::string& arg : vm["args"].as<std::vector<std::string>>()) {
+        if (!config && !root && globs.empty() && looks_like_config(arg)) {
+          config = arg;
+        } else {
+          globs.push_back(arg);
+        }
       }
     }
+    if (vm.count("jobs") != 0 && jobs < 1) {
+      return usage_error("--jobs must be at least 1");
+    }
+    if (jobs == 0) {
+      jobs = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+    }
+    return k_exit_ok;
   }
-  if (vm.count("jobs") != 0 && a.jobs < 1) {
-    return usage_error("--jobs must be at least 1");
-  }
-  if (a.jobs == 0) {
-    a.jobs = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
-  }
-  return k_exit_ok;
-}
+};
 
 // Prints elapsed time on stderr while `work` runs, only on a terminal and only after a second.
 template <typename F>
@@ -269,8 +288,6 @@ bool write_atomically(const std::string& path, const std::string& text) {
 int run_du(const std::vector<std::string>& args) {
   po::options_description desc(k_du_usage);
   AuditArgs a;
-  std::string root_arg;
-  std::string config_arg;
   std::string sort_by = "logical";
   std::string prometheus;
   std::string min_age_text = "1h";
@@ -278,11 +295,8 @@ int run_du(const std::vector<std::string>& args) {
   bool bytes = false;
   bool json = false;
   bool csv = false;
-  desc.add_options()                                                                         //
-      ("help,h", "show this help")                                                           //
-      ("root", po::value(&root_arg)->value_name("DIR"), "the storage root")                  //
-      ("config", po::value(&config_arg)->value_name("CONFIG"), "the registry's config.yml")  //
-      ("bytes", po::bool_switch(&bytes), "exact byte counts instead of human units")         //
+  desc.add_options()                                                                  //
+      ("bytes", po::bool_switch(&bytes), "exact byte counts instead of human units")  //
       ("sort", po::value(&sort_by)->value_name("COLUMN"),
        "name, tags, tagged, untagged, logical (default), exclusive, shared, reclaim, "
        "reclaim-m or uploads; numbers sort largest first")                //
@@ -292,32 +306,13 @@ int run_du(const std::vector<std::string>& args) {
       ("prometheus", po::value(&prometheus)->value_name("FILE"),
        "also write a node_exporter textfile-collector file (atomically)")  //
       ("min-age", po::value(&min_age_text)->value_name("DURATION"),
-       "grace period, as gc's (default 1h), so the reclaimable numbers match gc's")  //
-      ("jobs,j", po::value(&a.jobs)->value_name("N"), "threads to use (default: all cores)");
-  po::options_description hidden;
-  hidden.add_options()("args", po::value<std::vector<std::string>>());
-  po::options_description all;
-  all.add(desc).add(hidden);
-  po::positional_options_description pos;
-  pos.add("args", -1);
+       "grace period, as gc's (default 1h), so the reclaimable numbers match gc's");
+  a.add_options(desc);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return usage_error(e.what());
+  if (auto stop = parse_args(args, desc, vm)) {
+    return *stop;
   }
-  if (vm.count("help") != 0) {
-    std::cout << desc;
-    return k_exit_ok;
-  }
-  if (vm.count("config") != 0) {
-    a.config = config_arg;
-  }
-  if (vm.count("root") != 0) {
-    a.root = root_arg;
-  }
-  if (int code = parse_positionals(vm, a); code != k_exit_ok) {
+  if (int code = a.finish(vm); code != k_exit_ok) {
     return code;
   }
   if (json && csv) {
@@ -463,16 +458,11 @@ int run_du(const std::vector<std::string>& args) {
 int run_fsck(const std::vector<std::string>& args) {
   po::options_description desc(k_fsck_usage);
   AuditArgs a;
-  std::string root_arg;
-  std::string config_arg;
   std::string verify = "0";
   std::uint64_t seed = 0;
   bool repair = false;
   bool json = false;
-  desc.add_options()                                                                         //
-      ("help,h", "show this help")                                                           //
-      ("root", po::value(&root_arg)->value_name("DIR"), "the storage root")                  //
-      ("config", po::value(&config_arg)->value_name("CONFIG"), "the registry's config.yml")  //
+  desc.add_options()  //
       ("verify-data", po::value(&verify)->value_name("PERCENT")->implicit_value("100"),
        "recompute the SHA-256 of every blob, or of a deterministic PERCENT of them "
        "(write --verify-data=5)")  //
@@ -480,32 +470,13 @@ int run_fsck(const std::vector<std::string>& args) {
        "choose another sample for --verify-data=PERCENT (default 0)")  //
       ("repair", po::bool_switch(&repair),
        "remove dangling links and move corrupt blobs to lost+found (takes the lock)")  //
-      ("json", po::bool_switch(&json), "JSON on stdout")                               //
-      ("jobs,j", po::value(&a.jobs)->value_name("N"), "threads to use (default: all cores)");
-  po::options_description hidden;
-  hidden.add_options()("args", po::value<std::vector<std::string>>());
-  po::options_description all;
-  all.add(desc).add(hidden);
-  po::positional_options_description pos;
-  pos.add("args", -1);
+      ("json", po::bool_switch(&json), "JSON on stdout");
+  a.add_options(desc);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return usage_error(e.what());
+  if (auto stop = parse_args(args, desc, vm)) {
+    return *stop;
   }
-  if (vm.count("help") != 0) {
-    std::cout << desc;
-    return k_exit_ok;
-  }
-  if (vm.count("config") != 0) {
-    a.config = config_arg;
-  }
-  if (vm.count("root") != 0) {
-    a.root = root_arg;
-  }
-  if (int code = parse_positionals(vm, a); code != k_exit_ok) {
+  if (int code = a.finish(vm); code != k_exit_ok) {
     return code;
   }
   if (a.globs.size() > 1 || (a.globs.size() == 1 && (a.config || a.root))) {
@@ -643,43 +614,19 @@ int run_fsck(const std::vector<std::string>& args) {
 int run_ls(const std::vector<std::string>& args) {
   po::options_description desc(k_ls_usage);
   AuditArgs a;
-  std::string root_arg;
-  std::string config_arg;
   bool tags = false;
   bool json = false;
   bool bytes = false;
-  desc.add_options()                                                                         //
-      ("help,h", "show this help")                                                           //
-      ("root", po::value(&root_arg)->value_name("DIR"), "the storage root")                  //
-      ("config", po::value(&config_arg)->value_name("CONFIG"), "the registry's config.yml")  //
-      ("tags,t", po::bool_switch(&tags), "list each repository's tags")                      //
-      ("bytes", po::bool_switch(&bytes), "exact byte counts instead of human units")         //
-      ("json", po::bool_switch(&json), "JSON on stdout")                                     //
-      ("jobs,j", po::value(&a.jobs)->value_name("N"), "threads to use (default: all cores)");
-  po::options_description hidden;
-  hidden.add_options()("args", po::value<std::vector<std::string>>());
-  po::options_description all;
-  all.add(desc).add(hidden);
-  po::positional_options_description pos;
-  pos.add("args", -1);
+  desc.add_options()                                                                  //
+      ("tags,t", po::bool_switch(&tags), "list each repository's tags")               //
+      ("bytes", po::bool_switch(&bytes), "exact byte counts instead of human units")  //
+      ("json", po::bool_switch(&json), "JSON on stdout");
+  a.add_options(desc);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return usage_error(e.what());
+  if (auto stop = parse_args(args, desc, vm)) {
+    return *stop;
   }
-  if (vm.count("help") != 0) {
-    std::cout << desc;
-    return k_exit_ok;
-  }
-  if (vm.count("config") != 0) {
-    a.config = config_arg;
-  }
-  if (vm.count("root") != 0) {
-    a.root = root_arg;
-  }
-  if (int code = parse_positionals(vm, a); code != k_exit_ok) {
+  if (int code = a.finish(vm); code != k_exit_ok) {
     return code;
   }
   int code = k_exit_ok;

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/program_options.hpp>
+
 #include "regsweep/collect.hpp"
 #include "regsweep/config.hpp"
 
@@ -76,6 +78,32 @@ inline bool looks_like_config(const std::string& arg) {
     return arg.size() > s.size() && arg.compare(arg.size() - s.size(), s.size(), s) == 0;
   };
   return ends(".yml") || ends(".yaml");
+}
+
+// Parses `args` against `desc`, with every positional argument collected as "args". Returns
+// the exit code when the command stops here (help printed: 0; usage error: 2).
+inline std::optional<int> parse_args(const std::vector<std::string>& args,
+                                     const boost::program_options::options_description& desc,
+                                     boost::program_options::variables_map& vm,
+                                     const char* footer = "") {
+  namespace po = boost::program_options;
+  po::options_description hidden;
+  hidden.add_options()("args", po::value<std::vector<std::string>>());
+  po::options_description all;
+  all.add(desc).add(hidden);
+  po::positional_options_description pos;
+  pos.add("args", -1);
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return usage_error(e.what());
+  }
+  if (vm.count("help") != 0) {
+    std::cout << desc << footer;
+    return k_exit_ok;
+  }
+  return std::nullopt;
 }
 
 int run_du(const std::vector<std::string>& args);

@@ -139,22 +139,9 @@ int run(Command command, const std::vector<std::string>& args) {
         "only unlink: the repositories, the tags and the manifests only those tags reached; "
         "delete no blob (the next gc collects them)");
   }
-  po::options_description hidden;
-  hidden.add_options()("args", po::value<std::vector<std::string>>());
-  po::options_description all;
-  all.add(desc).add(hidden);
-  po::positional_options_description pos;
-  pos.add("args", -1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return usage_error(e.what());
-  }
-  if (vm.count("help") != 0) {
-    std::cout << desc << k_footer;
-    return k_exit_ok;
+  if (auto stop = parse_args(args, desc, vm, k_footer)) {
+    return *stop;
   }
   std::vector<std::string> positional;
   if (vm.count("args") != 0) {

@@ -7,24 +7,10 @@ set -euo pipefail
 REGSWEEP=${REGSWEEP:-$(cd "$(dirname "$0")/../.." && pwd)/build/regsweep}
 source "$(dirname "$0")/lib.sh"
 
-W=$(mktemp -d /tmp/regsweep-e2e.XXXXXX)
-trap 'registry_stop; [ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
+e2e_workdir
 ROOT=$W/root
 L=$W/layout
 V2=$ROOT/docker/registry/v2
-PASS=0
-FAILN=0
-check() {
-  local what=$1
-  shift
-  if "$@"; then
-    PASS=$((PASS + 1))
-    echo "ok - $what"
-  else
-    FAILN=$((FAILN + 1))
-    echo "not ok - $what"
-  fi
-}
 blob_path() { echo "$V2/blobs/sha256/${1:7:2}/${1#sha256:}/data"; }
 
 oci_init "$L"
@@ -92,5 +78,4 @@ registry_stop
 check "re-pushed tags are whole again" \
   bash -c "! jq -r '.problems[].broken_tags[]' '$W/healed.json' | grep -qx 'one/a:1\|one/b:1'"
 
-echo "e2e: $PASS passed, $FAILN failed"
-test "$FAILN" -eq 0
+e2e_finish

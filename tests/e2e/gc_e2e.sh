@@ -7,23 +7,9 @@ set -euo pipefail
 REGSWEEP=${REGSWEEP:-$(cd "$(dirname "$0")/../.." && pwd)/build/regsweep}
 source "$(dirname "$0")/lib.sh"
 
-W=$(mktemp -d /tmp/regsweep-e2e.XXXXXX)
-trap 'registry_stop; [ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
+e2e_workdir
 ROOT=$W/root
 L=$W/layout
-PASS=0
-FAILN=0
-check() {  # check "description" command...
-  local what=$1
-  shift
-  if "$@"; then
-    PASS=$((PASS + 1))
-    echo "ok - $what"
-  else
-    FAILN=$((FAILN + 1))
-    echo "not ok - $what"
-  fi
-}
 
 pull_fails() { ! pull "$@"; }
 
@@ -192,6 +178,9 @@ check "after upstream -m, multi/oci:1 no longer pulls (shows what regsweep fixes
 registry_stop
 
 echo "# exit codes and refusals"
+for c in gc rm du ls fsck; do
+  check "regsweep $c --help exits 0" bash -c "'$REGSWEEP' $c --help | grep -q usage"
+done
 set +e
 "$REGSWEEP" gc --min-age 0 --root "$W/nonexistent" >/dev/null 2>"$W/err"; rc=$?
 check "a root without a tree exits 1 (got $rc)" test $rc -eq 1
@@ -216,5 +205,4 @@ check "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY overrides the file (got $rc)" \
   bash -c "test $rc -eq 1 && grep -q nonexistent '$W/err'"
 set -e
 
-echo "e2e: $PASS passed, $FAILN failed"
-test "$FAILN" -eq 0
+e2e_finish

@@ -8,21 +8,7 @@ REGSWEEP=${REGSWEEP:-$HERE/../../build/regsweep}
 KILLS=${KILLS:-20}
 source "$HERE/lib.sh"
 
-W=$(mktemp -d /tmp/regsweep-kill.XXXXXX)
-trap 'registry_stop; [ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
-PASS=0
-FAILN=0
-check() {
-  local what=$1
-  shift
-  if "$@"; then
-    PASS=$((PASS + 1))
-    echo "ok - $what"
-  else
-    FAILN=$((FAILN + 1))
-    echo "not ok - $what"
-  fi
-}
+e2e_workdir
 paths() { (cd "$1" && find . -path ./docker/registry/v2/regsweep.lock -prune -o -print | sort); }
 # pull_all ROOT: starts the registry on ROOT and pulls every tag (4 at a time); prints failures.
 pull_all() {
@@ -68,5 +54,4 @@ for i in $(seq 1 "$KILLS"); do
   check "kill $i: a second run ends with the uninterrupted run's tree" test "$want" = "$(paths "$W/run")"
 done
 
-echo "e2e: $PASS passed, $FAILN failed"
-test "$FAILN" -eq 0
+e2e_finish

@@ -5,6 +5,34 @@
 REGISTRY_PID=""
 REGISTRY_PORT=""
 REGISTRY_LOG=""
+PASS=0
+FAILN=0
+
+# check "what" COMMAND...: runs COMMAND and prints "ok - what" or "not ok - what".
+check() {
+  local what=$1
+  shift
+  if "$@"; then
+    PASS=$((PASS + 1))
+    echo "ok - $what"
+  else
+    FAILN=$((FAILN + 1))
+    echo "not ok - $what"
+  fi
+}
+
+# e2e_workdir: sets W to a new directory, removed (with any registry stopped) on exit unless
+# KEEP is set.
+e2e_workdir() {
+  W=$(mktemp -d /tmp/regsweep-e2e.XXXXXX)
+  trap 'registry_stop; [ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
+}
+
+# e2e_finish: the closing count line scripts/test.sh reads; fails when a check failed.
+e2e_finish() {
+  echo "e2e: $PASS passed, $FAILN failed"
+  test "$FAILN" -eq 0
+}
 
 e2e_fail() {
   echo "FAIL: $*" >&2

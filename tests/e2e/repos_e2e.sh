@@ -5,23 +5,9 @@ set -euo pipefail
 REGSWEEP=${REGSWEEP:-$(cd "$(dirname "$0")/../.." && pwd)/build/regsweep}
 source "$(dirname "$0")/lib.sh"
 
-W=$(mktemp -d /tmp/regsweep-e2e.XXXXXX)
-trap 'registry_stop; [ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
+e2e_workdir
 ROOT=$W/root
 L=$W/layout
-PASS=0
-FAILN=0
-check() {
-  local what=$1
-  shift
-  if "$@"; then
-    PASS=$((PASS + 1))
-    echo "ok - $what"
-  else
-    FAILN=$((FAILN + 1))
-    echo "not ok - $what"
-  fi
-}
 pull_fails() { ! pull "$@"; }
 catalog() { curl -fsS "http://127.0.0.1:$REGISTRY_PORT/v2/_catalog?n=1000" | jq -r '.repositories[]' | sort; }
 has_blob() { [ -f "$ROOT/docker/registry/v2/blobs/sha256/${1:7:2}/${1#sha256:}/data" ]; }
@@ -140,5 +126,4 @@ done
 check "keep/b:extra no longer pulls" pull_fails keep/b:extra "$W/pulled"
 registry_stop
 
-echo "e2e: $PASS passed, $FAILN failed"
-test "$FAILN" -eq 0
+e2e_finish
