@@ -7,7 +7,8 @@ what=${1:-build}
 pkgs=(cmake g++ make pkg-config libboost-filesystem-dev libboost-program-options-dev libssl-dev
   libsimdjson-dev libtbb-dev libgtest-dev libyaml-cpp-dev openssl)
 if [ "$what" = test ]; then
-  pkgs+=(docker-registry skopeo jq curl tar gzip findutils bc util-linux clang libclang-rt-14-dev)
+  pkgs+=(docker-registry skopeo jq curl tar gzip findutils bc util-linux python3 clang
+    libclang-rt-14-dev)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
