@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <set>
 #include <tuple>
+#include <unordered_set>
 
 #include "regsweep/layout.hpp"
 
@@ -81,11 +82,6 @@ std::vector<std::string> repo_ancestors(const std::string& repo) {
     name = slash == std::string::npos ? std::string() : name.substr(0, slash);
   }
   return out;
-}
-
-bool under(const std::string& path, const std::string& dir) {
-  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
-         path[dir.size()] == '/';
 }
 
 class Planner {
@@ -359,19 +355,25 @@ class Planner {
     }
   }
 
-  void plan_tidy() {
-    std::vector<std::string> covered = m_removed_dirs;
-    for (const Action& a : m_plan.actions) {
-      covered.push_back(a.path);
+  // True when `path` or one of its ancestors is in `dirs`.
+  static bool within(const std::string& path, const std::unordered_set<std::string>& dirs) {
+    for (std::size_t end = path.size(); end != std::string::npos && end > 0;
+         end = path.rfind('/', end - 1)) {
+      if (dirs.count(path.substr(0, end)) != 0) {
+        return true;
+      }
     }
-    std::vector<std::string> taken;
+    return false;
+  }
+
+  void plan_tidy() {
+    // Leftovers inside something already planned, or inside another leftover, are covered.
+    std::unordered_set<std::string> covered(m_removed_dirs.begin(), m_removed_dirs.end());
+    for (const Action& a : m_plan.actions) {
+      covered.insert(a.path);
+    }
     for (const Leftover& l : m_inv.leftovers) {
-      bool inside = std::any_of(covered.begin(), covered.end(), [&](const std::string& d) {
-        return l.path == d || under(l.path, d);
-      });
-      inside = inside || std::any_of(taken.begin(), taken.end(),
-                                     [&](const std::string& d) { return under(l.path, d); });
-      if (inside || young(l.mtime)) {
+      if (within(l.path, covered) || young(l.mtime)) {
         continue;
       }
       Reason reason = Reason::empty_directory;
@@ -395,7 +397,7 @@ class Planner {
       if (l.kind == Leftover::Kind::empty_blob_prefix && m_inv.keep_all_blobs) {
         continue;
       }
-      taken.push_back(l.path);
+      covered.insert(l.path);
       add(Action{ActionKind::tidy, reason, l.repository, "", Digest{}, 0, l.path, std::move(then)});
     }
   }

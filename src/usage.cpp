@@ -12,8 +12,6 @@
 
 #include <algorithm>
 #include <map>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "regsweep/layout.hpp"
 #include "regsweep/scan.hpp"
@@ -23,14 +21,21 @@ namespace regsweep {
 
 namespace {
 
-std::unordered_set<Digest, DigestHash> planned_blobs(const Plan& plan) {
-  std::unordered_set<Digest, DigestHash> out;
+// The blobs a plan deletes, sorted (the plan lists them in digest order).
+std::vector<Digest> planned_blobs(const Plan& plan) {
+  std::vector<Digest> out;
   for (const Action& a : plan.actions) {
     if (a.kind == ActionKind::blob) {
-      out.insert(a.digest);
+      out.push_back(a.digest);
     }
   }
+  std::sort(out.begin(), out.end());
   return out;
+}
+
+void sort_unique(std::vector<Digest>& v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
 }
 
 }  // namespace
@@ -71,18 +76,31 @@ Result<Usage> compute_usage(int v2_fd, const UsageOptions& options, tbb::task_ar
     t.blob_bytes += b.size;
     if (contains(marks.marked, b.digest)) {
       t.referenced_bytes += b.size;
-    } else if (doomed.count(b.digest) == 0) {
+    } else if (!contains(doomed, b.digest)) {
       t.young_bytes += b.size;
     }
   }
   t.unreferenced_bytes = plan.blob_bytes;
   t.unreferenced_m_bytes = plan_m.blob_bytes;
 
-  // How many repositories reference each digest.
-  std::unordered_map<Digest, std::uint32_t, DigestHash> owners;
-  for (const RepoMark& rm : marks.repositories) {
-    for (const Digest& d : rm.marked) {
-      ++owners[d];
+  // The digests exactly one repository references: sort every repository's marks together
+  // and keep the runs of length one.
+  std::vector<Digest> single;
+  {
+    std::vector<Digest> all;
+    for (const RepoMark& rm : marks.repositories) {
+      all.insert(all.end(), rm.marked.begin(), rm.marked.end());
+    }
+    std::sort(all.begin(), all.end());
+    for (std::size_t i = 0; i < all.size();) {
+      std::size_t j = i;
+      while (j < all.size() && all[j] == all[i]) {
+        ++j;
+      }
+      if (j - i == 1) {
+        single.push_back(all[i]);
+      }
+      i = j;
     }
   }
   auto size_of = [&](const Digest& d) -> std::uint64_t {
@@ -117,41 +135,44 @@ Result<Usage> compute_usage(int v2_fd, const UsageOptions& options, tbb::task_ar
     for (const Digest& d : rm.marked) {
       std::uint64_t size = size_of(d);
       u.logical_bytes += size;
-      if (owners[d] == 1) {
+      if (contains(single, d)) {
         u.exclusive_bytes += size;
       }
     }
     u.shared_bytes = u.logical_bytes - u.exclusive_bytes;
     // What this repository links or references, to attribute what gc would free.
-    std::unordered_set<Digest, DigestHash> mine(rm.marked.begin(), rm.marked.end());
+    std::vector<Digest> mine(rm.marked.begin(), rm.marked.end());
+    auto add_refs = [&](const Digest& d) {
+      auto it = table.find(d);
+      if (it != table.end() && it->second.manifest) {
+        mine.insert(mine.end(), it->second.manifest->blobs.begin(),
+                    it->second.manifest->blobs.end());
+        mine.insert(mine.end(), it->second.manifest->children.begin(),
+                    it->second.manifest->children.end());
+      }
+    };
     for (const Link& l : repo.layers) {
-      mine.insert(l.digest);
+      mine.push_back(l.digest);
     }
     for (const Link& r : repo.revisions) {
-      mine.insert(r.digest);
-      auto it = table.find(r.digest);
-      if (it != table.end() && it->second.manifest) {
-        mine.insert(it->second.manifest->blobs.begin(), it->second.manifest->blobs.end());
-        mine.insert(it->second.manifest->children.begin(), it->second.manifest->children.end());
-      }
+      mine.push_back(r.digest);
+      add_refs(r.digest);
     }
     std::string revisions = layout::revisions_dir(repo.name) + "/";
     for (const Leftover& l : inv.leftovers) {
       if (l.repository == repo.name && l.path.compare(0, revisions.size(), revisions) == 0) {
         if (auto d = parse_hex(l.path.substr(revisions.size()))) {
-          mine.insert(*d);  // a manifest deleted through the API: its blob is still here
-          auto it = table.find(*d);
-          if (it != table.end() && it->second.manifest) {
-            mine.insert(it->second.manifest->blobs.begin(), it->second.manifest->blobs.end());
-          }
+          mine.push_back(*d);  // a manifest deleted through the API: its blob is still here
+          add_refs(*d);
         }
       }
     }
+    sort_unique(mine);
     for (const Digest& d : mine) {
-      if (doomed.count(d) != 0) {
+      if (contains(doomed, d)) {
         u.reclaimable_bytes += size_of(d);
       }
-      if (doomed_m.count(d) != 0) {
+      if (contains(doomed_m, d)) {
         u.reclaimable_m_bytes += size_of(d);
       }
     }
