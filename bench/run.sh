@@ -98,6 +98,10 @@ out=docs/performance.md
   echo "* \`du\` takes $(awk -v a="$(wall du)" -v b="$(wall rs)" 'BEGIN{printf "%.2f", a/b}')× the time of \`regsweep gc --dry-run\` (it marks and plans twice, as gc and gc -m)."
   echo "* A real \`regsweep gc\` (deleting, with an fsync of every touched directory) is $(ratio up rsreal) faster than upstream's dry run, and $(ratio upreal rsreal) faster than upstream's real run."
   echo
+  echo "## fsck --verify-data"
+  echo
+  echo "See [performance-fsck.md](performance-fsck.md) (\`bench/verify.sh\`)."
+  echo
   echo "## Re-running"
   echo
   echo '```sh'

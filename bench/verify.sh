@@ -28,7 +28,7 @@ if [ ! -f "$W/done-$SIZE_GB" ]; then
   seq 1 "$N" | xargs -P"$(nproc)" -I{} bash -c 'make_blob {} '"$V2"
   touch "$W/done-$SIZE_GB"
 fi
-bytes=$(find "$V2/blobs" -name data -type f -printf '%s\n' | awk '{s+=$1} END {print s}')
+bytes=$(find "$V2/blobs" -name data -type f -printf '%s\n' | awk '{s+=$1} END {printf "%.0f", s}')
 files=$(find "$V2/blobs" -name data -type f | wc -l)
 
 time_of() {  # prints wall seconds of the command (second of two runs: warm cache)
