@@ -202,45 +202,43 @@ std::string prometheus_text(const Usage& usage, double seconds) {
   auto family = [&](const char* name, const char* help) {
     o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " gauge\n";
   };
-  auto per_repo = [&](const char* name, const char* help, const std::string& extra,
-                      const std::function<std::uint64_t(const RepoUsage&)>& get, bool header) {
-    if (header) {
-      family(name, help);
+  struct Gauge {
+    const char* name;
+    const char* help;  // empty: another series of the family above
+    const char* labels;
+    std::uint64_t (*get)(const RepoUsage&);
+  };
+  static const Gauge k_gauges[] = {
+      {"regsweep_repository_tags", "Tags of the repository.", "",
+       [](const RepoUsage& u) { return u.tags; }},
+      {"regsweep_repository_manifests", "Manifest revisions, by whether a tag reaches them.",
+       ",state=\"tagged\"", [](const RepoUsage& u) { return u.manifests_tagged; }},
+      {"regsweep_repository_manifests", "", ",state=\"untagged\"",
+       [](const RepoUsage& u) { return u.manifests_untagged; }},
+      {"regsweep_repository_logical_bytes",
+       "Bytes of every blob the repository's manifests reference, counted once.", "",
+       [](const RepoUsage& u) { return u.logical_bytes; }},
+      {"regsweep_repository_exclusive_bytes", "Bytes of the blobs no other repository references.",
+       "", [](const RepoUsage& u) { return u.exclusive_bytes; }},
+      {"regsweep_repository_shared_bytes", "Logical bytes shared with other repositories.", "",
+       [](const RepoUsage& u) { return u.shared_bytes; }},
+      {"regsweep_repository_reclaimable_bytes",
+       "Bytes a gc would free of the blobs the repository links.", ",mode=\"gc\"",
+       [](const RepoUsage& u) { return u.reclaimable_bytes; }},
+      {"regsweep_repository_reclaimable_bytes", "", ",mode=\"gc-m\"",
+       [](const RepoUsage& u) { return u.reclaimable_m_bytes; }},
+      {"regsweep_repository_upload_bytes", "Bytes in the repository's uploads.", "",
+       [](const RepoUsage& u) { return u.upload_bytes; }},
+  };
+  for (const Gauge& g : k_gauges) {
+    if (*g.help != '\0') {
+      family(g.name, g.help);
     }
     for (const RepoUsage& u : usage.repositories) {
-      o << name << "{repository=\"" << prom_escape(u.name) << '"' << extra << "} " << get(u)
+      o << g.name << "{repository=\"" << prom_escape(u.name) << '"' << g.labels << "} " << g.get(u)
         << '\n';
     }
-  };
-  per_repo(
-      "regsweep_repository_tags", "Tags of the repository.", "",
-      [](const RepoUsage& u) { return u.tags; }, true);
-  per_repo(
-      "regsweep_repository_manifests", "Manifest revisions, by whether a tag reaches them.",
-      ",state=\"tagged\"", [](const RepoUsage& u) { return u.manifests_tagged; }, true);
-  per_repo(
-      "regsweep_repository_manifests", "", ",state=\"untagged\"",
-      [](const RepoUsage& u) { return u.manifests_untagged; }, false);
-  per_repo(
-      "regsweep_repository_logical_bytes",
-      "Bytes of every blob the repository's manifests reference, counted once.", "",
-      [](const RepoUsage& u) { return u.logical_bytes; }, true);
-  per_repo(
-      "regsweep_repository_exclusive_bytes", "Bytes of the blobs no other repository references.",
-      "", [](const RepoUsage& u) { return u.exclusive_bytes; }, true);
-  per_repo(
-      "regsweep_repository_shared_bytes", "Logical bytes shared with other repositories.", "",
-      [](const RepoUsage& u) { return u.shared_bytes; }, true);
-  per_repo(
-      "regsweep_repository_reclaimable_bytes",
-      "Bytes a gc would free of the blobs the repository links.", ",mode=\"gc\"",
-      [](const RepoUsage& u) { return u.reclaimable_bytes; }, true);
-  per_repo(
-      "regsweep_repository_reclaimable_bytes", "", ",mode=\"gc-m\"",
-      [](const RepoUsage& u) { return u.reclaimable_m_bytes; }, false);
-  per_repo(
-      "regsweep_repository_upload_bytes", "Bytes in the repository's uploads.", "",
-      [](const RepoUsage& u) { return u.upload_bytes; }, true);
+  }
   const UsageTotals& t = usage.totals;
   auto total = [&](const char* name, const char* help, std::uint64_t v) {
     family(name, help);

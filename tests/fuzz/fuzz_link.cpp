@@ -17,8 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       std::abort();
     }
   }
-  if (c.problem == regsweep::layout::LinkProblem::none &&
-      (!c.digest || text != c.digest->str())) {
+  if (c.problem == regsweep::layout::LinkProblem::none && (!c.digest || text != c.digest->str())) {
     std::abort();
   }
   return 0;
