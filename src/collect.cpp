@@ -1,5 +1,6 @@
 #include "regsweep/collect.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <set>
 
@@ -71,7 +72,15 @@ Result<Collection> plan_gc(int v2_fd, const GcOptions& options, tbb::task_arena&
   plan_options.young_after = young_after;
   c.plan = make_plan(c.inventory, c.marks, c.findings, plan_options);
 
+  // Is anything young at all? The scan knows the newest blob, link and upload; leftovers
+  // carry their own times. When nothing is, the grace period changed nothing.
+  bool anything_young = false;
   if (young_after) {
+    anything_young = c.inventory.newest_mtime_ns / 1000000000 >= *young_after ||
+                     std::any_of(c.inventory.leftovers.begin(), c.inventory.leftovers.end(),
+                                 [&](const Leftover& l) { return l.mtime > *young_after; });
+  }
+  if (anything_young) {
     // The same plan without a grace period; what it adds was kept for being young.
     MarkOptions ageless = mark_options;
     ageless.young_after.reset();
