@@ -103,18 +103,16 @@ class Planner {
     if (m_options.collect && m_options.tidy) {
       plan_tidy();
     }
-    if (m_options.collect && !m_inv.keep_all_blobs) {
-      for (const Blob& b : m_inv.blobs) {
-        if (!contains(m_marks.marked, b.digest) && !young(b.mtime)) {
-          add(Action{ActionKind::blob,
-                     Reason::unreferenced_blob,
-                     "",
-                     "",
-                     b.digest,
-                     b.size,
-                     layout::blob_dir(b.digest),
-                     {layout::blob_prefix_dir(b.digest.hex().substr(0, 2))}});
-        }
+    if (m_options.collect) {
+      for (const Blob* b : collectable_blobs(m_inv, m_marks, m_options.young_after)) {
+        add(Action{ActionKind::blob,
+                   Reason::unreferenced_blob,
+                   "",
+                   "",
+                   b->digest,
+                   b->size,
+                   layout::blob_dir(b->digest),
+                   {layout::blob_prefix_dir(b->digest.hex().substr(0, 2))}});
       }
     }
     std::stable_sort(m_plan.actions.begin(), m_plan.actions.end(),
@@ -411,6 +409,20 @@ class Planner {
 };
 
 }  // namespace
+
+std::vector<const Blob*> collectable_blobs(const Inventory& inventory, const MarkResult& marks,
+                                           std::optional<std::int64_t> young_after) {
+  std::vector<const Blob*> out;
+  if (inventory.keep_all_blobs) {
+    return out;
+  }
+  for (const Blob& b : inventory.blobs) {
+    if (!contains(marks.marked, b.digest) && !(young_after && b.mtime > *young_after)) {
+      out.push_back(&b);
+    }
+  }
+  return out;
+}
 
 Plan make_plan(const Inventory& inventory, const MarkResult& marks,
                const std::vector<Finding>& findings, const PlanOptions& options) {

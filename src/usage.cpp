@@ -21,16 +21,14 @@ namespace regsweep {
 
 namespace {
 
-// The blobs a plan deletes, sorted (the plan lists them in digest order).
-std::vector<Digest> planned_blobs(const Plan& plan) {
+// What `gc` (with these marks) would delete, as sorted digests.
+std::vector<Digest> doomed_blobs(const Inventory& inv, const MarkResult& marks,
+                                 std::optional<std::int64_t> young_after) {
   std::vector<Digest> out;
-  for (const Action& a : plan.actions) {
-    if (a.kind == ActionKind::blob) {
-      out.push_back(a.digest);
-    }
+  for (const Blob* b : collectable_blobs(inv, marks, young_after)) {
+    out.push_back(b->digest);
   }
-  std::sort(out.begin(), out.end());
-  return out;
+  return out;  // the inventory is in digest order
 }
 
 void sort_unique(std::vector<Digest>& v) {
@@ -62,12 +60,16 @@ Result<Usage> compute_usage(int v2_fd, const UsageOptions& options, tbb::task_ar
   findings.insert(findings.end(), manifest_findings.begin(), manifest_findings.end());
   findings.insert(findings.end(), marks.findings.begin(), marks.findings.end());
   sort_findings(findings);
-  PlanOptions po = gc.plan;
-  po.young_after = young;
-  Plan plan = make_plan(inv, marks, findings, po);
-  Plan plan_m = make_plan(inv, marks_m, findings, po);
-  auto doomed = planned_blobs(plan);
-  auto doomed_m = planned_blobs(plan_m);
+  // Only the blobs the two plans would delete are needed: the same rule make_plan uses.
+  std::vector<Digest> doomed = doomed_blobs(inv, marks, young);
+  std::vector<Digest> doomed_m = doomed_blobs(inv, marks_m, young);
+  auto bytes_of = [&](const std::vector<Digest>& digests) {
+    std::uint64_t n = 0;
+    for (const Digest& d : digests) {
+      n += find_blob(inv, d)->size;
+    }
+    return n;
+  };
 
   UsageTotals& t = usage.totals;
   t.blobs = inv.blobs.size();
@@ -80,8 +82,8 @@ Result<Usage> compute_usage(int v2_fd, const UsageOptions& options, tbb::task_ar
       t.young_bytes += b.size;
     }
   }
-  t.unreferenced_bytes = plan.blob_bytes;
-  t.unreferenced_m_bytes = plan_m.blob_bytes;
+  t.unreferenced_bytes = bytes_of(doomed);
+  t.unreferenced_m_bytes = bytes_of(doomed_m);
 
   // The digests exactly one repository references: sort every repository's marks together
   // and keep the runs of length one.

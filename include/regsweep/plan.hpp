@@ -90,6 +90,11 @@ struct Plan {
   std::uint64_t blob_bytes = 0;
 };
 
+// The blobs a plan deletes: those no repository marks, unless young (modified after
+// `young_after`) or unless the inventory says every blob must be kept. In digest order.
+std::vector<const Blob*> collectable_blobs(const Inventory& inventory, const MarkResult& marks,
+                                           std::optional<std::int64_t> young_after);
+
 // Builds the plan. No blob is planned when the inventory says every blob must be kept; no
 // link of a repository is planned while something in it could not be read; no repository is
 // removed while a finding of severity error names it.
