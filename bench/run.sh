@@ -95,7 +95,7 @@ out=docs/performance.md
   echo
   echo "* \`gc --dry-run\`: regsweep is $(ratio up rs) faster than upstream's dry run."
   echo "* \`gc --dry-run -m\`: $(ratio upm rsm) faster."
-  echo "* \`du\` takes $(awk -v a="$(wall du)" -v b="$(wall rs)" 'BEGIN{printf "%.2f", a/b}')× the time of \`regsweep gc --dry-run\` (it marks and plans twice, as gc and gc -m)."
+  echo "* \`du\` takes $(awk -v a="$(wall du)" -v b="$(wall rs)" 'BEGIN{printf "%.2f", a/b}')× the time of \`regsweep gc --dry-run\` (it marks twice, as gc and gc -m; single runs vary by ±30% on this machine)."
   echo "* A real \`regsweep gc\` (deleting, with an fsync of every touched directory) is $(ratio up rsreal) faster than upstream's dry run, and $(ratio upreal rsreal) faster than upstream's real run."
   echo
   echo "## fsck --verify-data"
