@@ -119,45 +119,55 @@ class Planner {
                      [](const Action& a, const Action& b) {
                        return std::tie(a.kind, a.path) < std::tie(b.kind, b.path);
                      });
+    count();
     return std::move(m_plan);
   }
 
  private:
   void add(Action a) {
-    switch (a.kind) {
-      case ActionKind::tag:
-        ++m_plan.tags;
-        break;
-      case ActionKind::tag_history:
-        ++m_plan.tag_history;
-        break;
-      case ActionKind::revision:
-        ++m_plan.manifests;
-        break;
-      case ActionKind::layer_link:
-        ++m_plan.layer_links;
-        break;
-      case ActionKind::repository:
-        ++m_plan.repositories;
-        m_removed_dirs.push_back(layout::repo_dir(a.repository));
-        break;
-      case ActionKind::upload:
-        ++m_plan.uploads;
-        m_plan.upload_bytes += a.bytes;
-        break;
-      case ActionKind::tidy:
-        ++m_plan.tidy;
-        m_plan.empty_dirs += a.reason == Reason::empty_directory ? 1 : 0;
-        m_plan.temp_files += a.reason == Reason::temp_leftover ? 1 : 0;
-        m_plan.empty_blob_prefixes += a.reason == Reason::empty_blob_prefix ? 1 : 0;
-        break;
-      case ActionKind::blob:
-        ++m_plan.blobs;
-        m_plan.blob_bytes += a.bytes;
-        break;
+    if (a.kind == ActionKind::repository) {
+      m_removed_dirs.push_back(layout::repo_dir(a.repository));
     }
-    m_plan.dangling_links += a.reason == Reason::dangling_link ? 1 : 0;
     m_plan.actions.push_back(std::move(a));
+  }
+
+  // The plan's totals, from its final actions.
+  void count() {
+    Plan& p = m_plan;
+    for (const Action& a : p.actions) {
+      switch (a.kind) {
+        case ActionKind::tag:
+          ++p.tags;
+          break;
+        case ActionKind::tag_history:
+          ++p.tag_history;
+          break;
+        case ActionKind::revision:
+          ++p.manifests;
+          break;
+        case ActionKind::layer_link:
+          ++p.layer_links;
+          break;
+        case ActionKind::repository:
+          ++p.repositories;
+          break;
+        case ActionKind::upload:
+          ++p.uploads;
+          p.upload_bytes += a.bytes;
+          break;
+        case ActionKind::tidy:
+          ++p.tidy;
+          p.empty_dirs += a.reason == Reason::empty_directory ? 1 : 0;
+          p.temp_files += a.reason == Reason::temp_leftover ? 1 : 0;
+          p.empty_blob_prefixes += a.reason == Reason::empty_blob_prefix ? 1 : 0;
+          break;
+        case ActionKind::blob:
+          ++p.blobs;
+          p.blob_bytes += a.bytes;
+          break;
+      }
+      p.dangling_links += a.reason == Reason::dangling_link ? 1 : 0;
+    }
   }
 
   bool young(std::int64_t mtime) const {
@@ -317,39 +327,13 @@ class Planner {
         uploads_left == 0 && !repo.uncertain && !repo.tags_uncertain &&
         m_troubled.count(repo.name) == 0 && !any_young(repo)) {
       // Its links were planned above; removing the directories covers them, so drop those.
-      std::string dir = layout::repo_dir(repo.name) + "/";
-      m_plan.actions.erase(
-          std::remove_if(m_plan.actions.begin(), m_plan.actions.end(),
-                         [&](const Action& a) {
-                           if (a.repository != repo.name || a.kind == ActionKind::tag) {
-                             return false;
-                           }
-                           unadd(a);
-                           return true;
-                         }),
-          m_plan.actions.end());
+      m_plan.actions.erase(std::remove_if(m_plan.actions.begin(), m_plan.actions.end(),
+                                          [&](const Action& a) {
+                                            return a.repository == repo.name &&
+                                                   a.kind != ActionKind::tag;
+                                          }),
+                           m_plan.actions.end());
       remove_repository(repo, Reason::empty_repository);
-    }
-  }
-
-  void unadd(const Action& a) {
-    m_plan.dangling_links -= a.reason == Reason::dangling_link ? 1 : 0;
-    switch (a.kind) {
-      case ActionKind::tag_history:
-        --m_plan.tag_history;
-        break;
-      case ActionKind::revision:
-        --m_plan.manifests;
-        break;
-      case ActionKind::layer_link:
-        --m_plan.layer_links;
-        break;
-      case ActionKind::upload:
-        --m_plan.uploads;
-        m_plan.upload_bytes -= a.bytes;
-        break;
-      default:
-        break;
     }
   }
 
