@@ -185,7 +185,7 @@ class Checker {
         }
         if (auto bad = bad_layers.find(b); bad != bad_layers.end()) {
           // The link is there but names something else or nothing: the pull fails on it.
-          bool mismatch = bad->second->target && *bad->second->target != b;
+          bool mismatch = other_target(repo, *bad->second) != nullptr;
           add(mismatch ? "link-mismatch" : "malformed-link", layout::layer_link(repo.name, b),
               repo.name, "link '" + layout::layer_link(repo.name, b) + "' is damaged", name);
         } else if (layers.count(b) == 0) {

@@ -49,6 +49,36 @@ bool contains(const std::vector<Digest>& sorted, const Digest& digest) {
   return std::binary_search(sorted.begin(), sorted.end(), digest);
 }
 
+bool RepoMark::keeps(const Inventory& inventory, const Digest& digest) const {
+  std::uint32_t i = blob_index(inventory, digest);
+  return i == k_no_blob ? contains(marked_absent, digest)
+                        : std::binary_search(marked.begin(), marked.end(), i);
+}
+
+std::size_t MarkResult::marked_count() const {
+  return static_cast<std::size_t>(std::count(blob_marked.begin(), blob_marked.end(), true)) +
+         marked_absent.size();
+}
+
+namespace {
+
+// Splits digests into indices of existing blobs and absent digests, both sorted and unique.
+void split_marks(const Inventory& inventory, std::vector<Digest>& digests,
+                 std::vector<std::uint32_t>& indices, std::vector<Digest>& absent) {
+  sort_unique(digests);
+  for (const Digest& d : digests) {
+    std::uint32_t i = blob_index(inventory, d);
+    if (i == k_no_blob) {
+      absent.push_back(d);
+    } else {
+      indices.push_back(i);
+    }
+  }
+  // Digest order is blob order, so the indices are already sorted and unique.
+}
+
+}  // namespace
+
 ManifestTable load_manifests(int v2_fd, const Inventory& inventory, tbb::task_arena& arena,
                              std::vector<Finding>& findings,
                              const std::vector<Digest>& speculative) {
@@ -58,8 +88,8 @@ ManifestTable load_manifests(int v2_fd, const Inventory& inventory, tbb::task_ar
   for (const Repository& repo : inventory.repositories) {
     for (const Link& rev : repo.revisions) {
       wave.push_back(rev.digest);
-      if (rev.target) {
-        wave.push_back(*rev.target);
+      if (const Digest* other = other_target(repo, rev)) {
+        wave.push_back(*other);
       }
     }
     for (const Tag& tag : repo.tags) {
@@ -169,8 +199,8 @@ class RepoMarker {
                   young(rev.mtime) || young_blob(rev.digest);
       if (root) {
         visit(rev.digest, Origin::revision);
-        if (rev.target && *rev.target != rev.digest) {
-          visit(*rev.target, Origin::revision);
+        if (const Digest* other = other_target(m_repo, rev)) {
+          visit(*other, Origin::revision);
         }
       } else if (rec == nullptr || rec->state == ManifestRecord::State::missing) {
         report_missing(rev.digest, Origin::revision);
@@ -363,38 +393,39 @@ class RepoMarker {
 
   RepoMark result(bool nothing_dead) {
     RepoMark out;
+    std::vector<Digest> marked;
     out.keeps_all_layers = m_keeps_all_layers || m_repo.uncertain;
     for (const Digest& d : m_live) {
       out.live.push_back(d);
-      out.marked.push_back(d);
+      marked.push_back(d);
       const ManifestRecord* rec = record(d);
       if (rec == nullptr) {
         continue;
       }
       if (rec->state == ManifestRecord::State::parsed) {
-        out.marked.insert(out.marked.end(), rec->manifest->blobs.begin(),
+        marked.insert(marked.end(), rec->manifest->blobs.begin(),
                           rec->manifest->blobs.end());
-        out.marked.insert(out.marked.end(), rec->manifest->children.begin(),
+        marked.insert(marked.end(), rec->manifest->children.begin(),
                           rec->manifest->children.end());
       } else if (rec->state == ManifestRecord::State::unreadable) {
-        out.marked.insert(out.marked.end(), rec->mentioned.begin(), rec->mentioned.end());
+        marked.insert(marked.end(), rec->mentioned.begin(), rec->mentioned.end());
       }
     }
     for (const Link& l : m_repo.layers) {
       if (young(l.mtime)) {
-        out.marked.push_back(l.digest);  // a push in progress: its blob stays
+        marked.push_back(l.digest);  // a push in progress: its blob stays
       }
     }
     if (out.keeps_all_layers) {
       for (const Link& l : m_repo.layers) {
-        out.marked.push_back(l.digest);
-        if (l.target) {
-          out.marked.push_back(*l.target);
+        marked.push_back(l.digest);
+        if (const Digest* other = other_target(m_repo, l)) {
+          marked.push_back(*other);
         }
       }
     }
     std::sort(out.live.begin(), out.live.end());
-    sort_unique(out.marked);
+    split_marks(m_inv, marked, out.marked, out.marked_absent);
     if (!nothing_dead && !out.keeps_all_layers) {
       for (const Link& rev : m_repo.revisions) {
         const ManifestRecord* rec = record(rev.digest);
@@ -473,8 +504,13 @@ MarkResult mark(const Inventory& inventory, const ManifestTable& manifests,
       out.repositories[i] = std::move(result);
     });
   });
+  out.blob_marked.assign(inventory.blobs.size(), false);
+  std::vector<Digest> extra;
   for (const RepoMark& r : out.repositories) {
-    out.marked.insert(out.marked.end(), r.marked.begin(), r.marked.end());
+    for (std::uint32_t i : r.marked) {
+      out.blob_marked[i] = true;
+    }
+    extra.insert(extra.end(), r.marked_absent.begin(), r.marked_absent.end());
   }
   // A young blob that is a manifest (pushed, its links not yet written) keeps what it
   // references, in every repository.
@@ -494,16 +530,20 @@ MarkResult mark(const Inventory& inventory, const ManifestTable& manifests,
       if (!done.insert(d).second) {
         continue;
       }
-      out.marked.push_back(d);
+      extra.push_back(d);
       auto it = manifests.find(d);
       if (it != manifests.end() && it->second.state == ManifestRecord::State::parsed) {
         const Manifest& m = *it->second.manifest;
-        out.marked.insert(out.marked.end(), m.blobs.begin(), m.blobs.end());
+        extra.insert(extra.end(), m.blobs.begin(), m.blobs.end());
         todo.insert(todo.end(), m.children.begin(), m.children.end());
       }
     }
   }
-  sort_unique(out.marked);
+  std::vector<std::uint32_t> extra_blobs;
+  split_marks(inventory, extra, extra_blobs, out.marked_absent);
+  for (std::uint32_t i : extra_blobs) {
+    out.blob_marked[i] = true;
+  }
   for (auto& v : findings) {
     out.findings.insert(out.findings.end(), v.begin(), v.end());
   }

@@ -285,7 +285,7 @@ class Planner {
         if (l.problem) {
           continue;
         }
-        if (!contains(rm.marked, l.digest)) {
+        if (!rm.keeps(m_inv, l.digest)) {
           add(Action{ActionKind::layer_link,
                      Reason::unreferenced_layer_link,
                      repo.name,
@@ -400,8 +400,9 @@ std::vector<const Blob*> collectable_blobs(const Inventory& inventory, const Mar
   if (inventory.keep_all_blobs) {
     return out;
   }
-  for (const Blob& b : inventory.blobs) {
-    if (!contains(marks.marked, b.digest) && !(young_after && b.mtime > *young_after)) {
+  for (std::size_t i = 0; i < inventory.blobs.size(); ++i) {
+    const Blob& b = inventory.blobs[i];
+    if (!marks.blob_marked[i] && !(young_after && b.mtime > *young_after)) {
       out.push_back(&b);
     }
   }

@@ -20,7 +20,7 @@
 #include <ctime>
 
 #include <oneapi/tbb/enumerable_thread_specific.h>
-#include <oneapi/tbb/parallel_for_each.h>
+#include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_group.h>
 
 #include "regsweep/fs.hpp"
@@ -237,15 +237,25 @@ class Scanner {
               prefixes.error().message);
       return;
     }
-    tbb::enumerable_thread_specific<std::vector<Blob>> local;
-    tbb::parallel_for_each(prefixes->begin(), prefixes->end(), [&](const fs::DirEntry& e) {
-      scan_prefix(root->get(), e, local.local());
+    // One vector per prefix, each sorted by its task: concatenated in prefix order they are
+    // sorted, and the whole list is never held twice.
+    std::sort(prefixes->begin(), prefixes->end(),
+              [](const fs::DirEntry& a, const fs::DirEntry& b) { return a.name < b.name; });
+    std::vector<std::vector<Blob>> per_prefix(prefixes->size());
+    tbb::parallel_for(std::size_t{0}, prefixes->size(), [&](std::size_t i) {
+      scan_prefix(root->get(), (*prefixes)[i], per_prefix[i]);
+      std::sort(per_prefix[i].begin(), per_prefix[i].end(),
+                [](const Blob& a, const Blob& b) { return a.digest < b.digest; });
     });
-    for (auto& v : local) {
-      blobs.insert(blobs.end(), v.begin(), v.end());
+    std::size_t total = 0;
+    for (const auto& v : per_prefix) {
+      total += v.size();
     }
-    std::sort(blobs.begin(), blobs.end(),
-              [](const Blob& a, const Blob& b) { return a.digest < b.digest; });
+    blobs.reserve(total);
+    for (auto& v : per_prefix) {
+      blobs.insert(blobs.end(), v.begin(), v.end());
+      std::vector<Blob>().swap(v);
+    }
   }
 
   void scan_prefix(int blobs_fd, const fs::DirEntry& e, std::vector<Blob>& out) {
@@ -279,6 +289,7 @@ class Scanner {
       ::fstat(dir->get(), &st);
       leftover(Leftover::Kind::empty_blob_prefix, path, "", st.st_mtim.tv_sec);
     }
+    out.reserve(entries->size());
     for (const fs::DirEntry& b : *entries) {
       std::string bpath = layout::join(path, b.name);
       auto digest = parse_hex(b.name);
@@ -431,8 +442,9 @@ class Scanner {
   }
 
   // Reads `<dir>/<hex>/link` entries of a sha256 link directory (revisions, layers, history).
-  std::vector<Link> read_links(int parent_fd, const std::string& path, const std::string& repo,
+  std::vector<Link> read_links(int parent_fd, const std::string& path, Repository& owner,
                                bool missing_ok, bool& unreadable) {
+    const std::string& repo = owner.name;
     std::vector<Link> links;
     auto dir = fs::open_dir(parent_fd, layout::k_algorithm);
     std::string apath = layout::join(path, layout::k_algorithm);
@@ -452,6 +464,7 @@ class Scanner {
               entries.error().message + " (in '" + apath + "')");
       return links;
     }
+    links.reserve(entries->size());
     for (const fs::DirEntry& e : *entries) {
       std::string epath = layout::join(apath, e.name);
       auto digest = parse_hex(e.name);
@@ -464,14 +477,17 @@ class Scanner {
       if (e.type != fs::EntryType::directory || !digest) {
         if (e.type == fs::EntryType::directory && parse_hex(lower(e.name))) {
           // Upper-case hex: the registry cannot have written it; keep what it names.
-          Link link{*parse_hex(lower(e.name)), std::nullopt, true, 0};
+          Link link;
+          link.digest = *parse_hex(lower(e.name));
+          link.problem = true;
           links.push_back(link);
         }
         finding(FindingKind::unknown_entry, Severity::error, epath, repo,
                 "'" + epath + "' is not a link directory; kept");
         continue;
       }
-      Link link{*digest, std::nullopt, false, 0};
+      Link link;
+      link.digest = *digest;
       std::string rel = e.name + "/" + std::string(layout::k_link);
       LinkRead r = read_link(dir->get(), rel);
       std::string lpath = layout::join(epath, layout::k_link);
@@ -486,13 +502,15 @@ class Scanner {
       }
       link.mtime = r.mtime;
       seen(r.mtime_ts, lpath);
+      if (r.digest && *r.digest != *digest) {
+        link.other = static_cast<std::uint32_t>(owner.other_targets.size());
+        owner.other_targets.push_back(*r.digest);
+      }
       if (!r.problem.empty()) {
         link.problem = true;
-        link.target = r.digest;
         finding(r.kind, Severity::error, lpath, repo,
                 "link '" + lpath + "' " + r.problem + "; kept");
       } else {
-        link.target = r.digest;
         if (*r.digest != *digest) {
           link.problem = true;
           finding(FindingKind::link_mismatch, Severity::error, lpath, repo,
@@ -518,7 +536,7 @@ class Scanner {
   void scan_layers(int layers_fd, Repository& repo) {
     bool unreadable = false;
     std::string path = layout::join(layout::repo_dir(repo.name), layout::k_layers);
-    repo.layers = read_links(layers_fd, path, repo.name, true, unreadable);
+    repo.layers = read_links(layers_fd, path, repo, true, unreadable);
     if (unreadable) {
       repo.uncertain = true;
     }
@@ -564,7 +582,7 @@ class Scanner {
       }
       if (e.name == layout::k_revisions) {
         bool unreadable = false;
-        repo.revisions = read_links(sub->get(), epath, repo.name, true, unreadable);
+        repo.revisions = read_links(sub->get(), epath, repo, true, unreadable);
         if (unreadable) {
           repo.uncertain = true;
           m_keep_all.store(true);
@@ -584,6 +602,7 @@ class Scanner {
               entries.error().message + " (in '" + tpath + "'); every revision is kept");
       return;
     }
+    repo.tags.reserve(entries->size());
     for (const fs::DirEntry& e : *entries) {
       std::string epath = layout::join(tpath, e.name);
       if (e.type != fs::EntryType::directory) {
@@ -631,8 +650,8 @@ class Scanner {
       auto index = fs::open_dir(dir->get(), layout::k_index);
       if (index) {
         bool unreadable = false;
-        tag.history = read_links(index->get(), layout::join(epath, layout::k_index), repo.name,
-                                 true, unreadable);
+        tag.history =
+            read_links(index->get(), layout::join(epath, layout::k_index), repo, true, unreadable);
       } else if (index.error().sys_errno != ENOENT) {
         finding(FindingKind::unreadable, Severity::error, layout::join(epath, layout::k_index),
                 repo.name, index.error().message);
@@ -789,6 +808,11 @@ const Blob* find_blob(const Inventory& inventory, const Digest& digest) {
     return nullptr;
   }
   return &*it;
+}
+
+std::uint32_t blob_index(const Inventory& inventory, const Digest& digest) {
+  const Blob* b = find_blob(inventory, digest);
+  return b == nullptr ? k_no_blob : static_cast<std::uint32_t>(b - inventory.blobs.data());
 }
 
 }  // namespace regsweep

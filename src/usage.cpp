@@ -19,25 +19,6 @@
 
 namespace regsweep {
 
-namespace {
-
-// What `gc` (with these marks) would delete, as sorted digests.
-std::vector<Digest> doomed_blobs(const Inventory& inv, const MarkResult& marks,
-                                 std::optional<std::int64_t> young_after) {
-  std::vector<Digest> out;
-  for (const Blob* b : collectable_blobs(inv, marks, young_after)) {
-    out.push_back(b->digest);
-  }
-  return out;  // the inventory is in digest order
-}
-
-void sort_unique(std::vector<Digest>& v) {
-  std::sort(v.begin(), v.end());
-  v.erase(std::unique(v.begin(), v.end()), v.end());
-}
-
-}  // namespace
-
 Result<Usage> compute_usage(int v2_fd, const UsageOptions& options, tbb::task_arena& arena) {
   auto scanned = scan(v2_fd, arena);
   if (!scanned) {
@@ -61,54 +42,49 @@ Result<Usage> compute_usage(int v2_fd, const UsageOptions& options, tbb::task_ar
   findings.insert(findings.end(), marks.findings.begin(), marks.findings.end());
   sort_findings(findings);
   // Only the blobs the two plans would delete are needed: the same rule make_plan uses.
-  std::vector<Digest> doomed = doomed_blobs(inv, marks, young);
-  std::vector<Digest> doomed_m = doomed_blobs(inv, marks_m, young);
-  auto bytes_of = [&](const std::vector<Digest>& digests) {
-    std::uint64_t n = 0;
-    for (const Digest& d : digests) {
-      n += find_blob(inv, d)->size;
+  // Everything per blob is indexed like Inventory::blobs.
+  auto doomed_flags = [&](const MarkResult& m) {
+    std::vector<bool> out(inv.blobs.size(), false);
+    for (const Blob* b : collectable_blobs(inv, m, young)) {
+      out[static_cast<std::size_t>(b - inv.blobs.data())] = true;
     }
-    return n;
+    return out;
   };
+  std::vector<bool> doomed = doomed_flags(marks);
+  std::vector<bool> doomed_m = doomed_flags(marks_m);
 
   UsageTotals& t = usage.totals;
   t.blobs = inv.blobs.size();
   t.repositories = inv.repositories.size();
-  for (const Blob& b : inv.blobs) {
+  for (std::size_t i = 0; i < inv.blobs.size(); ++i) {
+    const Blob& b = inv.blobs[i];
     t.blob_bytes += b.size;
-    if (contains(marks.marked, b.digest)) {
+    if (marks.blob_marked[i]) {
       t.referenced_bytes += b.size;
-    } else if (!contains(doomed, b.digest)) {
+    } else if (doomed[i]) {
+      t.unreferenced_bytes += b.size;
+    } else {
       t.young_bytes += b.size;
     }
+    if (doomed_m[i]) {
+      t.unreferenced_m_bytes += b.size;
+    }
   }
-  t.unreferenced_bytes = bytes_of(doomed);
-  t.unreferenced_m_bytes = bytes_of(doomed_m);
 
-  // The digests exactly one repository references: sort every repository's marks together
-  // and keep the runs of length one.
-  std::vector<Digest> single;
-  {
-    std::vector<Digest> all;
-    for (const RepoMark& rm : marks.repositories) {
-      all.insert(all.end(), rm.marked.begin(), rm.marked.end());
-    }
-    std::sort(all.begin(), all.end());
-    for (std::size_t i = 0; i < all.size();) {
-      std::size_t j = i;
-      while (j < all.size() && all[j] == all[i]) {
-        ++j;
-      }
-      if (j - i == 1) {
-        single.push_back(all[i]);
-      }
-      i = j;
+  // How many repositories mark each blob (0, 1, or 2 for "more than one").
+  std::vector<std::uint8_t> markers(inv.blobs.size(), 0);
+  for (const RepoMark& rm : marks.repositories) {
+    for (std::uint32_t i : rm.marked) {
+      markers[i] = static_cast<std::uint8_t>(std::min(2, markers[i] + 1));
     }
   }
-  auto size_of = [&](const Digest& d) -> std::uint64_t {
-    const Blob* b = find_blob(inv, d);
-    return b == nullptr ? 0 : b->size;
-  };
+  // Leftover revision directories, by repository: manifests deleted through the API.
+  std::map<std::string, std::vector<const Leftover*>> leftovers_of;
+  for (const Leftover& l : inv.leftovers) {
+    if (!l.repository.empty()) {
+      leftovers_of[l.repository].push_back(&l);
+    }
+  }
   for (std::size_t i = 0; i < inv.repositories.size(); ++i) {
     const Repository& repo = inv.repositories[i];
     std::uint64_t uploads = 0;
@@ -134,49 +110,56 @@ Result<Usage> compute_usage(int v2_fd, const UsageOptions& options, tbb::task_ar
                     !std::binary_search(rm_m.dead.begin(), rm_m.dead.end(), rev.digest);
       (tagged ? u.manifests_tagged : u.manifests_untagged) += 1;
     }
-    for (const Digest& d : rm.marked) {
-      std::uint64_t size = size_of(d);
+    for (std::uint32_t b : rm.marked) {
+      std::uint64_t size = inv.blobs[b].size;
       u.logical_bytes += size;
-      if (contains(single, d)) {
+      if (markers[b] == 1) {
         u.exclusive_bytes += size;
       }
     }
     u.shared_bytes = u.logical_bytes - u.exclusive_bytes;
     // What this repository links or references, to attribute what gc would free.
-    std::vector<Digest> mine(rm.marked.begin(), rm.marked.end());
+    std::vector<std::uint32_t> mine(rm.marked.begin(), rm.marked.end());
+    auto add = [&](const Digest& d) {
+      std::uint32_t b = blob_index(inv, d);
+      if (b != k_no_blob) {
+        mine.push_back(b);
+      }
+    };
     auto add_refs = [&](const Digest& d) {
       auto it = table.find(d);
       if (it != table.end() && it->second.manifest) {
-        mine.insert(mine.end(), it->second.manifest->blobs.begin(),
-                    it->second.manifest->blobs.end());
-        mine.insert(mine.end(), it->second.manifest->children.begin(),
-                    it->second.manifest->children.end());
+        for (const Digest& r : it->second.manifest->blobs) {
+          add(r);
+        }
+        for (const Digest& r : it->second.manifest->children) {
+          add(r);
+        }
       }
     };
     for (const Link& l : repo.layers) {
-      mine.push_back(l.digest);
+      add(l.digest);
     }
     for (const Link& r : repo.revisions) {
-      mine.push_back(r.digest);
+      add(r.digest);
       add_refs(r.digest);
     }
     std::string revisions = layout::revisions_dir(repo.name) + "/";
-    for (const Leftover& l : inv.leftovers) {
-      if (l.repository == repo.name && l.path.compare(0, revisions.size(), revisions) == 0) {
-        if (auto d = parse_hex(l.path.substr(revisions.size()))) {
-          mine.push_back(*d);  // a manifest deleted through the API: its blob is still here
-          add_refs(*d);
+    if (auto it = leftovers_of.find(repo.name); it != leftovers_of.end()) {
+      for (const Leftover* l : it->second) {
+        if (l->path.compare(0, revisions.size(), revisions) == 0) {
+          if (auto d = parse_hex(l->path.substr(revisions.size()))) {
+            add(*d);  // a manifest deleted through the API: its blob is still here
+            add_refs(*d);
+          }
         }
       }
     }
-    sort_unique(mine);
-    for (const Digest& d : mine) {
-      if (contains(doomed, d)) {
-        u.reclaimable_bytes += size_of(d);
-      }
-      if (contains(doomed_m, d)) {
-        u.reclaimable_m_bytes += size_of(d);
-      }
+    std::sort(mine.begin(), mine.end());
+    mine.erase(std::unique(mine.begin(), mine.end()), mine.end());
+    for (std::uint32_t b : mine) {
+      u.reclaimable_bytes += doomed[b] ? inv.blobs[b].size : 0;
+      u.reclaimable_m_bytes += doomed_m[b] ? inv.blobs[b].size : 0;
     }
     usage.repositories.push_back(std::move(u));
   }

@@ -145,7 +145,8 @@ TEST(Collect, ParallelismDoesNotChangeThePlan) {
   };
   EXPECT_EQ(paths(one), paths(two));
   EXPECT_EQ(paths(one), paths(many));
-  EXPECT_EQ(one.marks.marked, many.marks.marked);
+  EXPECT_EQ(one.marks.blob_marked, many.marks.blob_marked);
+  EXPECT_EQ(one.marks.marked_absent, many.marks.marked_absent);
 }
 
 TEST(Collect, SymlinkedRepositoryBlocksBlobDeletionButNotTheRun) {

@@ -153,7 +153,8 @@ TEST(Mark, ResultDoesNotDependOnRepositoryOrder) {
   std::reverse(reversed.repositories.begin(), reversed.repositories.end());
   tbb::task_arena arena(2);
   MarkResult again = mark(reversed, c.manifests, MarkOptions{true}, arena);
-  EXPECT_EQ(again.marked, c.marks.marked);
+  EXPECT_EQ(again.blob_marked, c.marks.blob_marked);
+  EXPECT_EQ(again.marked_absent, c.marks.marked_absent);
 }
 
 TEST(Mark, MissingManifestsAreReportedNotFatal) {

@@ -14,11 +14,15 @@
 namespace regsweep {
 
 // A link whose directory names a digest (revision, layer, tag history entry).
+// Kept small (48 bytes): a large registry holds more links than blobs.
 struct Link {
-  Digest digest;                 // from the directory name
-  std::optional<Digest> target;  // from the file's content, when readable
-  bool problem = false;          // unreadable, malformed, mismatched or not a plain file
-  std::int64_t mtime = 0;        // of the link file, seconds since the epoch
+  static constexpr std::uint32_t k_no_other = 0xFFFFFFFFU;
+  Digest digest;            // from the directory name
+  std::int64_t mtime = 0;   // of the link file, seconds since the epoch
+  // When the file's content names another digest than the directory: its index in
+  // Repository::other_targets. Both are kept.
+  std::uint32_t other = k_no_other;
+  bool problem = false;  // unreadable, malformed, mismatched or not a plain file
 };
 
 struct Tag {
@@ -63,6 +67,8 @@ struct Repository {
   std::vector<Link> revisions;  // sorted by digest
   std::vector<Link> layers;     // sorted by digest
   std::vector<Upload> uploads;  // sorted by id
+  // The digests that links' contents name when they differ from their directory's (rare).
+  std::vector<Digest> other_targets;
   // Something in this repository could not be read (an unreadable directory, a symlink where
   // revisions or tags live): what it holds is unknown, so everything it links is kept.
   bool uncertain = false;
@@ -94,7 +100,16 @@ struct Inventory {
   std::vector<Finding> findings;  // sorted
 };
 
+// The digest a link's content names when it differs from its directory's; nullptr otherwise.
+inline const Digest* other_target(const Repository& repo, const Link& link) {
+  return link.other == Link::k_no_other ? nullptr : &repo.other_targets[link.other];
+}
+
 // Finds a blob by digest in a sorted inventory; nullptr when absent.
 const Blob* find_blob(const Inventory& inventory, const Digest& digest);
+
+constexpr std::uint32_t k_no_blob = 0xFFFFFFFFU;
+// The index of a blob in Inventory::blobs; k_no_blob when absent.
+std::uint32_t blob_index(const Inventory& inventory, const Digest& digest);
 
 }  // namespace regsweep

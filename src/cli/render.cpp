@@ -121,7 +121,7 @@ void render_text(std::ostream& out, const Collection& c, const SweepResult* swee
   if (!options.quiet) {
     out << '\n';  // upstream separates the marking lines from the summary
   }
-  out << c.marks.marked.size() << " blobs marked, " << plan.blobs << " blobs and " << plan.manifests
+  out << c.marks.marked_count() << " blobs marked, " << plan.blobs << " blobs and " << plan.manifests
       << " manifests eligible for deletion\n";
   if (!options.quiet) {
     for (const Action& a : plan.actions) {
@@ -207,7 +207,7 @@ std::string render_json(const Collection& c, const SweepResult* sweep, const Ren
   w.key("summary").begin_object();
   w.key("repositories").value(static_cast<std::uint64_t>(c.inventory.repositories.size()));
   w.key("blobs").value(static_cast<std::uint64_t>(c.inventory.blobs.size()));
-  w.key("blobs_marked").value(static_cast<std::uint64_t>(c.marks.marked.size()));
+  w.key("blobs_marked").value(static_cast<std::uint64_t>(c.marks.marked_count()));
   w.key("blobs_eligible").value(plan.blobs);
   w.key("bytes_eligible").value(plan.blob_bytes);
   w.key("manifests_eligible").value(plan.manifests);
