@@ -90,10 +90,10 @@ Result<Collection> plan_gc(int v2_fd, const GcOptions& options, tbb::task_arena&
     Plan without = make_plan(c.inventory, marks, c.findings, ageless_plan);
     std::set<std::pair<ActionKind, std::string>> planned;
     for (const Action& a : c.plan.actions) {
-      planned.emplace(a.kind, a.path);
+      planned.emplace(a.kind, a.path());
     }
     for (Action& a : without.actions) {
-      if (planned.count({a.kind, a.path}) == 0) {
+      if (planned.count({a.kind, a.path()}) == 0) {
         c.kept_young.push_back(std::move(a));
       }
     }

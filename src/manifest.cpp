@@ -12,6 +12,9 @@
 
 #include <simdjson.h>
 #include <algorithm>
+#include <mutex>
+#include <string>
+#include <unordered_set>
 
 namespace regsweep {
 
@@ -175,6 +178,20 @@ void scan_mentioned(std::string_view text, std::vector<Digest>& out) {
 
 }  // namespace
 
+std::string_view intern_text(std::string_view text) {
+  for (std::string_view known :
+       {k_docker_v1, k_docker_v1_signed, k_docker_v2, k_docker_list, k_oci_manifest, k_oci_index}) {
+    if (text == known) {
+      return known;  // the common case, without the lock
+    }
+  }
+  // Node-based: the strings never move once inserted.
+  static std::mutex mutex;
+  static auto* texts = new std::unordered_set<std::string>();  // never destroyed
+  std::lock_guard lock(mutex);
+  return *texts->emplace(text).first;
+}
+
 std::string_view to_string(ManifestKind kind) {
   switch (kind) {
     case ManifestKind::docker_schema1:
@@ -224,20 +241,20 @@ ParseOutcome ManifestParser::parse(std::string_view bytes) {
   bool has_schema = obj["schemaVersion"].get(schema_version) == simdjson::SUCCESS;
   std::string_view artifact_type;
   if (obj["artifactType"].get(artifact_type) == simdjson::SUCCESS) {
-    m.artifact_type = std::string(artifact_type);
+    m.artifact_type = intern_text(artifact_type);
   }
   std::string error;
   bool ok = false;
   if (has_schema && schema_version == 1 &&
       (!has_media_type || media_type == k_docker_v1 || media_type == k_docker_v1_signed)) {
     m.kind = ManifestKind::docker_schema1;
-    m.media_type = has_media_type ? std::string(media_type) : std::string(k_docker_v1);
+    m.media_type = has_media_type ? intern_text(media_type) : k_docker_v1;
     ok = read_descriptor_array(obj, "fsLayers", true, "blobSum", m, m.blobs, nullptr, error);
   } else if (!has_schema || schema_version != 2) {
     return fail(has_schema ? "unsupported schemaVersion " + std::to_string(schema_version)
                            : "no schemaVersion");
   } else if (has_media_type) {
-    m.media_type = std::string(media_type);
+    m.media_type = intern_text(media_type);
     if (media_type == k_docker_v2) {
       m.kind = ManifestKind::docker_schema2;
       ok = parse_image(obj, m, false, error);
@@ -262,11 +279,11 @@ ParseOutcome ManifestParser::parse(std::string_view bytes) {
     }
     if (has_config) {
       m.kind = ManifestKind::oci_manifest;
-      m.media_type = std::string(k_oci_manifest);
+      m.media_type = k_oci_manifest;
       ok = parse_image(obj, m, true, error);
     } else {
       m.kind = ManifestKind::oci_index;
-      m.media_type = std::string(k_oci_index);
+      m.media_type = k_oci_index;
       ok = parse_index(obj, m, true, error);
     }
   }

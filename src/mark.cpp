@@ -403,10 +403,8 @@ class RepoMarker {
         continue;
       }
       if (rec->state == ManifestRecord::State::parsed) {
-        marked.insert(marked.end(), rec->manifest->blobs.begin(),
-                          rec->manifest->blobs.end());
-        marked.insert(marked.end(), rec->manifest->children.begin(),
-                          rec->manifest->children.end());
+        marked.insert(marked.end(), rec->manifest->blobs.begin(), rec->manifest->blobs.end());
+        marked.insert(marked.end(), rec->manifest->children.begin(), rec->manifest->children.end());
       } else if (rec->state == ManifestRecord::State::unreadable) {
         marked.insert(marked.end(), rec->mentioned.begin(), rec->mentioned.end());
       }

@@ -84,6 +84,58 @@ std::vector<std::string> repo_ancestors(const std::string& repo) {
   return out;
 }
 
+}  // namespace
+
+std::string Action::path() const {
+  std::string repo(repository);
+  switch (kind) {
+    case ActionKind::tag:
+      return layout::tag_dir(repo, std::string(tag));
+    case ActionKind::tag_history:
+      return layout::tag_index_entry_dir(repo, std::string(tag), digest);
+    case ActionKind::revision:
+      return layout::revision_dir(repo, digest);
+    case ActionKind::layer_link:
+      return layout::layer_link_dir(repo, digest);
+    case ActionKind::repository:
+      return layout::repo_dir(repo);
+    case ActionKind::upload:
+      return layout::upload_dir(repo, std::string(tag));
+    case ActionKind::tidy:
+      return std::string(leftover);
+    case ActionKind::blob:
+      return layout::blob_dir(digest);
+  }
+  return {};
+}
+
+std::vector<std::string> Action::then_if_empty() const {
+  std::string repo(repository);
+  switch (kind) {
+    case ActionKind::tag_history:
+      return {layout::tag_index_dir(repo, std::string(tag)),
+              layout::join(layout::tag_dir(repo, std::string(tag)), layout::k_index)};
+    case ActionKind::repository:
+      return repo_ancestors(repo);
+    case ActionKind::upload:
+      return {layout::uploads_dir(repo)};
+    case ActionKind::tidy:
+      if (reason == Reason::temp_leftover) {
+        return {std::string(leftover.substr(0, leftover.rfind('/')))};  // the link or blob dir
+      }
+      return {};
+    case ActionKind::blob:
+      return {layout::blob_prefix_dir(digest.hex().substr(0, 2))};
+    case ActionKind::tag:
+    case ActionKind::revision:
+    case ActionKind::layer_link:
+      return {};
+  }
+  return {};
+}
+
+namespace {
+
 class Planner {
  public:
   Planner(const Inventory& inventory, const MarkResult& marks, const std::vector<Finding>& findings,
@@ -105,19 +157,13 @@ class Planner {
     }
     if (m_options.collect) {
       for (const Blob* b : collectable_blobs(m_inv, m_marks, m_options.young_after)) {
-        add(Action{ActionKind::blob,
-                   Reason::unreferenced_blob,
-                   "",
-                   "",
-                   b->digest,
-                   b->size,
-                   layout::blob_dir(b->digest),
-                   {layout::blob_prefix_dir(b->digest.hex().substr(0, 2))}});
+        add(Action{ActionKind::blob, Reason::unreferenced_blob, {}, {}, b->digest, b->size, {}});
       }
     }
     std::stable_sort(m_plan.actions.begin(), m_plan.actions.end(),
                      [](const Action& a, const Action& b) {
-                       return std::tie(a.kind, a.path) < std::tie(b.kind, b.path);
+                       return std::tie(a.kind, a.repository, a.tag, a.digest, a.leftover) <
+                              std::tie(b.kind, b.repository, b.tag, b.digest, b.leftover);
                      });
     count();
     return std::move(m_plan);
@@ -126,7 +172,7 @@ class Planner {
  private:
   void add(Action a) {
     if (a.kind == ActionKind::repository) {
-      m_removed_dirs.push_back(layout::repo_dir(a.repository));
+      m_removed_dirs.push_back(layout::repo_dir(std::string(a.repository)));
     }
     m_plan.actions.push_back(std::move(a));
   }
@@ -200,8 +246,7 @@ class Planner {
     for (const Upload& u : repo.uploads) {
       bytes += u.bytes;
     }
-    add(Action{ActionKind::repository, reason, repo.name, "", Digest{}, bytes,
-               layout::repo_dir(repo.name), repo_ancestors(repo.name)});
+    add(Action{ActionKind::repository, reason, repo.name, {}, Digest{}, bytes, {}});
   }
 
   void plan_repository(const Repository& repo, const RepoMark& rm) {
@@ -209,17 +254,14 @@ class Planner {
       remove_repository(repo, Reason::requested);
       return;
     }
-    std::set<std::string> gone_tags;
-    auto remove_tag = [&](const std::string& tag, Reason reason) {
-      if (gone_tags.insert(tag).second) {
-        add(Action{ActionKind::tag,
-                   reason,
-                   repo.name,
-                   tag,
-                   Digest{},
-                   0,
-                   layout::tag_dir(repo.name, tag),
-                   {}});
+    const std::size_t first = m_plan.actions.size();
+    std::set<std::string_view> gone_tags;
+    auto remove_tag = [&](const std::string& name, Reason reason) {
+      // The name as the inventory holds it: the action points into the inventory.
+      auto it = std::lower_bound(repo.tags.begin(), repo.tags.end(), name,
+                                 [](const Tag& t, const std::string& n) { return t.name < n; });
+      if (it != repo.tags.end() && it->name == name && gone_tags.insert(it->name).second) {
+        add(Action{ActionKind::tag, reason, repo.name, it->name, Digest{}, 0, {}});
       }
     };
     for (const std::string& t : rm.removed_tags) {
@@ -231,34 +273,27 @@ class Planner {
     // Without collection (rm --no-gc), what a removed tag alone reached is still unlinked,
     // as the registry's own DELETE would; its blobs wait for the next gc.
     std::set<Digest> gone_revisions(rm.dead.begin(), rm.dead.end());
-    for (const Digest& d : rm.dead) {
-      // As the registry's own DELETE: the manifest leaves every tag's history, then goes.
+    // As the registry's own DELETE: the manifest leaves every tag's history, then goes.
+    if (!gone_revisions.empty()) {
       for (const Tag& tag : repo.tags) {
         if (gone_tags.count(tag.name) != 0) {
           continue;
         }
-        bool in_history = std::any_of(tag.history.begin(), tag.history.end(),
-                                      [&](const Link& l) { return l.digest == d; });
-        if (in_history) {
-          add(Action{ActionKind::tag_history,
-                     Reason::untagged_manifest,
-                     repo.name,
-                     tag.name,
-                     d,
-                     0,
-                     layout::tag_index_entry_dir(repo.name, tag.name, d),
-                     {layout::tag_index_dir(repo.name, tag.name),
-                      layout::join(layout::tag_dir(repo.name, tag.name), layout::k_index)}});
+        for (const Link& l : tag.history) {
+          if (gone_revisions.count(l.digest) != 0) {
+            add(Action{ActionKind::tag_history,
+                       Reason::untagged_manifest,
+                       repo.name,
+                       tag.name,
+                       l.digest,
+                       0,
+                       {}});
+          }
         }
       }
-      add(Action{ActionKind::revision,
-                 Reason::untagged_manifest,
-                 repo.name,
-                 "",
-                 d,
-                 0,
-                 layout::revision_dir(repo.name, d),
-                 {}});
+    }
+    for (const Digest& d : rm.dead) {
+      add(Action{ActionKind::revision, Reason::untagged_manifest, repo.name, {}, d, 0, {}});
     }
     if (!m_options.collect) {
       return;
@@ -269,14 +304,8 @@ class Planner {
         if (!rev.problem && !young(rev.mtime) && gone_revisions.count(rev.digest) == 0 &&
             find_blob(m_inv, rev.digest) == nullptr) {
           gone_revisions.insert(rev.digest);
-          add(Action{ActionKind::revision,
-                     Reason::dangling_link,
-                     repo.name,
-                     "",
-                     rev.digest,
-                     0,
-                     layout::revision_dir(repo.name, rev.digest),
-                     {}});
+          add(Action{
+              ActionKind::revision, Reason::dangling_link, repo.name, {}, rev.digest, 0, {}});
         }
       }
     }
@@ -289,34 +318,21 @@ class Planner {
           add(Action{ActionKind::layer_link,
                      Reason::unreferenced_layer_link,
                      repo.name,
-                     "",
+                     {},
                      l.digest,
                      0,
-                     layout::layer_link_dir(repo.name, l.digest),
                      {}});
         } else if (blobs_known && !young(l.mtime) && find_blob(m_inv, l.digest) == nullptr) {
-          add(Action{ActionKind::layer_link,
-                     Reason::dangling_link,
-                     repo.name,
-                     "",
-                     l.digest,
-                     0,
-                     layout::layer_link_dir(repo.name, l.digest),
-                     {}});
+          add(Action{
+              ActionKind::layer_link, Reason::dangling_link, repo.name, {}, l.digest, 0, {}});
         }
       }
     }
     std::size_t uploads_left = 0;
     for (const Upload& u : repo.uploads) {
       if (stale(u)) {
-        add(Action{ActionKind::upload,
-                   Reason::stale_upload,
-                   repo.name,
-                   u.id,
-                   Digest{},
-                   u.bytes,
-                   layout::upload_dir(repo.name, u.id),
-                   {layout::uploads_dir(repo.name)}});
+        add(Action{
+            ActionKind::upload, Reason::stale_upload, repo.name, u.id, Digest{}, u.bytes, {}});
       } else {
         ++uploads_left;
       }
@@ -327,12 +343,11 @@ class Planner {
         uploads_left == 0 && !repo.uncertain && !repo.tags_uncertain &&
         m_troubled.count(repo.name) == 0 && !any_young(repo)) {
       // Its links were planned above; removing the directories covers them, so drop those.
-      m_plan.actions.erase(std::remove_if(m_plan.actions.begin(), m_plan.actions.end(),
-                                          [&](const Action& a) {
-                                            return a.repository == repo.name &&
-                                                   a.kind != ActionKind::tag;
-                                          }),
-                           m_plan.actions.end());
+      m_plan.actions.erase(
+          std::remove_if(m_plan.actions.begin() + static_cast<std::ptrdiff_t>(first),
+                         m_plan.actions.end(),
+                         [&](const Action& a) { return a.kind != ActionKind::tag; }),
+          m_plan.actions.end());
       remove_repository(repo, Reason::empty_repository);
     }
   }
@@ -352,22 +367,21 @@ class Planner {
     // Leftovers inside something already planned, or inside another leftover, are covered.
     std::unordered_set<std::string> covered(m_removed_dirs.begin(), m_removed_dirs.end());
     for (const Action& a : m_plan.actions) {
-      covered.insert(a.path);
+      if (a.kind != ActionKind::blob) {
+        covered.insert(a.path());
+      }
     }
     for (const Leftover& l : m_inv.leftovers) {
       if (within(l.path, covered) || young(l.mtime)) {
         continue;
       }
       Reason reason = Reason::empty_directory;
-      std::vector<std::string> then;
-      std::string parent = l.path.substr(0, l.path.rfind('/'));
       switch (l.kind) {
         case Leftover::Kind::temp_file:
           if (m_options.now - l.mtime < m_options.temp_grace) {
             continue;
           }
           reason = Reason::temp_leftover;
-          then.push_back(parent);  // the link or blob directory, if that was all it held
           break;
         case Leftover::Kind::empty_blob_prefix:
           reason = Reason::empty_blob_prefix;
@@ -380,7 +394,7 @@ class Planner {
         continue;
       }
       covered.insert(l.path);
-      add(Action{ActionKind::tidy, reason, l.repository, "", Digest{}, 0, l.path, std::move(then)});
+      add(Action{ActionKind::tidy, reason, l.repository, {}, Digest{}, 0, l.path});
     }
   }
 

@@ -96,14 +96,14 @@ SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena) {
         if (a.kind == ActionKind::repository) {
           // Only the repository's own directories: a nested repository below it stays.
           for (std::string_view own : {layout::k_manifests, layout::k_layers, layout::k_uploads}) {
-            Status s = remover.remove_tree(layout::join(a.path, own));
+            Status s = remover.remove_tree(layout::join(a.path(), own));
             if (!s && out.errors[i].empty()) {
               out.errors[i] = s.error().message;
             }
           }
           return;
         }
-        Status s = remover.remove_tree(a.path);
+        Status s = remover.remove_tree(a.path());
         if (!s) {
           out.errors[i] = s.error().message;
         }
@@ -118,8 +118,8 @@ SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena) {
     const Action& a = plan.actions[i];
     if (!out.errors[i].empty()) {
       ++out.failed;
-      out.findings.push_back(Finding{FindingKind::delete_failed, Severity::error, a.path,
-                                     a.repository, out.errors[i]});
+      out.findings.push_back(Finding{FindingKind::delete_failed, Severity::error, a.path(),
+                                     std::string(a.repository), out.errors[i]});
       continue;
     }
     ++out.done;
@@ -131,8 +131,9 @@ SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena) {
       ++out.blobs_deleted;
       out.bytes_freed += a.bytes;
     }
-    to_sync.insert(a.kind == ActionKind::repository ? a.path : parent_of(a.path));
-    cleanup.insert(cleanup.end(), a.then_if_empty.begin(), a.then_if_empty.end());
+    to_sync.insert(a.kind == ActionKind::repository ? a.path() : parent_of(a.path()));
+    std::vector<std::string> then = a.then_if_empty();
+    cleanup.insert(cleanup.end(), then.begin(), then.end());
   }
   std::sort(cleanup.begin(), cleanup.end(), [](const std::string& a, const std::string& b) {
     return depth(a) != depth(b) ? depth(a) > depth(b) : a < b;

@@ -139,7 +139,7 @@ TEST(Collect, ParallelismDoesNotChangeThePlan) {
   auto paths = [](const Collection& c) {
     std::vector<std::string> out;
     for (const Action& a : c.plan.actions) {
-      out.push_back(std::string(to_string(a.kind)) + " " + a.path);
+      out.push_back(std::string(to_string(a.kind)) + " " + a.path());
     }
     return out;
   };

@@ -53,7 +53,7 @@ TEST(Sweep, ReferencesGoBeforeWhatTheyPointTo) {
   // Kinds appear in order: history, revision, layer links, blobs.
   auto kind_of = [&](const std::string& path) {
     for (const Action& a : c.plan.actions) {
-      if (a.path == path) {
+      if (a.path() == path) {
         return static_cast<int>(a.kind);
       }
     }

@@ -25,7 +25,7 @@ std::vector<std::string> actions(const Collection& c, ActionKind kind) {
   std::vector<std::string> out;
   for (const Action& a : c.plan.actions) {
     if (a.kind == kind) {
-      out.push_back(a.kind == ActionKind::repository ? a.repository : a.path);
+      out.push_back(a.kind == ActionKind::repository ? std::string(a.repository) : a.path());
     }
   }
   return out;

@@ -17,8 +17,8 @@ namespace regsweep {
 // Kept small (48 bytes): a large registry holds more links than blobs.
 struct Link {
   static constexpr std::uint32_t k_no_other = 0xFFFFFFFFU;
-  Digest digest;            // from the directory name
-  std::int64_t mtime = 0;   // of the link file, seconds since the epoch
+  Digest digest;           // from the directory name
+  std::int64_t mtime = 0;  // of the link file, seconds since the epoch
   // When the file's content names another digest than the directory: its index in
   // Repository::other_targets. Both are kept.
   std::uint32_t other = k_no_other;

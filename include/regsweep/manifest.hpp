@@ -24,10 +24,15 @@ enum class ManifestKind {
 
 std::string_view to_string(ManifestKind kind);
 
+// A copy of `text` that lives until the program ends; equal texts share one copy. Safe from
+// any thread.
+std::string_view intern_text(std::string_view text);
+
 struct Manifest {
   ManifestKind kind = ManifestKind::unknown;
-  std::string media_type;              // as written, or inferred when absent
-  std::string artifact_type;           // OCI 1.1, empty when absent
+  // Interned (intern_text): a million manifests share a handful of media types.
+  std::string_view media_type;         // as written, or inferred when absent
+  std::string_view artifact_type;      // OCI 1.1, empty when absent
   std::vector<Digest> blobs;           // config then layers (schema1: fsLayers), duplicates kept
   std::vector<Digest> children;        // child manifests of a list or index
   std::optional<Digest> subject;       // the manifest this one is attached to

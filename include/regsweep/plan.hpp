@@ -45,18 +45,24 @@ enum class Reason {
 std::string_view to_string(ActionKind kind);
 std::string_view to_string(Reason reason);
 
+// One deletion. Small (96 bytes, nothing on the heap): a plan for a million-blob registry
+// holds hundreds of thousands. The names it holds point into the Inventory it was planned
+// from, which must outlive it; its paths are derived from them.
 struct Action {
   ActionKind kind;
   Reason reason;
-  std::string repository;   // empty for blobs and blob-side tidying
-  std::string tag;          // tag and tag_history only; upload id for uploads
-  Digest digest;            // links and blobs; zero otherwise
-  std::uint64_t bytes = 0;  // blobs: size of `data`; uploads: their files; otherwise 0
-  std::string path;         // what to remove, relative to docker/registry/v2
+  std::string_view repository;  // empty for blobs and blob-side tidying
+  std::string_view tag;         // tag and tag_history only; upload id for uploads
+  Digest digest;                // links and blobs; zero otherwise
+  std::uint64_t bytes = 0;      // blobs: size of `data`; uploads: their files; otherwise 0
+  std::string_view leftover;    // tidy only: the leftover's path
+
+  // What to remove, relative to docker/registry/v2.
+  std::string path() const;
   // Directories to remove afterwards if the deletion left them empty, deepest first. Never a
   // directory the layout needs (blobs/sha256, repositories, a repository's `_layers/sha256`,
   // `_manifests/revisions/sha256` or a tag's own directory).
-  std::vector<std::string> then_if_empty;
+  std::vector<std::string> then_if_empty() const;
 };
 
 struct PlanOptions {
@@ -73,7 +79,7 @@ struct PlanOptions {
 };
 
 struct Plan {
-  std::vector<Action> actions;  // sorted by kind, then path
+  std::vector<Action> actions;  // sorted by kind, then repository, tag, digest and leftover
   std::uint64_t tags = 0;
   std::uint64_t manifests = 0;  // revisions to delete
   std::uint64_t tag_history = 0;

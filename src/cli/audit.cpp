@@ -89,7 +89,9 @@ struct AuditArgs {
         ("help,h", "show this help")                                                           //
         ("root", po::value(&root_arg)->value_name("DIR"), "the storage root")                  //
         ("config", po::value(&config_arg)->value_name("CONFIG"), "the registry's config.yml")  //
-        ("jobs,j", po::value(&jobs)->value_name("N"), "threads to use (default: all cores)");
+        ("jobs,j", po::value(&jobs)->value_name("N"),
+         "threads that read and parse (default: 64, or the core count if higher: I/O waits, so a "
+         "cold or networked disk wants many requests in flight whatever the core count)");
   }
 
   // After parsing: the flags, then positionals (a first one ending in .yml/.yaml is the
@@ -114,7 +116,7 @@ struct AuditArgs {
       return usage_error("--jobs must be at least 1");
     }
     if (jobs == 0) {
-      jobs = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+      jobs = default_jobs();
     }
     return k_exit_ok;
   }

@@ -132,7 +132,9 @@ int run(Command command, const std::vector<std::string>& args) {
       ("quiet,q", po::bool_switch(&quiet), "print only the summary")  //
       ("json", po::value(&json_path)->value_name("FILE"),
        "write a JSON report to FILE ('-' for stdout; then the text output is not printed)")  //
-      ("jobs,j", po::value(&jobs)->value_name("N"), "threads to use (default: all cores)");
+      ("jobs,j", po::value(&jobs)->value_name("N"),
+       "threads that read and parse (default: 64, or the core count if higher: I/O waits, so a "
+       "cold or networked disk wants many requests in flight whatever the core count)");
   if (is_rm) {
     desc.add_options()(
         "no-gc", po::bool_switch(&no_gc),
@@ -166,7 +168,7 @@ int run(Command command, const std::vector<std::string>& args) {
     return usage_error("--jobs must be at least 1");
   }
   if (jobs == 0) {
-    jobs = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+    jobs = default_jobs();
   }
   std::optional<std::int64_t> purge;
   if (vm.count("purge-uploads") != 0) {

@@ -103,7 +103,7 @@ void render_action_line(std::ostream& out, const Action& a) {
           << human_bytes(a.bytes) << ", " << to_string(a.reason) << ")\n";
       break;
     case ActionKind::tidy:
-      out << "leftover eligible for deletion: " << a.path << " (" << to_string(a.reason) << ")\n";
+      out << "leftover eligible for deletion: " << a.path() << " (" << to_string(a.reason) << ")\n";
       break;
   }
 }
@@ -121,8 +121,8 @@ void render_text(std::ostream& out, const Collection& c, const SweepResult* swee
   if (!options.quiet) {
     out << '\n';  // upstream separates the marking lines from the summary
   }
-  out << c.marks.marked_count() << " blobs marked, " << plan.blobs << " blobs and " << plan.manifests
-      << " manifests eligible for deletion\n";
+  out << c.marks.marked_count() << " blobs marked, " << plan.blobs << " blobs and "
+      << plan.manifests << " manifests eligible for deletion\n";
   if (!options.quiet) {
     for (const Action& a : plan.actions) {
       render_action_line(out, a);
@@ -183,7 +183,7 @@ void render_log(std::ostream& err, const Collection& c, const SweepResult* sweep
     for (std::size_t i = 0; i < c.plan.actions.size(); ++i) {
       if (sweep->errors[i].empty()) {
         const Action& a = c.plan.actions[i];
-        err << "deleted " << to_string(a.kind) << ": /" << layout::k_v2_dir << '/' << a.path
+        err << "deleted " << to_string(a.kind) << ": /" << layout::k_v2_dir << '/' << a.path()
             << '\n';
       }
     }
@@ -253,7 +253,7 @@ std::string render_json(const Collection& c, const SweepResult* sweep, const Ren
     }
     w.key("bytes").value(a.bytes);
     w.key("reason").value(to_string(a.reason));
-    w.key("path").value(a.path);
+    w.key("path").value(a.path());
     if (sweep == nullptr) {
       w.key("status").value("planned");
     } else if (sweep->errors[i].empty()) {
@@ -293,7 +293,7 @@ std::string render_json(const Collection& c, const SweepResult* sweep, const Ren
   for (const Action& a : c.kept_young) {
     w.begin_object();
     w.key("kind").value(to_string(a.kind));
-    w.key("path").value(a.path);
+    w.key("path").value(a.path());
     w.key("bytes").value(a.bytes);
     w.end_object();
   }
