@@ -1,102 +1,207 @@
 #!/usr/bin/env bash
-# Times `regsweep gc` against `docker-registry garbage-collect` on the same generated tree, in
-# the same run, warm page cache, and writes docs/performance.md.
-# usage: bench/run.sh [WORKDIR]   (needs ~3 GB free; WORKDIR defaults to /tmp/regsweep-bench)
-# Shape: scripts/gen-tree with --repos 400 --images 40 --tags 10 --shared 2000 (~116k blobs).
+# Times `regsweep` against `docker-registry garbage-collect` on the same generated trees, in
+# the same run, and writes docs/performance.md.
+#
+# usage: bench/run.sh [WORKDIR]        (default WORKDIR /tmp/regsweep-bench)
+#   SHAPES="10k 100k 1m ci"  which trees (default: all four)
+#   RUNS=3                   timed runs per command on 10k and 100k (the median is reported)
+#   BIG_RUNS=1               timed runs per command on 1m and ci
+#
+# Space: 1m needs about 8 GB and 7.5M inodes; the others under 1 GB together.
+# Time on 2 cores: about 45 minutes for all four, most of it upstream's runs.
+#
+# For every shape: gc --dry-run and gc --dry-run -m of both tools, and regsweep du, with a
+# warm page cache (the same tree was just read by a regsweep run, which reads every file
+# upstream reads), then both tools' gc --dry-run with a cold one (sync, then
+# `echo 3 > /proc/sys/vm/drop_caches` before each run; skipped where not allowed). On
+# 100k, also both tools' real gc on fresh copies. Wall, user and sys seconds and peak RSS
+# come from /usr/bin/time; syscall counts from strace -c on 10k.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
-dpkg-query -W -f='${Status}' time 2>/dev/null | grep -q "ok installed" || apt-get install -y -qq time >/dev/null
+for pkg in time strace; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" ||
+    apt-get install -y -qq "$pkg" >/dev/null
+done
 scripts/build.sh >/dev/null
 W=${1:-/tmp/regsweep-bench}
+SHAPES=${SHAPES:-"10k 100k 1m ci"}
 RUNS=${RUNS:-3}
+BIG_RUNS=${BIG_RUNS:-1}
 R=$PWD/build/regsweep
-GEN_ARGS=(--repos 400 --images 40 --tags 10 --shared 2000)
+UP=docker-registry
 mkdir -p "$W"
-if [ ! -d "$W/tree/docker" ]; then
-  scripts/gen-tree "$W/tree" "${GEN_ARGS[@]}" >"$W/gen.txt"
+
+declare -A GEN=(
+  [10k]="--repos 35 --images 40 --tags 10 --shared 200"
+  [100k]="--repos 345 --images 40 --tags 10 --shared 2000"
+  [1m]="--repos 3450 --images 40 --tags 10 --shared 20000"
+  [ci]="--repos 2 --images 5100 --tags 5000 --shared 200"
+)
+declare -A TITLE=(
+  [10k]="10k blobs"
+  [100k]="100k blobs"
+  [1m]="1M blobs"
+  [ci]="CI: 2 repositories with 5,000 tags each"
+)
+
+can_drop=0
+if sync && echo 3 >/proc/sys/vm/drop_caches 2>/dev/null; then
+  can_drop=1
 fi
-printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\n' "$W/tree" >"$W/config.yml"
-blobs=$(find "$W/tree/docker/registry/v2/blobs" -name data | wc -l)
 
-# measure NAME CMD...: runs CMD RUNS times (after one warm-up); prints "median_wall user sys maxrss_kb"
+declare -A res # "<shape> <key>" -> "wall user sys maxrss_kb"
+
+# timed OUTFILE CMD...: one run under /usr/bin/time; prints "wall user sys maxrss_kb".
+timed() {
+  local t=$W/time.out
+  /usr/bin/time -f "%e %U %S %M" -o "$t" "$@" >/dev/null 2>&1 || true
+  cat "$t"
+}
+
+# measure SHAPE KEY CACHE N CMD...: N runs; warm: a regsweep run reads the tree first (once),
+# cold: caches dropped before each run. Stores the median (by wall time).
 measure() {
-  local name=$1
-  shift
-  "$@" >/dev/null 2>&1 || true
-  for _ in $(seq "$RUNS"); do
-    /usr/bin/time -f "%e %U %S %M" -o "$W/t" "$@" >/dev/null 2>&1 || true
-    cat "$W/t"
-  done | sort -n | awk -v n="$RUNS" 'NR==int((n+1)/2){print}'
-}
-
-declare -A res
-res[up]=$(measure up docker-registry garbage-collect --dry-run "$W/config.yml")
-res[rs]=$(measure rs "$R" gc --dry-run "$W/config.yml")
-res[upm]=$(measure upm docker-registry garbage-collect --dry-run --delete-untagged "$W/config.yml")
-res[rsm]=$(measure rsm "$R" gc --dry-run --delete-untagged "$W/config.yml")
-res[du]=$(measure du "$R" du "$W/config.yml")
-
-# real_run KEY CMD...: times CMD (which must collect "$W/copy") on a fresh copy of the tree,
-# RUNS times. The copy is synced and read once before timing, so the cache is warm as above.
-real_run() {
-  local key=$1
-  shift
-  local runs=()
-  for _ in $(seq "$RUNS"); do
-    rm -rf "$W/copy"
-    cp -a "$W/tree" "$W/copy"
-    sync
-    "$R" gc --dry-run -q --root "$W/copy" >/dev/null 2>&1 || true
-    /usr/bin/time -f "%e %U %S %M" -o "$W/t" "$@" >/dev/null 2>&1 || true
-    runs+=("$(cat "$W/t")")
+  local shape=$1 key=$2 cache=$3 n=$4
+  shift 4
+  if [ "$cache" = warm ]; then
+    "$R" gc --dry-run -q --root "$W/$shape/tree" >/dev/null 2>&1 || true
+  fi
+  local lines=()
+  for _ in $(seq "$n"); do
+    if [ "$cache" = cold ]; then
+      sync
+      echo 3 >/proc/sys/vm/drop_caches
+    fi
+    lines+=("$(timed "$@")")
   done
-  rm -rf "$W/copy"
-  res[$key]=$(printf '%s\n' "${runs[@]}" | sort -n | awk -v n="$RUNS" 'NR==int((n+1)/2){print}')
+  res["$shape $key"]=$(printf '%s\n' "${lines[@]}" | sort -n |
+    awk -v n="$n" 'NR==int((n+1)/2){print}')
+  echo "  $shape $key ($cache): ${res["$shape $key"]}" >&2
 }
-printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\n' "$W/copy" >"$W/copy.yml"
-real_run rsreal "$R" gc -q --root "$W/copy"
-real_run upreal docker-registry garbage-collect "$W/copy.yml"
 
-wall() { echo "${res[$1]}" | cut -d' ' -f1; }
-ratio() { awk -v a="$(wall "$1")" -v b="$(wall "$2")" 'BEGIN{printf "%.1f×", a/b}'; }
-row() {
-  read -r w u s m <<<"${res[$2]}"
-  echo "| $1 | $w | $u | $s | $((m / 1024)) |"
+# real_run SHAPE KEY CMD...: CMD collects $W/copy, a fresh copy of the tree, read once first.
+real_run() {
+  local shape=$1 key=$2
+  shift 2
+  rm -rf "$W/copy"
+  cp -a "$W/$shape/tree" "$W/copy"
+  sync
+  "$R" gc --dry-run -q --root "$W/copy" >/dev/null 2>&1 || true
+  res["$shape $key"]=$(timed "$@")
+  echo "  $shape $key: ${res["$shape $key"]}" >&2
+  rm -rf "$W/copy"
+}
+
+declare -A BLOBS
+for shape in $SHAPES; do
+  dir=$W/$shape
+  # A tree is generated once and reused while its generator arguments stay the same.
+  if [ "$(cat "$dir/args" 2>/dev/null)" != "${GEN[$shape]}" ]; then
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    echo "generating $shape: scripts/gen-tree TREE ${GEN[$shape]}" >&2
+    # shellcheck disable=SC2086
+    scripts/gen-tree "$dir/tree" ${GEN[$shape]} >"$dir/gen.txt"
+    echo "${GEN[$shape]}" >"$dir/args"
+  fi
+  printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\n' "$dir/tree" >"$dir/config.yml"
+  BLOBS[$shape]=$(sed -n 's/^gen-tree: \([0-9]*\) blobs.*/\1/p' "$dir/gen.txt")
+  n=$RUNS
+  case $shape in 1m | ci) n=$BIG_RUNS ;; esac
+  echo "== $shape (${BLOBS[$shape]} blobs), $n run(s) each" >&2
+  measure "$shape" up warm "$n" "$UP" garbage-collect --dry-run "$dir/config.yml"
+  measure "$shape" rs warm "$n" "$R" gc --dry-run "$dir/config.yml"
+  measure "$shape" upm warm "$n" "$UP" garbage-collect --dry-run --delete-untagged "$dir/config.yml"
+  measure "$shape" rsm warm "$n" "$R" gc --dry-run --delete-untagged "$dir/config.yml"
+  measure "$shape" du warm "$n" "$R" du "$dir/config.yml"
+  if [ "$can_drop" = 1 ]; then
+    measure "$shape" upc cold "$n" "$UP" garbage-collect --dry-run "$dir/config.yml"
+    measure "$shape" rsc cold "$n" "$R" gc --dry-run "$dir/config.yml"
+  fi
+  if [ "$shape" = 100k ]; then
+    printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\n' "$W/copy" >"$W/copy.yml"
+    real_run "$shape" rsreal "$R" gc -q --root "$W/copy"
+    real_run "$shape" upreal "$UP" garbage-collect "$W/copy.yml"
+  fi
+  if [ "$shape" = 10k ]; then
+    # System calls per tool, counted over every thread.
+    for key in up rs; do
+      if [ $key = up ]; then
+        cmd=("$UP" garbage-collect --dry-run "$dir/config.yml")
+      else
+        cmd=("$R" gc --dry-run "$dir/config.yml")
+      fi
+      strace -f -c -o "$W/strace.$key" "${cmd[@]}" >/dev/null 2>&1 || true
+      res["$shape sys_$key"]=$(awk '$NF=="total"{print $4}' "$W/strace.$key")
+      res["$shape top_$key"]=$(awk 'NR>2 && $1 ~ /^[0-9.]+$/ && $NF!="total" {print $NF" "$4}' "$W/strace.$key" |
+        sort -k2 -n -r | head -6 | awk '{printf "%s%s %s", (NR>1?", ":""), $1, $2}')
+    done
+  fi
+done
+
+wall() { echo "${res["$1 $2"]}" | cut -d' ' -f1; }
+ratio() { awk -v a="$(wall "$1" "$2")" -v b="$(wall "$1" "$3")" 'BEGIN{ if (b > 0) printf "%.1f×", a/b; else printf "-" }'; }
+row() { # row SHAPE LABEL KEY [VS]: the ratio column is VS's wall time over KEY's
+  local shape=$1 label=$2 key=$3 vs=${4:-}
+  [ -n "${res["$shape $key"]:-}" ] || return 0
+  read -r w u s m <<<"${res["$shape $key"]}"
+  local per=$((m * 1024 / BLOBS[$shape]))
+  local r="—"
+  [ -n "$vs" ] && r=$(ratio "$shape" "$vs" "$key")
+  echo "| $label | $w | $u | $s | $((m / 1024)) | $per | $r |"
 }
 
 out=docs/performance.md
 {
   echo "# Performance"
   echo
-  echo "Generated by \`bench/run.sh\` on $(date -u +%Y-%m-%d). Do not edit by hand: re-run it."
+  echo "Generated by \`bench/run.sh\` on $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD). Do not edit by hand: re-run it."
   echo
   echo "## Machine"
   echo
-  echo "* $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/{print $2}') GiB RAM, $(. /etc/os-release; echo "$PRETTY_NAME")"
-  echo "* $(docker-registry --version 2>&1 | head -1)"
-  echo "* $("$R" --version)"
+  echo "* $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/{print $2}') GiB RAM, $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r), $(findmnt -no FSTYPE --target "$W") on a virtual disk"
+  echo "* $(dpkg-query -W -f='docker-registry ${Version}' docker-registry)"
+  echo "* $("$R" --version), default \`-j\` (64 threads)"
+  if [ "$can_drop" = 1 ]; then
+    echo "* Cold runs: \`sync; echo 3 > /proc/sys/vm/drop_caches\` before each."
+  else
+    echo "* Cold runs: skipped, /proc/sys/vm/drop_caches is not writable here."
+  fi
   echo
-  echo "## Tree"
+  echo "Warm means a regsweep run read the same tree just before (it reads every directory and"
+  echo "file upstream reads). On this virtual machine the kernel reclaims page cache that is not"
+  echo "used for a while, so a 1M-blob tree is never wholly cached: there \"warm\" is partly cold,"
+  echo "for both tools alike."
   echo
-  echo "\`scripts/gen-tree TREE ${GEN_ARGS[*]}\`: $(cat "$W/gen.txt" | sed 's/^gen-tree: //; s/ under .*//'); $blobs blobs on disk."
-  echo
-  echo "## Results (warm page cache, median of $RUNS runs)"
-  echo
-  echo "| command | wall s | user s | sys s | peak RSS MiB |"
-  echo "|---|---|---|---|---|"
-  row "\`docker-registry garbage-collect --dry-run\`" up
-  row "\`regsweep gc --dry-run\`" rs
-  row "\`docker-registry garbage-collect --dry-run -m\`" upm
-  row "\`regsweep gc --dry-run -m\`" rsm
-  row "\`regsweep du\`" du
-  row "\`docker-registry garbage-collect\` (real run, fresh copy)" upreal
-  row "\`regsweep gc\` (real run, fresh copy)" rsreal
-  echo
-  echo "* \`gc --dry-run\`: regsweep is $(ratio up rs) faster than upstream's dry run."
-  echo "* \`gc --dry-run -m\`: $(ratio upm rsm) faster."
-  echo "* \`du\` takes $(awk -v a="$(wall du)" -v b="$(wall rs)" 'BEGIN{printf "%.2f", a/b}')× the time of \`regsweep gc --dry-run\` (it marks twice, as gc and gc -m; single runs vary by ±30% on this machine)."
-  echo "* A real \`regsweep gc\` (deleting, with an fsync of every touched directory) is $(ratio up rsreal) faster than upstream's dry run, and $(ratio upreal rsreal) faster than upstream's real run."
+  echo "Columns: wall, user and sys seconds; peak RSS; peak RSS per blob in bytes; and how many"
+  echo "times faster regsweep's wall time is than upstream's for the same job."
+  for shape in $SHAPES; do
+    echo
+    echo "## ${TITLE[$shape]}"
+    echo
+    echo "\`scripts/gen-tree TREE ${GEN[$shape]}\`: $(sed 's/^gen-tree: //; s/ under .*//' "$W/$shape/gen.txt")."
+    n=$RUNS
+    case $shape in 1m | ci) n=$BIG_RUNS ;; esac
+    [ "$n" -gt 1 ] && echo "Median of $n runs." || echo "One run each."
+    echo
+    echo "| command | cache | wall s | user s | sys s | RSS MiB | B/blob | speed-up |" | sed 's/| cache //'
+    echo "|---|---|---|---|---|---|---|"
+    row "$shape" "upstream \`garbage-collect --dry-run\`, warm" up
+    row "$shape" "**regsweep \`gc --dry-run\`**, warm" rs up
+    row "$shape" "upstream \`garbage-collect --dry-run -m\`, warm" upm
+    row "$shape" "**regsweep \`gc --dry-run -m\`**, warm" rsm upm
+    row "$shape" "regsweep \`du\`, warm" du up
+    row "$shape" "upstream \`garbage-collect --dry-run\`, cold" upc
+    row "$shape" "**regsweep \`gc --dry-run\`**, cold" rsc upc
+    row "$shape" "upstream \`garbage-collect\` (real run, fresh copy)" upreal
+    row "$shape" "**regsweep \`gc\`** (real run, fresh copy)" rsreal upreal
+    if [ -n "${res["$shape sys_up"]:-}" ]; then
+      echo
+      echo "System calls (\`strace -f -c\`, all threads): upstream ${res["$shape sys_up"]}, regsweep ${res["$shape sys_rs"]}."
+      echo "Most frequent: upstream ${res["$shape top_up"]}; regsweep ${res["$shape top_rs"]}."
+    fi
+  done
   echo
   echo "## fsck --verify-data"
   echo
@@ -105,7 +210,8 @@ out=docs/performance.md
   echo "## Re-running"
   echo
   echo '```sh'
-  echo "bench/run.sh [WORKDIR]      # RUNS=5 bench/run.sh for more runs"
+  echo "bench/run.sh [WORKDIR]                 # all shapes, about 45 minutes on 2 cores"
+  echo "SHAPES=\"10k 100k\" RUNS=5 bench/run.sh   # a subset, more runs"
   echo '```'
 } >"$out"
 cat "$out"

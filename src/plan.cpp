@@ -119,11 +119,31 @@ std::vector<std::string> Action::then_if_empty() const {
       return repo_ancestors(repo);
     case ActionKind::upload:
       return {layout::uploads_dir(repo)};
-    case ActionKind::tidy:
+    case ActionKind::tidy: {
+      std::string_view parent = leftover.substr(0, leftover.rfind('/'));
       if (reason == Reason::temp_leftover) {
-        return {std::string(leftover.substr(0, leftover.rfind('/')))};  // the link or blob dir
+        return {std::string(parent)};  // the link or blob directory, if that was all it held
+      }
+      if (reason != Reason::empty_directory) {
+        return {};
+      }
+      // An empty blob or tag history directory, as an interrupted sweep leaves it: clean up
+      // after it as the blob or tag_history action would have, so a second run ends where an
+      // uninterrupted one does.
+      std::string blobs = std::string(layout::k_blobs_dir) + "/";
+      if (leftover.substr(0, blobs.size()) == blobs &&
+          std::count(leftover.begin(), leftover.end(), '/') == 3) {
+        return {std::string(parent)};
+      }
+      std::string history =
+          "/" + std::string(layout::k_index) + "/" + std::string(layout::k_algorithm);
+      if (parent.size() > history.size() &&
+          parent.substr(parent.size() - history.size()) == history &&
+          parent.find("/_manifests/tags/") != std::string_view::npos) {
+        return {std::string(parent), std::string(parent.substr(0, parent.rfind('/')))};
       }
       return {};
+    }
     case ActionKind::blob:
       return {layout::blob_prefix_dir(digest.hex().substr(0, 2))};
     case ActionKind::tag:

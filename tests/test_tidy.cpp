@@ -241,6 +241,37 @@ TEST(Uploads, PurgedByStartTimeOrElseNewestModification) {
   EXPECT_FALSE(reg.exists(layout::uploads_dir("r")));  // left empty, so removed
 }
 
+// What a sweep killed between removing a file and its directory leaves: an empty blob
+// directory, alone in its prefix, and an empty tag history entry. The next run removes the
+// directories the interrupted actions would have removed after them, and nothing else.
+TEST(Tidy, InterruptedSweepLeftoversAreCleanedUpToTheirParents) {
+  test::TempRegistry reg;
+  Digest live = reg.put_image("r", {reg.put_layer("r", "l")}, "live");
+  reg.tag("r", "v1", live);
+  Digest gone = sha256_of("a blob whose data file a killed sweep removed");
+  std::string blob_dir = layout::blob_dir(gone);
+  reg.mkdir(blob_dir);
+  // A tag whose history held only the entry being removed.
+  reg.write(layout::tag_current_link("r", "t2"), live.str());
+  std::string history_dir = layout::tag_index_entry_dir("r", "t2", gone);
+  reg.mkdir(history_dir);
+  test::GcRun run = test::collect(reg);
+  EXPECT_FALSE(reg.exists(blob_dir));
+  bool prefix_shared = false;
+  for (const Blob& b : run.collection.inventory.blobs) {
+    prefix_shared = prefix_shared || b.digest.hex().substr(0, 2) == gone.hex().substr(0, 2);
+  }
+  EXPECT_EQ(reg.exists(layout::blob_prefix_dir(gone.hex().substr(0, 2))), prefix_shared);
+  EXPECT_FALSE(reg.exists(history_dir));
+  EXPECT_FALSE(reg.exists(layout::tag_index_dir("r", "t2")));
+  EXPECT_FALSE(reg.exists(layout::join(layout::tag_dir("r", "t2"), layout::k_index)));
+  EXPECT_TRUE(reg.exists(layout::tag_current_link("r", "t2")));
+  EXPECT_TRUE(reg.exists(layout::tag_current_link("r", "v1")));
+  EXPECT_TRUE(empty_dirs(reg, "blobs").empty());
+  // Nothing is left for a third run.
+  EXPECT_TRUE(test::collect(reg).collection.plan.actions.empty());
+}
+
 TEST(Tidy, ApiDeleteLeftoversGoAndNoEmptyDirectoryRemains) {
   test::TempRegistry reg;
   Digest keep = reg.put_image("r", {reg.put_layer("r", "keep")}, "keep");
