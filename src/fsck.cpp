@@ -165,7 +165,8 @@ class Checker {
       auto it = m_table.find(d);
       if (it == m_table.end() || it->second.state != ManifestRecord::State::parsed) {
         add("manifest-unparseable", data, "",
-            it == m_table.end() ? "manifest '" + data + "' was not read" : it->second.error, name);
+            it == m_table.end() ? "manifest '" + data + "' was not read" : it->second.error(),
+            name);
         continue;
       }
       const Manifest& m = *it->second.manifest;

@@ -49,6 +49,11 @@ bool contains(const std::vector<Digest>& sorted, const Digest& digest) {
   return std::binary_search(sorted.begin(), sorted.end(), digest);
 }
 
+const std::string& ManifestRecord::error() const {
+  static const std::string none;
+  return unreadable ? unreadable->error : none;
+}
+
 bool RepoMark::keeps(const Inventory& inventory, const Digest& digest) const {
   std::uint32_t i = blob_index(inventory, digest);
   return i == k_no_blob ? contains(marked_absent, digest)
@@ -121,22 +126,27 @@ ManifestTable load_manifests(int v2_fd, const Inventory& inventory, tbb::task_ar
             fs::read_file(v2_fd, path, speculative_read ? k_speculative_max : k_manifest_max);
         if (!bytes) {
           rec.state = ManifestRecord::State::unreadable;
-          rec.error = bytes.error().message;
+          rec.unreadable = std::make_unique<ManifestRecord::Unreadable>();
+          rec.unreadable->error = bytes.error().message;
         } else {
           ParseOutcome parsed = parsers.local().parse(*bytes);
           if (parsed.manifest) {
             rec.state = ManifestRecord::State::parsed;
             rec.manifest = std::move(parsed.manifest);
+            // Held until the end: no spare capacity.
+            rec.manifest->blobs.shrink_to_fit();
+            rec.manifest->children.shrink_to_fit();
           } else {
             rec.state = ManifestRecord::State::unreadable;
-            rec.error = "manifest '" + path + "' cannot be read: " + parsed.error;
-            rec.mentioned = std::move(parsed.mentioned);
+            rec.unreadable = std::make_unique<ManifestRecord::Unreadable>();
+            rec.unreadable->error = "manifest '" + path + "' cannot be read: " + parsed.error;
+            rec.unreadable->mentioned = std::move(parsed.mentioned);
           }
         }
         if (rec.state == ManifestRecord::State::unreadable && !speculative_read) {
           std::lock_guard lock(findings_mutex);
           findings.push_back(Finding{FindingKind::manifest_unparseable, Severity::error, path, "",
-                                     rec.error + "; every blob its repositories link is kept"});
+                                     rec.error() + "; every blob its repositories link is kept"});
         }
       });
     });
@@ -406,7 +416,8 @@ class RepoMarker {
         marked.insert(marked.end(), rec->manifest->blobs.begin(), rec->manifest->blobs.end());
         marked.insert(marked.end(), rec->manifest->children.begin(), rec->manifest->children.end());
       } else if (rec->state == ManifestRecord::State::unreadable) {
-        marked.insert(marked.end(), rec->mentioned.begin(), rec->mentioned.end());
+        marked.insert(marked.end(), rec->unreadable->mentioned.begin(),
+                      rec->unreadable->mentioned.end());
       }
     }
     for (const Link& l : m_repo.layers) {

@@ -176,7 +176,9 @@ class Planner {
       plan_tidy();
     }
     if (m_options.collect) {
-      for (const Blob* b : collectable_blobs(m_inv, m_marks, m_options.young_after)) {
+      std::vector<const Blob*> blobs = collectable_blobs(m_inv, m_marks, m_options.young_after);
+      m_plan.actions.reserve(m_plan.actions.size() + blobs.size());
+      for (const Blob* b : blobs) {
         add(Action{ActionKind::blob, Reason::unreferenced_blob, {}, {}, b->digest, b->size, {}});
       }
     }

@@ -16,6 +16,7 @@
 // whose `subject` is live is live too (signatures, SBOMs, attestations follow their image).
 // Reachability is computed per repository, so the result never depends on visiting order.
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -31,11 +32,17 @@
 namespace regsweep {
 
 struct ManifestRecord {
-  enum class State { missing, unreadable, parsed };
+  enum class State : std::uint8_t { missing, unreadable, parsed };
+  // Why a manifest is unreadable, and what it might reference. Apart, as it is rare.
+  struct Unreadable {
+    std::string error;
+    std::vector<Digest> mentioned;  // sha256 digests found in the text
+  };
   State state = State::missing;
-  std::optional<Manifest> manifest;  // when parsed
-  std::string error;                 // when unreadable
-  std::vector<Digest> mentioned;     // when unreadable: sha256 digests found in the text
+  std::optional<Manifest> manifest;        // when parsed
+  std::unique_ptr<Unreadable> unreadable;  // when unreadable
+
+  const std::string& error() const;
 };
 
 using ManifestTable = std::unordered_map<Digest, ManifestRecord, DigestHash>;
