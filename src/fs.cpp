@@ -2,9 +2,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -198,21 +201,52 @@ Result<std::vector<DirEntry>> list_dir(int dirfd) {
   return out;
 }
 
-Result<std::string> read_file(int dirfd, std::string_view relpath, std::uint64_t max_size) {
-  auto parent = open_parent(dirfd, relpath);
-  if (!parent) {
-    return parent.error();
+namespace {
+
+std::atomic<bool> g_openat2_missing{false};
+
+// Opens `relpath` below `dirfd` in one system call, refusing a symbolic link in any component
+// and any escape from `dirfd` (openat2 with RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH). Returns -1
+// where the kernel or a sandbox lacks openat2, and on any error: the caller then walks the
+// path one component at a time, which gives the precise error.
+int open_resolved(int dirfd, std::string_view relpath, int flags) {
+  if (g_openat2_missing.load(std::memory_order_relaxed)) {
+    return -1;
   }
-  std::string last(split_last(relpath).second);
-  // O_NONBLOCK: a FIFO where a file belongs must not hang the run; it is refused below.
-  int fd = ::openat(parent->get(), last.c_str(),
-                    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  std::string path(relpath);
+  struct open_how how {};
+  how.flags = static_cast<std::uint64_t>(flags);
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  long fd = ::syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof(how));
   if (fd < 0) {
-    int err = errno;
-    if (err == ELOOP) {
-      return Error{"refusing to follow symbolic link '" + std::string(relpath) + "'", err};
+    if (errno == ENOSYS) {
+      g_openat2_missing.store(true, std::memory_order_relaxed);
     }
-    return sys_error("open", relpath, err);
+    return -1;
+  }
+  return static_cast<int>(fd);
+}
+
+}  // namespace
+
+Result<std::string> read_file(int dirfd, std::string_view relpath, std::uint64_t max_size) {
+  constexpr int k_flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+  // O_NONBLOCK: a FIFO where a file belongs must not hang the run; it is refused below.
+  int fd = open_resolved(dirfd, relpath, k_flags);
+  if (fd < 0) {
+    auto parent = open_parent(dirfd, relpath);
+    if (!parent) {
+      return parent.error();
+    }
+    std::string last(split_last(relpath).second);
+    fd = ::openat(parent->get(), last.c_str(), k_flags);
+    if (fd < 0) {
+      int err = errno;
+      if (err == ELOOP) {
+        return Error{"refusing to follow symbolic link '" + std::string(relpath) + "'", err};
+      }
+      return sys_error("open", relpath, err);
+    }
   }
   Fd file(fd);
   struct stat st {};
@@ -227,24 +261,12 @@ Result<std::string> read_file(int dirfd, std::string_view relpath, std::uint64_t
         "'" + std::string(relpath) + "' is larger than " + std::to_string(max_size) + " bytes",
         EFBIG};
   }
+  // Exactly the size fstat gave, with no read() to find the end: the files read here (blobs,
+  // `startedat`) are written whole before they are renamed into place.
   std::string out;
   out.resize(static_cast<std::size_t>(st.st_size));
   std::size_t got = 0;
-  while (true) {
-    if (got == out.size()) {
-      // The file may have grown; read until EOF within the limit.
-      if (out.size() >= max_size) {
-        char probe = 0;
-        ssize_t n = ::read(fd, &probe, 1);
-        if (n > 0) {
-          return Error{"'" + std::string(relpath) + "' is larger than " + std::to_string(max_size) +
-                           " bytes",
-                       EFBIG};
-        }
-        break;
-      }
-      out.resize(std::min<std::uint64_t>(max_size, out.size() * 2 + 4096));
-    }
+  while (got < out.size()) {
     ssize_t n = ::read(fd, out.data() + got, out.size() - got);
     if (n < 0) {
       if (errno == EINTR) {
