@@ -130,15 +130,15 @@ class Checker {
     }
     std::unordered_set<Digest, DigestHash> revisions;
     for (const Link& l : repo.revisions) {
-      revisions.insert(l.digest);
+      revisions.insert(link_digest(m_inv, repo, l));
     }
     std::unordered_set<Digest, DigestHash> layers;
     std::unordered_map<Digest, const Link*, DigestHash> bad_layers;
     for (const Link& l : repo.layers) {
       if (!l.problem) {
-        layers.insert(l.digest);
+        layers.insert(link_digest(m_inv, repo, l));
       } else {
-        bad_layers[l.digest] = &l;
+        bad_layers[link_digest(m_inv, repo, l)] = &l;
       }
     }
     std::vector<Digest> todo{*tag.current};
@@ -342,25 +342,26 @@ Result<FsckReport> fsck(int v2_fd, const FsckOptions& options, tbb::task_arena& 
         if (l.problem) {
           return;
         }
-        if (find_blob(inv, l.digest) == nullptr) {
+        if (find_blob(inv, link_digest(inv, repo, l)) == nullptr) {
           checker.add("dangling-link", dir, repo.name,
-                      "link '" + dir + "' names " + l.digest.str() + ", which does not exist");
+                      "link '" + dir + "' names " + link_digest(inv, repo, l).str() +
+                          ", which does not exist");
           report.repairs.push_back(Repair{"remove-dangling-link", dir, "", ""});
-        } else if (corrupt.count(l.digest) != 0) {
+        } else if (corrupt.count(link_digest(inv, repo, l)) != 0) {
           // The corrupt blob moves to lost+found: its links would dangle, and a re-push
           // must not be told the blob is already there.
           report.repairs.push_back(Repair{"remove-dangling-link", dir, "", ""});
         }
       };
       for (const Link& l : repo.layers) {
-        dangling(l, layout::layer_link_dir(repo.name, l.digest));
+        dangling(l, layout::layer_link_dir(repo.name, link_digest(inv, repo, l)));
       }
       for (const Link& l : repo.revisions) {
-        dangling(l, layout::revision_dir(repo.name, l.digest));
+        dangling(l, layout::revision_dir(repo.name, link_digest(inv, repo, l)));
       }
       for (const Tag& tag : repo.tags) {
         for (const Link& l : tag.history) {
-          dangling(l, layout::tag_index_entry_dir(repo.name, tag.name, l.digest));
+          dangling(l, layout::tag_index_entry_dir(repo.name, tag.name, link_digest(inv, repo, l)));
         }
       }
     }

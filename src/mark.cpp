@@ -92,7 +92,7 @@ ManifestTable load_manifests(int v2_fd, const Inventory& inventory, tbb::task_ar
   std::unordered_set<Digest, DigestHash> maybe(speculative.begin(), speculative.end());
   for (const Repository& repo : inventory.repositories) {
     for (const Link& rev : repo.revisions) {
-      wave.push_back(rev.digest);
+      wave.push_back(link_digest(inventory, repo, rev));
       if (const Digest* other = other_target(repo, rev)) {
         wave.push_back(*other);
       }
@@ -203,17 +203,18 @@ class RepoMarker {
     bool all_revisions = !m_options.delete_untagged || m_repo.tags_uncertain;
     DigestSet doomed = forced_dead(removed);
     for (const Link& rev : m_repo.revisions) {
-      const ManifestRecord* rec = record(rev.digest);
+      const ManifestRecord* rec = record(link_digest(m_inv, m_repo, rev));
       bool unreadable = rec != nullptr && rec->state == ManifestRecord::State::unreadable;
-      bool root = (all_revisions && doomed.count(rev.digest) == 0) || rev.problem || unreadable ||
-                  young(rev.mtime) || young_blob(rev.digest);
+      bool root = (all_revisions && doomed.count(link_digest(m_inv, m_repo, rev)) == 0) ||
+                  rev.problem || unreadable || young(rev.mtime) ||
+                  young_blob(link_digest(m_inv, m_repo, rev));
       if (root) {
-        visit(rev.digest, Origin::revision);
+        visit(link_digest(m_inv, m_repo, rev), Origin::revision);
         if (const Digest* other = other_target(m_repo, rev)) {
           visit(*other, Origin::revision);
         }
       } else if (rec == nullptr || rec->state == ManifestRecord::State::missing) {
-        report_missing(rev.digest, Origin::revision);
+        report_missing(link_digest(m_inv, m_repo, rev), Origin::revision);
       }
     }
     for (const Tag& tag : m_repo.tags) {
@@ -275,10 +276,10 @@ class RepoMarker {
         }
       }
       for (const Link& rev : m_repo.revisions) {
-        const Manifest* m = parsed(rev.digest);
-        if (reach.count(rev.digest) == 0 && m != nullptr && m->subject &&
+        const Manifest* m = parsed(link_digest(m_inv, m_repo, rev));
+        if (reach.count(link_digest(m_inv, m_repo, rev)) == 0 && m != nullptr && m->subject &&
             reach.count(*m->subject) != 0) {
-          todo.push_back(rev.digest);
+          todo.push_back(link_digest(m_inv, m_repo, rev));
         }
       }
       if (todo.empty()) {
@@ -313,10 +314,11 @@ class RepoMarker {
         }
       }
       for (const Link& rev : m_repo.revisions) {
-        const Manifest* m = parsed(rev.digest);
-        if (doomed.count(rev.digest) == 0 && keep.count(rev.digest) == 0 && m != nullptr &&
-            m->subject && doomed.count(*m->subject) != 0) {
-          todo.push_back(rev.digest);
+        const Manifest* m = parsed(link_digest(m_inv, m_repo, rev));
+        if (doomed.count(link_digest(m_inv, m_repo, rev)) == 0 &&
+            keep.count(link_digest(m_inv, m_repo, rev)) == 0 && m != nullptr && m->subject &&
+            doomed.count(*m->subject) != 0) {
+          todo.push_back(link_digest(m_inv, m_repo, rev));
         }
       }
       if (todo.empty()) {
@@ -389,12 +391,12 @@ class RepoMarker {
     while (changed) {
       changed = false;
       for (const Link& rev : m_repo.revisions) {
-        if (live(rev.digest)) {
+        if (live(link_digest(m_inv, m_repo, rev))) {
           continue;
         }
-        const Manifest* m = parsed(rev.digest);
+        const Manifest* m = parsed(link_digest(m_inv, m_repo, rev));
         if (m != nullptr && m->subject && live(*m->subject)) {
-          visit(rev.digest, Origin::revision);
+          visit(link_digest(m_inv, m_repo, rev), Origin::revision);
           changed = true;
         }
       }
@@ -422,12 +424,12 @@ class RepoMarker {
     }
     for (const Link& l : m_repo.layers) {
       if (young(l.mtime)) {
-        marked.push_back(l.digest);  // a push in progress: its blob stays
+        marked.push_back(link_digest(m_inv, m_repo, l));  // a push in progress: its blob stays
       }
     }
     if (out.keeps_all_layers) {
       for (const Link& l : m_repo.layers) {
-        marked.push_back(l.digest);
+        marked.push_back(link_digest(m_inv, m_repo, l));
         if (const Digest* other = other_target(m_repo, l)) {
           marked.push_back(*other);
         }
@@ -437,10 +439,10 @@ class RepoMarker {
     split_marks(m_inv, marked, out.marked, out.marked_absent);
     if (!nothing_dead && !out.keeps_all_layers) {
       for (const Link& rev : m_repo.revisions) {
-        const ManifestRecord* rec = record(rev.digest);
-        if (!live(rev.digest) && !rev.problem && rec != nullptr &&
+        const ManifestRecord* rec = record(link_digest(m_inv, m_repo, rev));
+        if (!live(link_digest(m_inv, m_repo, rev)) && !rev.problem && rec != nullptr &&
             rec->state == ManifestRecord::State::parsed) {
-          out.dead.push_back(rev.digest);
+          out.dead.push_back(link_digest(m_inv, m_repo, rev));
         }
       }
     }
@@ -489,7 +491,9 @@ MarkResult mark(const Inventory& inventory, const ManifestTable& manifests,
             continue;
           }
           bool exists = std::any_of(repo.revisions.begin(), repo.revisions.end(),
-                                    [&](const Link& l) { return l.digest == *subject; }) &&
+                                    [&](const Link& l) {
+                                      return link_digest(inventory, repo, l) == *subject;
+                                    }) &&
                         !contains(result.dead, *subject);
           if (!exists) {
             orphans.insert(t.name);

@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <set>
 #include <tuple>
-#include <unordered_set>
 
 #include "regsweep/layout.hpp"
 
@@ -302,12 +301,12 @@ class Planner {
           continue;
         }
         for (const Link& l : tag.history) {
-          if (gone_revisions.count(l.digest) != 0) {
+          if (gone_revisions.count(link_digest(m_inv, repo, l)) != 0) {
             add(Action{ActionKind::tag_history,
                        Reason::untagged_manifest,
                        repo.name,
                        tag.name,
-                       l.digest,
+                       link_digest(m_inv, repo, l),
                        0,
                        {}});
           }
@@ -323,11 +322,16 @@ class Planner {
     bool blobs_known = m_inv.blobs_complete && !repo.uncertain;
     if (blobs_known) {
       for (const Link& rev : repo.revisions) {
-        if (!rev.problem && !young(rev.mtime) && gone_revisions.count(rev.digest) == 0 &&
-            find_blob(m_inv, rev.digest) == nullptr) {
-          gone_revisions.insert(rev.digest);
-          add(Action{
-              ActionKind::revision, Reason::dangling_link, repo.name, {}, rev.digest, 0, {}});
+        if (!rev.problem && !young(rev.mtime) &&
+            gone_revisions.count(link_digest(m_inv, repo, rev)) == 0 && rev.dangling()) {
+          gone_revisions.insert(link_digest(m_inv, repo, rev));
+          add(Action{ActionKind::revision,
+                     Reason::dangling_link,
+                     repo.name,
+                     {},
+                     link_digest(m_inv, repo, rev),
+                     0,
+                     {}});
         }
       }
     }
@@ -336,17 +340,24 @@ class Planner {
         if (l.problem) {
           continue;
         }
-        if (!rm.keeps(m_inv, l.digest)) {
+        bool kept = l.dangling() ? rm.keeps(m_inv, link_digest(m_inv, repo, l))
+                                 : std::binary_search(rm.marked.begin(), rm.marked.end(), l.ref);
+        if (!kept) {
           add(Action{ActionKind::layer_link,
                      Reason::unreferenced_layer_link,
                      repo.name,
                      {},
-                     l.digest,
+                     link_digest(m_inv, repo, l),
                      0,
                      {}});
-        } else if (blobs_known && !young(l.mtime) && find_blob(m_inv, l.digest) == nullptr) {
-          add(Action{
-              ActionKind::layer_link, Reason::dangling_link, repo.name, {}, l.digest, 0, {}});
+        } else if (blobs_known && !young(l.mtime) && l.dangling()) {
+          add(Action{ActionKind::layer_link,
+                     Reason::dangling_link,
+                     repo.name,
+                     {},
+                     link_digest(m_inv, repo, l),
+                     0,
+                     {}});
         }
       }
     }
@@ -374,27 +385,30 @@ class Planner {
     }
   }
 
-  // True when `path` or one of its ancestors is in `dirs`.
-  static bool within(const std::string& path, const std::unordered_set<std::string>& dirs) {
-    for (std::size_t end = path.size(); end != std::string::npos && end > 0;
-         end = path.rfind('/', end - 1)) {
-      if (dirs.count(path.substr(0, end)) != 0) {
-        return true;
-      }
-    }
-    return false;
-  }
-
   void plan_tidy() {
     // Leftovers inside something already planned, or inside another leftover, are covered.
-    std::unordered_set<std::string> covered(m_removed_dirs.begin(), m_removed_dirs.end());
-    for (const Action& a : m_plan.actions) {
-      if (a.kind != ActionKind::blob) {
-        covered.insert(a.path());
+    // The leftovers are sorted by path, so those at or below a directory are one run of them.
+    const std::vector<Leftover>& left = m_inv.leftovers;
+    std::vector<bool> covered(left.size(), false);
+    auto cover = [&](const std::string& dir) {
+      auto it =
+          std::lower_bound(left.begin(), left.end(), dir,
+                           [](const Leftover& l, const std::string& d) { return l.path < d; });
+      for (; it != left.end() && it->path.compare(0, dir.size(), dir) == 0; ++it) {
+        if (it->path.size() == dir.size() || it->path[dir.size()] == '/') {
+          covered[static_cast<std::size_t>(it - left.begin())] = true;
+        }
       }
+    };
+    for (const std::string& dir : m_removed_dirs) {
+      cover(dir);
     }
-    for (const Leftover& l : m_inv.leftovers) {
-      if (within(l.path, covered) || young(l.mtime)) {
+    for (const Action& a : m_plan.actions) {
+      cover(a.path());
+    }
+    for (std::size_t i = 0; i < left.size(); ++i) {
+      const Leftover& l = left[i];
+      if (covered[i] || young(l.mtime)) {
         continue;
       }
       Reason reason = Reason::empty_directory;
@@ -415,7 +429,7 @@ class Planner {
       if (l.kind == Leftover::Kind::empty_blob_prefix && m_inv.keep_all_blobs) {
         continue;
       }
-      covered.insert(l.path);
+      cover(l.path);
       add(Action{ActionKind::tidy, reason, l.repository, {}, Digest{}, 0, l.path});
     }
   }

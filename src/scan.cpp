@@ -164,7 +164,8 @@ TreeStats tree_stats(int dirfd, int depth = 0) {
 
 class Scanner {
  public:
-  explicit Scanner(int v2_fd) : m_v2(v2_fd) {}
+  // `blobs`: the finished blob scan; links are held as indices into it.
+  Scanner(int v2_fd, const std::vector<Blob>* blobs) : m_v2(v2_fd), m_blobs(blobs) {}
 
   void finding(FindingKind kind, Severity severity, std::string path, std::string repo,
                std::string message) {
@@ -482,7 +483,7 @@ class Scanner {
         if (e.type == fs::EntryType::directory && parse_hex(lower(e.name))) {
           // Upper-case hex: the registry cannot have written it; keep what it names.
           Link link;
-          link.digest = *parse_hex(lower(e.name));
+          link.ref = ref_of(owner, *parse_hex(lower(e.name)));
           link.problem = true;
           links.push_back(link);
         }
@@ -491,7 +492,7 @@ class Scanner {
         continue;
       }
       Link link;
-      link.digest = *digest;
+      link.ref = ref_of(owner, *digest);
       std::string rel = e.name + "/" + std::string(layout::k_link);
       LinkRead r = read_link(dir->get(), rel);
       std::string lpath = layout::join(epath, layout::k_link);
@@ -504,7 +505,7 @@ class Scanner {
         }
         continue;
       }
-      link.mtime = r.mtime;
+      link.mtime = static_cast<std::uint32_t>(std::clamp<std::int64_t>(r.mtime, 0, UINT32_MAX));
       seen(r.mtime_ts, lpath);
       if (r.digest && *r.digest != *digest) {
         link.other = static_cast<std::uint32_t>(owner.other_targets.size());
@@ -524,8 +525,20 @@ class Scanner {
       links.push_back(link);
     }
     std::sort(links.begin(), links.end(),
-              [](const Link& a, const Link& b) { return a.digest < b.digest; });
+              [](const Link& a, const Link& b) { return a.ref < b.ref; });
     return links;
+  }
+
+  // A link's reference to the digest its directory names: the blob's index, or a new entry
+  // in the repository's list of absent digests.
+  std::uint32_t ref_of(Repository& owner, const Digest& digest) const {
+    auto it = std::lower_bound(m_blobs->begin(), m_blobs->end(), digest,
+                               [](const Blob& b, const Digest& d) { return b.digest < d; });
+    if (it != m_blobs->end() && it->digest == digest) {
+      return static_cast<std::uint32_t>(it - m_blobs->begin());
+    }
+    owner.absent.push_back(digest);  // not shared between links: rare, and kept simple
+    return Link::k_absent | static_cast<std::uint32_t>(owner.absent.size() - 1);
   }
 
   static std::string lower(std::string s) {
@@ -759,6 +772,7 @@ class Scanner {
 
  private:
   int m_v2;
+  const std::vector<Blob>* m_blobs;
   tbb::enumerable_thread_specific<std::vector<Finding>> m_findings;
   tbb::enumerable_thread_specific<std::vector<Repository>> m_repos;
   tbb::enumerable_thread_specific<std::vector<Leftover>> m_leftovers;
@@ -774,11 +788,11 @@ Result<Inventory> scan(int v2_fd, tbb::task_arena& arena) {
   struct timespec started {};
   ::clock_gettime(CLOCK_REALTIME, &started);
   inv.scan_started_ns = static_cast<std::int64_t>(started.tv_sec) * 1000000000 + started.tv_nsec;
-  Scanner scanner(v2_fd);
-  std::optional<Error> fatal;
+  Scanner scanner(v2_fd, &inv.blobs);
   arena.execute([&] {
     tbb::task_group group;
-    group.run([&] { scanner.scan_blobs(inv.blobs); });
+    // Blobs first: every link found afterwards is held as an index into them.
+    scanner.scan_blobs(inv.blobs);
     auto repos = fs::open_dir(v2_fd, layout::k_repositories_dir);
     if (repos) {
       inv.has_repositories_dir = true;

@@ -106,8 +106,9 @@ Result<Usage> compute_usage(int v2_fd, const UsageOptions& options, tbb::task_ar
       u.tags += tag.current ? 1 : 0;
     }
     for (const Link& rev : repo.revisions) {
-      bool tagged = std::binary_search(rm_m.live.begin(), rm_m.live.end(), rev.digest) &&
-                    !std::binary_search(rm_m.dead.begin(), rm_m.dead.end(), rev.digest);
+      bool tagged =
+          std::binary_search(rm_m.live.begin(), rm_m.live.end(), link_digest(inv, repo, rev)) &&
+          !std::binary_search(rm_m.dead.begin(), rm_m.dead.end(), link_digest(inv, repo, rev));
       (tagged ? u.manifests_tagged : u.manifests_untagged) += 1;
     }
     for (std::uint32_t b : rm.marked) {
@@ -138,11 +139,11 @@ Result<Usage> compute_usage(int v2_fd, const UsageOptions& options, tbb::task_ar
       }
     };
     for (const Link& l : repo.layers) {
-      add(l.digest);
+      add(link_digest(inv, repo, l));
     }
     for (const Link& r : repo.revisions) {
-      add(r.digest);
-      add_refs(r.digest);
+      add(link_digest(inv, repo, r));
+      add_refs(link_digest(inv, repo, r));
     }
     std::string revisions = layout::revisions_dir(repo.name) + "/";
     if (auto it = leftovers_of.find(repo.name); it != leftovers_of.end()) {

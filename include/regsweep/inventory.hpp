@@ -14,15 +14,20 @@
 namespace regsweep {
 
 // A link whose directory names a digest (revision, layer, tag history entry).
-// Kept small (48 bytes): a large registry holds more links than blobs.
+// Kept small (16 bytes): a large registry holds more links than blobs. The digest a link's
+// directory names is held as an index into Inventory::blobs; a link to a digest with no blob
+// (a dangling link) indexes Repository::absent instead. link_digest() gives the digest.
 struct Link {
   static constexpr std::uint32_t k_no_other = 0xFFFFFFFFU;
-  Digest digest;           // from the directory name
-  std::int64_t mtime = 0;  // of the link file, seconds since the epoch
+  static constexpr std::uint32_t k_absent = 0x80000000U;
+  std::uint32_t ref = 0;    // blob index, or k_absent | index into Repository::absent
+  std::uint32_t mtime = 0;  // of the link file, seconds since the epoch (0 before 1970)
   // When the file's content names another digest than the directory: its index in
   // Repository::other_targets. Both are kept.
   std::uint32_t other = k_no_other;
   bool problem = false;  // unreadable, malformed, mismatched or not a plain file
+
+  bool dangling() const { return (ref & k_absent) != 0; }  // no blob of that digest
 };
 
 struct Tag {
@@ -31,7 +36,7 @@ struct Tag {
   bool current_problem = false;    // `current/link` exists but cannot be trusted
   bool has_current = false;        // a `current` entry exists at all
   std::int64_t current_mtime = 0;  // of `current/link`
-  std::vector<Link> history;       // `index/sha256/<hex>/link`, sorted by digest
+  std::vector<Link> history;       // `index/sha256/<hex>/link`, sorted by ref
   // Set by a removal request (`regsweep rm NAME:TAG`) before marking.
   bool remove_requested = false;
 };
@@ -64,11 +69,13 @@ struct Repository {
   bool has_layers = false;
   bool has_uploads = false;
   std::vector<Tag> tags;        // sorted by name
-  std::vector<Link> revisions;  // sorted by digest
-  std::vector<Link> layers;     // sorted by digest
+  std::vector<Link> revisions;  // sorted by ref (digest order; dangling ones last)
+  std::vector<Link> layers;     // sorted by ref
   std::vector<Upload> uploads;  // sorted by id
   // The digests that links' contents name when they differ from their directory's (rare).
   std::vector<Digest> other_targets;
+  // The digests of dangling links, which no blob's index can name (rare).
+  std::vector<Digest> absent;
   // Something in this repository could not be read (an unreadable directory, a symlink where
   // revisions or tags live): what it holds is unknown, so everything it links is kept.
   bool uncertain = false;
@@ -99,6 +106,13 @@ struct Inventory {
   std::string newest_path;
   std::vector<Finding> findings;  // sorted
 };
+
+// The digest a link's directory names.
+inline const Digest& link_digest(const Inventory& inventory, const Repository& repo,
+                                 const Link& link) {
+  return link.dangling() ? repo.absent[link.ref & ~Link::k_absent]
+                         : inventory.blobs[link.ref].digest;
+}
 
 // The digest a link's content names when it differs from its directory's; nullptr otherwise.
 inline const Digest* other_target(const Repository& repo, const Link& link) {
