@@ -18,7 +18,9 @@
 #include <atomic>
 #include <cerrno>
 #include <ctime>
+#include <mutex>
 
+#include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/enumerable_thread_specific.h>
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_group.h>
@@ -102,6 +104,23 @@ LinkRead read_link(int dirfd, const std::string& rel) {
     out.problem = std::string(layout::describe(content.problem));
   }
   return out;
+}
+
+// Calls fn(i) for i in [0, n): in parallel, `grain` at a time, when n exceeds `grain`.
+template <typename Fn>
+void for_each_index(std::size_t n, std::size_t grain, const Fn& fn) {
+  if (n <= grain) {
+    for (std::size_t i = 0; i < n; ++i) {
+      fn(i);
+    }
+    return;
+  }
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n, grain),
+                    [&](const tbb::blocked_range<std::size_t>& range) {
+                      for (std::size_t i = range.begin(); i != range.end(); ++i) {
+                        fn(i);
+                      }
+                    });
 }
 
 struct TreeStats {
@@ -469,30 +488,33 @@ class Scanner {
               entries.error().message + " (in '" + apath + "')");
       return links;
     }
-    links.reserve(entries->size());
-    for (const fs::DirEntry& e : *entries) {
+    // Each entry is read on its own: a repository with tens of thousands of layers must not
+    // be read one link at a time while a cold disk could serve many at once.
+    std::atomic<bool> any_unreadable{false};
+    std::vector<Link> found(entries->size());
+    std::vector<std::uint8_t> keep(entries->size(), 0);
+    auto one = [&](std::size_t i) {
+      const fs::DirEntry& e = (*entries)[i];
       std::string epath = layout::join(apath, e.name);
       auto digest = parse_hex(e.name);
       if (e.type == fs::EntryType::symlink) {
-        unreadable = true;
+        any_unreadable.store(true);
         finding(FindingKind::symlink, Severity::error, epath, repo,
                 "'" + epath + "' is a symbolic link; not followed, kept");
-        continue;
+        return;
       }
+      Link& link = found[i];
       if (e.type != fs::EntryType::directory || !digest) {
         if (e.type == fs::EntryType::directory && parse_hex(lower(e.name))) {
           // Upper-case hex: the registry cannot have written it; keep what it names.
-          Link link;
           link.ref = ref_of(owner, *parse_hex(lower(e.name)));
           link.problem = true;
-          links.push_back(link);
+          keep[i] = 1;
         }
         finding(FindingKind::unknown_entry, Severity::error, epath, repo,
                 "'" + epath + "' is not a link directory; kept");
-        continue;
+        return;
       }
-      Link link;
-      link.ref = ref_of(owner, *digest);
       std::string rel = e.name + "/" + std::string(layout::k_link);
       LinkRead r = read_link(dir->get(), rel);
       std::string lpath = layout::join(epath, layout::k_link);
@@ -503,11 +525,13 @@ class Scanner {
           finding(FindingKind::unknown_entry, Severity::error, epath, repo,
                   "link directory '" + epath + "' has no link file but holds other entries; kept");
         }
-        continue;
+        return;
       }
+      link.ref = ref_of(owner, *digest);
       link.mtime = static_cast<std::uint32_t>(std::clamp<std::int64_t>(r.mtime, 0, UINT32_MAX));
       seen(r.mtime_ts, lpath);
       if (r.digest && *r.digest != *digest) {
+        std::lock_guard lock(m_owner_mutex);
         link.other = static_cast<std::uint32_t>(owner.other_targets.size());
         owner.other_targets.push_back(*r.digest);
       }
@@ -515,14 +539,22 @@ class Scanner {
         link.problem = true;
         finding(r.kind, Severity::error, lpath, repo,
                 "link '" + lpath + "' " + r.problem + "; kept");
-      } else {
-        if (*r.digest != *digest) {
-          link.problem = true;
-          finding(FindingKind::link_mismatch, Severity::error, lpath, repo,
-                  "link '" + lpath + "' names " + r.digest->str() + "; both digests are kept");
-        }
+      } else if (*r.digest != *digest) {
+        link.problem = true;
+        finding(FindingKind::link_mismatch, Severity::error, lpath, repo,
+                "link '" + lpath + "' names " + r.digest->str() + "; both digests are kept");
       }
-      links.push_back(link);
+      keep[i] = 1;
+    };
+    for_each_index(entries->size(), 64, one);
+    if (any_unreadable.load()) {
+      unreadable = true;
+    }
+    links.reserve(static_cast<std::size_t>(std::count(keep.begin(), keep.end(), 1)));
+    for (std::size_t i = 0; i < found.size(); ++i) {
+      if (keep[i] != 0) {
+        links.push_back(found[i]);
+      }
     }
     std::sort(links.begin(), links.end(),
               [](const Link& a, const Link& b) { return a.ref < b.ref; });
@@ -531,13 +563,14 @@ class Scanner {
 
   // A link's reference to the digest its directory names: the blob's index, or a new entry
   // in the repository's list of absent digests.
-  std::uint32_t ref_of(Repository& owner, const Digest& digest) const {
+  std::uint32_t ref_of(Repository& owner, const Digest& digest) {
     auto it = std::lower_bound(m_blobs->begin(), m_blobs->end(), digest,
                                [](const Blob& b, const Digest& d) { return b.digest < d; });
     if (it != m_blobs->end() && it->digest == digest) {
       return static_cast<std::uint32_t>(it - m_blobs->begin());
     }
-    owner.absent.push_back(digest);  // not shared between links: rare, and kept simple
+    std::lock_guard lock(m_owner_mutex);  // links of one directory are read in parallel
+    owner.absent.push_back(digest);       // not shared between links: rare, and kept simple
     return Link::k_absent | static_cast<std::uint32_t>(owner.absent.size() - 1);
   }
 
@@ -619,16 +652,19 @@ class Scanner {
               entries.error().message + " (in '" + tpath + "'); every revision is kept");
       return;
     }
-    repo.tags.reserve(entries->size());
-    for (const fs::DirEntry& e : *entries) {
+    // Each tag is read on its own (see read_links): a repository may have thousands.
+    std::atomic<bool> uncertain{false};
+    std::vector<std::optional<Tag>> found(entries->size());
+    auto one = [&](std::size_t i) {
+      const fs::DirEntry& e = (*entries)[i];
       std::string epath = layout::join(tpath, e.name);
       if (e.type != fs::EntryType::directory) {
-        repo.tags_uncertain = true;
+        uncertain.store(true);
         finding(
             e.type == fs::EntryType::symlink ? FindingKind::symlink : FindingKind::unknown_entry,
             Severity::error, epath, repo.name,
             "'" + epath + "' is not a tag directory; every revision is kept");
-        continue;
+        return;
       }
       if (!layout::is_valid_tag(e.name)) {
         finding(FindingKind::invalid_name, Severity::error, epath, repo.name,
@@ -636,10 +672,10 @@ class Scanner {
       }
       auto dir = fs::open_dir(tags_fd, e.name);
       if (!dir) {
-        repo.tags_uncertain = true;
+        uncertain.store(true);
         finding(FindingKind::unreadable, Severity::error, epath, repo.name,
                 dir.error().message + "; every revision is kept");
-        continue;
+        return;
       }
       Tag tag;
       tag.name = e.name;
@@ -653,7 +689,7 @@ class Scanner {
         seen(r.mtime_ts, cpath);
         if (!r.problem.empty()) {
           tag.current_problem = true;
-          repo.tags_uncertain = true;
+          uncertain.store(true);
           finding(r.kind, Severity::error, cpath, repo.name,
                   "link '" + cpath + "' " + r.problem + "; every revision is kept");
         }
@@ -681,12 +717,22 @@ class Scanner {
           ::fstat(dir->get(), &st);
           leftover(Leftover::Kind::empty_tag_dir, epath, repo.name,
                    std::max<std::int64_t>(st.st_mtim.tv_sec, inside.newest));
-          continue;
+          return;
         }
         finding(FindingKind::malformed_link, Severity::warning, epath, repo.name,
                 "tag directory '" + epath + "' has no current link; the tag does not resolve");
       }
-      repo.tags.push_back(std::move(tag));
+      found[i] = std::move(tag);
+    };
+    for_each_index(entries->size(), 16, one);
+    if (uncertain.load()) {
+      repo.tags_uncertain = true;
+    }
+    repo.tags.reserve(entries->size());
+    for (auto& t : found) {
+      if (t) {
+        repo.tags.push_back(std::move(*t));
+      }
     }
     std::sort(repo.tags.begin(), repo.tags.end(),
               [](const Tag& a, const Tag& b) { return a.name < b.name; });
@@ -773,6 +819,7 @@ class Scanner {
  private:
   int m_v2;
   const std::vector<Blob>* m_blobs;
+  std::mutex m_owner_mutex;  // guards Repository::absent and other_targets while links are read
   tbb::enumerable_thread_specific<std::vector<Finding>> m_findings;
   tbb::enumerable_thread_specific<std::vector<Repository>> m_repos;
   tbb::enumerable_thread_specific<std::vector<Leftover>> m_leftovers;
