@@ -18,7 +18,7 @@
 namespace regsweep::cli {
 
 // The default --jobs. Reading the tree is mostly waiting on the disk: on 2 cores, 64 threads
-// read a cold 1M-blob tree about 7x faster than 2 (docs/performance.md).
+// read a partly cached 1M-blob tree in 12 s against 81-92 s for 2 (docs/ARCHITECTURE.md).
 inline int default_jobs() {
   return static_cast<int>(std::max(64U, std::thread::hardware_concurrency()));
 }
