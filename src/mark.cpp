@@ -54,10 +54,9 @@ const std::string& ManifestRecord::error() const {
   return unreadable ? unreadable->error : none;
 }
 
-bool RepoMark::keeps(const Inventory& inventory, const Digest& digest) const {
-  std::uint32_t i = blob_index(inventory, digest);
-  return i == k_no_blob ? contains(marked_absent, digest)
-                        : std::binary_search(marked.begin(), marked.end(), i);
+bool RepoMark::keeps(const Inventory& inventory, const Repository& repo, const Link& link) const {
+  return link.dangling() ? contains(marked_absent, link_digest(inventory, repo, link))
+                         : std::binary_search(marked.begin(), marked.end(), link.ref);
 }
 
 std::size_t MarkResult::marked_count() const {
@@ -203,18 +202,18 @@ class RepoMarker {
     bool all_revisions = !m_options.delete_untagged || m_repo.tags_uncertain;
     DigestSet doomed = forced_dead(removed);
     for (const Link& rev : m_repo.revisions) {
-      const ManifestRecord* rec = record(link_digest(m_inv, m_repo, rev));
+      const Digest& d = link_digest(m_inv, m_repo, rev);
+      const ManifestRecord* rec = record(d);
       bool unreadable = rec != nullptr && rec->state == ManifestRecord::State::unreadable;
-      bool root = (all_revisions && doomed.count(link_digest(m_inv, m_repo, rev)) == 0) ||
-                  rev.problem || unreadable || young(rev.mtime) ||
-                  young_blob(link_digest(m_inv, m_repo, rev));
+      bool root = (all_revisions && doomed.count(d) == 0) || rev.problem || unreadable ||
+                  young(rev.mtime) || young_blob(d);
       if (root) {
-        visit(link_digest(m_inv, m_repo, rev), Origin::revision);
+        visit(d, Origin::revision);
         if (const Digest* other = other_target(m_repo, rev)) {
           visit(*other, Origin::revision);
         }
       } else if (rec == nullptr || rec->state == ManifestRecord::State::missing) {
-        report_missing(link_digest(m_inv, m_repo, rev), Origin::revision);
+        report_missing(d, Origin::revision);
       }
     }
     for (const Tag& tag : m_repo.tags) {
@@ -276,10 +275,10 @@ class RepoMarker {
         }
       }
       for (const Link& rev : m_repo.revisions) {
-        const Manifest* m = parsed(link_digest(m_inv, m_repo, rev));
-        if (reach.count(link_digest(m_inv, m_repo, rev)) == 0 && m != nullptr && m->subject &&
-            reach.count(*m->subject) != 0) {
-          todo.push_back(link_digest(m_inv, m_repo, rev));
+        const Digest& d = link_digest(m_inv, m_repo, rev);
+        const Manifest* m = parsed(d);
+        if (reach.count(d) == 0 && m != nullptr && m->subject && reach.count(*m->subject) != 0) {
+          todo.push_back(d);
         }
       }
       if (todo.empty()) {
@@ -314,11 +313,11 @@ class RepoMarker {
         }
       }
       for (const Link& rev : m_repo.revisions) {
-        const Manifest* m = parsed(link_digest(m_inv, m_repo, rev));
-        if (doomed.count(link_digest(m_inv, m_repo, rev)) == 0 &&
-            keep.count(link_digest(m_inv, m_repo, rev)) == 0 && m != nullptr && m->subject &&
+        const Digest& d = link_digest(m_inv, m_repo, rev);
+        const Manifest* m = parsed(d);
+        if (doomed.count(d) == 0 && keep.count(d) == 0 && m != nullptr && m->subject &&
             doomed.count(*m->subject) != 0) {
-          todo.push_back(link_digest(m_inv, m_repo, rev));
+          todo.push_back(d);
         }
       }
       if (todo.empty()) {
@@ -391,12 +390,13 @@ class RepoMarker {
     while (changed) {
       changed = false;
       for (const Link& rev : m_repo.revisions) {
-        if (live(link_digest(m_inv, m_repo, rev))) {
+        const Digest& d = link_digest(m_inv, m_repo, rev);
+        if (live(d)) {
           continue;
         }
-        const Manifest* m = parsed(link_digest(m_inv, m_repo, rev));
+        const Manifest* m = parsed(d);
         if (m != nullptr && m->subject && live(*m->subject)) {
-          visit(link_digest(m_inv, m_repo, rev), Origin::revision);
+          visit(d, Origin::revision);
           changed = true;
         }
       }
@@ -439,10 +439,11 @@ class RepoMarker {
     split_marks(m_inv, marked, out.marked, out.marked_absent);
     if (!nothing_dead && !out.keeps_all_layers) {
       for (const Link& rev : m_repo.revisions) {
-        const ManifestRecord* rec = record(link_digest(m_inv, m_repo, rev));
-        if (!live(link_digest(m_inv, m_repo, rev)) && !rev.problem && rec != nullptr &&
+        const Digest& d = link_digest(m_inv, m_repo, rev);
+        const ManifestRecord* rec = record(d);
+        if (!live(d) && !rev.problem && rec != nullptr &&
             rec->state == ManifestRecord::State::parsed) {
-          out.dead.push_back(link_digest(m_inv, m_repo, rev));
+          out.dead.push_back(d);
         }
       }
     }

@@ -191,12 +191,7 @@ class Planner {
   }
 
  private:
-  void add(Action a) {
-    if (a.kind == ActionKind::repository) {
-      m_removed_dirs.push_back(layout::repo_dir(std::string(a.repository)));
-    }
-    m_plan.actions.push_back(std::move(a));
-  }
+  void add(Action a) { m_plan.actions.push_back(std::move(a)); }
 
   // The plan's totals, from its final actions.
   void count() {
@@ -301,14 +296,10 @@ class Planner {
           continue;
         }
         for (const Link& l : tag.history) {
-          if (gone_revisions.count(link_digest(m_inv, repo, l)) != 0) {
-            add(Action{ActionKind::tag_history,
-                       Reason::untagged_manifest,
-                       repo.name,
-                       tag.name,
-                       link_digest(m_inv, repo, l),
-                       0,
-                       {}});
+          const Digest& d = link_digest(m_inv, repo, l);
+          if (gone_revisions.count(d) != 0) {
+            add(Action{
+                ActionKind::tag_history, Reason::untagged_manifest, repo.name, tag.name, d, 0, {}});
           }
         }
       }
@@ -322,16 +313,12 @@ class Planner {
     bool blobs_known = m_inv.blobs_complete && !repo.uncertain;
     if (blobs_known) {
       for (const Link& rev : repo.revisions) {
-        if (!rev.problem && !young(rev.mtime) &&
-            gone_revisions.count(link_digest(m_inv, repo, rev)) == 0 && rev.dangling()) {
-          gone_revisions.insert(link_digest(m_inv, repo, rev));
-          add(Action{ActionKind::revision,
-                     Reason::dangling_link,
-                     repo.name,
-                     {},
-                     link_digest(m_inv, repo, rev),
-                     0,
-                     {}});
+        if (rev.problem || young(rev.mtime) || !rev.dangling()) {
+          continue;
+        }
+        const Digest& d = link_digest(m_inv, repo, rev);
+        if (gone_revisions.insert(d).second) {
+          add(Action{ActionKind::revision, Reason::dangling_link, repo.name, {}, d, 0, {}});
         }
       }
     }
@@ -340,24 +327,12 @@ class Planner {
         if (l.problem) {
           continue;
         }
-        bool kept = l.dangling() ? rm.keeps(m_inv, link_digest(m_inv, repo, l))
-                                 : std::binary_search(rm.marked.begin(), rm.marked.end(), l.ref);
-        if (!kept) {
-          add(Action{ActionKind::layer_link,
-                     Reason::unreferenced_layer_link,
-                     repo.name,
-                     {},
-                     link_digest(m_inv, repo, l),
-                     0,
-                     {}});
+        const Digest& d = link_digest(m_inv, repo, l);
+        if (!rm.keeps(m_inv, repo, l)) {
+          add(Action{
+              ActionKind::layer_link, Reason::unreferenced_layer_link, repo.name, {}, d, 0, {}});
         } else if (blobs_known && !young(l.mtime) && l.dangling()) {
-          add(Action{ActionKind::layer_link,
-                     Reason::dangling_link,
-                     repo.name,
-                     {},
-                     link_digest(m_inv, repo, l),
-                     0,
-                     {}});
+          add(Action{ActionKind::layer_link, Reason::dangling_link, repo.name, {}, d, 0, {}});
         }
       }
     }
@@ -400,10 +375,7 @@ class Planner {
         }
       }
     };
-    for (const std::string& dir : m_removed_dirs) {
-      cover(dir);
-    }
-    for (const Action& a : m_plan.actions) {
+    for (const Action& a : m_plan.actions) {  // a removed repository's own directory too
       cover(a.path());
     }
     for (std::size_t i = 0; i < left.size(); ++i) {
@@ -438,7 +410,6 @@ class Planner {
   const MarkResult& m_marks;
   const PlanOptions& m_options;
   std::set<std::string> m_troubled;
-  std::vector<std::string> m_removed_dirs;
   Plan m_plan;
 };
 

@@ -78,8 +78,8 @@ struct RepoMark {
   std::vector<std::string> removed_tags;  // tags requested removed
   std::vector<std::string> orphan_signature_tags;  // signature tags whose manifest is gone
 
-  // True when this repository keeps `digest`.
-  bool keeps(const Inventory& inventory, const Digest& digest) const;
+  // True when this repository keeps the blob `link` (one of `repo`'s) names.
+  bool keeps(const Inventory& inventory, const Repository& repo, const Link& link) const;
 };
 
 struct MarkResult {
