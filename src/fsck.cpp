@@ -342,12 +342,12 @@ Result<FsckReport> fsck(int v2_fd, const FsckOptions& options, tbb::task_arena& 
         if (l.problem) {
           return;
         }
-        if (find_blob(inv, link_digest(inv, repo, l)) == nullptr) {
+        const Digest& d = link_digest(inv, repo, l);
+        if (l.dangling()) {  // its digest names no blob
           checker.add("dangling-link", dir, repo.name,
-                      "link '" + dir + "' names " + link_digest(inv, repo, l).str() +
-                          ", which does not exist");
+                      "link '" + dir + "' names " + d.str() + ", which does not exist");
           report.repairs.push_back(Repair{"remove-dangling-link", dir, "", ""});
-        } else if (corrupt.count(link_digest(inv, repo, l)) != 0) {
+        } else if (corrupt.count(d) != 0) {
           // The corrupt blob moves to lost+found: its links would dangle, and a re-push
           // must not be told the blob is already there.
           report.repairs.push_back(Repair{"remove-dangling-link", dir, "", ""});

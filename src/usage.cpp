@@ -106,9 +106,9 @@ Result<Usage> compute_usage(int v2_fd, const UsageOptions& options, tbb::task_ar
       u.tags += tag.current ? 1 : 0;
     }
     for (const Link& rev : repo.revisions) {
-      bool tagged =
-          std::binary_search(rm_m.live.begin(), rm_m.live.end(), link_digest(inv, repo, rev)) &&
-          !std::binary_search(rm_m.dead.begin(), rm_m.dead.end(), link_digest(inv, repo, rev));
+      const Digest& d = link_digest(inv, repo, rev);
+      bool tagged = std::binary_search(rm_m.live.begin(), rm_m.live.end(), d) &&
+                    !std::binary_search(rm_m.dead.begin(), rm_m.dead.end(), d);
       (tagged ? u.manifests_tagged : u.manifests_untagged) += 1;
     }
     for (std::uint32_t b : rm.marked) {
@@ -138,11 +138,17 @@ Result<Usage> compute_usage(int v2_fd, const UsageOptions& options, tbb::task_ar
         }
       }
     };
+    // A link already holds its blob's index; only its references need looking up.
+    auto add_link = [&](const Link& l) {
+      if (!l.dangling()) {
+        mine.push_back(l.ref);
+      }
+    };
     for (const Link& l : repo.layers) {
-      add(link_digest(inv, repo, l));
+      add_link(l);
     }
     for (const Link& r : repo.revisions) {
-      add(link_digest(inv, repo, r));
+      add_link(r);
       add_refs(link_digest(inv, repo, r));
     }
     std::string revisions = layout::revisions_dir(repo.name) + "/";
