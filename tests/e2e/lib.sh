@@ -39,11 +39,17 @@ e2e_fail() {
   exit 1
 }
 
-# free_port: prints a TCP port on 127.0.0.1 nobody listens on.
+# free_port: prints a TCP port on 127.0.0.1 nobody listens on. It is drawn from below the
+# kernel's ephemeral range (ip_local_port_range), where outgoing connections take their local
+# ports: a port there can be free to connect to and still be taken for bind.
 free_port() {
-  local p
+  local p lo=32768
+  if [ -r /proc/sys/net/ipv4/ip_local_port_range ]; then
+    read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
+  fi
+  [ "$lo" -gt 11024 ] || lo=32768
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (lo - 10000)))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       echo "$p"
       return 0
@@ -77,21 +83,38 @@ YAML
 }
 
 # registry_start ROOT WORKDIR: starts docker-registry on a free port; sets REGISTRY_PORT/PID.
+# Another process can take the port between the check and the bind; then it tries another.
 registry_start() {
-  local root=$1 work=$2
+  local root=$1 work=$2 attempt
   mkdir -p "$root"
-  REGISTRY_PORT=$(free_port) || e2e_fail "no free port"
-  registry_config "$root" "$REGISTRY_PORT" "$work/registry.yml"
-  REGISTRY_LOG="$work/registry.log"
-  docker-registry serve "$work/registry.yml" >>"$REGISTRY_LOG" 2>&1 &
-  REGISTRY_PID=$!
+  for attempt in 1 2 3 4 5; do
+    REGISTRY_PORT=$(free_port) || e2e_fail "no free port"
+    registry_config "$root" "$REGISTRY_PORT" "$work/registry.yml"
+    REGISTRY_LOG="$work/registry-$REGISTRY_PORT.log"
+    docker-registry serve "$work/registry.yml" >>"$REGISTRY_LOG" 2>&1 &
+    REGISTRY_PID=$!
+    registry_wait && return 0
+    wait "$REGISTRY_PID" 2>/dev/null || true
+    REGISTRY_PID=""
+    if ! grep -q "address already in use" "$REGISTRY_LOG"; then
+      cat "$REGISTRY_LOG" >&2
+      e2e_fail "registry exited"
+    fi
+    echo "# port $REGISTRY_PORT was taken before the registry bound it (attempt $attempt)"
+  done
+  e2e_fail "registry could not bind a free port in 5 attempts"
+}
+
+# registry_wait: waits until the registry answers; returns 1 if it exited first.
+registry_wait() {
   for _ in $(seq 1 100); do
     if curl -fsS "http://127.0.0.1:$REGISTRY_PORT/v2/" >/dev/null 2>&1; then
       return 0
     fi
-    kill -0 "$REGISTRY_PID" 2>/dev/null || { cat "$REGISTRY_LOG" >&2; e2e_fail "registry exited"; }
+    kill -0 "$REGISTRY_PID" 2>/dev/null || return 1
     sleep 0.1
   done
+  cat "$REGISTRY_LOG" >&2
   e2e_fail "registry did not answer on port $REGISTRY_PORT"
 }
 
