@@ -162,16 +162,15 @@ class Checker {
         add("revision-missing", layout::revision_link(repo.name, d), repo.name,
             "'" + repo.name + "' has no revision link for manifest " + d.str(), name);
       }
-      auto it = m_table.find(d);
-      if (it == m_table.end() || it->second.state != ManifestRecord::State::parsed) {
+      const ManifestRecord* m = m_table.find(m_inv, d);
+      if (m == nullptr || !m->parsed()) {
         add("manifest-unparseable", data, "",
-            it == m_table.end() ? "manifest '" + data + "' was not read" : it->second.error(),
-            name);
+            m == nullptr ? "manifest '" + data + "' was not read" : m->error(), name);
         continue;
       }
-      const Manifest& m = *it->second.manifest;
-      for (const Digest& b : m.blobs) {
-        bool foreign = std::find(m.foreign.begin(), m.foreign.end(), b) != m.foreign.end();
+      for (ManifestRef r : m->blobs()) {
+        const Digest& b = m_table.digest(m_inv, r);
+        bool foreign = m->is_foreign(b);
         std::string bdata = layout::blob_data(b);
         if (find_blob(m_inv, b) == nullptr) {
           if (!foreign) {
@@ -196,7 +195,9 @@ class Checker {
               name);
         }
       }
-      todo.insert(todo.end(), m.children.begin(), m.children.end());
+      for (ManifestRef c : m->children()) {
+        todo.push_back(m_table.digest(m_inv, c));
+      }
     }
   }
 

@@ -92,22 +92,25 @@ Result<Listing> list_registry(int v2_fd, const std::vector<std::string>& globs, 
             continue;
           }
           info.size += b->size;
-          auto it = table.find(d);
-          if (it == table.end() || !it->second.manifest) {
+          const ManifestRecord* m = table.find(inv, d);
+          if (m == nullptr || !m->parsed()) {
             continue;
           }
-          const Manifest& m = *it->second.manifest;
           if (d == *tag.current) {
-            info.media_type = m.media_type;
-            info.platforms = m.platforms;
+            info.media_type = m->media_type;
+            info.platforms = m->platforms();
           }
-          for (std::size_t k = 0; k < m.blobs.size(); ++k) {
-            if (k == 0 && m.kind != ManifestKind::docker_schema1) {
-              configs.push_back(m.blobs[k]);
+          std::span<const ManifestRef> blobs = m->blobs();
+          for (std::size_t k = 0; k < blobs.size(); ++k) {
+            const Digest& bd = table.digest(inv, blobs[k]);
+            if (k == 0 && m->kind != ManifestKind::docker_schema1) {
+              configs.push_back(bd);
             }
-            todo.push_back(m.blobs[k]);
+            todo.push_back(bd);
           }
-          todo.insert(todo.end(), m.children.begin(), m.children.end());
+          for (ManifestRef c : m->children()) {
+            todo.push_back(table.digest(inv, c));
+          }
         }
         for (const Digest& c : configs) {
           std::string created = created_of(v2_fd, c, parsers.local());

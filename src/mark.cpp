@@ -20,6 +20,7 @@
 #include <deque>
 #include <mutex>
 #include <set>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <oneapi/tbb/enumerable_thread_specific.h>
@@ -51,7 +52,40 @@ bool contains(const std::vector<Digest>& sorted, const Digest& digest) {
 
 const std::string& ManifestRecord::error() const {
   static const std::string none;
-  return unreadable ? unreadable->error : none;
+  return rare ? rare->error : none;
+}
+
+const std::vector<std::string>& ManifestRecord::platforms() const {
+  static const std::vector<std::string> none;
+  return rare ? rare->platforms : none;
+}
+
+bool ManifestRecord::is_foreign(const Digest& digest) const {
+  return rare &&
+         std::find(rare->foreign.begin(), rare->foreign.end(), digest) != rare->foreign.end();
+}
+
+const ManifestRecord* ManifestTable::find(ManifestRef ref) const {
+  if ((ref & k_absent_ref) != 0) {
+    return nullptr;
+  }
+  auto it = std::lower_bound(m_keys.begin(), m_keys.end(), ref);
+  return it != m_keys.end() && *it == ref ? &m_records[it - m_keys.begin()] : nullptr;
+}
+
+const ManifestRecord* ManifestTable::find(const Inventory& inventory, const Digest& digest) const {
+  std::uint32_t b = blob_index(inventory, digest);
+  return b == k_no_blob ? nullptr : find(b);
+}
+
+std::vector<Digest> ManifestTable::digests(const Inventory& inventory,
+                                           std::span<const ManifestRef> refs) const {
+  std::vector<Digest> out;
+  out.reserve(refs.size());
+  for (ManifestRef r : refs) {
+    out.push_back(digest(inventory, r));
+  }
+  return out;
 }
 
 bool RepoMark::keeps(const Inventory& inventory, const Repository& repo, const Link& link) const {
@@ -66,19 +100,112 @@ std::size_t MarkResult::marked_count() const {
 
 namespace {
 
-// Splits digests into indices of existing blobs and absent digests, both sorted and unique.
-void split_marks(const Inventory& inventory, std::vector<Digest>& digests,
-                 std::vector<std::uint32_t>& indices, std::vector<Digest>& absent) {
-  sort_unique(digests);
-  for (const Digest& d : digests) {
+// Marked digests, gathered as blob indices and (rarely) digests with no blob.
+struct Marks {
+  std::vector<std::uint32_t> blobs;
+  std::vector<Digest> absent;
+
+  void add(const Inventory& inventory, const Digest& d) {
     std::uint32_t i = blob_index(inventory, d);
     if (i == k_no_blob) {
       absent.push_back(d);
     } else {
-      indices.push_back(i);
+      blobs.push_back(i);
     }
   }
-  // Digest order is blob order, so the indices are already sorted and unique.
+  void add(const ManifestTable& table, const Inventory& inventory,
+           std::span<const ManifestRef> refs) {
+    for (ManifestRef r : refs) {
+      if (std::uint32_t b = ManifestTable::blob(r); b != k_no_blob) {
+        blobs.push_back(b);
+      } else {
+        absent.push_back(table.digest(inventory, r));
+      }
+    }
+  }
+  void add(const Inventory& inventory, const Repository& repo, const Link& l) {
+    if (l.dangling()) {
+      absent.push_back(link_digest(inventory, repo, l));
+    } else {
+      blobs.push_back(l.ref);
+    }
+  }
+  // Sorted and unique, into `indices` and `missing`.
+  void finish(std::vector<std::uint32_t>& indices, std::vector<Digest>& missing) {
+    std::sort(blobs.begin(), blobs.end());
+    blobs.erase(std::unique(blobs.begin(), blobs.end()), blobs.end());
+    sort_unique(absent);
+    indices = std::move(blobs);
+    missing = std::move(absent);
+  }
+};
+
+}  // namespace
+
+namespace {
+
+// Turns digests into references, adding those with no blob to `absent`.
+class RefMaker {
+ public:
+  RefMaker(const Inventory& inventory, std::vector<Digest>& absent)
+      : m_inv(inventory), m_absent(absent) {}
+
+  ManifestRef operator()(const Digest& d) {
+    std::uint32_t b = blob_index(m_inv, d);
+    if (b != k_no_blob) {
+      return b;
+    }
+    std::lock_guard lock(m_mutex);
+    auto [it, added] = m_index.emplace(d, static_cast<std::uint32_t>(m_absent.size()));
+    if (added) {
+      m_absent.push_back(d);
+    }
+    return k_absent_ref | it->second;
+  }
+
+ private:
+  const Inventory& m_inv;
+  std::vector<Digest>& m_absent;
+  std::mutex m_mutex;
+  std::unordered_map<Digest, std::uint32_t, DigestHash> m_index;
+};
+
+// The record of a parsed manifest: its references as blob indices, the rest only when present.
+ManifestRecord compact(Manifest&& m, RefMaker& ref) {
+  ManifestRecord rec;
+  rec.state = ManifestRecord::State::parsed;
+  rec.kind = m.kind;
+  rec.media_type = m.media_type;
+  rec.blob_count = static_cast<std::uint32_t>(m.blobs.size());
+  rec.child_count = static_cast<std::uint32_t>(m.children.size());
+  if (rec.blob_count + rec.child_count > 0) {
+    rec.refs = std::make_unique<ManifestRef[]>(rec.blob_count + rec.child_count);
+    ManifestRef* out = rec.refs.get();
+    for (const Digest& d : m.blobs) {
+      *out++ = ref(d);
+    }
+    for (const Digest& d : m.children) {
+      *out++ = ref(d);
+    }
+  }
+  if (m.subject) {
+    rec.subject = ref(*m.subject);
+  }
+  if (!m.platforms.empty() || !m.foreign.empty()) {
+    rec.rare = std::make_unique<ManifestRecord::Rare>();
+    rec.rare->platforms = std::move(m.platforms);
+    rec.rare->foreign = std::move(m.foreign);
+  }
+  return rec;
+}
+
+ManifestRecord unreadable(std::string error, std::vector<Digest> mentioned = {}) {
+  ManifestRecord rec;
+  rec.state = ManifestRecord::State::unreadable;
+  rec.rare = std::make_unique<ManifestRecord::Rare>();
+  rec.rare->error = std::move(error);
+  rec.rare->mentioned = std::move(mentioned);
+  return rec;
 }
 
 }  // namespace
@@ -87,85 +214,95 @@ ManifestTable load_manifests(int v2_fd, const Inventory& inventory, tbb::task_ar
                              std::vector<Finding>& findings,
                              const std::vector<Digest>& speculative) {
   ManifestTable table;
-  std::vector<Digest> wave;
-  std::unordered_set<Digest, DigestHash> maybe(speculative.begin(), speculative.end());
+  RefMaker ref(inventory, table.m_absent);
+  // Only a digest with a blob can be read; the rest stay out of the table (missing).
+  std::vector<bool> queued(inventory.blobs.size(), false);
+  std::vector<bool> maybe(inventory.blobs.size(), false);
+  std::vector<std::uint32_t> wave;
+  auto queue = [&](std::uint32_t b) {
+    if (b != k_no_blob && !queued[b]) {
+      queued[b] = true;
+      wave.push_back(b);
+    }
+  };
   for (const Repository& repo : inventory.repositories) {
     for (const Link& rev : repo.revisions) {
-      wave.push_back(link_digest(inventory, repo, rev));
+      if (!rev.dangling()) {
+        queue(rev.ref);
+      }
       if (const Digest* other = other_target(repo, rev)) {
-        wave.push_back(*other);
+        queue(blob_index(inventory, *other));
       }
     }
     for (const Tag& tag : repo.tags) {
       if (tag.current) {
-        wave.push_back(*tag.current);
+        queue(blob_index(inventory, *tag.current));
       }
     }
   }
-  for (const Digest& d : wave) {
-    maybe.erase(d);  // named by a link: a manifest for sure, reported if unreadable
+  // Young blobs no link names yet may be manifests of a push in progress.
+  for (const Digest& d : speculative) {
+    std::uint32_t b = blob_index(inventory, d);
+    if (b != k_no_blob && !queued[b]) {
+      maybe[b] = true;
+      queue(b);
+    }
   }
-  wave.insert(wave.end(), maybe.begin(), maybe.end());
-  sort_unique(wave);
   tbb::enumerable_thread_specific<ManifestParser> parsers;
   std::mutex findings_mutex;
+  std::vector<std::pair<std::uint32_t, ManifestRecord>> loaded;
   while (!wave.empty()) {
+    std::sort(wave.begin(), wave.end());
     std::vector<ManifestRecord> records(wave.size());
     arena.execute([&] {
       tbb::parallel_for(std::size_t{0}, wave.size(), [&](std::size_t i) {
-        const Digest& d = wave[i];
+        const Digest& d = inventory.blobs[wave[i]].digest;
         ManifestRecord& rec = records[i];
-        if (find_blob(inventory, d) == nullptr) {
-          rec.state = ManifestRecord::State::missing;
-          return;
-        }
         std::string path = layout::blob_data(d);
-        bool speculative_read = maybe.count(d) != 0;
+        bool speculative_read = maybe[wave[i]];
         auto bytes =
             fs::read_file(v2_fd, path, speculative_read ? k_speculative_max : k_manifest_max);
         if (!bytes) {
-          rec.state = ManifestRecord::State::unreadable;
-          rec.unreadable = std::make_unique<ManifestRecord::Unreadable>();
-          rec.unreadable->error = bytes.error().message;
+          rec = unreadable(bytes.error().message);
         } else {
           ParseOutcome parsed = parsers.local().parse(*bytes);
           if (parsed.manifest) {
-            rec.state = ManifestRecord::State::parsed;
-            rec.manifest = std::move(parsed.manifest);
-            // Held until the end: no spare capacity.
-            rec.manifest->blobs.shrink_to_fit();
-            rec.manifest->children.shrink_to_fit();
+            rec = compact(std::move(*parsed.manifest), ref);
           } else {
-            rec.state = ManifestRecord::State::unreadable;
-            rec.unreadable = std::make_unique<ManifestRecord::Unreadable>();
-            rec.unreadable->error = "manifest '" + path + "' cannot be read: " + parsed.error;
-            rec.unreadable->mentioned = std::move(parsed.mentioned);
+            rec = unreadable("manifest '" + path + "' cannot be read: " + parsed.error,
+                             std::move(parsed.mentioned));
           }
         }
-        if (rec.state == ManifestRecord::State::unreadable && !speculative_read) {
+        if (!rec.parsed() && !speculative_read) {
           std::lock_guard lock(findings_mutex);
           findings.push_back(Finding{FindingKind::manifest_unparseable, Severity::error, path, "",
                                      rec.error() + "; every blob its repositories link is kept"});
         }
       });
     });
-    std::vector<Digest> next;
-    for (std::size_t i = 0; i < wave.size(); ++i) {
-      if (records[i].state == ManifestRecord::State::parsed) {
-        for (const Digest& c : records[i].manifest->children) {
-          next.push_back(c);
+    std::vector<std::uint32_t> current = std::move(wave);
+    wave.clear();
+    for (std::size_t i = 0; i < current.size(); ++i) {
+      ManifestRecord& rec = records[i];
+      if (rec.parsed()) {
+        for (ManifestRef c : rec.children()) {
+          queue(ManifestTable::blob(c));
         }
       }
-      if (records[i].state == ManifestRecord::State::parsed || maybe.count(wave[i]) == 0) {
-        table.emplace(wave[i], std::move(records[i]));
+      // A young blob that is not a manifest is no finding and needs no record.
+      if (rec.parsed() || !maybe[current[i]]) {
+        loaded.emplace_back(current[i], std::move(rec));
       }
-      maybe.erase(wave[i]);
+      maybe[current[i]] = false;
     }
-    sort_unique(next);
-    next.erase(std::remove_if(next.begin(), next.end(),
-                              [&](const Digest& d) { return table.count(d) != 0; }),
-               next.end());
-    wave = std::move(next);
+  }
+  std::sort(loaded.begin(), loaded.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  table.m_keys.reserve(loaded.size());
+  table.m_records.reserve(loaded.size());
+  for (auto& [key, rec] : loaded) {
+    table.m_keys.push_back(key);
+    table.m_records.push_back(std::move(rec));
   }
   return table;
 }
@@ -204,7 +341,7 @@ class RepoMarker {
     for (const Link& rev : m_repo.revisions) {
       const Digest& d = link_digest(m_inv, m_repo, rev);
       const ManifestRecord* rec = record(d);
-      bool unreadable = rec != nullptr && rec->state == ManifestRecord::State::unreadable;
+      bool unreadable = rec != nullptr && !rec->parsed();
       bool root = (all_revisions && doomed.count(d) == 0) || rev.problem || unreadable ||
                   young(rev.mtime) || young_blob(d);
       if (root) {
@@ -212,15 +349,14 @@ class RepoMarker {
         if (const Digest* other = other_target(m_repo, rev)) {
           visit(*other, Origin::revision);
         }
-      } else if (rec == nullptr || rec->state == ManifestRecord::State::missing) {
+      } else if (rec == nullptr) {
         report_missing(d, Origin::revision);
       }
     }
     for (const Tag& tag : m_repo.tags) {
       if (tag.current && removed.count(tag.name) == 0) {
         visit(*tag.current, Origin::tag);
-        const ManifestRecord* rec = record(*tag.current);
-        if (rec == nullptr || rec->state == ManifestRecord::State::missing) {
+        if (record(*tag.current) == nullptr) {
           report_missing(*tag.current, Origin::tag);
         }
       }
@@ -243,15 +379,25 @@ class RepoMarker {
     return b != nullptr && young(b->mtime);
   }
 
-  const ManifestRecord* record(const Digest& d) const {
-    auto it = m_table.find(d);
-    return it == m_table.end() ? nullptr : &it->second;
+  // The manifest read for `d`; nullptr when it has no blob (missing) or was not read.
+  const ManifestRecord* record(const Digest& d) const { return m_table.find(m_inv, d); }
+
+  const ManifestRecord* parsed(const Digest& d) const {
+    const ManifestRecord* rec = record(d);
+    return rec != nullptr && rec->parsed() ? rec : nullptr;
   }
 
-  const Manifest* parsed(const Digest& d) const {
-    const ManifestRecord* rec = record(d);
-    return rec != nullptr && rec->state == ManifestRecord::State::parsed ? &*rec->manifest
-                                                                         : nullptr;
+  const Digest& digest(ManifestRef r) const { return m_table.digest(m_inv, r); }
+
+  void push_children(const ManifestRecord& m, std::vector<Digest>& todo) const {
+    for (ManifestRef c : m.children()) {
+      todo.push_back(digest(c));
+    }
+  }
+
+  // True when `m` is attached by `subject` to a digest in `set`.
+  bool attached_to(const ManifestRecord* m, const DigestSet& set) const {
+    return m != nullptr && m->has_subject() && set.count(digest(m->subject)) != 0;
   }
 
   // What the remaining tags reach: children, and (always) revisions attached by subject.
@@ -270,14 +416,13 @@ class RepoMarker {
         if (!reach.insert(d).second) {
           continue;
         }
-        if (const Manifest* m = parsed(d)) {
-          todo.insert(todo.end(), m->children.begin(), m->children.end());
+        if (const ManifestRecord* m = parsed(d)) {
+          push_children(*m, todo);
         }
       }
       for (const Link& rev : m_repo.revisions) {
         const Digest& d = link_digest(m_inv, m_repo, rev);
-        const Manifest* m = parsed(d);
-        if (reach.count(d) == 0 && m != nullptr && m->subject && reach.count(*m->subject) != 0) {
+        if (reach.count(d) == 0 && attached_to(parsed(d), reach)) {
           todo.push_back(d);
         }
       }
@@ -308,15 +453,13 @@ class RepoMarker {
         if (keep.count(d) != 0 || !doomed.insert(d).second) {
           continue;
         }
-        if (const Manifest* m = parsed(d)) {
-          todo.insert(todo.end(), m->children.begin(), m->children.end());
+        if (const ManifestRecord* m = parsed(d)) {
+          push_children(*m, todo);
         }
       }
       for (const Link& rev : m_repo.revisions) {
         const Digest& d = link_digest(m_inv, m_repo, rev);
-        const Manifest* m = parsed(d);
-        if (doomed.count(d) == 0 && keep.count(d) == 0 && m != nullptr && m->subject &&
-            doomed.count(*m->subject) != 0) {
+        if (doomed.count(d) == 0 && keep.count(d) == 0 && attached_to(parsed(d), doomed)) {
           todo.push_back(d);
         }
       }
@@ -371,16 +514,16 @@ class RepoMarker {
         continue;
       }
       const ManifestRecord* rec = record(d);
-      if (rec == nullptr || rec->state == ManifestRecord::State::missing) {
+      if (rec == nullptr) {
         report_missing(d, o);
         continue;
       }
-      if (rec->state == ManifestRecord::State::unreadable) {
+      if (!rec->parsed()) {
         m_keeps_all_layers = true;
         continue;
       }
-      for (const Digest& c : rec->manifest->children) {
-        queue.emplace_back(c, Origin::child);
+      for (ManifestRef c : rec->children()) {
+        queue.emplace_back(digest(c), Origin::child);
       }
     }
   }
@@ -394,8 +537,8 @@ class RepoMarker {
         if (live(d)) {
           continue;
         }
-        const Manifest* m = parsed(d);
-        if (m != nullptr && m->subject && live(*m->subject)) {
+        const ManifestRecord* m = parsed(d);
+        if (m != nullptr && m->has_subject() && live(digest(m->subject))) {
           visit(d, Origin::revision);
           changed = true;
         }
@@ -405,44 +548,41 @@ class RepoMarker {
 
   RepoMark result(bool nothing_dead) {
     RepoMark out;
-    std::vector<Digest> marked;
+    Marks marks;
     out.keeps_all_layers = m_keeps_all_layers || m_repo.uncertain;
     for (const Digest& d : m_live) {
       out.live.push_back(d);
-      marked.push_back(d);
+      marks.add(m_inv, d);
       const ManifestRecord* rec = record(d);
       if (rec == nullptr) {
         continue;
       }
-      if (rec->state == ManifestRecord::State::parsed) {
-        marked.insert(marked.end(), rec->manifest->blobs.begin(), rec->manifest->blobs.end());
-        marked.insert(marked.end(), rec->manifest->children.begin(), rec->manifest->children.end());
-      } else if (rec->state == ManifestRecord::State::unreadable) {
-        marked.insert(marked.end(), rec->unreadable->mentioned.begin(),
-                      rec->unreadable->mentioned.end());
+      if (rec->parsed()) {
+        marks.add(m_table, m_inv, rec->blobs());
+        marks.add(m_table, m_inv, rec->children());
+      } else {
+        for (const Digest& m : rec->rare->mentioned) {
+          marks.add(m_inv, m);
+        }
       }
     }
     for (const Link& l : m_repo.layers) {
-      if (young(l.mtime)) {
-        marked.push_back(link_digest(m_inv, m_repo, l));  // a push in progress: its blob stays
+      if (young(l.mtime) || out.keeps_all_layers) {  // young: a push in progress, its blob stays
+        marks.add(m_inv, m_repo, l);
       }
-    }
-    if (out.keeps_all_layers) {
-      for (const Link& l : m_repo.layers) {
-        marked.push_back(link_digest(m_inv, m_repo, l));
+      if (out.keeps_all_layers) {
         if (const Digest* other = other_target(m_repo, l)) {
-          marked.push_back(*other);
+          marks.add(m_inv, *other);
         }
       }
     }
     std::sort(out.live.begin(), out.live.end());
-    split_marks(m_inv, marked, out.marked, out.marked_absent);
+    marks.finish(out.marked, out.marked_absent);
     if (!nothing_dead && !out.keeps_all_layers) {
       for (const Link& rev : m_repo.revisions) {
         const Digest& d = link_digest(m_inv, m_repo, rev);
         const ManifestRecord* rec = record(d);
-        if (!live(d) && !rev.problem && rec != nullptr &&
-            rec->state == ManifestRecord::State::parsed) {
+        if (!live(d) && !rev.problem && rec != nullptr && rec->parsed()) {
           out.dead.push_back(d);
         }
       }
@@ -519,42 +659,47 @@ MarkResult mark(const Inventory& inventory, const ManifestTable& manifests,
     });
   });
   out.blob_marked.assign(inventory.blobs.size(), false);
-  std::vector<Digest> extra;
+  Marks extra;
   for (const RepoMark& r : out.repositories) {
     for (std::uint32_t i : r.marked) {
       out.blob_marked[i] = true;
     }
-    extra.insert(extra.end(), r.marked_absent.begin(), r.marked_absent.end());
+    extra.absent.insert(extra.absent.end(), r.marked_absent.begin(), r.marked_absent.end());
   }
   // A young blob that is a manifest (pushed, its links not yet written) keeps what it
   // references, in every repository.
   if (options.young_after) {
-    std::vector<Digest> todo;
-    for (const Blob& b : inventory.blobs) {
-      auto it = manifests.find(b.digest);
-      if (b.mtime > *options.young_after && it != manifests.end() &&
-          it->second.state == ManifestRecord::State::parsed) {
-        todo.push_back(b.digest);
+    std::vector<std::uint32_t> todo;
+    for (std::uint32_t b = 0; b < inventory.blobs.size(); ++b) {
+      const ManifestRecord* rec = manifests.find(b);
+      if (inventory.blobs[b].mtime > *options.young_after && rec != nullptr && rec->parsed()) {
+        todo.push_back(b);
       }
     }
-    std::unordered_set<Digest, DigestHash> done;
+    std::vector<bool> done(inventory.blobs.size(), false);
     while (!todo.empty()) {
-      Digest d = todo.back();
+      std::uint32_t b = todo.back();
       todo.pop_back();
-      if (!done.insert(d).second) {
+      if (done[b]) {
         continue;
       }
-      extra.push_back(d);
-      auto it = manifests.find(d);
-      if (it != manifests.end() && it->second.state == ManifestRecord::State::parsed) {
-        const Manifest& m = *it->second.manifest;
-        extra.insert(extra.end(), m.blobs.begin(), m.blobs.end());
-        todo.insert(todo.end(), m.children.begin(), m.children.end());
+      done[b] = true;
+      extra.blobs.push_back(b);
+      const ManifestRecord* rec = manifests.find(b);
+      if (rec != nullptr && rec->parsed()) {
+        extra.add(manifests, inventory, rec->blobs());
+        for (ManifestRef c : rec->children()) {
+          if (std::uint32_t cb = ManifestTable::blob(c); cb != k_no_blob) {
+            todo.push_back(cb);
+          } else {
+            extra.absent.push_back(manifests.digest(inventory, c));
+          }
+        }
       }
     }
   }
   std::vector<std::uint32_t> extra_blobs;
-  split_marks(inventory, extra, extra_blobs, out.marked_absent);
+  extra.finish(extra_blobs, out.marked_absent);
   for (std::uint32_t i : extra_blobs) {
     out.blob_marked[i] = true;
   }

@@ -128,13 +128,14 @@ Result<Usage> compute_usage(int v2_fd, const UsageOptions& options, tbb::task_ar
       }
     };
     auto add_refs = [&](const Digest& d) {
-      auto it = table.find(d);
-      if (it != table.end() && it->second.manifest) {
-        for (const Digest& r : it->second.manifest->blobs) {
-          add(r);
-        }
-        for (const Digest& r : it->second.manifest->children) {
-          add(r);
+      const ManifestRecord* m = table.find(inv, d);
+      if (m != nullptr && m->parsed()) {
+        for (std::span<const ManifestRef> refs : {m->blobs(), m->children()}) {
+          for (ManifestRef r : refs) {
+            if (std::uint32_t b = ManifestTable::blob(r); b != k_no_blob) {
+              mine.push_back(b);
+            }
+          }
         }
       }
     };

@@ -53,15 +53,16 @@ struct Sample {
           Digest d = todo.back();
           todo.pop_back();
           ASSERT_TRUE(reg.has_blob(d)) << r.name << ":" << t.name << " needs " << d.str();
-          auto it = c.manifests.find(d);
-          if (it != c.manifests.end() && it->second.manifest) {
-            for (const Digest& b : it->second.manifest->blobs) {
+          const ManifestRecord* m = c.manifests.find(c.inventory, d);
+          if (m != nullptr && m->parsed()) {
+            for (const Digest& b : c.manifests.digests(c.inventory, m->blobs())) {
               EXPECT_TRUE(reg.has_blob(b)) << r.name << ":" << t.name << " needs " << b.str();
               EXPECT_TRUE(reg.exists(layout::layer_link(r.name, b)))
                   << r.name << ":" << t.name << " needs its link to " << b.str();
             }
-            todo.insert(todo.end(), it->second.manifest->children.begin(),
-                        it->second.manifest->children.end());
+            for (const Digest& child : c.manifests.digests(c.inventory, m->children())) {
+              todo.push_back(child);
+            }
           }
         }
       }

@@ -3,6 +3,7 @@
 // Reads manifests of every kind the registry stores: Docker schema1 (signed or not), Docker
 // schema2, Docker manifest list, OCI image manifest, OCI image index and OCI 1.1 artifacts.
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,7 +14,7 @@
 
 namespace regsweep {
 
-enum class ManifestKind {
+enum class ManifestKind : std::uint8_t {
   unknown,
   docker_schema1,
   docker_schema2,

@@ -52,20 +52,18 @@ void render_manifest_lines(std::ostream& out, const Collection& c, std::size_t r
       continue;
     }
     const Digest& d = rm.live[li++];
-    auto it = c.manifests.find(d);
-    if (it == c.manifests.end() || it->second.state == ManifestRecord::State::missing) {
+    const ManifestRecord* m = c.manifests.find(c.inventory, d);
+    if (m == nullptr) {
       continue;  // upstream skips revisions whose blob is gone
     }
     out << repo.name << ": marking manifest " << d.str() << " \n";
-    if (it->second.state != ManifestRecord::State::parsed) {
+    if (!m->parsed()) {
       continue;
     }
-    const Manifest& m = *it->second.manifest;
-    for (const Digest& b : m.blobs) {
-      out << repo.name << ": marking blob " << b.str() << '\n';
-    }
-    for (const Digest& b : m.children) {
-      out << repo.name << ": marking blob " << b.str() << '\n';
+    for (std::span<const ManifestRef> refs : {m->blobs(), m->children()}) {
+      for (ManifestRef r : refs) {
+        out << repo.name << ": marking blob " << c.manifests.digest(c.inventory, r).str() << '\n';
+      }
     }
   }
 }
