@@ -174,18 +174,22 @@ class Planner {
     if (m_options.collect && m_options.tidy) {
       plan_tidy();
     }
+    // In place: a stable sort would hold a second copy of the plan for the moment it runs.
+    // No two actions are equal in every field, so the order is the same on every run.
+    std::sort(m_plan.actions.begin(), m_plan.actions.end(), [](const Action& a, const Action& b) {
+      return std::tie(a.kind, a.repository, a.tag, a.digest, a.leftover, a.reason, a.bytes) <
+             std::tie(b.kind, b.repository, b.tag, b.digest, b.leftover, b.reason, b.bytes);
+    });
     if (m_options.collect) {
+      // Blobs come last in deletion order and are already in digest order: appended, not
+      // sorted, into exactly the room they need.
+      static_assert(ActionKind::blob > ActionKind::tidy);
       std::vector<const Blob*> blobs = collectable_blobs(m_inv, m_marks, m_options.young_after);
       m_plan.actions.reserve(m_plan.actions.size() + blobs.size());
       for (const Blob* b : blobs) {
         add(Action{ActionKind::blob, Reason::unreferenced_blob, {}, {}, b->digest, b->size, {}});
       }
     }
-    std::stable_sort(m_plan.actions.begin(), m_plan.actions.end(),
-                     [](const Action& a, const Action& b) {
-                       return std::tie(a.kind, a.repository, a.tag, a.digest, a.leftover) <
-                              std::tie(b.kind, b.repository, b.tag, b.digest, b.leftover);
-                     });
     count();
     return std::move(m_plan);
   }
