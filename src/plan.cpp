@@ -89,9 +89,9 @@ std::string Action::path() const {
   std::string repo(repository);
   switch (kind) {
     case ActionKind::tag:
-      return layout::tag_dir(repo, std::string(tag));
+      return layout::tag_dir(repo, std::string(name));
     case ActionKind::tag_history:
-      return layout::tag_index_entry_dir(repo, std::string(tag), digest);
+      return layout::tag_index_entry_dir(repo, std::string(name), digest);
     case ActionKind::revision:
       return layout::revision_dir(repo, digest);
     case ActionKind::layer_link:
@@ -99,9 +99,9 @@ std::string Action::path() const {
     case ActionKind::repository:
       return layout::repo_dir(repo);
     case ActionKind::upload:
-      return layout::upload_dir(repo, std::string(tag));
+      return layout::upload_dir(repo, std::string(name));
     case ActionKind::tidy:
-      return std::string(leftover);
+      return std::string(name);
     case ActionKind::blob:
       return layout::blob_dir(digest);
   }
@@ -112,13 +112,14 @@ std::vector<std::string> Action::then_if_empty() const {
   std::string repo(repository);
   switch (kind) {
     case ActionKind::tag_history:
-      return {layout::tag_index_dir(repo, std::string(tag)),
-              layout::join(layout::tag_dir(repo, std::string(tag)), layout::k_index)};
+      return {layout::tag_index_dir(repo, std::string(name)),
+              layout::join(layout::tag_dir(repo, std::string(name)), layout::k_index)};
     case ActionKind::repository:
       return repo_ancestors(repo);
     case ActionKind::upload:
       return {layout::uploads_dir(repo)};
     case ActionKind::tidy: {
+      std::string_view leftover = name;
       std::string_view parent = leftover.substr(0, leftover.rfind('/'));
       if (reason == Reason::temp_leftover) {
         return {std::string(parent)};  // the link or blob directory, if that was all it held
@@ -177,8 +178,8 @@ class Planner {
     // In place: a stable sort would hold a second copy of the plan for the moment it runs.
     // No two actions are equal in every field, so the order is the same on every run.
     std::sort(m_plan.actions.begin(), m_plan.actions.end(), [](const Action& a, const Action& b) {
-      return std::tie(a.kind, a.repository, a.tag, a.digest, a.leftover, a.reason, a.bytes) <
-             std::tie(b.kind, b.repository, b.tag, b.digest, b.leftover, b.reason, b.bytes);
+      return std::tie(a.kind, a.repository, a.name, a.digest, a.reason, a.bytes) <
+             std::tie(b.kind, b.repository, b.name, b.digest, b.reason, b.bytes);
     });
     if (m_options.collect) {
       // Blobs come last in deletion order and are already in digest order: appended, not
@@ -187,7 +188,7 @@ class Planner {
       std::vector<const Blob*> blobs = collectable_blobs(m_inv, m_marks, m_options.young_after);
       m_plan.actions.reserve(m_plan.actions.size() + blobs.size());
       for (const Blob* b : blobs) {
-        add(Action{ActionKind::blob, Reason::unreferenced_blob, {}, {}, b->digest, b->size, {}});
+        add(Action{ActionKind::blob, Reason::unreferenced_blob, {}, {}, b->digest, b->size});
       }
     }
     count();
@@ -266,7 +267,7 @@ class Planner {
     for (const Upload& u : repo.uploads) {
       bytes += u.bytes;
     }
-    add(Action{ActionKind::repository, reason, repo.name, {}, Digest{}, bytes, {}});
+    add(Action{ActionKind::repository, reason, repo.name, {}, Digest{}, bytes});
   }
 
   void plan_repository(const Repository& repo, const RepoMark& rm) {
@@ -281,7 +282,7 @@ class Planner {
       auto it = std::lower_bound(repo.tags.begin(), repo.tags.end(), name,
                                  [](const Tag& t, const std::string& n) { return t.name < n; });
       if (it != repo.tags.end() && it->name == name && gone_tags.insert(it->name).second) {
-        add(Action{ActionKind::tag, reason, repo.name, it->name, Digest{}, 0, {}});
+        add(Action{ActionKind::tag, reason, repo.name, it->name, Digest{}, 0});
       }
     };
     for (const std::string& t : rm.removed_tags) {
@@ -302,14 +303,14 @@ class Planner {
         for (const Link& l : tag.history) {
           const Digest& d = link_digest(m_inv, repo, l);
           if (gone_revisions.count(d) != 0) {
-            add(Action{
-                ActionKind::tag_history, Reason::untagged_manifest, repo.name, tag.name, d, 0, {}});
+            add(Action{ActionKind::tag_history, Reason::untagged_manifest, repo.name, tag.name, d,
+                       0});
           }
         }
       }
     }
     for (const Digest& d : rm.dead) {
-      add(Action{ActionKind::revision, Reason::untagged_manifest, repo.name, {}, d, 0, {}});
+      add(Action{ActionKind::revision, Reason::untagged_manifest, repo.name, {}, d, 0});
     }
     if (!m_options.collect) {
       return;
@@ -317,34 +318,32 @@ class Planner {
     bool blobs_known = m_inv.blobs_complete && !repo.uncertain;
     if (blobs_known) {
       for (const Link& rev : repo.revisions) {
-        if (rev.problem || young(rev.mtime) || !rev.dangling()) {
+        if (rev.problem() || young(rev.mtime) || !rev.dangling()) {
           continue;
         }
         const Digest& d = link_digest(m_inv, repo, rev);
         if (gone_revisions.insert(d).second) {
-          add(Action{ActionKind::revision, Reason::dangling_link, repo.name, {}, d, 0, {}});
+          add(Action{ActionKind::revision, Reason::dangling_link, repo.name, {}, d, 0});
         }
       }
     }
     if (!rm.keeps_all_layers) {
       for (const Link& l : repo.layers) {
-        if (l.problem) {
+        if (l.problem()) {
           continue;
         }
         const Digest& d = link_digest(m_inv, repo, l);
         if (!rm.keeps(m_inv, repo, l)) {
-          add(Action{
-              ActionKind::layer_link, Reason::unreferenced_layer_link, repo.name, {}, d, 0, {}});
+          add(Action{ActionKind::layer_link, Reason::unreferenced_layer_link, repo.name, {}, d, 0});
         } else if (blobs_known && !young(l.mtime) && l.dangling()) {
-          add(Action{ActionKind::layer_link, Reason::dangling_link, repo.name, {}, d, 0, {}});
+          add(Action{ActionKind::layer_link, Reason::dangling_link, repo.name, {}, d, 0});
         }
       }
     }
     std::size_t uploads_left = 0;
     for (const Upload& u : repo.uploads) {
       if (stale(u)) {
-        add(Action{
-            ActionKind::upload, Reason::stale_upload, repo.name, u.id, Digest{}, u.bytes, {}});
+        add(Action{ActionKind::upload, Reason::stale_upload, repo.name, u.id, Digest{}, u.bytes});
       } else {
         ++uploads_left;
       }
@@ -406,7 +405,7 @@ class Planner {
         continue;
       }
       cover(l.path);
-      add(Action{ActionKind::tidy, reason, l.repository, {}, Digest{}, 0, l.path});
+      add(Action{ActionKind::tidy, reason, l.repository, l.path, Digest{}, 0});
     }
   }
 

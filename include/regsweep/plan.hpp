@@ -3,8 +3,10 @@
 // The plan: everything a collection would delete, in the order it must be deleted. A dry run
 // renders the plan; a real run hands it to sweep(). Nothing else decides what goes.
 
+#include <compare>
 #include <cstdint>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,7 +19,7 @@
 namespace regsweep {
 
 // In deletion order: what points before what is pointed to.
-enum class ActionKind {
+enum class ActionKind : std::uint8_t {
   tag,          // _manifests/tags/<tag> (rm NAME:TAG, orphan signature tags)
   tag_history,  // _manifests/tags/<tag>/index/sha256/<hex>
   revision,     // _manifests/revisions/sha256/<hex>
@@ -28,7 +30,7 @@ enum class ActionKind {
   blob,         // blobs/sha256/<xx>/<hex>
 };
 
-enum class Reason {
+enum class Reason : std::uint8_t {
   requested,                // named by `regsweep rm`
   orphan_signature,         // a sha256-<hex>.sig/.att/.sbom tag whose manifest is gone
   untagged_manifest,        // no tag reaches the manifest (delete_untagged, or its tag went)
@@ -45,17 +47,37 @@ enum class Reason {
 std::string_view to_string(ActionKind kind);
 std::string_view to_string(Reason reason);
 
-// One deletion. Small (96 bytes, nothing on the heap): a plan for a million-blob registry
+// A name the Inventory holds (a repository, a tag, an upload id, a leftover's path): a
+// pointer to the inventory's string, 8 bytes where a string_view takes 16. Null is empty.
+class InventoryName {
+ public:
+  InventoryName() = default;
+  InventoryName(const std::string& name) : m_name(&name) {}  // NOLINT: names convert freely
+  InventoryName(std::string&&) = delete;                     // a temporary would leave it dangling
+  std::string_view view() const { return m_name ? std::string_view(*m_name) : std::string_view(); }
+  operator std::string_view() const { return view(); }  // NOLINT
+  bool empty() const { return view().empty(); }
+  friend bool operator==(InventoryName a, InventoryName b) { return a.view() == b.view(); }
+  friend std::strong_ordering operator<=>(InventoryName a, InventoryName b) {
+    return a.view() <=> b.view();
+  }
+  friend std::ostream& operator<<(std::ostream& out, InventoryName n) { return out << n.view(); }
+
+ private:
+  const std::string* m_name = nullptr;
+};
+
+// One deletion. Small (64 bytes, nothing on the heap): a plan for a million-blob registry
 // holds hundreds of thousands. The names it holds point into the Inventory it was planned
 // from, which must outlive it; its paths are derived from them.
 struct Action {
   ActionKind kind;
   Reason reason;
-  std::string_view repository;  // empty for blobs and blob-side tidying
-  std::string_view tag;         // tag and tag_history only; upload id for uploads
-  Digest digest;                // links and blobs; zero otherwise
-  std::uint64_t bytes = 0;      // blobs: size of `data`; uploads: their files; otherwise 0
-  std::string_view leftover;    // tidy only: the leftover's path
+  InventoryName repository;  // empty for blobs and blob-side tidying
+  // tag and tag_history: the tag; upload: its id; tidy: the leftover's path; else empty.
+  InventoryName name;
+  Digest digest;            // links and blobs; zero otherwise
+  std::uint64_t bytes = 0;  // blobs: size of `data`; uploads: their files; otherwise 0
 
   // What to remove, relative to docker/registry/v2.
   std::string path() const;

@@ -89,7 +89,7 @@ void render_action_line(std::ostream& out, const Action& a) {
     case ActionKind::tag_history:
       break;  // goes with its manifest
     case ActionKind::tag:
-      out << "tag eligible for deletion: " << a.repository << ":" << a.tag << " ("
+      out << "tag eligible for deletion: " << a.repository << ":" << a.name << " ("
           << to_string(a.reason) << ")\n";
       break;
     case ActionKind::repository:
@@ -97,7 +97,7 @@ void render_action_line(std::ostream& out, const Action& a) {
           << ")\n";
       break;
     case ActionKind::upload:
-      out << "upload eligible for deletion: " << a.repository << " " << a.tag << " ("
+      out << "upload eligible for deletion: " << a.repository << " " << a.name << " ("
           << human_bytes(a.bytes) << ", " << to_string(a.reason) << ")\n";
       break;
     case ActionKind::tidy:
@@ -243,8 +243,10 @@ std::string render_json(const Collection& c, const SweepResult* sweep, const Ren
     } else {
       w.value(a.repository);
     }
-    if (!a.tag.empty()) {
-      w.key(a.kind == ActionKind::upload ? "upload" : "tag").value(a.tag);
+    if (a.kind == ActionKind::upload) {
+      w.key("upload").value(a.name);
+    } else if (a.kind == ActionKind::tag || a.kind == ActionKind::tag_history) {
+      w.key("tag").value(a.name);
     }
     if (a.digest != Digest{}) {
       w.key("digest").value(a.digest.str());
