@@ -135,7 +135,7 @@ class Checker {
     std::unordered_set<Digest, DigestHash> layers;
     std::unordered_map<Digest, const Link*, DigestHash> bad_layers;
     for (const Link& l : repo.layers) {
-      if (!l.problem) {
+      if (!l.problem()) {
         layers.insert(link_digest(m_inv, repo, l));
       } else {
         bad_layers[link_digest(m_inv, repo, l)] = &l;
@@ -340,7 +340,7 @@ Result<FsckReport> fsck(int v2_fd, const FsckOptions& options, tbb::task_arena& 
     }
     if (inv.blobs_complete) {
       auto dangling = [&](const Link& l, const std::string& dir) {
-        if (l.problem) {
+        if (l.problem()) {
           return;
         }
         const Digest& d = link_digest(inv, repo, l);

@@ -135,6 +135,7 @@ struct Marks {
     std::sort(blobs.begin(), blobs.end());
     blobs.erase(std::unique(blobs.begin(), blobs.end()), blobs.end());
     sort_unique(absent);
+    blobs.shrink_to_fit();  // held until the end: no spare room
     indices = std::move(blobs);
     missing = std::move(absent);
   }
@@ -342,7 +343,7 @@ class RepoMarker {
       const Digest& d = link_digest(m_inv, m_repo, rev);
       const ManifestRecord* rec = record(d);
       bool unreadable = rec != nullptr && !rec->parsed();
-      bool root = (all_revisions && doomed.count(d) == 0) || rev.problem || unreadable ||
+      bool root = (all_revisions && doomed.count(d) == 0) || rev.problem() || unreadable ||
                   young(rev.mtime) || young_blob(d);
       if (root) {
         visit(d, Origin::revision);
@@ -550,6 +551,7 @@ class RepoMarker {
     RepoMark out;
     Marks marks;
     out.keeps_all_layers = m_keeps_all_layers || m_repo.uncertain;
+    out.live.reserve(m_live.size());  // held until the end: no spare room
     for (const Digest& d : m_live) {
       out.live.push_back(d);
       marks.add(m_inv, d);
@@ -582,7 +584,7 @@ class RepoMarker {
       for (const Link& rev : m_repo.revisions) {
         const Digest& d = link_digest(m_inv, m_repo, rev);
         const ManifestRecord* rec = record(d);
-        if (!live(d) && !rev.problem && rec != nullptr && rec->parsed()) {
+        if (!live(d) && !rev.problem() && rec != nullptr && rec->parsed()) {
           out.dead.push_back(d);
         }
       }

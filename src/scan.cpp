@@ -508,7 +508,7 @@ class Scanner {
         if (e.type == fs::EntryType::directory && parse_hex(lower(e.name))) {
           // Upper-case hex: the registry cannot have written it; keep what it names.
           link.ref = ref_of(owner, *parse_hex(lower(e.name)));
-          link.problem = true;
+          link.set_problem();
           keep[i] = 1;
         }
         finding(FindingKind::unknown_entry, Severity::error, epath, repo,
@@ -532,15 +532,15 @@ class Scanner {
       seen(r.mtime_ts, lpath);
       if (r.digest && *r.digest != *digest) {
         std::lock_guard lock(m_owner_mutex);
-        link.other = static_cast<std::uint32_t>(owner.other_targets.size());
+        link.set_other(static_cast<std::uint32_t>(owner.other_targets.size()));
         owner.other_targets.push_back(*r.digest);
       }
       if (!r.problem.empty()) {
-        link.problem = true;
+        link.set_problem();
         finding(r.kind, Severity::error, lpath, repo,
                 "link '" + lpath + "' " + r.problem + "; kept");
       } else if (*r.digest != *digest) {
-        link.problem = true;
+        link.set_problem();
         finding(FindingKind::link_mismatch, Severity::error, lpath, repo,
                 "link '" + lpath + "' names " + r.digest->str() + "; both digests are kept");
       }

@@ -108,7 +108,7 @@ TEST(Scan, MalformedLinksAreFindingsAndKeepTheirDigest) {
   const Repository& r = inv.repositories[0];
   ASSERT_EQ(r.revisions.size(), 3U);
   for (const Link& l : r.revisions) {
-    EXPECT_TRUE(l.problem);
+    EXPECT_TRUE(l.problem());
   }
   EXPECT_TRUE(r.tags_uncertain);
   EXPECT_TRUE(has_finding(inv.findings, FindingKind::malformed_link, m.hex() + "/link"));

@@ -14,20 +14,27 @@
 namespace regsweep {
 
 // A link whose directory names a digest (revision, layer, tag history entry).
-// Kept small (16 bytes): a large registry holds more links than blobs. The digest a link's
+// Kept small (12 bytes): a large registry holds more links than blobs. The digest a link's
 // directory names is held as an index into Inventory::blobs; a link to a digest with no blob
 // (a dangling link) indexes Repository::absent instead. link_digest() gives the digest.
 struct Link {
-  static constexpr std::uint32_t k_no_other = 0xFFFFFFFFU;
+  static constexpr std::uint32_t k_no_other = 0x7FFFFFFFU;
   static constexpr std::uint32_t k_absent = 0x80000000U;
   std::uint32_t ref = 0;    // blob index, or k_absent | index into Repository::absent
   std::uint32_t mtime = 0;  // of the link file, seconds since the epoch (0 before 1970)
-  // When the file's content names another digest than the directory: its index in
-  // Repository::other_targets. Both are kept.
-  std::uint32_t other = k_no_other;
-  bool problem = false;  // unreadable, malformed, mismatched or not a plain file
 
   bool dangling() const { return (ref & k_absent) != 0; }  // no blob of that digest
+  // Unreadable, malformed, mismatched or not a plain file.
+  bool problem() const { return (m_other & k_problem) != 0; }
+  void set_problem() { m_other |= k_problem; }
+  // When the file's content names another digest than the directory: its index in
+  // Repository::other_targets (both are kept); k_no_other otherwise.
+  std::uint32_t other() const { return m_other & ~k_problem; }
+  void set_other(std::uint32_t index) { m_other = (m_other & k_problem) | index; }
+
+ private:
+  static constexpr std::uint32_t k_problem = 0x80000000U;
+  std::uint32_t m_other = k_no_other;  // other() and the problem flag, in one word
 };
 
 struct Tag {
@@ -116,7 +123,7 @@ inline const Digest& link_digest(const Inventory& inventory, const Repository& r
 
 // The digest a link's content names when it differs from its directory's; nullptr otherwise.
 inline const Digest* other_target(const Repository& repo, const Link& link) {
-  return link.other == Link::k_no_other ? nullptr : &repo.other_targets[link.other];
+  return link.other() == Link::k_no_other ? nullptr : &repo.other_targets[link.other()];
 }
 
 // Finds a blob by digest in a sorted inventory; nullptr when absent.
