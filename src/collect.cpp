@@ -92,9 +92,9 @@ Result<Collection> plan_gc(int v2_fd, const GcOptions& options, tbb::task_arena&
     for (const Action& a : c.plan.actions) {
       planned.emplace(a.kind, a.path());
     }
-    for (Action& a : without.actions) {
+    for (const Action& a : without.actions) {
       if (planned.count({a.kind, a.path()}) == 0) {
-        c.kept_young.push_back(std::move(a));
+        c.kept_young.push_back(a);
       }
     }
     for (const Repository& repo : c.inventory.repositories) {

@@ -11,6 +11,7 @@
 #include "regsweep/plan.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <set>
 #include <tuple>
 
@@ -177,26 +178,23 @@ class Planner {
     }
     // In place: a stable sort would hold a second copy of the plan for the moment it runs.
     // No two actions are equal in every field, so the order is the same on every run.
-    std::sort(m_plan.actions.begin(), m_plan.actions.end(), [](const Action& a, const Action& b) {
+    std::sort(m_actions.begin(), m_actions.end(), [](const Action& a, const Action& b) {
       return std::tie(a.kind, a.repository, a.name, a.digest, a.reason, a.bytes) <
              std::tie(b.kind, b.repository, b.name, b.digest, b.reason, b.bytes);
     });
+    // Blobs come last in deletion order, already in digest order.
+    static_assert(ActionKind::blob > ActionKind::tidy);
+    std::vector<std::uint32_t> blobs;
     if (m_options.collect) {
-      // Blobs come last in deletion order and are already in digest order: appended, not
-      // sorted, into exactly the room they need.
-      static_assert(ActionKind::blob > ActionKind::tidy);
-      std::vector<const Blob*> blobs = collectable_blobs(m_inv, m_marks, m_options.young_after);
-      m_plan.actions.reserve(m_plan.actions.size() + blobs.size());
-      for (const Blob* b : blobs) {
-        add(Action{ActionKind::blob, Reason::unreferenced_blob, {}, {}, b->digest, b->size});
-      }
+      blobs = collectable_blobs(m_inv, m_marks, m_options.young_after);
     }
+    m_plan.actions = ActionList(std::move(m_actions), m_inv.blobs, std::move(blobs));
     count();
     return std::move(m_plan);
   }
 
  private:
-  void add(Action a) { m_plan.actions.push_back(std::move(a)); }
+  void add(Action a) { m_actions.push_back(a); }
 
   // The plan's totals, from its final actions.
   void count() {
@@ -275,7 +273,7 @@ class Planner {
       remove_repository(repo, Reason::requested);
       return;
     }
-    const std::size_t first = m_plan.actions.size();
+    const std::size_t first = m_actions.size();
     std::set<std::string_view> gone_tags;
     auto remove_tag = [&](const std::string& name, Reason reason) {
       // The name as the inventory holds it: the action points into the inventory.
@@ -354,11 +352,10 @@ class Planner {
         uploads_left == 0 && !repo.uncertain && !repo.tags_uncertain &&
         m_troubled.count(repo.name) == 0 && !any_young(repo)) {
       // Its links were planned above; removing the directories covers them, so drop those.
-      m_plan.actions.erase(
-          std::remove_if(m_plan.actions.begin() + static_cast<std::ptrdiff_t>(first),
-                         m_plan.actions.end(),
+      m_actions.erase(
+          std::remove_if(m_actions.begin() + static_cast<std::ptrdiff_t>(first), m_actions.end(),
                          [&](const Action& a) { return a.kind != ActionKind::tag; }),
-          m_plan.actions.end());
+          m_actions.end());
       remove_repository(repo, Reason::empty_repository);
     }
   }
@@ -378,7 +375,7 @@ class Planner {
         }
       }
     };
-    for (const Action& a : m_plan.actions) {  // a removed repository's own directory too
+    for (const Action& a : m_actions) {  // a removed repository's own directory too
       cover(a.path());
     }
     for (std::size_t i = 0; i < left.size(); ++i) {
@@ -414,20 +411,23 @@ class Planner {
   const PlanOptions& m_options;
   std::set<std::string> m_troubled;
   Plan m_plan;
+  // Every kind but blobs, until run() ends. A deque grows without copying what it holds: a
+  // vector's doubling would hold two copies of a million actions for a moment.
+  std::deque<Action> m_actions;
 };
 
 }  // namespace
 
-std::vector<const Blob*> collectable_blobs(const Inventory& inventory, const MarkResult& marks,
-                                           std::optional<std::int64_t> young_after) {
-  std::vector<const Blob*> out;
+std::vector<std::uint32_t> collectable_blobs(const Inventory& inventory, const MarkResult& marks,
+                                             std::optional<std::int64_t> young_after) {
+  std::vector<std::uint32_t> out;
   if (inventory.keep_all_blobs) {
     return out;
   }
   for (std::size_t i = 0; i < inventory.blobs.size(); ++i) {
     const Blob& b = inventory.blobs[i];
     if (!marks.blob_marked[i] && !(young_after && b.mtime > *young_after)) {
-      out.push_back(&b);
+      out.push_back(static_cast<std::uint32_t>(i));
     }
   }
   return out;

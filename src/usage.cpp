@@ -45,8 +45,8 @@ Result<Usage> compute_usage(int v2_fd, const UsageOptions& options, tbb::task_ar
   // Everything per blob is indexed like Inventory::blobs.
   auto doomed_flags = [&](const MarkResult& m) {
     std::vector<bool> out(inv.blobs.size(), false);
-    for (const Blob* b : collectable_blobs(inv, m, young)) {
-      out[static_cast<std::size_t>(b - inv.blobs.data())] = true;
+    for (std::uint32_t b : collectable_blobs(inv, m, young)) {
+      out[b] = true;
     }
     return out;
   };

@@ -4,7 +4,10 @@
 // renders the plan; a real run hands it to sweep(). Nothing else decides what goes.
 
 #include <compare>
+#include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <iterator>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -87,6 +90,62 @@ struct Action {
   std::vector<std::string> then_if_empty() const;
 };
 
+// A plan's actions, in deletion order. Blob actions, the bulk of a large collection, come
+// last and are held as 4-byte blob indices (an Action is 64 bytes); every action reads as an
+// Action, built on the fly. Points into the Inventory's blob list, which must outlive it.
+class ActionList {
+ public:
+  class Iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = Action;
+    using difference_type = std::ptrdiff_t;
+    using pointer = void;
+    using reference = Action;
+
+    Iterator() = default;
+    Iterator(const ActionList* list, std::size_t i) : m_list(list), m_i(i) {}
+    Action operator*() const { return (*m_list)[m_i]; }
+    Iterator& operator++() {
+      ++m_i;
+      return *this;
+    }
+    Iterator operator++(int) {
+      Iterator old = *this;
+      ++m_i;
+      return old;
+    }
+    bool operator==(const Iterator& other) const { return m_i == other.m_i; }
+
+   private:
+    const ActionList* m_list = nullptr;
+    std::size_t m_i = 0;
+  };
+
+  ActionList() = default;
+  // `others`: every action but blobs, in order; `blobs`: indices into `blob_list`, in order.
+  ActionList(std::deque<Action> others, const std::vector<Blob>& blob_list,
+             std::vector<std::uint32_t> blobs)
+      : m_others(std::move(others)), m_blob_list(blob_list.data()), m_blobs(std::move(blobs)) {}
+
+  std::size_t size() const { return m_others.size() + m_blobs.size(); }
+  bool empty() const { return size() == 0; }
+  Action operator[](std::size_t i) const {
+    if (i < m_others.size()) {
+      return m_others[i];
+    }
+    const Blob& b = m_blob_list[m_blobs[i - m_others.size()]];
+    return Action{ActionKind::blob, Reason::unreferenced_blob, {}, {}, b.digest, b.size};
+  }
+  Iterator begin() const { return {this, 0}; }
+  Iterator end() const { return {this, size()}; }
+
+ private:
+  std::deque<Action> m_others;        // grown without copies; indexed in constant time
+  const Blob* m_blob_list = nullptr;  // the inventory's blobs (their buffer survives a move)
+  std::vector<std::uint32_t> m_blobs;
+};
+
 struct PlanOptions {
   bool remove_empty_repositories = true;
   std::optional<std::int64_t> purge_uploads_older_than;  // seconds; nullopt: keep uploads
@@ -101,7 +160,7 @@ struct PlanOptions {
 };
 
 struct Plan {
-  std::vector<Action> actions;  // sorted by kind, then repository, tag, digest and leftover
+  ActionList actions;  // sorted by kind, then repository, name and digest
   std::uint64_t tags = 0;
   std::uint64_t manifests = 0;  // revisions to delete
   std::uint64_t tag_history = 0;
@@ -118,10 +177,11 @@ struct Plan {
   std::uint64_t blob_bytes = 0;
 };
 
-// The blobs a plan deletes: those no repository marks, unless young (modified after
-// `young_after`) or unless the inventory says every blob must be kept. In digest order.
-std::vector<const Blob*> collectable_blobs(const Inventory& inventory, const MarkResult& marks,
-                                           std::optional<std::int64_t> young_after);
+// The blobs a plan deletes, as indices into Inventory::blobs: those no repository marks,
+// unless young (modified after `young_after`) or unless the inventory says every blob must be
+// kept. In digest order.
+std::vector<std::uint32_t> collectable_blobs(const Inventory& inventory, const MarkResult& marks,
+                                             std::optional<std::int64_t> young_after);
 
 // Builds the plan. No blob is planned when the inventory says every blob must be kept; no
 // link of a repository is planned while something in it could not be read; no repository is
