@@ -9,6 +9,7 @@
 #include "regsweep/sweep.hpp"
 
 #include <algorithm>
+#include <mutex>
 #include <set>
 
 #include <oneapi/tbb/parallel_for.h>
@@ -81,9 +82,20 @@ std::unique_ptr<Remover> make_tree_remover(int v2_fd) {
   return std::make_unique<TreeRemover>(v2_fd);
 }
 
+const std::string& SweepResult::error(std::size_t i) const {
+  static const std::string none;
+  auto it = std::lower_bound(errors.begin(), errors.end(), i,
+                             [](const auto& e, std::size_t k) { return e.first < k; });
+  return it != errors.end() && it->first == i ? it->second : none;
+}
+
 SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena) {
   SweepResult out;
-  out.errors.resize(plan.actions.size());
+  std::mutex errors_mutex;
+  auto failed = [&](std::size_t i, std::string message) {
+    std::lock_guard lock(errors_mutex);
+    out.errors.emplace_back(i, std::move(message));
+  };
   arena.execute([&] {
     std::size_t begin = 0;
     while (begin < plan.actions.size()) {
@@ -95,31 +107,36 @@ SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena) {
         const Action& a = plan.actions[i];
         if (a.kind == ActionKind::repository) {
           // Only the repository's own directories: a nested repository below it stays.
+          std::string first_error;
           for (std::string_view own : {layout::k_manifests, layout::k_layers, layout::k_uploads}) {
             Status s = remover.remove_tree(layout::join(a.path(), own));
-            if (!s && out.errors[i].empty()) {
-              out.errors[i] = s.error().message;
+            if (!s && first_error.empty()) {
+              first_error = s.error().message;
             }
+          }
+          if (!first_error.empty()) {
+            failed(i, std::move(first_error));
           }
           return;
         }
         Status s = remover.remove_tree(a.path());
         if (!s) {
-          out.errors[i] = s.error().message;
+          failed(i, s.error().message);
         }
       });
       begin = end;
     }
   });
+  std::sort(out.errors.begin(), out.errors.end());
 
   std::set<std::string> to_sync;
   std::vector<std::string> cleanup;
   for (std::size_t i = 0; i < plan.actions.size(); ++i) {
     const Action& a = plan.actions[i];
-    if (!out.errors[i].empty()) {
+    if (const std::string& error = out.error(i); !error.empty()) {
       ++out.failed;
       out.findings.push_back(Finding{FindingKind::delete_failed, Severity::error, a.path(),
-                                     std::string(a.repository), out.errors[i]});
+                                     std::string(a.repository), error});
       continue;
     }
     ++out.done;

@@ -102,6 +102,10 @@ TEST(Sweep, AFailedDeleteIsRecordedAndTheSweepGoesOn) {
   ASSERT_EQ(s.findings.size(), 1U);
   EXPECT_EQ(s.findings[0].kind, FindingKind::delete_failed);
   EXPECT_NE(s.findings[0].message.find(failing), std::string::npos);
+  // The error belongs to that action, and to no other.
+  for (std::size_t i = 0; i < c.plan.actions.size(); ++i) {
+    EXPECT_EQ(s.error(i).empty(), c.plan.actions[i].path() != failing) << i;
+  }
   for (std::size_t i = 0; i < orphans.size(); ++i) {
     EXPECT_EQ(reg.has_blob(orphans[i]), i == 3) << i;
   }

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <oneapi/tbb/task_arena.h>
@@ -33,7 +34,11 @@ class Remover {
 std::unique_ptr<Remover> make_tree_remover(int v2_fd);
 
 struct SweepResult {
-  std::vector<std::string> errors;        // parallel to Plan::actions: empty when done
+  // Why the action at index `i` of Plan::actions failed; empty when it was done.
+  const std::string& error(std::size_t i) const;
+  // Failed actions as (index into Plan::actions, message), sorted by index. Failures are
+  // rare: a string per action would cost 32 bytes each for a million actions.
+  std::vector<std::pair<std::size_t, std::string>> errors;
   std::vector<std::string> removed_dirs;  // empty directories removed, sorted
   std::vector<Finding> findings;          // one per failure
   std::uint64_t done = 0;

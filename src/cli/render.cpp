@@ -179,7 +179,7 @@ void render_log(std::ostream& err, const Collection& c, const SweepResult* sweep
   }
   if (!options.quiet) {
     for (std::size_t i = 0; i < c.plan.actions.size(); ++i) {
-      if (sweep->errors[i].empty()) {
+      if (sweep->error(i).empty()) {
         const Action& a = c.plan.actions[i];
         err << "deleted " << to_string(a.kind) << ": /" << layout::k_v2_dir << '/' << a.path()
             << '\n';
@@ -256,11 +256,11 @@ std::string render_json(const Collection& c, const SweepResult* sweep, const Ren
     w.key("path").value(a.path());
     if (sweep == nullptr) {
       w.key("status").value("planned");
-    } else if (sweep->errors[i].empty()) {
+    } else if (sweep->error(i).empty()) {
       w.key("status").value("deleted");
     } else {
       w.key("status").value("failed");
-      w.key("error").value(sweep->errors[i]);
+      w.key("error").value(sweep->error(i));
     }
     w.end_object();
   }
