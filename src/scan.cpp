@@ -564,10 +564,8 @@ class Scanner {
   // A link's reference to the digest its directory names: the blob's index, or a new entry
   // in the repository's list of absent digests.
   std::uint32_t ref_of(Repository& owner, const Digest& digest) {
-    auto it = std::lower_bound(m_blobs->begin(), m_blobs->end(), digest,
-                               [](const Blob& b, const Digest& d) { return b.digest < d; });
-    if (it != m_blobs->end() && it->digest == digest) {
-      return static_cast<std::uint32_t>(it - m_blobs->begin());
+    if (std::uint32_t i = blob_index(*m_blobs, digest); i != k_no_blob) {
+      return i;
     }
     std::lock_guard lock(m_owner_mutex);  // links of one directory are read in parallel
     owner.absent.push_back(digest);       // not shared between links: rare, and kept simple
@@ -866,18 +864,22 @@ Result<Inventory> scan(int v2_fd, tbb::task_arena& arena) {
   return inv;
 }
 
-const Blob* find_blob(const Inventory& inventory, const Digest& digest) {
-  auto it = std::lower_bound(inventory.blobs.begin(), inventory.blobs.end(), digest,
+std::uint32_t blob_index(const std::vector<Blob>& blobs, const Digest& digest) {
+  auto it = std::lower_bound(blobs.begin(), blobs.end(), digest,
                              [](const Blob& b, const Digest& d) { return b.digest < d; });
-  if (it == inventory.blobs.end() || it->digest != digest) {
-    return nullptr;
+  if (it == blobs.end() || it->digest != digest) {
+    return k_no_blob;
   }
-  return &*it;
+  return static_cast<std::uint32_t>(it - blobs.begin());
 }
 
 std::uint32_t blob_index(const Inventory& inventory, const Digest& digest) {
-  const Blob* b = find_blob(inventory, digest);
-  return b == nullptr ? k_no_blob : static_cast<std::uint32_t>(b - inventory.blobs.data());
+  return blob_index(inventory.blobs, digest);
+}
+
+const Blob* find_blob(const Inventory& inventory, const Digest& digest) {
+  std::uint32_t i = blob_index(inventory.blobs, digest);
+  return i == k_no_blob ? nullptr : &inventory.blobs[i];
 }
 
 }  // namespace regsweep

@@ -9,6 +9,43 @@
 namespace regsweep {
 namespace {
 
+// Digests as they come (uniform), clustered on a few 8-byte prefixes, and with prefixes far
+// from uniform: the lookup must find each blob and nothing else in all three.
+TEST(Scan, BlobIndexFindsEveryBlobAndNothingElse) {
+  for (int shape = 0; shape < 3; ++shape) {
+    std::vector<Digest> present;
+    std::vector<Digest> absent{Digest{}};
+    absent.back().bytes.fill(0);
+    Digest top;
+    top.bytes.fill(0xff);
+    absent.push_back(top);
+    for (int i = 0; i < 6000; ++i) {
+      Digest d = sha256_of(std::to_string(shape) + "/" + std::to_string(i));
+      if (shape == 1) {
+        std::fill(d.bytes.begin(), d.bytes.begin() + 8, static_cast<std::uint8_t>(i % 3 * 0x40));
+      } else if (shape == 2) {
+        std::uint64_t p = 1ULL << static_cast<unsigned>(i % 63);
+        for (int k = 7; k >= 0; --k, p >>= 8U) {
+          d.bytes[static_cast<std::size_t>(k)] = static_cast<std::uint8_t>(p & 0xffU);
+        }
+      }
+      (i % 3 == 0 ? absent : present).push_back(d);
+    }
+    std::sort(present.begin(), present.end());
+    std::vector<Blob> blobs;
+    for (const Digest& d : present) {
+      blobs.push_back(Blob{d, 1, 0});
+    }
+    for (std::size_t i = 0; i < present.size(); ++i) {
+      ASSERT_EQ(blob_index(blobs, present[i]), i) << "shape " << shape;
+    }
+    for (const Digest& d : absent) {
+      ASSERT_EQ(blob_index(blobs, d), k_no_blob) << "shape " << shape << " " << d.str();
+    }
+    EXPECT_EQ(blob_index(std::vector<Blob>{}, present[0]), k_no_blob);
+  }
+}
+
 Inventory scan_of(const test::TempRegistry& reg) {
   auto v2 = open_registry(reg.root());
   EXPECT_TRUE(v2);

@@ -132,5 +132,7 @@ const Blob* find_blob(const Inventory& inventory, const Digest& digest);
 constexpr std::uint32_t k_no_blob = 0xFFFFFFFFU;
 // The index of a blob in Inventory::blobs; k_no_blob when absent.
 std::uint32_t blob_index(const Inventory& inventory, const Digest& digest);
+// The same over any list of blobs sorted by digest.
+std::uint32_t blob_index(const std::vector<Blob>& blobs, const Digest& digest);
 
 }  // namespace regsweep
