@@ -46,8 +46,26 @@ std::vector<Digest> young_blobs(const Inventory& inventory, std::optional<std::i
   return out;
 }
 
+namespace {
+
+// The layer links a plan made from `marks` could delete: those no live manifest of their
+// repository needs, and dangling ones; every layer link of a repository that keeps them all,
+// whose contents may name more digests to keep. Not those of a repository removed whole.
+bool might_delete(const Inventory& inventory, const MarkResult& marks, std::size_t r,
+                  const Link& link) {
+  const RepoMark& rm = marks.repositories[r];
+  return !rm.removed && (rm.keeps_all_layers || link.dangling() ||
+                         !rm.keeps(inventory, inventory.repositories[r], link));
+}
+
+}  // namespace
+
 Result<Collection> plan_gc(int v2_fd, const GcOptions& options, tbb::task_arena& arena) {
-  auto inventory = scan(v2_fd, arena);
+  // Layer links are only stat'ed: their paths name their digests. The few a plan might delete
+  // are read below, before planning, so that a damaged one is reported and kept as ever.
+  ScanOptions scan_options;
+  scan_options.read_layer_links = false;
+  auto inventory = scan(v2_fd, arena, scan_options);
   if (!inventory) {
     return inventory.error();
   }
@@ -63,14 +81,8 @@ Result<Collection> plan_gc(int v2_fd, const GcOptions& options, tbb::task_arena&
   c.manifests = load_manifests(v2_fd, c.inventory, arena, manifest_findings,
                                young_blobs(c.inventory, young_after));
   MarkOptions mark_options{young_after, options.delete_untagged, options.delete_orphan_signatures};
-  c.marks = mark(c.inventory, c.manifests, mark_options, arena);
-  c.findings = c.inventory.findings;
-  c.findings.insert(c.findings.end(), manifest_findings.begin(), manifest_findings.end());
-  c.findings.insert(c.findings.end(), c.marks.findings.begin(), c.marks.findings.end());
-  sort_findings(c.findings);
   PlanOptions plan_options = options.plan;
   plan_options.young_after = young_after;
-  c.plan = make_plan(c.inventory, c.marks, c.findings, plan_options);
 
   // Is anything young at all? The scan knows the newest blob, link and upload; leftovers
   // carry their own times. When nothing is, the grace period changed nothing.
@@ -80,14 +92,36 @@ Result<Collection> plan_gc(int v2_fd, const GcOptions& options, tbb::task_arena&
                      std::any_of(c.inventory.leftovers.begin(), c.inventory.leftovers.end(),
                                  [&](const Leftover& l) { return l.mtime > *young_after; });
   }
+  // The same marking without a grace period; what its plan adds was kept for being young.
+  MarkOptions ageless = mark_options;
+  ageless.young_after.reset();
+  auto mark_all = [&](MarkResult& marks, std::optional<MarkResult>& ageless_marks) {
+    marks = mark(c.inventory, c.manifests, mark_options, arena);
+    if (anything_young) {
+      ageless_marks = mark(c.inventory, c.manifests, ageless, arena);
+    }
+  };
+  std::optional<MarkResult> ageless_marks;
+  mark_all(c.marks, ageless_marks);
+  Verified verified =
+      verify_layer_links(v2_fd, c.inventory, arena, [&](std::size_t r, const Link& l) {
+        return might_delete(c.inventory, c.marks, r, l) ||
+               (ageless_marks && might_delete(c.inventory, *ageless_marks, r, l));
+      });
+  if (verified.other_targets) {
+    mark_all(c.marks, ageless_marks);  // what those links name is kept where all layers are
+  }
+  c.findings = c.inventory.findings;
+  c.findings.insert(c.findings.end(), manifest_findings.begin(), manifest_findings.end());
+  c.findings.insert(c.findings.end(), verified.findings.begin(), verified.findings.end());
+  c.findings.insert(c.findings.end(), c.marks.findings.begin(), c.marks.findings.end());
+  sort_findings(c.findings);
+  c.plan = make_plan(c.inventory, c.marks, c.findings, plan_options);
+
   if (anything_young) {
-    // The same plan without a grace period; what it adds was kept for being young.
-    MarkOptions ageless = mark_options;
-    ageless.young_after.reset();
     PlanOptions ageless_plan = plan_options;
     ageless_plan.young_after.reset();
-    MarkResult marks = mark(c.inventory, c.manifests, ageless, arena);
-    Plan without = make_plan(c.inventory, marks, c.findings, ageless_plan);
+    Plan without = make_plan(c.inventory, *ageless_marks, c.findings, ageless_plan);
     std::set<std::pair<ActionKind, std::string>> planned;
     for (const Action& a : c.plan.actions) {
       planned.emplace(a.kind, a.path());

@@ -42,6 +42,7 @@ struct LinkRead {
   FindingKind kind = FindingKind::malformed_link;
   std::int64_t mtime = 0;
   struct timespec mtime_ts {};
+  bool unverified = false;  // stat'ed, not read: `digest` is the directory's (stat_link)
 };
 
 // Reads `<dirfd>/<rel>` as a link file without following a final symbolic link.
@@ -104,6 +105,56 @@ LinkRead read_link(int dirfd, const std::string& rel) {
     out.problem = std::string(layout::describe(content.problem));
   }
   return out;
+}
+
+// What the registry writes to a link file: "sha256:" and 64 hex digits, nothing else.
+constexpr std::int64_t k_link_size = 71;
+
+// Takes a link's type, size and time without reading it. A regular file of exactly a link's
+// size is taken to name `named`, its directory's digest, and marked unverified; anything else
+// (absent, a symbolic link, unreadable, another size) is read as read_link would, so that
+// its problem is reported by the scan itself.
+LinkRead stat_link(int dirfd, const std::string& rel, const Digest& named) {
+  struct stat st {};
+  if (::fstatat(dirfd, rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+      st.st_size != k_link_size) {
+    return read_link(dirfd, rel);
+  }
+  LinkRead out;
+  out.exists = true;
+  out.digest = named;
+  out.unverified = true;
+  out.mtime = st.st_mtim.tv_sec;
+  out.mtime_ts = st.st_mtim;
+  return out;
+}
+
+// Which links a directory holds: marking keeps both digests of a mismatched revision link,
+// but of a layer or tag history link only the link itself (and, where a repository keeps
+// every layer, both digests of its layer links).
+enum class LinkDir { revisions, layers, tag_history };
+
+// Records on `link`, whose directory names `named`, what reading its file found; reports a
+// problem through `report(kind, message)`. `owner_mutex` guards owner.other_targets.
+template <typename Report>
+void record_read(const LinkRead& r, const Digest& named, LinkDir where, Link& link,
+                 Repository& owner, std::mutex& owner_mutex, const std::string& lpath,
+                 const Report& report) {
+  link.set_unverified(r.unverified);
+  if (r.digest && *r.digest != named) {
+    std::lock_guard lock(owner_mutex);
+    link.set_other(static_cast<std::uint32_t>(owner.other_targets.size()));
+    owner.other_targets.push_back(*r.digest);
+  }
+  if (!r.problem.empty()) {
+    link.set_problem();
+    report(r.kind, "link '" + lpath + "' " + r.problem + "; kept");
+  } else if (*r.digest != named) {
+    link.set_problem();
+    report(FindingKind::link_mismatch,
+           "link '" + lpath + "' names " + r.digest->str() +
+               (where == LinkDir::revisions ? "; both digests are kept" : "; the link is kept"));
+  }
 }
 
 // Calls fn(i) for i in [0, n): in parallel, `grain` at a time, when n exceeds `grain`.
@@ -184,7 +235,8 @@ TreeStats tree_stats(int dirfd, int depth = 0) {
 class Scanner {
  public:
   // `blobs`: the finished blob scan; links are held as indices into it.
-  Scanner(int v2_fd, const std::vector<Blob>* blobs) : m_v2(v2_fd), m_blobs(blobs) {}
+  Scanner(int v2_fd, const std::vector<Blob>* blobs, const ScanOptions& options)
+      : m_v2(v2_fd), m_blobs(blobs), m_options(options) {}
 
   void finding(FindingKind kind, Severity severity, std::string path, std::string repo,
                std::string message) {
@@ -467,7 +519,7 @@ class Scanner {
 
   // Reads `<dir>/<hex>/link` entries of a sha256 link directory (revisions, layers, history).
   std::vector<Link> read_links(int parent_fd, const std::string& path, Repository& owner,
-                               bool missing_ok, bool& unreadable) {
+                               bool missing_ok, bool& unreadable, LinkDir where) {
     const std::string& repo = owner.name;
     std::vector<Link> links;
     auto dir = fs::open_dir(parent_fd, layout::k_algorithm);
@@ -516,7 +568,9 @@ class Scanner {
         return;
       }
       std::string rel = e.name + "/" + std::string(layout::k_link);
-      LinkRead r = read_link(dir->get(), rel);
+      LinkRead r = where == LinkDir::layers && !m_options.read_layer_links
+                       ? stat_link(dir->get(), rel, *digest)
+                       : read_link(dir->get(), rel);
       std::string lpath = layout::join(epath, layout::k_link);
       if (!r.exists) {
         // What the registry's own DELETE leaves behind: the link file goes, its directory
@@ -530,20 +584,10 @@ class Scanner {
       link.ref = ref_of(owner, *digest);
       link.mtime = static_cast<std::uint32_t>(std::clamp<std::int64_t>(r.mtime, 0, UINT32_MAX));
       seen(r.mtime_ts, lpath);
-      if (r.digest && *r.digest != *digest) {
-        std::lock_guard lock(m_owner_mutex);
-        link.set_other(static_cast<std::uint32_t>(owner.other_targets.size()));
-        owner.other_targets.push_back(*r.digest);
-      }
-      if (!r.problem.empty()) {
-        link.set_problem();
-        finding(r.kind, Severity::error, lpath, repo,
-                "link '" + lpath + "' " + r.problem + "; kept");
-      } else if (*r.digest != *digest) {
-        link.set_problem();
-        finding(FindingKind::link_mismatch, Severity::error, lpath, repo,
-                "link '" + lpath + "' names " + r.digest->str() + "; both digests are kept");
-      }
+      record_read(r, *digest, where, link, owner, m_owner_mutex, lpath,
+                  [&](FindingKind kind, std::string message) {
+                    finding(kind, Severity::error, lpath, repo, std::move(message));
+                  });
       keep[i] = 1;
     };
     for_each_index(entries->size(), 64, one);
@@ -584,7 +628,7 @@ class Scanner {
   void scan_layers(int layers_fd, Repository& repo) {
     bool unreadable = false;
     std::string path = layout::join(layout::repo_dir(repo.name), layout::k_layers);
-    repo.layers = read_links(layers_fd, path, repo, true, unreadable);
+    repo.layers = read_links(layers_fd, path, repo, true, unreadable, LinkDir::layers);
     if (unreadable) {
       repo.uncertain = true;
     }
@@ -630,7 +674,7 @@ class Scanner {
       }
       if (e.name == layout::k_revisions) {
         bool unreadable = false;
-        repo.revisions = read_links(sub->get(), epath, repo, true, unreadable);
+        repo.revisions = read_links(sub->get(), epath, repo, true, unreadable, LinkDir::revisions);
         if (unreadable) {
           repo.uncertain = true;
           m_keep_all.store(true);
@@ -701,8 +745,8 @@ class Scanner {
       auto index = fs::open_dir(dir->get(), layout::k_index);
       if (index) {
         bool unreadable = false;
-        tag.history =
-            read_links(index->get(), layout::join(epath, layout::k_index), repo, true, unreadable);
+        tag.history = read_links(index->get(), layout::join(epath, layout::k_index), repo, true,
+                                 unreadable, LinkDir::tag_history);
       } else if (index.error().sys_errno != ENOENT) {
         finding(FindingKind::unreadable, Severity::error, layout::join(epath, layout::k_index),
                 repo.name, index.error().message);
@@ -817,6 +861,7 @@ class Scanner {
  private:
   int m_v2;
   const std::vector<Blob>* m_blobs;
+  ScanOptions m_options;
   std::mutex m_owner_mutex;  // guards Repository::absent and other_targets while links are read
   tbb::enumerable_thread_specific<std::vector<Finding>> m_findings;
   tbb::enumerable_thread_specific<std::vector<Repository>> m_repos;
@@ -828,12 +873,12 @@ class Scanner {
 
 }  // namespace
 
-Result<Inventory> scan(int v2_fd, tbb::task_arena& arena) {
+Result<Inventory> scan(int v2_fd, tbb::task_arena& arena, const ScanOptions& options) {
   Inventory inv;
   struct timespec started {};
   ::clock_gettime(CLOCK_REALTIME, &started);
   inv.scan_started_ns = static_cast<std::int64_t>(started.tv_sec) * 1000000000 + started.tv_nsec;
-  Scanner scanner(v2_fd, &inv.blobs);
+  Scanner scanner(v2_fd, &inv.blobs, options);
   arena.execute([&] {
     tbb::task_group group;
     // Blobs first: every link found afterwards is held as an index into them.
@@ -862,6 +907,66 @@ Result<Inventory> scan(int v2_fd, tbb::task_arena& arena) {
     sort_findings(inv.findings);
   }
   return inv;
+}
+
+Verified verify_layer_links(int v2_fd, Inventory& inventory, tbb::task_arena& arena,
+                            const std::function<bool(std::size_t, const Link&)>& wanted) {
+  tbb::enumerable_thread_specific<std::vector<Finding>> findings;
+  std::atomic<bool> other_targets{false};
+  std::atomic<std::size_t> read{0};
+  arena.execute([&] {
+    tbb::parallel_for(std::size_t{0}, inventory.repositories.size(), [&](std::size_t r) {
+      Repository& repo = inventory.repositories[r];
+      std::vector<std::size_t> todo;
+      for (std::size_t i = 0; i < repo.layers.size(); ++i) {
+        if (repo.layers[i].unverified() && wanted(r, repo.layers[i])) {
+          todo.push_back(i);
+        }
+      }
+      if (todo.empty()) {
+        return;
+      }
+      std::string dir_path = layout::join(
+          layout::join(layout::repo_dir(repo.name), layout::k_layers), layout::k_algorithm);
+      auto dir = fs::open_dir(v2_fd, dir_path);
+      std::mutex owner_mutex;  // one task per repository: uncontended
+      for (std::size_t i : todo) {
+        Link& link = repo.layers[i];
+        const Digest& named = link_digest(inventory, repo, link);
+        std::string lpath = layout::layer_link(repo.name, named);
+        LinkRead r;
+        if (!dir) {
+          r.exists = true;
+          r.kind = FindingKind::unreadable;
+          r.problem = "cannot be read: " + dir.error().message;
+        } else {
+          r = read_link(dir->get(), named.hex() + "/" + std::string(layout::k_link));
+          if (!r.exists) {
+            r.exists = true;
+            r.kind = FindingKind::unreadable;
+            r.problem = "was there when the scan began and is gone now";
+          }
+        }
+        read.fetch_add(1);
+        std::size_t before = repo.other_targets.size();
+        record_read(r, named, LinkDir::layers, link, repo, owner_mutex, lpath,
+                    [&](FindingKind kind, std::string message) {
+                      findings.local().push_back(
+                          Finding{kind, Severity::error, lpath, repo.name, std::move(message)});
+                    });
+        if (repo.other_targets.size() != before) {
+          other_targets.store(true);
+        }
+      }
+    });
+  });
+  Verified out;
+  for (auto& v : findings) {
+    out.findings.insert(out.findings.end(), v.begin(), v.end());
+  }
+  out.other_targets = other_targets.load();
+  out.read = read.load();
+  return out;
 }
 
 std::uint32_t blob_index(const std::vector<Blob>& blobs, const Digest& digest) {

@@ -35,6 +35,7 @@ struct Sample {
   test::TempRegistry reg;
   Digest good_layer, good, orphan, orphan2;
   Digest bad_layer, bad_config, bad, untagged, untagged_layer;
+  Digest loose_layer;  // linked in "bad" but in no manifest: gc deletes its link and blob
   Sample() {
     good_layer = reg.put_layer("good", "good layer");
     good = reg.put_image("good", {good_layer}, "good");
@@ -49,6 +50,7 @@ struct Sample {
     reg.tag("bad", "v1", bad);
     untagged_layer = reg.put_layer("bad", "untagged layer");
     untagged = reg.put_image("bad", {untagged_layer}, "untagged");
+    loose_layer = reg.put_layer("bad", "loose layer");
   }
   // Leaves the bad manifest protected by its revision link alone.
   void untag() { reg.remove(layout::tag_dir("bad", "v1")); }
@@ -148,6 +150,32 @@ std::vector<BadCase> cases() {
                                         layout::revision_link("bad", s.untagged)};
       },
       true});
+  // gc only stats a layer link of a link's size (71 bytes) and reads it when it would delete
+  // it: these are links it would delete. A damaged link that stays is fsck's to report.
+  auto loose_link = [](const Sample& s) { return layout::layer_link("bad", s.loose_layer); };
+  auto keep_loose_link = [loose_link](const Sample& s) {
+    return std::vector<std::string>{loose_link(s)};
+  };
+  out.push_back(
+      BadCase{"layer link of a link's size, upper case, unreferenced",
+              [loose_link](Sample& s) { s.reg.write(loose_link(s), corpus("link-upper")); },
+              "malformed-link", loose_link, keep_loose_link});
+  out.push_back(BadCase{"layer link naming another blob, unreferenced",
+                        [loose_link](Sample& s) { s.reg.write(loose_link(s), s.good_layer.str()); },
+                        "link-mismatch", loose_link, keep_loose_link});
+  // A repository with an unreadable manifest keeps every layer link and what each names.
+  out.push_back(BadCase{
+      "layer link naming an orphan, where a manifest is unreadable",
+      [](Sample& s) {
+        s.reg.write(layout::blob_data(s.bad), corpus("manifest-truncated.json"));
+        s.reg.write(layout::layer_link("bad", s.untagged_layer), s.orphan2.str());
+      },
+      "link-mismatch", [](const Sample& s) { return layout::layer_link("bad", s.untagged_layer); },
+      [](const Sample& s) {
+        return std::vector<std::string>{layout::blob_data(s.orphan2),
+                                        layout::layer_link("bad", s.untagged_layer)};
+      },
+      false, false, false});
   out.push_back(BadCase{
       "layer link garbage",
       [](Sample& s) {
@@ -274,11 +302,11 @@ std::vector<BadCase> cases() {
       },
       false, true});
   out.push_back(BadCase{
-      "unreadable layer link",
-      [chmod0](Sample& s) { chmod0(s, layout::layer_link("bad", s.untagged_layer)); }, "unreadable",
-      [](const Sample& s) { return layout::layer_link("bad", s.untagged_layer); },
+      "unreadable layer link, unreferenced",
+      [chmod0](Sample& s) { chmod0(s, layout::layer_link("bad", s.loose_layer)); }, "unreadable",
+      [](const Sample& s) { return layout::layer_link("bad", s.loose_layer); },
       [](const Sample& s) {
-        return std::vector<std::string>{layout::layer_link("bad", s.untagged_layer)};
+        return std::vector<std::string>{layout::layer_link("bad", s.loose_layer)};
       },
       false, true});
   return out;

@@ -18,7 +18,7 @@ namespace regsweep {
 // directory names is held as an index into Inventory::blobs; a link to a digest with no blob
 // (a dangling link) indexes Repository::absent instead. link_digest() gives the digest.
 struct Link {
-  static constexpr std::uint32_t k_no_other = 0x7FFFFFFFU;
+  static constexpr std::uint32_t k_no_other = 0x3FFFFFFFU;
   static constexpr std::uint32_t k_absent = 0x80000000U;
   std::uint32_t ref = 0;    // blob index, or k_absent | index into Repository::absent
   std::uint32_t mtime = 0;  // of the link file, seconds since the epoch (0 before 1970)
@@ -27,14 +27,21 @@ struct Link {
   // Unreadable, malformed, mismatched or not a plain file.
   bool problem() const { return (m_other & k_problem) != 0; }
   void set_problem() { m_other |= k_problem; }
+  // A layer link whose file the scan took the type, size and time of but did not read (see
+  // ScanOptions): taken to name its directory's digest until verify_layer_links reads it.
+  bool unverified() const { return (m_other & k_unverified) != 0; }
+  void set_unverified(bool unverified) {
+    m_other = unverified ? (m_other | k_unverified) : (m_other & ~k_unverified);
+  }
   // When the file's content names another digest than the directory: its index in
   // Repository::other_targets (both are kept); k_no_other otherwise.
-  std::uint32_t other() const { return m_other & ~k_problem; }
-  void set_other(std::uint32_t index) { m_other = (m_other & k_problem) | index; }
+  std::uint32_t other() const { return m_other & k_no_other; }
+  void set_other(std::uint32_t index) { m_other = (m_other & ~k_no_other) | index; }
 
  private:
   static constexpr std::uint32_t k_problem = 0x80000000U;
-  std::uint32_t m_other = k_no_other;  // other() and the problem flag, in one word
+  static constexpr std::uint32_t k_unverified = 0x40000000U;
+  std::uint32_t m_other = k_no_other;  // other() and the two flags, in one word
 };
 
 struct Tag {
