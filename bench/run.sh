@@ -15,7 +15,9 @@
 # upstream reads), then both tools' gc --dry-run with a cold one (sync, then
 # `echo 3 > /proc/sys/vm/drop_caches` before each run; skipped where not allowed). On
 # 100k, also both tools' real gc on fresh copies. Wall, user and sys seconds and peak RSS
-# come from /usr/bin/time; syscall counts from strace -c on 10k.
+# come from /usr/bin/time; syscall counts from strace -c on 10k. Beside them, the floor
+# (bench/floor.c): one thread that reads every tag link, revision link and manifest once and
+# does nothing else, the least any dry run on this layout must read.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
@@ -25,6 +27,8 @@ for pkg in time strace; do
 done
 scripts/build.sh >/dev/null
 W=${1:-/tmp/regsweep-bench}
+mkdir -p "$W"
+cc -O2 -o "$W/floor" bench/floor.c
 SHAPES=${SHAPES:-"10k 100k 1m ci"}
 RUNS=${RUNS:-3}
 BIG_RUNS=${BIG_RUNS:-1}
@@ -115,9 +119,11 @@ for shape in $SHAPES; do
   measure "$shape" upm warm "$n" "$UP" garbage-collect --dry-run --delete-untagged "$dir/config.yml"
   measure "$shape" rsm warm "$n" "$R" gc --dry-run --delete-untagged "$dir/config.yml"
   measure "$shape" du warm "$n" "$R" du "$dir/config.yml"
+  measure "$shape" floor warm "$n" "$W/floor" "$dir/tree"
   if [ "$can_drop" = 1 ]; then
     measure "$shape" upc cold "$n" "$UP" garbage-collect --dry-run "$dir/config.yml"
     measure "$shape" rsc cold "$n" "$R" gc --dry-run "$dir/config.yml"
+    measure "$shape" floorc cold "$n" "$W/floor" "$dir/tree"
   fi
   if [ "$shape" = 100k ]; then
     printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\n' "$W/copy" >"$W/copy.yml"
@@ -126,12 +132,12 @@ for shape in $SHAPES; do
   fi
   if [ "$shape" = 10k ]; then
     # System calls per tool, counted over every thread.
-    for key in up rs; do
-      if [ $key = up ]; then
-        cmd=("$UP" garbage-collect --dry-run "$dir/config.yml")
-      else
-        cmd=("$R" gc --dry-run "$dir/config.yml")
-      fi
+    for key in up rs floor; do
+      case $key in
+        up) cmd=("$UP" garbage-collect --dry-run "$dir/config.yml") ;;
+        rs) cmd=("$R" gc --dry-run "$dir/config.yml") ;;
+        floor) cmd=("$W/floor" "$dir/tree") ;;
+      esac
       strace -f -c -o "$W/strace.$key" "${cmd[@]}" >/dev/null 2>&1 || true
       res["$shape sys_$key"]=$(awk '$NF=="total"{print $4}' "$W/strace.$key")
       res["$shape top_$key"]=$(awk 'NR>2 && $1 ~ /^[0-9.]+$/ && $NF!="total" {print $NF" "$4}' "$W/strace.$key" |
@@ -176,6 +182,10 @@ out=docs/performance.md
   echo
   echo "Columns: wall, user and sys seconds; peak RSS; peak RSS per blob in bytes; and how many"
   echo "times faster regsweep's wall time is than upstream's for the same job."
+  echo
+  echo "The floor (\`bench/floor.c\`) reads every tag's current link, every revision link and"
+  echo "every manifest they name, once each, on one thread, and nothing else: no blob list, no"
+  echo "layer links, no tag history, no plan. It is the least reading any dry run must do."
   for shape in $SHAPES; do
     echo
     echo "## ${TITLE[$shape]}"
@@ -192,13 +202,19 @@ out=docs/performance.md
     row "$shape" "upstream \`garbage-collect --dry-run -m\`, warm" upm
     row "$shape" "**regsweep \`gc --dry-run -m\`**, warm" rsm upm
     row "$shape" "regsweep \`du\`, warm" du up
+    row "$shape" "floor (\`bench/floor.c\`), warm" floor up
     row "$shape" "upstream \`garbage-collect --dry-run\`, cold" upc
     row "$shape" "**regsweep \`gc --dry-run\`**, cold" rsc upc
+    row "$shape" "floor (\`bench/floor.c\`), cold" floorc upc
     row "$shape" "upstream \`garbage-collect\` (real run, fresh copy)" upreal
     row "$shape" "**regsweep \`gc\`** (real run, fresh copy)" rsreal upreal
+    if [ -n "${res["$shape floor"]:-}" ]; then
+      echo
+      echo "regsweep's dry run takes $(ratio "$shape" rs floor) the floor's wall time warm$([ -n "${res["$shape floorc"]:-}" ] && echo ", $(ratio "$shape" rsc floorc) cold")."
+    fi
     if [ -n "${res["$shape sys_up"]:-}" ]; then
       echo
-      echo "System calls (\`strace -f -c\`, all threads): upstream ${res["$shape sys_up"]}, regsweep ${res["$shape sys_rs"]}."
+      echo "System calls (\`strace -f -c\`, all threads): upstream ${res["$shape sys_up"]}, regsweep ${res["$shape sys_rs"]}, floor ${res["$shape sys_floor"]}."
       echo "Most frequent: upstream ${res["$shape top_up"]}; regsweep ${res["$shape top_rs"]}."
     fi
   done
