@@ -25,15 +25,14 @@ struct ScanOptions {
 // returned only when the tree itself cannot be opened (no `docker/registry/v2` directory).
 Result<Inventory> scan(int root_fd, tbb::task_arena& arena, const ScanOptions& options = {});
 
-// Reads the unverified layer links of repository `r` for which `wanted(r, link)` is true, and
-// records what they hold as a full scan would have: a problem (the link is then kept) or a
-// second digest (both are kept). Returns the findings, and whether any link turned out to
-// name another digest than its directory. `v2_fd` is `<root>/docker/registry/v2`.
 struct Verified {
   std::vector<Finding> findings;
-  bool other_targets = false;
-  std::size_t read = 0;  // links read
+  bool other_targets = false;  // a link read names another digest than its directory
 };
+
+// Reads the unverified layer links of repository `r` for which `wanted(r, link)` is true, and
+// records what they hold as a full scan would have: a problem (the link is then kept) or a
+// second digest. `v2_fd` is `<root>/docker/registry/v2`.
 Verified verify_layer_links(int v2_fd, Inventory& inventory, tbb::task_arena& arena,
                             const std::function<bool(std::size_t, const Link&)>& wanted);
 
