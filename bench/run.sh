@@ -12,7 +12,7 @@
 #
 # For every shape: gc --dry-run and gc --dry-run -m of both tools, and regsweep du, with a
 # warm page cache (the same tree was just read by a regsweep run, which reads every file
-# upstream reads), then both tools' gc --dry-run with a cold one (sync, then
+# upstream reads; with -m before regsweep's -m runs), then both tools' gc --dry-run with a cold one (sync, then
 # `echo 3 > /proc/sys/vm/drop_caches` before each run; skipped where not allowed). On
 # 100k, also both tools' real gc on fresh copies. Wall, user and sys seconds and peak RSS
 # come from /usr/bin/time; syscall counts from strace -c on 10k. Beside them, the floor
@@ -69,7 +69,10 @@ measure() {
   local shape=$1 key=$2 cache=$3 n=$4
   shift 4
   if [ "$cache" = warm ]; then
-    "$R" gc --dry-run -q --root "$W/$shape/tree" >/dev/null 2>&1 || true
+    # With -m, regsweep also reads the layer links it would delete; a plain run does not.
+    local m=()
+    [ "$key" = rsm ] && m=(-m)
+    "$R" gc --dry-run -q "${m[@]}" --root "$W/$shape/tree" >/dev/null 2>&1 || true
   fi
   local lines=()
   for _ in $(seq "$n"); do
