@@ -141,10 +141,6 @@ struct Marks {
   }
 };
 
-}  // namespace
-
-namespace {
-
 // Turns digests into references, adding those with no blob to `absent`.
 class RefMaker {
  public:

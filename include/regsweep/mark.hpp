@@ -81,7 +81,6 @@ class ManifestTable {
   // The blob a reference names; k_no_blob when it has none.
   static std::uint32_t blob(ManifestRef ref) { return (ref & k_absent_ref) != 0 ? k_no_blob : ref; }
   std::vector<Digest> digests(const Inventory& inventory, std::span<const ManifestRef> refs) const;
-  std::size_t size() const { return m_keys.size(); }
 
  private:
   friend ManifestTable load_manifests(int, const Inventory&, tbb::task_arena&,
