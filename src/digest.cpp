@@ -8,15 +8,20 @@ namespace {
 
 constexpr char k_hex_digits[] = "0123456789abcdef";
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
+// Each byte's value as a lower-case hex digit, or 0x80 for any other byte. parse_hex runs
+// once for every blob and link directory of a registry: a table and one check at the end, in
+// place of two branches a character, took it from 5% of a million-blob dry run's samples to 1%.
+constexpr std::array<std::uint8_t, 256> k_hex_values = [] {
+  std::array<std::uint8_t, 256> t{};
+  t.fill(0x80);
+  for (int c = 0; c < 10; ++c) {
+    t[static_cast<std::size_t>('0' + c)] = static_cast<std::uint8_t>(c);
   }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
+  for (int c = 0; c < 6; ++c) {
+    t[static_cast<std::size_t>('a' + c)] = static_cast<std::uint8_t>(10 + c);
   }
-  return -1;
-}
+  return t;
+}();
 
 }  // namespace
 
@@ -38,13 +43,15 @@ std::optional<Digest> parse_hex(std::string_view hex) {
     return std::nullopt;
   }
   Digest d;
+  std::uint8_t bad = 0;
   for (std::size_t i = 0; i < 32; ++i) {
-    int hi = hex_value(hex[2 * i]);
-    int lo = hex_value(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) {
-      return std::nullopt;
-    }
-    d.bytes[i] = static_cast<std::uint8_t>((hi << 4) | lo);
+    std::uint8_t hi = k_hex_values[static_cast<unsigned char>(hex[2 * i])];
+    std::uint8_t lo = k_hex_values[static_cast<unsigned char>(hex[2 * i + 1])];
+    bad |= static_cast<std::uint8_t>(hi | lo);
+    d.bytes[i] = static_cast<std::uint8_t>((hi << 4U) | lo);
+  }
+  if ((bad & 0x80U) != 0) {
+    return std::nullopt;
   }
   return d;
 }

@@ -40,6 +40,31 @@ TEST(Digest, ParseRejects) {
   }
 }
 
+// Every byte value at the first, last and some middle positions: only 0-9 and a-f parse, and
+// what parses reads back as the same text.
+TEST(Digest, ParseHexAcceptsExactlyLowerCaseHexDigits) {
+  for (std::size_t n = 0; n < 200; ++n) {
+    std::string hex = sha256_of(std::to_string(n)).hex();
+    auto d = parse_hex(hex);
+    ASSERT_TRUE(d) << hex;
+    EXPECT_EQ(d->hex(), hex);
+  }
+  for (std::size_t pos : {0, 1, 2, 31, 32, 62, 63}) {
+    for (int c = 0; c < 256; ++c) {
+      std::string hex = k_hex;
+      hex[pos] = static_cast<char>(c);
+      bool digit = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+      auto d = parse_hex(hex);
+      ASSERT_EQ(d.has_value(), digit) << "byte " << c << " at " << pos;
+      if (d) {
+        EXPECT_EQ(d->hex(), hex);
+      }
+    }
+  }
+  EXPECT_FALSE(parse_hex(std::string(k_hex).substr(1)));
+  EXPECT_FALSE(parse_hex(std::string(k_hex) + "0"));
+}
+
 TEST(Digest, OrderingFollowsHex) {
   auto a = parse_hex(std::string(64, '0'));
   auto b = parse_hex(std::string(63, '0') + "1");
