@@ -15,8 +15,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <bit>
+#include <cassert>
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <mutex>
 
@@ -56,8 +60,8 @@ void parse_into(LinkRead& out, std::string_view text) {
 
 // Opens `<dirfd>/<rel>` as a link file without following a final symbolic link; -1 with
 // `out` saying why when it cannot (nothing there: out.exists stays false).
-int open_link(int dirfd, const std::string& rel, LinkRead& out) {
-  int fd = ::openat(dirfd, rel.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+int open_link(int dirfd, const char* rel, LinkRead& out) {
+  int fd = ::openat(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) {
     int err = errno;
     if (err == ENOENT) {
@@ -78,7 +82,7 @@ int open_link(int dirfd, const std::string& rel, LinkRead& out) {
 }
 
 // Reads `<dirfd>/<rel>` as a link file without following a final symbolic link.
-LinkRead read_link(int dirfd, const std::string& rel) {
+LinkRead read_link(int dirfd, const char* rel) {
   LinkRead out;
   int fd = open_link(dirfd, rel, out);
   if (fd < 0) {
@@ -126,7 +130,7 @@ LinkRead read_link(int dirfd, const std::string& rel) {
 // read, close, where read_link also fstats (the three calls read_link's four were before the
 // scan stat'ed). A regular file's short read is its end; a file that is no longer regular
 // fails to read or to parse, and is reported.
-LinkRead reread_link(int dirfd, const std::string& rel) {
+LinkRead reread_link(int dirfd, const char* rel) {
   LinkRead out;
   int fd = open_link(dirfd, rel, out);
   if (fd < 0) {
@@ -158,9 +162,9 @@ constexpr std::int64_t k_link_size = 71;
 // size is taken to name `named`, its directory's digest, and marked unverified; anything else
 // (absent, a symbolic link, unreadable, another size) is read as read_link would, so that
 // its problem is reported by the scan itself.
-LinkRead stat_link(int dirfd, const std::string& rel, const Digest& named) {
+LinkRead stat_link(int dirfd, const char* rel, const Digest& named) {
   struct stat st {};
-  if (::fstatat(dirfd, rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+  if (::fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
       st.st_size != k_link_size) {
     return read_link(dirfd, rel);
   }
@@ -173,6 +177,24 @@ LinkRead stat_link(int dirfd, const std::string& rel, const Digest& named) {
   return out;
 }
 
+// `<hex>/<leaf>` for a 64-digit directory name and a 4-letter leaf (`link`, `data`), built on
+// the stack: the scan builds one for each of a registry's millions of blobs and links. Only
+// for a name parse_hex accepted.
+class HexLeaf {
+ public:
+  HexLeaf(std::string_view hex, std::string_view leaf) {
+    assert(hex.size() == 64 && leaf.size() == 4);
+    std::memcpy(m_buf.data(), hex.data(), 64);
+    m_buf[64] = '/';
+    std::memcpy(m_buf.data() + 65, leaf.data(), 4);
+    m_buf[69] = '\0';
+  }
+  const char* c_str() const { return m_buf.data(); }
+
+ private:
+  std::array<char, 70> m_buf{};
+};
+
 // Which links a directory holds: marking keeps both digests of a mismatched revision link,
 // but of a layer or tag history link only the link itself (and, where a repository keeps
 // every layer, both digests of its layer links).
@@ -180,9 +202,10 @@ enum class LinkDir { revisions, layers, tag_history };
 
 // Records on `link`, whose directory names `named`, what reading its file found; reports a
 // problem through `report(kind, message)`. `owner_mutex` guards owner.other_targets.
-template <typename Report>
+// `lpath()` gives the link's path, built only for a report.
+template <typename Path, typename Report>
 void record_read(const LinkRead& r, const Digest& named, LinkDir where, Link& link,
-                 Repository& owner, std::mutex& owner_mutex, const std::string& lpath,
+                 Repository& owner, std::mutex& owner_mutex, const Path& lpath,
                  const Report& report) {
   link.set_unverified(r.unverified);
   if (r.digest && *r.digest != named) {
@@ -192,11 +215,11 @@ void record_read(const LinkRead& r, const Digest& named, LinkDir where, Link& li
   }
   if (!r.problem.empty()) {
     link.set_problem();
-    report(r.kind, "link '" + lpath + "' " + r.problem + "; kept");
+    report(r.kind, "link '" + lpath() + "' " + r.problem + "; kept");
   } else if (*r.digest != named) {
     link.set_problem();
     report(FindingKind::link_mismatch,
-           "link '" + lpath + "' names " + r.digest->str() +
+           "link '" + lpath() + "' names " + r.digest->str() +
                (where == LinkDir::revisions ? "; both digests are kept" : "; the link is kept"));
   }
 }
@@ -278,9 +301,10 @@ TreeStats tree_stats(int dirfd, int depth = 0) {
 
 class Scanner {
  public:
-  // `blobs`: the finished blob scan; links are held as indices into it.
-  Scanner(int v2_fd, const std::vector<Blob>* blobs, const ScanOptions& options)
-      : m_v2(v2_fd), m_blobs(blobs), m_options(options) {}
+  // `inv`: where the blob scan puts the blobs and their lookup; links found after it are
+  // held as indices into them.
+  Scanner(int v2_fd, const Inventory* inv, const ScanOptions& options)
+      : m_v2(v2_fd), m_inv(inv), m_options(options) {}
 
   void finding(FindingKind kind, Severity severity, std::string path, std::string repo,
                std::string message) {
@@ -289,11 +313,13 @@ class Scanner {
   }
 
   // Records the newest modification time seen, to tell whether the tree changed under the scan.
-  void seen(const struct timespec& mtime, const std::string& path) {
+  // `path()` gives where; it is built only when the time is the newest so far.
+  template <typename Path>
+  void seen(const struct timespec& mtime, const Path& path) {
     std::int64_t ns = static_cast<std::int64_t>(mtime.tv_sec) * 1000000000 + mtime.tv_nsec;
     auto& n = m_newest.local();
     if (ns > n.first) {
-      n = {ns, path};
+      n = {ns, path()};
     }
   }
 
@@ -411,27 +437,27 @@ class Scanner {
     }
     out.reserve(entries->size());
     for (const fs::DirEntry& b : *entries) {
-      std::string bpath = layout::join(path, b.name);
+      auto bpath = [&] { return layout::join(path, b.name); };  // for reports only
       auto digest = parse_hex(b.name);
       if (b.type == fs::EntryType::symlink) {
-        finding(FindingKind::symlink, Severity::error, bpath, "",
-                "'" + bpath + "' is a symbolic link; not followed, kept");
+        finding(FindingKind::symlink, Severity::error, bpath(), "",
+                "'" + bpath() + "' is a symbolic link; not followed, kept");
         continue;
       }
       if (b.type != fs::EntryType::directory || !digest || b.name.substr(0, 2) != e.name) {
-        finding(FindingKind::unknown_entry, Severity::error, bpath, "",
-                "'" + bpath + "' is not a blob directory; kept");
+        finding(FindingKind::unknown_entry, Severity::error, bpath(), "",
+                "'" + bpath() + "' is not a blob directory; kept");
         continue;
       }
-      std::string data = b.name + "/" + std::string(layout::k_data);
+      HexLeaf data(b.name, layout::k_data);
       struct stat st {};
       if (::fstatat(dir->get(), data.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         int err = errno;
-        std::string dpath = layout::join(bpath, layout::k_data);
+        std::string dpath = layout::join(bpath(), layout::k_data);
         if (err == ENOENT) {
-          if (!inspect_incomplete(dir->get(), b.name, bpath, "")) {
-            finding(FindingKind::blob_without_data, Severity::error, bpath, "",
-                    "blob directory '" + bpath + "' has no data file; kept");
+          if (!inspect_incomplete(dir->get(), b.name, bpath(), "")) {
+            finding(FindingKind::blob_without_data, Severity::error, bpath(), "",
+                    "blob directory '" + bpath() + "' has no data file; kept");
           }
         } else {
           m_blobs_incomplete.store(true);
@@ -441,7 +467,7 @@ class Scanner {
         continue;
       }
       if (!S_ISREG(st.st_mode)) {
-        std::string dpath = layout::join(bpath, layout::k_data);
+        std::string dpath = layout::join(bpath(), layout::k_data);
         bool link = S_ISLNK(st.st_mode);
         finding(link ? FindingKind::symlink : FindingKind::unknown_entry, Severity::error, dpath,
                 "",
@@ -589,48 +615,52 @@ class Scanner {
     std::atomic<bool> any_unreadable{false};
     std::vector<Link> found(entries->size());
     std::vector<std::uint8_t> keep(entries->size(), 0);
+    // What each kept link's directory names. Turned into blob indices after the reads, in one
+    // loop whose lookups do not wait on each other: each waits on a cache miss otherwise.
+    std::vector<Digest> named(entries->size());
     auto one = [&](std::size_t i) {
       const fs::DirEntry& e = (*entries)[i];
-      std::string epath = layout::join(apath, e.name);
+      auto epath = [&] { return layout::join(apath, e.name); };  // for reports only
       auto digest = parse_hex(e.name);
       if (e.type == fs::EntryType::symlink) {
         any_unreadable.store(true);
-        finding(FindingKind::symlink, Severity::error, epath, repo,
-                "'" + epath + "' is a symbolic link; not followed, kept");
+        finding(FindingKind::symlink, Severity::error, epath(), repo,
+                "'" + epath() + "' is a symbolic link; not followed, kept");
         return;
       }
       Link& link = found[i];
       if (e.type != fs::EntryType::directory || !digest) {
         if (e.type == fs::EntryType::directory && parse_hex(lower(e.name))) {
           // Upper-case hex: the registry cannot have written it; keep what it names.
-          link.ref = ref_of(owner, *parse_hex(lower(e.name)));
+          named[i] = *parse_hex(lower(e.name));
           link.set_problem();
           keep[i] = 1;
         }
-        finding(FindingKind::unknown_entry, Severity::error, epath, repo,
-                "'" + epath + "' is not a link directory; kept");
+        finding(FindingKind::unknown_entry, Severity::error, epath(), repo,
+                "'" + epath() + "' is not a link directory; kept");
         return;
       }
-      std::string rel = e.name + "/" + std::string(layout::k_link);
+      HexLeaf rel(e.name, layout::k_link);
       LinkRead r = where == LinkDir::layers && !m_options.read_layer_links
-                       ? stat_link(dir->get(), rel, *digest)
-                       : read_link(dir->get(), rel);
-      std::string lpath = layout::join(epath, layout::k_link);
+                       ? stat_link(dir->get(), rel.c_str(), *digest)
+                       : read_link(dir->get(), rel.c_str());
+      auto lpath = [&] { return layout::join(epath(), layout::k_link); };
       if (!r.exists) {
         // What the registry's own DELETE leaves behind: the link file goes, its directory
         // stays. Not a link; the empty directory is untidy, not a problem.
-        if (!inspect_incomplete(dir->get(), e.name, epath, repo)) {
-          finding(FindingKind::unknown_entry, Severity::error, epath, repo,
-                  "link directory '" + epath + "' has no link file but holds other entries; kept");
+        if (!inspect_incomplete(dir->get(), e.name, epath(), repo)) {
+          finding(
+              FindingKind::unknown_entry, Severity::error, epath(), repo,
+              "link directory '" + epath() + "' has no link file but holds other entries; kept");
         }
         return;
       }
-      link.ref = ref_of(owner, *digest);
+      named[i] = *digest;
       link.mtime = static_cast<std::uint32_t>(std::clamp<std::int64_t>(r.mtime, 0, UINT32_MAX));
       seen(r.mtime_ts, lpath);
       record_read(r, *digest, where, link, owner, m_owner_mutex, lpath,
                   [&](FindingKind kind, std::string message) {
-                    finding(kind, Severity::error, lpath, repo, std::move(message));
+                    finding(kind, Severity::error, lpath(), repo, std::move(message));
                   });
       keep[i] = 1;
     };
@@ -641,6 +671,7 @@ class Scanner {
     links.reserve(static_cast<std::size_t>(std::count(keep.begin(), keep.end(), 1)));
     for (std::size_t i = 0; i < found.size(); ++i) {
       if (keep[i] != 0) {
+        found[i].ref = ref_of(owner, named[i]);
         links.push_back(found[i]);
       }
     }
@@ -652,7 +683,7 @@ class Scanner {
   // A link's reference to the digest its directory names: the blob's index, or a new entry
   // in the repository's list of absent digests.
   std::uint32_t ref_of(Repository& owner, const Digest& digest) {
-    if (std::uint32_t i = blob_index(*m_blobs, digest); i != k_no_blob) {
+    if (std::uint32_t i = blob_index(*m_inv, digest); i != k_no_blob) {
       return i;
     }
     std::lock_guard lock(m_owner_mutex);  // links of one directory are read in parallel
@@ -767,12 +798,12 @@ class Scanner {
       tag.name = e.name;
       std::string cur_rel = std::string(layout::k_current) + "/" + std::string(layout::k_link);
       std::string cpath = layout::tag_current_link(repo.name, tag.name);
-      LinkRead r = read_link(dir->get(), cur_rel);
+      LinkRead r = read_link(dir->get(), cur_rel.c_str());
       if (r.exists) {
         tag.has_current = true;
         tag.current = r.digest;
         tag.current_mtime = r.mtime;
-        seen(r.mtime_ts, cpath);
+        seen(r.mtime_ts, [&] { return cpath; });
         if (!r.problem.empty()) {
           tag.current_problem = true;
           uncertain.store(true);
@@ -859,7 +890,7 @@ class Scanner {
       up.bytes = st.bytes;
       up.newest_mtime = st.newest;
       up.problem = st.error;
-      seen(st.newest_ts, epath);
+      seen(st.newest_ts, [&] { return epath; });
       if (st.error) {
         finding(
             FindingKind::unreadable, Severity::error, epath, repo.name,
@@ -904,7 +935,7 @@ class Scanner {
 
  private:
   int m_v2;
-  const std::vector<Blob>* m_blobs;
+  const Inventory* m_inv;
   ScanOptions m_options;
   std::mutex m_owner_mutex;  // guards Repository::absent and other_targets while links are read
   tbb::enumerable_thread_specific<std::vector<Finding>> m_findings;
@@ -922,11 +953,12 @@ Result<Inventory> scan(int v2_fd, tbb::task_arena& arena, const ScanOptions& opt
   struct timespec started {};
   ::clock_gettime(CLOCK_REALTIME, &started);
   inv.scan_started_ns = static_cast<std::int64_t>(started.tv_sec) * 1000000000 + started.tv_nsec;
-  Scanner scanner(v2_fd, &inv.blobs, options);
+  Scanner scanner(v2_fd, &inv, options);
   arena.execute([&] {
     tbb::task_group group;
     // Blobs first: every link found afterwards is held as an index into them.
     scanner.scan_blobs(inv.blobs);
+    inv.blob_lookup = BlobLookup(inv.blobs);
     auto repos = fs::open_dir(v2_fd, layout::k_repositories_dir);
     if (repos) {
       inv.has_repositories_dir = true;
@@ -978,24 +1010,25 @@ Verified verify_layer_links(int v2_fd, Inventory& inventory, tbb::task_arena& ar
         Link& link = repo.layers[todo[k]];
         const Digest& named = link_digest(inventory, repo, link);
         std::string lpath = layout::layer_link(repo.name, named);
-        LinkRead r;
+        LinkRead got;
         if (!dir) {
-          r.exists = true;
-          r.kind = FindingKind::unreadable;
-          r.problem = "cannot be read: " + dir.error().message;
+          got.exists = true;
+          got.kind = FindingKind::unreadable;
+          got.problem = "cannot be read: " + dir.error().message;
         } else {
-          r = reread_link(dir->get(), named.hex() + "/" + std::string(layout::k_link));
-          if (!r.exists) {
-            r.exists = true;
-            r.kind = FindingKind::unreadable;
-            r.problem = "was there when the scan began and is gone now";
+          got = reread_link(dir->get(), HexLeaf(named.hex(), layout::k_link).c_str());
+          if (!got.exists) {
+            got.exists = true;
+            got.kind = FindingKind::unreadable;
+            got.problem = "was there when the scan began and is gone now";
           }
         }
-        record_read(r, named, LinkDir::layers, link, repo, owner_mutex, lpath,
-                    [&](FindingKind kind, std::string message) {
-                      findings.local().push_back(
-                          Finding{kind, Severity::error, lpath, repo.name, std::move(message)});
-                    });
+        record_read(
+            got, named, LinkDir::layers, link, repo, owner_mutex, [&] { return lpath; },
+            [&](FindingKind kind, std::string message) {
+              findings.local().push_back(
+                  Finding{kind, Severity::error, lpath, repo.name, std::move(message)});
+            });
         if (link.other() != Link::k_no_other) {
           other_targets.store(true);
         }
@@ -1010,17 +1043,64 @@ Verified verify_layer_links(int v2_fd, Inventory& inventory, tbb::task_arena& ar
   return out;
 }
 
-std::uint32_t blob_index(const std::vector<Blob>& blobs, const Digest& digest) {
-  auto it = std::lower_bound(blobs.begin(), blobs.end(), digest,
+namespace {
+
+std::uint32_t search(const std::vector<Blob>& blobs, std::size_t first, std::size_t last,
+                     const Digest& digest) {
+  auto end = blobs.begin() + static_cast<std::ptrdiff_t>(last);
+  auto it = std::lower_bound(blobs.begin() + static_cast<std::ptrdiff_t>(first), end, digest,
                              [](const Blob& b, const Digest& d) { return b.digest < d; });
-  if (it == blobs.end() || it->digest != digest) {
+  if (it == end || it->digest != digest) {
     return k_no_blob;
   }
   return static_cast<std::uint32_t>(it - blobs.begin());
 }
 
+}  // namespace
+
+BlobLookup::BlobLookup(const std::vector<Blob>& blobs) : m_for(blobs.data()), m_size(blobs.size()) {
+  if (blobs.size() < 64) {
+    return;  // a binary search is as quick, and the table would cost more than the list
+  }
+  // One or two blobs a bucket, for 2 to 4 bytes of table a blob.
+  unsigned bits = static_cast<unsigned>(std::bit_width(blobs.size())) - 1;
+  m_shift = 64 - bits;
+  std::size_t buckets = std::size_t{1} << bits;
+  m_start.resize(buckets + 1);
+  std::size_t i = 0;
+  for (std::size_t b = 0; b < buckets; ++b) {
+    m_start[b] = static_cast<std::uint32_t>(i);
+    while (i < blobs.size() && (blobs[i].digest.leading() >> m_shift) == b) {
+      ++i;
+    }
+  }
+  m_start[buckets] = static_cast<std::uint32_t>(i);
+}
+
+std::uint32_t BlobLookup::find(const std::vector<Blob>& blobs, const Digest& digest) const {
+  if (m_start.empty() || blobs.data() != m_for || blobs.size() != m_size) {
+    return search(blobs, 0, blobs.size(), digest);
+  }
+  std::uint64_t b = digest.leading() >> m_shift;
+  std::uint32_t first = m_start[b];
+  std::uint32_t last = m_start[b + 1];
+  if (last - first > 8) {
+    return search(blobs, first, last, digest);  // skewed digests
+  }
+  for (std::uint32_t i = first; i < last; ++i) {
+    if (blobs[i].digest == digest) {
+      return i;
+    }
+  }
+  return k_no_blob;
+}
+
+std::uint32_t blob_index(const std::vector<Blob>& blobs, const Digest& digest) {
+  return search(blobs, 0, blobs.size(), digest);
+}
+
 std::uint32_t blob_index(const Inventory& inventory, const Digest& digest) {
-  return blob_index(inventory.blobs, digest);
+  return inventory.blob_lookup.find(inventory.blobs, digest);
 }
 
 const Blob* find_blob(const Inventory& inventory, const Digest& digest) {

@@ -43,6 +43,30 @@ TEST(Scan, BlobIndexFindsEveryBlobAndNothingElse) {
       ASSERT_EQ(blob_index(blobs, d), k_no_blob) << "shape " << shape << " " << d.str();
     }
     EXPECT_EQ(blob_index(std::vector<Blob>{}, present[0]), k_no_blob);
+
+    // The bucket table, over lists of every size around its thresholds, answers the same.
+    for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{63}, std::size_t{64},
+                          std::size_t{65}, std::size_t{1000}, blobs.size()}) {
+      Inventory inv;
+      inv.blobs.assign(blobs.begin(), blobs.begin() + static_cast<std::ptrdiff_t>(n));
+      inv.blob_lookup = BlobLookup(inv.blobs);
+      for (std::size_t i = 0; i < blobs.size(); ++i) {
+        ASSERT_EQ(blob_index(inv, present[i]), i < n ? i : k_no_blob)
+            << "shape " << shape << " n " << n << " i " << i;
+      }
+      for (const Digest& d : absent) {
+        ASSERT_EQ(blob_index(inv, d), k_no_blob) << "shape " << shape << " n " << n;
+      }
+    }
+    // A table asked about another list than its own does not use its buckets.
+    Inventory inv;
+    inv.blobs = blobs;
+    inv.blob_lookup = BlobLookup(inv.blobs);
+    std::vector<Blob> fewer(blobs.begin() + 1, blobs.end());
+    EXPECT_EQ(inv.blob_lookup.find(fewer, present[1]), 0U) << "shape " << shape;
+    Inventory copy = inv;
+    copy.blobs.erase(copy.blobs.begin());
+    EXPECT_EQ(blob_index(copy, present[2]), 1U) << "shape " << shape;
   }
 }
 

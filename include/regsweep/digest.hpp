@@ -34,6 +34,9 @@ struct Digest {
            word(24) == other.word(24);
   }
 
+  // The first 8 bytes as a number: digests are uniform, so its top bits spread them evenly.
+  std::uint64_t leading() const noexcept { return word(0); }
+
   // 64 lower-case hex digits.
   std::string hex() const;
   // "sha256:" followed by hex().
