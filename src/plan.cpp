@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <deque>
 #include <set>
+#include <stdexcept>
+#include <string_view>
 #include <tuple>
 
 #include "regsweep/layout.hpp"
@@ -182,19 +184,70 @@ class Planner {
       return std::tie(a.kind, a.repository, a.name, a.digest, a.reason, a.bytes) <
              std::tie(b.kind, b.repository, b.name, b.digest, b.reason, b.bytes);
     });
+    // The same order for links, read from where they point: repositories by name, then
+    // tags, then digests (a blob index orders as its digest; an absent digest is looked at).
+    std::sort(m_links.begin(), m_links.end(), [this](const LinkAction& a, const LinkAction& b) {
+      if (a.kind != b.kind) {
+        return a.kind < b.kind;
+      }
+      if (a.repository != b.repository) {
+        if (int c = a.repository->name.compare(b.repository->name); c != 0) {
+          return c < 0;
+        }
+      }
+      std::string_view ta = a.tag != nullptr ? std::string_view(*a.tag) : std::string_view();
+      std::string_view tb = b.tag != nullptr ? std::string_view(*b.tag) : std::string_view();
+      if (ta != tb) {
+        return ta < tb;
+      }
+      if (a.ref != b.ref) {
+        if (((a.ref | b.ref) & Link::k_absent) == 0) {
+          return a.ref < b.ref;
+        }
+        const Digest& da = digest_of(a);
+        const Digest& db = digest_of(b);
+        if (da != db) {
+          return da < db;
+        }
+      }
+      return a.reason < b.reason;
+    });
     // Blobs come last in deletion order, already in digest order.
     static_assert(ActionKind::blob > ActionKind::tidy);
     std::vector<std::uint32_t> blobs;
     if (m_options.collect) {
       blobs = collectable_blobs(m_inv, m_marks, m_options.young_after);
     }
-    m_plan.actions = ActionList(std::move(m_actions), m_inv.blobs, std::move(blobs));
+    m_plan.actions =
+        ActionList(std::move(m_actions), std::move(m_links), m_inv.blobs, std::move(blobs));
     count();
     return std::move(m_plan);
   }
 
  private:
   void add(Action a) { m_actions.push_back(a); }
+  void add_link(ActionKind kind, Reason reason, const Repository& repo, std::uint32_t ref,
+                const std::string* tag = nullptr) {
+    m_links.push_back(LinkAction{&repo, tag, ref, kind, reason});
+  }
+
+  const Digest& digest_of(const LinkAction& a) const {
+    return (a.ref & Link::k_absent) != 0 ? a.repository->absent[a.ref & ~Link::k_absent]
+                                         : m_inv.blobs[a.ref].digest;
+  }
+
+  // The reference a link of `repo` to `d` holds.
+  std::uint32_t ref_in(const Repository& repo, const Digest& d) const {
+    if (std::uint32_t b = blob_index(m_inv, d); b != k_no_blob) {
+      return b;
+    }
+    auto it = std::find(repo.absent.begin(), repo.absent.end(), d);
+    if (it == repo.absent.end()) {
+      // Marking names only digests that links of the repository hold.
+      throw std::logic_error("planning: " + d.str() + " is linked nowhere in '" + repo.name + "'");
+    }
+    return Link::k_absent | static_cast<std::uint32_t>(it - repo.absent.begin());
+  }
 
   // The plan's totals, from its final actions.
   void count() {
@@ -274,6 +327,7 @@ class Planner {
       return;
     }
     const std::size_t first = m_actions.size();
+    const std::size_t first_link = m_links.size();
     std::set<std::string_view> gone_tags;
     auto remove_tag = [&](const std::string& name, Reason reason) {
       // The name as the inventory holds it: the action points into the inventory.
@@ -301,14 +355,13 @@ class Planner {
         for (const Link& l : tag.history) {
           const Digest& d = link_digest(m_inv, repo, l);
           if (gone_revisions.count(d) != 0) {
-            add(Action{ActionKind::tag_history, Reason::untagged_manifest, repo.name, tag.name, d,
-                       0});
+            add_link(ActionKind::tag_history, Reason::untagged_manifest, repo, l.ref, &tag.name);
           }
         }
       }
     }
     for (const Digest& d : rm.dead) {
-      add(Action{ActionKind::revision, Reason::untagged_manifest, repo.name, {}, d, 0});
+      add_link(ActionKind::revision, Reason::untagged_manifest, repo, ref_in(repo, d));
     }
     if (!m_options.collect) {
       return;
@@ -321,7 +374,7 @@ class Planner {
         }
         const Digest& d = link_digest(m_inv, repo, rev);
         if (gone_revisions.insert(d).second) {
-          add(Action{ActionKind::revision, Reason::dangling_link, repo.name, {}, d, 0});
+          add_link(ActionKind::revision, Reason::dangling_link, repo, rev.ref);
         }
       }
     }
@@ -330,11 +383,10 @@ class Planner {
         if (l.problem()) {
           continue;
         }
-        const Digest& d = link_digest(m_inv, repo, l);
         if (!rm.keeps(m_inv, repo, l)) {
-          add(Action{ActionKind::layer_link, Reason::unreferenced_layer_link, repo.name, {}, d, 0});
+          add_link(ActionKind::layer_link, Reason::unreferenced_layer_link, repo, l.ref);
         } else if (blobs_known && !young(l.mtime) && l.dangling()) {
-          add(Action{ActionKind::layer_link, Reason::dangling_link, repo.name, {}, d, 0});
+          add_link(ActionKind::layer_link, Reason::dangling_link, repo, l.ref);
         }
       }
     }
@@ -356,6 +408,7 @@ class Planner {
           std::remove_if(m_actions.begin() + static_cast<std::ptrdiff_t>(first), m_actions.end(),
                          [&](const Action& a) { return a.kind != ActionKind::tag; }),
           m_actions.end());
+      m_links.erase(m_links.begin() + static_cast<std::ptrdiff_t>(first_link), m_links.end());
       remove_repository(repo, Reason::empty_repository);
     }
   }
@@ -411,12 +464,53 @@ class Planner {
   const PlanOptions& m_options;
   std::set<std::string> m_troubled;
   Plan m_plan;
-  // Every kind but blobs, until run() ends. A deque grows without copying what it holds: a
-  // vector's doubling would hold two copies of a million actions for a moment.
+  // Every kind but links and blobs, and the links, until run() ends. A deque grows without
+  // copying what it holds: a vector's doubling would hold two copies of a million actions.
   std::deque<Action> m_actions;
+  std::deque<LinkAction> m_links;
 };
 
 }  // namespace
+
+ActionList::ActionList(std::deque<Action> others, std::deque<LinkAction> links,
+                       const std::vector<Blob>& blob_list, std::vector<std::uint32_t> blobs)
+    : m_others(std::move(others)),
+      m_links(std::move(links)),
+      m_blob_list(blob_list.data()),
+      m_blobs(std::move(blobs)) {
+  auto is_link = [](ActionKind k) {
+    return k == ActionKind::tag_history || k == ActionKind::revision || k == ActionKind::layer_link;
+  };
+  for (const Action& a : m_others) {
+    if (is_link(a.kind)) {
+      throw std::logic_error("planning: a link deletion outside the list of links");
+    }
+    m_before_links += a.kind < ActionKind::tag_history ? 1 : 0;
+  }
+}
+
+Action ActionList::operator[](std::size_t i) const {
+  if (i < m_before_links) {
+    return m_others[i];
+  }
+  i -= m_before_links;
+  if (i < m_links.size()) {
+    const LinkAction& l = m_links[i];
+    const Repository& repo = *l.repository;
+    const Digest& d = (l.ref & Link::k_absent) != 0 ? repo.absent[l.ref & ~Link::k_absent]
+                                                    : m_blob_list[l.ref].digest;
+    return Action{l.kind,    l.reason,
+                  repo.name, l.tag != nullptr ? InventoryName(*l.tag) : InventoryName(),
+                  d,         0};
+  }
+  i -= m_links.size();
+  if (i < m_others.size() - m_before_links) {
+    return m_others[m_before_links + i];
+  }
+  i -= m_others.size() - m_before_links;
+  const Blob& b = m_blob_list[m_blobs[i]];
+  return Action{ActionKind::blob, Reason::unreferenced_blob, {}, {}, b.digest, b.size};
+}
 
 std::vector<std::uint32_t> collectable_blobs(const Inventory& inventory, const MarkResult& marks,
                                              std::optional<std::int64_t> young_after) {

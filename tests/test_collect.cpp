@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "regsweep/layout.hpp"
 #include "temp_registry.hpp"
@@ -148,6 +149,52 @@ TEST(Collect, ParallelismDoesNotChangeThePlan) {
   EXPECT_EQ(paths(one), paths(many));
   EXPECT_EQ(one.marks.blob_marked, many.marks.blob_marked);
   EXPECT_EQ(one.marks.marked_absent, many.marks.marked_absent);
+}
+
+// Link deletions are held apart from the other actions and read back from where they point;
+// the plan must still read in deletion order: by kind, then repository, tag and digest, with
+// links to absent blobs (dangling) sorted among links to present ones by their digests.
+TEST(Collect, PlanReadsInDeletionOrderWithDanglingAndPresentLinksMixed) {
+  test::TempRegistry reg;
+  for (const std::string repo : {"b", "a/x", "a"}) {
+    for (int i = 0; i < 12; ++i) {
+      std::string n = repo + std::to_string(i);
+      Digest layer = reg.put_layer(repo, n, 64);
+      Digest img = reg.put_image(repo, {layer}, n);
+      reg.tag(repo, i % 3 == 0 ? "keep" : "old" + std::to_string(i % 2), img);
+      reg.link_layer(repo, sha256_of("ghost " + n));     // no blob: dangling
+      reg.link_layer(repo, reg.put_blob("loose " + n));  // a blob no manifest references
+    }
+    reg.tag(repo, "keep", reg.put_image(repo, {}, repo + " tip"));
+  }
+  Collection c = test::plan(reg, true);
+  std::vector<Action> got(c.plan.actions.begin(), c.plan.actions.end());
+  ASSERT_EQ(got.size(), c.plan.actions.size());
+  // Per repository: "keep" ends on the tip, "old0" on image 10, "old1" on image 11; the
+  // other 10 images go with their layer and config links, beside 12 ghosts and 12 loose.
+  EXPECT_EQ(c.plan.manifests, 30U);
+  EXPECT_EQ(c.plan.layer_links, 3U * (10 + 10 + 12 + 12));
+  EXPECT_GE(c.plan.tag_history, 30U);
+  std::size_t absent = 0;
+  for (const Action& a : got) {
+    absent += a.kind == ActionKind::layer_link && !reg.has_blob(a.digest) ? 1 : 0;
+  }
+  EXPECT_EQ(absent, 36U);
+  auto key = [](const Action& a) {
+    return std::make_tuple(a.kind, std::string(a.repository.view()), std::string(a.name.view()),
+                           a.digest, a.reason);
+  };
+  for (std::size_t i = 1; i < got.size(); ++i) {
+    ASSERT_LE(key(got[i - 1]), key(got[i]))
+        << i << ": " << got[i - 1].path() << " then " << got[i].path();
+  }
+  // Every planned link names a digest a link of its repository holds.
+  for (const Action& a : got) {
+    if (a.kind == ActionKind::layer_link) {
+      EXPECT_TRUE(reg.exists(layout::layer_link(std::string(a.repository.view()), a.digest)))
+          << a.path();
+    }
+  }
 }
 
 TEST(Collect, SymlinkedRepositoryBlocksBlobDeletionButNotTheRun) {

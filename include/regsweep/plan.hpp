@@ -90,9 +90,21 @@ struct Action {
   std::vector<std::string> then_if_empty() const;
 };
 
-// A plan's actions, in deletion order. Blob actions, the bulk of a large collection, come
-// last and are held as 4-byte blob indices (an Action is 64 bytes); every action reads as an
-// Action, built on the fly. Points into the Inventory's blob list, which must outlive it.
+// A deletion of one link (tag_history, revision, layer_link), held in 24 bytes where an
+// Action takes 64: a -m plan for a million-blob registry holds about a million of them. Its
+// digest is that of a link's directory, `ref` as in Link. Points into the Inventory.
+struct LinkAction {
+  const Repository* repository = nullptr;
+  const std::string* tag = nullptr;  // tag_history: the tag; otherwise null
+  std::uint32_t ref = 0;             // blob index, or Link::k_absent | index into absent
+  ActionKind kind = ActionKind::revision;
+  Reason reason = Reason::untagged_manifest;
+};
+
+// A plan's actions, in deletion order. The bulk of a large collection is held compactly:
+// link deletions as LinkActions, blob deletions, which come last, as 4-byte blob indices;
+// every action reads as an Action, built on the fly. Points into the Inventory (its blobs and
+// repositories), which must outlive it.
 class ActionList {
  public:
   class Iterator {
@@ -123,25 +135,22 @@ class ActionList {
   };
 
   ActionList() = default;
-  // `others`: every action but blobs, in order; `blobs`: indices into `blob_list`, in order.
-  ActionList(std::deque<Action> others, const std::vector<Blob>& blob_list,
-             std::vector<std::uint32_t> blobs)
-      : m_others(std::move(others)), m_blob_list(blob_list.data()), m_blobs(std::move(blobs)) {}
+  // `others`: every action but links and blobs, in order; `links`: the link deletions, in
+  // order; `blobs`: indices into `blob_list`, in order. Links come after the tag deletions
+  // in `others` and before the rest, as ActionKind orders them.
+  ActionList(std::deque<Action> others, std::deque<LinkAction> links,
+             const std::vector<Blob>& blob_list, std::vector<std::uint32_t> blobs);
 
-  std::size_t size() const { return m_others.size() + m_blobs.size(); }
+  std::size_t size() const { return m_others.size() + m_links.size() + m_blobs.size(); }
   bool empty() const { return size() == 0; }
-  Action operator[](std::size_t i) const {
-    if (i < m_others.size()) {
-      return m_others[i];
-    }
-    const Blob& b = m_blob_list[m_blobs[i - m_others.size()]];
-    return Action{ActionKind::blob, Reason::unreferenced_blob, {}, {}, b.digest, b.size};
-  }
+  Action operator[](std::size_t i) const;
   Iterator begin() const { return {this, 0}; }
   Iterator end() const { return {this, size()}; }
 
  private:
-  std::deque<Action> m_others;        // grown without copies; indexed in constant time
+  std::deque<Action> m_others;     // grown without copies; indexed in constant time
+  std::size_t m_before_links = 0;  // how many of m_others come before the links
+  std::deque<LinkAction> m_links;
   const Blob* m_blob_list = nullptr;  // the inventory's blobs (their buffer survives a move)
   std::vector<std::uint32_t> m_blobs;
 };
