@@ -15,9 +15,11 @@
 # upstream reads; with -m before regsweep's -m runs), then both tools' gc --dry-run with a cold one (sync, then
 # `echo 3 > /proc/sys/vm/drop_caches` before each run; skipped where not allowed). On
 # 100k, also both tools' real gc on fresh copies. Wall, user and sys seconds and peak RSS
-# come from /usr/bin/time; syscall counts from strace -c on 10k. Beside them, the floor
-# (bench/floor.c): one thread that reads every tag link, revision link and manifest once and
-# does nothing else, the least any dry run on this layout must read.
+# and what was read from disk come from /usr/bin/time; syscall counts from strace -c on 10k.
+# Beside them, the floor (bench/floor.c): one thread that reads every tag link, revision link
+# and manifest once and does nothing else, the least any dry run on this layout must read.
+# When both 100k and 1m run, a growth section compares them, with regsweep's system calls
+# (strace -c) and what one stat of a blob's data costs the kernel (bench/statcost.c) on each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
@@ -29,6 +31,7 @@ scripts/build.sh >/dev/null
 W=${1:-/tmp/regsweep-bench}
 mkdir -p "$W"
 cc -O2 -o "$W/floor" bench/floor.c
+cc -O2 -o "$W/statcost" bench/statcost.c
 SHAPES=${SHAPES:-"10k 100k 1m ci"}
 RUNS=${RUNS:-3}
 BIG_RUNS=${BIG_RUNS:-1}
@@ -54,12 +57,13 @@ if sync && echo 3 >/proc/sys/vm/drop_caches 2>/dev/null; then
   can_drop=1
 fi
 
-declare -A res # "<shape> <key>" -> "wall user sys maxrss_kb"
+declare -A res # "<shape> <key>" -> "wall user sys maxrss_kb blocks_read"
 
-# timed OUTFILE CMD...: one run under /usr/bin/time; prints "wall user sys maxrss_kb".
+# timed OUTFILE CMD...: one run under /usr/bin/time; prints "wall user sys maxrss_kb
+# blocks_read" (512-byte blocks the process read from disk).
 timed() {
   local t=$W/time.out
-  /usr/bin/time -f "%e %U %S %M" -o "$t" "$@" >/dev/null 2>&1 || true
+  /usr/bin/time -f "%e %U %S %M %I" -o "$t" "$@" >/dev/null 2>&1 || true
   cat "$t"
 }
 
@@ -133,6 +137,15 @@ for shape in $SHAPES; do
     real_run "$shape" rsreal "$R" gc -q --root "$W/copy"
     real_run "$shape" upreal "$UP" garbage-collect "$W/copy.yml"
   fi
+  if [ "$shape" = 100k ] || [ "$shape" = 1m ]; then
+    # For the growth section: regsweep's system calls, and the kernel's cost of a blob stat on
+    # a warm tree (the second of two runs).
+    strace -f -c -o "$W/strace.grow" "$R" gc --dry-run "$dir/config.yml" >/dev/null 2>&1 || true
+    res["$shape calls"]=$(awk '$NF=="total"{print $4}' "$W/strace.grow")
+    "$W/statcost" "$dir/tree" >/dev/null
+    res["$shape statns"]=$("$W/statcost" "$dir/tree" | sed -n 's/.*, \([0-9]*\) ns a stat.*/\1/p')
+    echo "  $shape: ${res["$shape calls"]} calls, ${res["$shape statns"]} ns a stat" >&2
+  fi
   if [ "$shape" = 10k ]; then
     # System calls per tool, counted over every thread.
     for key in up rs floor; do
@@ -154,11 +167,15 @@ ratio() { awk -v a="$(wall "$1" "$2")" -v b="$(wall "$1" "$3")" 'BEGIN{ if (b > 
 row() { # row SHAPE LABEL KEY [VS]: the ratio column is VS's wall time over KEY's
   local shape=$1 label=$2 key=$3 vs=${4:-}
   [ -n "${res["$shape $key"]:-}" ] || return 0
-  read -r w u s m <<<"${res["$shape $key"]}"
+  read -r w u s m i <<<"${res["$shape $key"]}"
   local per=$((m * 1024 / BLOBS[$shape]))
   local r="—"
   [ -n "$vs" ] && r=$(ratio "$shape" "$vs" "$key")
-  echo "| $label | $w | $u | $s | $((m / 1024)) | $per | $r |"
+  echo "| $label | $w | $u | $s | $((m / 1024)) | $per | $((${i:-0} * 512 / 1048576)) | $r |"
+}
+# grow LABEL A B: a growth row, 100k's value, 1m's and their ratio.
+grow() {
+  awk -v l="$1" -v a="$2" -v b="$3" 'BEGIN{ printf "| %s | %s | %s | %s |\n", l, a, b, (a > 0 ? sprintf("%.1f×", b / a) : "-") }'
 }
 
 out=docs/performance.md
@@ -181,10 +198,18 @@ out=docs/performance.md
   echo "Warm means a regsweep run read the same tree just before (it reads every directory and"
   echo "file upstream reads). On this virtual machine the kernel reclaims page cache that is not"
   echo "used for a while, so a 1M-blob tree is never wholly cached: there \"warm\" is partly cold,"
-  echo "for both tools alike."
+  echo "for both tools alike. The read MiB column shows how much."
+  damon=/sys/kernel/mm/damon/admin/kdamonds/0
+  if [ "$(cat "$damon/state" 2>/dev/null)" = on ] &&
+    [ "$(cat "$damon/contexts/0/schemes/0/action" 2>/dev/null)" = pageout ]; then
+    idle=$(awk -v a="$(cat "$damon/contexts/0/schemes/0/access_pattern/age/min")" \
+      -v u="$(cat "$damon/contexts/0/monitoring_attrs/intervals/aggr_us")" 'BEGIN{print a * u / 1000000}')
+    echo "Here the reclaim is a DAMON scheme that pages out memory idle for about $idle s."
+  fi
   echo
-  echo "Columns: wall, user and sys seconds; peak RSS; peak RSS per blob in bytes; and how many"
-  echo "times faster regsweep's wall time is than upstream's for the same job."
+  echo "Columns: wall, user and sys seconds; peak RSS; peak RSS per blob in bytes; MiB the run"
+  echo "read from disk (the page cache did not hold it); and how many times faster regsweep's"
+  echo "wall time is than upstream's for the same job."
   echo
   echo "The floor (\`bench/floor.c\`) reads every tag's current link, every revision link and"
   echo "every manifest they name, once each, on one thread, and nothing else: no blob list, no"
@@ -198,8 +223,8 @@ out=docs/performance.md
     case $shape in 1m | ci) n=$BIG_RUNS ;; esac
     [ "$n" -gt 1 ] && echo "Median of $n runs." || echo "One run each."
     echo
-    echo "| command | cache | wall s | user s | sys s | RSS MiB | B/blob | speed-up |" | sed 's/| cache //'
-    echo "|---|---|---|---|---|---|---|"
+    echo "| command | wall s | user s | sys s | RSS MiB | B/blob | read MiB | speed-up |"
+    echo "|---|---|---|---|---|---|---|---|"
     row "$shape" "upstream \`garbage-collect --dry-run\`, warm" up
     row "$shape" "**regsweep \`gc --dry-run\`**, warm" rs up
     row "$shape" "upstream \`garbage-collect --dry-run -m\`, warm" upm
@@ -221,6 +246,22 @@ out=docs/performance.md
       echo "Most frequent: upstream ${res["$shape top_up"]}; regsweep ${res["$shape top_rs"]}."
     fi
   done
+  if [ -n "${res["100k rs"]:-}" ] && [ -n "${res["1m rs"]:-}" ]; then
+    echo
+    echo "## Growth from 100k to 1M blobs"
+    echo
+    echo "$(awk -v a="${BLOBS[100k]}" -v b="${BLOBS[1m]}" 'BEGIN{printf "%.1f", b / a}')× the blobs. Warm wall seconds, and what sets them:"
+    echo
+    echo "| | 100k | 1M | growth |"
+    echo "|---|---|---|---|"
+    grow "upstream \`garbage-collect --dry-run\`, s" "$(wall 100k up)" "$(wall 1m up)"
+    grow "**regsweep \`gc --dry-run\`**, s" "$(wall 100k rs)" "$(wall 1m rs)"
+    grow "regsweep \`gc --dry-run -m\`, s" "$(wall 100k rsm)" "$(wall 1m rsm)"
+    grow "floor (\`bench/floor.c\`), s" "$(wall 100k floor)" "$(wall 1m floor)"
+    grow "regsweep's system calls (\`strace -f -c\`)" "${res["100k calls"]}" "${res["1m calls"]}"
+    grow "kernel time for one stat of a blob's \`data\`, ns (\`bench/statcost.c\`)" "${res["100k statns"]}" "${res["1m statns"]}"
+    grow "MiB a warm regsweep dry run read from disk" "$(($(echo "${res["100k rs"]}" | cut -d' ' -f5) * 512 / 1048576))" "$(($(echo "${res["1m rs"]}" | cut -d' ' -f5) * 512 / 1048576))"
+  fi
   echo
   echo "## fsck --verify-data"
   echo
