@@ -232,8 +232,7 @@ class Planner {
   }
 
   const Digest& digest_of(const LinkAction& a) const {
-    return (a.ref & Link::k_absent) != 0 ? a.repository->absent[a.ref & ~Link::k_absent]
-                                         : m_inv.blobs[a.ref].digest;
+    return ref_digest(m_inv.blobs.data(), *a.repository, a.ref);
   }
 
   // The reference a link of `repo` to `d` holds.
@@ -497,8 +496,7 @@ Action ActionList::operator[](std::size_t i) const {
   if (i < m_links.size()) {
     const LinkAction& l = m_links[i];
     const Repository& repo = *l.repository;
-    const Digest& d = (l.ref & Link::k_absent) != 0 ? repo.absent[l.ref & ~Link::k_absent]
-                                                    : m_blob_list[l.ref].digest;
+    const Digest& d = ref_digest(m_blob_list, repo, l.ref);
     return Action{l.kind,    l.reason,
                   repo.name, l.tag != nullptr ? InventoryName(*l.tag) : InventoryName(),
                   d,         0};

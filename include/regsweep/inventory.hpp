@@ -143,11 +143,16 @@ struct Inventory {
   std::vector<Finding> findings;  // sorted
 };
 
+// The digest a link reference (Link::ref) of `repo` names: a blob's, from the inventory's
+// blob list `blobs`, or one of the repository's absent digests.
+inline const Digest& ref_digest(const Blob* blobs, const Repository& repo, std::uint32_t ref) {
+  return (ref & Link::k_absent) != 0 ? repo.absent[ref & ~Link::k_absent] : blobs[ref].digest;
+}
+
 // The digest a link's directory names.
 inline const Digest& link_digest(const Inventory& inventory, const Repository& repo,
                                  const Link& link) {
-  return link.dangling() ? repo.absent[link.ref & ~Link::k_absent]
-                         : inventory.blobs[link.ref].digest;
+  return ref_digest(inventory.blobs.data(), repo, link.ref);
 }
 
 // The digest a link's content names when it differs from its directory's; nullptr otherwise.
