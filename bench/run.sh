@@ -10,7 +10,7 @@
 #                            each, where upstream's take minutes; the median is reported)
 #
 # Space: 1m needs about 8 GB and 7.5M inodes; the others under 1 GB together.
-# Time on 2 cores: about 45 minutes for all four, most of it upstream's runs.
+# Time on 2 cores: about 55 minutes for all four, most of it upstream's runs.
 #
 # For every shape: gc --dry-run and gc --dry-run -m of both tools, and regsweep du, with a
 # warm page cache (the same tree was just read by a regsweep run, which reads every file
@@ -280,7 +280,7 @@ out=docs/performance.md
   echo "## Re-running"
   echo
   echo '```sh'
-  echo "bench/run.sh [WORKDIR]                 # all shapes, about 45 minutes on 2 cores"
+  echo "bench/run.sh [WORKDIR]                 # all shapes, about 55 minutes on 2 cores"
   echo "SHAPES=\"10k 100k\" RUNS=5 bench/run.sh   # a subset, more runs"
   echo '```'
 } >"$out"
