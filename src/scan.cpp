@@ -1009,7 +1009,7 @@ Verified verify_layer_links(int v2_fd, Inventory& inventory, tbb::task_arena& ar
       for_each_index(todo.size(), 64, [&](std::size_t k) {
         Link& link = repo.layers[todo[k]];
         const Digest& named = link_digest(inventory, repo, link);
-        std::string lpath = layout::layer_link(repo.name, named);
+        auto lpath = [&] { return layout::layer_link(repo.name, named); };  // for reports only
         LinkRead got;
         if (!dir) {
           got.exists = true;
@@ -1023,12 +1023,11 @@ Verified verify_layer_links(int v2_fd, Inventory& inventory, tbb::task_arena& ar
             got.problem = "was there when the scan began and is gone now";
           }
         }
-        record_read(
-            got, named, LinkDir::layers, link, repo, owner_mutex, [&] { return lpath; },
-            [&](FindingKind kind, std::string message) {
-              findings.local().push_back(
-                  Finding{kind, Severity::error, lpath, repo.name, std::move(message)});
-            });
+        record_read(got, named, LinkDir::layers, link, repo, owner_mutex, lpath,
+                    [&](FindingKind kind, std::string message) {
+                      findings.local().push_back(
+                          Finding{kind, Severity::error, lpath(), repo.name, std::move(message)});
+                    });
         if (link.other() != Link::k_no_other) {
           other_targets.store(true);
         }
