@@ -40,7 +40,6 @@ BIG_RUNS=${BIG_RUNS:-1}
 OUR_BIG_RUNS=${OUR_BIG_RUNS:-3}
 R=$PWD/build/regsweep
 UP=docker-registry
-mkdir -p "$W"
 
 declare -A GEN=(
   [10k]="--repos 35 --images 40 --tags 10 --shared 200"
@@ -167,15 +166,16 @@ for shape in $SHAPES; do
 done
 
 wall() { echo "${res["$1 $2"]}" | cut -d' ' -f1; }
+read_mib() { echo $(($(echo "${res["$1 $2"]}" | cut -d' ' -f5) * 512 / 1048576)); } # SHAPE KEY
 ratio() { awk -v a="$(wall "$1" "$2")" -v b="$(wall "$1" "$3")" 'BEGIN{ if (b > 0) printf "%.1f×", a/b; else printf "-" }'; }
 row() { # row SHAPE LABEL KEY [VS]: the ratio column is VS's wall time over KEY's
   local shape=$1 label=$2 key=$3 vs=${4:-}
   [ -n "${res["$shape $key"]:-}" ] || return 0
-  read -r w u s m i <<<"${res["$shape $key"]}"
+  read -r w u s m _ <<<"${res["$shape $key"]}"
   local per=$((m * 1024 / BLOBS[$shape]))
   local r="—"
   [ -n "$vs" ] && r=$(ratio "$shape" "$vs" "$key")
-  echo "| $label | $w | $u | $s | $((m / 1024)) | $per | $((${i:-0} * 512 / 1048576)) | $r |"
+  echo "| $label | $w | $u | $s | $((m / 1024)) | $per | $(read_mib "$shape" "$key") | $r |"
 }
 # grow LABEL A B: a growth row, 100k's value, 1m's and their ratio.
 grow() {
@@ -270,7 +270,7 @@ out=docs/performance.md
     grow "floor (\`bench/floor.c\`), s" "$(wall 100k floor)" "$(wall 1m floor)"
     grow "regsweep's system calls (\`strace -f -c\`)" "${res["100k calls"]}" "${res["1m calls"]}"
     grow "kernel time for one stat of a blob's \`data\`, ns (\`bench/statcost.c\`)" "${res["100k statns"]}" "${res["1m statns"]}"
-    grow "MiB a warm regsweep dry run read from disk" "$(($(echo "${res["100k rs"]}" | cut -d' ' -f5) * 512 / 1048576))" "$(($(echo "${res["1m rs"]}" | cut -d' ' -f5) * 512 / 1048576))"
+    grow "MiB a warm regsweep dry run read from disk" "$(read_mib 100k rs)" "$(read_mib 1m rs)"
   fi
   echo
   echo "## fsck --verify-data"
