@@ -10,12 +10,13 @@
 #                            each, where upstream's take minutes; the median is reported)
 #
 # Space: 1m needs about 8 GB and 7.5M inodes; the others under 1 GB together.
-# Time on 2 cores: about 55 minutes for all four, most of it upstream's runs.
+# Time on 2 cores: about 60 minutes for all four, most of it upstream's runs.
 #
 # For every shape: gc --dry-run and gc --dry-run -m of both tools, and regsweep du, with a
-# warm page cache (the same tree was just read by a regsweep run, which reads every file
-# upstream reads; with -m before regsweep's -m runs), then both tools' gc --dry-run with a cold one (sync, then
-# `echo 3 > /proc/sys/vm/drop_caches` before each run; skipped where not allowed). On
+# warm page cache (caches dropped where allowed, then the same tree read by a regsweep run,
+# which reads every file upstream reads; with -m before regsweep's -m runs), then both
+# tools' gc --dry-run with a cold one (sync, then `echo 3 > /proc/sys/vm/drop_caches` before
+# each run; skipped where not allowed). On
 # 100k, also both tools' real gc on fresh copies. Wall, user and sys seconds and peak RSS
 # and what was read from disk come from /usr/bin/time; syscall counts from strace -c on 10k.
 # Beside them, the floor (bench/floor.c): one thread that reads every tag link, revision link
@@ -69,8 +70,22 @@ timed() {
   cat "$t"
 }
 
-# measure SHAPE KEY CACHE N CMD...: N runs; warm: a regsweep run reads the tree first (once),
-# cold: caches dropped before each run. Stores the median (by wall time).
+# warm_up SHAPE [ARG...]: drops the caches (where allowed), then one regsweep dry run reads
+# the tree. Dropping first makes "warm" one state, whatever ran before: the kernel's cached
+# directory entries and inodes are then those of this tree alone, allocated as it reads them.
+# Without it, a warm 100k tree ran up to 25% slower after the 1m tree had been read.
+warm_up() {
+  local shape=$1
+  shift
+  if [ "$can_drop" = 1 ]; then
+    sync
+    echo 3 >/proc/sys/vm/drop_caches
+  fi
+  "$R" gc --dry-run -q "$@" --root "$W/$shape/tree" >/dev/null 2>&1 || true
+}
+
+# measure SHAPE KEY CACHE N CMD...: N runs; warm: after warm_up, cold: caches dropped before
+# each run. Stores the median (by wall time).
 measure() {
   local shape=$1 key=$2 cache=$3 n=$4
   shift 4
@@ -78,7 +93,7 @@ measure() {
     # With -m, regsweep also reads the layer links it would delete; a plain run does not.
     local m=()
     [ "$key" = rsm ] && m=(-m)
-    "$R" gc --dry-run -q "${m[@]}" --root "$W/$shape/tree" >/dev/null 2>&1 || true
+    warm_up "$shape" "${m[@]}"
   fi
   local lines=()
   for _ in $(seq "$n"); do
@@ -141,8 +156,11 @@ for shape in $SHAPES; do
     real_run "$shape" upreal "$UP" garbage-collect "$W/copy.yml"
   fi
   if [ "$shape" = 100k ] || [ "$shape" = 1m ]; then
-    # For the growth section: regsweep's system calls, and the kernel's cost of a blob stat on
-    # a warm tree (the second of two runs).
+    # For the growth section: regsweep's system calls, the directory entries the kernel holds
+    # once the tree is read, and the kernel's cost of a blob stat on a warm tree (the second of
+    # two runs).
+    warm_up "$shape"
+    res["$shape dentries"]=$(awk '{print $1}' /proc/sys/fs/dentry-state)
     strace -f -c -o "$W/strace.grow" "$R" gc --dry-run "$dir/config.yml" >/dev/null 2>&1 || true
     res["$shape calls"]=$(awk '$NF=="total"{print $4}' "$W/strace.grow")
     "$W/statcost" "$dir/tree" >/dev/null
@@ -199,8 +217,9 @@ out=docs/performance.md
     echo "* Cold runs: skipped, /proc/sys/vm/drop_caches is not writable here."
   fi
   echo
-  echo "Warm means a regsweep run read the same tree just before (it reads every directory and"
-  echo "file upstream reads). On this virtual machine the kernel reclaims page cache that is not"
+  echo "Warm means: caches dropped, then a regsweep run read the same tree just before (it reads"
+  echo "every directory and file upstream reads), so each tree starts from the same state whatever"
+  echo "ran before it. On this virtual machine the kernel reclaims page cache that is not"
   echo "used for a while, so a 1M-blob tree is never wholly cached: there \"warm\" is partly cold,"
   echo "for both tools alike. The read MiB column shows how much."
   damon=/sys/kernel/mm/damon/admin/kdamonds/0
@@ -271,6 +290,13 @@ out=docs/performance.md
     grow "regsweep's system calls (\`strace -f -c\`)" "${res["100k calls"]}" "${res["1m calls"]}"
     grow "kernel time for one stat of a blob's \`data\`, ns (\`bench/statcost.c\`)" "${res["100k statns"]}" "${res["1m statns"]}"
     grow "MiB a warm regsweep dry run read from disk" "$(read_mib 100k rs)" "$(read_mib 1m rs)"
+    grow "directory entries the kernel holds once the tree is read" "${res["100k dentries"]}" "${res["1m dentries"]}"
+    buckets=$(dmesg 2>/dev/null | sed -n 's/.*Dentry cache hash table entries: \([0-9]*\).*/\1/p' | tail -1)
+    if [ -n "$buckets" ]; then
+      echo
+      echo "The kernel looks up each path component in a hash table of $buckets buckets (its size is"
+      echo "set at boot); the directory entries row is how many entries share them."
+    fi
   fi
   echo
   echo "## fsck --verify-data"
@@ -280,7 +306,7 @@ out=docs/performance.md
   echo "## Re-running"
   echo
   echo '```sh'
-  echo "bench/run.sh [WORKDIR]                 # all shapes, about 55 minutes on 2 cores"
+  echo "bench/run.sh [WORKDIR]                 # all shapes, about 60 minutes on 2 cores"
   echo "SHAPES=\"10k 100k\" RUNS=5 bench/run.sh   # a subset, more runs"
   echo '```'
 } >"$out"
