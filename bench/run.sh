@@ -73,7 +73,9 @@ timed() {
 # warm_up SHAPE [ARG...]: drops the caches (where allowed), then one regsweep dry run reads
 # the tree. Dropping first makes "warm" one state, whatever ran before: the kernel's cached
 # directory entries and inodes are then those of this tree alone, allocated as it reads them.
-# Without it, a warm 100k tree ran up to 25% slower after the 1m tree had been read.
+# Without it, a warm 100k tree ran about 30% slower after the 1m tree had been read. The
+# order the warm-up creates them in matters as well: after a `-j 1` warm-up, later runs on
+# the 1m tree were 10-15% faster than after this default-`-j` one, which the bench keeps.
 warm_up() {
   local shape=$1
   shift
