@@ -93,9 +93,9 @@ measure() {
   shift 4
   if [ "$cache" = warm ]; then
     # With -m, regsweep also reads the layer links it would delete; a plain run does not.
-    local m=()
-    [ "$key" = rsm ] && m=(-m)
-    warm_up "$shape" "${m[@]}"
+    local flags=()
+    [ "$key" = rsm ] && flags=(-m)
+    warm_up "$shape" "${flags[@]}"
   fi
   local lines=()
   for _ in $(seq "$n"); do
@@ -123,7 +123,7 @@ real_run() {
   rm -rf "$W/copy"
 }
 
-declare -A BLOBS
+declare -A BLOBS UP_RUNS OUR_RUNS # per shape: blobs; timed runs of upstream's, of the others'
 for shape in $SHAPES; do
   dir=$W/$shape
   # A tree is generated once and reused while its generator arguments stay the same.
@@ -137,9 +137,11 @@ for shape in $SHAPES; do
   fi
   printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\n' "$dir/tree" >"$dir/config.yml"
   BLOBS[$shape]=$(sed -n 's/^gen-tree: \([0-9]*\) blobs.*/\1/p' "$dir/gen.txt")
-  n=$RUNS # upstream's runs
-  m=$RUNS # regsweep's and the floor's
-  case $shape in 1m | ci) n=$BIG_RUNS m=$OUR_BIG_RUNS ;; esac
+  UP_RUNS[$shape]=$RUNS
+  OUR_RUNS[$shape]=$RUNS
+  case $shape in 1m | ci) UP_RUNS[$shape]=$BIG_RUNS OUR_RUNS[$shape]=$OUR_BIG_RUNS ;; esac
+  n=${UP_RUNS[$shape]}
+  m=${OUR_RUNS[$shape]}
   echo "== $shape (${BLOBS[$shape]} blobs), $n run(s) of upstream, $m of the others" >&2
   measure "$shape" up warm "$n" "$UP" garbage-collect --dry-run "$dir/config.yml"
   measure "$shape" rs warm "$m" "$R" gc --dry-run "$dir/config.yml"
@@ -244,9 +246,8 @@ out=docs/performance.md
     echo "## ${TITLE[$shape]}"
     echo
     echo "\`scripts/gen-tree TREE ${GEN[$shape]}\`: $(sed 's/^gen-tree: //; s/ under .*//' "$W/$shape/gen.txt")."
-    n=$RUNS
-    m=$RUNS
-    case $shape in 1m | ci) n=$BIG_RUNS m=$OUR_BIG_RUNS ;; esac
+    n=${UP_RUNS[$shape]}
+    m=${OUR_RUNS[$shape]}
     runs() { [ "$1" -gt 1 ] && echo "the median of $1 runs" || echo "one run"; }
     if [ "$n" = "$m" ]; then
       echo "Each figure is $(runs "$n")."
