@@ -16,9 +16,9 @@
 # warm page cache (caches dropped where allowed, then the same tree read by a regsweep run,
 # which reads every file upstream reads; with -m before regsweep's -m runs), then both
 # tools' gc --dry-run with a cold one (sync, then `echo 3 > /proc/sys/vm/drop_caches` before
-# each run; skipped where not allowed). On
-# 100k, also both tools' real gc on fresh copies. Wall, user and sys seconds and peak RSS
-# and what was read from disk come from /usr/bin/time; syscall counts from strace -c on 10k.
+# each run; skipped where not allowed). On 100k, also both tools' real gc on fresh copies.
+# Wall, user and sys seconds, peak RSS and what was read from disk come from /usr/bin/time;
+# syscall counts from strace -c on 10k.
 # Beside them, the floor (bench/floor.c): one thread that reads every tag link, revision link
 # and manifest once and does nothing else, the least any dry run on this layout must read.
 # When both 100k and 1m run, a growth section compares them, with regsweep's system calls
