@@ -3,7 +3,12 @@
  * on one thread, and prints how many of each. Nothing is parsed beyond the link text, nothing
  * is planned: a tool that reads no less cannot be faster than this on the same disk.
  *
- * usage: floor <root>    (the registry's rootdirectory; reads <root>/docker/registry/v2)
+ * With --calls it also makes the other system calls a regsweep dry run makes to look at
+ * everything it reports on: a stat of every blob's data and of every layer link, and a read
+ * of every tag history link. Still one thread, nothing parsed or planned: how the kernel's
+ * cost of those calls alone grows with the tree.
+ *
+ * usage: floor [--calls] <root>    (the registry's rootdirectory; reads <root>/docker/registry/v2)
  * Built and run by bench/run.sh. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -16,7 +21,8 @@
 
 enum { HEX = 64, LINK = 7 + HEX };
 
-static long n_tags, n_revisions, n_manifests, n_bytes;
+static long n_tags, n_revisions, n_manifests, n_bytes, n_stats, n_history;
+static int calls; /* --calls */
 
 /* Manifests already read: an open-addressing set of 64-hex-digit names. */
 static char (*seen)[HEX];
@@ -112,11 +118,33 @@ static void each(int dirfd, const char *path, void (*fn)(int, const char *)) {
   closedir(d);
 }
 
+/* --calls: stats dirfd/<hex>/<leaf>, as the scan stats a blob's data or a layer link. */
+static void stat_leaf(int dirfd, const char *hex, const char *leaf) {
+  char path[512];
+  struct stat st;
+  snprintf(path, sizeof path, "%s/%s", hex, leaf);
+  n_stats += fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+static void blob(int prefix_fd, const char *hex) { stat_leaf(prefix_fd, hex, "data"); }
+static void prefix(int blobs_fd, const char *name) { each(blobs_fd, name, blob); }
+static void layer(int layers_fd, const char *hex) { stat_leaf(layers_fd, hex, "link"); }
+
+static void history(int index_fd, const char *hex) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/link", hex);
+  n_history += read_all(index_fd, path) >= 0;
+}
+
 static void tag(int tags_fd, const char *name) {
   char path[4096];
   snprintf(path, sizeof path, "%s/current/link", name);
   ++n_tags;
   follow(tags_fd, path);
+  if (calls) {
+    snprintf(path, sizeof path, "%s/index/sha256", name);
+    each(tags_fd, path, history);
+  }
 }
 
 static void revision(int revs_fd, const char *hex) {
@@ -135,6 +163,9 @@ static void walk(int parent_fd, const char *name) {
   if (fd < 0) {
     return;
   }
+  if (calls) {
+    each(fd, "_layers/sha256", layer);
+  }
   each(fd, "_manifests/tags", tag);
   each(fd, "_manifests/revisions/sha256", revision);
   each(fd, ".", walk);
@@ -142,19 +173,27 @@ static void walk(int parent_fd, const char *name) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: floor <root>\n");
+  calls = argc == 3 && strcmp(argv[1], "--calls") == 0;
+  if (argc != 2 + calls) {
+    fprintf(stderr, "usage: floor [--calls] <root>\n");
     return 2;
   }
   char path[4096];
-  snprintf(path, sizeof path, "%s/docker/registry/v2", argv[1]);
+  snprintf(path, sizeof path, "%s/docker/registry/v2", argv[argc - 1]);
   v2 = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (v2 < 0) {
     perror(path);
     return 1;
   }
+  if (calls) {
+    each(v2, "blobs/sha256", prefix);
+  }
   each(v2, "repositories", walk);
   printf("floor: %ld tags, %ld revisions, %ld manifests (%ld bytes) read\n", n_tags,
          n_revisions, n_manifests, n_bytes);
+  if (calls) {
+    printf("calls: %ld blob data and layer links stat'ed, %ld tag history links read\n",
+           n_stats, n_history);
+  }
   return 0;
 }

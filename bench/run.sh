@@ -22,7 +22,10 @@
 # Beside them, the floor (bench/floor.c): one thread that reads every tag link, revision link
 # and manifest once and does nothing else, the least any dry run on this layout must read.
 # When both 100k and 1m run, a growth section compares them, with regsweep's system calls
-# (strace -c) and what one stat of a blob's data costs the kernel (bench/statcost.c) on each.
+# (strace -c), what one stat of a blob's data costs the kernel (bench/statcost.c), and
+# `floor --calls` on each: the floor plus the other lookups and reads a regsweep dry run
+# makes (every blob's data and layer link stat'ed, every tag history link read), on one
+# thread, which shows how the kernel's cost of those calls alone grows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
@@ -160,6 +163,7 @@ for shape in $SHAPES; do
     real_run "$shape" upreal "$UP" garbage-collect "$W/copy.yml"
   fi
   if [ "$shape" = 100k ] || [ "$shape" = 1m ]; then
+    measure "$shape" calls warm "$m" "$W/floor" --calls "$dir/tree"
     # For the growth section: regsweep's system calls, the directory entries the kernel holds
     # once the tree is read, and the kernel's cost of a blob stat on a warm tree (the second of
     # two runs).
@@ -241,6 +245,9 @@ out=docs/performance.md
   echo "The floor (\`bench/floor.c\`) reads every tag's current link, every revision link and"
   echo "every manifest they name, once each, on one thread, and nothing else: no blob list, no"
   echo "layer links, no tag history, no plan. It is the least reading any dry run must do."
+  echo "\`floor --calls\` also stats every blob's \`data\` and every layer link and reads every tag"
+  echo "history link, as regsweep does to look at everything it reports on: the same lookups and"
+  echo "reads as a regsweep dry run, on one thread, with no parsing or planning."
   for shape in $SHAPES; do
     echo
     echo "## ${TITLE[$shape]}"
@@ -263,6 +270,7 @@ out=docs/performance.md
     row "$shape" "**regsweep \`gc --dry-run -m\`**, warm" rsm upm
     row "$shape" "regsweep \`du\`, warm" du up
     row "$shape" "floor (\`bench/floor.c\`), warm" floor up
+    row "$shape" "floor \`--calls\` (regsweep's lookups and reads), warm" calls up
     row "$shape" "upstream \`garbage-collect --dry-run\`, cold" upc
     row "$shape" "**regsweep \`gc --dry-run\`**, cold" rsc upc
     row "$shape" "floor (\`bench/floor.c\`), cold" floorc upc
@@ -290,6 +298,7 @@ out=docs/performance.md
     grow "**regsweep \`gc --dry-run\`**, s" "$(wall 100k rs)" "$(wall 1m rs)"
     grow "regsweep \`gc --dry-run -m\`, s" "$(wall 100k rsm)" "$(wall 1m rsm)"
     grow "floor (\`bench/floor.c\`), s" "$(wall 100k floor)" "$(wall 1m floor)"
+    grow "floor \`--calls\`: regsweep's lookups and reads, one thread, s" "$(wall 100k calls)" "$(wall 1m calls)"
     grow "regsweep's system calls (\`strace -f -c\`)" "${res["100k calls"]}" "${res["1m calls"]}"
     grow "kernel time for one stat of a blob's \`data\`, ns (\`bench/statcost.c\`)" "${res["100k statns"]}" "${res["1m statns"]}"
     grow "MiB a warm regsweep dry run read from disk" "$(read_mib 100k rs)" "$(read_mib 1m rs)"
