@@ -163,7 +163,7 @@ for shape in $SHAPES; do
     real_run "$shape" upreal "$UP" garbage-collect "$W/copy.yml"
   fi
   if [ "$shape" = 100k ] || [ "$shape" = 1m ]; then
-    measure "$shape" calls warm "$m" "$W/floor" --calls "$dir/tree"
+    measure "$shape" fcalls warm "$m" "$W/floor" --calls "$dir/tree"
     # For the growth section: regsweep's system calls, the directory entries the kernel holds
     # once the tree is read, and the kernel's cost of a blob stat on a warm tree (the second of
     # two runs).
@@ -270,7 +270,7 @@ out=docs/performance.md
     row "$shape" "**regsweep \`gc --dry-run -m\`**, warm" rsm upm
     row "$shape" "regsweep \`du\`, warm" du up
     row "$shape" "floor (\`bench/floor.c\`), warm" floor up
-    row "$shape" "floor \`--calls\` (regsweep's lookups and reads), warm" calls up
+    row "$shape" "floor \`--calls\` (regsweep's lookups and reads), warm" fcalls up
     row "$shape" "upstream \`garbage-collect --dry-run\`, cold" upc
     row "$shape" "**regsweep \`gc --dry-run\`**, cold" rsc upc
     row "$shape" "floor (\`bench/floor.c\`), cold" floorc upc
@@ -298,7 +298,7 @@ out=docs/performance.md
     grow "**regsweep \`gc --dry-run\`**, s" "$(wall 100k rs)" "$(wall 1m rs)"
     grow "regsweep \`gc --dry-run -m\`, s" "$(wall 100k rsm)" "$(wall 1m rsm)"
     grow "floor (\`bench/floor.c\`), s" "$(wall 100k floor)" "$(wall 1m floor)"
-    grow "floor \`--calls\`: regsweep's lookups and reads, one thread, s" "$(wall 100k calls)" "$(wall 1m calls)"
+    grow "floor \`--calls\`: regsweep's lookups and reads, one thread, s" "$(wall 100k fcalls)" "$(wall 1m fcalls)"
     grow "regsweep's system calls (\`strace -f -c\`)" "${res["100k calls"]}" "${res["1m calls"]}"
     grow "kernel time for one stat of a blob's \`data\`, ns (\`bench/statcost.c\`)" "${res["100k statns"]}" "${res["1m statns"]}"
     grow "MiB a warm regsweep dry run read from disk" "$(read_mib 100k rs)" "$(read_mib 1m rs)"
