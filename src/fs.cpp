@@ -133,10 +133,14 @@ Result<Fd> open_dir(int dirfd, std::string_view relpath) {
     int fd = ::openat(at, comp.c_str(), k_dir_flags);
     if (fd < 0) {
       int err = errno;
-      if (err == ELOOP) {
-        return Error{"refusing to follow symbolic link in '" + std::string(relpath) + "'", err};
+      std::string_view upto = relpath.substr(0, slash);
+      struct stat st {};
+      if ((err == ELOOP || err == ENOTDIR) &&
+          ::fstatat(at, comp.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+        // O_NOFOLLOW | O_DIRECTORY says ENOTDIR for a link: say what it is.
+        return Error{"'" + std::string(upto) + "' is a symbolic link; not followed", ELOOP};
       }
-      return sys_error("open directory", relpath, err);
+      return sys_error("open directory", upto, err);
     }
     current = Fd(fd);
     at = current.get();

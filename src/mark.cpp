@@ -331,14 +331,25 @@ class RepoMarker {
   // Marks the repository as if the tags in `removed` were gone. A tag removed on request
   // takes with it the manifests only it reached (and what is attached to them).
   RepoMark run(const std::set<std::string>& removed) {
+    RepoMark out = run_once(removed, false);
+    if (m_keeps_all_layers && m_options.delete_untagged && !m_repo.tags_uncertain) {
+      // A manifest that cannot be read may be a list or index whose children are untagged
+      // revisions: with it unknown, every revision is a root, as if no tag could be read.
+      out = run_once(removed, true);
+    }
+    return out;
+  }
+
+ private:
+  RepoMark run_once(const std::set<std::string>& removed, bool every_revision) {
     m_live.clear();
     m_keeps_all_layers = false;
-    bool all_revisions = !m_options.delete_untagged || m_repo.tags_uncertain;
+    bool all_revisions = !m_options.delete_untagged || m_repo.tags_uncertain || every_revision;
     DigestSet doomed = forced_dead(removed);
     for (const Link& rev : m_repo.revisions) {
       const Digest& d = link_digest(m_inv, m_repo, rev);
       const ManifestRecord* rec = record(d);
-      bool unreadable = rec != nullptr && !rec->parsed();
+      bool unreadable = (rec != nullptr && !rec->parsed()) || unknown(d);
       bool root = (all_revisions && doomed.count(d) == 0) || rev.problem() || unreadable ||
                   young(rev.mtime) || young_blob(d);
       if (root) {
@@ -364,7 +375,6 @@ class RepoMarker {
     return result(all_revisions && doomed.empty());
   }
 
- private:
   enum class Origin { revision, tag, child };
 
   bool young(std::int64_t mtime) const {
@@ -376,8 +386,13 @@ class RepoMarker {
     return b != nullptr && young(b->mtime);
   }
 
-  // The manifest read for `d`; nullptr when it has no blob (missing) or was not read.
+  // The manifest read for `d`; nullptr when it has no blob (missing), was not read, or its
+  // blob could not be examined (unknown()).
   const ManifestRecord* record(const Digest& d) const { return m_table.find(m_inv, d); }
+
+  // True when `d`'s blob exists but could not be examined: an unreadable manifest, not a
+  // missing one (the scan reported its path).
+  bool unknown(const Digest& d) const { return blob_unknown(m_inv, d); }
 
   const ManifestRecord* parsed(const Digest& d) const {
     const ManifestRecord* rec = record(d);
@@ -469,7 +484,7 @@ class RepoMarker {
   bool live(const Digest& d) const { return m_live.count(d) != 0; }
 
   void report_missing(const Digest& d, Origin origin) {
-    if (!m_reported.insert({d, static_cast<int>(origin)}).second) {
+    if (unknown(d) || !m_reported.insert({d, static_cast<int>(origin)}).second) {
       return;
     }
     const std::string& name = m_repo.name;
@@ -511,6 +526,10 @@ class RepoMarker {
         continue;
       }
       const ManifestRecord* rec = record(d);
+      if (rec == nullptr && unknown(d)) {
+        m_keeps_all_layers = true;  // a manifest behind a blob that cannot be examined
+        continue;
+      }
       if (rec == nullptr) {
         report_missing(d, o);
         continue;

@@ -365,10 +365,14 @@ class Planner {
     if (!m_options.collect) {
       return;
     }
-    bool blobs_known = m_inv.blobs_complete && !repo.uncertain;
-    if (blobs_known) {
+    // A link is dangling only where its blob is known to be absent: not while something in
+    // the repository could not be read, nor when the blob's directory could not be examined.
+    auto dangling = [&](const Link& l) {
+      return l.dangling() && !repo.uncertain && !blob_unknown(m_inv, link_digest(m_inv, repo, l));
+    };
+    {
       for (const Link& rev : repo.revisions) {
-        if (rev.problem() || young(rev.mtime) || !rev.dangling()) {
+        if (rev.problem() || young(rev.mtime) || !dangling(rev)) {
           continue;
         }
         const Digest& d = link_digest(m_inv, repo, rev);
@@ -384,7 +388,7 @@ class Planner {
         }
         if (!rm.keeps(m_inv, repo, l)) {
           add_link(ActionKind::layer_link, Reason::unreferenced_layer_link, repo, l.ref);
-        } else if (blobs_known && !young(l.mtime) && l.dangling()) {
+        } else if (!young(l.mtime) && dangling(l)) {
           add_link(ActionKind::layer_link, Reason::dangling_link, repo, l.ref);
         }
       }

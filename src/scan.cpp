@@ -39,6 +39,10 @@ namespace {
 
 constexpr std::size_t k_link_max = 4096;
 
+// Said of a blob whose contents are unknown.
+constexpr std::string_view k_unknown_blob =
+    ", and since it cannot be read, everything that links it is kept";
+
 struct LinkRead {
   bool exists = false;
   std::optional<Digest> digest;
@@ -360,6 +364,25 @@ class Scanner {
     return !others;
   }
 
+  // A prefix directory `blobs/sha256/<name>` that exists but cannot be listed: whether a
+  // digest with that prefix has a blob is unknown. A name that is no prefix hides nothing.
+  void unknown_prefix(std::string_view name) {
+    m_blobs_incomplete.store(true);
+    if (name.size() == 2) {
+      if (auto d = parse_hex(std::string(name) + std::string(62, '0'))) {
+        std::lock_guard lock(m_unknown_mutex);
+        m_unknown_prefixes.set(d->bytes[0]);
+      }
+    }
+  }
+
+  // A blob directory that exists but whose `data` cannot be examined: present, unknown.
+  void unknown_blob(const Digest& d) {
+    m_blobs_incomplete.store(true);
+    std::lock_guard lock(m_unknown_mutex);
+    m_unknown_blobs.push_back(d);
+  }
+
   void keep_all_blobs(std::string path, std::string repo, const std::string& why) {
     m_keep_all.store(true);
     finding(FindingKind::unreadable, Severity::error, path, std::move(repo),
@@ -370,17 +393,20 @@ class Scanner {
     auto root = fs::open_dir(m_v2, layout::k_blobs_dir);
     if (!root) {
       if (root.error().sys_errno != ENOENT) {
-        m_blobs_incomplete.store(true);
+        all_blobs_unknown();
         finding(FindingKind::unreadable, Severity::error, std::string(layout::k_blobs_dir), "",
-                root.error().message);
+                root.error().message +
+                    "; whether any blob exists is unknown, every link and "
+                    "manifest is kept");
       }
       return;
     }
     auto prefixes = fs::list_dir(root->get());
     if (!prefixes) {
-      m_blobs_incomplete.store(true);
+      all_blobs_unknown();
       finding(FindingKind::unreadable, Severity::error, std::string(layout::k_blobs_dir), "",
-              prefixes.error().message);
+              prefixes.error().message + " (in '" + std::string(layout::k_blobs_dir) +
+                  "'); whether any blob exists is unknown, every link and manifest is kept");
       return;
     }
     // One vector per prefix, each sorted by its task: concatenated in prefix order they are
@@ -404,30 +430,46 @@ class Scanner {
     }
   }
 
+  void all_blobs_unknown() {
+    m_blobs_incomplete.store(true);
+    std::lock_guard lock(m_unknown_mutex);
+    m_unknown_prefixes.set();
+  }
+
   void scan_prefix(int blobs_fd, const fs::DirEntry& e, std::vector<Blob>& out) {
     std::string path = layout::blob_prefix_dir(e.name);
+    bool a_prefix = e.name.size() == 2 && parse_hex(e.name + std::string(62, '0'));
     if (e.type == fs::EntryType::symlink) {
-      m_blobs_incomplete.store(true);
+      unknown_prefix(e.name);
       finding(FindingKind::symlink, Severity::error, path, "",
-              "'" + path + "' is a symbolic link; not followed, nothing below it is deleted");
+              "'" + path +
+                  "' is a symbolic link; not followed: the blobs behind it are unknown, and "
+                  "everything that may need them is kept");
       return;
     }
-    if (e.type != fs::EntryType::directory || e.name.size() != 2) {
+    if (e.type != fs::EntryType::directory || !a_prefix) {
+      if (a_prefix) {
+        unknown_prefix(e.name);
+      }
       finding(FindingKind::unknown_entry, Severity::error, path, "",
-              "'" + path + "' is not a blob prefix directory; kept");
+              "'" + path + "' is not a blob prefix directory; kept" +
+                  (a_prefix ? ", and everything that may need a blob of that prefix is kept" : ""));
       return;
     }
     auto dir = fs::open_dir(blobs_fd, e.name);
     if (!dir) {
-      m_blobs_incomplete.store(true);
-      finding(FindingKind::unreadable, Severity::error, path, "", dir.error().message);
+      unknown_prefix(e.name);
+      finding(FindingKind::unreadable, Severity::error, path, "",
+              "cannot open directory '" + path + "': " + dir.error().reason() +
+                  "; the blobs in it are unknown, and everything that may need them is kept");
       return;
     }
     auto entries = fs::list_dir(dir->get());
     if (!entries) {
-      m_blobs_incomplete.store(true);
+      unknown_prefix(e.name);
       finding(FindingKind::unreadable, Severity::error, path, "",
-              entries.error().message + " (in '" + path + "')");
+              "cannot list directory '" + path + "': " + entries.error().reason() +
+                  "; the blobs in it are unknown, and everything that may need them is kept");
       return;
     }
     if (entries->empty()) {
@@ -439,14 +481,24 @@ class Scanner {
     for (const fs::DirEntry& b : *entries) {
       auto bpath = [&] { return layout::join(path, b.name); };  // for reports only
       auto digest = parse_hex(b.name);
+      // A blob directory of this prefix that cannot be examined is present, contents unknown.
+      bool names_blob = digest && b.name.substr(0, 2) == e.name;
       if (b.type == fs::EntryType::symlink) {
+        if (names_blob) {
+          unknown_blob(*digest);
+        }
         finding(FindingKind::symlink, Severity::error, bpath(), "",
-                "'" + bpath() + "' is a symbolic link; not followed, kept");
+                "'" + bpath() + "' is a symbolic link; not followed, kept" +
+                    (names_blob ? std::string(k_unknown_blob) : std::string()));
         continue;
       }
-      if (b.type != fs::EntryType::directory || !digest || b.name.substr(0, 2) != e.name) {
+      if (b.type != fs::EntryType::directory || !names_blob) {
+        if (names_blob) {
+          unknown_blob(*digest);
+        }
         finding(FindingKind::unknown_entry, Severity::error, bpath(), "",
-                "'" + bpath() + "' is not a blob directory; kept");
+                "'" + bpath() + "' is not a blob directory; kept" +
+                    (names_blob ? std::string(k_unknown_blob) : std::string()));
         continue;
       }
       HexLeaf data(b.name, layout::k_data);
@@ -456,23 +508,28 @@ class Scanner {
         std::string dpath = layout::join(bpath(), layout::k_data);
         if (err == ENOENT) {
           if (!inspect_incomplete(dir->get(), b.name, bpath(), "")) {
+            unknown_blob(*digest);
             finding(FindingKind::blob_without_data, Severity::error, bpath(), "",
-                    "blob directory '" + bpath() + "' has no data file; kept");
+                    "blob directory '" + bpath() + "' has no data file; kept" +
+                        std::string(k_unknown_blob));
           }
         } else {
-          m_blobs_incomplete.store(true);
-          finding(FindingKind::unreadable, Severity::error, dpath, "",
-                  fs::sys_error("stat", dpath, err).message + "; kept");
+          unknown_blob(*digest);
+          finding(
+              FindingKind::unreadable, Severity::error, dpath, "",
+              fs::sys_error("stat", dpath, err).message + "; kept" + std::string(k_unknown_blob));
         }
         continue;
       }
       if (!S_ISREG(st.st_mode)) {
         std::string dpath = layout::join(bpath(), layout::k_data);
         bool link = S_ISLNK(st.st_mode);
+        unknown_blob(*digest);
         finding(link ? FindingKind::symlink : FindingKind::unknown_entry, Severity::error, dpath,
                 "",
-                "'" + dpath + (link ? "' is a symbolic link" : "' is not a regular file") +
-                    "; the blob is kept");
+                "'" + dpath +
+                    (link ? "' is a symbolic link; not followed" : "' is not a regular file") +
+                    "; the blob is kept" + std::string(k_unknown_blob));
         continue;
       }
       out.push_back(Blob{*digest, static_cast<std::uint64_t>(st.st_size), st.st_mtim.tv_sec});
@@ -700,9 +757,44 @@ class Scanner {
     return s;
   }
 
+  // Reports every entry of a link directory's parent (`_layers`, `_manifests/revisions`) but
+  // the algorithm directory: another algorithm, a file, a socket. Each is kept, and the
+  // finding keeps its repository from being removed whole.
+  void report_strangers(int parent_fd, const std::string& path, const Repository& repo) {
+    auto entries = fs::list_dir(parent_fd);
+    if (!entries) {
+      return;  // opening the algorithm directory reports it
+    }
+    for (const fs::DirEntry& e : *entries) {
+      if (e.name == layout::k_algorithm && e.type == fs::EntryType::directory) {
+        continue;
+      }
+      std::string epath = layout::join(path, e.name);
+      finding(e.type == fs::EntryType::symlink ? FindingKind::symlink : FindingKind::unknown_entry,
+              Severity::error, epath, repo.name,
+              "'" + epath + "' is not part of the registry layout (" + describe_type(e.type) +
+                  "); kept, with its repository");
+    }
+  }
+
+  static std::string describe_type(fs::EntryType type) {
+    switch (type) {
+      case fs::EntryType::file:
+        return "a file";
+      case fs::EntryType::directory:
+        return "a directory: an unknown digest algorithm";
+      case fs::EntryType::symlink:
+        return "a symbolic link";
+      case fs::EntryType::other:
+        break;
+    }
+    return "a socket, FIFO or device";
+  }
+
   void scan_layers(int layers_fd, Repository& repo) {
     bool unreadable = false;
     std::string path = layout::join(layout::repo_dir(repo.name), layout::k_layers);
+    report_strangers(layers_fd, path, repo);
     repo.layers = read_links(layers_fd, path, repo, true, unreadable, LinkDir::layers);
     if (unreadable) {
       repo.uncertain = true;
@@ -748,6 +840,7 @@ class Scanner {
         continue;
       }
       if (e.name == layout::k_revisions) {
+        report_strangers(sub->get(), epath, repo);
         bool unreadable = false;
         repo.revisions = read_links(sub->get(), epath, repo, true, unreadable, LinkDir::revisions);
         if (unreadable) {
@@ -920,6 +1013,11 @@ class Scanner {
     sort_findings(inv.findings);
     inv.keep_all_blobs = m_keep_all.load();
     inv.blobs_complete = !m_blobs_incomplete.load();
+    inv.unknown_prefixes = m_unknown_prefixes;
+    inv.unknown_blobs = std::move(m_unknown_blobs);
+    std::sort(inv.unknown_blobs.begin(), inv.unknown_blobs.end());
+    inv.unknown_blobs.erase(std::unique(inv.unknown_blobs.begin(), inv.unknown_blobs.end()),
+                            inv.unknown_blobs.end());
     for (const auto& n : m_newest) {
       if (n.first > inv.newest_mtime_ns) {
         inv.newest_mtime_ns = n.first;
@@ -944,6 +1042,9 @@ class Scanner {
   tbb::enumerable_thread_specific<std::pair<std::int64_t, std::string>> m_newest;
   std::atomic<bool> m_keep_all{false};
   std::atomic<bool> m_blobs_incomplete{false};
+  std::mutex m_unknown_mutex;  // guards the two below
+  std::bitset<256> m_unknown_prefixes;
+  std::vector<Digest> m_unknown_blobs;
 };
 
 }  // namespace
@@ -1100,6 +1201,11 @@ std::uint32_t blob_index(const std::vector<Blob>& blobs, const Digest& digest) {
 
 std::uint32_t blob_index(const Inventory& inventory, const Digest& digest) {
   return inventory.blob_lookup.find(inventory.blobs, digest);
+}
+
+bool blob_unknown(const Inventory& inventory, const Digest& digest) {
+  return inventory.unknown_prefixes.test(digest.bytes[0]) ||
+         std::binary_search(inventory.unknown_blobs.begin(), inventory.unknown_blobs.end(), digest);
 }
 
 const Blob* find_blob(const Inventory& inventory, const Digest& digest) {

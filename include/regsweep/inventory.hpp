@@ -3,6 +3,7 @@
 // What a scan found on disk: repositories with their links, and every blob. Plain values, no
 // I/O; produced by scan() and read by every later stage.
 
+#include <bitset>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -133,8 +134,17 @@ struct Inventory {
   BlobLookup blob_lookup;                // over `blobs`, built by the scan
   // Something that could hold references could not be read: no blob may be deleted.
   bool keep_all_blobs = false;
-  // Every blob directory was read: a digest missing from `blobs` is really absent.
+  // Every blob directory was read: a digest missing from `blobs` is really absent. False
+  // when unknown_prefixes or unknown_blobs holds anything.
   bool blobs_complete = true;
+  // Blob prefix directories (`blobs/sha256/<xx>`, by the value of <xx>) that exist but could
+  // not be listed (a symbolic link, not a directory, unreadable): whether a digest with that
+  // prefix has a blob is unknown. All 256 when `blobs/sha256` itself could not be listed.
+  std::bitset<256> unknown_prefixes;
+  // Digests whose blob directory exists but could not be examined (its `data` is a symbolic
+  // link, a directory or a FIFO, or cannot be stat'ed; the directory is a file or a link):
+  // present, contents unknown. Sorted, unique.
+  std::vector<Digest> unknown_blobs;
   std::vector<Leftover> leftovers;   // sorted by path
   std::int64_t scan_started_ns = 0;  // nanoseconds since the epoch
   // The newest modification time (nanoseconds) seen on any blob, link or upload, and where.
@@ -159,6 +169,11 @@ inline const Digest& link_digest(const Inventory& inventory, const Repository& r
 inline const Digest* other_target(const Repository& repo, const Link& link) {
   return link.other() == Link::k_no_other ? nullptr : &repo.other_targets[link.other()];
 }
+
+// True when whether `digest` has a blob, and what it holds, could not be found out: its
+// prefix directory or its blob directory could not be examined. Such a digest is never
+// absent: a manifest behind it is unreadable, a link to it is not dangling.
+bool blob_unknown(const Inventory& inventory, const Digest& digest);
 
 // Finds a blob by digest in a sorted inventory; nullptr when absent.
 const Blob* find_blob(const Inventory& inventory, const Digest& digest);

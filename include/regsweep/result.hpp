@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstring>
 #include <string>
 #include <utility>
 #include <variant>
@@ -11,6 +12,10 @@ namespace regsweep {
 struct Error {
   std::string message;
   int sys_errno = 0;
+
+  // Why, without the path: the system's words for sys_errno, else the whole message. For
+  // callers that name the path themselves, from the root of the tree.
+  std::string reason() const { return sys_errno != 0 ? std::strerror(sys_errno) : message; }
 };
 
 // The outcome of an operation that can fail: a value or an Error. Never throws.
