@@ -12,6 +12,8 @@
 
 #include <simdjson.h>
 #include <algorithm>
+#include <array>
+#include <iterator>
 #include <mutex>
 #include <string>
 #include <unordered_set>
@@ -160,6 +162,86 @@ bool parse_index(simdjson::dom::object obj, Manifest& m, bool oci, std::string& 
   return !oci || read_subject(obj, m, error);
 }
 
+// The keys regsweep reads, at any depth, spelt as the registry writes them.
+constexpr std::string_view k_read_keys[] = {
+    "mediaType", "schemaVersion", "artifactType", "config",       "layers",
+    "manifests", "subject",       "digest",       "fsLayers",     "blobSum",
+    "urls",      "platform",      "os",           "architecture", "variant"};
+
+// True when `folded` (lower case) is `name` in any case.
+bool folds_to(std::string_view folded, std::string_view name) {
+  return folded.size() == name.size() &&
+         std::equal(folded.begin(), folded.end(), name.begin(), [](char f, char n) {
+           return f == (n >= 'A' && n <= 'Z' ? static_cast<char>(n - 'A' + 'a') : n);
+         });
+}
+
+// `key` as Go's encoding/json matches it to a field: case folded. Besides ASCII letters,
+// only two code points fold to ASCII letters: U+017F (long s) to 's', U+212A (Kelvin) to
+// 'k'. Empty when the key cannot fold to a name of ASCII letters.
+std::string go_fold(std::string_view key) {
+  std::string out;
+  out.reserve(key.size());
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    auto c = static_cast<unsigned char>(key[i]);
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
+    } else if (key.substr(i, 2) == "\xC5\xBF") {
+      out.push_back('s');
+      i += 1;
+    } else if (key.substr(i, 3) == "\xE2\x84\xAA") {
+      out.push_back('k');
+      i += 2;
+    } else {
+      return {};
+    }
+  }
+  return out;
+}
+
+// Finds a key that Go would read differently from simdjson, anywhere in the document: a key
+// regsweep reads given twice in one object (Go takes the last, simdjson the first), or
+// spelt another way that Go matches to it ("Layers", "layer\u017f"). Returns why, or empty.
+std::string ambiguous_key(simdjson::dom::element root) {
+  std::vector<simdjson::dom::element> todo{root};
+  while (!todo.empty()) {
+    simdjson::dom::element el = todo.back();
+    todo.pop_back();
+    simdjson::dom::array arr;
+    if (el.get(arr) == simdjson::SUCCESS) {
+      for (simdjson::dom::element child : arr) {
+        todo.push_back(child);
+      }
+      continue;
+    }
+    simdjson::dom::object obj;
+    if (el.get(obj) != simdjson::SUCCESS) {
+      continue;
+    }
+    std::array<int, std::size(k_read_keys)> seen{};
+    for (simdjson::dom::key_value_pair field : obj) {
+      todo.push_back(field.value);
+      std::string folded = go_fold(field.key);
+      for (std::size_t k = 0; k < std::size(k_read_keys); ++k) {
+        if (!folds_to(folded, k_read_keys[k])) {
+          continue;
+        }
+        std::string shown(field.key.substr(0, 100));
+        if (++seen[k] > 1) {
+          return "key '" + shown +
+                 "' is given twice in one object; the registry reads the last, so regsweep "
+                 "cannot trust what it names";
+        }
+        if (field.key != k_read_keys[k]) {
+          return "key '" + shown + "' is read by the registry as '" + std::string(k_read_keys[k]) +
+                 "'; regsweep cannot trust what it names";
+        }
+      }
+    }
+  }
+  return {};
+}
+
 void scan_mentioned(std::string_view text, std::vector<Digest>& out) {
   constexpr std::string_view prefix = "sha256:";
   std::size_t pos = 0;
@@ -233,6 +315,11 @@ ParseOutcome ManifestParser::parse(std::string_view bytes) {
   simdjson::dom::object obj;
   if (doc.get(obj) != simdjson::SUCCESS) {
     return fail("not a JSON object");
+  }
+  // The registry and its clients read JSON with Go's encoding/json: where that reads a key
+  // differently, the manifest is not trusted (rule 2 in docs/safety.md).
+  if (std::string why = ambiguous_key(doc); !why.empty()) {
+    return fail(why);
   }
   Manifest m;
   std::string_view media_type;

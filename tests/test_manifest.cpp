@@ -138,6 +138,117 @@ TEST(Manifest, RejectsAndKeepsMentionedDigests) {
   }
 }
 
+// Go's encoding/json (the registry's and its clients') matches keys case-insensitively and
+// takes the last of duplicates; simdjson matches exactly and takes the first. At every level
+// the parser reads, both forms make the manifest unreadable.
+TEST(Manifest, KeysGoReadsDifferentlyMakeTheManifestUnreadable) {
+  const std::string hex(64, 'a');
+  const std::string digest = "\"sha256:" + hex + "\"";
+  const std::string layer =
+      R"({"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","size":1,"digest":)" + digest +
+      "}";
+  const std::string config =
+      R"({"mediaType":"application/vnd.oci.image.config.v1+json","size":1,"digest":)" + digest +
+      "}";
+  // Each template holds `@` where a key regsweep reads stands, and `#` for its value.
+  struct Level {
+    const char* where;
+    std::string key;
+    std::string value;
+    std::string json;  // with '@' for the key and '#' for the value
+  };
+  const std::string oci =
+      R"("schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json")";
+  const std::string index =
+      R"("schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json")";
+  const std::string child =
+      R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":)" + digest +
+      R"(,"platform":{"os":"linux","architecture":"amd64"}})";
+  const std::vector<Level> levels = {
+      {"manifest mediaType", "mediaType", R"("application/vnd.oci.image.manifest.v1+json")",
+       R"({"schemaVersion":2,"@":#,"config":)" + config + R"(,"layers":[]})"},
+      {"manifest schemaVersion", "schemaVersion", "2",
+       R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","@":#,"config":)" + config +
+           R"(,"layers":[]})"},
+      {"manifest artifactType", "artifactType", R"("application/x")",
+       "{" + oci + R"(,"@":#,"config":)" + config + R"(,"layers":[]})"},
+      {"manifest config", "config", config, "{" + oci + R"(,"@":#,"layers":[]})"},
+      {"manifest layers", "layers", "[" + layer + "]",
+       "{" + oci + R"(,"config":)" + config + R"(,"@":#})"},
+      {"manifest subject", "subject", config,
+       "{" + oci + R"(,"config":)" + config + R"(,"layers":[],"@":#})"},
+      {"index manifests", "manifests", "[" + child + "]", "{" + index + R"(,"@":#})"},
+      {"schema1 fsLayers", "fsLayers", R"([{"blobSum":)" + digest + "}]",
+       R"({"schemaVersion":1,"name":"a","tag":"b","architecture":"amd64","@":#})"},
+      {"descriptor digest", "digest", digest,
+       "{" + oci +
+           R"(,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","size":1,"@":#},"layers":[]})"},
+      {"descriptor urls", "urls", R"(["http://example.invalid/x"])",
+       "{" + oci + R"(,"config":)" + config +
+           R"(,"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","size":1,"digest":)" +
+           digest + R"(,"@":#}]})"},
+      {"descriptor platform", "platform", R"({"os":"linux","architecture":"amd64"})",
+       "{" + index +
+           R"(,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":)" +
+           digest + R"(,"@":#}]})"},
+      {"platform os", "os", R"("linux")",
+       "{" + index +
+           R"(,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":)" +
+           digest + R"(,"platform":{"architecture":"amd64","@":#}}]})"},
+      {"schema1 blobSum", "blobSum", digest,
+       R"({"schemaVersion":1,"name":"a","tag":"b","architecture":"amd64","fsLayers":[{"@":#}]})"},
+  };
+  auto fill = [](std::string json, const std::string& keys_and_values) {
+    std::size_t at = json.find("\"@\":#");
+    return json.replace(at, 5, keys_and_values);
+  };
+  auto upper_first = [](std::string key) {
+    key[0] = static_cast<char>(key[0] - 'a' + 'A');
+    return key;
+  };
+  ManifestParser parser;
+  for (const Level& l : levels) {
+    SCOPED_TRACE(l.where);
+    // The template itself is a good manifest.
+    std::string good = fill(l.json, "\"" + l.key + "\":" + l.value);
+    ParseOutcome ok = parser.parse(good);
+    ASSERT_TRUE(ok.manifest) << ok.error << "\n" << good;
+    // Given twice.
+    std::string twice =
+        fill(l.json, "\"" + l.key + "\":" + l.value + ",\"" + l.key + "\":" + l.value);
+    ParseOutcome dup = parser.parse(twice);
+    EXPECT_FALSE(dup.manifest) << twice;
+    EXPECT_NE(dup.error.find("given twice"), std::string::npos) << dup.error;
+    // Alone, in another case, and beside the right spelling.
+    std::string variant = upper_first(l.key);
+    for (const std::string& keys :
+         {"\"" + variant + "\":" + l.value,
+          "\"" + l.key + "\":" + l.value + ",\"" + variant + "\":" + l.value}) {
+      std::string text = fill(l.json, keys);
+      ParseOutcome out = parser.parse(text);
+      EXPECT_FALSE(out.manifest) << text;
+      EXPECT_NE(out.error.find("'" + variant + "'"), std::string::npos) << out.error;
+    }
+  }
+  // The two non-ASCII code points Go folds to ASCII letters, and an escaped key.
+  for (const std::string& key : {std::string("layer\xC5\xBF"), std::string("\xE2\x84\xAA") + "ey",
+                                 std::string("la\\u0079ers")}) {
+    std::string text =
+        "{" + oci + R"(,"config":)" + config + R"(,"layers":[],")" + key + R"(":[]})";
+    ParseOutcome out = parser.parse(text);
+    if (key.find("ey") != std::string::npos) {
+      EXPECT_TRUE(out.manifest) << "'\\u212Aey' folds to 'key', which regsweep does not read";
+    } else {
+      EXPECT_FALSE(out.manifest) << text;
+    }
+  }
+  // Keys regsweep does not read may repeat, in any case: annotations are a map.
+  std::string annotated =
+      "{" + oci + R"(,"config":)" + config +
+      R"(,"layers":[],"annotations":{"a":"1","a":"2","A":"3"},"Annotations":{}})";
+  EXPECT_TRUE(parser.parse(annotated).manifest);
+}
+
 TEST(Manifest, ParserIsReusable) {
   ManifestParser parser;
   for (int i = 0; i < 3; ++i) {
