@@ -1,18 +1,69 @@
 #include "regsweep/config.hpp"
 
-#include <fstream>
-#include <sstream>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <yaml-cpp/yaml.h>
+
+#include "regsweep/fs.hpp"
 
 namespace regsweep {
 
 namespace {
 
+constexpr off_t k_config_max = 16 << 20;
+
 // Keys of `storage` that configure the registry rather than name a driver.
 bool is_storage_option(const std::string& key) {
   return key == "delete" || key == "cache" || key == "maintenance" || key == "redirect" ||
          key == "tag";
+}
+
+// The configuration file's text. Opened without blocking and refused unless a regular file:
+// a FIFO or a directory given as CONFIG is an error that names it, never a wait.
+Result<std::string> read_config_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    return Error{"cannot read configuration '" + path + "': " + std::strerror(errno), errno};
+  }
+  fs::Fd file(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    return Error{"cannot read configuration '" + path + "': " + std::strerror(errno), errno};
+  }
+  if (S_ISDIR(st.st_mode)) {
+    return Error{"configuration '" + path + "' is a directory; give the registry's config.yml",
+                 EISDIR};
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return Error{"configuration '" + path + "' is not a regular file", EINVAL};
+  }
+  if (st.st_size > k_config_max) {
+    return Error{
+        "configuration '" + path + "' is larger than " + std::to_string(k_config_max) + " bytes",
+        EFBIG};
+  }
+  std::string text(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < text.size()) {
+    ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      return Error{"cannot read configuration '" + path + "': " + std::strerror(errno), errno};
+    }
+    if (n == 0) {
+      break;
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  text.resize(got);
+  return text;
 }
 
 }  // namespace
@@ -21,6 +72,15 @@ Result<std::string> root_from_config_text(const std::string& yaml_text, const st
   try {
     YAML::Node doc = YAML::Load(yaml_text);
     YAML::Node storage = doc["storage"];
+    if (storage && storage.IsScalar() && storage.as<std::string>() == "filesystem") {
+      // `storage: filesystem`, which the registry accepts: the driver with no parameters.
+      return std::string(k_default_rootdirectory);
+    }
+    if (storage && storage.IsScalar()) {
+      return Error{"configuration '" + path + "' uses the '" + storage.as<std::string>() +
+                       "' storage driver; regsweep works on the filesystem driver only",
+                   0};
+    }
     if (!storage || !storage.IsMap()) {
       return Error{"configuration '" + path + "' has no storage section", 0};
     }
@@ -46,7 +106,9 @@ Result<std::string> root_from_config_text(const std::string& yaml_text, const st
                    0};
     }
     YAML::Node fsnode = storage["filesystem"];
-    if (fsnode && fsnode.IsMap() && fsnode["rootdirectory"]) {
+    // An empty or null `rootdirectory:` is the registry's default, as the registry reads it
+    // (yaml-cpp would give the text "null" for it).
+    if (fsnode && fsnode.IsMap() && fsnode["rootdirectory"] && fsnode["rootdirectory"].IsScalar()) {
       auto root = fsnode["rootdirectory"].as<std::string>();
       if (!root.empty()) {
         return root;
@@ -70,13 +132,11 @@ Result<RootChoice> locate_root(const std::optional<std::string>& config_arg,
         "REGISTRY_CONFIGURATION_PATH, or name the storage root with --root",
         0};
   }
-  std::ifstream in(*config, std::ios::binary);
-  if (!in) {
-    return Error{"cannot read configuration '" + *config + "'", errno};
+  auto read = read_config_file(*config);
+  if (!read) {
+    return read.error();
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
+  std::string text = std::move(*read);
   if (env.storage && !env.storage->empty() && *env.storage != "filesystem") {
     return Error{"REGISTRY_STORAGE selects the '" + *env.storage +
                      "' storage driver; regsweep works on the filesystem driver only",

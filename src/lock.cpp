@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -35,12 +36,23 @@ RegistryLock::~RegistryLock() {
 
 Result<std::unique_ptr<RegistryLock>> acquire_lock(int v2_fd, std::string_view command) {
   std::string name(k_lock_file);
-  int fd =
-      ::openat(v2_fd, name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
+  // O_NONBLOCK: a FIFO planted where the lock belongs must not hang the run; it is refused
+  // below, as anything but a regular file is.
+  int fd = ::openat(v2_fd, name.c_str(),
+                    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0644);
   if (fd < 0) {
     return fs::sys_error("open lock file", "docker/registry/v2/" + name, errno);
   }
   fs::Fd file(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    return fs::sys_error("stat lock file", "docker/registry/v2/" + name, errno);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return Error{"lock file 'docker/registry/v2/" + name +
+                     "' is not a regular file; remove it and run again; nothing was done",
+                 EINVAL};
+  }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     int err = errno;
     if (err == EWOULDBLOCK) {

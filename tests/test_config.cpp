@@ -26,6 +26,23 @@ TEST(Config, DefaultRoot) {
   EXPECT_EQ(*r2, "/var/lib/registry");
 }
 
+// As the registry reads them: an empty or null rootdirectory is the default (not the text
+// "null"), and `storage: filesystem` as a scalar is the driver with no parameters.
+TEST(Config, EmptyRootAndScalarDriverAreTheDefault) {
+  for (const char* text :
+       {"storage:\n  filesystem:\n    rootdirectory:\n",
+        "storage:\n  filesystem:\n    rootdirectory: ~\n",
+        "storage:\n  filesystem:\n    rootdirectory: \"\"\n", "storage: filesystem\n"}) {
+    SCOPED_TRACE(text);
+    auto r = root_from_config_text(text, "c.yml");
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(*r, "/var/lib/registry");
+  }
+  auto s3 = root_from_config_text("storage: s3\n", "c.yml");
+  ASSERT_FALSE(s3);
+  EXPECT_NE(s3.error().message.find("'s3' storage driver"), std::string::npos);
+}
+
 TEST(Config, OtherDriversAreRefusedByName) {
   auto r = root_from_config_text("storage:\n  s3:\n    bucket: b\n  delete:\n    enabled: true\n",
                                  "c.yml");
