@@ -50,4 +50,34 @@ void sort_findings(std::vector<Finding>& findings) {
                  findings.end());
 }
 
+std::string printable(std::string_view text) {
+  auto control = [](unsigned char c) { return c < 0x20 || c == 0x7f; };
+  if (std::none_of(text.begin(), text.end(),
+                   [&](char c) { return control(static_cast<unsigned char>(c)); })) {
+    return std::string(text);
+  }
+  static constexpr char k_hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size() + 8);
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (control(c)) {
+      out += "\\x";
+      out += k_hex[c >> 4U];
+      out += k_hex[c & 0xFU];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 }  // namespace regsweep

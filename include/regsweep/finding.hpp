@@ -36,6 +36,11 @@ struct Finding {
   std::string message;     // lower case, names the path in quotes
 };
 
+// `text` fit for one line of a terminal or a log: control characters (a newline in a tag
+// name, an escape sequence in a directory name) written as \n, \r, \t or \xNN, and a
+// backslash before them as \\. Text without them is returned unchanged.
+std::string printable(std::string_view text);
+
 // Orders findings by path, then kind, so reports are deterministic.
 void sort_findings(std::vector<Finding>& findings);
 

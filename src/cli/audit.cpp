@@ -157,7 +157,7 @@ auto with_progress(const char* what, F&& work) {
 bool print_findings(const std::vector<Finding>& findings) {
   bool errors = false;
   for (const Finding& f : findings) {
-    std::cerr << to_string(f.severity) << ": " << f.message << '\n';
+    std::cerr << to_string(f.severity) << ": " << printable(f.message) << '\n';
     errors = errors || f.severity == Severity::error;
   }
   return errors;
@@ -401,7 +401,7 @@ int run_du(const std::vector<std::string>& args) {
     }
     std::cout << '\n';
     for (const RepoUsage& u : rows) {
-      std::string name = u.name;  // names cannot hold commas or quotes; keep CSV plain
+      std::string name = printable(u.name);  // names hold no commas or quotes; CSV stays plain
       std::cout << name;
       for (const auto& c : columns()) {
         std::cout << ',' << c.second(u);
@@ -420,7 +420,7 @@ int run_du(const std::vector<std::string>& args) {
     }
     table.push_back(head);
     for (const RepoUsage& u : rows) {
-      std::vector<std::string> row{u.name};
+      std::vector<std::string> row{printable(u.name)};
       for (const auto& c : columns()) {
         row.push_back(is_bytes_column(c.first) ? fmt(c.second(u)) : std::to_string(c.second(u)));
       }
@@ -579,11 +579,11 @@ int run_fsck(const std::vector<std::string>& args) {
         std::cout << to_string(p.severity) << ": " << p.kind
                   << "\n  action: " << suggested_action(p.kind) << '\n';
       }
-      std::cout << "  " << p.message << '\n';
+      std::cout << "  " << printable(p.message) << '\n';
       if (!p.broken_tags.empty()) {
         std::cout << "    breaks:";
         for (const std::string& t : p.broken_tags) {
-          std::cout << ' ' << t;
+          std::cout << ' ' << printable(t);
         }
         std::cout << '\n';
       }
@@ -592,9 +592,9 @@ int run_fsck(const std::vector<std::string>& args) {
       std::cout << (repair ? (r.error.empty() ? "repaired: " : "repair failed: ")
                            : "repair (with --repair): ")
                 << (r.action == "remove-dangling-link"
-                        ? "remove dangling link '" + r.path + "'"
-                        : "move '" + r.path + "' to '" + r.target + "'")
-                << (r.error.empty() ? "" : ": " + r.error) << '\n';
+                        ? "remove dangling link '" + printable(r.path) + "'"
+                        : "move '" + printable(r.path) + "' to '" + printable(r.target) + "'")
+                << (r.error.empty() ? "" : ": " + printable(r.error)) << '\n';
     }
     std::cout << "fsck: " << errors << " errors, " << warnings << " warnings; " << broken.size()
               << " of " << report->tags << " tags broken; " << report->blobs << " blobs";
@@ -674,11 +674,11 @@ int run_ls(const std::vector<std::string>& args) {
   } else {
     for (const RepoListing& r : listing->repositories) {
       if (!tags) {
-        std::cout << r.name << '\n';
+        std::cout << printable(r.name) << '\n';
         continue;
       }
       for (const TagInfo& t : r.tags) {
-        std::cout << r.name << ':' << t.name << "  "
+        std::cout << printable(r.name) << ':' << printable(t.name) << "  "
                   << (t.digest ? t.digest->str() : std::string("(unreadable)")) << "  "
                   << (t.media_type.empty() ? "-" : t.media_type) << "  ";
         std::string plats;

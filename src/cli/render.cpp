@@ -41,7 +41,8 @@ std::uint64_t count_severity(const Collection& c, const SweepResult* sweep, Seve
 void render_manifest_lines(std::ostream& out, const Collection& c, std::size_t repo_index) {
   const Repository& repo = c.inventory.repositories[repo_index];
   const RepoMark& rm = c.marks.repositories[repo_index];
-  out << repo.name << '\n';
+  const std::string name = printable(repo.name);
+  out << name << '\n';
   // Live and dead manifests in digest order, as upstream walks the revisions directory.
   std::size_t li = 0;
   std::size_t di = 0;
@@ -56,25 +57,27 @@ void render_manifest_lines(std::ostream& out, const Collection& c, std::size_t r
     if (m == nullptr) {
       continue;  // upstream skips revisions whose blob is gone
     }
-    out << repo.name << ": marking manifest " << d.str() << " \n";
+    out << name << ": marking manifest " << d.str() << " \n";
     if (!m->parsed()) {
       continue;
     }
     for (std::span<const ManifestRef> refs : {m->blobs(), m->children()}) {
       for (ManifestRef r : refs) {
-        out << repo.name << ": marking blob " << c.manifests.digest(c.inventory, r).str() << '\n';
+        out << name << ": marking blob " << c.manifests.digest(c.inventory, r).str() << '\n';
       }
     }
   }
 }
 
 void render_action_line(std::ostream& out, const Action& a) {
+  const std::string repository = printable(a.repository);
+  const std::string name = printable(a.name);
   switch (a.kind) {
     case ActionKind::blob:
       out << "blob eligible for deletion: " << a.digest.str() << '\n';
       break;
     case ActionKind::layer_link:
-      out << a.repository << ": layer link eligible for deletion: " << a.digest.str();
+      out << repository << ": layer link eligible for deletion: " << a.digest.str();
       if (a.reason != Reason::unreferenced_layer_link) {
         out << " (" << to_string(a.reason) << ")";
       }
@@ -82,26 +85,27 @@ void render_action_line(std::ostream& out, const Action& a) {
       break;
     case ActionKind::revision:
       if (a.reason != Reason::untagged_manifest) {  // those are listed while marking
-        out << a.repository << ": manifest revision eligible for deletion: " << a.digest.str()
-            << " (" << to_string(a.reason) << ")\n";
+        out << repository << ": manifest revision eligible for deletion: " << a.digest.str() << " ("
+            << to_string(a.reason) << ")\n";
       }
       break;
     case ActionKind::tag_history:
       break;  // goes with its manifest
     case ActionKind::tag:
-      out << "tag eligible for deletion: " << a.repository << ":" << a.name << " ("
+      out << "tag eligible for deletion: " << repository << ":" << name << " ("
           << to_string(a.reason) << ")\n";
       break;
     case ActionKind::repository:
-      out << "repository eligible for deletion: " << a.repository << " (" << to_string(a.reason)
+      out << "repository eligible for deletion: " << repository << " (" << to_string(a.reason)
           << ")\n";
       break;
     case ActionKind::upload:
-      out << "upload eligible for deletion: " << a.repository << " " << a.name << " ("
+      out << "upload eligible for deletion: " << repository << " " << name << " ("
           << human_bytes(a.bytes) << ", " << to_string(a.reason) << ")\n";
       break;
     case ActionKind::tidy:
-      out << "leftover eligible for deletion: " << a.path() << " (" << to_string(a.reason) << ")\n";
+      out << "leftover eligible for deletion: " << printable(a.path()) << " ("
+          << to_string(a.reason) << ")\n";
       break;
   }
 }
@@ -169,20 +173,20 @@ void render_text(std::ostream& out, const Collection& c, const SweepResult* swee
 void render_log(std::ostream& err, const Collection& c, const SweepResult* sweep,
                 const RenderOptions& options) {
   for (const Finding& f : c.findings) {
-    err << to_string(f.severity) << ": " << f.message << '\n';
+    err << to_string(f.severity) << ": " << printable(f.message) << '\n';
   }
   if (sweep == nullptr) {
     return;
   }
   for (const Finding& f : sweep->findings) {
-    err << to_string(f.severity) << ": " << f.message << '\n';
+    err << to_string(f.severity) << ": " << printable(f.message) << '\n';
   }
   if (!options.quiet) {
     for (std::size_t i = 0; i < c.plan.actions.size(); ++i) {
       if (sweep->error(i).empty()) {
         const Action& a = c.plan.actions[i];
-        err << "deleted " << to_string(a.kind) << ": /" << layout::k_v2_dir << '/' << a.path()
-            << '\n';
+        err << "deleted " << to_string(a.kind) << ": /" << layout::k_v2_dir << '/'
+            << printable(a.path()) << '\n';
       }
     }
   }
