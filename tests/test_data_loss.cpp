@@ -1,0 +1,418 @@
+// The data-loss holes found under adversarial testing, one table a rule (docs/safety.md): each
+// case damages a tree, runs the real command line (gc and gc -m, as cron would), and checks
+// the exit code, that the finding names the full path, and that everything the image under
+// test needs to be pulled still exists.
+#include <gtest/gtest.h>
+#include <simdjson.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include <boost/filesystem.hpp>
+
+#include "regsweep/layout.hpp"
+#include "temp_registry.hpp"
+
+namespace regsweep {
+namespace {
+
+namespace bfs = boost::filesystem;
+
+bool can_drop_privileges() {
+  return ::geteuid() == 0 && std::system("command -v setpriv >/dev/null 2>&1") == 0;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A tree with the image under test, "app:v1" (a schema2 manifest, its config and a layer
+// of its own), another image and an orphan blob.
+struct Tree {
+  test::TempRegistry reg;
+  Digest layer, config, manifest;
+  Digest other_layer, other;
+  Digest orphan;
+  Tree() {
+    layer = reg.put_layer("app", "app layer");
+    manifest = reg.put_image("app", {layer}, "app");
+    config = reg.last_config();
+    reg.tag("app", "v1", manifest);
+    other_layer = reg.put_layer("other", "other layer");
+    other = reg.put_image("other", {other_layer}, "other");
+    reg.tag("other", "v1", other);
+    orphan = reg.put_blob("an orphan");
+  }
+  std::string abs(const std::string& rel) const { return reg.v2() + "/" + rel; }
+  // Moves `rel` out of the tree (to <root>/elsewhere/<name>) and leaves a symbolic link to
+  // it in its place: the data is still there, behind a link regsweep must not follow.
+  void move_behind_link(const std::string& rel, const std::string& name) {
+    bfs::create_directories(reg.root() + "/elsewhere");
+    std::string target = reg.root() + "/elsewhere/" + name;
+    bfs::rename(abs(rel), target);
+    bfs::create_symlink(target, abs(rel));
+  }
+  // What a pull of app:v1 reads (through links, where the damage put one).
+  std::vector<std::string> needed() const {
+    return {layout::blob_data(manifest),
+            layout::blob_data(config),
+            layout::blob_data(layer),
+            layout::layer_link("app", config),
+            layout::layer_link("app", layer),
+            layout::revision_link("app", manifest),
+            layout::tag_current_link("app", "v1")};
+  }
+};
+
+struct CliRun {
+  int exit_code = -1;
+  std::string err;
+  std::vector<std::pair<std::string, std::string>> findings;  // kind, message
+};
+
+// Runs `regsweep ARGS` with a time limit; stderr is kept, stdout dropped.
+CliRun run_cli(const std::string& args, const std::string& work, bool as_nobody = false) {
+  std::string err_file = work + "/stderr.txt";
+  std::string cmd = "timeout 60 ";
+  if (as_nobody) {
+    cmd += "setpriv --reuid=65534 --regid=65534 --clear-groups ";
+  }
+  cmd += std::string("'") + REGSWEEP_BIN + "' " + args + " >/dev/null 2>'" + err_file + "'";
+  int status = std::system(cmd.c_str());
+  CliRun out;
+  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  out.err = read_text(err_file);
+  return out;
+}
+
+CliRun run_gc(Tree& t, bool delete_untagged, bool as_nobody = false) {
+  std::string report = t.reg.root() + "/report.json";
+  std::remove(report.c_str());
+  if (as_nobody) {
+    std::string chown = "chown -R 65534:65534 '" + t.reg.root() + "'";
+    EXPECT_EQ(std::system(chown.c_str()), 0);
+  }
+  CliRun out = run_cli("gc --root '" + t.reg.root() + "' --min-age 0 -q --json '" + report + "'" +
+                           (delete_untagged ? " -m" : ""),
+                       t.reg.root(), as_nobody);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.load(report).get(doc) == simdjson::SUCCESS) {
+    for (simdjson::dom::element f : doc["findings"]) {
+      std::string_view kind;
+      std::string_view message;
+      if (f["kind"].get(kind) == simdjson::SUCCESS &&
+          f["message"].get(message) == simdjson::SUCCESS) {
+        out.findings.emplace_back(std::string(kind), std::string(message));
+      }
+    }
+  }
+  return out;
+}
+
+// The entries of a snapshot in the registry's tree and behind its links, without the
+// reports and logs a run writes beside them.
+std::map<std::string, test::FileState> tree_only(std::map<std::string, test::FileState> all) {
+  std::erase_if(all, [](const auto& kv) {
+    return kv.first.rfind("/docker", 0) != 0 && kv.first.rfind("/elsewhere", 0) != 0;
+  });
+  return all;
+}
+
+// --- Rule 1: what cannot be read is unknown, not absent ----------------------------------
+
+struct UnknownCase {
+  std::string name;
+  std::function<void(Tree&)> damage;
+  std::function<std::string(const Tree&)> named;  // the path the finding must name
+  bool as_nobody = false;
+  bool destroys_manifest = false;  // the damage itself removed the manifest's data
+};
+
+std::vector<UnknownCase> unknown_cases() {
+  auto prefix = [](const Tree& t) {
+    return layout::blob_prefix_dir(t.manifest.hex().substr(0, 2));
+  };
+  auto data = [](const Tree& t) { return layout::blob_data(t.manifest); };
+  auto blob_dir = [](const Tree& t) { return layout::blob_dir(t.manifest); };
+  return {
+      {"a blob prefix directory is a symbolic link",
+       [prefix](Tree& t) { t.move_behind_link(prefix(t), "prefix"); }, prefix},
+      {"a manifest's data is a symbolic link to the real file",
+       [data](Tree& t) { t.move_behind_link(data(t), "data"); }, data},
+      {"a manifest's blob directory is a symbolic link",
+       [blob_dir](Tree& t) { t.move_behind_link(blob_dir(t), "blobdir"); }, blob_dir},
+      {"a manifest's data is a directory",
+       [data](Tree& t) {
+         t.reg.remove(data(t));
+         t.reg.mkdir(data(t));
+       },
+       data},
+      {"a manifest's data is a FIFO",
+       [data](Tree& t) {
+         t.reg.remove(data(t));
+         ASSERT_EQ(::mkfifo(t.abs(data(t)).c_str(), 0644), 0);
+       },
+       data},
+      {"a manifest's blob directory is a file",
+       [blob_dir](Tree& t) {
+         t.reg.remove(blob_dir(t));
+         t.reg.write(blob_dir(t), "x");
+       },
+       blob_dir, false, true},
+      {"a blob prefix directory is a file",
+       [prefix](Tree& t) {
+         t.reg.remove(prefix(t));
+         t.reg.write(prefix(t), "x");
+       },
+       prefix, false, true},
+      {"a blob prefix directory cannot be read",
+       [prefix](Tree& t) { ASSERT_EQ(::chmod(t.abs(prefix(t)).c_str(), 0), 0); }, prefix, true},
+      {"a manifest's data cannot be stat'ed",
+       [blob_dir](Tree& t) { ASSERT_EQ(::chmod(t.abs(blob_dir(t)).c_str(), 0), 0); }, data, true},
+  };
+}
+
+TEST(DataLoss, WhatCannotBeExaminedIsKeptWithAllItMightProtect) {
+  for (const UnknownCase& c : unknown_cases()) {
+    for (bool m : {false, true}) {
+      SCOPED_TRACE(c.name + (m ? ", with -m" : ""));
+      if (c.as_nobody && !can_drop_privileges()) {
+        if (::geteuid() == 0) {
+          ADD_FAILURE() << "setpriv (util-linux) is needed to test unreadable files as root";
+        }
+        continue;
+      }
+      Tree t;
+      c.damage(t);
+      CliRun r = run_gc(t, m, c.as_nobody);
+      EXPECT_EQ(r.exit_code, 3) << r.err;
+      // The finding names the path from the root of the tree, not a bare component.
+      std::string full = "'" + c.named(t) + "'";
+      EXPECT_NE(r.err.find(full), std::string::npos) << "stderr does not name " << full << ":\n"
+                                                     << r.err;
+      for (const std::string& p : t.needed()) {
+        if (!(c.destroys_manifest && p == layout::blob_data(t.manifest))) {
+          EXPECT_TRUE(t.reg.exists(p)) << p << " was deleted";
+        }
+      }
+      if (c.as_nobody) {
+        std::string back = "chmod -R u+rwx '" + t.reg.v2() + "'";
+        ASSERT_EQ(std::system(back.c_str()), 0);
+      }
+      EXPECT_TRUE(t.reg.has_blob(t.other_layer));
+    }
+  }
+}
+
+// The directories regsweep walks from the top: a symbolic link there is refused before
+// anything is read (exit 1), and the message says how to run instead.
+TEST(DataLoss, ASymlinkedTopDirectoryIsRefusedBeforeAnythingIsRead) {
+  for (const char* top : {"blobs", "blobs/sha256", "repositories"}) {
+    SCOPED_TRACE(top);
+    Tree t;
+    t.move_behind_link(top, "top");
+    auto before = tree_only(t.reg.snapshot());
+    CliRun r = run_gc(t, true);
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find(t.reg.v2() + "/" + top + "' is a symbolic link"), std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("bind mount"), std::string::npos) << r.err;
+    EXPECT_TRUE(before == tree_only(t.reg.snapshot())) << "the tree changed";
+  }
+  Tree t;
+  bfs::rename(t.reg.root() + "/docker/registry/v2", t.reg.root() + "/real-v2");
+  bfs::create_symlink(t.reg.root() + "/real-v2", t.reg.root() + "/docker/registry/v2");
+  CliRun r = run_gc(t, false);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("docker/registry/v2' is a symbolic link"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--root"), std::string::npos) << r.err;
+}
+
+// --- Rule 2: read manifests exactly as the registry and its clients do --------------------
+
+std::string descriptor(const Digest& d, const std::string& digest_key = "digest") {
+  return R"({"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","size":64,")" + digest_key +
+         R"(":")" + d.str() + R"("})";
+}
+
+std::string config_descriptor(const Digest& d) {
+  return R"({"mediaType":"application/vnd.oci.image.config.v1+json","size":64,"digest":")" +
+         d.str() + R"("})";
+}
+
+struct GoCase {
+  std::string name;
+  // The manifest's JSON, given the image's config and layer and an orphan blob Go ignores.
+  std::function<std::string(const Digest& config, const Digest& layer, const Digest& orphan)> json;
+};
+
+std::vector<GoCase> go_cases() {
+  const std::string oci =
+      R"("schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json")";
+  const std::string docker =
+      R"("schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json")";
+  return {
+      {"layers given twice, the first empty",
+       [=](const Digest& c, const Digest& l, const Digest&) {
+         return "{" + docker + R"(,"config":)" + config_descriptor(c) +
+                R"(,"layers":[],"layers":[)" + descriptor(l) + "]}";
+       }},
+      {"config given twice",
+       [=](const Digest& c, const Digest& l, const Digest& o) {
+         return "{" + docker + R"(,"config":)" + config_descriptor(o) + R"(,"config":)" +
+                config_descriptor(c) + R"(,"layers":[)" + descriptor(l) + "]}";
+       }},
+      {"Layers in another case",
+       [=](const Digest& c, const Digest& l, const Digest&) {
+         return "{" + oci + R"(,"config":)" + config_descriptor(c) + R"(,"Layers":[)" +
+                descriptor(l) + "]}";
+       }},
+      {"a descriptor's digest given twice",
+       [=](const Digest& c, const Digest& l, const Digest& o) {
+         std::string d =
+             R"({"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","size":64,"digest":")" +
+             o.str() + R"(","digest":")" + l.str() + R"("})";
+         return "{" + oci + R"(,"config":)" + config_descriptor(c) + R"(,"layers":[)" + d + "]}";
+       }},
+      {"a descriptor's digest beside a Digest",
+       [=](const Digest& c, const Digest& l, const Digest& o) {
+         std::string d =
+             R"({"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","size":64,"digest":")" +
+             o.str() + R"(","Digest":")" + l.str() + R"("})";
+         return "{" + oci + R"(,"config":)" + config_descriptor(c) + R"(,"layers":[)" + d + "]}";
+       }},
+      {"mediaType given twice",
+       [=](const Digest& c, const Digest& l, const Digest&) {
+         return R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","mediaType":"application/vnd.oci.image.manifest.v1+json","config":)" +
+                config_descriptor(c) + R"(,"layers":[)" + descriptor(l) + "]}";
+       }},
+      {"layers spelt with a long s, which Go folds to s",
+       [=](const Digest& c, const Digest& l, const Digest&) {
+         // "\u017f" is LATIN SMALL LETTER LONG S: Go's case folding matches it to 's'.
+         return "{" + oci + R"(,"config":)" + config_descriptor(c) +
+                R"(,"layers":[],"layer\u017f":[)" + descriptor(l) + "]}";
+       }},
+  };
+}
+
+TEST(DataLoss, ManifestsGoReadsDifferentlyAreUnreadableAndKeepTheirRepository) {
+  for (const GoCase& c : go_cases()) {
+    for (bool m : {false, true}) {
+      SCOPED_TRACE(c.name + (m ? ", with -m" : ""));
+      test::TempRegistry reg;
+      Digest layer = reg.put_layer("app", "go layer");
+      Digest config = reg.put_blob(R"({"architecture":"amd64","os":"linux"})");
+      reg.link_layer("app", config);
+      Digest orphan = reg.put_blob("what only the first key names");
+      reg.link_layer("app", orphan);
+      Digest manifest = reg.put_manifest("app", c.json(config, layer, orphan));
+      reg.tag("app", "v1", manifest);
+      std::string report = reg.root() + "/report.json";
+      CliRun r = run_cli("gc --root '" + reg.root() + "' --min-age 0 -q --json '" + report + "'" +
+                             (m ? " -m" : ""),
+                         reg.root());
+      EXPECT_EQ(r.exit_code, 3) << r.err;
+      EXPECT_NE(r.err.find(layout::blob_data(manifest)), std::string::npos) << r.err;
+      for (const Digest& d : {manifest, config, layer}) {
+        EXPECT_TRUE(reg.has_blob(d)) << d.str() << " was deleted";
+      }
+      EXPECT_TRUE(reg.exists(layout::layer_link("app", layer)));
+      EXPECT_TRUE(reg.exists(layout::layer_link("app", config)));
+    }
+  }
+}
+
+TEST(DataLoss, AnIndexWithDuplicateManifestsKeepsItsChildren) {
+  for (const std::string second : {"manifests", "Manifests"}) {
+    SCOPED_TRACE(second);
+    test::TempRegistry reg;
+    Digest layer = reg.put_layer("app", "child layer");
+    Digest child = reg.put_image("app", {layer}, "child");
+    std::string json =
+        R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[],")" +
+        second +
+        R"(":[{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","size":100,"digest":")" +
+        child.str() + R"(","platform":{"architecture":"amd64","os":"linux"}}]})";
+    Digest index = reg.put_manifest("app", json);
+    reg.tag("app", "v1", index);
+    CliRun r = run_cli("gc --root '" + reg.root() + "' --min-age 0 -q -m", reg.root());
+    EXPECT_EQ(r.exit_code, 3) << r.err;
+    EXPECT_TRUE(reg.has_blob(child));
+    EXPECT_TRUE(reg.has_blob(layer));
+    EXPECT_TRUE(reg.exists(layout::revision_link("app", child)));
+  }
+}
+
+// --- Rule 4: nothing blocks forever --------------------------------------------------------
+
+TEST(DataLoss, AFifoWhereALockOrAConfigBelongsIsRefusedNotWaitedOn) {
+  Tree t;
+  ASSERT_EQ(::mkfifo(t.abs("regsweep.lock").c_str(), 0644), 0);
+  CliRun r = run_cli("gc --root '" + t.reg.root() + "' --min-age 0 -q", t.reg.root());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("regsweep.lock' is not a regular file"), std::string::npos) << r.err;
+  EXPECT_TRUE(t.reg.has_blob(t.orphan));
+
+  std::string fifo = t.reg.root() + "/config.yml";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  r = run_cli("gc -d '" + fifo + "'", t.reg.root());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("'" + fifo + "' is not a regular file"), std::string::npos) << r.err;
+
+  r = run_cli("gc -d '" + t.reg.root() + "'", t.reg.root());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("'" + t.reg.root() + "' is a directory"), std::string::npos) << r.err;
+}
+
+// --- Smaller ---------------------------------------------------------------------------------
+
+TEST(DataLoss, ASocketInLayersIsAFinding) {
+  Tree t;
+  std::string path = t.abs("repositories/app/_layers/registry.sock");
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  ASSERT_LT(path.size(), sizeof(addr.sun_path));
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ::close(fd);
+  CliRun r = run_gc(t, false);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("repositories/app/_layers/registry.sock"), std::string::npos) << r.err;
+  EXPECT_TRUE(t.reg.exists("repositories/app/_layers/registry.sock"));
+}
+
+TEST(DataLoss, ControlCharactersInNamesArePrintedEscaped) {
+  Tree t;
+  // A tag directory whose name holds a newline, with no current link: a finding names it.
+  t.reg.mkdir("repositories/app/_manifests/tags/bad\nname/index");
+  t.reg.write("repositories/app/_manifests/tags/bad\nname/index/keep", "x");
+  CliRun r = run_gc(t, false);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(r.err.find("bad\nname"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("bad\\nname"), std::string::npos) << r.err;
+}
+
+TEST(DataLoss, PrintableEscapesControlCharactersOnly) {
+  EXPECT_EQ(printable("repositories/app/_manifests/tags/v1"),
+            "repositories/app/_manifests/tags/v1");
+  EXPECT_EQ(printable("a\nb\tc\rd\x1b[31m\x7f"), "a\\nb\\tc\\rd\\x1b[31m\\x7f");
+  EXPECT_EQ(printable("back\\slash\n"), "back\\\\slash\\n");
+  EXPECT_EQ(printable("caf\xC3\xA9"), "caf\xC3\xA9");  // UTF-8 is text, not control
+}
+
+}  // namespace
+}  // namespace regsweep
