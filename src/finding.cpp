@@ -27,6 +27,8 @@ std::string_view to_string(FindingKind kind) {
       return "child-missing";
     case FindingKind::blob_without_data:
       return "blob-without-data";
+    case FindingKind::changed_since_scan:
+      return "changed-since-scan";
     case FindingKind::delete_failed:
       return "delete-failed";
   }

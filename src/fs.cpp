@@ -297,7 +297,8 @@ Result<FileInfo> stat(int dirfd, std::string_view relpath) {
   if (::fstatat(parent->get(), last.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     return sys_error("stat", relpath, errno);
   }
-  return FileInfo{type_of_mode(st.st_mode), static_cast<std::uint64_t>(st.st_size), st.st_mtim};
+  return FileInfo{type_of_mode(st.st_mode), static_cast<std::uint64_t>(st.st_size), st.st_mtim,
+                  static_cast<std::uint64_t>(st.st_nlink)};
 }
 
 Status remove_tree(int dirfd, std::string_view relpath) {

@@ -327,6 +327,18 @@ class Scanner {
     }
   }
 
+  // Records the modification time of the directory open at `fd` (at `path`), before it is
+  // listed, so that revalidate() sees a change made after that.
+  void watch(int fd, std::string path) {
+    struct stat st {};
+    if (::fstat(fd, &st) == 0) {
+      m_watched.local().push_back(
+          Watched{std::move(path),
+                  static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+                  static_cast<std::uint64_t>(st.st_nlink)});
+    }
+  }
+
   void leftover(Leftover::Kind kind, std::string path, std::string repo, std::int64_t mtime = 0) {
     m_leftovers.local().push_back(Leftover{kind, std::move(path), std::move(repo), mtime});
   }
@@ -341,6 +353,7 @@ class Scanner {
       finding(FindingKind::unreadable, Severity::error, path, repo, dir.error().message);
       return false;
     }
+    watch(dir->get(), path);  // a link or data written into it later must be seen
     auto entries = fs::list_dir(dir->get());
     if (!entries) {
       finding(FindingKind::unreadable, Severity::error, path, repo, entries.error().message);
@@ -464,6 +477,7 @@ class Scanner {
                   "; the blobs in it are unknown, and everything that may need them is kept");
       return;
     }
+    watch(dir->get(), path);
     auto entries = fs::list_dir(dir->get());
     if (!entries) {
       unknown_prefix(e.name);
@@ -541,6 +555,7 @@ class Scanner {
   void walk(fs::Fd dir, std::string name, tbb::task_group& group) {
     std::string path =
         name.empty() ? std::string(layout::k_repositories_dir) : layout::repo_dir(name);
+    watch(dir.get(), path);
     auto entries = fs::list_dir(dir.get());
     if (!entries) {
       keep_all_blobs(path, name, "cannot be listed (" + entries.error().message + ")");
@@ -598,9 +613,11 @@ class Scanner {
         }
         if (e.name == layout::k_manifests) {
           repo.has_manifests = true;
+          watch(sub->get(), epath);
           scan_manifests(sub->get(), repo);
         } else if (e.name == layout::k_layers) {
           repo.has_layers = true;
+          watch(sub->get(), epath);
           scan_layers(sub->get(), repo);
         } else {
           repo.has_uploads = true;
@@ -651,6 +668,9 @@ class Scanner {
     std::vector<Link> links;
     auto dir = fs::open_dir(parent_fd, layout::k_algorithm);
     std::string apath = layout::join(path, layout::k_algorithm);
+    if (dir && where != LinkDir::tag_history) {
+      watch(dir->get(), apath);  // a revision or layer link added after the scan
+    }
     if (!dir) {
       if (dir.error().sys_errno == ENOENT && missing_ok) {
         return links;
@@ -839,6 +859,7 @@ class Scanner {
         keep_all_blobs(epath, repo.name, "cannot be opened (" + sub.error().message + ")");
         continue;
       }
+      watch(sub->get(), epath);
       if (e.name == layout::k_revisions) {
         report_strangers(sub->get(), epath, repo);
         bool unreadable = false;
@@ -896,6 +917,8 @@ class Scanner {
         tag.has_current = true;
         tag.current = r.digest;
         tag.current_mtime = r.mtime;
+        tag.current_mtime_ns =
+            static_cast<std::int64_t>(r.mtime_ts.tv_sec) * 1000000000 + r.mtime_ts.tv_nsec;
         seen(r.mtime_ts, [&] { return cpath; });
         if (!r.problem.empty()) {
           tag.current_problem = true;
@@ -1027,6 +1050,12 @@ class Scanner {
     for (auto& v : m_leftovers) {
       inv.leftovers.insert(inv.leftovers.end(), v.begin(), v.end());
     }
+    for (auto& v : m_watched) {
+      inv.watched.insert(inv.watched.end(), std::make_move_iterator(v.begin()),
+                         std::make_move_iterator(v.end()));
+    }
+    std::sort(inv.watched.begin(), inv.watched.end(),
+              [](const Watched& a, const Watched& b) { return a.path < b.path; });
     std::sort(inv.leftovers.begin(), inv.leftovers.end(),
               [](const Leftover& a, const Leftover& b) { return a.path < b.path; });
   }
@@ -1039,6 +1068,7 @@ class Scanner {
   tbb::enumerable_thread_specific<std::vector<Finding>> m_findings;
   tbb::enumerable_thread_specific<std::vector<Repository>> m_repos;
   tbb::enumerable_thread_specific<std::vector<Leftover>> m_leftovers;
+  tbb::enumerable_thread_specific<std::vector<Watched>> m_watched;
   tbb::enumerable_thread_specific<std::pair<std::int64_t, std::string>> m_newest;
   std::atomic<bool> m_keep_all{false};
   std::atomic<bool> m_blobs_incomplete{false};

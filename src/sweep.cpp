@@ -89,8 +89,13 @@ const std::string& SweepResult::error(std::size_t i) const {
   return it != errors.end() && it->first == i ? it->second : none;
 }
 
-SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena) {
+SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena, SweepGuard* guard) {
   SweepResult out;
+  std::vector<std::uint8_t> done;
+  if (guard != nullptr) {
+    out.skip.assign(plan.actions.size(), 0);
+    done.assign(plan.actions.size(), 0);
+  }
   std::mutex errors_mutex;
   auto failed = [&](std::size_t i, std::string message) {
     std::lock_guard lock(errors_mutex);
@@ -100,10 +105,17 @@ SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena) {
     std::size_t begin = 0;
     while (begin < plan.actions.size()) {
       std::size_t end = begin;
-      while (end < plan.actions.size() && plan.actions[end].kind == plan.actions[begin].kind) {
+      const ActionKind kind = plan.actions[begin].kind;
+      while (end < plan.actions.size() && plan.actions[end].kind == kind) {
         ++end;
       }
+      if (guard != nullptr) {
+        guard->before_phase(kind, plan, done, out.skip);
+      }
       tbb::parallel_for(begin, end, [&](std::size_t i) {
+        if (out.skipped(i)) {
+          return;
+        }
         const Action& a = plan.actions[i];
         if (a.kind == ActionKind::repository) {
           // Only the repository's own directories: a nested repository below it stays.
@@ -124,6 +136,17 @@ SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena) {
           failed(i, s.error().message);
         }
       });
+      if (guard != nullptr) {
+        std::lock_guard lock(errors_mutex);
+        for (std::size_t i = begin; i < end; ++i) {
+          done[i] = out.skipped(i) ? 0 : 1;
+        }
+        for (const auto& [i, message] : out.errors) {
+          if (i >= begin && i < end) {
+            done[i] = 0;
+          }
+        }
+      }
       begin = end;
     }
   });
@@ -133,6 +156,10 @@ SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena) {
   std::vector<std::string> cleanup;
   for (std::size_t i = 0; i < plan.actions.size(); ++i) {
     const Action& a = plan.actions[i];
+    if (out.skipped(i)) {
+      ++out.skipped_count;
+      continue;
+    }
     if (const std::string& error = out.error(i); !error.empty()) {
       ++out.failed;
       out.findings.push_back(Finding{FindingKind::delete_failed, Severity::error, a.path(),
@@ -184,6 +211,10 @@ SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena) {
       out.findings.push_back(
           Finding{FindingKind::delete_failed, Severity::warning, sync_list[i], "", sync_errors[i]});
     }
+  }
+  if (guard != nullptr) {
+    std::vector<Finding> why = guard->take_findings();
+    out.findings.insert(out.findings.end(), why.begin(), why.end());
   }
   sort_findings(out.findings);
   return out;

@@ -1,5 +1,7 @@
 #include "temp_registry.hpp"
 
+#include "regsweep/revalidate.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -247,7 +249,8 @@ GcRun collect_impl(const TempRegistry& reg, const GcOptions& options, int jobs, 
   SweepResult s;
   if (do_sweep) {
     auto remover = make_tree_remover(v2->get());
-    s = sweep(c->plan, *remover, arena);
+    Revalidator guard(v2->get(), *c, options.delete_untagged);  // as the command line does
+    s = sweep(c->plan, *remover, arena, &guard);
   }
   return GcRun{std::move(*c), std::move(s)};
 }

@@ -22,6 +22,7 @@ enum class FindingKind {
   child_missing,         // a list or index names a child manifest that does not exist
   blob_without_data,     // a blob directory with no data file
   delete_failed,         // the sweep could not remove something
+  changed_since_scan,    // the tree changed between the scan and a deletion: it was skipped
 };
 
 std::string_view to_string(FindingKind kind);

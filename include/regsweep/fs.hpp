@@ -47,6 +47,7 @@ struct FileInfo {
   EntryType type;
   std::uint64_t size;
   std::timespec mtime;
+  std::uint64_t nlink = 0;  // for a directory on most file systems, 2 + its subdirectories
 };
 
 // Opens a directory the user named (the storage root). Symbolic links in this path are

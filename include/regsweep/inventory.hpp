@@ -47,11 +47,12 @@ struct Link {
 
 struct Tag {
   std::string name;
-  std::optional<Digest> current;   // what `current/link` names, when readable
-  bool current_problem = false;    // `current/link` exists but cannot be trusted
-  bool has_current = false;        // a `current` entry exists at all
-  std::int64_t current_mtime = 0;  // of `current/link`
-  std::vector<Link> history;       // `index/sha256/<hex>/link`, sorted by ref
+  std::optional<Digest> current;      // what `current/link` names, when readable
+  bool current_problem = false;       // `current/link` exists but cannot be trusted
+  bool has_current = false;           // a `current` entry exists at all
+  std::int64_t current_mtime = 0;     // of `current/link`, seconds
+  std::int64_t current_mtime_ns = 0;  // the same in nanoseconds, to see it move after the scan
+  std::vector<Link> history;          // `index/sha256/<hex>/link`, sorted by ref
   // Set by a removal request (`regsweep rm NAME:TAG`) before marking.
   bool remove_requested = false;
 };
@@ -127,6 +128,16 @@ class BlobLookup {
   std::size_t m_size = 0;
 };
 
+// A directory whose entries decide what may be deleted, with its modification time (in
+// nanoseconds) and link count taken before it was listed: a push after the scan changes the
+// time, and a new subdirectory (a new link's directory) the count, even within the file
+// system's clock tick.
+struct Watched {
+  std::string path;  // relative to docker/registry/v2
+  std::int64_t mtime_ns = 0;
+  std::uint64_t nlink = 0;
+};
+
 struct Inventory {
   bool has_repositories_dir = false;
   std::vector<Repository> repositories;  // sorted by name
@@ -151,6 +162,10 @@ struct Inventory {
   std::int64_t newest_mtime_ns = 0;
   std::string newest_path;
   std::vector<Finding> findings;  // sorted
+  // repositories/ and every directory below it the scan listed down to the link
+  // directories (`_manifests/tags`, `…/revisions/sha256`, `_layers/sha256`), blob prefix
+  // directories, and directories that lack their link or data file. Sorted by path.
+  std::vector<Watched> watched;
 };
 
 // The digest a link reference (Link::ref) of `repo` names: a blob's, from the inventory's

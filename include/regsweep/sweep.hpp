@@ -33,22 +33,43 @@ class Remover {
 // Deletes below an open docker/registry/v2 directory, never following symbolic links.
 std::unique_ptr<Remover> make_tree_remover(int v2_fd);
 
+// Decides, before each phase of a sweep, which actions must not be done after all: what a
+// deletion depends on may have changed since the scan (rule 3 in docs/safety.md).
+class SweepGuard {
+ public:
+  virtual ~SweepGuard() = default;
+  // Called before the actions of kind `next` run, from the sweeping thread. `done[i]` is 1
+  // for each action of an earlier phase that was done. Sets `skip[i]` to 1 for every action
+  // that must not be done; a skipped action stays skipped.
+  virtual void before_phase(ActionKind next, const Plan& plan,
+                            const std::vector<std::uint8_t>& done,
+                            std::vector<std::uint8_t>& skip) = 0;
+  // Why actions were skipped, one finding per cause; taken once, at the end of the sweep.
+  virtual std::vector<Finding> take_findings() = 0;
+};
+
 struct SweepResult {
-  // Why the action at index `i` of Plan::actions failed; empty when it was done.
+  // Why the action at index `i` of Plan::actions failed; empty when it was done or skipped.
   const std::string& error(std::size_t i) const;
+  // True when the guard kept the action at index `i` from being done.
+  bool skipped(std::size_t i) const { return i < skip.size() && skip[i] != 0; }
   // Failed actions as (index into Plan::actions, message), sorted by index. Failures are
   // rare: a string per action would cost 32 bytes each for a million actions.
   std::vector<std::pair<std::size_t, std::string>> errors;
   std::vector<std::string> removed_dirs;  // empty directories removed, sorted
   std::vector<Finding> findings;          // one per failure
+  std::vector<std::uint8_t> skip;         // parallel to Plan::actions when a guard ran; else empty
   std::uint64_t done = 0;
   std::uint64_t failed = 0;
+  std::uint64_t skipped_count = 0;  // not done because the guard said so
   std::uint64_t blobs_deleted = 0;
   std::uint64_t bytes_freed = 0;         // blob bytes
   std::uint64_t upload_bytes_freed = 0;  // bytes of uploads (purged, or in removed repositories)
   std::array<std::uint64_t, 8> done_by_kind{};  // indexed by ActionKind
 };
 
-SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena);
+// Executes `plan`; with a guard, asks it before each phase what to leave undone.
+SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena,
+                  SweepGuard* guard = nullptr);
 
 }  // namespace regsweep

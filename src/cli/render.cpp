@@ -166,7 +166,11 @@ void render_text(std::ostream& out, const Collection& c, const SweepResult* swee
         << done(ActionKind::repository) << " repositories, " << done(ActionKind::upload)
         << " uploads (" << human_bytes(sweep->upload_bytes_freed) << "), " << links << " links and "
         << done(ActionKind::tidy) + sweep->removed_dirs.size()
-        << " leftovers and empty directories; " << sweep->failed << " deletions failed\n";
+        << " leftovers and empty directories; " << sweep->failed << " deletions failed";
+    if (sweep->skipped_count > 0) {
+      out << ", " << sweep->skipped_count << " skipped: the tree changed since the scan";
+    }
+    out << '\n';
   }
 }
 
@@ -183,7 +187,7 @@ void render_log(std::ostream& err, const Collection& c, const SweepResult* sweep
   }
   if (!options.quiet) {
     for (std::size_t i = 0; i < c.plan.actions.size(); ++i) {
-      if (sweep->error(i).empty()) {
+      if (sweep->error(i).empty() && !sweep->skipped(i)) {
         const Action& a = c.plan.actions[i];
         err << "deleted " << to_string(a.kind) << ": /" << layout::k_v2_dir << '/'
             << printable(a.path()) << '\n';
@@ -230,6 +234,7 @@ std::string render_json(const Collection& c, const SweepResult* sweep, const Ren
   w.key("bytes_freed").value(sweep != nullptr ? sweep->bytes_freed : 0);
   w.key("upload_bytes_freed").value(sweep != nullptr ? sweep->upload_bytes_freed : 0);
   w.key("deletions_failed").value(sweep != nullptr ? sweep->failed : 0);
+  w.key("deletions_skipped").value(sweep != nullptr ? sweep->skipped_count : 0);
   w.key("directories_removed")
       .value(static_cast<std::uint64_t>(sweep != nullptr ? sweep->removed_dirs.size() : 0));
   w.key("kept_young").value(static_cast<std::uint64_t>(c.kept_young.size()));
@@ -260,6 +265,8 @@ std::string render_json(const Collection& c, const SweepResult* sweep, const Ren
     w.key("path").value(a.path());
     if (sweep == nullptr) {
       w.key("status").value("planned");
+    } else if (sweep->skipped(i)) {
+      w.key("status").value("skipped");
     } else if (sweep->error(i).empty()) {
       w.key("status").value("deleted");
     } else {

@@ -1,0 +1,55 @@
+#pragma once
+
+// Rule 3 of docs/safety.md: what was true at the scan must still be true at the delete.
+//
+// The scan recorded the modification time of every directory whose entries decide what may
+// be deleted (Inventory::watched) and of every tag's current link. Before each phase of the
+// sweep, the Revalidator takes them again: a directory changed in a repository (a manifest,
+// tag or layer link pushed since the scan) skips every deletion in that repository; any
+// change at all skips every blob deletion and blob-side tidying, since a new manifest may
+// reference an old blob. Directories the sweep itself deleted from are taken anew instead.
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "regsweep/collect.hpp"
+#include "regsweep/sweep.hpp"
+
+namespace regsweep {
+
+class Revalidator final : public SweepGuard {
+ public:
+  // `v2_fd`: the open docker/registry/v2. `collection` must outlive the Revalidator. With
+  // delete_untagged, the current links of the tags of every repository that loses a
+  // manifest are watched too: a tag moved onto that manifest makes it live again.
+  Revalidator(int v2_fd, const Collection& collection, bool delete_untagged);
+
+  void before_phase(ActionKind next, const Plan& plan, const std::vector<std::uint8_t>& done,
+                    std::vector<std::uint8_t>& skip) override;
+  std::vector<Finding> take_findings() override;
+
+  // The repositories found changed so far (for tests).
+  const std::set<std::string>& changed_repositories() const { return m_changed; }
+
+ private:
+  // Records that `path` changed; `repository` empty when it belongs to none.
+  void changed(const std::string& path, const std::string& repository, const std::string& how);
+
+  int m_v2;
+  const Collection& m_c;
+  std::vector<Watched> m_watched;        // baselines, taken anew after the sweep deletes in one
+  std::vector<std::size_t> m_tag_repos;  // repositories whose tags are watched
+  std::set<std::string> m_changed;       // repositories
+  bool m_any_change = false;
+  std::set<std::string> m_reported;   // paths
+  std::set<std::string> m_gone;       // paths the sweep removed whole
+  std::size_t m_processed = 0;        // actions whose outcome was taken into account
+  std::string_view m_last_link_repo;  // the last link deletion's repository and kind
+  ActionKind m_last_link_kind = ActionKind::blob;
+  std::vector<Finding> m_findings;
+};
+
+}  // namespace regsweep

@@ -1,0 +1,195 @@
+// Revalidation before each phase of a sweep.
+//
+// 1. Directories the sweep itself deleted from since the last check are taken anew (their
+//    time moved because of the sweep); those it removed are dropped.
+// 2. Every other watched directory is stat'ed again: a changed time, or a directory gone or
+//    appeared where it was not, is a change in its repository (or, above any repository, a
+//    change in the tree).
+// 3. With delete_untagged, each watched tag's current link likewise.
+// 4. Actions of changed repositories are skipped; after any change, blob deletions and
+//    blob-side tidying too.
+
+#include "regsweep/revalidate.hpp"
+
+#include <algorithm>
+#include <cerrno>
+
+#include "regsweep/fs.hpp"
+#include "regsweep/layout.hpp"
+
+namespace regsweep {
+
+namespace {
+
+std::int64_t mtime_ns(const fs::FileInfo& info) {
+  return static_cast<std::int64_t>(info.mtime.tv_sec) * 1000000000 + info.mtime.tv_nsec;
+}
+
+std::string parent_of(const std::string& path) {
+  std::size_t slash = path.rfind('/');
+  return slash == std::string::npos ? std::string() : path.substr(0, slash);
+}
+
+// The repository a path below repositories/ belongs to: the components before the first
+// reserved one (`_manifests`, `_layers`, …); for a namespace directory, the directory's own
+// name (it may be a repository too). Empty above any repository.
+std::string repository_of(const std::string& path) {
+  std::string prefix = std::string(layout::k_repositories_dir) + "/";
+  if (path.compare(0, prefix.size(), prefix) != 0) {
+    return {};
+  }
+  std::string rest = path.substr(prefix.size());
+  std::size_t reserved = rest.find("/_");
+  return reserved == std::string::npos ? rest : rest.substr(0, reserved);
+}
+
+}  // namespace
+
+Revalidator::Revalidator(int v2_fd, const Collection& collection, bool delete_untagged)
+    : m_v2(v2_fd), m_c(collection), m_watched(collection.inventory.watched) {
+  if (delete_untagged) {
+    for (std::size_t r = 0; r < collection.marks.repositories.size(); ++r) {
+      if (!collection.marks.repositories[r].dead.empty()) {
+        m_tag_repos.push_back(r);
+      }
+    }
+  }
+}
+
+void Revalidator::changed(const std::string& path, const std::string& repository,
+                          const std::string& how) {
+  m_any_change = true;
+  if (!repository.empty()) {
+    m_changed.insert(repository);
+  }
+  if (!m_reported.insert(path).second) {
+    return;
+  }
+  m_findings.push_back(
+      Finding{FindingKind::changed_since_scan, Severity::error, path, repository,
+              "'" + path + "' " + how + " since the scan: " +
+                  (repository.empty() ? std::string("no blob is deleted")
+                                      : "nothing in '" + repository + "' and no blob is deleted") +
+                  "; is a registry writing to the tree?"});
+}
+
+void Revalidator::before_phase(ActionKind next, const Plan& plan,
+                               const std::vector<std::uint8_t>& done,
+                               std::vector<std::uint8_t>& skip) {
+  // 1. What the sweep itself changed in the phases since the last check: the actions before
+  //    the first of kind `next` (the plan is in kind order).
+  std::set<std::string> touched;  // directories an entry was removed from
+  std::size_t end = m_processed;
+  while (end < plan.actions.size() && plan.actions[end].kind < next) {
+    ++end;
+  }
+  for (std::size_t i = m_processed; i < end; ++i) {
+    if (done[i] == 0) {
+      continue;
+    }
+    const Action a = plan.actions[i];
+    // Link deletions (by far the most) only touch their repository's link directory; nothing
+    // watched lies in what they remove.
+    if (a.kind == ActionKind::revision || a.kind == ActionKind::layer_link) {
+      std::string_view repo = a.repository;
+      if (repo != m_last_link_repo || a.kind != m_last_link_kind) {
+        m_last_link_repo = repo;
+        m_last_link_kind = a.kind;
+        touched.insert(a.kind == ActionKind::revision ? layout::revisions_dir(repo)
+                                                      : layout::layers_dir(repo));
+      }
+      continue;
+    }
+    if (a.kind == ActionKind::tag_history || a.kind == ActionKind::blob) {
+      continue;  // below a tag's index, or a blob prefix: neither is watched
+    }
+    std::string path = a.path();
+    touched.insert(parent_of(path));
+    if (a.kind == ActionKind::repository) {
+      for (std::string_view own : {layout::k_manifests, layout::k_layers, layout::k_uploads}) {
+        m_gone.insert(layout::join(path, own));
+      }
+      touched.insert(path);
+    } else {
+      m_gone.insert(path);
+    }
+  }
+  m_processed = end;
+  auto removed = [&](const std::string& path) {
+    for (std::string p = path; !p.empty(); p = parent_of(p)) {
+      if (m_gone.count(p) != 0) {
+        return true;
+      }
+    }
+    return false;
+  };
+  std::vector<Watched> kept;
+  kept.reserve(m_watched.size());
+  for (Watched& w : m_watched) {
+    if (removed(w.path)) {
+      continue;
+    }
+    auto info = fs::stat(m_v2, w.path);
+    if (touched.count(w.path) != 0) {
+      if (info) {
+        w.mtime_ns = mtime_ns(*info);  // the sweep's own deletion moved it
+        w.nlink = info->nlink;
+        kept.push_back(std::move(w));
+      }
+      continue;
+    }
+    // 2. Everything else must be as the scan saw it.
+    if (!info) {
+      changed(w.path, repository_of(w.path),
+              info.error().sys_errno == ENOENT ? "was removed" : "can no longer be examined");
+      continue;
+    }
+    if (mtime_ns(*info) != w.mtime_ns || info->nlink != w.nlink) {
+      changed(w.path, repository_of(w.path), "changed");
+    }
+    kept.push_back(std::move(w));
+  }
+  m_watched = std::move(kept);
+  // 3. Tags that decide which manifests are dead.
+  for (std::size_t r : m_tag_repos) {
+    const Repository& repo = m_c.inventory.repositories[r];
+    if (m_changed.count(repo.name) != 0) {
+      continue;
+    }
+    for (const Tag& tag : repo.tags) {
+      if (!tag.has_current) {
+        continue;
+      }
+      std::string path = layout::tag_current_link(repo.name, tag.name);
+      if (removed(path)) {
+        continue;  // the sweep removed the tag itself
+      }
+      auto info = fs::stat(m_v2, path);
+      if (!info || mtime_ns(*info) != tag.current_mtime_ns) {
+        changed(path, repo.name, info ? "moved" : "was removed");
+        break;
+      }
+    }
+  }
+  // 4. Skip what depends on a change.
+  if (!m_any_change) {
+    return;
+  }
+  for (std::size_t i = 0; i < skip.size(); ++i) {
+    if (skip[i] != 0 || (i < done.size() && done[i] != 0)) {
+      continue;
+    }
+    const Action a = plan.actions[i];
+    bool blob_side =
+        a.kind == ActionKind::blob || (a.kind == ActionKind::tidy && a.repository.empty());
+    if (blob_side || m_changed.count(std::string(a.repository)) != 0) {
+      skip[i] = 1;
+    }
+  }
+}
+
+std::vector<Finding> Revalidator::take_findings() {
+  return std::move(m_findings);
+}
+
+}  // namespace regsweep
