@@ -120,10 +120,34 @@ Result<std::string> root_from_config_text(const std::string& yaml_text, const st
   }
 }
 
+ServeSettings serve_settings_from_text(const std::string& yaml_text) {
+  ServeSettings out;
+  out.net = "tcp";
+  try {
+    YAML::Node doc = YAML::Load(yaml_text);
+    YAML::Node http = doc["http"];
+    if (http && http.IsMap()) {
+      if (http["addr"] && http["addr"].IsScalar()) {
+        out.addr = http["addr"].as<std::string>();
+      }
+      if (http["net"] && http["net"].IsScalar() && !http["net"].as<std::string>().empty()) {
+        out.net = http["net"].as<std::string>();
+      }
+    }
+    YAML::Node ro = doc["storage"]["maintenance"]["readonly"];
+    if (ro && ro.IsMap() && ro["enabled"] && ro["enabled"].IsScalar()) {
+      out.readonly = ro["enabled"].as<bool>(false);
+    }
+  } catch (const YAML::Exception&) {
+    // The storage section decides whether the file is usable; the rest keeps its defaults.
+  }
+  return out;
+}
+
 Result<RootChoice> locate_root(const std::optional<std::string>& config_arg,
                                const std::optional<std::string>& root_arg, const RegistryEnv& env) {
   if (root_arg) {
-    return RootChoice{*root_arg, "--root"};
+    return RootChoice{.root = *root_arg, .origin = "--root", .serve = {}, .config_path = {}};
   }
   std::optional<std::string> config = config_arg ? config_arg : env.configuration_path;
   if (!config || config->empty()) {
@@ -143,18 +167,24 @@ Result<RootChoice> locate_root(const std::optional<std::string>& config_arg,
                  0};
   }
   bool env_root = env.rootdirectory && !env.rootdirectory->empty();
+  ServeSettings serve = serve_settings_from_text(text);
+  if (env.http_addr && !env.http_addr->empty()) {
+    serve.addr = *env.http_addr;
+  }
   auto root = root_from_config_text(text, *config);
   if (!root) {
     // The environment can supply the driver the file lacks, as the registry allows.
     if (env_root && text.find("storage") == std::string::npos) {
-      return RootChoice{*env.rootdirectory, "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY"};
+      return RootChoice{*env.rootdirectory, "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", serve,
+                        *config};
     }
     return root.error();
   }
   if (env_root) {
-    return RootChoice{*env.rootdirectory, "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY"};
+    return RootChoice{*env.rootdirectory, "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", serve,
+                      *config};
   }
-  return RootChoice{*root, "configuration '" + *config + "'"};
+  return RootChoice{*root, "configuration '" + *config + "'", serve, *config};
 }
 
 }  // namespace regsweep

@@ -52,6 +52,13 @@ TEST(Config, OtherDriversAreRefusedByName) {
   EXPECT_FALSE(root_from_config_text("storage: [\n", "c.yml"));
 }
 
+// An environment with one variable set.
+RegistryEnv env_with(std::optional<std::string> RegistryEnv::*field, const std::string& value) {
+  RegistryEnv env;
+  env.*field = value;
+  return env;
+}
+
 TEST(Config, LocateRootOrder) {
   test::TempRegistry reg;  // only for a temp directory
   std::string cfg = reg.root() + "/config.yml";
@@ -61,21 +68,19 @@ TEST(Config, LocateRootOrder) {
   ASSERT_TRUE(a);
   EXPECT_EQ(a->root, "/from/file");
 
-  auto b = locate_root(std::nullopt, std::nullopt, RegistryEnv{cfg, std::nullopt, std::nullopt});
+  auto b = locate_root(std::nullopt, std::nullopt, env_with(&RegistryEnv::configuration_path, cfg));
   ASSERT_TRUE(b);
   EXPECT_EQ(b->root, "/from/file");
 
-  auto c = locate_root(cfg, std::nullopt, RegistryEnv{std::nullopt, std::nullopt, "/from/env"});
+  auto c = locate_root(cfg, std::nullopt, env_with(&RegistryEnv::rootdirectory, "/from/env"));
   ASSERT_TRUE(c);
   EXPECT_EQ(c->root, "/from/env");
 
-  auto d =
-      locate_root(cfg, std::string("/from/flag"), RegistryEnv{std::nullopt, std::nullopt, "/e"});
+  auto d = locate_root(cfg, std::string("/from/flag"), env_with(&RegistryEnv::rootdirectory, "/e"));
   ASSERT_TRUE(d);
   EXPECT_EQ(d->root, "/from/flag");
 
-  auto e =
-      locate_root(cfg, std::nullopt, RegistryEnv{std::nullopt, std::string("s3"), std::nullopt});
+  auto e = locate_root(cfg, std::nullopt, env_with(&RegistryEnv::storage, "s3"));
   EXPECT_FALSE(e);
 
   auto f = locate_root(reg.root() + "/missing.yml", std::nullopt, {});

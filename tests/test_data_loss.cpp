@@ -2,7 +2,9 @@
 // case damages a tree, runs the real command line (gc and gc -m, as cron would), and checks
 // the exit code, that the finding names the full path, and that everything the image under
 // test needs to be pulled still exists.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <simdjson.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -15,10 +17,14 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <thread>
 
+#include <oneapi/tbb/task_arena.h>
 #include <boost/filesystem.hpp>
 
 #include "regsweep/layout.hpp"
+#include "regsweep/probe.hpp"
+#include "regsweep/revalidate.hpp"
 #include "temp_registry.hpp"
 
 namespace regsweep {
@@ -81,10 +87,12 @@ struct CliRun {
   std::vector<std::pair<std::string, std::string>> findings;  // kind, message
 };
 
-// Runs `regsweep ARGS` with a time limit; stderr is kept, stdout dropped.
-CliRun run_cli(const std::string& args, const std::string& work, bool as_nobody = false) {
+// Runs `regsweep ARGS` with a time limit, with `env` ("NAME=value ...") added to its
+// environment; stderr is kept, stdout dropped.
+CliRun run_cli(const std::string& args, const std::string& work, bool as_nobody = false,
+               const std::string& env = "") {
   std::string err_file = work + "/stderr.txt";
-  std::string cmd = "timeout 60 ";
+  std::string cmd = "env " + env + " timeout 60 ";
   if (as_nobody) {
     cmd += "setpriv --reuid=65534 --regid=65534 --clear-groups ";
   }
@@ -353,6 +361,209 @@ TEST(DataLoss, AnIndexWithDuplicateManifestsKeepsItsChildren) {
     EXPECT_TRUE(reg.has_blob(layer));
     EXPECT_TRUE(reg.exists(layout::revision_link("app", child)));
   }
+}
+
+// --- Rule 3: what was true at the scan must still be true at the delete --------------------
+
+// Plans a gc of `reg` as the command line does, lets `meanwhile` change the tree, then sweeps
+// with the revalidating guard.
+struct RaceRun {
+  Collection collection;
+  SweepResult sweep;
+};
+
+RaceRun race(test::TempRegistry& reg, bool delete_untagged,
+             const std::function<void()>& meanwhile) {
+  // Everything old: a change after the scan then moves a time by more than a clock tick.
+  reg.backdate("repositories", 7200);
+  reg.backdate("blobs", 7200);
+  auto v2 = open_registry(reg.root());
+  EXPECT_TRUE(v2);
+  tbb::task_arena arena(2);
+  auto c = plan_gc(v2->get(), test::options(delete_untagged), arena);
+  EXPECT_TRUE(c);
+  meanwhile();
+  auto remover = make_tree_remover(v2->get());
+  Revalidator guard(v2->get(), *c, delete_untagged);
+  SweepResult s = sweep(c->plan, *remover, arena, &guard);
+  return RaceRun{std::move(*c), std::move(s)};
+}
+
+bool has_finding(const std::vector<Finding>& findings, FindingKind kind, const std::string& part) {
+  return std::any_of(findings.begin(), findings.end(), [&](const Finding& f) {
+    return f.kind == kind && f.path.find(part) != std::string::npos;
+  });
+}
+
+TEST(DataLoss, APushAfterTheScanKeepsTheRepositoryTheScanFoundEmpty) {
+  test::TempRegistry reg;
+  Digest layer = reg.put_layer("app", "shared layer");
+  Digest old = reg.put_image("app", {layer}, "old");
+  reg.tag("app", "v1", old);
+  reg.api_delete("app", old);  // app is empty now: the plan removes it, and the layer goes
+  reg.tag("other", "v1", reg.put_image("other", {reg.put_layer("other", "o")}, "other"));
+  Digest pushed;
+  RaceRun r = race(reg, false, [&] {
+    // The registry serves: the same layer is pushed again, with a new image.
+    pushed = reg.put_image("app", {layer}, "new");
+    reg.tag("app", "v2", pushed);
+  });
+  EXPECT_EQ(std::count_if(r.collection.plan.actions.begin(), r.collection.plan.actions.end(),
+                          [](const Action& a) { return a.kind == ActionKind::repository; }),
+            1)
+      << "the test needs a plan that removes the repository";
+  EXPECT_TRUE(has_finding(r.sweep.findings, FindingKind::changed_since_scan, "repositories/app"));
+  EXPECT_GT(r.sweep.skipped_count, 0U);
+  for (const Digest& d : {layer, pushed}) {
+    EXPECT_TRUE(reg.has_blob(d)) << d.str();
+  }
+  EXPECT_TRUE(reg.exists(layout::tag_current_link("app", "v2")));
+  EXPECT_TRUE(reg.exists(layout::layer_link("app", layer)));
+  EXPECT_TRUE(reg.exists(layout::revision_link("app", pushed)));
+}
+
+TEST(DataLoss, ANewRepositoryAfterTheScanKeepsEveryBlob) {
+  test::TempRegistry reg;
+  reg.tag("app", "v1", reg.put_image("app", {reg.put_layer("app", "a")}, "app"));
+  Digest orphan = reg.put_layer("gone", "orphaned layer");
+  reg.remove("repositories/gone");
+  RaceRun r = race(reg, false, [&] {
+    // A mount of the orphan into a new repository, and a manifest using it.
+    reg.link_layer("fresh/app", orphan);
+    reg.tag("fresh/app", "v1", reg.put_image("fresh/app", {orphan}, "fresh"));
+  });
+  ASSERT_FALSE(test::planned(r.collection, ActionKind::blob).empty());
+  EXPECT_TRUE(reg.has_blob(orphan));
+  EXPECT_TRUE(has_finding(r.sweep.findings, FindingKind::changed_since_scan, "repositories"));
+}
+
+TEST(DataLoss, WithMATagMovedOntoAnUntaggedManifestAfterTheScanKeepsIt) {
+  test::TempRegistry reg;
+  Digest layer = reg.put_layer("app", "untagged layer");
+  Digest untagged = reg.put_image("app", {layer}, "untagged");
+  reg.tag("app", "v1", untagged);
+  Digest tagged = reg.put_image("app", {reg.put_layer("app", "tagged layer")}, "tagged");
+  reg.tag("app", "v1", tagged);  // v1's history holds both: moving back adds no directory
+  RaceRun r = race(reg, true, [&] {
+    reg.write(layout::tag_current_link("app", "v1"), untagged.str());  // in place, as 2.8 does
+  });
+  ASSERT_FALSE(test::planned(r.collection, ActionKind::revision).empty());
+  EXPECT_TRUE(has_finding(r.sweep.findings, FindingKind::changed_since_scan,
+                          layout::tag_current_link("app", "v1")));
+  EXPECT_TRUE(reg.has_blob(untagged));
+  EXPECT_TRUE(reg.has_blob(layer));
+  EXPECT_TRUE(reg.exists(layout::revision_link("app", untagged)));
+}
+
+TEST(DataLoss, TheSweepsOwnDeletionsAreNotTakenForChanges) {
+  test::TempRegistry reg;
+  Digest live = reg.put_image("app", {reg.put_layer("app", "live")}, "live");
+  reg.tag("app", "v1", live);
+  Digest loose = reg.put_layer("app", "loose");  // linked, in no manifest
+  Digest untagged = reg.put_image("app", {reg.put_layer("app", "u")}, "u");
+  Digest gone = reg.put_image("empty", {reg.put_layer("empty", "e")}, "e");
+  reg.api_delete("empty", gone);
+  RaceRun r = race(reg, true, [] {});
+  EXPECT_EQ(r.sweep.skipped_count, 0U);
+  EXPECT_EQ(r.sweep.failed, 0U);
+  EXPECT_FALSE(has_finding(r.sweep.findings, FindingKind::changed_since_scan, ""));
+  EXPECT_FALSE(reg.has_blob(loose));
+  EXPECT_FALSE(reg.has_blob(untagged));
+  EXPECT_FALSE(reg.has_blob(gone));
+  EXPECT_TRUE(reg.has_blob(live));
+}
+
+// A registry that answers GET /v2/ on 127.0.0.1, in a thread, for as long as it lives.
+class FakeRegistry {
+ public:
+  FakeRegistry() {
+    m_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(m_fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    EXPECT_EQ(::listen(m_fd, 8), 0);
+    socklen_t len = sizeof(addr);
+    ::getsockname(m_fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    m_port = ntohs(addr.sin_port);
+    m_thread = std::thread([this] {
+      while (true) {
+        int c = ::accept(m_fd, nullptr, nullptr);
+        if (c < 0) {
+          return;
+        }
+        char buf[256];
+        (void)::recv(c, buf, sizeof(buf), 0);
+        const char reply[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+        (void)::send(c, reply, sizeof(reply) - 1, MSG_NOSIGNAL);
+        ::close(c);
+      }
+    });
+  }
+  ~FakeRegistry() {
+    ::shutdown(m_fd, SHUT_RDWR);
+    ::close(m_fd);
+    m_thread.join();
+  }
+  int port() const { return m_port; }
+
+ private:
+  int m_fd = -1;
+  int m_port = 0;
+  std::thread m_thread;
+};
+
+TEST(DataLoss, ARealRunRefusesWhileAWritableRegistryServesTheTree) {
+  Tree t;
+  FakeRegistry serving;
+  auto config = [&](bool readonly, bool addr = true) {
+    std::string path = t.reg.root() + (readonly ? "/ro.yml" : addr ? "/rw.yml" : "/noaddr.yml");
+    std::ofstream out(path);
+    out << "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: " << t.reg.root()
+        << "\n  maintenance:\n    readonly:\n      enabled: " << (readonly ? "true" : "false")
+        << "\n";
+    if (addr) {
+      out << "http:\n  addr: :" << serving.port() << "\n";
+    }
+    return path;
+  };
+  std::string rw = config(false);
+  CliRun r = run_cli("gc --min-age 0 -q '" + rw + "'", t.reg.root());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("a registry answers at http://127.0.0.1:" + std::to_string(serving.port())),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("--force"), std::string::npos) << r.err;
+  EXPECT_TRUE(t.reg.has_blob(t.orphan));
+  // The environment's address counts as the registry's own, as the registry reads it.
+  r = run_cli("gc --min-age 0 -q '" + config(false, false) + "'", t.reg.root(), false,
+              "REGISTRY_HTTP_ADDR=127.0.0.1:" + std::to_string(serving.port()));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  // A dry run only reads.
+  r = run_cli("gc --min-age 0 -q -d '" + rw + "'", t.reg.root());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  // Read-only mode, or --force, lets it sweep.
+  r = run_cli("gc --min-age 0 -q '" + config(true) + "'", t.reg.root());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(t.reg.has_blob(t.orphan));
+  Digest orphan2 = t.reg.put_blob("another orphan");
+  r = run_cli("gc --min-age 0 -q --force '" + rw + "'", t.reg.root());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(t.reg.has_blob(orphan2));
+}
+
+TEST(DataLoss, TheProbeGivesUpOnAnAddressThatDoesNotAnswer) {
+  int port = 0;
+  {
+    FakeRegistry gone;  // a port that was just free: nothing listens there now
+    port = gone.port();
+  }
+  auto started = std::chrono::steady_clock::now();
+  ProbeResult p =
+      probe_registry("127.0.0.1:" + std::to_string(port), "tcp", std::chrono::milliseconds(2000));
+  EXPECT_FALSE(p.answers);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
+  EXPECT_FALSE(probe_registry("no port", "tcp", std::chrono::milliseconds(100)).answers);
 }
 
 // --- Rule 4: nothing blocks forever --------------------------------------------------------

@@ -18,12 +18,26 @@ struct RegistryEnv {
   std::optional<std::string> configuration_path;  // REGISTRY_CONFIGURATION_PATH
   std::optional<std::string> storage;             // REGISTRY_STORAGE (the driver name)
   std::optional<std::string> rootdirectory;       // REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY
+  std::optional<std::string> http_addr;           // REGISTRY_HTTP_ADDR
+};
+
+// Where the configured registry serves, and whether it only reads.
+struct ServeSettings {
+  std::string addr;       // http.addr ("127.0.0.1:5000", ":5000"); empty when not set
+  std::string net;        // http.net: "tcp" (the default) or "unix"
+  bool readonly = false;  // storage.maintenance.readonly.enabled
 };
 
 struct RootChoice {
   std::string root;
   std::string origin;  // where it came from, for messages: "--root", "config '…'", …
+  // Read from the configuration file, with REGISTRY_HTTP_ADDR applied; nullopt with --root.
+  std::optional<ServeSettings> serve;
+  std::string config_path;  // the configuration file read, if any
 };
+
+// The serving settings from a config file's text; defaults where absent or unreadable.
+ServeSettings serve_settings_from_text(const std::string& yaml_text);
 
 // The root from a config file's text. A storage driver other than `filesystem` is an error
 // that names it; a missing rootdirectory is the registry's default.

@@ -44,14 +44,20 @@ inline int usage_error(const std::string& message) {
 
 // The registry's environment, as the registry reads it.
 inline RegistryEnv registry_env() {
-  return RegistryEnv{getenv_opt("REGISTRY_CONFIGURATION_PATH"), getenv_opt("REGISTRY_STORAGE"),
-                     getenv_opt("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY")};
+  return RegistryEnv{
+      .configuration_path = getenv_opt("REGISTRY_CONFIGURATION_PATH"),
+      .storage = getenv_opt("REGISTRY_STORAGE"),
+      .rootdirectory = getenv_opt("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY"),
+      .http_addr = getenv_opt("REGISTRY_HTTP_ADDR"),
+  };
 }
 
 // The open docker/registry/v2 directory and the root it is in, or an exit code (printed).
 struct OpenTree {
   std::string root;
   fs::Fd v2;
+  std::optional<ServeSettings> serve;  // from the configuration file, when one was read
+  std::string config_path;
 };
 
 inline std::optional<OpenTree> open_tree(const std::optional<std::string>& config,
@@ -76,7 +82,7 @@ inline std::optional<OpenTree> open_tree(const std::optional<std::string>& confi
     exit_code = k_exit_cannot_run;
     return std::nullopt;
   }
-  return OpenTree{root->root, std::move(*v2)};
+  return OpenTree{root->root, std::move(*v2), root->serve, root->config_path};
 }
 
 // A positional argument of du and ls that names the registry's config rather than a glob.

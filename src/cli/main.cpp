@@ -1,6 +1,9 @@
 // The regsweep command line: chooses streams, formats and exit codes; all logic is in
 // libregsweep.
 
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -18,6 +21,8 @@
 #include "regsweep/collect.hpp"
 #include "regsweep/config.hpp"
 #include "regsweep/lock.hpp"
+#include "regsweep/probe.hpp"
+#include "regsweep/revalidate.hpp"
 #include "regsweep/sweep.hpp"
 #include "regsweep/timeutil.hpp"
 #include "render.hpp"
@@ -91,6 +96,20 @@ exit codes: 0 done and clean; 1 could not run (nothing deleted); 2 usage error;
 )";
 
 enum class Command { gc, rm };
+
+// For tests of rule 3 only: with REGSWEEP_TEST_PAUSE_BEFORE_SWEEP=FILE set, a real run says
+// so on stderr after planning and waits until FILE exists (at most 120 s) before sweeping,
+// so that a test can change the tree between the scan and the deletes deterministically.
+void pause_before_sweep() {
+  auto file = getenv_opt("REGSWEEP_TEST_PAUSE_BEFORE_SWEEP");
+  if (!file || file->empty()) {
+    return;
+  }
+  std::cerr << "regsweep: paused before the sweep until '" << *file << "' exists" << std::endl;
+  for (int i = 0; i < 1200 && ::access(file->c_str(), F_OK) != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
 
 int run(Command command, const std::vector<std::string>& args) {
   bool is_rm = command == Command::rm;
@@ -199,6 +218,22 @@ int run(Command command, const std::vector<std::string>& args) {
   auto* v2 = &tree->v2;
   auto* root = &*tree;
 
+  // Stop the world: a real run refuses while the configured registry serves the tree and may
+  // write to it. Read-only mode, or a registry that does not answer, is safe.
+  if (!dry_run && !force && tree->serve && !tree->serve->readonly && !tree->serve->addr.empty()) {
+    auto probe = regsweep::probe_registry(tree->serve->addr, tree->serve->net,
+                                          std::chrono::milliseconds(3000));
+    if (probe.answers) {
+      std::cerr << "regsweep: a registry answers at " << probe.url << " (http.addr in '"
+                << tree->config_path
+                << "'), and storage.maintenance.readonly is not enabled: it may write to the "
+                   "tree while regsweep deletes. Stop it, or set it read-only "
+                   "(storage: maintenance: readonly: enabled: true) and restart it, or pass "
+                   "--force; nothing was deleted\n";
+      return k_exit_cannot_run;
+    }
+  }
+
   // A run that may delete holds the lock from before the scan until it exits.
   std::unique_ptr<regsweep::RegistryLock> lock;
   if (!dry_run) {
@@ -245,8 +280,11 @@ int run(Command command, const std::vector<std::string>& args) {
   }
   std::optional<regsweep::SweepResult> swept;
   if (!dry_run) {
+    pause_before_sweep();
     auto remover = regsweep::make_tree_remover(v2->get());
-    swept = regsweep::sweep(collection->plan, *remover, arena);
+    // Rule 3: before each phase, what the deletions depend on is taken again from the disk.
+    regsweep::Revalidator guard(v2->get(), *collection, delete_untagged);
+    swept = regsweep::sweep(collection->plan, *remover, arena, &guard);
   }
   const regsweep::SweepResult* sweep_ptr = swept ? &*swept : nullptr;
 
