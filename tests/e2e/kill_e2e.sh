@@ -10,13 +10,6 @@ source "$HERE/lib.sh"
 
 e2e_workdir
 paths() { (cd "$1" && find . -path ./docker/registry/v2/regsweep.lock -prune -o -print | sort); }
-# pull_all ROOT: starts the registry on ROOT and pulls every tag (4 at a time); prints failures.
-pull_all() {
-  registry_start "$1" "$W"
-  all_tags "$1" | xargs -P4 -I{} sh -c \
-    "skopeo copy -q --src-tls-verify=false docker://127.0.0.1:$REGISTRY_PORT/{} dir:$W/pull.\$\$ >/dev/null 2>&1 || echo {}; rm -rf $W/pull.\$\$"
-  registry_stop
-}
 
 "$HERE/../../scripts/gen-tree" "$W/tree" --repos 8 --images 8 --tags 2 --shared 40 \
   --orphan-ratio 30 --deleted-ratio 0.15 >/dev/null

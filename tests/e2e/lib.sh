@@ -224,6 +224,15 @@ pull() {
   skopeo copy -q --all --src-tls-verify=false "docker://127.0.0.1:$REGISTRY_PORT/$1" "oci:$2:x" >/dev/null 2>&1
 }
 
+# pull_all ROOT: starts the registry on ROOT, pulls every tag with every manifest and blob an
+# index names (4 at a time), stops it; prints the tags that failed, nothing when all pulled.
+pull_all() {
+  registry_start "$1" "$W"
+  all_tags "$1" | xargs -P4 -I{} sh -c \
+    "skopeo copy -q --all --src-tls-verify=false docker://127.0.0.1:$REGISTRY_PORT/{} oci:$W/pull.\$\$:x >/dev/null 2>&1 || echo {}; rm -rf $W/pull.\$\$"
+  registry_stop
+}
+
 # manifest_digest NAME REF: the digest the registry serves for NAME:REF.
 manifest_digest() {
   curl -fsS -o /dev/null -D - \
