@@ -2,6 +2,8 @@
 # Builds the libFuzzer targets (clang, ASan + UBSan) and runs each for SECONDS (default 60).
 # usage: scripts/fuzz.sh [SECONDS]     Corpora: tests/fuzz/corpus/<target>/ (seeded from
 # tests/fixtures); crashes are written to build-fuzz/ and make the script fail.
+# Then the tree fuzzer (tests/fuzz/tree_fuzz.cpp, built with the ASan+UBSan build) damages
+# generated trees for SECONDS; a seed that loses data makes the script fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-60}
@@ -35,4 +37,9 @@ for t in fuzz_manifest fuzz_link; do
     exit 1
   fi
 done
-echo "fuzz: no crash"
+echo "== tree fuzzer for ${SECONDS_EACH}s"
+if [ ! -x build-asan/regsweep_treefuzz ]; then
+  BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_ARGS="-DREGSWEEP_SANITIZE=ON" scripts/build.sh >/dev/null
+fi
+build-asan/regsweep_treefuzz --seconds "$SECONDS_EACH" --seed "${TREEFUZZ_SEED:-$(date +%s)}"
+echo "fuzz: no crash, no data lost"

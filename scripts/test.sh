@@ -25,9 +25,9 @@ else
   failed=$((failed + 1))
 fi
 
-echo "== fuzzers (short run; scripts/fuzz.sh SECONDS for a long one)"
+echo "== fuzzers and the tree fuzzer (short run; scripts/fuzz.sh SECONDS for a long one)"
 if scripts/fuzz.sh "${FUZZ_SECONDS:-20}"; then
-  passed=$((passed + 2))
+  passed=$((passed + 3))
 else
   failed=$((failed + 1))
 fi
