@@ -87,9 +87,12 @@ options)";
 constexpr const char* k_footer = R"(
 What is kept, always: everything a tag or revision reaches (lists and indexes are followed
 to their children); with -m, also signatures, SBOMs and attestations whose subject is kept;
-everything a manifest that cannot be read might reference (every blob its repository links);
+everything a manifest that cannot be read might reference (every blob its repository links),
+including one behind a blob that cannot be examined or whose keys Go reads differently;
 everything under a symbolic link, and every blob when a symlink or unreadable directory could
-hide a repository. Each such case is reported on stderr and makes the exit code 3.
+hide a repository; whatever changed since the scan. Each such case is reported on stderr and
+makes the exit code 3. A symbolic link at docker/registry/v2, blobs, blobs/sha256 or
+repositories is refused before anything is read (exit 1): use a bind mount instead.
 
 exit codes: 0 done and clean; 1 could not run (nothing deleted); 2 usage error;
             3 done, but objects were kept or not deleted because of findings or failed deletes
@@ -146,9 +149,10 @@ int run(Command command, const std::vector<std::string>& args) {
        "grace period (default 1h): anything younger is kept, with all it references; "
        "0 reproduces upstream")  //
       ("force", po::bool_switch(&force),
-       "sweep even when uploads started within the grace period or files changed during "
-       "the scan (the registry looks active)")                        //
-      ("quiet,q", po::bool_switch(&quiet), "print only the summary")  //
+       "sweep even when a registry that is not read-only answers at the configuration's "
+       "http.addr, uploads started within the grace period, or files changed during the scan "
+       "(the registry looks active); what changed since the scan is still kept")  //
+      ("quiet,q", po::bool_switch(&quiet), "print only the summary")              //
       ("json", po::value(&json_path)->value_name("FILE"),
        "write a JSON report to FILE ('-' for stdout; then the text output is not printed)")  //
       ("jobs,j", po::value(&jobs)->value_name("N"),
