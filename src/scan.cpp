@@ -39,6 +39,16 @@ namespace {
 
 constexpr std::size_t k_link_max = 4096;
 
+// "cannot <what> '<path>': <why>", naming `path` from the top of the tree whatever path the
+// failed call was given (a component below an open directory, or '.').
+std::string cannot(std::string_view what, const std::string& path, const Error& error) {
+  std::string why = error.reason();
+  if (error.sys_errno == ELOOP) {
+    return "'" + path + "' is a symbolic link; not followed";
+  }
+  return "cannot " + std::string(what) + " '" + path + "': " + why;
+}
+
 // Said of a blob whose contents are unknown.
 constexpr std::string_view k_unknown_blob =
     ", and since it cannot be read, everything that links it is kept";
@@ -350,13 +360,15 @@ class Scanner {
                           const std::string& repo) {
     auto dir = fs::open_dir(parent_fd, name);
     if (!dir) {
-      finding(FindingKind::unreadable, Severity::error, path, repo, dir.error().message);
+      finding(FindingKind::unreadable, Severity::error, path, repo,
+              cannot("open directory", path, dir.error()));
       return false;
     }
     watch(dir->get(), path);  // a link or data written into it later must be seen
     auto entries = fs::list_dir(dir->get());
     if (!entries) {
-      finding(FindingKind::unreadable, Severity::error, path, repo, entries.error().message);
+      finding(FindingKind::unreadable, Severity::error, path, repo,
+              cannot("list directory", path, entries.error()));
       return false;
     }
     bool others = false;
@@ -418,8 +430,8 @@ class Scanner {
     if (!prefixes) {
       all_blobs_unknown();
       finding(FindingKind::unreadable, Severity::error, std::string(layout::k_blobs_dir), "",
-              prefixes.error().message + " (in '" + std::string(layout::k_blobs_dir) +
-                  "'); whether any blob exists is unknown, every link and manifest is kept");
+              cannot("list directory", std::string(layout::k_blobs_dir), prefixes.error()) +
+                  "; whether any blob exists is unknown, every link and manifest is kept");
       return;
     }
     // One vector per prefix, each sorted by its task: concatenated in prefix order they are
@@ -473,7 +485,7 @@ class Scanner {
     if (!dir) {
       unknown_prefix(e.name);
       finding(FindingKind::unreadable, Severity::error, path, "",
-              "cannot open directory '" + path + "': " + dir.error().reason() +
+              cannot("open directory", path, dir.error()) +
                   "; the blobs in it are unknown, and everything that may need them is kept");
       return;
     }
@@ -482,7 +494,7 @@ class Scanner {
     if (!entries) {
       unknown_prefix(e.name);
       finding(FindingKind::unreadable, Severity::error, path, "",
-              "cannot list directory '" + path + "': " + entries.error().reason() +
+              cannot("list directory", path, entries.error()) +
                   "; the blobs in it are unknown, and everything that may need them is kept");
       return;
     }
@@ -558,7 +570,7 @@ class Scanner {
     watch(dir.get(), path);
     auto entries = fs::list_dir(dir.get());
     if (!entries) {
-      keep_all_blobs(path, name, "cannot be listed (" + entries.error().message + ")");
+      keep_all_blobs(path, name, "cannot be listed (" + entries.error().reason() + ")");
       return;
     }
     std::sort(entries->begin(), entries->end(),
@@ -604,10 +616,11 @@ class Scanner {
           if (e.name == layout::k_manifests) {
             repo.uncertain = true;
             repo.tags_uncertain = true;
-            keep_all_blobs(epath, name, "cannot be opened (" + sub.error().message + ")");
+            keep_all_blobs(epath, name, "cannot be opened (" + sub.error().reason() + ")");
           } else {
             repo.uncertain = true;
-            finding(FindingKind::unreadable, Severity::error, epath, name, sub.error().message);
+            finding(FindingKind::unreadable, Severity::error, epath, name,
+                    cannot("open directory", epath, sub.error()));
           }
           continue;
         }
@@ -649,7 +662,7 @@ class Scanner {
       auto sub = fs::open_dir(dir.get(), e.name);
       std::string child = name.empty() ? e.name : layout::join(name, e.name);
       if (!sub) {
-        keep_all_blobs(epath, child, "cannot be opened (" + sub.error().message + ")");
+        keep_all_blobs(epath, child, "cannot be opened (" + sub.error().reason() + ")");
         continue;
       }
       group.run([this, fd = std::make_shared<fs::Fd>(std::move(*sub)), child, &group]() {
@@ -677,14 +690,14 @@ class Scanner {
       }
       unreadable = true;
       finding(dir.error().sys_errno == ELOOP ? FindingKind::symlink : FindingKind::unreadable,
-              Severity::error, apath, repo, dir.error().message);
+              Severity::error, apath, repo, cannot("open directory", apath, dir.error()));
       return links;
     }
     auto entries = fs::list_dir(dir->get());
     if (!entries) {
       unreadable = true;
       finding(FindingKind::unreadable, Severity::error, apath, repo,
-              entries.error().message + " (in '" + apath + "')");
+              cannot("list directory", apath, entries.error()));
       return links;
     }
     // Each entry is read on its own: a repository with tens of thousands of layers must not
@@ -827,7 +840,7 @@ class Scanner {
     if (!entries) {
       repo.uncertain = true;
       repo.tags_uncertain = true;
-      keep_all_blobs(mpath, repo.name, "cannot be listed (" + entries.error().message + ")");
+      keep_all_blobs(mpath, repo.name, "cannot be listed (" + entries.error().reason() + ")");
       return;
     }
     for (const fs::DirEntry& e : *entries) {
@@ -856,7 +869,7 @@ class Scanner {
       if (!sub) {
         repo.uncertain = true;
         repo.tags_uncertain = true;
-        keep_all_blobs(epath, repo.name, "cannot be opened (" + sub.error().message + ")");
+        keep_all_blobs(epath, repo.name, "cannot be opened (" + sub.error().reason() + ")");
         continue;
       }
       watch(sub->get(), epath);
@@ -880,7 +893,7 @@ class Scanner {
     if (!entries) {
       repo.tags_uncertain = true;
       finding(FindingKind::unreadable, Severity::error, tpath, repo.name,
-              entries.error().message + " (in '" + tpath + "'); every revision is kept");
+              cannot("list directory", tpath, entries.error()) + "; every revision is kept");
       return;
     }
     // Each tag is read on its own (see read_links): a repository may have thousands.
@@ -905,7 +918,7 @@ class Scanner {
       if (!dir) {
         uncertain.store(true);
         finding(FindingKind::unreadable, Severity::error, epath, repo.name,
-                dir.error().message + "; every revision is kept");
+                cannot("open directory", epath, dir.error()) + "; every revision is kept");
         return;
       }
       Tag tag;
@@ -940,7 +953,8 @@ class Scanner {
                                  unreadable, LinkDir::tag_history);
       } else if (index.error().sys_errno != ENOENT) {
         finding(FindingKind::unreadable, Severity::error, layout::join(epath, layout::k_index),
-                repo.name, index.error().message);
+                repo.name,
+                cannot("open directory", layout::join(epath, layout::k_index), index.error()));
       }
       if (!tag.has_current) {
         TreeStats inside = tree_stats(dir->get());
@@ -976,7 +990,7 @@ class Scanner {
     auto entries = fs::list_dir(uploads_fd);
     if (!entries) {
       finding(FindingKind::unreadable, Severity::error, upath, repo.name,
-              entries.error().message + " (in '" + upath + "')");
+              cannot("list directory", upath, entries.error()));
       return;
     }
     if (entries->empty()) {
@@ -998,7 +1012,8 @@ class Scanner {
       auto dir = fs::open_dir(uploads_fd, e.name);
       if (!dir) {
         up.problem = true;
-        finding(FindingKind::unreadable, Severity::error, epath, repo.name, dir.error().message);
+        finding(FindingKind::unreadable, Severity::error, epath, repo.name,
+                cannot("open directory", epath, dir.error()));
         repo.uploads.push_back(std::move(up));
         continue;
       }
@@ -1098,7 +1113,7 @@ Result<Inventory> scan(int v2_fd, tbb::task_arena& arena, const ScanOptions& opt
       });
     } else if (repos.error().sys_errno != ENOENT) {
       scanner.keep_all_blobs(std::string(layout::k_repositories_dir), "",
-                             "cannot be opened (" + repos.error().message + ")");
+                             "cannot be opened (" + repos.error().reason() + ")");
     }
     group.wait();
   });
@@ -1145,7 +1160,7 @@ Verified verify_layer_links(int v2_fd, Inventory& inventory, tbb::task_arena& ar
         if (!dir) {
           got.exists = true;
           got.kind = FindingKind::unreadable;
-          got.problem = "cannot be read: " + dir.error().message;
+          got.problem = "cannot be read: " + dir.error().reason();
         } else {
           got = reread_link(dir->get(), HexLeaf(named.hex(), layout::k_link).c_str());
           if (!got.exists) {

@@ -617,6 +617,32 @@ TEST(DataLoss, ControlCharactersInNamesArePrintedEscaped) {
   EXPECT_NE(r.err.find("bad\\nname"), std::string::npos) << r.err;
 }
 
+// Every message names the path from the top of the tree, never a bare component or '.'.
+TEST(DataLoss, UnreadableDirectoriesAreNamedFromTheTopOfTheTree) {
+  if (!can_drop_privileges()) {
+    GTEST_SKIP() << "needs root and setpriv to make directories unreadable to the run";
+  }
+  for (const std::string rel :
+       {"repositories/app/_manifests/tags", "repositories/app/_manifests/revisions/sha256",
+        "repositories/app/_layers/sha256", "repositories/app/_manifests/tags/v1",
+        "repositories/app"}) {
+    SCOPED_TRACE(rel);
+    Tree t;
+    ASSERT_EQ(::chmod(t.abs(rel).c_str(), 0), 0);
+    CliRun r = run_gc(t, false, true);
+    std::string back = "chmod -R u+rwx '" + t.reg.v2() + "'";
+    ASSERT_EQ(std::system(back.c_str()), 0);
+    EXPECT_EQ(r.exit_code, 3) << r.err;
+    EXPECT_NE(r.err.find("'" + rel + "'"), std::string::npos) << r.err;
+    std::string last = rel.substr(rel.rfind('/') + 1);
+    EXPECT_EQ(r.err.find("'" + last + "'"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("'.'"), std::string::npos) << r.err;
+    for (const std::string& p : t.needed()) {
+      EXPECT_TRUE(t.reg.exists(p)) << p << " was deleted";
+    }
+  }
+}
+
 TEST(DataLoss, PrintableEscapesControlCharactersOnly) {
   EXPECT_EQ(printable("repositories/app/_manifests/tags/v1"),
             "repositories/app/_manifests/tags/v1");
