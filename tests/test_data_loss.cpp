@@ -260,6 +260,12 @@ std::string config_descriptor(const Digest& d) {
          d.str() + R"("})";
 }
 
+// A layer descriptor naming `first` under "digest", then `second` under `key`.
+std::string two_digests(const Digest& first, const std::string& key, const Digest& second) {
+  return R"({"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","size":64,"digest":")" +
+         first.str() + R"(",")" + key + R"(":")" + second.str() + R"("})";
+}
+
 struct GoCase {
   std::string name;
   // The manifest's JSON, given the image's config and layer and an orphan blob Go ignores.
@@ -289,17 +295,13 @@ std::vector<GoCase> go_cases() {
        }},
       {"a descriptor's digest given twice",
        [=](const Digest& c, const Digest& l, const Digest& o) {
-         std::string d =
-             R"({"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","size":64,"digest":")" +
-             o.str() + R"(","digest":")" + l.str() + R"("})";
-         return "{" + oci + R"(,"config":)" + config_descriptor(c) + R"(,"layers":[)" + d + "]}";
+         return "{" + oci + R"(,"config":)" + config_descriptor(c) + R"(,"layers":[)" +
+                two_digests(o, "digest", l) + "]}";
        }},
       {"a descriptor's digest beside a Digest",
        [=](const Digest& c, const Digest& l, const Digest& o) {
-         std::string d =
-             R"({"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","size":64,"digest":")" +
-             o.str() + R"(","Digest":")" + l.str() + R"("})";
-         return "{" + oci + R"(,"config":)" + config_descriptor(c) + R"(,"layers":[)" + d + "]}";
+         return "{" + oci + R"(,"config":)" + config_descriptor(c) + R"(,"layers":[)" +
+                two_digests(o, "Digest", l) + "]}";
        }},
       {"mediaType given twice",
        [=](const Digest& c, const Digest& l, const Digest&) {

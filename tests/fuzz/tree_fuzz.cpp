@@ -159,9 +159,9 @@ struct Damage {
   std::function<void()> undo;
 };
 
-// Moves `rel` aside and calls `replace(path)` to put something else in its place.
+// Moves `rel` aside and calls `replace(path, aside)` to put something else in its place.
 Damage hide(TempRegistry& reg, const std::string& what, const std::string& rel,
-            const std::function<void(const std::string&)>& replace) {
+            const std::function<void(const std::string&, const std::string&)>& replace) {
   std::string path = reg.v2() + "/" + rel;
   static int n = 0;
   std::string aside = reg.root() + "/aside-" + std::to_string(n++);
@@ -170,7 +170,7 @@ Damage hide(TempRegistry& reg, const std::string& what, const std::string& rel,
     return {what + " (nothing there)", [] {}};
   }
   bfs::rename(path, aside);
-  replace(path);
+  replace(path, aside);
   return {what + " at '" + rel + "'", [path, aside] {
             // Where the collection removed the parent, what was hidden stays hidden: the check
             // then sees it if a tag needed it.
@@ -217,54 +217,31 @@ Damage damage(TempRegistry& reg, const Generated& g, std::mt19937_64& rng) {
   const Digest& b = g.blobs[rng() % g.blobs.size()];
   const Digest& target = rng() % 2 == 0 ? m : b;
   const std::string& repo = g.repos[rng() % g.repos.size()];
+  // The real thing stays, moved aside, behind a link the collector must not follow.
+  auto symlink_to = [](const std::string& path, const std::string& aside) {
+    bfs::create_symlink(aside, path);
+  };
   switch (rng() % 10) {
-    case 0: {
-      std::string rel = layout::blob_prefix_dir(target.hex().substr(0, 2));
-      std::string path = reg.v2() + "/" + rel;
-      std::string aside = reg.root() + "/prefix-" + target.hex();
-      boost::system::error_code ec;
-      if (!bfs::is_directory(bfs::symlink_status(path, ec))) {
-        return {"symlinked prefix (nothing there)", [] {}};
-      }
-      bfs::rename(path, aside);
-      bfs::create_symlink(aside, path);
-      return {"symlinked prefix '" + rel + "'", [path, aside] {
-                boost::system::error_code e;
-                bfs::remove(path, e);
-                bfs::rename(aside, path, e);
-              }};
-    }
-    case 1: {
-      std::string rel = layout::blob_data(target);
-      std::string path = reg.v2() + "/" + rel;
-      std::string aside = reg.root() + "/data-" + target.hex();
-      boost::system::error_code ec;
-      if (!bfs::is_regular_file(bfs::symlink_status(path, ec))) {
-        return {"symlinked data (nothing there)", [] {}};
-      }
-      bfs::rename(path, aside);
-      bfs::create_symlink(aside, path);
-      return {"symlinked data '" + rel + "'", [path, aside] {
-                boost::system::error_code e;
-                bfs::remove(path, e);
-                bfs::rename(aside, path, e);
-              }};
-    }
+    case 0:
+      return hide(reg, "symlinked prefix", layout::blob_prefix_dir(target.hex().substr(0, 2)),
+                  symlink_to);
+    case 1:
+      return hide(reg, "symlinked data", layout::blob_data(target), symlink_to);
     case 2:
       return hide(reg, "data as a directory", layout::blob_data(target),
-                  [](const std::string& p) { bfs::create_directory(p); });
+                  [](const std::string& p, const std::string&) { bfs::create_directory(p); });
     case 3:
       return hide(reg, "data as a FIFO", layout::blob_data(target),
-                  [](const std::string& p) { ::mkfifo(p.c_str(), 0644); });
+                  [](const std::string& p, const std::string&) { ::mkfifo(p.c_str(), 0644); });
     case 4:
       return hide(reg, "blob directory as a file", layout::blob_dir(target),
-                  [](const std::string& p) {
+                  [](const std::string& p, const std::string&) {
                     FILE* f = std::fopen(p.c_str(), "wb");
                     std::fclose(f);
                   });
     case 5:
       return hide(reg, "blob prefix as a file", layout::blob_prefix_dir(target.hex().substr(0, 2)),
-                  [](const std::string& p) {
+                  [](const std::string& p, const std::string&) {
                     FILE* f = std::fopen(p.c_str(), "wb");
                     std::fclose(f);
                   });
