@@ -541,6 +541,12 @@ TEST(DataLoss, ARealRunRefusesWhileAWritableRegistryServesTheTree) {
   r = run_cli("gc --min-age 0 -q '" + config(false, false) + "'", t.reg.root(), false,
               "REGISTRY_HTTP_ADDR=127.0.0.1:" + std::to_string(serving.port()));
   EXPECT_EQ(r.exit_code, 1) << r.err;
+  // fsck --repair deletes too; fsck alone only reads.
+  r = run_cli("fsck --repair '" + rw + "'", t.reg.root());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("a registry answers at"), std::string::npos) << r.err;
+  r = run_cli("fsck '" + rw + "'", t.reg.root());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
   // A dry run only reads.
   r = run_cli("gc --min-age 0 -q -d '" + rw + "'", t.reg.root());
   EXPECT_EQ(r.exit_code, 0) << r.err;

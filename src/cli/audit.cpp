@@ -503,6 +503,9 @@ int run_fsck(const std::vector<std::string>& args) {
     return code;
   }
   std::unique_ptr<RegistryLock> lock;
+  if (repair && registry_serves(*tree, "then repair")) {
+    return k_exit_cannot_run;
+  }
   if (repair) {
     auto taken = acquire_lock(tree->v2.get(), "fsck --repair");
     if (!taken) {

@@ -3,6 +3,7 @@
 // What every command shares: exit codes, usage errors, finding the tree.
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <optional>
@@ -14,6 +15,7 @@
 
 #include "regsweep/collect.hpp"
 #include "regsweep/config.hpp"
+#include "regsweep/probe.hpp"
 
 namespace regsweep::cli {
 
@@ -83,6 +85,26 @@ inline std::optional<OpenTree> open_tree(const std::optional<std::string>& confi
     return std::nullopt;
   }
   return OpenTree{root->root, std::move(*v2), root->serve, root->config_path};
+}
+
+// Stop the world: true (printed) when the configured registry answers at its http.addr and
+// is not in read-only mode, so that a run that deletes must not start. False without a
+// configuration file, or when nothing answers within 3 s.
+inline bool registry_serves(const OpenTree& tree, const char* override_hint = "or pass --force") {
+  if (!tree.serve || tree.serve->readonly || tree.serve->addr.empty()) {
+    return false;
+  }
+  auto probe = probe_registry(tree.serve->addr, tree.serve->net, std::chrono::milliseconds(3000));
+  if (!probe.answers) {
+    return false;
+  }
+  std::cerr << "regsweep: a registry answers at " << probe.url << " (http.addr in '"
+            << tree.config_path
+            << "'), and storage.maintenance.readonly is not enabled: it may write to the tree "
+               "while regsweep deletes. Stop it, or set it read-only (storage: maintenance: "
+               "readonly: enabled: true) and restart it, "
+            << override_hint << "; nothing was deleted\n";
+  return true;
 }
 
 // A positional argument of du and ls that names the registry's config rather than a glob.

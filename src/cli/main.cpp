@@ -21,7 +21,6 @@
 #include "regsweep/collect.hpp"
 #include "regsweep/config.hpp"
 #include "regsweep/lock.hpp"
-#include "regsweep/probe.hpp"
 #include "regsweep/revalidate.hpp"
 #include "regsweep/sweep.hpp"
 #include "regsweep/timeutil.hpp"
@@ -222,20 +221,8 @@ int run(Command command, const std::vector<std::string>& args) {
   auto* v2 = &tree->v2;
   auto* root = &*tree;
 
-  // Stop the world: a real run refuses while the configured registry serves the tree and may
-  // write to it. Read-only mode, or a registry that does not answer, is safe.
-  if (!dry_run && !force && tree->serve && !tree->serve->readonly && !tree->serve->addr.empty()) {
-    auto probe = regsweep::probe_registry(tree->serve->addr, tree->serve->net,
-                                          std::chrono::milliseconds(3000));
-    if (probe.answers) {
-      std::cerr << "regsweep: a registry answers at " << probe.url << " (http.addr in '"
-                << tree->config_path
-                << "'), and storage.maintenance.readonly is not enabled: it may write to the "
-                   "tree while regsweep deletes. Stop it, or set it read-only "
-                   "(storage: maintenance: readonly: enabled: true) and restart it, or pass "
-                   "--force; nothing was deleted\n";
-      return k_exit_cannot_run;
-    }
+  if (!dry_run && !force && registry_serves(*tree)) {
+    return k_exit_cannot_run;
   }
 
   // A run that may delete holds the lock from before the scan until it exits.
