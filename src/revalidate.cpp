@@ -11,6 +11,9 @@
 
 #include "regsweep/revalidate.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
 
@@ -21,8 +24,21 @@ namespace regsweep {
 
 namespace {
 
-std::int64_t mtime_ns(const fs::FileInfo& info) {
-  return static_cast<std::int64_t>(info.mtime.tv_sec) * 1000000000 + info.mtime.tv_nsec;
+struct Seen {
+  std::int64_t mtime_ns = 0;
+  std::uint64_t nlink = 0;
+};
+
+// The time and link count of `path` below `v2_fd`, in one call: there are thousands to take
+// before every phase. fstatat follows a symbolic link swapped in above the last component
+// since the scan; that can only show another time, which counts as a change and keeps more.
+Result<Seen> look(int v2_fd, const std::string& path) {
+  struct stat st {};
+  if (::fstatat(v2_fd, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return Error{path, errno};
+  }
+  return Seen{static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+              static_cast<std::uint64_t>(st.st_nlink)};
 }
 
 std::string parent_of(const std::string& path) {
@@ -129,10 +145,10 @@ void Revalidator::before_phase(ActionKind next, const Plan& plan,
     if (removed(w.path)) {
       continue;
     }
-    auto info = fs::stat(m_v2, w.path);
+    auto info = look(m_v2, w.path);
     if (touched.count(w.path) != 0) {
       if (info) {
-        w.mtime_ns = mtime_ns(*info);  // the sweep's own deletion moved it
+        w.mtime_ns = info->mtime_ns;  // the sweep's own deletion moved it
         w.nlink = info->nlink;
         kept.push_back(std::move(w));
       }
@@ -144,7 +160,7 @@ void Revalidator::before_phase(ActionKind next, const Plan& plan,
               info.error().sys_errno == ENOENT ? "was removed" : "can no longer be examined");
       continue;
     }
-    if (mtime_ns(*info) != w.mtime_ns || info->nlink != w.nlink) {
+    if (info->mtime_ns != w.mtime_ns || info->nlink != w.nlink) {
       changed(w.path, repository_of(w.path), "changed");
     }
     kept.push_back(std::move(w));
@@ -164,8 +180,8 @@ void Revalidator::before_phase(ActionKind next, const Plan& plan,
       if (removed(path)) {
         continue;  // the sweep removed the tag itself
       }
-      auto info = fs::stat(m_v2, path);
-      if (!info || mtime_ns(*info) != tag.current_mtime_ns) {
+      auto info = look(m_v2, path);
+      if (!info || info->mtime_ns != tag.current_mtime_ns) {
         changed(path, repo.name, info ? "moved" : "was removed");
         break;
       }
