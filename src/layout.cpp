@@ -206,6 +206,19 @@ bool is_valid_tag(std::string_view tag) {
   return true;
 }
 
+std::optional<std::uint8_t> parse_blob_prefix(std::string_view name) {
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') {
+      return c - '0';
+    }
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+  };
+  if (name.size() != 2 || nibble(name[0]) < 0 || nibble(name[1]) < 0) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint8_t>(nibble(name[0]) * 16 + nibble(name[1]));
+}
+
 bool is_temp_leftover(std::string_view name) {
   constexpr std::string_view suffix = ".tmp";
   if (name.size() <= suffix.size() || name.substr(name.size() - suffix.size()) != suffix) {

@@ -370,15 +370,13 @@ class Planner {
     auto dangling = [&](const Link& l) {
       return l.dangling() && !repo.uncertain && !blob_unknown(m_inv, link_digest(m_inv, repo, l));
     };
-    {
-      for (const Link& rev : repo.revisions) {
-        if (rev.problem() || young(rev.mtime) || !dangling(rev)) {
-          continue;
-        }
-        const Digest& d = link_digest(m_inv, repo, rev);
-        if (gone_revisions.insert(d).second) {
-          add_link(ActionKind::revision, Reason::dangling_link, repo, rev.ref);
-        }
+    for (const Link& rev : repo.revisions) {
+      if (rev.problem() || young(rev.mtime) || !dangling(rev)) {
+        continue;
+      }
+      const Digest& d = link_digest(m_inv, repo, rev);
+      if (gone_revisions.insert(d).second) {
+        add_link(ActionKind::revision, Reason::dangling_link, repo, rev.ref);
       }
     }
     if (!rm.keeps_all_layers) {

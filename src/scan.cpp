@@ -393,11 +393,9 @@ class Scanner {
   // digest with that prefix has a blob is unknown. A name that is no prefix hides nothing.
   void unknown_prefix(std::string_view name) {
     m_blobs_incomplete.store(true);
-    if (name.size() == 2) {
-      if (auto d = parse_hex(std::string(name) + std::string(62, '0'))) {
-        std::lock_guard lock(m_unknown_mutex);
-        m_unknown_prefixes.set(d->bytes[0]);
-      }
+    if (auto first = layout::parse_blob_prefix(name)) {
+      std::lock_guard lock(m_unknown_mutex);
+      m_unknown_prefixes.set(*first);
     }
   }
 
@@ -463,7 +461,7 @@ class Scanner {
 
   void scan_prefix(int blobs_fd, const fs::DirEntry& e, std::vector<Blob>& out) {
     std::string path = layout::blob_prefix_dir(e.name);
-    bool a_prefix = e.name.size() == 2 && parse_hex(e.name + std::string(62, '0'));
+    bool a_prefix = layout::parse_blob_prefix(e.name).has_value();
     if (e.type == fs::EntryType::symlink) {
       unknown_prefix(e.name);
       finding(FindingKind::symlink, Severity::error, path, "",

@@ -11,6 +11,20 @@ Digest dg() {
   return *parse_hex(k_hex);
 }
 
+TEST(Layout, BlobPrefixesAcceptedAndRejected) {
+  const std::vector<std::pair<std::string, int>> accept = {
+      {"00", 0x00}, {"0a", 0x0a}, {"a0", 0xa0}, {"ff", 0xff}, {"7f", 0x7f}};
+  for (const auto& [name, value] : accept) {
+    auto got = layout::parse_blob_prefix(name);
+    ASSERT_TRUE(got) << name;
+    EXPECT_EQ(*got, value) << name;
+  }
+  const std::vector<std::string> reject = {"", "0", "abc", "0A", "FF", "g0", "0g", "-1", " a"};
+  for (const std::string& name : reject) {
+    EXPECT_FALSE(layout::parse_blob_prefix(name)) << name;
+  }
+}
+
 TEST(Layout, PathsTable) {
   const std::vector<std::pair<std::string, std::string>> table = {
       {layout::blob_dir(dg()), "blobs/sha256/0a/" + k_hex},

@@ -4,6 +4,7 @@
 // and every name found on disk is classified here. Paths are relative to
 // `<root>/docker/registry/v2/` unless a function says otherwise. See docs/layout.md.
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -88,6 +89,10 @@ inline bool is_reserved(std::string_view name) {
 inline bool is_repo_marker(std::string_view name) {
   return name == k_manifests || name == k_layers || name == k_uploads;
 }
+
+// The first byte of every digest a blob prefix directory `blobs/sha256/<xx>` holds, for a
+// name of exactly two lower-case hex digits; nullopt for any other name.
+std::optional<std::uint8_t> parse_blob_prefix(std::string_view name);
 
 // True for a leftover of an interrupted write: `<name>.<uuid>.tmp`.
 bool is_temp_leftover(std::string_view name);
