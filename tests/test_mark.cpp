@@ -140,6 +140,11 @@ TEST(Mark, ResultDoesNotDependOnRepositoryOrder) {
   Digest child_z = reg.put_image("z", {l}, "c");
   ASSERT_EQ(child_a, child_z);
   reg.tag("z", "v", reg.put_index("z", {child_z}));
+  // And tagged directly in a third: a marker that remembers what it visited across
+  // repositories would not follow it again in z, or in m, depending on which came first.
+  reg.put_layer("m", "l");
+  reg.tag("m", "v", reg.put_image("m", {l}, "c"));
+  Digest loose = reg.put_layer("a", "linked, in no manifest");
   GcOptions opts = test::options(true);
   opts.plan.remove_empty_repositories = false;  // keep `a`, to see its revision go
   Collection c = test::plan(reg, opts);
@@ -151,10 +156,28 @@ TEST(Mark, ResultDoesNotDependOnRepositoryOrder) {
   // Reverse the repositories and mark again: the same digests are marked.
   Inventory reversed = c.inventory;
   std::reverse(reversed.repositories.begin(), reversed.repositories.end());
-  tbb::task_arena arena(2);
-  MarkResult again = mark(reversed, c.manifests, MarkOptions{true}, arena);
+  // One thread: repositories are marked in the order of the vector, so that the two orders
+  // below are really two orders.
+  tbb::task_arena arena(1);
+  // Named: a positional MarkOptions{true} set young_after (the first field) to 1, so that
+  // everything was young and marked, and no order bug could show.
+  MarkOptions options;
+  options.delete_untagged = true;
+  MarkResult again = mark(reversed, c.manifests, options, arena);
+  MarkResult forward = mark(c.inventory, c.manifests, options, arena);
+  EXPECT_EQ(forward.blob_marked, c.marks.blob_marked);
+  EXPECT_TRUE(deletes_blob(c, loose)) << "nothing is unmarked: the test cannot see an order bug";
   EXPECT_EQ(again.blob_marked, c.marks.blob_marked);
   EXPECT_EQ(again.marked_absent, c.marks.marked_absent);
+  // Per repository too: what each keeps decides which of its layer links go.
+  for (std::size_t i = 0; i < reversed.repositories.size(); ++i) {
+    std::size_t j = reversed.repositories.size() - 1 - i;
+    ASSERT_EQ(reversed.repositories[i].name, c.inventory.repositories[j].name);
+    EXPECT_EQ(again.repositories[i].marked, forward.repositories[j].marked)
+        << reversed.repositories[i].name;
+    EXPECT_EQ(again.repositories[i].live, forward.repositories[j].live)
+        << reversed.repositories[i].name;
+  }
 }
 
 TEST(Mark, MissingManifestsAreReportedNotFatal) {
