@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <boost/filesystem.hpp>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <stdexcept>
@@ -256,6 +257,10 @@ GcRun collect_impl(const TempRegistry& reg, const GcOptions& options, int jobs, 
 }
 
 }  // namespace
+
+bool can_drop_privileges() {
+  return ::geteuid() == 0 && std::system("command -v setpriv >/dev/null 2>&1") == 0;
+}
 
 GcOptions options(bool delete_untagged) {
   GcOptions o;

@@ -80,6 +80,10 @@ class TempRegistry {
 
 std::string layer_bytes(const std::string& seed, std::size_t size);
 
+// True when a test can run the command line as an unprivileged user (uid 65534), to make
+// files unreadable to it: as root, with setpriv (util-linux).
+bool can_drop_privileges();
+
 }  // namespace regsweep::test
 
 #include "regsweep/collect.hpp"
