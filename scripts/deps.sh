@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages regsweep needs that are missing. `deps.sh build` installs what
 # building needs; `deps.sh test` adds what the end-to-end tests drive (the real registry,
-# skopeo, jq, curl, bc) and the fuzzers (clang). Uses apt-get as root, or through sudo.
+# skopeo, jq, curl, bc), the fuzzers (clang) and the format check (clang-format). Uses
+# apt-get as root, or through sudo.
 set -euo pipefail
 what=${1:-build}
 pkgs=(cmake g++ make pkg-config libboost-filesystem-dev libboost-program-options-dev libssl-dev
   libsimdjson-dev libtbb-dev libgtest-dev libyaml-cpp-dev openssl)
 if [ "$what" = test ]; then
   pkgs+=(docker-registry skopeo jq curl tar gzip findutils bc util-linux python3 clang
-    libclang-rt-14-dev)
+    libclang-rt-14-dev clang-format git)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -4,7 +4,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test || exit 1
-scripts/build.sh || exit 1
+# Warnings are errors here: what CI builds stays free of them.
+CMAKE_ARGS="-DREGSWEEP_WERROR=ON" scripts/build.sh || exit 1
 
 failed=0
 passed=0
@@ -18,9 +19,17 @@ else
 fi
 
 echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer"
-if BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_ARGS="-DREGSWEEP_SANITIZE=ON" scripts/build.sh &&
+if BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_ARGS="-DREGSWEEP_SANITIZE=ON -DREGSWEEP_WERROR=ON" \
+  scripts/build.sh &&
   ctest --test-dir build-asan --output-on-failure -j"$(nproc)"; then
   passed=$((passed + unit_total))
+else
+  failed=$((failed + 1))
+fi
+
+echo "== formatting (clang-format, .clang-format)"
+if git ls-files '*.cpp' '*.hpp' | xargs -r clang-format --dry-run --Werror; then
+  passed=$((passed + 1))
 else
   failed=$((failed + 1))
 fi
