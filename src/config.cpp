@@ -1,11 +1,7 @@
 #include "regsweep/config.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
-#include <cstring>
+#include <cstdint>
 
 #include <yaml-cpp/yaml.h>
 
@@ -15,7 +11,7 @@ namespace regsweep {
 
 namespace {
 
-constexpr off_t k_config_max = 16 << 20;
+constexpr std::uint64_t k_config_max = 16U << 20U;
 
 // Keys of `storage` that configure the registry rather than name a driver.
 bool is_storage_option(const std::string& key) {
@@ -23,47 +19,18 @@ bool is_storage_option(const std::string& key) {
          key == "tag";
 }
 
-// The configuration file's text. Opened without blocking and refused unless a regular file:
-// a FIFO or a directory given as CONFIG is an error that names it, never a wait.
+// The configuration file's text. A FIFO or a directory given as CONFIG is an error that names
+// it, never a wait (fs::read_named_file).
 Result<std::string> read_config_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0) {
-    return Error{"cannot read configuration '" + path + "': " + std::strerror(errno), errno};
+  auto text = fs::read_named_file(path, k_config_max);
+  if (text) {
+    return text;
   }
-  fs::Fd file(fd);
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    return Error{"cannot read configuration '" + path + "': " + std::strerror(errno), errno};
-  }
-  if (S_ISDIR(st.st_mode)) {
+  if (text.error().sys_errno == EISDIR) {
     return Error{"configuration '" + path + "' is a directory; give the registry's config.yml",
                  EISDIR};
   }
-  if (!S_ISREG(st.st_mode)) {
-    return Error{"configuration '" + path + "' is not a regular file", EINVAL};
-  }
-  if (st.st_size > k_config_max) {
-    return Error{
-        "configuration '" + path + "' is larger than " + std::to_string(k_config_max) + " bytes",
-        EFBIG};
-  }
-  std::string text(static_cast<std::size_t>(st.st_size), '\0');
-  std::size_t got = 0;
-  while (got < text.size()) {
-    ssize_t n = ::read(fd, text.data() + got, text.size() - got);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      return Error{"cannot read configuration '" + path + "': " + std::strerror(errno), errno};
-    }
-    if (n == 0) {
-      break;
-    }
-    got += static_cast<std::size_t>(n);
-  }
-  text.resize(got);
-  return text;
+  return Error{"cannot read configuration: " + text.error().message, text.error().sys_errno};
 }
 
 }  // namespace

@@ -231,6 +231,45 @@ int open_resolved(int dirfd, std::string_view relpath, int flags) {
   return static_cast<int>(fd);
 }
 
+// Reads the whole of an open file, refusing anything but a regular file (sys_errno EISDIR for
+// a directory, EINVAL for the rest) and files over `max_size`. `shown` names it in errors.
+Result<std::string> read_open_file(Fd file, std::string_view shown, std::uint64_t max_size) {
+  int fd = file.get();
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    return sys_error("stat", shown, errno);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return Error{"'" + std::string(shown) + "' is not a regular file",
+                 S_ISDIR(st.st_mode) ? EISDIR : EINVAL};
+  }
+  if (static_cast<std::uint64_t>(st.st_size) > max_size) {
+    return Error{
+        "'" + std::string(shown) + "' is larger than " + std::to_string(max_size) + " bytes",
+        EFBIG};
+  }
+  // Exactly the size fstat gave, with no read() to find the end: the files read here (blobs,
+  // `startedat`, the configuration) are written whole before they are renamed into place.
+  std::string out;
+  out.resize(static_cast<std::size_t>(st.st_size));
+  std::size_t got = 0;
+  while (got < out.size()) {
+    ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return sys_error("read", shown, errno);
+    }
+    if (n == 0) {
+      break;
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  out.resize(got);
+  return out;
+}
+
 }  // namespace
 
 Result<std::string> read_file(int dirfd, std::string_view relpath, std::uint64_t max_size) {
@@ -252,39 +291,17 @@ Result<std::string> read_file(int dirfd, std::string_view relpath, std::uint64_t
       return sys_error("open", relpath, err);
     }
   }
-  Fd file(fd);
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    return sys_error("stat", relpath, errno);
+  return read_open_file(Fd(fd), relpath, max_size);
+}
+
+Result<std::string> read_named_file(const std::string& path, std::uint64_t max_size) {
+  // The user named it: a symbolic link is followed, as for the root. O_NONBLOCK: a FIFO must
+  // not hang the run; it is refused after the fstat.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    return sys_error("open", path, errno);
   }
-  if (!S_ISREG(st.st_mode)) {
-    return Error{"'" + std::string(relpath) + "' is not a regular file", EINVAL};
-  }
-  if (static_cast<std::uint64_t>(st.st_size) > max_size) {
-    return Error{
-        "'" + std::string(relpath) + "' is larger than " + std::to_string(max_size) + " bytes",
-        EFBIG};
-  }
-  // Exactly the size fstat gave, with no read() to find the end: the files read here (blobs,
-  // `startedat`) are written whole before they are renamed into place.
-  std::string out;
-  out.resize(static_cast<std::size_t>(st.st_size));
-  std::size_t got = 0;
-  while (got < out.size()) {
-    ssize_t n = ::read(fd, out.data() + got, out.size() - got);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return sys_error("read", relpath, errno);
-    }
-    if (n == 0) {
-      break;
-    }
-    got += static_cast<std::size_t>(n);
-  }
-  out.resize(got);
-  return out;
+  return read_open_file(Fd(fd), path, max_size);
 }
 
 Result<FileInfo> stat(int dirfd, std::string_view relpath) {

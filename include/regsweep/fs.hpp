@@ -65,6 +65,11 @@ Result<std::vector<DirEntry>> list_dir(int dirfd);
 // Reads a whole regular file below `dirfd`, refusing symbolic links and files over `max_size`.
 Result<std::string> read_file(int dirfd, std::string_view relpath, std::uint64_t max_size);
 
+// Reads a whole regular file the user named (a configuration): its path is followed as given,
+// symbolic links included, as open_root follows the root. Never waits on a FIFO; refuses
+// anything but a regular file (sys_errno EISDIR for a directory) and files over `max_size`.
+Result<std::string> read_named_file(const std::string& path, std::uint64_t max_size);
+
 // Information on an entry below `dirfd` without following a final symbolic link.
 Result<FileInfo> stat(int dirfd, std::string_view relpath);
 
