@@ -4,6 +4,21 @@
 
 namespace regsweep::layout {
 
+std::string parent(std::string_view path) {
+  std::size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? std::string() : std::string(path.substr(0, slash));
+}
+
+std::string repository_of(std::string_view path) {
+  std::string prefix = std::string(k_repositories_dir) + "/";
+  if (path.substr(0, prefix.size()) != prefix) {
+    return {};
+  }
+  std::string_view rest = path.substr(prefix.size());
+  std::size_t reserved = rest.find("/_");
+  return std::string(reserved == std::string_view::npos ? rest : rest.substr(0, reserved));
+}
+
 std::string join(std::string_view a, std::string_view b) {
   std::string out;
   out.reserve(a.size() + 1 + b.size());

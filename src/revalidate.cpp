@@ -41,24 +41,6 @@ Result<Seen> look(int v2_fd, const std::string& path) {
               static_cast<std::uint64_t>(st.st_nlink)};
 }
 
-std::string parent_of(const std::string& path) {
-  std::size_t slash = path.rfind('/');
-  return slash == std::string::npos ? std::string() : path.substr(0, slash);
-}
-
-// The repository a path below repositories/ belongs to: the components before the first
-// reserved one (`_manifests`, `_layers`, …); for a namespace directory, the directory's own
-// name (it may be a repository too). Empty above any repository.
-std::string repository_of(const std::string& path) {
-  std::string prefix = std::string(layout::k_repositories_dir) + "/";
-  if (path.compare(0, prefix.size(), prefix) != 0) {
-    return {};
-  }
-  std::string rest = path.substr(prefix.size());
-  std::size_t reserved = rest.find("/_");
-  return reserved == std::string::npos ? rest : rest.substr(0, reserved);
-}
-
 }  // namespace
 
 Revalidator::Revalidator(int v2_fd, const Collection& collection, bool delete_untagged)
@@ -120,7 +102,7 @@ void Revalidator::before_phase(ActionKind next, const Plan& plan,
       continue;  // below a tag's index, or a blob prefix: neither is watched
     }
     std::string path = a.path();
-    touched.insert(parent_of(path));
+    touched.insert(layout::parent(path));
     if (a.kind == ActionKind::repository) {
       for (std::string_view own : {layout::k_manifests, layout::k_layers, layout::k_uploads}) {
         m_gone.insert(layout::join(path, own));
@@ -132,7 +114,7 @@ void Revalidator::before_phase(ActionKind next, const Plan& plan,
   }
   m_processed = end;
   auto removed = [&](const std::string& path) {
-    for (std::string p = path; !p.empty(); p = parent_of(p)) {
+    for (std::string p = path; !p.empty(); p = layout::parent(p)) {
       if (m_gone.count(p) != 0) {
         return true;
       }
@@ -156,12 +138,12 @@ void Revalidator::before_phase(ActionKind next, const Plan& plan,
     }
     // 2. Everything else must be as the scan saw it.
     if (!info) {
-      changed(w.path, repository_of(w.path),
+      changed(w.path, layout::repository_of(w.path),
               info.error().sys_errno == ENOENT ? "was removed" : "can no longer be examined");
       continue;
     }
     if (info->mtime_ns != w.mtime_ns || info->nlink != w.nlink) {
-      changed(w.path, repository_of(w.path), "changed");
+      changed(w.path, layout::repository_of(w.path), "changed");
     }
     kept.push_back(std::move(w));
   }

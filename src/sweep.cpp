@@ -67,11 +67,6 @@ class TreeRemover final : public Remover {
   int m_fd;
 };
 
-std::string parent_of(const std::string& path) {
-  std::size_t slash = path.rfind('/');
-  return slash == std::string::npos ? std::string() : path.substr(0, slash);
-}
-
 std::size_t depth(const std::string& path) {
   return static_cast<std::size_t>(std::count(path.begin(), path.end(), '/'));
 }
@@ -175,7 +170,7 @@ SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena, Sw
       ++out.blobs_deleted;
       out.bytes_freed += a.bytes;
     }
-    to_sync.insert(a.kind == ActionKind::repository ? a.path() : parent_of(a.path()));
+    to_sync.insert(a.kind == ActionKind::repository ? a.path() : layout::parent(a.path()));
     std::vector<std::string> then = a.then_if_empty();
     cleanup.insert(cleanup.end(), then.begin(), then.end());
   }
@@ -191,7 +186,7 @@ SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena, Sw
     } else if (*removed) {
       out.removed_dirs.push_back(dir);
       to_sync.erase(dir);
-      to_sync.insert(parent_of(dir));
+      to_sync.insert(layout::parent(dir));
     }
   }
   std::sort(out.removed_dirs.begin(), out.removed_dirs.end());

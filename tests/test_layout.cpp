@@ -25,6 +25,23 @@ TEST(Layout, BlobPrefixesAcceptedAndRejected) {
   }
 }
 
+TEST(Layout, ParentAndRepositoryOfAPath) {
+  EXPECT_EQ(layout::parent("repositories/a/b/_layers/sha256"), "repositories/a/b/_layers");
+  EXPECT_EQ(layout::parent("repositories"), "");
+  const std::vector<std::pair<std::string, std::string>> table = {
+      {"repositories/a/b/_manifests/tags", "a/b"},
+      {"repositories/a/b/_layers/sha256/" + k_hex, "a/b"},
+      {"repositories/a/b", "a/b"},  // a namespace or repository directory: its own name
+      {"repositories/a", "a"},
+      {"repositories", ""},  // above every repository
+      {"blobs/sha256/0a", ""},
+      {"repositoriesx/a", ""},
+  };
+  for (const auto& [path, repo] : table) {
+    EXPECT_EQ(layout::repository_of(path), repo) << path;
+  }
+}
+
 TEST(Layout, PathsTable) {
   const std::vector<std::pair<std::string, std::string>> table = {
       {layout::blob_dir(dg()), "blobs/sha256/0a/" + k_hex},

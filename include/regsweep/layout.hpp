@@ -52,6 +52,14 @@ std::string upload_dir(std::string_view repo, std::string_view id);
 // Joins two relative paths with one '/'.
 std::string join(std::string_view a, std::string_view b);
 
+// Path -> spec, for the two questions other modules ask of a path:
+// the directory holding `path` ("" for a single component);
+std::string parent(std::string_view path);
+// the repository a path below repositories/ belongs to: the components before the first
+// reserved one (`_manifests`, `_layers`, …), or, for a namespace or repository directory,
+// its whole name (it may be a repository). Empty above any repository.
+std::string repository_of(std::string_view path);
+
 // What is wrong with a link file's content, if anything.
 enum class LinkProblem {
   none,
