@@ -65,12 +65,14 @@ fresh() {
   cp -a "$ROOT" "$T"
 }
 
-# collect_twice [ARGS...]: gc then gc -m on $T; sets RC1 and RC2.
+# collect_twice [ARGS...]: gc then gc -m on $T, each prefixed by $AS (a command that runs
+# them as another user, or nothing); sets RC1 and RC2.
+AS=""
 collect_twice() {
   set +e
-  timeout 120 "$REGSWEEP" gc --min-age 0 -q --root "$T" "$@" >"$T.out1" 2>"$T.err1"
+  $AS timeout 120 "$REGSWEEP" gc --min-age 0 -q --root "$T" "$@" >"$T.out1" 2>"$T.err1"
   RC1=$?
-  timeout 120 "$REGSWEEP" gc --min-age 0 -q -m --root "$T" "$@" >"$T.out2" 2>"$T.err2"
+  $AS timeout 120 "$REGSWEEP" gc --min-age 0 -q -m --root "$T" "$@" >"$T.out2" 2>"$T.err2"
   RC2=$?
   set -e
 }
@@ -131,14 +133,7 @@ if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
   chmod 755 "$W"  # mktemp made it private: the unprivileged user must reach the tree
   chown -R 65534:65534 "$T"
   chmod 000 "$T/$V2/$prefix"
-  set +e
-  setpriv --reuid=65534 --regid=65534 --clear-groups timeout 120 "$REGSWEEP" gc --min-age 0 -q \
-    --root "$T" >"$T.out1" 2>"$T.err1"
-  RC1=$?
-  setpriv --reuid=65534 --regid=65534 --clear-groups timeout 120 "$REGSWEEP" gc --min-age 0 -q \
-    -m --root "$T" >"$T.out2" 2>"$T.err2"
-  RC2=$?
-  set -e
+  AS="setpriv --reuid=65534 --regid=65534 --clear-groups" collect_twice
   chmod 755 "$T/$V2/$prefix"
   chown -R 0:0 "$T"
   check "gc and gc -m exit 3 (got $RC1, $RC2)" test "$RC1$RC2" = 33
