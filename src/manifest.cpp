@@ -37,8 +37,7 @@ struct Failure {
 
 // Reads a descriptor's digest into `out`; false with a message when it is malformed.
 bool read_digest(simdjson::dom::element desc, std::string_view field, std::string_view where,
-                 Manifest& m, std::vector<Digest>* out, std::optional<Digest>* single,
-                 std::string& error) {
+                 std::vector<Digest>* out, std::optional<Digest>* single, std::string& error) {
   std::string_view text;
   if (desc[field].get(text) != simdjson::SUCCESS) {
     error = std::string(where) + " has no " + std::string(field) + " string";
@@ -56,8 +55,7 @@ bool read_digest(simdjson::dom::element desc, std::string_view field, std::strin
   std::size_t colon = text.find(':');
   if (colon != std::string_view::npos && colon > 0 && text.substr(0, colon) != "sha256" &&
       colon + 1 < text.size()) {
-    ++m.foreign_digests;
-    return true;
+    return true;  // another algorithm: no blob under blobs/sha256 can be it
   }
   error = std::string(where) + " has an invalid digest '" + std::string(text.substr(0, 100)) + "'";
   return false;
@@ -86,7 +84,7 @@ bool read_descriptor_array(simdjson::dom::object obj, std::string_view field, bo
       error = where + " is not an object";
       return false;
     }
-    if (!read_digest(desc, digest_field, where, m, &out, nullptr, error)) {
+    if (!read_digest(desc, digest_field, where, &out, nullptr, error)) {
       return false;
     }
     simdjson::dom::array urls;
@@ -125,7 +123,7 @@ bool read_subject(simdjson::dom::object obj, Manifest& m, std::string& error) {
     error = "subject is not an object";
     return false;
   }
-  return read_digest(subject, "digest", "subject", m, nullptr, &m.subject, error);
+  return read_digest(subject, "digest", "subject", nullptr, &m.subject, error);
 }
 
 bool read_config(simdjson::dom::object obj, Manifest& m, bool required, std::string& error) {
@@ -141,7 +139,7 @@ bool read_config(simdjson::dom::object obj, Manifest& m, bool required, std::str
     error = "config is not an object";
     return false;
   }
-  return read_digest(config, "digest", "config", m, &m.blobs, nullptr, error);
+  return read_digest(config, "digest", "config", &m.blobs, nullptr, error);
 }
 
 bool parse_image(simdjson::dom::object obj, Manifest& m, bool oci, std::string& error) {
@@ -326,10 +324,6 @@ ParseOutcome ManifestParser::parse(std::string_view bytes) {
   bool has_media_type = obj["mediaType"].get(media_type) == simdjson::SUCCESS;
   int64_t schema_version = 0;
   bool has_schema = obj["schemaVersion"].get(schema_version) == simdjson::SUCCESS;
-  std::string_view artifact_type;
-  if (obj["artifactType"].get(artifact_type) == simdjson::SUCCESS) {
-    m.artifact_type = intern_text(artifact_type);
-  }
   std::string error;
   bool ok = false;
   if (has_schema && schema_version == 1 &&

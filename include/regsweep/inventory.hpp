@@ -14,13 +14,18 @@
 
 namespace regsweep {
 
+// A reference to a digest, four bytes where a digest takes 32: the index of its blob in
+// Inventory::blobs or, when no blob has that digest, k_absent_bit | an index into a side list
+// of absent digests (a repository's for links, the manifest table's for manifests).
+constexpr std::uint32_t k_absent_bit = 0x80000000U;
+
 // A link whose directory names a digest (revision, layer, tag history entry).
 // Kept small (12 bytes): a large registry holds more links than blobs. The digest a link's
 // directory names is held as an index into Inventory::blobs; a link to a digest with no blob
 // (a dangling link) indexes Repository::absent instead. link_digest() gives the digest.
 struct Link {
   static constexpr std::uint32_t k_no_other = 0x3FFFFFFFU;
-  static constexpr std::uint32_t k_absent = 0x80000000U;
+  static constexpr std::uint32_t k_absent = k_absent_bit;
   std::uint32_t ref = 0;    // blob index, or k_absent | index into Repository::absent
   std::uint32_t mtime = 0;  // of the link file, seconds since the epoch (0 before 1970)
 
@@ -40,8 +45,9 @@ struct Link {
   void set_other(std::uint32_t index) { m_other = (m_other & ~k_no_other) | index; }
 
  private:
-  static constexpr std::uint32_t k_problem = 0x80000000U;
-  static constexpr std::uint32_t k_unverified = 0x40000000U;
+  // Flags above other()'s 30 bits (k_no_other).
+  static constexpr std::uint32_t k_problem = 1U << 31U;
+  static constexpr std::uint32_t k_unverified = 1U << 30U;
   std::uint32_t m_other = k_no_other;  // other() and the two flags, in one word
 };
 

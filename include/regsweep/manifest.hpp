@@ -33,15 +33,13 @@ struct Manifest {
   ManifestKind kind = ManifestKind::unknown;
   // Interned (intern_text): a million manifests share a handful of media types.
   std::string_view media_type;         // as written, or inferred when absent
-  std::string_view artifact_type;      // OCI 1.1, empty when absent
   std::vector<Digest> blobs;           // config then layers (schema1: fsLayers), duplicates kept
   std::vector<Digest> children;        // child manifests of a list or index
   std::optional<Digest> subject;       // the manifest this one is attached to
   std::vector<std::string> platforms;  // "os/arch[/variant]" per child of an index
   std::vector<Digest> foreign;         // layers with `urls`: they may have no local blob
-  // Descriptors whose digest regsweep cannot hold (another algorithm); they can name no
-  // blob under blobs/sha256.
-  int foreign_digests = 0;
+  // Descriptors whose digest names another algorithm are accepted and left out: they can
+  // name no blob under blobs/sha256.
 };
 
 // The outcome of parsing: a manifest or a reason it is not one.

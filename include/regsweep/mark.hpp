@@ -36,7 +36,7 @@ namespace regsweep {
 // reference instead of a digest's 32: a million-blob registry holds a hundred thousand
 // manifests, each naming several blobs, for as long as the run lasts.
 using ManifestRef = std::uint32_t;
-constexpr ManifestRef k_absent_ref = 0x80000000U;
+constexpr ManifestRef k_absent_ref = k_absent_bit;
 constexpr ManifestRef k_no_ref = 0xFFFFFFFFU;
 
 // What a manifest references, as the marker needs it; the parse's other details are dropped.

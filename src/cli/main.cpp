@@ -291,7 +291,8 @@ int run(Command command, const std::vector<std::string>& args) {
   }
   int code = errors ? k_exit_findings : k_exit_ok;
 
-  regsweep::cli::RenderOptions ropts{quiet, dry_run, delete_untagged, root->root};
+  regsweep::cli::RenderOptions ropts{
+      .quiet = quiet, .delete_untagged = delete_untagged, .root = root->root};
   if (json_path != "-") {
     regsweep::cli::render_text(std::cout, *collection, sweep_ptr, ropts);
   }

@@ -14,8 +14,7 @@
 namespace regsweep::cli {
 
 struct RenderOptions {
-  bool quiet = false;
-  bool dry_run = false;
+  bool quiet = false;  // a dry run is one rendered with no SweepResult
   bool delete_untagged = false;
   std::string root;
 };
