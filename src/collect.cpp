@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <set>
 
 #include "regsweep/layout.hpp"
 #include "regsweep/scan.hpp"
@@ -73,23 +72,23 @@ Result<fs::Fd> open_registry(const std::string& root) {
   return at;
 }
 
-std::optional<std::int64_t> young_after(const GcOptions& options) {
-  if (options.min_age <= 0) {
-    return std::nullopt;
-  }
-  return options.plan.now - options.min_age;
-}
-
-std::vector<Digest> young_blobs(const Inventory& inventory, std::optional<std::int64_t> after) {
+std::vector<Digest> young_blobs(const Inventory& inventory, const Grace& grace) {
   std::vector<Digest> out;
-  if (after) {
+  if (grace.enabled()) {
     for (const Blob& b : inventory.blobs) {
-      if (b.mtime > *after) {
+      if (grace.young(b.mtime)) {
         out.push_back(b.digest);
       }
     }
   }
   return out;
+}
+
+bool anything_young(const Inventory& inventory, const Grace& grace) {
+  // The scan knows the newest blob, link and upload; leftovers carry their own times.
+  return grace.enabled() && (grace.young_ns(inventory.newest_mtime_ns) ||
+                             std::any_of(inventory.leftovers.begin(), inventory.leftovers.end(),
+                                         [&](const Leftover& l) { return grace.young(l.mtime); }));
 }
 
 namespace {
@@ -122,28 +121,21 @@ Result<Collection> plan_gc(int v2_fd, const GcOptions& options, tbb::task_arena&
       return s.error();
     }
   }
-  std::optional<std::int64_t> young_after = regsweep::young_after(options);
+  const Grace& grace = options.grace;
   std::vector<Finding> manifest_findings;
-  c.manifests = load_manifests(v2_fd, c.inventory, arena, manifest_findings,
-                               young_blobs(c.inventory, young_after));
-  MarkOptions mark_options{young_after, options.delete_untagged, options.delete_orphan_signatures};
-  PlanOptions plan_options = options.plan;
-  plan_options.young_after = young_after;
-
-  // Is anything young at all? The scan knows the newest blob, link and upload; leftovers
-  // carry their own times. When nothing is, the grace period changed nothing.
-  bool anything_young = false;
-  if (young_after) {
-    anything_young = c.inventory.newest_mtime_ns / 1000000000 >= *young_after ||
-                     std::any_of(c.inventory.leftovers.begin(), c.inventory.leftovers.end(),
-                                 [&](const Leftover& l) { return l.mtime > *young_after; });
-  }
-  // The same marking without a grace period; what its plan adds was kept for being young.
+  c.manifests =
+      load_manifests(v2_fd, c.inventory, arena, manifest_findings, young_blobs(c.inventory, grace));
+  MarkOptions mark_options{.grace = grace,
+                           .delete_untagged = options.delete_untagged,
+                           .delete_orphan_signatures = options.delete_orphan_signatures};
+  // The same marking without a grace period: what it does not keep and the grace period does
+  // was kept for being young. When nothing is young, the two are the same.
+  const bool young = anything_young(c.inventory, grace);
   MarkOptions ageless = mark_options;
-  ageless.young_after.reset();
+  ageless.grace = Grace();
   auto mark_all = [&](MarkResult& marks, std::optional<MarkResult>& ageless_marks) {
     marks = mark(c.inventory, c.manifests, mark_options, arena);
-    if (anything_young) {
+    if (young) {
       ageless_marks = mark(c.inventory, c.manifests, ageless, arena);
     }
   };
@@ -162,25 +154,12 @@ Result<Collection> plan_gc(int v2_fd, const GcOptions& options, tbb::task_arena&
   c.findings.insert(c.findings.end(), verified.findings.begin(), verified.findings.end());
   c.findings.insert(c.findings.end(), c.marks.findings.begin(), c.marks.findings.end());
   sort_findings(c.findings);
-  c.plan = make_plan(c.inventory, c.marks, c.findings, plan_options);
-
-  if (anything_young) {
-    PlanOptions ageless_plan = plan_options;
-    ageless_plan.young_after.reset();
-    Plan without = make_plan(c.inventory, *ageless_marks, c.findings, ageless_plan);
-    std::set<std::pair<ActionKind, std::string>> planned;
-    for (const Action& a : c.plan.actions) {
-      planned.emplace(a.kind, a.path());
-    }
-    for (const Action& a : without.actions) {
-      if (planned.count({a.kind, a.path()}) == 0) {
-        c.kept_young.push_back(a);
-      }
-    }
+  c.plan = make_plan(c.inventory, c.marks, c.findings, options.plan, grace);
+  if (young) {
+    c.kept_young = kept_for_being_young(c.inventory, c.marks, *ageless_marks, c.plan, grace);
     for (const Repository& repo : c.inventory.repositories) {
       for (const Upload& u : repo.uploads) {
-        std::int64_t started = u.started ? *u.started : u.newest_mtime;
-        if (started > *young_after || u.newest_mtime > *young_after) {
+        if ((u.started && grace.young(*u.started)) || grace.young(u.newest_mtime)) {
           c.activity.push_back("upload '" + layout::upload_dir(repo.name, u.id) +
                                "' was written to " +
                                std::to_string(options.plan.now - u.newest_mtime) +

@@ -377,9 +377,7 @@ class RepoMarker {
 
   enum class Origin { revision, tag, child };
 
-  bool young(std::int64_t mtime) const {
-    return m_options.young_after && mtime > *m_options.young_after;
-  }
+  bool young(std::int64_t mtime) const { return m_options.grace.young(mtime); }
 
   bool young_blob(const Digest& d) const {
     const Blob* b = find_blob(m_inv, d);
@@ -685,11 +683,11 @@ MarkResult mark(const Inventory& inventory, const ManifestTable& manifests,
   }
   // A young blob that is a manifest (pushed, its links not yet written) keeps what it
   // references, in every repository.
-  if (options.young_after) {
+  if (options.grace.enabled()) {
     std::vector<std::uint32_t> todo;
     for (std::uint32_t b = 0; b < inventory.blobs.size(); ++b) {
       const ManifestRecord* rec = manifests.find(b);
-      if (inventory.blobs[b].mtime > *options.young_after && rec != nullptr && rec->parsed()) {
+      if (options.grace.young(inventory.blobs[b].mtime) && rec != nullptr && rec->parsed()) {
         todo.push_back(b);
       }
     }

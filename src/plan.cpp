@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <iterator>
 #include <set>
 #include <stdexcept>
 #include <string_view>
@@ -162,8 +163,8 @@ namespace {
 class Planner {
  public:
   Planner(const Inventory& inventory, const MarkResult& marks, const std::vector<Finding>& findings,
-          const PlanOptions& options)
-      : m_inv(inventory), m_marks(marks), m_options(options) {
+          const PlanOptions& options, const Grace& grace)
+      : m_inv(inventory), m_marks(marks), m_options(options), m_grace(grace) {
     for (const Finding& f : findings) {
       if (f.severity == Severity::error && !f.repository.empty()) {
         m_troubled.insert(f.repository);
@@ -216,7 +217,7 @@ class Planner {
     static_assert(ActionKind::blob > ActionKind::tidy);
     std::vector<std::uint32_t> blobs;
     if (m_options.collect) {
-      blobs = collectable_blobs(m_inv, m_marks, m_options.young_after);
+      blobs = collectable_blobs(m_inv, m_marks, m_grace);
     }
     m_plan.actions =
         ActionList(std::move(m_actions), std::move(m_links), m_inv.blobs, std::move(blobs));
@@ -287,8 +288,12 @@ class Planner {
     }
   }
 
-  bool young(std::int64_t mtime) const {
-    return m_options.young_after && mtime > *m_options.young_after;
+  bool young(std::int64_t mtime) const { return m_grace.young(mtime); }
+
+  // Records what the grace period alone kept from the plan.
+  void keep_young(Action a) { m_plan.kept_young.push_back(a); }
+  void keep_young_link(ActionKind kind, Reason reason, const Repository& repo, const Link& l) {
+    keep_young(Action{kind, reason, repo.name, {}, link_digest(m_inv, repo, l), 0});
   }
 
   bool any_young(const Repository& repo) const {
@@ -299,12 +304,12 @@ class Planner {
                        [&](const Tag& t) { return young(t.current_mtime); });
   }
 
-  bool stale(const Upload& u) const {
+  // True when `u` is older than the purge age; `young` tells whether it is nonetheless
+  // being written, or was started within the grace period.
+  bool stale(const Upload& u, bool& is_young) const {
+    is_young = young(u.newest_mtime) || (u.started && young(*u.started));
     if (!m_options.purge_uploads_older_than || u.problem) {
       return false;
-    }
-    if (young(u.newest_mtime) || (u.started && young(*u.started))) {
-      return false;  // being written, or started within the grace period
     }
     // As the registry's purger: the start time decides; without one (missing or unreadable
     // `startedat`), the newest modification inside does.
@@ -371,7 +376,11 @@ class Planner {
       return l.dangling() && !repo.uncertain && !blob_unknown(m_inv, link_digest(m_inv, repo, l));
     };
     for (const Link& rev : repo.revisions) {
-      if (rev.problem() || young(rev.mtime) || !dangling(rev)) {
+      if (rev.problem() || !dangling(rev)) {
+        continue;
+      }
+      if (young(rev.mtime)) {
+        keep_young_link(ActionKind::revision, Reason::dangling_link, repo, rev);
         continue;
       }
       const Digest& d = link_digest(m_inv, repo, rev);
@@ -386,24 +395,40 @@ class Planner {
         }
         if (!rm.keeps(m_inv, repo, l)) {
           add_link(ActionKind::layer_link, Reason::unreferenced_layer_link, repo, l.ref);
-        } else if (!young(l.mtime) && dangling(l)) {
-          add_link(ActionKind::layer_link, Reason::dangling_link, repo, l.ref);
+        } else if (dangling(l)) {
+          if (young(l.mtime)) {
+            keep_young_link(ActionKind::layer_link, Reason::dangling_link, repo, l);
+          } else {
+            add_link(ActionKind::layer_link, Reason::dangling_link, repo, l.ref);
+          }
         }
       }
     }
     std::size_t uploads_left = 0;
     for (const Upload& u : repo.uploads) {
-      if (stale(u)) {
-        add(Action{ActionKind::upload, Reason::stale_upload, repo.name, u.id, Digest{}, u.bytes});
-      } else {
+      bool is_young = false;
+      if (!stale(u, is_young)) {
         ++uploads_left;
+        continue;
+      }
+      Action purge{ActionKind::upload, Reason::stale_upload, repo.name, u.id, Digest{}, u.bytes};
+      if (is_young) {
+        keep_young(purge);
+        ++uploads_left;
+      } else {
+        add(purge);
       }
     }
     std::size_t tags_left = repo.tags.size() - std::min(repo.tags.size(), gone_tags.size());
     std::size_t revisions_left = repo.revisions.size() - gone_revisions.size();
     if (m_options.remove_empty_repositories && tags_left == 0 && revisions_left == 0 &&
         uploads_left == 0 && !repo.uncertain && !repo.tags_uncertain &&
-        m_troubled.count(repo.name) == 0 && !any_young(repo)) {
+        m_troubled.count(repo.name) == 0) {
+      if (any_young(repo)) {
+        keep_young(
+            Action{ActionKind::repository, Reason::empty_repository, repo.name, {}, Digest{}, 0});
+        return;
+      }
       // Its links were planned above; removing the directories covers them, so drop those.
       m_actions.erase(
           std::remove_if(m_actions.begin() + static_cast<std::ptrdiff_t>(first), m_actions.end(),
@@ -434,7 +459,7 @@ class Planner {
     }
     for (std::size_t i = 0; i < left.size(); ++i) {
       const Leftover& l = left[i];
-      if (covered[i] || young(l.mtime)) {
+      if (covered[i]) {
         continue;
       }
       Reason reason = Reason::empty_directory;
@@ -455,14 +480,20 @@ class Planner {
       if (l.kind == Leftover::Kind::empty_blob_prefix && m_inv.keep_all_blobs) {
         continue;
       }
+      Action a{ActionKind::tidy, reason, l.repository, l.path, Digest{}, 0};
+      if (young(l.mtime)) {
+        keep_young(a);
+        continue;
+      }
       cover(l.path);
-      add(Action{ActionKind::tidy, reason, l.repository, l.path, Digest{}, 0});
+      add(a);
     }
   }
 
   const Inventory& m_inv;
   const MarkResult& m_marks;
   const PlanOptions& m_options;
+  const Grace& m_grace;
   std::set<std::string> m_troubled;
   Plan m_plan;
   // Every kind but links and blobs, and the links, until run() ends. A deque grows without
@@ -513,14 +544,14 @@ Action ActionList::operator[](std::size_t i) const {
 }
 
 std::vector<std::uint32_t> collectable_blobs(const Inventory& inventory, const MarkResult& marks,
-                                             std::optional<std::int64_t> young_after) {
+                                             const Grace& grace) {
   std::vector<std::uint32_t> out;
   if (inventory.keep_all_blobs) {
     return out;
   }
   for (std::size_t i = 0; i < inventory.blobs.size(); ++i) {
     const Blob& b = inventory.blobs[i];
-    if (!marks.blob_marked[i] && !(young_after && b.mtime > *young_after)) {
+    if (!marks.blob_marked[i] && !grace.young(b.mtime)) {
       out.push_back(static_cast<std::uint32_t>(i));
     }
   }
@@ -528,8 +559,58 @@ std::vector<std::uint32_t> collectable_blobs(const Inventory& inventory, const M
 }
 
 Plan make_plan(const Inventory& inventory, const MarkResult& marks,
-               const std::vector<Finding>& findings, const PlanOptions& options) {
-  return Planner(inventory, marks, findings, options).run();
+               const std::vector<Finding>& findings, const PlanOptions& options,
+               const Grace& grace) {
+  return Planner(inventory, marks, findings, options, grace).run();
+}
+
+std::vector<std::uint32_t> young_blobs_kept(const Inventory& inventory, const MarkResult& marks,
+                                            const MarkResult& ageless, const Grace& grace) {
+  std::vector<std::uint32_t> without = collectable_blobs(inventory, ageless, Grace());
+  std::vector<std::uint32_t> with = collectable_blobs(inventory, marks, grace);
+  std::vector<std::uint32_t> out;
+  std::set_difference(without.begin(), without.end(), with.begin(), with.end(),
+                      std::back_inserter(out));
+  return out;
+}
+
+std::vector<Action> kept_for_being_young(const Inventory& inventory, const MarkResult& marks,
+                                         const MarkResult& ageless, const Plan& plan,
+                                         const Grace& grace) {
+  std::vector<Action> out = plan.kept_young;
+  for (std::size_t r = 0; r < inventory.repositories.size(); ++r) {
+    const Repository& repo = inventory.repositories[r];
+    const RepoMark& with = marks.repositories[r];
+    const RepoMark& without = ageless.repositories[r];
+    if (with.removed || with.keeps_all_layers || without.keeps_all_layers) {
+      continue;  // removed whole, or every layer kept whatever the age
+    }
+    for (const Link& l : repo.layers) {
+      if (!l.problem() && with.keeps(inventory, repo, l) && !without.keeps(inventory, repo, l)) {
+        out.push_back(Action{ActionKind::layer_link,
+                             Reason::unreferenced_layer_link,
+                             repo.name,
+                             {},
+                             link_digest(inventory, repo, l),
+                             0});
+      }
+    }
+    for (const Digest& d : without.dead) {
+      if (!contains(with.dead, d)) {
+        out.push_back(Action{ActionKind::revision, Reason::untagged_manifest, repo.name, {}, d, 0});
+      }
+    }
+  }
+  for (std::uint32_t b : young_blobs_kept(inventory, marks, ageless, grace)) {
+    const Blob& blob = inventory.blobs[b];
+    out.push_back(
+        Action{ActionKind::blob, Reason::unreferenced_blob, {}, {}, blob.digest, blob.size});
+  }
+  std::sort(out.begin(), out.end(), [](const Action& a, const Action& b) {
+    return std::tie(a.kind, a.repository, a.name, a.digest) <
+           std::tie(b.kind, b.repository, b.name, b.digest);
+  });
+  return out;
 }
 
 }  // namespace regsweep

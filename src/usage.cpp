@@ -25,16 +25,13 @@ Result<Usage> compute_usage(int v2_fd, const UsageOptions& options, tbb::task_ar
     return scanned.error();
   }
   const Inventory& inv = *scanned;
-  GcOptions gc;
-  gc.min_age = options.min_age;
-  gc.plan.now = options.now;
-  std::optional<std::int64_t> young = young_after(gc);
+  const Grace& grace = options.grace;
   Usage usage;
   std::vector<Finding> manifest_findings;
   ManifestTable table =
-      load_manifests(v2_fd, inv, arena, manifest_findings, young_blobs(inv, young));
-  MarkOptions plain{young, false, false};
-  MarkOptions untagged{young, true, false};
+      load_manifests(v2_fd, inv, arena, manifest_findings, young_blobs(inv, grace));
+  MarkOptions plain{.grace = grace, .delete_untagged = false};
+  MarkOptions untagged{.grace = grace, .delete_untagged = true};
   MarkResult marks = mark(inv, table, plain, arena);
   MarkResult marks_m = mark(inv, table, untagged, arena);
   std::vector<Finding> findings = inv.findings;
@@ -43,15 +40,21 @@ Result<Usage> compute_usage(int v2_fd, const UsageOptions& options, tbb::task_ar
   sort_findings(findings);
   // Only the blobs the two plans would delete are needed: the same rule make_plan uses.
   // Everything per blob is indexed like Inventory::blobs.
-  auto doomed_flags = [&](const MarkResult& m) {
+  auto flags = [&](const std::vector<std::uint32_t>& blobs) {
     std::vector<bool> out(inv.blobs.size(), false);
-    for (std::uint32_t b : collectable_blobs(inv, m, young)) {
+    for (std::uint32_t b : blobs) {
       out[b] = true;
     }
     return out;
   };
-  std::vector<bool> doomed = doomed_flags(marks);
-  std::vector<bool> doomed_m = doomed_flags(marks_m);
+  std::vector<bool> doomed = flags(collectable_blobs(inv, marks, grace));
+  std::vector<bool> doomed_m = flags(collectable_blobs(inv, marks_m, grace));
+  // Kept for being young: as gc reports it, against the same marking without a grace period.
+  std::vector<bool> young(inv.blobs.size(), false);
+  if (anything_young(inv, grace)) {
+    MarkResult ageless = mark(inv, table, MarkOptions{.grace = Grace()}, arena);
+    young = flags(young_blobs_kept(inv, marks, ageless, grace));
+  }
 
   UsageTotals& t = usage.totals;
   t.blobs = inv.blobs.size();
@@ -59,12 +62,12 @@ Result<Usage> compute_usage(int v2_fd, const UsageOptions& options, tbb::task_ar
   for (std::size_t i = 0; i < inv.blobs.size(); ++i) {
     const Blob& b = inv.blobs[i];
     t.blob_bytes += b.size;
-    if (marks.blob_marked[i]) {
-      t.referenced_bytes += b.size;
-    } else if (doomed[i]) {
+    if (doomed[i]) {
       t.unreferenced_bytes += b.size;
-    } else {
+    } else if (young[i]) {
       t.young_bytes += b.size;
+    } else {
+      t.referenced_bytes += b.size;
     }
     if (doomed_m[i]) {
       t.unreferenced_m_bytes += b.size;

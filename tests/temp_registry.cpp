@@ -264,7 +264,8 @@ bool can_drop_privileges() {
 
 GcOptions options(bool delete_untagged) {
   GcOptions o;
-  o.min_age = 0;  // trees written by tests are all young; the grace period has its own tests
+  // No grace period (the default): trees written by tests are all young; the grace period
+  // has its own tests.
   o.delete_untagged = delete_untagged;
   o.plan.now = static_cast<std::int64_t>(std::time(nullptr));
   return o;

@@ -8,6 +8,7 @@
 
 #include "regsweep/layout.hpp"
 #include "regsweep/lock.hpp"
+#include "regsweep/usage.hpp"
 #include "temp_registry.hpp"
 
 namespace regsweep {
@@ -17,7 +18,7 @@ using test::planned;
 
 GcOptions with_grace(std::int64_t seconds, bool m = false) {
   GcOptions o = test::options(m);
-  o.min_age = seconds;
+  o.grace = Grace(o.plan.now, seconds);
   return o;
 }
 
@@ -78,6 +79,55 @@ TEST(Grace, AYoungManifestKeepsWhatItReferencesEvenWithoutLinks) {
   EXPECT_TRUE(c.findings.empty());  // a layer read as a possible manifest is not a finding
   Collection now = test::plan(reg, with_grace(0));
   EXPECT_TRUE(deletes_blob(now, layer));
+}
+
+// gc's "kept for being young" and du's young bytes are one definition: the blobs a run with
+// no grace period would delete that this one keeps.
+TEST(Grace, GcAndDuAgreeOnWhatIsKeptForBeingYoung) {
+  test::TempRegistry reg;
+  // An old layer that only a manifest pushed within the grace period references.
+  Digest layer = reg.put_layer("r", "its layer", 3000);
+  reg.backdate(layout::blob_dir(layer), 2 * 3600);
+  reg.backdate(layout::layer_link_dir("r", layer), 2 * 3600);
+  Digest m = reg.put_image("r", {layer}, "pushed");
+  reg.remove(layout::revision_dir("r", m));
+  Digest config = reg.last_config();
+  reg.backdate(layout::blob_dir(config), 2 * 3600);
+  reg.backdate(layout::layer_link_dir("r", config), 2 * 3600);
+  Digest young_orphan = reg.put_blob(std::string(700, 'y'));
+  Digest old_orphan = reg.put_blob(std::string(500, 'o'));
+  reg.backdate(layout::blob_dir(old_orphan), 2 * 3600);
+  reg.tag("other", "v", reg.put_image("other", {}, "other"));
+
+  Collection c = test::plan(reg, with_grace(3600));
+  std::uint64_t kept = 0;
+  std::vector<Digest> kept_blobs;
+  for (const Action& a : c.kept_young) {
+    if (a.kind == ActionKind::blob) {
+      kept += a.bytes;
+      kept_blobs.push_back(a.digest);
+    }
+  }
+  std::sort(kept_blobs.begin(), kept_blobs.end());
+  auto kept_blob = [&](const Digest& d) {
+    return std::binary_search(kept_blobs.begin(), kept_blobs.end(), d);
+  };
+  EXPECT_TRUE(kept_blob(layer));
+  EXPECT_TRUE(kept_blob(young_orphan));
+  EXPECT_TRUE(kept_blob(m));
+  EXPECT_FALSE(kept_blob(old_orphan));
+  EXPECT_TRUE(deletes_blob(c, old_orphan));
+
+  auto v2 = open_registry(reg.root());
+  tbb::task_arena arena(2);
+  UsageOptions uo;
+  uo.grace = Grace(static_cast<std::int64_t>(std::time(nullptr)), 3600);
+  auto u = compute_usage(v2->get(), uo, arena);
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->totals.young_bytes, kept);
+  EXPECT_EQ(u->totals.unreferenced_bytes, c.plan.blob_bytes);
+  EXPECT_EQ(u->totals.referenced_bytes + u->totals.unreferenced_bytes + u->totals.young_bytes,
+            u->totals.blob_bytes);
 }
 
 TEST(Grace, WithMAYoungUntaggedRevisionIsKept) {

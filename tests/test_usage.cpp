@@ -22,8 +22,6 @@ Usage usage_of(const test::TempRegistry& reg, std::vector<std::string> globs = {
   auto v2 = open_registry(reg.root());
   tbb::task_arena arena(2);
   UsageOptions o;
-  o.min_age = 0;
-  o.now = static_cast<std::int64_t>(std::time(nullptr));
   o.globs = std::move(globs);
   auto u = compute_usage(v2->get(), o, arena);
   EXPECT_TRUE(u);

@@ -9,6 +9,7 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include "regsweep/fs.hpp"
+#include "regsweep/grace.hpp"
 #include "regsweep/inventory.hpp"
 #include "regsweep/mark.hpp"
 #include "regsweep/plan.hpp"
@@ -21,8 +22,9 @@ namespace regsweep {
 Result<fs::Fd> open_registry(const std::string& root);
 
 struct GcOptions {
-  // Grace period: anything younger is kept with all it references (0 reproduces upstream).
-  std::int64_t min_age = 3600;
+  // Anything young is kept with all it references. Default: no grace period (upstream's
+  // behaviour); the command line's default is an hour.
+  Grace grace;
   bool delete_untagged = false;
   bool delete_orphan_signatures = false;
   PlanOptions plan;
@@ -43,11 +45,12 @@ struct Collection {
   std::vector<std::string> activity;
 };
 
-// The time after which an object counts as young for these options (nullopt: min_age 0).
-std::optional<std::int64_t> young_after(const GcOptions& options);
-
 // Young blobs that may be manifests of a push in progress (for load_manifests).
-std::vector<Digest> young_blobs(const Inventory& inventory, std::optional<std::int64_t> after);
+std::vector<Digest> young_blobs(const Inventory& inventory, const Grace& grace);
+
+// True when the grace period keeps anything of `inventory` at all: when nothing is young, a
+// marking with it and one without are the same.
+bool anything_young(const Inventory& inventory, const Grace& grace);
 
 // Plans a garbage collection of the tree below `v2_fd`. Reads only. Error when the tree
 // cannot be opened or a removal spec matches nothing.

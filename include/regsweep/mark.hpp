@@ -26,6 +26,7 @@
 
 #include "regsweep/digest.hpp"
 #include "regsweep/finding.hpp"
+#include "regsweep/grace.hpp"
 #include "regsweep/inventory.hpp"
 #include "regsweep/manifest.hpp"
 
@@ -100,10 +101,9 @@ ManifestTable load_manifests(int v2_fd, const Inventory& inventory, tbb::task_ar
                              const std::vector<Digest>& speculative = {});
 
 struct MarkOptions {
-  // Anything modified after this time (seconds since the epoch) is young: a young revision or
-  // tag is a root, a young layer link keeps its blob, and a young blob that is a manifest keeps
-  // everything it references. nullopt: nothing is young (--min-age 0).
-  std::optional<std::int64_t> young_after;
+  // A young revision or tag is a root, a young layer link keeps its blob, and a young blob
+  // that is a manifest keeps everything it references. Default: nothing is young.
+  Grace grace;
   bool delete_untagged = false;
   // Tags `sha256-<hex>.sig|.att|.sbom` whose manifest <hex> is gone are removed.
   bool delete_orphan_signatures = false;

@@ -16,6 +16,7 @@
 
 #include "regsweep/digest.hpp"
 #include "regsweep/finding.hpp"
+#include "regsweep/grace.hpp"
 #include "regsweep/inventory.hpp"
 #include "regsweep/mark.hpp"
 
@@ -161,8 +162,6 @@ struct PlanOptions {
   bool tidy = true;
   bool collect = true;   // false: only what was requested (rm --no-gc)
   std::int64_t now = 0;  // seconds since the epoch
-  // Anything modified after this time is young and kept (--min-age); nullopt: nothing is.
-  std::optional<std::int64_t> young_after;
   // Temp files of interrupted writes are kept this long whatever the grace period: one may
   // be a write in progress.
   std::int64_t temp_grace = 3600;
@@ -184,18 +183,35 @@ struct Plan {
   std::uint64_t dangling_links = 0;  // also counted in manifests or layer_links
   std::uint64_t blobs = 0;
   std::uint64_t blob_bytes = 0;
+  // What the planner left because it is young, though nothing marks it: dangling links,
+  // uploads, repositories with a young entry, leftovers. (What the grace period kept through
+  // marking is found by comparing markings: kept_for_being_young.)
+  std::vector<Action> kept_young;
 };
 
 // The blobs a plan deletes, as indices into Inventory::blobs: those no repository marks,
-// unless young (modified after `young_after`) or unless the inventory says every blob must be
-// kept. In digest order.
+// unless young or unless the inventory says every blob must be kept. In digest order.
 std::vector<std::uint32_t> collectable_blobs(const Inventory& inventory, const MarkResult& marks,
-                                             std::optional<std::int64_t> young_after);
+                                             const Grace& grace);
 
 // Builds the plan. No blob is planned when the inventory says every blob must be kept; no
 // link of a repository is planned while something in it could not be read; no repository is
-// removed while a finding of severity error names it.
+// removed while a finding of severity error names it; nothing young is planned (`grace`, the
+// same the marks were made with).
 Plan make_plan(const Inventory& inventory, const MarkResult& marks,
-               const std::vector<Finding>& findings, const PlanOptions& options);
+               const std::vector<Finding>& findings, const PlanOptions& options,
+               const Grace& grace);
+
+// The blobs a run with no grace period would delete that `grace` keeps: collectable under
+// `ageless` (the same marking without a grace period) and not under `marks`. In digest order.
+std::vector<std::uint32_t> young_blobs_kept(const Inventory& inventory, const MarkResult& marks,
+                                            const MarkResult& ageless, const Grace& grace);
+
+// Everything the grace period kept, from the two markings and the plan: the blobs of
+// young_blobs_kept, the layer links and (with delete_untagged) revisions only the grace period
+// keeps, and what the planner itself left for being young (Plan::kept_young). In plan order.
+std::vector<Action> kept_for_being_young(const Inventory& inventory, const MarkResult& marks,
+                                         const MarkResult& ageless, const Plan& plan,
+                                         const Grace& grace);
 
 }  // namespace regsweep

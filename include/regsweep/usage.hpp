@@ -12,6 +12,7 @@
 
 #include "regsweep/collect.hpp"
 #include "regsweep/finding.hpp"
+#include "regsweep/grace.hpp"
 #include "regsweep/result.hpp"
 
 namespace regsweep {
@@ -32,10 +33,11 @@ struct RepoUsage {
 struct UsageTotals {
   std::uint64_t blobs = 0;
   std::uint64_t blob_bytes = 0;            // every blobs/sha256/*/*/data
-  std::uint64_t referenced_bytes = 0;      // blobs some repository keeps (gc's marks)
+  std::uint64_t referenced_bytes = 0;      // blobs `gc` keeps even with no grace period
   std::uint64_t unreferenced_bytes = 0;    // what `gc` would free (its dry-run bytes)
   std::uint64_t unreferenced_m_bytes = 0;  // what `gc -m` would free
-  std::uint64_t young_bytes = 0;           // unreferenced but kept for being young
+  // What `gc` keeps only for the grace period: its "kept for being young" blobs.
+  std::uint64_t young_bytes = 0;
   std::uint64_t upload_bytes = 0;
   std::uint64_t repositories = 0;
 };
@@ -47,8 +49,8 @@ struct Usage {
 };
 
 struct UsageOptions {
-  std::int64_t min_age = 3600;  // as gc's --min-age, so the numbers agree with gc's
-  std::int64_t now = 0;
+  Grace grace;  // as gc's, so that the numbers agree with gc's
+
   std::vector<std::string> globs;  // empty: every repository
 };
 

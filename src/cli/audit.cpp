@@ -340,8 +340,7 @@ int run_du(const std::vector<std::string>& args) {
                                   static_cast<std::size_t>(a.jobs));
   tbb::task_arena arena(a.jobs);
   UsageOptions uo;
-  uo.min_age = *min_age;
-  uo.now = static_cast<std::int64_t>(std::time(nullptr));
+  uo.grace = Grace(static_cast<std::int64_t>(std::time(nullptr)), *min_age);
   uo.globs = a.globs;
   auto started = std::chrono::steady_clock::now();
   auto usage = with_progress("scanning", [&] { return compute_usage(tree->v2.get(), uo, arena); });

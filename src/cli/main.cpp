@@ -241,7 +241,6 @@ int run(Command command, const std::vector<std::string>& args) {
   }
 
   regsweep::GcOptions options;
-  options.min_age = *min_age;
   options.delete_untagged = delete_untagged;
   options.delete_orphan_signatures = orphan_signatures;
   options.remove = specs;
@@ -249,6 +248,7 @@ int run(Command command, const std::vector<std::string>& args) {
   options.plan.purge_uploads_older_than = purge;
   options.plan.collect = !no_gc;
   options.plan.now = static_cast<std::int64_t>(std::time(nullptr));
+  options.grace = regsweep::Grace(options.plan.now, *min_age);
 
   // --jobs may exceed the core count (I/O waits); let TBB start that many workers.
   tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
