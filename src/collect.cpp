@@ -9,7 +9,6 @@
 
 #include "regsweep/layout.hpp"
 #include "regsweep/scan.hpp"
-#include "regsweep/select.hpp"
 
 namespace regsweep {
 
@@ -72,25 +71,6 @@ Result<fs::Fd> open_registry(const std::string& root) {
   return at;
 }
 
-std::vector<Digest> young_blobs(const Inventory& inventory, const Grace& grace) {
-  std::vector<Digest> out;
-  if (grace.enabled()) {
-    for (const Blob& b : inventory.blobs) {
-      if (grace.young(b.mtime)) {
-        out.push_back(b.digest);
-      }
-    }
-  }
-  return out;
-}
-
-bool anything_young(const Inventory& inventory, const Grace& grace) {
-  // The scan knows the newest blob, link and upload; leftovers carry their own times.
-  return grace.enabled() && (grace.young_ns(inventory.newest_mtime_ns) ||
-                             std::any_of(inventory.leftovers.begin(), inventory.leftovers.end(),
-                                         [&](const Leftover& l) { return grace.young(l.mtime); }));
-}
-
 namespace {
 
 // The layer links a plan made from `marks` could delete: those no live manifest of their
@@ -106,25 +86,21 @@ bool might_delete(const Inventory& inventory, const MarkResult& marks, std::size
 }  // namespace
 
 Result<Collection> plan_gc(int v2_fd, const GcOptions& options, tbb::task_arena& arena) {
-  // Layer links are only stat'ed: their paths name their digests. The few a plan might delete
-  // are read below, before planning, so that a damaged one is reported and kept as ever.
-  ScanOptions scan_options;
-  scan_options.read_layer_links = false;
-  auto inventory = scan(v2_fd, arena, scan_options);
-  if (!inventory) {
-    return inventory.error();
+  // Stage 1, the graph. Layer links are only stat'ed: their paths name their digests. The
+  // few a plan might delete are read in stage 3, so that a damaged one is reported and kept.
+  const Grace& grace = options.grace;
+  GraphOptions graph_options;
+  graph_options.scan.read_layer_links = false;
+  graph_options.grace = grace;
+  graph_options.remove = options.remove;
+  auto graph = build_graph(v2_fd, graph_options, arena);
+  if (!graph) {
+    return graph.error();
   }
   Collection c;
-  c.inventory = std::move(*inventory);
-  if (!options.remove.empty()) {
-    if (Status s = select_removals(c.inventory, options.remove); !s) {
-      return s.error();
-    }
-  }
-  const Grace& grace = options.grace;
-  std::vector<Finding> manifest_findings;
-  c.manifests =
-      load_manifests(v2_fd, c.inventory, arena, manifest_findings, young_blobs(c.inventory, grace));
+  c.inventory = std::move(graph->inventory);
+  c.manifests = std::move(graph->manifests);
+  // Stage 2, marking, with the grace period and, when anything is young, without it.
   MarkOptions mark_options{.grace = grace,
                            .delete_untagged = options.delete_untagged,
                            .delete_orphan_signatures = options.delete_orphan_signatures};
@@ -141,6 +117,9 @@ Result<Collection> plan_gc(int v2_fd, const GcOptions& options, tbb::task_arena&
   };
   std::optional<MarkResult> ageless_marks;
   mark_all(c.marks, ageless_marks);
+  // Stage 3, verifying: the layer links either marking could delete are read now (the scan
+  // only stat'ed them). One naming another digest than its directory is a finding, and what
+  // it names is kept: the marking is redone.
   Verified verified =
       verify_layer_links(v2_fd, c.inventory, arena, [&](std::size_t r, const Link& l) {
         return might_delete(c.inventory, c.marks, r, l) ||
@@ -149,11 +128,11 @@ Result<Collection> plan_gc(int v2_fd, const GcOptions& options, tbb::task_arena&
   if (verified.other_targets) {
     mark_all(c.marks, ageless_marks);  // what those links name is kept where all layers are
   }
-  c.findings = c.inventory.findings;
-  c.findings.insert(c.findings.end(), manifest_findings.begin(), manifest_findings.end());
+  c.findings = std::move(graph->findings);
   c.findings.insert(c.findings.end(), verified.findings.begin(), verified.findings.end());
   c.findings.insert(c.findings.end(), c.marks.findings.begin(), c.marks.findings.end());
   sort_findings(c.findings);
+  // Stage 4, the plan, and what the grace period kept from it.
   c.plan = make_plan(c.inventory, c.marks, c.findings, options.plan, grace);
   if (young) {
     c.kept_young = kept_for_being_young(c.inventory, c.marks, *ageless_marks, c.plan, grace);

@@ -33,7 +33,6 @@
 #include "regsweep/fs.hpp"
 #include "regsweep/layout.hpp"
 #include "regsweep/mark.hpp"
-#include "regsweep/scan.hpp"
 
 namespace regsweep {
 
@@ -263,15 +262,15 @@ Result<Digest> hash_file(int dirfd, const std::string& relpath) {
 }
 
 Result<FsckReport> fsck(int v2_fd, const FsckOptions& options, tbb::task_arena& arena) {
-  auto scanned = scan(v2_fd, arena);
-  if (!scanned) {
-    return scanned.error();
+  auto graph = build_graph(v2_fd, GraphOptions{}, arena);
+  if (!graph) {
+    return graph.error();
   }
-  const Inventory& inv = *scanned;
+  const Inventory& inv = graph->inventory;
+  const ManifestTable& table = graph->manifests;
   FsckReport report;
   report.blobs = inv.blobs.size();
-  std::vector<Finding> findings = inv.findings;
-  ManifestTable table = load_manifests(v2_fd, inv, arena, findings);
+  std::vector<Finding> findings = std::move(graph->findings);
   MarkResult marks = mark(inv, table, MarkOptions{}, arena);
   findings.insert(findings.end(), marks.findings.begin(), marks.findings.end());
   sort_findings(findings);

@@ -8,9 +8,8 @@
 #include <simdjson.h>
 
 #include "regsweep/fs.hpp"
+#include "regsweep/graph.hpp"
 #include "regsweep/layout.hpp"
-#include "regsweep/mark.hpp"
-#include "regsweep/scan.hpp"
 #include "regsweep/select.hpp"
 
 namespace regsweep {
@@ -38,25 +37,22 @@ std::string created_of(int v2_fd, const Digest& config, simdjson::dom::parser& p
 
 Result<Listing> list_registry(int v2_fd, const std::vector<std::string>& globs, bool with_tags,
                               tbb::task_arena& arena) {
-  auto scanned = scan(v2_fd, arena);
-  if (!scanned) {
-    return scanned.error();
+  GraphOptions graph_options;
+  graph_options.read_manifests = with_tags;
+  auto graph = build_graph(v2_fd, graph_options, arena);
+  if (!graph) {
+    return graph.error();
   }
-  Inventory& inv = *scanned;
+  const Inventory& inv = graph->inventory;
+  const ManifestTable& table = graph->manifests;
   Listing out;
-  out.findings = inv.findings;
+  out.findings = std::move(graph->findings);
   std::vector<const Repository*> chosen;
   for (const Repository& r : inv.repositories) {
     if (globs.empty() || std::any_of(globs.begin(), globs.end(),
                                      [&](const std::string& g) { return glob_match(g, r.name); })) {
       chosen.push_back(&r);
     }
-  }
-  ManifestTable table;
-  if (with_tags) {
-    std::vector<Finding> manifest_findings;
-    table = load_manifests(v2_fd, inv, arena, manifest_findings);
-    out.findings.insert(out.findings.end(), manifest_findings.begin(), manifest_findings.end());
   }
   out.repositories.resize(chosen.size());
   tbb::enumerable_thread_specific<simdjson::dom::parser> parsers;

@@ -14,28 +14,28 @@
 #include <map>
 
 #include "regsweep/layout.hpp"
-#include "regsweep/scan.hpp"
 #include "regsweep/select.hpp"
 
 namespace regsweep {
 
 Result<Usage> compute_usage(int v2_fd, const UsageOptions& options, tbb::task_arena& arena) {
-  auto scanned = scan(v2_fd, arena);
-  if (!scanned) {
-    return scanned.error();
-  }
-  const Inventory& inv = *scanned;
   const Grace& grace = options.grace;
+  GraphOptions graph_options;
+  graph_options.grace = grace;
+  auto graph = build_graph(v2_fd, graph_options, arena);
+  if (!graph) {
+    return graph.error();
+  }
+  const Inventory& inv = graph->inventory;
+  const ManifestTable& table = graph->manifests;
   Usage usage;
-  std::vector<Finding> manifest_findings;
-  ManifestTable table =
-      load_manifests(v2_fd, inv, arena, manifest_findings, young_blobs(inv, grace));
-  MarkOptions plain{.grace = grace, .delete_untagged = false};
-  MarkOptions untagged{.grace = grace, .delete_untagged = true};
+  MarkOptions plain;
+  plain.grace = grace;
+  MarkOptions untagged = plain;
+  untagged.delete_untagged = true;
   MarkResult marks = mark(inv, table, plain, arena);
   MarkResult marks_m = mark(inv, table, untagged, arena);
-  std::vector<Finding> findings = inv.findings;
-  findings.insert(findings.end(), manifest_findings.begin(), manifest_findings.end());
+  std::vector<Finding> findings = std::move(graph->findings);
   findings.insert(findings.end(), marks.findings.begin(), marks.findings.end());
   sort_findings(findings);
   // Only the blobs the two plans would delete are needed: the same rule make_plan uses.
@@ -52,7 +52,7 @@ Result<Usage> compute_usage(int v2_fd, const UsageOptions& options, tbb::task_ar
   // Kept for being young: as gc reports it, against the same marking without a grace period.
   std::vector<bool> young(inv.blobs.size(), false);
   if (anything_young(inv, grace)) {
-    MarkResult ageless = mark(inv, table, MarkOptions{.grace = Grace()}, arena);
+    MarkResult ageless = mark(inv, table, MarkOptions{}, arena);
     young = flags(young_blobs_kept(inv, marks, ageless, grace));
   }
 

@@ -45,13 +45,6 @@ struct Collection {
   std::vector<std::string> activity;
 };
 
-// Young blobs that may be manifests of a push in progress (for load_manifests).
-std::vector<Digest> young_blobs(const Inventory& inventory, const Grace& grace);
-
-// True when the grace period keeps anything of `inventory` at all: when nothing is young, a
-// marking with it and one without are the same.
-bool anything_young(const Inventory& inventory, const Grace& grace);
-
 // Plans a garbage collection of the tree below `v2_fd`. Reads only. Error when the tree
 // cannot be opened or a removal spec matches nothing.
 Result<Collection> plan_gc(int v2_fd, const GcOptions& options, tbb::task_arena& arena);

@@ -1,0 +1,120 @@
+#pragma once
+
+// The graph stage: scan -> inventory, then every manifest the inventory's revisions and tags
+// name, read once each. What every command starts from (gc, rm, du, ls -t, fsck): a Graph is
+// the inventory, the manifests and what was found reading them. Marking and planning read it
+// and never touch the storage.
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <oneapi/tbb/task_arena.h>
+
+#include "regsweep/digest.hpp"
+#include "regsweep/finding.hpp"
+#include "regsweep/grace.hpp"
+#include "regsweep/inventory.hpp"
+#include "regsweep/manifest.hpp"
+#include "regsweep/result.hpp"
+#include "regsweep/scan.hpp"
+
+namespace regsweep {
+
+// A digest a manifest references: the index of its blob in Inventory::blobs, or, when no
+// blob has that digest, k_absent_ref | an index into the table's absent digests (see k_absent_bit).
+// Four bytes a reference instead of a digest's 32: a million-blob registry holds a hundred thousand
+// manifests, each naming several blobs, for as long as the run lasts.
+using ManifestRef = std::uint32_t;
+constexpr ManifestRef k_absent_ref = k_absent_bit;
+constexpr ManifestRef k_no_ref = 0xFFFFFFFFU;
+
+// What a manifest references, as the marker needs it; the parse's other details are dropped.
+struct ManifestRecord {
+  enum class State : std::uint8_t { unreadable, parsed };
+  // What is rare: why a manifest is unreadable and what it might reference, an index's
+  // platforms, layers with `urls`.
+  struct Rare {
+    std::string error;
+    std::vector<Digest> mentioned;       // unreadable: sha256 digests found in the text
+    std::vector<std::string> platforms;  // "os/arch[/variant]" per child of an index
+    std::vector<Digest> foreign;         // layers with `urls`: they may have no local blob
+  };
+  State state = State::unreadable;
+  ManifestKind kind = ManifestKind::unknown;
+  std::uint32_t blob_count = 0;   // config then layers (schema1: fsLayers), duplicates kept
+  std::uint32_t child_count = 0;  // child manifests of a list or index
+  ManifestRef subject = k_no_ref;
+  std::string_view media_type;          // interned; as written, or inferred when absent
+  std::unique_ptr<ManifestRef[]> refs;  // blob_count blobs, then child_count children
+  std::unique_ptr<Rare> rare;
+
+  bool parsed() const { return state == State::parsed; }
+  bool has_subject() const { return subject != k_no_ref; }
+  std::span<const ManifestRef> blobs() const { return {refs.get(), blob_count}; }
+  std::span<const ManifestRef> children() const { return {refs.get() + blob_count, child_count}; }
+  const std::string& error() const;
+  const std::vector<std::string>& platforms() const;
+  bool is_foreign(const Digest& digest) const;
+};
+
+// Every manifest read, keyed by the index of its blob. A digest with no blob is never read:
+// find() gives nullptr for it, as for a blob that was not read as a manifest.
+class ManifestTable {
+ public:
+  const ManifestRecord* find(const Inventory& inventory, const Digest& digest) const;
+  const ManifestRecord* find(ManifestRef ref) const;
+  // The digest a reference names.
+  const Digest& digest(const Inventory& inventory, ManifestRef ref) const {
+    return (ref & k_absent_ref) != 0 ? m_absent[ref & ~k_absent_ref] : inventory.blobs[ref].digest;
+  }
+  // The blob a reference names; k_no_blob when it has none.
+  static std::uint32_t blob(ManifestRef ref) { return (ref & k_absent_ref) != 0 ? k_no_blob : ref; }
+  std::vector<Digest> digests(const Inventory& inventory, std::span<const ManifestRef> refs) const;
+
+ private:
+  friend ManifestTable load_manifests(int, const Inventory&, tbb::task_arena&,
+                                      std::vector<Finding>&, const std::vector<Digest>&);
+  std::vector<std::uint32_t> m_keys;      // blob indices, sorted
+  std::vector<ManifestRecord> m_records;  // parallel to m_keys
+  std::vector<Digest> m_absent;           // referenced digests with no blob
+};
+
+// Reads and parses, once each, every manifest that a revision or tag names and, recursively,
+// their children, in parallel inside `arena`. `v2_fd` is `<root>/docker/registry/v2`.
+// Unreadable manifests are recorded in the table and reported in `findings`. `speculative`
+// blobs (young blobs that may be manifests of a push in progress) are parsed too, and kept in
+// the table only when they are manifests; they are never reported.
+ManifestTable load_manifests(int v2_fd, const Inventory& inventory, tbb::task_arena& arena,
+                             std::vector<Finding>& findings,
+                             const std::vector<Digest>& speculative = {});
+
+// Young blobs that may be manifests of a push in progress (read by load_manifests).
+std::vector<Digest> young_blobs(const Inventory& inventory, const Grace& grace);
+
+// True when the grace period keeps anything of `inventory` at all: when nothing is young, a
+// marking with it and one without are the same.
+bool anything_young(const Inventory& inventory, const Grace& grace);
+
+struct GraphOptions {
+  ScanOptions scan;
+  // Read the manifests (ls without tags needs none).
+  bool read_manifests = true;
+  // Young blobs are read as possible manifests of a push in progress.
+  Grace grace;
+  // `regsweep rm`: NAME or NAME:TAG specs (globs) to mark for removal in the inventory.
+  std::vector<std::string> remove;
+};
+
+struct Graph {
+  Inventory inventory;
+  ManifestTable manifests;
+  std::vector<Finding> findings;  // the scan's and the manifests', sorted
+};
+
+// Scans the tree below `v2_fd` and loads its manifests. Error when the tree cannot be opened
+// or a removal spec matches nothing.
+Result<Graph> build_graph(int v2_fd, const GraphOptions& options, tbb::task_arena& arena);
+
+}  // namespace regsweep

@@ -1,0 +1,274 @@
+// The graph stage: the scan's inventory, every manifest a revision, tag or young blob names
+// (read once each, in parallel), and what was found on the way.
+//
+// load_manifests:
+// 1. Start from every digest a revision link or a tag's current link names.
+// 2. Read and parse each once, in parallel, with one parser per thread.
+// 3. Children of lists and indexes not yet loaded form the next wave; repeat until none.
+
+#include "regsweep/graph.hpp"
+
+#include <algorithm>
+#include <mutex>
+#include <unordered_map>
+
+#include <oneapi/tbb/enumerable_thread_specific.h>
+#include <oneapi/tbb/parallel_for.h>
+
+#include "regsweep/fs.hpp"
+#include "regsweep/layout.hpp"
+#include "regsweep/scan.hpp"
+#include "regsweep/select.hpp"
+
+namespace regsweep {
+
+const std::string& ManifestRecord::error() const {
+  static const std::string none;
+  return rare ? rare->error : none;
+}
+
+const std::vector<std::string>& ManifestRecord::platforms() const {
+  static const std::vector<std::string> none;
+  return rare ? rare->platforms : none;
+}
+
+bool ManifestRecord::is_foreign(const Digest& digest) const {
+  return rare &&
+         std::find(rare->foreign.begin(), rare->foreign.end(), digest) != rare->foreign.end();
+}
+
+const ManifestRecord* ManifestTable::find(ManifestRef ref) const {
+  if ((ref & k_absent_ref) != 0) {
+    return nullptr;
+  }
+  auto it = std::lower_bound(m_keys.begin(), m_keys.end(), ref);
+  return it != m_keys.end() && *it == ref ? &m_records[it - m_keys.begin()] : nullptr;
+}
+
+const ManifestRecord* ManifestTable::find(const Inventory& inventory, const Digest& digest) const {
+  std::uint32_t b = blob_index(inventory, digest);
+  return b == k_no_blob ? nullptr : find(b);
+}
+
+std::vector<Digest> ManifestTable::digests(const Inventory& inventory,
+                                           std::span<const ManifestRef> refs) const {
+  std::vector<Digest> out;
+  out.reserve(refs.size());
+  for (ManifestRef r : refs) {
+    out.push_back(digest(inventory, r));
+  }
+  return out;
+}
+
+namespace {
+
+// The largest manifest regsweep reads. The registry itself refuses manifests over 4 MiB
+// (3.x); anything this large is not a manifest.
+constexpr std::uint64_t k_manifest_max = 64ULL << 20U;
+// Young blobs are read as possible manifests only up to the registry's own manifest limit.
+constexpr std::uint64_t k_speculative_max = 4ULL << 20U;
+
+// Turns digests into references, adding those with no blob to `absent`.
+class RefMaker {
+ public:
+  RefMaker(const Inventory& inventory, std::vector<Digest>& absent)
+      : m_inv(inventory), m_absent(absent) {}
+
+  ManifestRef operator()(const Digest& d) {
+    std::uint32_t b = blob_index(m_inv, d);
+    if (b != k_no_blob) {
+      return b;
+    }
+    std::lock_guard lock(m_mutex);
+    auto [it, added] = m_index.emplace(d, static_cast<std::uint32_t>(m_absent.size()));
+    if (added) {
+      m_absent.push_back(d);
+    }
+    return k_absent_ref | it->second;
+  }
+
+ private:
+  const Inventory& m_inv;
+  std::vector<Digest>& m_absent;
+  std::mutex m_mutex;
+  std::unordered_map<Digest, std::uint32_t, DigestHash> m_index;
+};
+
+// The record of a parsed manifest: its references as blob indices, the rest only when present.
+ManifestRecord compact(Manifest&& m, RefMaker& ref) {
+  ManifestRecord rec;
+  rec.state = ManifestRecord::State::parsed;
+  rec.kind = m.kind;
+  rec.media_type = m.media_type;
+  rec.blob_count = static_cast<std::uint32_t>(m.blobs.size());
+  rec.child_count = static_cast<std::uint32_t>(m.children.size());
+  if (rec.blob_count + rec.child_count > 0) {
+    rec.refs = std::make_unique<ManifestRef[]>(rec.blob_count + rec.child_count);
+    ManifestRef* out = rec.refs.get();
+    for (const Digest& d : m.blobs) {
+      *out++ = ref(d);
+    }
+    for (const Digest& d : m.children) {
+      *out++ = ref(d);
+    }
+  }
+  if (m.subject) {
+    rec.subject = ref(*m.subject);
+  }
+  if (!m.platforms.empty() || !m.foreign.empty()) {
+    rec.rare = std::make_unique<ManifestRecord::Rare>();
+    rec.rare->platforms = std::move(m.platforms);
+    rec.rare->foreign = std::move(m.foreign);
+  }
+  return rec;
+}
+
+ManifestRecord unreadable(std::string error, std::vector<Digest> mentioned = {}) {
+  ManifestRecord rec;
+  rec.state = ManifestRecord::State::unreadable;
+  rec.rare = std::make_unique<ManifestRecord::Rare>();
+  rec.rare->error = std::move(error);
+  rec.rare->mentioned = std::move(mentioned);
+  return rec;
+}
+
+}  // namespace
+
+ManifestTable load_manifests(int v2_fd, const Inventory& inventory, tbb::task_arena& arena,
+                             std::vector<Finding>& findings,
+                             const std::vector<Digest>& speculative) {
+  ManifestTable table;
+  RefMaker ref(inventory, table.m_absent);
+  // Only a digest with a blob can be read; the rest stay out of the table (missing).
+  std::vector<bool> queued(inventory.blobs.size(), false);
+  std::vector<bool> maybe(inventory.blobs.size(), false);
+  std::vector<std::uint32_t> wave;
+  auto queue = [&](std::uint32_t b) {
+    if (b != k_no_blob && !queued[b]) {
+      queued[b] = true;
+      wave.push_back(b);
+    }
+  };
+  for (const Repository& repo : inventory.repositories) {
+    for (const Link& rev : repo.revisions) {
+      if (!rev.dangling()) {
+        queue(rev.ref);
+      }
+      if (const Digest* other = other_target(repo, rev)) {
+        queue(blob_index(inventory, *other));
+      }
+    }
+    for (const Tag& tag : repo.tags) {
+      if (tag.current) {
+        queue(blob_index(inventory, *tag.current));
+      }
+    }
+  }
+  // Young blobs no link names yet may be manifests of a push in progress.
+  for (const Digest& d : speculative) {
+    std::uint32_t b = blob_index(inventory, d);
+    if (b != k_no_blob && !queued[b]) {
+      maybe[b] = true;
+      queue(b);
+    }
+  }
+  tbb::enumerable_thread_specific<ManifestParser> parsers;
+  std::mutex findings_mutex;
+  std::vector<std::pair<std::uint32_t, ManifestRecord>> loaded;
+  while (!wave.empty()) {
+    std::sort(wave.begin(), wave.end());
+    std::vector<ManifestRecord> records(wave.size());
+    arena.execute([&] {
+      tbb::parallel_for(std::size_t{0}, wave.size(), [&](std::size_t i) {
+        const Digest& d = inventory.blobs[wave[i]].digest;
+        ManifestRecord& rec = records[i];
+        std::string path = layout::blob_data(d);
+        bool speculative_read = maybe[wave[i]];
+        auto bytes =
+            fs::read_file(v2_fd, path, speculative_read ? k_speculative_max : k_manifest_max);
+        if (!bytes) {
+          rec = unreadable(bytes.error().message);
+        } else {
+          ParseOutcome parsed = parsers.local().parse(*bytes);
+          if (parsed.manifest) {
+            rec = compact(std::move(*parsed.manifest), ref);
+          } else {
+            rec = unreadable("manifest '" + path + "' cannot be read: " + parsed.error,
+                             std::move(parsed.mentioned));
+          }
+        }
+        if (!rec.parsed() && !speculative_read) {
+          std::lock_guard lock(findings_mutex);
+          findings.push_back(Finding{FindingKind::manifest_unparseable, Severity::error, path, "",
+                                     rec.error() + "; every blob its repositories link is kept"});
+        }
+      });
+    });
+    std::vector<std::uint32_t> current = std::move(wave);
+    wave.clear();
+    for (std::size_t i = 0; i < current.size(); ++i) {
+      ManifestRecord& rec = records[i];
+      if (rec.parsed()) {
+        for (ManifestRef c : rec.children()) {
+          queue(ManifestTable::blob(c));
+        }
+      }
+      // A young blob that is not a manifest is no finding and needs no record.
+      if (rec.parsed() || !maybe[current[i]]) {
+        loaded.emplace_back(current[i], std::move(rec));
+      }
+      maybe[current[i]] = false;
+    }
+  }
+  std::sort(loaded.begin(), loaded.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  table.m_keys.reserve(loaded.size());
+  table.m_records.reserve(loaded.size());
+  for (auto& [key, rec] : loaded) {
+    table.m_keys.push_back(key);
+    table.m_records.push_back(std::move(rec));
+  }
+  return table;
+}
+
+std::vector<Digest> young_blobs(const Inventory& inventory, const Grace& grace) {
+  std::vector<Digest> out;
+  if (grace.enabled()) {
+    for (const Blob& b : inventory.blobs) {
+      if (grace.young(b.mtime)) {
+        out.push_back(b.digest);
+      }
+    }
+  }
+  return out;
+}
+
+bool anything_young(const Inventory& inventory, const Grace& grace) {
+  // The scan knows the newest blob, link and upload; leftovers carry their own times.
+  return grace.enabled() && (grace.young_ns(inventory.newest_mtime_ns) ||
+                             std::any_of(inventory.leftovers.begin(), inventory.leftovers.end(),
+                                         [&](const Leftover& l) { return grace.young(l.mtime); }));
+}
+
+Result<Graph> build_graph(int v2_fd, const GraphOptions& options, tbb::task_arena& arena) {
+  auto inventory = scan(v2_fd, arena, options.scan);
+  if (!inventory) {
+    return inventory.error();
+  }
+  Graph g;
+  g.inventory = std::move(*inventory);
+  if (!options.remove.empty()) {
+    if (Status s = select_removals(g.inventory, options.remove); !s) {
+      return s.error();
+    }
+  }
+  g.findings = g.inventory.findings;
+  if (options.read_manifests) {
+    g.manifests = load_manifests(v2_fd, g.inventory, arena, g.findings,
+                                 young_blobs(g.inventory, options.grace));
+  }
+  sort_findings(g.findings);
+  return g;
+}
+
+}  // namespace regsweep
