@@ -21,8 +21,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <tuple>
 #include <unordered_map>
@@ -33,6 +35,8 @@
 #include "regsweep/fs.hpp"
 #include "regsweep/layout.hpp"
 #include "regsweep/mark.hpp"
+#include "regsweep/plan.hpp"
+#include "regsweep/sweep.hpp"
 
 namespace regsweep {
 
@@ -325,6 +329,7 @@ Result<FsckReport> fsck(int v2_fd, const FsckOptions& options, tbb::task_arena& 
     std::string data = layout::blob_data(d);
     checker.add("digest-mismatch", data, "", "blob '" + data + "' does not hash to its name");
   }
+  std::deque<LinkAction> repair_links;
   for (const Repository& repo : inv.repositories) {
     for (const Tag& tag : repo.tags) {
       ++report.tags;
@@ -338,30 +343,33 @@ Result<FsckReport> fsck(int v2_fd, const FsckOptions& options, tbb::task_arena& 
       }
     }
     if (inv.blobs_complete) {
-      auto dangling = [&](const Link& l, const std::string& dir) {
+      auto dangling = [&](const Link& l, ActionKind kind, const std::string* tag) {
         if (l.problem()) {
           return;
         }
         const Digest& d = link_digest(inv, repo, l);
         if (l.dangling()) {  // its digest names no blob
+          LinkAction a{&repo, tag, l.ref, kind, Reason::dangling_link};
+          std::string dir =
+              Action{kind, a.reason, repo.name, tag != nullptr ? *tag : "", d, 0}.path();
           checker.add("dangling-link", dir, repo.name,
                       "link '" + dir + "' names " + d.str() + ", which does not exist");
-          report.repairs.push_back(Repair{"remove-dangling-link", dir, "", ""});
+          repair_links.push_back(a);
         } else if (corrupt.count(d) != 0) {
           // The corrupt blob moves to lost+found: its links would dangle, and a re-push
           // must not be told the blob is already there.
-          report.repairs.push_back(Repair{"remove-dangling-link", dir, "", ""});
+          repair_links.push_back(LinkAction{&repo, tag, l.ref, kind, Reason::link_to_corrupt_blob});
         }
       };
       for (const Link& l : repo.layers) {
-        dangling(l, layout::layer_link_dir(repo.name, link_digest(inv, repo, l)));
+        dangling(l, ActionKind::layer_link, nullptr);
       }
       for (const Link& l : repo.revisions) {
-        dangling(l, layout::revision_dir(repo.name, link_digest(inv, repo, l)));
+        dangling(l, ActionKind::revision, nullptr);
       }
       for (const Tag& tag : repo.tags) {
         for (const Link& l : tag.history) {
-          dangling(l, layout::tag_index_entry_dir(repo.name, tag.name, link_digest(inv, repo, l)));
+          dangling(l, ActionKind::tag_history, &tag.name);
         }
       }
     }
@@ -376,37 +384,28 @@ Result<FsckReport> fsck(int v2_fd, const FsckOptions& options, tbb::task_arena& 
   std::sort(report.problems.begin(), report.problems.end(), [](const Problem& a, const Problem& b) {
     return std::tie(a.severity, a.kind, a.path) > std::tie(b.severity, b.kind, b.path);
   });
+  // Repairs are a plan that sweep() carries out, like any other deletion: links removed,
+  // corrupt blobs moved to lost+found.
+  std::vector<std::uint32_t> corrupt_blobs;
   for (const Digest& d : corrupt) {
-    char stamp[32];
-    std::snprintf(stamp, sizeof(stamp), "%lld", static_cast<long long>(options.now));
-    report.repairs.push_back(Repair{"move-to-lost-found", layout::blob_dir(d),
-                                    "lost+found/sha256-" + d.hex() + "-" + stamp, ""});
+    corrupt_blobs.push_back(blob_index(inv, d));
+  }
+  std::sort(corrupt_blobs.begin(), corrupt_blobs.end());
+  Plan repairs = make_repair_plan(inv, std::move(repair_links), corrupt_blobs, options.now);
+  std::optional<SweepResult> swept;
+  if (options.repair) {
+    auto remover = make_tree_remover(v2_fd);
+    swept = sweep(repairs, *remover, arena);
+  }
+  for (std::size_t i = 0; i < repairs.actions.size(); ++i) {
+    Action a = repairs.actions[i];
+    bool move = a.kind == ActionKind::quarantine;
+    report.repairs.push_back(Repair{move ? "move-to-lost-found" : "remove-dangling-link", a.path(),
+                                    move ? layout::lost_found_entry(a.digest, repairs.made_at) : "",
+                                    swept ? swept->error(i) : ""});
   }
   std::sort(report.repairs.begin(), report.repairs.end(),
             [](const Repair& a, const Repair& b) { return a.path < b.path; });
-
-  if (options.repair) {
-    for (Repair& r : report.repairs) {
-      if (r.action == "remove-dangling-link") {
-        if (Status s = fs::remove_tree(v2_fd, r.path); !s) {
-          r.error = s.error().message;
-        }
-      } else {
-        ::mkdirat(v2_fd, "lost+found", 0700);
-        auto from_dir = fs::open_dir(v2_fd, r.path.substr(0, r.path.rfind('/')));
-        auto to_dir = fs::open_dir(v2_fd, "lost+found");
-        if (!from_dir || !to_dir) {
-          r.error = !from_dir ? from_dir.error().message : to_dir.error().message;
-          continue;
-        }
-        std::string from = r.path.substr(r.path.rfind('/') + 1);
-        std::string to = r.target.substr(r.target.rfind('/') + 1);
-        if (::renameat(from_dir->get(), from.c_str(), to_dir->get(), to.c_str()) != 0) {
-          r.error = fs::sys_error("move", r.path, errno).message;
-        }
-      }
-    }
-  }
   return report;
 }
 

@@ -101,6 +101,10 @@ std::string upload_dir(std::string_view repo, std::string_view id) {
   return join(uploads_dir(repo), id);
 }
 
+std::string lost_found_entry(const Digest& d, std::int64_t stamp) {
+  return std::string(k_lost_found) + "/sha256-" + d.hex() + "-" + std::to_string(stamp);
+}
+
 LinkContent parse_link(std::string_view content) {
   if (content.empty()) {
     return {std::nullopt, LinkProblem::empty};

@@ -38,6 +38,8 @@ std::string_view to_string(ActionKind kind) {
       return "upload";
     case ActionKind::tidy:
       return "tidy";
+    case ActionKind::quarantine:
+      return "quarantine";
     case ActionKind::blob:
       return "blob";
   }
@@ -68,6 +70,10 @@ std::string_view to_string(Reason reason) {
       return "empty-blob-prefix";
     case Reason::unreferenced_blob:
       return "unreferenced-blob";
+    case Reason::corrupt_blob:
+      return "corrupt-blob";
+    case Reason::link_to_corrupt_blob:
+      return "link-to-corrupt-blob";
   }
   return "unknown";
 }
@@ -106,6 +112,7 @@ std::string Action::path() const {
       return layout::upload_dir(repo, std::string(name));
     case ActionKind::tidy:
       return std::string(name);
+    case ActionKind::quarantine:
     case ActionKind::blob:
       return layout::blob_dir(digest);
   }
@@ -148,6 +155,7 @@ std::vector<std::string> Action::then_if_empty() const {
       }
       return {};
     }
+    case ActionKind::quarantine:
     case ActionKind::blob:
       return {layout::blob_prefix_dir(digest.hex().substr(0, 2))};
     case ActionKind::tag:
@@ -159,6 +167,47 @@ std::vector<std::string> Action::then_if_empty() const {
 }
 
 namespace {
+
+// The plan's totals, from its final actions.
+void count(Plan& p) {
+  for (const Action& a : p.actions) {
+    switch (a.kind) {
+      case ActionKind::tag:
+        ++p.tags;
+        break;
+      case ActionKind::tag_history:
+        ++p.tag_history;
+        break;
+      case ActionKind::revision:
+        ++p.manifests;
+        break;
+      case ActionKind::layer_link:
+        ++p.layer_links;
+        break;
+      case ActionKind::repository:
+        ++p.repositories;
+        break;
+      case ActionKind::upload:
+        ++p.uploads;
+        p.upload_bytes += a.bytes;
+        break;
+      case ActionKind::tidy:
+        ++p.tidy;
+        p.empty_dirs += a.reason == Reason::empty_directory ? 1 : 0;
+        p.temp_files += a.reason == Reason::temp_leftover ? 1 : 0;
+        p.empty_blob_prefixes += a.reason == Reason::empty_blob_prefix ? 1 : 0;
+        break;
+      case ActionKind::quarantine:
+        ++p.quarantined;
+        break;
+      case ActionKind::blob:
+        ++p.blobs;
+        p.blob_bytes += a.bytes;
+        break;
+    }
+    p.dangling_links += a.reason == Reason::dangling_link ? 1 : 0;
+  }
+}
 
 class Planner {
  public:
@@ -221,7 +270,7 @@ class Planner {
     }
     m_plan.actions =
         ActionList(std::move(m_actions), std::move(m_links), m_inv.blobs, std::move(blobs));
-    count();
+    count(m_plan);
     return std::move(m_plan);
   }
 
@@ -247,45 +296,6 @@ class Planner {
       throw std::logic_error("planning: " + d.str() + " is linked nowhere in '" + repo.name + "'");
     }
     return Link::k_absent | static_cast<std::uint32_t>(it - repo.absent.begin());
-  }
-
-  // The plan's totals, from its final actions.
-  void count() {
-    Plan& p = m_plan;
-    for (const Action& a : p.actions) {
-      switch (a.kind) {
-        case ActionKind::tag:
-          ++p.tags;
-          break;
-        case ActionKind::tag_history:
-          ++p.tag_history;
-          break;
-        case ActionKind::revision:
-          ++p.manifests;
-          break;
-        case ActionKind::layer_link:
-          ++p.layer_links;
-          break;
-        case ActionKind::repository:
-          ++p.repositories;
-          break;
-        case ActionKind::upload:
-          ++p.uploads;
-          p.upload_bytes += a.bytes;
-          break;
-        case ActionKind::tidy:
-          ++p.tidy;
-          p.empty_dirs += a.reason == Reason::empty_directory ? 1 : 0;
-          p.temp_files += a.reason == Reason::temp_leftover ? 1 : 0;
-          p.empty_blob_prefixes += a.reason == Reason::empty_blob_prefix ? 1 : 0;
-          break;
-        case ActionKind::blob:
-          ++p.blobs;
-          p.blob_bytes += a.bytes;
-          break;
-      }
-      p.dangling_links += a.reason == Reason::dangling_link ? 1 : 0;
-    }
   }
 
   bool young(std::int64_t mtime) const { return m_grace.young(mtime); }
@@ -562,6 +572,29 @@ Plan make_plan(const Inventory& inventory, const MarkResult& marks,
                const std::vector<Finding>& findings, const PlanOptions& options,
                const Grace& grace) {
   return Planner(inventory, marks, findings, options, grace).run();
+}
+
+Plan make_repair_plan(const Inventory& inventory, std::deque<LinkAction> links,
+                      const std::vector<std::uint32_t>& corrupt, std::int64_t made_at) {
+  std::sort(links.begin(), links.end(), [&](const LinkAction& a, const LinkAction& b) {
+    return std::make_tuple(a.kind, a.repository->name, a.tag != nullptr ? *a.tag : std::string(),
+                           ref_digest(inventory.blobs.data(), *a.repository, a.ref)) <
+           std::make_tuple(b.kind, b.repository->name, b.tag != nullptr ? *b.tag : std::string(),
+                           ref_digest(inventory.blobs.data(), *b.repository, b.ref));
+  });
+  std::deque<Action> moves;
+  for (std::uint32_t b : corrupt) {
+    const Blob& blob = inventory.blobs[b];
+    moves.push_back(
+        Action{ActionKind::quarantine, Reason::corrupt_blob, {}, {}, blob.digest, blob.size});
+  }
+  std::sort(moves.begin(), moves.end(),
+            [](const Action& a, const Action& b) { return a.digest < b.digest; });
+  Plan plan;
+  plan.made_at = made_at;
+  plan.actions = ActionList(std::move(moves), std::move(links), inventory.blobs, {});
+  count(plan);
+  return plan;
 }
 
 std::vector<std::uint32_t> young_blobs_kept(const Inventory& inventory, const MarkResult& marks,

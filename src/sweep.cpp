@@ -8,7 +8,12 @@
 
 #include "regsweep/sweep.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <mutex>
 #include <set>
 
@@ -62,6 +67,35 @@ class TreeRemover final : public Remover {
     return fs::remove_if_empty(m_fd, path);
   }
   Status sync_dir(std::string_view path) override { return fs::sync_dir(m_fd, path); }
+  Status move_aside(std::string_view path, std::string_view to) override {
+    std::string_view name = to.substr(to.find('/') + 1);
+    if (Status s = contained(path); !s) {
+      return s;
+    }
+    if (layout::parent(to) != layout::k_lost_found || name.empty() || name == "." || name == ".." ||
+        path.substr(0, layout::k_blobs_dir.size()) != layout::k_blobs_dir) {
+      return Error{"refusing to move '" + std::string(path) + "' to '" + std::string(to) +
+                       "': only a blob moves, and only into lost+found",
+                   EPERM};
+    }
+    if (::mkdirat(m_fd, std::string(layout::k_lost_found).c_str(), 0700) != 0 && errno != EEXIST) {
+      return fs::sys_error("create directory", layout::k_lost_found, errno);
+    }
+    auto from_dir = fs::open_dir(m_fd, layout::parent(path));
+    if (!from_dir) {
+      return from_dir.error();
+    }
+    auto to_dir = fs::open_dir(m_fd, layout::k_lost_found);
+    if (!to_dir) {
+      return to_dir.error();
+    }
+    std::string from(path.substr(path.rfind('/') + 1));
+    if (::renameat2(from_dir->get(), from.c_str(), to_dir->get(), std::string(name).c_str(),
+                    RENAME_NOREPLACE) != 0) {
+      return fs::sys_error("move", path, errno);
+    }
+    return ok_status();
+  }
 
  private:
   int m_fd;
@@ -126,7 +160,10 @@ SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena, Sw
           }
           return;
         }
-        Status s = remover.remove_tree(a.path());
+        Status s =
+            a.kind == ActionKind::quarantine
+                ? remover.move_aside(a.path(), layout::lost_found_entry(a.digest, plan.made_at))
+                : remover.remove_tree(a.path());
         if (!s) {
           failed(i, s.error().message);
         }

@@ -224,6 +224,36 @@ TEST(Containment, TheSweeperRefusesPathsOutsideTheTree) {
   EXPECT_EQ(outside.snapshot(), before);
 }
 
+// fsck --repair moves a corrupt blob through the same Remover: only a blob, only into
+// lost+found, never over something already there.
+TEST(Containment, OnlyABlobMovesAsideAndOnlyIntoLostFound) {
+  test::TempRegistry reg;
+  Digest blob = reg.put_blob("corrupt, say");
+  Digest other = reg.put_blob("another");
+  reg.tag("r", "v", reg.put_image("r", {}, "img"));
+  auto v2 = open_registry(reg.root());
+  auto remover = make_tree_remover(v2->get());
+  const std::string dir = layout::blob_dir(blob);
+  auto before = reg.snapshot();
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {layout::repo_dir("r"), "lost+found/r"},
+           {dir, "lost+found/../escaped"},
+           {dir, "lost+found/"},
+           {dir, "repositories/moved"},
+           {dir, "elsewhere/x"},
+           {"blobs/sha256/../../repositories", "lost+found/x"},
+       }) {
+    EXPECT_FALSE(remover->move_aside(from, to)) << from << " -> " << to;
+  }
+  EXPECT_EQ(reg.snapshot(), before);
+  ASSERT_TRUE(remover->move_aside(dir, "lost+found/sha256-x"));
+  EXPECT_FALSE(reg.exists(dir));
+  EXPECT_TRUE(reg.exists("lost+found/sha256-x/data"));
+  // Never replaces: the first blob's bytes stay where they went.
+  EXPECT_FALSE(remover->move_aside(layout::blob_dir(other), "lost+found/sha256-x"));
+  EXPECT_TRUE(reg.exists(layout::blob_dir(other)));
+}
+
 }  // namespace
 }  // namespace regsweep
 

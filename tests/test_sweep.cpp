@@ -29,6 +29,9 @@ class RecordingRemover final : public Remover {
     return m_real->remove_if_empty(path);
   }
   Status sync_dir(std::string_view path) override { return m_real->sync_dir(path); }
+  Status move_aside(std::string_view path, std::string_view to) override {
+    return m_real->move_aside(path, to);
+  }
 
   std::vector<std::string> calls;
 

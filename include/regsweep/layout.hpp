@@ -28,6 +28,8 @@ inline constexpr std::string_view k_tags = "tags";
 inline constexpr std::string_view k_current = "current";
 inline constexpr std::string_view k_index = "index";
 inline constexpr std::string_view k_startedat = "startedat";
+// Where `fsck --repair` moves corrupt blobs: beside blobs/ and repositories/, never read.
+inline constexpr std::string_view k_lost_found = "lost+found";
 
 // Spec -> path.
 std::string blob_prefix_dir(std::string_view prefix);  // blobs/sha256/<xx>
@@ -48,6 +50,8 @@ std::string tag_index_entry_dir(std::string_view repo, std::string_view tag, con
 std::string tag_index_entry_link(std::string_view repo, std::string_view tag, const Digest& d);
 std::string uploads_dir(std::string_view repo);
 std::string upload_dir(std::string_view repo, std::string_view id);
+// lost+found/sha256-<hex>-<stamp>: where a corrupt blob's directory goes.
+std::string lost_found_entry(const Digest& d, std::int64_t stamp);
 
 // Joins two relative paths with one '/'.
 std::string join(std::string_view a, std::string_view b);

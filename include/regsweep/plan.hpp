@@ -31,6 +31,7 @@ enum class ActionKind : std::uint8_t {
   repository,   // a repository's own _manifests, _layers and _uploads
   upload,       // _uploads/<id>
   tidy,         // empty directories and leftovers of interrupted writes
+  quarantine,   // blobs/sha256/<xx>/<hex> moved to lost+found (fsck --repair), not deleted
   blob,         // blobs/sha256/<xx>/<hex>
 };
 
@@ -46,6 +47,8 @@ enum class Reason : std::uint8_t {
   temp_leftover,            // link.<id>.tmp / data.<id>.tmp older than the grace period
   empty_blob_prefix,        // an empty blobs/sha256/<xx> directory
   unreferenced_blob,        // no live manifest of any repository references the blob
+  corrupt_blob,             // its bytes do not hash to its name (fsck --repair)
+  link_to_corrupt_blob,     // the blob it names moves to lost+found (fsck --repair)
 };
 
 std::string_view to_string(ActionKind kind);
@@ -183,11 +186,20 @@ struct Plan {
   std::uint64_t dangling_links = 0;  // also counted in manifests or layer_links
   std::uint64_t blobs = 0;
   std::uint64_t blob_bytes = 0;
+  std::uint64_t quarantined = 0;
+  // When the plan was made (seconds since the epoch): names what moves to lost+found.
+  std::int64_t made_at = 0;
   // What the planner left because it is young, though nothing marks it: dangling links,
   // uploads, repositories with a young entry, leftovers. (What the grace period kept through
   // marking is found by comparing markings: kept_for_being_young.)
   std::vector<Action> kept_young;
 };
+
+// The repairs of `fsck --repair` as a plan for sweep(): `links` (dangling, or naming a blob
+// that moves aside) removed, then `corrupt` blobs (indices into Inventory::blobs) moved to
+// lost+found/sha256-<hex>-<made_at>. Nothing is deleted that could hold data.
+Plan make_repair_plan(const Inventory& inventory, std::deque<LinkAction> links,
+                      const std::vector<std::uint32_t>& corrupt, std::int64_t made_at);
 
 // The blobs a plan deletes, as indices into Inventory::blobs: those no repository marks,
 // unless young or unless the inventory says every blob must be kept. In digest order.

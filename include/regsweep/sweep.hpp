@@ -1,9 +1,9 @@
 #pragma once
 
-// Executes a plan. Phases run in plan order (tag history, revisions, layer links, blobs), each
-// in parallel; then directories the deletions left empty are removed, up to but never
-// including the directories the layout needs (see layout.md), and every touched directory is
-// fsynced. A failed delete is recorded and the sweep goes on.
+// Executes a plan. Phases run in plan order (tag history, revisions, layer links, blobs moved
+// to lost+found, blobs deleted), each in parallel; then directories the deletions left empty are
+// removed, up to but never including the directories the layout needs (see layout.md), and every
+// touched directory is fsynced. A failed delete is recorded and the sweep goes on.
 
 #include <array>
 #include <memory>
@@ -20,11 +20,14 @@
 
 namespace regsweep {
 
-// The one place that deletes. Paths are relative to docker/registry/v2.
+// The one place that deletes or moves. Paths are relative to docker/registry/v2.
 class Remover {
  public:
   virtual ~Remover() = default;
   virtual Status remove_tree(std::string_view path) = 0;
+  // Moves `path` (below blobs/) to `to` (lost+found/<name>, created if needed), replacing
+  // nothing: the bytes are kept, out of the registry's sight.
+  virtual Status move_aside(std::string_view path, std::string_view to) = 0;
   // True when removed; false when not empty or absent.
   virtual Result<bool> remove_if_empty(std::string_view path) = 0;
   virtual Status sync_dir(std::string_view path) = 0;
@@ -65,7 +68,7 @@ struct SweepResult {
   std::uint64_t blobs_deleted = 0;
   std::uint64_t bytes_freed = 0;         // blob bytes
   std::uint64_t upload_bytes_freed = 0;  // bytes of uploads (purged, or in removed repositories)
-  std::array<std::uint64_t, 8> done_by_kind{};  // indexed by ActionKind
+  std::array<std::uint64_t, 9> done_by_kind{};  // indexed by ActionKind
 };
 
 // Executes `plan`; with a guard, asks it before each phase what to leave undone.

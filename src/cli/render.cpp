@@ -76,6 +76,9 @@ void render_action_line(std::ostream& out, const Action& a) {
     case ActionKind::blob:
       out << "blob eligible for deletion: " << a.digest.str() << '\n';
       break;
+    case ActionKind::quarantine:
+      out << "blob to move to lost+found: " << a.digest.str() << '\n';
+      break;
     case ActionKind::layer_link:
       out << repository << ": layer link eligible for deletion: " << a.digest.str();
       if (a.reason != Reason::unreferenced_layer_link) {
