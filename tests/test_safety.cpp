@@ -8,6 +8,7 @@
 
 #include "regsweep/layout.hpp"
 #include "regsweep/lock.hpp"
+#include "regsweep/policy.hpp"
 #include "regsweep/usage.hpp"
 #include "temp_registry.hpp"
 
@@ -160,6 +161,31 @@ TEST(Activity, YoungUploadsAndChangesDuringTheScanAreReported) {
   Collection c2 = test::plan(reg2, with_grace(0));
   ASSERT_EQ(c2.activity.size(), 1U);
   EXPECT_NE(c2.activity[0].find("changed during the scan"), std::string::npos);
+}
+
+// The refusal is the library's: a caller that sweeps a collection through sweep_collection
+// gets it too, and nothing is deleted unless forced.
+TEST(Activity, ALibraryCallerIsRefusedWhileTheRegistryLooksActive) {
+  test::TempRegistry reg;
+  reg.tag("r", "v", reg.put_image("r", {}));
+  reg.put_blob("an orphan");
+  Digest d = reg.put_blob("written while scanning");
+  reg.backdate(layout::blob_dir(d), -600);  // modified after the scan started
+  Collection c = test::plan(reg, with_grace(0));
+  ASSERT_FALSE(c.activity.empty());
+  ASSERT_FALSE(c.plan.actions.empty());
+  auto v2 = open_registry(reg.root());
+  tbb::task_arena arena(2);
+  auto before = reg.snapshot();
+  auto refused = sweep_collection(v2->get(), c, false, SweepPolicy{}, arena);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("looks active"), std::string::npos);
+  EXPECT_EQ(reg.snapshot(), before);
+  SweepPolicy forced;
+  forced.force = true;
+  auto swept = sweep_collection(v2->get(), c, false, forced, arena);
+  ASSERT_TRUE(swept);
+  EXPECT_GT(swept->done, 0U);
 }
 
 TEST(Lock, ASecondRunIsRefusedAndADeadHoldersLockIsTakenOver) {

@@ -502,7 +502,7 @@ int run_fsck(const std::vector<std::string>& args) {
     return code;
   }
   std::unique_ptr<RegistryLock> lock;
-  if (repair && registry_serves(*tree, "then repair")) {
+  if (repair && registry_serves(*tree, SweepPolicy{}, "then repair")) {
     return k_exit_cannot_run;
   }
   if (repair) {

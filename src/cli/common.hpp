@@ -15,7 +15,7 @@
 
 #include "regsweep/collect.hpp"
 #include "regsweep/config.hpp"
-#include "regsweep/probe.hpp"
+#include "regsweep/policy.hpp"
 
 namespace regsweep::cli {
 
@@ -87,24 +87,15 @@ inline std::optional<OpenTree> open_tree(const std::optional<std::string>& confi
   return OpenTree{root->root, std::move(*v2), root->serve, root->config_path};
 }
 
-// Stop the world: true (printed) when the configured registry answers at its http.addr and
-// is not in read-only mode, so that a run that deletes must not start. False without a
-// configuration file, or when nothing answers within 3 s.
-inline bool registry_serves(const OpenTree& tree, const char* override_hint = "or pass --force") {
-  if (!tree.serve || tree.serve->readonly || tree.serve->addr.empty()) {
-    return false;
+// Stop the world: true (printed) when a run that deletes must not start because the
+// configured registry serves the tree (registry_stopped in policy.hpp).
+inline bool registry_serves(const OpenTree& tree, const SweepPolicy& policy,
+                            const char* override_hint = "or pass --force") {
+  Status s = registry_stopped(tree.serve, tree.config_path, policy, override_hint);
+  if (!s) {
+    std::cerr << "regsweep: " << s.error().message << "\n";
   }
-  auto probe = probe_registry(tree.serve->addr, tree.serve->net, std::chrono::milliseconds(3000));
-  if (!probe.answers) {
-    return false;
-  }
-  std::cerr << "regsweep: a registry answers at " << probe.url << " (http.addr in '"
-            << tree.config_path
-            << "'), and storage.maintenance.readonly is not enabled: it may write to the tree "
-               "while regsweep deletes. Stop it, or set it read-only (storage: maintenance: "
-               "readonly: enabled: true) and restart it, "
-            << override_hint << "; nothing was deleted\n";
-  return true;
+  return !s;
 }
 
 // A positional argument of du and ls that names the registry's config rather than a glob.

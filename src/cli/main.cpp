@@ -21,8 +21,7 @@
 #include "regsweep/collect.hpp"
 #include "regsweep/config.hpp"
 #include "regsweep/lock.hpp"
-#include "regsweep/revalidate.hpp"
-#include "regsweep/sweep.hpp"
+#include "regsweep/policy.hpp"
 #include "regsweep/timeutil.hpp"
 #include "render.hpp"
 
@@ -221,7 +220,9 @@ int run(Command command, const std::vector<std::string>& args) {
   auto* v2 = &tree->v2;
   auto* root = &*tree;
 
-  if (!dry_run && !force && registry_serves(*tree)) {
+  regsweep::SweepPolicy policy;
+  policy.force = force;
+  if (!dry_run && registry_serves(*tree, policy)) {
     return k_exit_cannot_run;
   }
 
@@ -263,19 +264,21 @@ int run(Command command, const std::vector<std::string>& args) {
     for (const std::string& a : collection->activity) {
       std::cerr << (dry_run || force ? "warning: " : "regsweep: ") << a << "\n";
     }
-    if (!dry_run && !force) {
-      std::cerr << "regsweep: refusing to sweep: the registry looks active. Stop it (or put it "
-                   "in read-only mode) and run again, or pass --force; nothing was deleted\n";
-      return k_exit_cannot_run;
-    }
   }
   std::optional<regsweep::SweepResult> swept;
   if (!dry_run) {
+    if (regsweep::Status s = regsweep::may_sweep(*collection, policy); !s) {
+      std::cerr << "regsweep: " << s.error().message << "\n";
+      return k_exit_cannot_run;
+    }
     pause_before_sweep();
-    auto remover = regsweep::make_tree_remover(v2->get());
-    // Rule 3: before each phase, what the deletions depend on is taken again from the disk.
-    regsweep::Revalidator guard(v2->get(), *collection, delete_untagged);
-    swept = regsweep::sweep(collection->plan, *remover, arena, &guard);
+    auto result =
+        regsweep::sweep_collection(v2->get(), *collection, delete_untagged, policy, arena);
+    if (!result) {
+      std::cerr << "regsweep: " << result.error().message << "\n";
+      return k_exit_cannot_run;
+    }
+    swept = std::move(*result);
   }
   const regsweep::SweepResult* sweep_ptr = swept ? &*swept : nullptr;
 

@@ -1,0 +1,47 @@
+#pragma once
+
+// The stop-the-world policy, as library values: when a run that deletes must not start. The
+// command line only prints what these return; a library caller gets the same refusals.
+//
+// * A registry that answers at the configuration's http.addr and is not read-only may write
+//   to the tree while it is swept (registry_stopped).
+// * Uploads started within the grace period, or files changed during the scan, say that
+//   something writes to the tree (may_sweep).
+// --force overrides both; what changed since the scan is still kept (the Revalidator).
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <oneapi/tbb/task_arena.h>
+
+#include "regsweep/collect.hpp"
+#include "regsweep/config.hpp"
+#include "regsweep/result.hpp"
+#include "regsweep/sweep.hpp"
+
+namespace regsweep {
+
+struct SweepPolicy {
+  bool force = false;  // sweep even when the registry looks active
+  // How long the registry is given to answer.
+  std::chrono::milliseconds probe_timeout{3000};
+};
+
+// Ok when no registry serves the tree: no configuration file was read (`serve` empty), the
+// registry is read-only, or nothing answers at its http.addr in time. Otherwise an error that
+// says what to do; `override_hint` names how to go ahead anyway ("or pass --force").
+Status registry_stopped(const std::optional<ServeSettings>& serve, const std::string& config_path,
+                        const SweepPolicy& policy, std::string_view override_hint);
+
+// Ok when the collection saw no sign that something writes to the tree, or when forced.
+Status may_sweep(const Collection& collection, const SweepPolicy& policy);
+
+// Sweeps a collection's plan below `v2_fd` when may_sweep allows it, with the Revalidator as
+// the guard (rule 3 of docs/safety.md): what the deletions depend on is taken again from the
+// disk before each phase. The caller holds the lock (lock.hpp).
+Result<SweepResult> sweep_collection(int v2_fd, const Collection& collection, bool delete_untagged,
+                                     const SweepPolicy& policy, tbb::task_arena& arena);
+
+}  // namespace regsweep

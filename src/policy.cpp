@@ -1,0 +1,45 @@
+#include "regsweep/policy.hpp"
+
+#include "regsweep/probe.hpp"
+#include "regsweep/revalidate.hpp"
+
+namespace regsweep {
+
+Status registry_stopped(const std::optional<ServeSettings>& serve, const std::string& config_path,
+                        const SweepPolicy& policy, std::string_view override_hint) {
+  if (policy.force || !serve || serve->readonly || serve->addr.empty()) {
+    return ok_status();
+  }
+  ProbeResult probe = probe_registry(serve->addr, serve->net, policy.probe_timeout);
+  if (!probe.answers) {
+    return ok_status();
+  }
+  return Error{"a registry answers at " + probe.url + " (http.addr in '" + config_path +
+                   "'), and storage.maintenance.readonly is not enabled: it may write to the "
+                   "tree while regsweep deletes. Stop it, or set it read-only (storage: "
+                   "maintenance: readonly: enabled: true) and restart it, " +
+                   std::string(override_hint) + "; nothing was deleted",
+               EBUSY};
+}
+
+Status may_sweep(const Collection& collection, const SweepPolicy& policy) {
+  if (policy.force || collection.activity.empty()) {
+    return ok_status();
+  }
+  return Error{
+      "refusing to sweep: the registry looks active. Stop it (or put it in read-only "
+      "mode) and run again, or pass --force; nothing was deleted",
+      EBUSY};
+}
+
+Result<SweepResult> sweep_collection(int v2_fd, const Collection& collection, bool delete_untagged,
+                                     const SweepPolicy& policy, tbb::task_arena& arena) {
+  if (Status s = may_sweep(collection, policy); !s) {
+    return s.error();
+  }
+  auto remover = make_tree_remover(v2_fd);
+  Revalidator guard(v2_fd, collection, delete_untagged);
+  return sweep(collection.plan, *remover, arena, &guard);
+}
+
+}  // namespace regsweep
