@@ -85,7 +85,7 @@ bool might_delete(const Inventory& inventory, const MarkResult& marks, std::size
 
 }  // namespace
 
-Result<Collection> plan_gc(int v2_fd, const GcOptions& options, tbb::task_arena& arena) {
+Result<Collection> plan_gc(Store& store, const GcOptions& options, tbb::task_arena& arena) {
   // Stage 1, the graph. Layer links are only stat'ed: their paths name their digests. The
   // few a plan might delete are read in stage 3, so that a damaged one is reported and kept.
   const Grace& grace = options.grace;
@@ -93,7 +93,7 @@ Result<Collection> plan_gc(int v2_fd, const GcOptions& options, tbb::task_arena&
   graph_options.scan.read_layer_links = false;
   graph_options.grace = grace;
   graph_options.remove = options.remove;
-  auto graph = build_graph(v2_fd, graph_options, arena);
+  auto graph = build_graph(store, graph_options, arena);
   if (!graph) {
     return graph.error();
   }
@@ -121,7 +121,7 @@ Result<Collection> plan_gc(int v2_fd, const GcOptions& options, tbb::task_arena&
   // only stat'ed them). One naming another digest than its directory is a finding, and what
   // it names is kept: the marking is redone.
   Verified verified =
-      verify_layer_links(v2_fd, c.inventory, arena, [&](std::size_t r, const Link& l) {
+      store.verify_layer_links(c.inventory, arena, [&](std::size_t r, const Link& l) {
         return might_delete(c.inventory, c.marks, r, l) ||
                (ageless_marks && might_delete(c.inventory, *ageless_marks, r, l));
       });

@@ -42,8 +42,6 @@ namespace regsweep {
 
 namespace {
 
-constexpr std::size_t k_chunk = 1U << 20U;
-
 struct KindInfo {
   std::string_view kind;
   Severity severity;
@@ -231,33 +229,14 @@ std::string_view suggested_action(std::string_view kind) {
   return k != nullptr ? k->action : "inspect it";
 }
 
-Result<Digest> hash_file(int dirfd, const std::string& relpath) {
-  auto dir = fs::open_dir(dirfd, relpath.substr(0, relpath.rfind('/')));
-  if (!dir) {
-    return dir.error();
-  }
-  std::string name = relpath.substr(relpath.rfind('/') + 1);
-  int fd = ::openat(dir->get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    return fs::sys_error("open", relpath, errno);
-  }
-  fs::Fd file(fd);
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+Result<Digest> hash_object(Store& store, const std::string& key) {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  std::vector<char> buf(k_chunk);
-  while (true) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      return fs::sys_error("read", relpath, errno);
-    }
-    if (n == 0) {
-      break;
-    }
-    EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(n));
+  Status s = store.stream(key, [&](std::string_view chunk) {
+    EVP_DigestUpdate(ctx.get(), chunk.data(), chunk.size());
+  });
+  if (!s) {
+    return s.error();
   }
   Digest d;
   unsigned int len = 0;
@@ -265,8 +244,8 @@ Result<Digest> hash_file(int dirfd, const std::string& relpath) {
   return d;
 }
 
-Result<FsckReport> fsck(int v2_fd, const FsckOptions& options, tbb::task_arena& arena) {
-  auto graph = build_graph(v2_fd, GraphOptions{}, arena);
+Result<FsckReport> fsck(Store& store, const FsckOptions& options, tbb::task_arena& arena) {
+  auto graph = build_graph(store, GraphOptions{}, arena);
   if (!graph) {
     return graph.error();
   }
@@ -295,7 +274,7 @@ Result<FsckReport> fsck(int v2_fd, const FsckOptions& options, tbb::task_arena& 
     auto start = std::chrono::steady_clock::now();
     arena.execute([&] {
       tbb::parallel_for(std::size_t{0}, chosen.size(), [&](std::size_t i) {
-        auto h = hash_file(v2_fd, layout::blob_data(chosen[i]->digest));
+        auto h = hash_object(store, layout::blob_data(chosen[i]->digest));
         if (!h) {
           errors[i] = h.error().message;
         } else if (*h != chosen[i]->digest) {
@@ -394,7 +373,7 @@ Result<FsckReport> fsck(int v2_fd, const FsckOptions& options, tbb::task_arena& 
   Plan repairs = make_repair_plan(inv, std::move(repair_links), corrupt_blobs, options.now);
   std::optional<SweepResult> swept;
   if (options.repair) {
-    auto remover = make_tree_remover(v2_fd);
+    auto remover = store.remover();
     swept = sweep(repairs, *remover, arena);
   }
   for (std::size_t i = 0; i < repairs.actions.size(); ++i) {

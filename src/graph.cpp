@@ -15,7 +15,6 @@
 #include <oneapi/tbb/enumerable_thread_specific.h>
 #include <oneapi/tbb/parallel_for.h>
 
-#include "regsweep/fs.hpp"
 #include "regsweep/layout.hpp"
 #include "regsweep/scan.hpp"
 #include "regsweep/select.hpp"
@@ -134,7 +133,7 @@ ManifestRecord unreadable(std::string error, std::vector<Digest> mentioned = {})
 
 }  // namespace
 
-ManifestTable load_manifests(int v2_fd, const Inventory& inventory, tbb::task_arena& arena,
+ManifestTable load_manifests(Store& store, const Inventory& inventory, tbb::task_arena& arena,
                              std::vector<Finding>& findings,
                              const std::vector<Digest>& speculative) {
   ManifestTable table;
@@ -184,8 +183,7 @@ ManifestTable load_manifests(int v2_fd, const Inventory& inventory, tbb::task_ar
         ManifestRecord& rec = records[i];
         std::string path = layout::blob_data(d);
         bool speculative_read = maybe[wave[i]];
-        auto bytes =
-            fs::read_file(v2_fd, path, speculative_read ? k_speculative_max : k_manifest_max);
+        auto bytes = store.read(path, speculative_read ? k_speculative_max : k_manifest_max);
         if (!bytes) {
           rec = unreadable(bytes.error().message);
         } else {
@@ -250,8 +248,8 @@ bool anything_young(const Inventory& inventory, const Grace& grace) {
                                          [&](const Leftover& l) { return grace.young(l.mtime); }));
 }
 
-Result<Graph> build_graph(int v2_fd, const GraphOptions& options, tbb::task_arena& arena) {
-  auto inventory = scan(v2_fd, arena, options.scan);
+Result<Graph> build_graph(Store& store, const GraphOptions& options, tbb::task_arena& arena) {
+  auto inventory = store.scan(arena, options.scan);
   if (!inventory) {
     return inventory.error();
   }
@@ -264,7 +262,7 @@ Result<Graph> build_graph(int v2_fd, const GraphOptions& options, tbb::task_aren
   }
   g.findings = g.inventory.findings;
   if (options.read_manifests) {
-    g.manifests = load_manifests(v2_fd, g.inventory, arena, g.findings,
+    g.manifests = load_manifests(store, g.inventory, arena, g.findings,
                                  young_blobs(g.inventory, options.grace));
   }
   sort_findings(g.findings);

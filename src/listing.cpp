@@ -7,7 +7,6 @@
 #include <oneapi/tbb/parallel_for.h>
 #include <simdjson.h>
 
-#include "regsweep/fs.hpp"
 #include "regsweep/graph.hpp"
 #include "regsweep/layout.hpp"
 #include "regsweep/select.hpp"
@@ -19,8 +18,8 @@ namespace {
 constexpr std::uint64_t k_config_max = 16ULL << 20U;
 
 // The `created` field of an image config blob, or empty.
-std::string created_of(int v2_fd, const Digest& config, simdjson::dom::parser& parser) {
-  auto bytes = fs::read_file(v2_fd, layout::blob_data(config), k_config_max);
+std::string created_of(Store& store, const Digest& config, simdjson::dom::parser& parser) {
+  auto bytes = store.read(layout::blob_data(config), k_config_max);
   if (!bytes) {
     return "";
   }
@@ -35,11 +34,11 @@ std::string created_of(int v2_fd, const Digest& config, simdjson::dom::parser& p
 
 }  // namespace
 
-Result<Listing> list_registry(int v2_fd, const std::vector<std::string>& globs, bool with_tags,
+Result<Listing> list_registry(Store& store, const std::vector<std::string>& globs, bool with_tags,
                               tbb::task_arena& arena) {
   GraphOptions graph_options;
   graph_options.read_manifests = with_tags;
-  auto graph = build_graph(v2_fd, graph_options, arena);
+  auto graph = build_graph(store, graph_options, arena);
   if (!graph) {
     return graph.error();
   }
@@ -109,7 +108,7 @@ Result<Listing> list_registry(int v2_fd, const std::vector<std::string>& globs, 
           }
         }
         for (const Digest& c : configs) {
-          std::string created = created_of(v2_fd, c, parsers.local());
+          std::string created = created_of(store, c, parsers.local());
           info.created = std::max(info.created, created);
         }
         rl.tags.push_back(std::move(info));

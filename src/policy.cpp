@@ -1,7 +1,6 @@
 #include "regsweep/policy.hpp"
 
 #include "regsweep/probe.hpp"
-#include "regsweep/revalidate.hpp"
 
 namespace regsweep {
 
@@ -32,14 +31,15 @@ Status may_sweep(const Collection& collection, const SweepPolicy& policy) {
       EBUSY};
 }
 
-Result<SweepResult> sweep_collection(int v2_fd, const Collection& collection, bool delete_untagged,
-                                     const SweepPolicy& policy, tbb::task_arena& arena) {
+Result<SweepResult> sweep_collection(Store& store, const Collection& collection,
+                                     bool delete_untagged, const SweepPolicy& policy,
+                                     tbb::task_arena& arena) {
   if (Status s = may_sweep(collection, policy); !s) {
     return s.error();
   }
-  auto remover = make_tree_remover(v2_fd);
-  Revalidator guard(v2_fd, collection, delete_untagged);
-  return sweep(collection.plan, *remover, arena, &guard);
+  auto remover = store.remover();
+  auto guard = store.guard(collection, delete_untagged);
+  return sweep(collection.plan, *remover, arena, guard.get());
 }
 
 }  // namespace regsweep

@@ -14,9 +14,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <functional>
 #include <mutex>
 #include <set>
 
+#include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/parallel_for_each.h>
 
@@ -101,11 +103,60 @@ class TreeRemover final : public Remover {
   int m_fd;
 };
 
+// Carries out the actions `batch` (indices into plan.actions, whose paths are `paths`) of one
+// kind: a repository's own directories, a blob moved aside, or else one batch of removals.
+void run_batch(const Plan& plan, Remover& remover, const std::vector<std::size_t>& batch,
+               const std::vector<std::string>& paths,
+               const std::function<void(std::size_t, std::string)>& failed) {
+  if (batch.empty()) {
+    return;
+  }
+  const ActionKind kind = plan.actions[batch.front()].kind;
+  if (kind == ActionKind::repository || kind == ActionKind::quarantine) {
+    for (std::size_t k = 0; k < batch.size(); ++k) {
+      const Action a = plan.actions[batch[k]];
+      std::string first_error;
+      if (kind == ActionKind::quarantine) {
+        Status s = remover.move_aside(paths[k], layout::lost_found_entry(a.digest, plan.made_at));
+        first_error = s ? "" : s.error().message;
+      } else {
+        // Only the repository's own directories: a nested repository below it stays.
+        for (std::string_view own : {layout::k_manifests, layout::k_layers, layout::k_uploads}) {
+          Status s = remover.remove_tree(layout::join(paths[k], own));
+          if (!s && first_error.empty()) {
+            first_error = s.error().message;
+          }
+        }
+      }
+      if (!first_error.empty()) {
+        failed(batch[k], std::move(first_error));
+      }
+    }
+    return;
+  }
+  std::vector<Status> done = remover.remove_batch(paths);
+  for (std::size_t k = 0; k < batch.size(); ++k) {
+    if (k >= done.size() || !done[k]) {
+      failed(batch[k], k < done.size() ? done[k].error().message
+                                       : "the store gave no answer for '" + paths[k] + "'");
+    }
+  }
+}
+
 std::size_t depth(const std::string& path) {
   return static_cast<std::size_t>(std::count(path.begin(), path.end(), '/'));
 }
 
 }  // namespace
+
+std::vector<Status> Remover::remove_batch(const std::vector<std::string>& paths) {
+  std::vector<Status> out;
+  out.reserve(paths.size());
+  for (const std::string& p : paths) {
+    out.push_back(remove_tree(p));
+  }
+  return out;
+}
 
 std::unique_ptr<Remover> make_tree_remover(int v2_fd) {
   return std::make_unique<TreeRemover>(v2_fd);
@@ -141,33 +192,19 @@ SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena, Sw
       if (guard != nullptr) {
         guard->before_phase(kind, plan, done, out.skip);
       }
-      tbb::parallel_for(begin, end, [&](std::size_t i) {
-        if (out.skipped(i)) {
-          return;
-        }
-        const Action& a = plan.actions[i];
-        if (a.kind == ActionKind::repository) {
-          // Only the repository's own directories: a nested repository below it stays.
-          std::string first_error;
-          for (std::string_view own : {layout::k_manifests, layout::k_layers, layout::k_uploads}) {
-            Status s = remover.remove_tree(layout::join(a.path(), own));
-            if (!s && first_error.empty()) {
-              first_error = s.error().message;
-            }
-          }
-          if (!first_error.empty()) {
-            failed(i, std::move(first_error));
-          }
-          return;
-        }
-        Status s =
-            a.kind == ActionKind::quarantine
-                ? remover.move_aside(a.path(), layout::lost_found_entry(a.digest, plan.made_at))
-                : remover.remove_tree(a.path());
-        if (!s) {
-          failed(i, s.error().message);
-        }
-      });
+      // In batches: a store that deletes by request sends one per batch.
+      tbb::parallel_for(tbb::blocked_range<std::size_t>(begin, end),
+                        [&](const tbb::blocked_range<std::size_t>& range) {
+                          std::vector<std::size_t> batch;
+                          std::vector<std::string> paths;
+                          for (std::size_t i = range.begin(); i != range.end(); ++i) {
+                            if (!out.skipped(i)) {
+                              batch.push_back(i);
+                              paths.push_back(plan.actions[i].path());
+                            }
+                          }
+                          run_batch(plan, remover, batch, paths, failed);
+                        });
       if (guard != nullptr) {
         std::lock_guard lock(errors_mutex);
         for (std::size_t i = begin; i < end; ++i) {

@@ -18,11 +18,11 @@
 
 namespace regsweep {
 
-Result<Usage> compute_usage(int v2_fd, const UsageOptions& options, tbb::task_arena& arena) {
+Result<Usage> compute_usage(Store& store, const UsageOptions& options, tbb::task_arena& arena) {
   const Grace& grace = options.grace;
   GraphOptions graph_options;
   graph_options.grace = grace;
-  auto graph = build_graph(v2_fd, graph_options, arena);
+  auto graph = build_graph(store, graph_options, arena);
   if (!graph) {
     return graph.error();
   }

@@ -177,13 +177,14 @@ TEST(Activity, ALibraryCallerIsRefusedWhileTheRegistryLooksActive) {
   auto v2 = open_registry(reg.root());
   tbb::task_arena arena(2);
   auto before = reg.snapshot();
-  auto refused = sweep_collection(v2->get(), c, false, SweepPolicy{}, arena);
+  auto store = make_fs_store(v2->get());
+  auto refused = sweep_collection(*store, c, false, SweepPolicy{}, arena);
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("looks active"), std::string::npos);
   EXPECT_EQ(reg.snapshot(), before);
   SweepPolicy forced;
   forced.force = true;
-  auto swept = sweep_collection(v2->get(), c, false, forced, arena);
+  auto swept = sweep_collection(*store, c, false, forced, arena);
   ASSERT_TRUE(swept);
   EXPECT_GT(swept->done, 0U);
 }

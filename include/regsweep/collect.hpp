@@ -14,6 +14,7 @@
 #include "regsweep/mark.hpp"
 #include "regsweep/plan.hpp"
 #include "regsweep/result.hpp"
+#include "regsweep/store.hpp"
 
 namespace regsweep {
 
@@ -45,8 +46,13 @@ struct Collection {
   std::vector<std::string> activity;
 };
 
-// Plans a garbage collection of the tree below `v2_fd`. Reads only. Error when the tree
-// cannot be opened or a removal spec matches nothing.
-Result<Collection> plan_gc(int v2_fd, const GcOptions& options, tbb::task_arena& arena);
+// Plans a garbage collection of the tree in `store`. Reads only. Error when the tree cannot
+// be read or a removal spec matches nothing.
+Result<Collection> plan_gc(Store& store, const GcOptions& options, tbb::task_arena& arena);
+
+// The same on the filesystem tree below an open docker/registry/v2 (open_registry).
+inline Result<Collection> plan_gc(int v2_fd, const GcOptions& options, tbb::task_arena& arena) {
+  return plan_gc(*make_fs_store(v2_fd), options, arena);
+}
 
 }  // namespace regsweep

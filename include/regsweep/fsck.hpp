@@ -14,6 +14,7 @@
 #include "regsweep/digest.hpp"
 #include "regsweep/finding.hpp"
 #include "regsweep/result.hpp"
+#include "regsweep/store.hpp"
 
 namespace regsweep {
 
@@ -56,10 +57,15 @@ struct FsckReport {
   double verify_seconds = 0;
 };
 
-// Checks the tree below `v2_fd`. Error only when the tree cannot be read at all.
-Result<FsckReport> fsck(int v2_fd, const FsckOptions& options, tbb::task_arena& arena);
+// Checks the tree in `store`. Error only when the tree cannot be read at all.
+Result<FsckReport> fsck(Store& store, const FsckOptions& options, tbb::task_arena& arena);
 
-// The SHA-256 of a file below `dirfd`, read in large chunks (OpenSSL EVP).
-Result<Digest> hash_file(int dirfd, const std::string& relpath);
+// The same on the filesystem tree below an open docker/registry/v2 (open_registry).
+inline Result<FsckReport> fsck(int v2_fd, const FsckOptions& options, tbb::task_arena& arena) {
+  return fsck(*make_fs_store(v2_fd), options, arena);
+}
+
+// The SHA-256 of a stored object, streamed (OpenSSL EVP).
+Result<Digest> hash_object(Store& store, const std::string& key);
 
 }  // namespace regsweep

@@ -19,6 +19,7 @@
 #include "regsweep/manifest.hpp"
 #include "regsweep/result.hpp"
 #include "regsweep/scan.hpp"
+#include "regsweep/store.hpp"
 
 namespace regsweep {
 
@@ -74,7 +75,7 @@ class ManifestTable {
   std::vector<Digest> digests(const Inventory& inventory, std::span<const ManifestRef> refs) const;
 
  private:
-  friend ManifestTable load_manifests(int, const Inventory&, tbb::task_arena&,
+  friend ManifestTable load_manifests(Store&, const Inventory&, tbb::task_arena&,
                                       std::vector<Finding>&, const std::vector<Digest>&);
   std::vector<std::uint32_t> m_keys;      // blob indices, sorted
   std::vector<ManifestRecord> m_records;  // parallel to m_keys
@@ -82,11 +83,11 @@ class ManifestTable {
 };
 
 // Reads and parses, once each, every manifest that a revision or tag names and, recursively,
-// their children, in parallel inside `arena`. `v2_fd` is `<root>/docker/registry/v2`.
+// their children, in parallel inside `arena`, from `store`.
 // Unreadable manifests are recorded in the table and reported in `findings`. `speculative`
 // blobs (young blobs that may be manifests of a push in progress) are parsed too, and kept in
 // the table only when they are manifests; they are never reported.
-ManifestTable load_manifests(int v2_fd, const Inventory& inventory, tbb::task_arena& arena,
+ManifestTable load_manifests(Store& store, const Inventory& inventory, tbb::task_arena& arena,
                              std::vector<Finding>& findings,
                              const std::vector<Digest>& speculative = {});
 
@@ -113,8 +114,8 @@ struct Graph {
   std::vector<Finding> findings;  // the scan's and the manifests', sorted
 };
 
-// Scans the tree below `v2_fd` and loads its manifests. Error when the tree cannot be opened
-// or a removal spec matches nothing.
-Result<Graph> build_graph(int v2_fd, const GraphOptions& options, tbb::task_arena& arena);
+// Scans the tree in `store` and loads its manifests. Error when the tree cannot be read or a
+// removal spec matches nothing.
+Result<Graph> build_graph(Store& store, const GraphOptions& options, tbb::task_arena& arena);
 
 }  // namespace regsweep

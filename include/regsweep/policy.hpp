@@ -19,6 +19,7 @@
 #include "regsweep/collect.hpp"
 #include "regsweep/config.hpp"
 #include "regsweep/result.hpp"
+#include "regsweep/store.hpp"
 #include "regsweep/sweep.hpp"
 
 namespace regsweep {
@@ -38,10 +39,11 @@ Status registry_stopped(const std::optional<ServeSettings>& serve, const std::st
 // Ok when the collection saw no sign that something writes to the tree, or when forced.
 Status may_sweep(const Collection& collection, const SweepPolicy& policy);
 
-// Sweeps a collection's plan below `v2_fd` when may_sweep allows it, with the Revalidator as
-// the guard (rule 3 of docs/safety.md): what the deletions depend on is taken again from the
-// disk before each phase. The caller holds the lock (lock.hpp).
-Result<SweepResult> sweep_collection(int v2_fd, const Collection& collection, bool delete_untagged,
-                                     const SweepPolicy& policy, tbb::task_arena& arena);
+// Sweeps a collection's plan in `store` when may_sweep allows it, with the store's guard
+// (rule 3 of docs/safety.md): what the deletions depend on is taken again from the storage
+// before each phase. The caller holds the store's lock.
+Result<SweepResult> sweep_collection(Store& store, const Collection& collection,
+                                     bool delete_untagged, const SweepPolicy& policy,
+                                     tbb::task_arena& arena);
 
 }  // namespace regsweep

@@ -25,6 +25,9 @@ class Remover {
  public:
   virtual ~Remover() = default;
   virtual Status remove_tree(std::string_view path) = 0;
+  // Removes each of `paths` as remove_tree does; one Status per path, in order. An object
+  // store deletes them in batched requests; by default, remove_tree is called for each.
+  virtual std::vector<Status> remove_batch(const std::vector<std::string>& paths);
   // Moves `path` (below blobs/) to `to` (lost+found/<name>, created if needed), replacing
   // nothing: the bytes are kept, out of the registry's sight.
   virtual Status move_aside(std::string_view path, std::string_view to) = 0;

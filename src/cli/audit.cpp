@@ -343,7 +343,7 @@ int run_du(const std::vector<std::string>& args) {
   uo.grace = Grace(static_cast<std::int64_t>(std::time(nullptr)), *min_age);
   uo.globs = a.globs;
   auto started = std::chrono::steady_clock::now();
-  auto usage = with_progress("scanning", [&] { return compute_usage(tree->v2.get(), uo, arena); });
+  auto usage = with_progress("scanning", [&] { return compute_usage(*tree->store, uo, arena); });
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!usage) {
@@ -506,7 +506,7 @@ int run_fsck(const std::vector<std::string>& args) {
     return k_exit_cannot_run;
   }
   if (repair) {
-    auto taken = acquire_lock(tree->v2.get(), "fsck --repair");
+    auto taken = tree->store->lock("fsck --repair");
     if (!taken) {
       std::cerr << "regsweep: " << taken.error().message << "\n";
       return k_exit_cannot_run;
@@ -516,7 +516,7 @@ int run_fsck(const std::vector<std::string>& args) {
   tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
                                   static_cast<std::size_t>(a.jobs));
   tbb::task_arena arena(a.jobs);
-  auto report = with_progress("checking", [&] { return fsck(tree->v2.get(), fo, arena); });
+  auto report = with_progress("checking", [&] { return fsck(*tree->store, fo, arena); });
   if (!report) {
     std::cerr << "regsweep: " << report.error().message << "\n";
     return k_exit_cannot_run;
@@ -639,8 +639,8 @@ int run_ls(const std::vector<std::string>& args) {
   tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
                                   static_cast<std::size_t>(a.jobs));
   tbb::task_arena arena(a.jobs);
-  auto listing = with_progress("scanning",
-                               [&] { return list_registry(tree->v2.get(), a.globs, tags, arena); });
+  auto listing =
+      with_progress("scanning", [&] { return list_registry(*tree->store, a.globs, tags, arena); });
   if (!listing) {
     std::cerr << "regsweep: " << listing.error().message << "\n";
     return k_exit_cannot_run;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -58,6 +59,7 @@ inline RegistryEnv registry_env() {
 struct OpenTree {
   std::string root;
   fs::Fd v2;
+  std::unique_ptr<Store> store;        // the tree below v2
   std::optional<ServeSettings> serve;  // from the configuration file, when one was read
   std::string config_path;
 };
@@ -84,7 +86,8 @@ inline std::optional<OpenTree> open_tree(const std::optional<std::string>& confi
     exit_code = k_exit_cannot_run;
     return std::nullopt;
   }
-  return OpenTree{root->root, std::move(*v2), root->serve, root->config_path};
+  auto store = make_fs_store(v2->get(), root->root);
+  return OpenTree{root->root, std::move(*v2), std::move(store), root->serve, root->config_path};
 }
 
 // Stop the world: true (printed) when a run that deletes must not start because the

@@ -217,7 +217,6 @@ int run(Command command, const std::vector<std::string>& args) {
   if (!tree) {
     return open_code;
   }
-  auto* v2 = &tree->v2;
   auto* root = &*tree;
 
   regsweep::SweepPolicy policy;
@@ -229,7 +228,7 @@ int run(Command command, const std::vector<std::string>& args) {
   // A run that may delete holds the lock from before the scan until it exits.
   std::unique_ptr<regsweep::RegistryLock> lock;
   if (!dry_run) {
-    auto taken = regsweep::acquire_lock(v2->get(), is_rm ? "rm" : "gc");
+    auto taken = tree->store->lock(is_rm ? "rm" : "gc");
     if (!taken) {
       std::cerr << "regsweep: " << taken.error().message << "\n";
       return k_exit_cannot_run;
@@ -255,7 +254,7 @@ int run(Command command, const std::vector<std::string>& args) {
   tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
                                   static_cast<std::size_t>(jobs));
   tbb::task_arena arena(jobs);
-  auto collection = regsweep::plan_gc(v2->get(), options, arena);
+  auto collection = regsweep::plan_gc(*tree->store, options, arena);
   if (!collection) {
     std::cerr << "regsweep: " << collection.error().message << "\n";
     return k_exit_cannot_run;
@@ -273,7 +272,7 @@ int run(Command command, const std::vector<std::string>& args) {
     }
     pause_before_sweep();
     auto result =
-        regsweep::sweep_collection(v2->get(), *collection, delete_untagged, policy, arena);
+        regsweep::sweep_collection(*tree->store, *collection, delete_untagged, policy, arena);
     if (!result) {
       std::cerr << "regsweep: " << result.error().message << "\n";
       return k_exit_cannot_run;

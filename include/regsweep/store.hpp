@@ -1,0 +1,91 @@
+#pragma once
+
+// The storage seam: everything the pipeline asks of where a registry tree is stored. The
+// stages (graph, mark, plan, sweep) are written against a Store, never against a directory
+// or a bucket, so that another kind of storage is a new implementation of this interface and
+// nothing else.
+//
+// Keys and paths are relative to `docker/registry/v2/` and use the registry's own layout
+// (layout.hpp), the same on a filesystem and in object storage.
+//
+// What an implementation must keep, whatever its storage (docs/safety.md):
+// * what it cannot read is reported, never taken as absent;
+// * nothing outside the tree is ever read or removed; a filesystem store follows no symbolic
+//   link below the root;
+// * every call returns in bounded time.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <oneapi/tbb/task_arena.h>
+
+#include "regsweep/inventory.hpp"
+#include "regsweep/lock.hpp"
+#include "regsweep/result.hpp"
+#include "regsweep/scan.hpp"
+
+namespace regsweep {
+
+struct Collection;
+class Remover;     // sweep.hpp
+class SweepGuard;  // sweep.hpp
+
+// One stored object, as a listing gives it.
+struct StoreObject {
+  std::string key;  // relative to docker/registry/v2
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;  // last modification, nanoseconds since the epoch
+};
+
+// read(), stream() and the remover may be called from many threads at once.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Where the tree is, for messages: a directory or a bucket and prefix.
+  virtual const std::string& location() const = 0;
+
+  // The scan stage: the inventory of the whole tree, with findings for what could not be read.
+  // Error only when the tree itself cannot be read.
+  virtual Result<Inventory> scan(tbb::task_arena& arena, const ScanOptions& options) = 0;
+
+  // Reads the layer links a scan with ScanOptions::read_layer_links false did not read, for
+  // those `wanted` selects (see verify_layer_links in scan.hpp).
+  virtual Verified verify_layer_links(
+      Inventory& inventory, tbb::task_arena& arena,
+      const std::function<bool(std::size_t, const Link&)>& wanted) = 0;
+
+  // Every object below the directory `prefix` ("" for the whole tree), with its size and
+  // time, to `visit`, one at a time; a store may call it from one thread only. Error, naming
+  // the path, when something below cannot be listed: a listing is complete or it is an error.
+  virtual Status list(std::string_view prefix,
+                      const std::function<void(const StoreObject&)>& visit) = 0;
+
+  // A small object whole (a manifest, a link, an image config): an error naming the key when
+  // it cannot be read, is not a plain object, or is larger than `max` bytes.
+  virtual Result<std::string> read(std::string_view key, std::uint64_t max) = 0;
+
+  // A large object (a blob's data) in chunks, in order, to `sink`.
+  virtual Status stream(std::string_view key,
+                        const std::function<void(std::string_view chunk)>& sink) = 0;
+
+  // What deletes and moves, in batches (sweep.hpp).
+  virtual std::unique_ptr<Remover> remover() = 0;
+
+  // Rule 3 of docs/safety.md for a sweep of `collection`: what its deletions depend on is
+  // taken again from the storage before each phase. `collection` must outlive the guard.
+  virtual std::unique_ptr<SweepGuard> guard(const Collection& collection, bool delete_untagged) = 0;
+
+  // The run lock, held by a run that may delete from before its scan until it ends.
+  virtual Result<std::unique_ptr<RegistryLock>> lock(std::string_view command) = 0;
+};
+
+// The store of a local filesystem tree: `v2_fd` is the open `<root>/docker/registry/v2`
+// (open_registry), which must outlive the store; `location` names the root in messages.
+// Every path is opened one component at a time without following a symbolic link.
+std::unique_ptr<Store> make_fs_store(int v2_fd, std::string location = {});
+
+}  // namespace regsweep

@@ -1,0 +1,149 @@
+// The filesystem store: the registry's filesystem driver's tree below an open directory.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <vector>
+
+#include "regsweep/fs.hpp"
+#include "regsweep/layout.hpp"
+#include "regsweep/revalidate.hpp"
+#include "regsweep/store.hpp"
+#include "regsweep/sweep.hpp"
+
+namespace regsweep {
+
+namespace {
+
+constexpr std::size_t k_chunk = 1U << 20U;
+
+class FsStore final : public Store {
+ public:
+  FsStore(int v2_fd, std::string location) : m_fd(v2_fd), m_location(std::move(location)) {}
+
+  const std::string& location() const override { return m_location; }
+
+  Result<Inventory> scan(tbb::task_arena& arena, const ScanOptions& options) override {
+    return regsweep::scan(m_fd, arena, options);
+  }
+
+  Verified verify_layer_links(
+      Inventory& inventory, tbb::task_arena& arena,
+      const std::function<bool(std::size_t, const Link&)>& wanted) override {
+    return regsweep::verify_layer_links(m_fd, inventory, arena, wanted);
+  }
+
+  Status list(std::string_view prefix,
+              const std::function<void(const StoreObject&)>& visit) override {
+    auto dir = fs::open_dir(m_fd, prefix);
+    if (!dir) {
+      return dir.error();
+    }
+    return walk(dir->get(), std::string(prefix), visit);
+  }
+
+  Result<std::string> read(std::string_view key, std::uint64_t max) override {
+    return fs::read_file(m_fd, key, max);
+  }
+
+  Status stream(std::string_view key,
+                const std::function<void(std::string_view chunk)>& sink) override {
+    auto dir = fs::open_dir(m_fd, layout::parent(key));
+    if (!dir) {
+      return dir.error();
+    }
+    std::string name(key.substr(key.rfind('/') + 1));
+    // O_NONBLOCK: a FIFO planted in the tree must not block the run.
+    int fd = ::openat(dir->get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+      return fs::sys_error("open", key, errno);
+    }
+    fs::Fd file(fd);
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      return fs::sys_error("stat", key, errno);
+    }
+    if (!S_ISREG(st.st_mode)) {
+      return Error{"'" + std::string(key) + "' is not a regular file", EINVAL};
+    }
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    std::vector<char> buf(k_chunk);
+    while (true) {
+      ssize_t n = ::read(fd, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n < 0) {
+        return fs::sys_error("read", key, errno);
+      }
+      if (n == 0) {
+        return ok_status();
+      }
+      sink(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+    }
+  }
+
+  std::unique_ptr<Remover> remover() override { return make_tree_remover(m_fd); }
+
+  std::unique_ptr<SweepGuard> guard(const Collection& collection, bool delete_untagged) override {
+    return std::make_unique<Revalidator>(m_fd, collection, delete_untagged);
+  }
+
+  Result<std::unique_ptr<RegistryLock>> lock(std::string_view command) override {
+    return acquire_lock(m_fd, command);
+  }
+
+ private:
+  // Depth first, in name order. Anything that is neither a directory nor a regular file, and
+  // anything that cannot be read, ends the listing with an error naming it.
+  Status walk(int dirfd, const std::string& path,
+              const std::function<void(const StoreObject&)>& visit) {
+    auto entries = fs::list_dir(dirfd);
+    if (!entries) {
+      return entries.error();
+    }
+    std::sort(entries->begin(), entries->end(),
+              [](const fs::DirEntry& a, const fs::DirEntry& b) { return a.name < b.name; });
+    for (const fs::DirEntry& e : *entries) {
+      std::string child = path.empty() ? e.name : layout::join(path, e.name);
+      if (e.type == fs::EntryType::directory) {
+        auto sub = fs::open_dir(dirfd, e.name);
+        if (!sub) {
+          return fs::sys_error("open directory", child, sub.error().sys_errno);
+        }
+        if (Status s = walk(sub->get(), child, visit); !s) {
+          return s;
+        }
+        continue;
+      }
+      if (e.type != fs::EntryType::file) {
+        return Error{"'" + child + "' is " +
+                         (e.type == fs::EntryType::symlink ? "a symbolic link"
+                                                           : "neither a file nor a directory"),
+                     EINVAL};
+      }
+      auto info = fs::stat(dirfd, e.name);
+      if (!info) {
+        return fs::sys_error("stat", child, info.error().sys_errno);
+      }
+      visit(StoreObject{
+          child, info->size,
+          static_cast<std::int64_t>(info->mtime.tv_sec) * 1000000000 + info->mtime.tv_nsec});
+    }
+    return ok_status();
+  }
+
+  int m_fd;
+  std::string m_location;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> make_fs_store(int v2_fd, std::string location) {
+  return std::make_unique<FsStore>(v2_fd, std::move(location));
+}
+
+}  // namespace regsweep
