@@ -55,7 +55,7 @@ class FsStore final : public Store {
     if (!dir) {
       return dir.error();
     }
-    std::string name(key.substr(key.rfind('/') + 1));
+    std::string name(layout::base_name(key));
     // O_NONBLOCK: a FIFO planted in the tree must not block the run.
     int fd = ::openat(dir->get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {

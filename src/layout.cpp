@@ -1,5 +1,9 @@
 #include "regsweep/layout.hpp"
 
+#include <algorithm>
+#include <span>
+#include <vector>
+
 #include <cctype>
 
 namespace regsweep::layout {
@@ -7,6 +11,15 @@ namespace regsweep::layout {
 std::string parent(std::string_view path) {
   std::size_t slash = path.rfind('/');
   return slash == std::string_view::npos ? std::string() : std::string(path.substr(0, slash));
+}
+
+std::string_view base_name(std::string_view path) {
+  std::size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+bool is_at_or_below(std::string_view path, std::string_view dir) {
+  return path.starts_with(dir) && (path.size() == dir.size() || path[dir.size()] == '/');
 }
 
 std::string repository_of(std::string_view path) {
@@ -244,6 +257,193 @@ bool is_temp_leftover(std::string_view name) {
     return false;
   }
   return name.substr(0, 5) == "link." || name.substr(0, 5) == "data.";
+}
+
+std::string path_of(const PathSpec& spec) {
+  const std::string& repo = spec.repository;
+  const Digest& d = spec.digest;
+  switch (spec.kind) {
+    case PathKind::blob_prefix: {
+      std::string hex = d.hex();
+      return blob_prefix_dir(std::string_view(hex).substr(0, 2));
+    }
+    case PathKind::blob_dir:
+      return blob_dir(d);
+    case PathKind::blob_data:
+      return blob_data(d);
+    case PathKind::repository:
+      return repo_dir(repo);
+    case PathKind::layer_link_dir:
+      return layer_link_dir(repo, d);
+    case PathKind::layer_link:
+      return layer_link(repo, d);
+    case PathKind::revision_dir:
+      return revision_dir(repo, d);
+    case PathKind::revision_link:
+      return revision_link(repo, d);
+    case PathKind::tag_dir:
+      return tag_dir(repo, spec.name);
+    case PathKind::tag_current_link:
+      return tag_current_link(repo, spec.name);
+    case PathKind::tag_index_dir:
+      return tag_index_dir(repo, spec.name);
+    case PathKind::tag_index_entry_dir:
+      return tag_index_entry_dir(repo, spec.name, d);
+    case PathKind::tag_index_entry_link:
+      return tag_index_entry_link(repo, spec.name, d);
+    case PathKind::upload_dir:
+      return upload_dir(repo, spec.name);
+  }
+  return {};
+}
+
+namespace {
+
+// The components of a relative path; nullopt when one is empty.
+std::optional<std::vector<std::string_view>> components(std::string_view path) {
+  std::vector<std::string_view> out;
+  std::size_t pos = 0;
+  while (true) {
+    std::size_t slash = path.find('/', pos);
+    std::string_view comp = path.substr(pos, slash == std::string_view::npos ? slash : slash - pos);
+    if (comp.empty()) {
+      return std::nullopt;
+    }
+    out.push_back(comp);
+    if (slash == std::string_view::npos) {
+      return out;
+    }
+    pos = slash + 1;
+  }
+}
+
+std::optional<PathSpec> classify_blob(const std::vector<std::string_view>& c) {
+  if (c.size() < 3 || c[1] != k_algorithm) {
+    return std::nullopt;
+  }
+  auto prefix = parse_blob_prefix(c[2]);
+  if (!prefix) {
+    return std::nullopt;
+  }
+  PathSpec spec;
+  if (c.size() == 3) {
+    spec.kind = PathKind::blob_prefix;
+    spec.digest.bytes[0] = *prefix;
+    return spec;
+  }
+  auto d = parse_hex(c[3]);
+  if (!d || d->bytes[0] != *prefix || c.size() > 5 || (c.size() == 5 && c[4] != k_data)) {
+    return std::nullopt;
+  }
+  spec.kind = c.size() == 4 ? PathKind::blob_dir : PathKind::blob_data;
+  spec.digest = *d;
+  return spec;
+}
+
+// `rest`: the components after the repository's name, from its first reserved one.
+std::optional<PathSpec> classify_in_repository(std::string repo,
+                                               std::span<const std::string_view> rest) {
+  PathSpec spec;
+  spec.repository = std::move(repo);
+  auto digest_at = [&](std::size_t i) {
+    auto d = i < rest.size() ? parse_hex(rest[i]) : std::nullopt;
+    if (d) {
+      spec.digest = *d;
+    }
+    return d.has_value();
+  };
+  auto ends = [&](std::size_t n, PathKind dir, PathKind link) -> std::optional<PathSpec> {
+    if (rest.size() == n) {
+      spec.kind = dir;
+      return spec;
+    }
+    if (rest.size() == n + 1 && rest[n] == k_link) {
+      spec.kind = link;
+      return spec;
+    }
+    return std::nullopt;
+  };
+  if (rest[0] == k_layers && rest.size() >= 3 && rest[1] == k_algorithm && digest_at(2)) {
+    return ends(3, PathKind::layer_link_dir, PathKind::layer_link);
+  }
+  if (rest[0] == k_uploads && rest.size() == 2) {
+    spec.kind = PathKind::upload_dir;
+    spec.name = std::string(rest[1]);
+    return spec;
+  }
+  if (rest[0] != k_manifests || rest.size() < 3) {
+    return std::nullopt;
+  }
+  if (rest[1] == k_revisions && rest[2] == k_algorithm && digest_at(3)) {
+    return ends(4, PathKind::revision_dir, PathKind::revision_link);
+  }
+  if (rest[1] != k_tags) {
+    return std::nullopt;
+  }
+  spec.name = std::string(rest[2]);
+  if (rest.size() == 3) {
+    spec.kind = PathKind::tag_dir;
+    return spec;
+  }
+  if (rest.size() == 5 && rest[3] == k_current && rest[4] == k_link) {
+    spec.kind = PathKind::tag_current_link;
+    return spec;
+  }
+  if (rest.size() < 5 || rest[3] != k_index || rest[4] != k_algorithm) {
+    return std::nullopt;
+  }
+  if (rest.size() == 5) {
+    spec.kind = PathKind::tag_index_dir;
+    return spec;
+  }
+  if (!digest_at(5)) {
+    return std::nullopt;
+  }
+  return ends(6, PathKind::tag_index_entry_dir, PathKind::tag_index_entry_link);
+}
+
+}  // namespace
+
+std::optional<PathSpec> classify(std::string_view path) {
+  auto c = components(path);
+  if (!c || c->size() < 2) {
+    return std::nullopt;
+  }
+  if (c->front() == "blobs") {
+    return classify_blob(*c);
+  }
+  if (c->front() != k_repositories_dir) {
+    return std::nullopt;
+  }
+  std::size_t first_reserved = 1;
+  while (first_reserved < c->size() && !is_reserved((*c)[first_reserved])) {
+    ++first_reserved;
+  }
+  if (first_reserved == 1) {
+    return std::nullopt;  // no name before `_manifests`, `_layers`, …
+  }
+  std::string repo(path.substr(k_repositories_dir.size() + 1));
+  if (first_reserved == c->size()) {
+    PathSpec spec;
+    spec.kind = PathKind::repository;
+    spec.repository = std::move(repo);
+    return spec;
+  }
+  repo.resize(static_cast<std::size_t>((*c)[first_reserved].data() - path.data()) -
+              k_repositories_dir.size() - 2);
+  return classify_in_repository(std::move(repo),
+                                std::span<const std::string_view>(*c).subspan(first_reserved));
+}
+
+bool is_contained(std::string_view path) {
+  auto c = components(path);
+  if (!c || c->size() < 2) {
+    return false;
+  }
+  bool below = c->front() == k_repositories_dir ||
+               (c->size() >= 3 && c->front() == "blobs" && (*c)[1] == k_algorithm);
+  return below && std::none_of(c->begin(), c->end(),
+                               [](std::string_view comp) { return comp == "." || comp == ".."; });
 }
 
 }  // namespace regsweep::layout

@@ -87,10 +87,15 @@ std::vector<std::string> repo_ancestors(const std::string& repo) {
   std::string name = repo;
   while (!name.empty()) {
     out.push_back(layout::repo_dir(name));
-    std::size_t slash = name.rfind('/');
-    name = slash == std::string::npos ? std::string() : name.substr(0, slash);
+    name = layout::parent(name);
   }
   return out;
+}
+
+// What a tag history entry's deletion may leave empty: its index/sha256 and index.
+std::vector<std::string> tag_history_dirs(std::string_view repo, std::string_view tag) {
+  return {layout::tag_index_dir(repo, tag),
+          layout::join(layout::tag_dir(repo, tag), layout::k_index)};
 }
 
 }  // namespace
@@ -123,17 +128,14 @@ std::vector<std::string> Action::then_if_empty() const {
   std::string repo(repository);
   switch (kind) {
     case ActionKind::tag_history:
-      return {layout::tag_index_dir(repo, std::string(name)),
-              layout::join(layout::tag_dir(repo, std::string(name)), layout::k_index)};
+      return tag_history_dirs(repo, name);
     case ActionKind::repository:
       return repo_ancestors(repo);
     case ActionKind::upload:
       return {layout::uploads_dir(repo)};
     case ActionKind::tidy: {
-      std::string_view leftover = name;
-      std::string_view parent = leftover.substr(0, leftover.rfind('/'));
       if (reason == Reason::temp_leftover) {
-        return {std::string(parent)};  // the link or blob directory, if that was all it held
+        return {layout::parent(name)};  // the link or blob directory, if that was all it held
       }
       if (reason != Reason::empty_directory) {
         return {};
@@ -141,23 +143,18 @@ std::vector<std::string> Action::then_if_empty() const {
       // An empty blob or tag history directory, as an interrupted sweep leaves it: clean up
       // after it as the blob or tag_history action would have, so a second run ends where an
       // uninterrupted one does.
-      std::string blobs = std::string(layout::k_blobs_dir) + "/";
-      if (leftover.substr(0, blobs.size()) == blobs &&
-          std::count(leftover.begin(), leftover.end(), '/') == 3) {
-        return {std::string(parent)};
+      auto spec = layout::classify(name);
+      if (spec && spec->kind == layout::PathKind::blob_dir) {
+        return {layout::parent(name)};
       }
-      std::string history =
-          "/" + std::string(layout::k_index) + "/" + std::string(layout::k_algorithm);
-      if (parent.size() > history.size() &&
-          parent.substr(parent.size() - history.size()) == history &&
-          parent.find("/_manifests/tags/") != std::string_view::npos) {
-        return {std::string(parent), std::string(parent.substr(0, parent.rfind('/')))};
+      if (spec && spec->kind == layout::PathKind::tag_index_entry_dir) {
+        return tag_history_dirs(spec->repository, spec->name);
       }
       return {};
     }
     case ActionKind::quarantine:
     case ActionKind::blob:
-      return {layout::blob_prefix_dir(digest.hex().substr(0, 2))};
+      return {layout::parent(layout::blob_dir(digest))};
     case ActionKind::tag:
     case ActionKind::revision:
     case ActionKind::layer_link:
@@ -458,8 +455,8 @@ class Planner {
       auto it =
           std::lower_bound(left.begin(), left.end(), dir,
                            [](const Leftover& l, const std::string& d) { return l.path < d; });
-      for (; it != left.end() && it->path.compare(0, dir.size(), dir) == 0; ++it) {
-        if (it->path.size() == dir.size() || it->path[dir.size()] == '/') {
+      for (; it != left.end() && it->path.starts_with(dir); ++it) {
+        if (layout::is_at_or_below(it->path, dir)) {
           covered[static_cast<std::size_t>(it - left.begin())] = true;
         }
       }

@@ -32,21 +32,7 @@ namespace {
 // Every path swept must lie inside blobs/ or repositories/ of the tree: relative, no empty,
 // '.' or '..' component. (Symbolic links are refused component by component in fs.)
 Status contained(std::string_view path) {
-  bool inside =
-      path.substr(0, layout::k_blobs_dir.size() + 1) == std::string(layout::k_blobs_dir) + "/" ||
-      path.substr(0, layout::k_repositories_dir.size() + 1) ==
-          std::string(layout::k_repositories_dir) + "/";
-  std::size_t pos = 0;
-  while (inside && pos <= path.size()) {
-    std::size_t slash = path.find('/', pos);
-    std::string_view comp = path.substr(pos, slash == std::string_view::npos ? slash : slash - pos);
-    inside = !comp.empty() && comp != "." && comp != "..";
-    if (slash == std::string_view::npos) {
-      break;
-    }
-    pos = slash + 1;
-  }
-  if (!inside) {
+  if (!layout::is_contained(path)) {
     return Error{"refusing to delete '" + std::string(path) + "': not inside the registry tree",
                  EPERM};
   }
@@ -70,12 +56,13 @@ class TreeRemover final : public Remover {
   }
   Status sync_dir(std::string_view path) override { return fs::sync_dir(m_fd, path); }
   Status move_aside(std::string_view path, std::string_view to) override {
-    std::string_view name = to.substr(to.find('/') + 1);
+    std::string_view name = layout::base_name(to);
+    auto what = layout::classify(path);
     if (Status s = contained(path); !s) {
       return s;
     }
     if (layout::parent(to) != layout::k_lost_found || name.empty() || name == "." || name == ".." ||
-        path.substr(0, layout::k_blobs_dir.size()) != layout::k_blobs_dir) {
+        !what || what->kind != layout::PathKind::blob_dir) {
       return Error{"refusing to move '" + std::string(path) + "' to '" + std::string(to) +
                        "': only a blob moves, and only into lost+found",
                    EPERM};
@@ -91,7 +78,7 @@ class TreeRemover final : public Remover {
     if (!to_dir) {
       return to_dir.error();
     }
-    std::string from(path.substr(path.rfind('/') + 1));
+    std::string from(layout::base_name(path));
     if (::renameat2(from_dir->get(), from.c_str(), to_dir->get(), std::string(name).c_str(),
                     RENAME_NOREPLACE) != 0) {
       return fs::sys_error("move", path, errno);

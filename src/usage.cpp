@@ -155,14 +155,12 @@ Result<Usage> compute_usage(Store& store, const UsageOptions& options, tbb::task
       add_link(r);
       add_refs(link_digest(inv, repo, r));
     }
-    std::string revisions = layout::revisions_dir(repo.name) + "/";
     if (auto it = leftovers_of.find(repo.name); it != leftovers_of.end()) {
       for (const Leftover* l : it->second) {
-        if (l->path.compare(0, revisions.size(), revisions) == 0) {
-          if (auto d = parse_hex(l->path.substr(revisions.size()))) {
-            add(*d);  // a manifest deleted through the API: its blob is still here
-            add_refs(*d);
-          }
+        auto spec = layout::classify(l->path);
+        if (spec && spec->kind == layout::PathKind::revision_dir) {
+          add(spec->digest);  // a manifest deleted through the API: its blob is still here
+          add_refs(spec->digest);
         }
       }
     }

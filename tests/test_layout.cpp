@@ -132,5 +132,81 @@ TEST(Layout, TempLeftovers) {
   EXPECT_FALSE(layout::is_temp_leftover("other.tmp"));
 }
 
+TEST(Layout, EveryPathClassifiesBackToItsSpec) {
+  using layout::PathKind;
+  Digest d = *parse_hex("ab" + std::string(62, '3'));
+  Digest prefix_only;
+  prefix_only.bytes[0] = 0xab;
+  std::vector<layout::PathSpec> specs;
+  specs.push_back({PathKind::blob_prefix, "", "", prefix_only});
+  for (PathKind k : {PathKind::blob_dir, PathKind::blob_data}) {
+    specs.push_back({k, "", "", d});
+  }
+  for (std::string repo : {"r", "library/ubuntu", "a/b/c.d_e-f"}) {
+    specs.push_back({PathKind::repository, repo, "", Digest{}});
+    for (PathKind k : {PathKind::layer_link_dir, PathKind::layer_link, PathKind::revision_dir,
+                       PathKind::revision_link}) {
+      specs.push_back({k, repo, "", d});
+    }
+    for (PathKind k : {PathKind::tag_dir, PathKind::tag_current_link, PathKind::tag_index_dir}) {
+      specs.push_back({k, repo, "v1.0", Digest{}});
+    }
+    for (PathKind k : {PathKind::tag_index_entry_dir, PathKind::tag_index_entry_link}) {
+      specs.push_back({k, repo, "latest", d});
+    }
+    specs.push_back({PathKind::upload_dir, repo, "0b8e1f-uuid", Digest{}});
+  }
+  for (const layout::PathSpec& spec : specs) {
+    std::string path = layout::path_of(spec);
+    auto back = layout::classify(path);
+    ASSERT_TRUE(back) << path;
+    EXPECT_EQ(*back, spec) << path;
+    EXPECT_TRUE(layout::is_contained(path)) << path;
+  }
+  EXPECT_EQ(layout::path_of(specs[1]), layout::blob_dir(d));
+  EXPECT_TRUE(layout::is_at_or_below("repositories/a/b", "repositories/a"));
+  EXPECT_TRUE(layout::is_at_or_below("repositories/a", "repositories/a"));
+  EXPECT_FALSE(layout::is_at_or_below("repositories/ab", "repositories/a"));
+  EXPECT_EQ(layout::base_name("blobs/sha256/ab"), "ab");
+  EXPECT_EQ(layout::base_name("x"), "x");
+}
+
+TEST(Layout, WhatTheLayoutDoesNotNameIsNotClassified) {
+  std::string hex = "ab" + std::string(62, '3');
+  for (const std::string& bad :
+       std::vector<std::string>{"",
+                                "blobs",
+                                "blobs/sha256",
+                                "blobs/sha512/ab",
+                                "blobs/sha256/AB",
+                                "blobs/sha256/cd/" + hex,  // the prefix does not match the digest
+                                "blobs/sha256/ab/" + hex + "/other",
+                                "blobs/sha256/ab/" + hex + "/data/x",
+                                "repositories",
+                                "repositories/_layers",
+                                "repositories/r/_layers/sha256",
+                                "repositories/r/_layers/sha256/xyz",
+                                "repositories/r/_layers/sha256/" + hex + "/link/x",
+                                "repositories/r/_manifests",
+                                "repositories/r/_manifests/revisions/sha256",
+                                "repositories/r/_manifests/tags",
+                                "repositories/r/_manifests/tags/v/current",
+                                "repositories/r/_manifests/tags/v/index/sha256/bad",
+                                "repositories/r/_uploads",
+                                "repositories/r/_uploads/id/data",
+                                "repositories/r/_other/x",
+                                "repositories//r",
+                                "repositories/r/",
+                                "lost+found/x",
+                                "docker/registry"}) {
+    EXPECT_FALSE(layout::classify(bad)) << bad;
+  }
+  for (const std::string& outside : std::vector<std::string>{
+           "", "/etc", "blobs", "blobs/sha256", "blobs/sha256/../..", "repositories",
+           "repositories/../x", "repositories/./x", "repositories//x", "docker", "lost+found/x"}) {
+    EXPECT_FALSE(layout::is_contained(outside)) << outside;
+  }
+}
+
 }  // namespace
 }  // namespace regsweep

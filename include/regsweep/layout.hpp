@@ -56,9 +56,50 @@ std::string lost_found_entry(const Digest& d, std::int64_t stamp);
 // Joins two relative paths with one '/'.
 std::string join(std::string_view a, std::string_view b);
 
-// Path -> spec, for the two questions other modules ask of a path:
+// Both ways at once: what a path of the tree is, and the names in it.
+enum class PathKind : std::uint8_t {
+  blob_prefix,           // blobs/sha256/<xx>
+  blob_dir,              // blobs/sha256/<xx>/<hex>
+  blob_data,             // blobs/sha256/<xx>/<hex>/data
+  repository,            // repositories/<name>: a namespace or a repository
+  layer_link_dir,        // repositories/<name>/_layers/sha256/<hex>
+  layer_link,            // …/link
+  revision_dir,          // repositories/<name>/_manifests/revisions/sha256/<hex>
+  revision_link,         // …/link
+  tag_dir,               // repositories/<name>/_manifests/tags/<tag>
+  tag_current_link,      // …/current/link
+  tag_index_dir,         // …/index/sha256
+  tag_index_entry_dir,   // …/index/sha256/<hex>
+  tag_index_entry_link,  // …/index/sha256/<hex>/link
+  upload_dir,            // repositories/<name>/_uploads/<id>
+};
+
+struct PathSpec {
+  PathKind kind = PathKind::blob_dir;
+  std::string repository;  // paths below repositories/
+  std::string name;        // the tag, or the upload id
+  // Blob, link and index entry paths: the digest; blob_prefix: its first byte only.
+  Digest digest;
+  bool operator==(const PathSpec&) const = default;
+};
+
+// Spec -> path.
+std::string path_of(const PathSpec& spec);
+// Path -> spec: nullopt for anything the layout does not name (leftovers, unknown entries).
+// Names are taken as they are; whether the registry accepts them is is_valid_* below.
+std::optional<PathSpec> classify(std::string_view path);
+
+// True for a path below blobs/ or repositories/ with no empty, '.' or '..' component: the
+// only paths regsweep removes.
+bool is_contained(std::string_view path);
+
+// Path -> spec, for the questions other modules ask of any path:
 // the directory holding `path` ("" for a single component);
 std::string parent(std::string_view path);
+// its last component;
+std::string_view base_name(std::string_view path);
+// whether it is `dir` or below it.
+bool is_at_or_below(std::string_view path, std::string_view dir);
 // the repository a path below repositories/ belongs to: the components before the first
 // reserved one (`_manifests`, `_layers`, …), or, for a namespace or repository directory,
 // its whole name (it may be a repository). Empty above any repository.
