@@ -1,9 +1,14 @@
 #pragma once
 
-// What every command shares: exit codes, usage errors, finding the tree.
+// The options module: what every command shares. Exit codes, usage errors, parsing, the
+// tree's options (CONFIG, --root, --jobs, globs) and opening it, progress on a terminal.
+
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -16,9 +21,12 @@
 
 #include "regsweep/collect.hpp"
 #include "regsweep/config.hpp"
+#include "regsweep/finding.hpp"
 #include "regsweep/policy.hpp"
 
 namespace regsweep::cli {
+
+namespace po = boost::program_options;
 
 // The default --jobs. Reading the tree is mostly waiting on the disk: on 2 cores, 64 threads
 // read a partly cached 1M-blob tree in 12 s against 81-92 s for 2 (docs/ARCHITECTURE.md).
@@ -136,6 +144,96 @@ inline std::optional<int> parse_args(const std::vector<std::string>& args,
   return std::nullopt;
 }
 
+// The options every command that reads a tree has: CONFIG or --root, --jobs, and globs.
+struct TreeArgs {
+  std::optional<std::string> config;
+  std::optional<std::string> root;
+  std::vector<std::string> globs;
+  int jobs = 0;
+  std::string root_arg;
+  std::string config_arg;
+
+  void add_options(po::options_description& desc) {
+    desc.add_options()                                                                         //
+        ("help,h", "show this help")                                                           //
+        ("root", po::value(&root_arg)->value_name("DIR"), "the storage root")                  //
+        ("config", po::value(&config_arg)->value_name("CONFIG"), "the registry's config.yml")  //
+        ("jobs,j", po::value(&jobs)->value_name("N"),
+         "threads that read and parse (default: 64, or the core count if higher: I/O waits, so a "
+         "cold or networked disk wants many requests in flight whatever the core count)");
+  }
+
+  // After parsing: the flags, then positionals (a first one ending in .yml/.yaml is the
+  // configuration, the rest are globs). Returns an exit code, k_exit_ok to go on.
+  int finish(const po::variables_map& vm) {
+    if (vm.count("config") != 0) {
+      config = config_arg;
+    }
+    if (vm.count("root") != 0) {
+      root = root_arg;
+    }
+    if (vm.count("args") != 0) {
+      for (const std::string& arg : vm["args"].as<std::vector<std::string>>()) {
+        if (!config && !root && globs.empty() && looks_like_config(arg)) {
+          config = arg;
+        } else {
+          globs.push_back(arg);
+        }
+      }
+    }
+    if (vm.count("jobs") != 0 && jobs < 1) {
+      return usage_error("--jobs must be at least 1");
+    }
+    if (jobs == 0) {
+      jobs = default_jobs();
+    }
+    return k_exit_ok;
+  }
+};
+
+// Prints elapsed time on stderr while `work` runs, only on a terminal and only after a second.
+template <typename F>
+auto with_progress(const char* what, F&& work) {
+  std::atomic<bool> done{false};
+  std::thread ticker;
+  if (::isatty(STDERR_FILENO) == 1) {
+    ticker = std::thread([&] {
+      auto start = std::chrono::steady_clock::now();
+      bool shown = false;
+      while (!done.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        auto secs = std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+        if (secs >= 1 && !done.load()) {
+          std::fprintf(stderr, "\rregsweep: %s… %llds", what, static_cast<long long>(secs));
+          shown = true;
+        }
+      }
+      if (shown) {
+        std::fprintf(stderr, "\r\033[K");
+      }
+    });
+  }
+  auto result = work();
+  done.store(true);
+  if (ticker.joinable()) {
+    ticker.join();
+  }
+  return result;
+}
+
+// Prints findings on stderr; true when one is an error.
+inline bool print_findings(const std::vector<Finding>& findings) {
+  bool errors = false;
+  for (const Finding& f : findings) {
+    std::cerr << to_string(f.severity) << ": " << printable(f.message) << '\n';
+    errors = errors || f.severity == Severity::error;
+  }
+  return errors;
+}
+
+int run_gc(const std::vector<std::string>& args, bool is_rm);
 int run_du(const std::vector<std::string>& args);
 int run_ls(const std::vector<std::string>& args);
 int run_fsck(const std::vector<std::string>& args);

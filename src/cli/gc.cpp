@@ -1,0 +1,312 @@
+// `regsweep gc` (garbage-collect) and `regsweep rm`: plan, then render (dry run) or sweep
+// under the lock.
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/task_arena.h>
+#include <boost/program_options.hpp>
+
+#include "options.hpp"
+#include "regsweep/collect.hpp"
+#include "regsweep/config.hpp"
+#include "regsweep/lock.hpp"
+#include "regsweep/policy.hpp"
+#include "regsweep/timeutil.hpp"
+#include "render.hpp"
+
+namespace regsweep::cli {
+
+namespace {
+
+constexpr const char* k_gc_usage = R"(usage: regsweep garbage-collect [CONFIG] [options]
+       regsweep gc [CONFIG] [options]
+
+Deletes what no image in the registry needs: blobs no manifest references and, with -m,
+manifests no tag reaches. Removes repositories left with no tag, no manifest and no upload,
+and tidies what the registry's own deletes leave behind. A drop-in for
+`registry garbage-collect CONFIG [-d] [-m]`: the same marking lines and summary on stdout.
+
+The storage root comes from --root, else from CONFIG (or REGISTRY_CONFIGURATION_PATH):
+storage.filesystem.rootdirectory, default /var/lib/registry, overridden by
+REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY, as the registry itself does.
+
+Stop the registry (or put it in read-only mode) while this runs, and restart it afterwards:
+its cache still lists deleted blobs.
+
+options)";
+
+constexpr const char* k_rm_usage =
+    R"(usage: regsweep rm NAME[:TAG]... [--config CONFIG | --root DIR] [options]
+
+Removes whole repositories (NAME) or single tags (NAME:TAG) offline, then collects what only
+they held, as one plan. NAME and TAG may be globs: '*' within one path component, '**' across
+components ('ci/**' is every repository below ci/), '?' one character. A nested repository
+below a removed one is kept. A spec that matches nothing is an error: nothing is removed.
+
+options)";
+
+constexpr const char* k_footer = R"(
+What is kept, always: everything a tag or revision reaches (lists and indexes are followed
+to their children); with -m, also signatures, SBOMs and attestations whose subject is kept;
+everything a manifest that cannot be read might reference (every blob its repository links),
+including one behind a blob that cannot be examined or whose keys Go reads differently;
+everything under a symbolic link, and every blob when a symlink or unreadable directory could
+hide a repository; whatever changed since the scan. Each such case is reported on stderr and
+makes the exit code 3. A symbolic link at docker/registry/v2, blobs, blobs/sha256 or
+repositories is refused before anything is read (exit 1): use a bind mount instead.
+
+exit codes: 0 done and clean; 1 could not run (nothing deleted); 2 usage error;
+            3 done, but objects were kept or not deleted because of findings or failed deletes
+)";
+
+// For tests of rule 3 only: with REGSWEEP_TEST_PAUSE_BEFORE_SWEEP=FILE set, a real run says
+// so on stderr after planning and waits until FILE exists (at most 120 s) before sweeping,
+// so that a test can change the tree between the scan and the deletes deterministically.
+void pause_before_sweep() {
+  auto file = getenv_opt("REGSWEEP_TEST_PAUSE_BEFORE_SWEEP");
+  if (!file || file->empty()) {
+    return;
+  }
+  std::cerr << "regsweep: paused before the sweep until '" << *file << "' exists" << std::endl;
+  for (int i = 0; i < 1200 && ::access(file->c_str(), F_OK) != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+// What the command line asked for, parsed and checked.
+struct GcArgs {
+  bool is_rm = false;
+  std::optional<std::string> config;
+  std::optional<std::string> root;
+  int jobs = 0;
+  std::string json_path;
+  bool dry_run = false;
+  bool quiet = false;
+  SweepPolicy policy;
+  GcOptions options;  // all but the time, taken when the run starts
+  std::int64_t min_age = 0;
+};
+
+// Parses gc's or rm's arguments into `out`; the exit code when the command stops here.
+std::optional<int> parse_gc(const std::vector<std::string>& args, bool is_rm, GcArgs& out) {
+  po::options_description desc(is_rm ? k_rm_usage : k_gc_usage);
+  std::string root_arg;
+  std::string config_arg;
+  std::string purge_age;
+  std::string min_age_text = "1h";
+  bool keep_empty = false;
+  bool no_gc = false;
+  GcOptions& o = out.options;
+  desc.add_options()                //
+      ("help,h", "show this help")  //
+      ("root", po::value(&root_arg)->value_name("DIR"),
+       "the storage root (holding docker/registry/v2); overrides the configuration")         //
+      ("config", po::value(&config_arg)->value_name("CONFIG"), "the registry's config.yml")  //
+      ("dry-run,d", po::bool_switch(&out.dry_run),
+       "print what would be deleted, change nothing")  //
+      ("delete-untagged,m", po::bool_switch(&o.delete_untagged),
+       "also delete manifests no tag reaches, with their tag history")  //
+      ("keep-empty-repos", po::bool_switch(&keep_empty),
+       "keep repositories left with no tag, no manifest and no upload")  //
+      ("purge-uploads", po::value(&purge_age)->value_name("AGE")->implicit_value("168h"),
+       "delete uploads started more than AGE ago (default 168h, as the registry's purger; "
+       "write --purge-uploads=AGE)")  //
+      ("delete-orphan-signatures", po::bool_switch(&o.delete_orphan_signatures),
+       "remove sha256-<hex>.sig/.att/.sbom tags whose manifest <hex> is gone")  //
+      ("min-age", po::value(&min_age_text)->value_name("DURATION"),
+       "grace period (default 1h): anything younger is kept, with all it references; "
+       "0 reproduces upstream")  //
+      ("force", po::bool_switch(&out.policy.force),
+       "sweep even when a registry that is not read-only answers at the configuration's "
+       "http.addr, uploads started within the grace period, or files changed during the scan "
+       "(the registry looks active); what changed since the scan is still kept")  //
+      ("quiet,q", po::bool_switch(&out.quiet), "print only the summary")          //
+      ("json", po::value(&out.json_path)->value_name("FILE"),
+       "write a JSON report to FILE ('-' for stdout; then the text output is not printed)")  //
+      ("jobs,j", po::value(&out.jobs)->value_name("N"),
+       "threads that read and parse (default: 64, or the core count if higher: I/O waits, so a "
+       "cold or networked disk wants many requests in flight whatever the core count)");
+  if (is_rm) {
+    desc.add_options()(
+        "no-gc", po::bool_switch(&no_gc),
+        "only unlink: the repositories, the tags and the manifests only those tags reached; "
+        "delete no blob (the next gc collects them)");
+  }
+  po::variables_map vm;
+  if (auto stop = parse_args(args, desc, vm, k_footer)) {
+    return stop;
+  }
+  out.is_rm = is_rm;
+  std::vector<std::string> positional;
+  if (vm.count("args") != 0) {
+    positional = vm["args"].as<std::vector<std::string>>();
+  }
+  if (vm.count("config") != 0) {
+    out.config = config_arg;
+  }
+  if (vm.count("root") != 0) {
+    out.root = root_arg;
+  }
+  if (is_rm) {
+    o.remove = positional;
+    if (o.remove.empty()) {
+      return usage_error("rm needs at least one NAME or NAME:TAG");
+    }
+  } else if (positional.size() > 1 || (positional.size() == 1 && out.config)) {
+    return usage_error("too many arguments: expected at most one CONFIG");
+  } else if (positional.size() == 1) {
+    out.config = positional.front();
+  }
+  if (vm.count("jobs") != 0 && out.jobs < 1) {
+    return usage_error("--jobs must be at least 1");
+  }
+  if (out.jobs == 0) {
+    out.jobs = default_jobs();
+  }
+  if (vm.count("purge-uploads") != 0) {
+    o.plan.purge_uploads_older_than = parse_duration(purge_age);
+    if (!o.plan.purge_uploads_older_than) {
+      return usage_error("--purge-uploads: '" + purge_age +
+                         "' is not a duration such as 168h, 30m or 0s");
+    }
+  }
+  auto min_age = parse_duration(min_age_text);
+  if (!min_age) {
+    return usage_error("--min-age: '" + min_age_text + "' is not a duration such as 1h, 30m or 0");
+  }
+  out.min_age = *min_age;
+  if (no_gc && (o.delete_untagged || o.plan.purge_uploads_older_than ||
+                o.delete_orphan_signatures || keep_empty)) {
+    return usage_error(
+        "--no-gc cannot be used with -m, --purge-uploads, --delete-orphan-signatures or "
+        "--keep-empty-repos: it collects nothing");
+  }
+  o.plan.remove_empty_repositories = !keep_empty;
+  o.plan.collect = !no_gc;
+  return std::nullopt;
+}
+
+// The lock of a run that may delete, held from before the scan until the run ends.
+std::optional<std::unique_ptr<RegistryLock>> take_lock(Store& store, const GcArgs& a) {
+  auto taken = store.lock(a.is_rm ? "rm" : "gc");
+  if (!taken) {
+    std::cerr << "regsweep: " << taken.error().message << "\n";
+    return std::nullopt;
+  }
+  if (!(*taken)->previous_holder().empty() && !a.quiet) {
+    std::cerr << "note: took over the lock last held by " << (*taken)->previous_holder()
+              << " (no longer running)\n";
+  }
+  return std::move(*taken);
+}
+
+// Renders the run (text, log, JSON) and returns its exit code.
+int report(const GcArgs& a, const OpenTree& tree, const Collection& collection,
+           const SweepResult* swept) {
+  bool errors = false;
+  for (const auto& f : collection.findings) {
+    errors = errors || f.severity == Severity::error;
+  }
+  if (swept != nullptr) {
+    errors = errors || swept->failed > 0;
+    for (const auto& f : swept->findings) {
+      errors = errors || f.severity == Severity::error;
+    }
+  }
+  int code = errors ? k_exit_findings : k_exit_ok;
+  RenderOptions ropts{
+      .quiet = a.quiet, .delete_untagged = a.options.delete_untagged, .root = tree.root};
+  if (a.json_path != "-") {
+    render_text(std::cout, collection, swept, ropts);
+  }
+  render_log(std::cerr, collection, swept, ropts);
+  if (!a.json_path.empty()) {
+    std::string json = render_json(collection, swept, ropts, code);
+    if (a.json_path == "-") {
+      std::cout << json;
+    } else {
+      std::ofstream out(a.json_path, std::ios::binary | std::ios::trunc);
+      out << json;
+      out.close();
+      if (!out) {
+        std::cerr << "regsweep: cannot write JSON report '" << a.json_path << "'\n";
+        code = code == k_exit_ok ? k_exit_findings : code;
+      }
+    }
+  }
+  std::cout.flush();
+  if (!std::cout) {
+    std::cerr << "regsweep: cannot write to standard output\n";
+    return code == k_exit_ok ? k_exit_findings : code;
+  }
+  return code;
+}
+
+}  // namespace
+
+int run_gc(const std::vector<std::string>& args, bool is_rm) {
+  GcArgs a;
+  if (auto stop = parse_gc(args, is_rm, a)) {
+    return *stop;
+  }
+  int open_code = k_exit_ok;
+  auto tree = open_tree(a.config, a.root, open_code);
+  if (!tree) {
+    return open_code;
+  }
+  if (!a.dry_run && registry_serves(*tree, a.policy)) {
+    return k_exit_cannot_run;
+  }
+  std::unique_ptr<RegistryLock> lock;
+  if (!a.dry_run) {
+    auto taken = take_lock(*tree->store, a);
+    if (!taken) {
+      return k_exit_cannot_run;
+    }
+    lock = std::move(*taken);
+  }
+  a.options.plan.now = static_cast<std::int64_t>(std::time(nullptr));
+  a.options.grace = Grace(a.options.plan.now, a.min_age);
+
+  // --jobs may exceed the core count (I/O waits); let TBB start that many workers.
+  tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
+                                  static_cast<std::size_t>(a.jobs));
+  tbb::task_arena arena(a.jobs);
+  auto collection = plan_gc(*tree->store, a.options, arena);
+  if (!collection) {
+    std::cerr << "regsweep: " << collection.error().message << "\n";
+    return k_exit_cannot_run;
+  }
+  for (const std::string& activity : collection->activity) {
+    std::cerr << (a.dry_run || a.policy.force ? "warning: " : "regsweep: ") << activity << "\n";
+  }
+  std::optional<SweepResult> swept;
+  if (!a.dry_run) {
+    if (Status s = may_sweep(*collection, a.policy); !s) {
+      std::cerr << "regsweep: " << s.error().message << "\n";
+      return k_exit_cannot_run;
+    }
+    pause_before_sweep();
+    auto result =
+        sweep_collection(*tree->store, *collection, a.options.delete_untagged, a.policy, arena);
+    if (!result) {
+      std::cerr << "regsweep: " << result.error().message << "\n";
+      return k_exit_cannot_run;
+    }
+    swept = std::move(*result);
+  }
+  return report(a, *tree, *collection, swept ? &*swept : nullptr);
+}
+
+}  // namespace regsweep::cli
