@@ -195,20 +195,15 @@ class RepoMarker {
     return m != nullptr && m->has_subject() && set.count(digest(m->subject)) != 0;
   }
 
-  // What the remaining tags reach: children, and (always) revisions attached by subject.
-  DigestSet tag_reach(const std::set<std::string>& removed) const {
-    std::vector<Digest> todo;
-    for (const Tag& tag : m_repo.tags) {
-      if (tag.current && removed.count(tag.name) == 0) {
-        todo.push_back(*tag.current);
-      }
-    }
+  // The closure of `roots` under "is a child of" and "is a revision attached by subject to",
+  // never entering `stop`: the one fixed point both tag_reach and forced_dead compute.
+  DigestSet closure(std::vector<Digest> todo, const DigestSet& stop) const {
     DigestSet reach;
     while (true) {
       while (!todo.empty()) {
         Digest d = todo.back();
         todo.pop_back();
-        if (!reach.insert(d).second) {
+        if (stop.count(d) != 0 || !reach.insert(d).second) {
           continue;
         }
         if (const ManifestRecord* m = parsed(d)) {
@@ -217,7 +212,7 @@ class RepoMarker {
       }
       for (const Link& rev : m_repo.revisions) {
         const Digest& d = link_digest(m_inv, m_repo, rev);
-        if (reach.count(d) == 0 && attached_to(parsed(d), reach)) {
+        if (reach.count(d) == 0 && stop.count(d) == 0 && attached_to(parsed(d), reach)) {
           todo.push_back(d);
         }
       }
@@ -227,41 +222,29 @@ class RepoMarker {
     }
   }
 
+  // What the tags `removed` does (or, with `named_in` false, does not) name currently.
+  std::vector<Digest> current_of_tags(const std::set<std::string>& removed, bool named_in) const {
+    std::vector<Digest> out;
+    for (const Tag& tag : m_repo.tags) {
+      if (tag.current && (removed.count(tag.name) != 0) == named_in) {
+        out.push_back(*tag.current);
+      }
+    }
+    return out;
+  }
+
+  // What the remaining tags reach: children, and (always) revisions attached by subject.
+  DigestSet tag_reach(const std::set<std::string>& removed) const {
+    return closure(current_of_tags(removed, false), {});
+  }
+
   // The manifests removed tags took with them: what they named, their children and what is
   // attached to those, unless a remaining tag still reaches it.
   DigestSet forced_dead(const std::set<std::string>& removed) const {
-    DigestSet doomed;
     if (removed.empty() || m_repo.tags_uncertain) {
-      return doomed;
+      return {};
     }
-    DigestSet keep = tag_reach(removed);
-    std::vector<Digest> todo;
-    for (const Tag& tag : m_repo.tags) {
-      if (tag.current && removed.count(tag.name) != 0) {
-        todo.push_back(*tag.current);
-      }
-    }
-    while (true) {
-      while (!todo.empty()) {
-        Digest d = todo.back();
-        todo.pop_back();
-        if (keep.count(d) != 0 || !doomed.insert(d).second) {
-          continue;
-        }
-        if (const ManifestRecord* m = parsed(d)) {
-          push_children(*m, todo);
-        }
-      }
-      for (const Link& rev : m_repo.revisions) {
-        const Digest& d = link_digest(m_inv, m_repo, rev);
-        if (doomed.count(d) == 0 && keep.count(d) == 0 && attached_to(parsed(d), doomed)) {
-          todo.push_back(d);
-        }
-      }
-      if (todo.empty()) {
-        return doomed;
-      }
-    }
+    return closure(current_of_tags(removed, true), tag_reach(removed));
   }
 
   bool live(const Digest& d) const { return m_live.count(d) != 0; }
