@@ -1,0 +1,229 @@
+// The scan of blobs/sha256: a task per prefix directory, one fstatat per blob for its size.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <bit>
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/enumerable_thread_specific.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/task_group.h>
+
+#include "regsweep/fs.hpp"
+#include "regsweep/layout.hpp"
+#include "regsweep/timeutil.hpp"
+#include "scanner.hpp"
+
+namespace regsweep::scan_detail {
+
+bool Scanner::inspect_incomplete(int parent_fd, const std::string& name, const std::string& path,
+                                 const std::string& repo) {
+  auto dir = fs::open_dir(parent_fd, name);
+  if (!dir) {
+    finding(FindingKind::unreadable, Severity::error, path, repo,
+            cannot("open directory", path, dir.error()));
+    return false;
+  }
+  watch(dir->get(), path);  // a link or data written into it later must be seen
+  auto entries = fs::list_dir(dir->get());
+  if (!entries) {
+    finding(FindingKind::unreadable, Severity::error, path, repo,
+            cannot("list directory", path, entries.error()));
+    return false;
+  }
+  bool others = false;
+  for (const fs::DirEntry& e : *entries) {
+    struct stat st {};
+    if (e.type == fs::EntryType::file && layout::is_temp_leftover(e.name) &&
+        ::fstatat(dir->get(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      leftover(Leftover::Kind::temp_file, layout::join(path, e.name), repo, st.st_mtim.tv_sec);
+    } else {
+      others = true;
+    }
+  }
+  if (entries->empty()) {
+    struct stat st {};
+    ::fstat(dir->get(), &st);
+    leftover(Leftover::Kind::empty_dir, path, repo, st.st_mtim.tv_sec);
+  }
+  return !others;
+}
+
+void Scanner::unknown_prefix(std::string_view name) {
+  m_blobs_incomplete.store(true);
+  if (auto first = layout::parse_blob_prefix(name)) {
+    std::lock_guard lock(m_unknown_mutex);
+    m_unknown_prefixes.set(*first);
+  }
+}
+
+void Scanner::unknown_blob(const Digest& d) {
+  m_blobs_incomplete.store(true);
+  std::lock_guard lock(m_unknown_mutex);
+  m_unknown_blobs.push_back(d);
+}
+
+void Scanner::keep_all_blobs(std::string path, std::string repo, const std::string& why) {
+  m_keep_all.store(true);
+  finding(FindingKind::unreadable, Severity::error, path, std::move(repo),
+          "'" + path + "' " + why + "; no blob is deleted");
+}
+
+void Scanner::scan_blobs(std::vector<Blob>& blobs) {
+  auto root = fs::open_dir(m_v2, layout::k_blobs_dir);
+  if (!root) {
+    if (root.error().sys_errno != ENOENT) {
+      all_blobs_unknown();
+      finding(FindingKind::unreadable, Severity::error, std::string(layout::k_blobs_dir), "",
+              root.error().message +
+                  "; whether any blob exists is unknown, every link and "
+                  "manifest is kept");
+    }
+    return;
+  }
+  auto prefixes = fs::list_dir(root->get());
+  if (!prefixes) {
+    all_blobs_unknown();
+    finding(FindingKind::unreadable, Severity::error, std::string(layout::k_blobs_dir), "",
+            cannot("list directory", std::string(layout::k_blobs_dir), prefixes.error()) +
+                "; whether any blob exists is unknown, every link and manifest is kept");
+    return;
+  }
+  // One vector per prefix, each sorted by its task: concatenated in prefix order they are
+  // sorted, and the whole list is never held twice.
+  std::sort(prefixes->begin(), prefixes->end(),
+            [](const fs::DirEntry& a, const fs::DirEntry& b) { return a.name < b.name; });
+  std::vector<std::vector<Blob>> per_prefix(prefixes->size());
+  tbb::parallel_for(std::size_t{0}, prefixes->size(), [&](std::size_t i) {
+    scan_prefix(root->get(), (*prefixes)[i], per_prefix[i]);
+    std::sort(per_prefix[i].begin(), per_prefix[i].end(),
+              [](const Blob& a, const Blob& b) { return a.digest < b.digest; });
+  });
+  std::size_t total = 0;
+  for (const auto& v : per_prefix) {
+    total += v.size();
+  }
+  blobs.reserve(total);
+  for (auto& v : per_prefix) {
+    blobs.insert(blobs.end(), v.begin(), v.end());
+    std::vector<Blob>().swap(v);
+  }
+}
+
+void Scanner::all_blobs_unknown() {
+  m_blobs_incomplete.store(true);
+  std::lock_guard lock(m_unknown_mutex);
+  m_unknown_prefixes.set();
+}
+
+void Scanner::scan_prefix(int blobs_fd, const fs::DirEntry& e, std::vector<Blob>& out) {
+  std::string path = layout::blob_prefix_dir(e.name);
+  bool a_prefix = layout::parse_blob_prefix(e.name).has_value();
+  if (e.type == fs::EntryType::symlink) {
+    unknown_prefix(e.name);
+    finding(FindingKind::symlink, Severity::error, path, "",
+            "'" + path +
+                "' is a symbolic link; not followed: the blobs behind it are unknown, and "
+                "everything that may need them is kept");
+    return;
+  }
+  if (e.type != fs::EntryType::directory || !a_prefix) {
+    if (a_prefix) {
+      unknown_prefix(e.name);
+    }
+    finding(FindingKind::unknown_entry, Severity::error, path, "",
+            "'" + path + "' is not a blob prefix directory; kept" +
+                (a_prefix ? ", and everything that may need a blob of that prefix is kept" : ""));
+    return;
+  }
+  auto dir = fs::open_dir(blobs_fd, e.name);
+  if (!dir) {
+    unknown_prefix(e.name);
+    finding(FindingKind::unreadable, Severity::error, path, "",
+            cannot("open directory", path, dir.error()) +
+                "; the blobs in it are unknown, and everything that may need them is kept");
+    return;
+  }
+  watch(dir->get(), path);
+  auto entries = fs::list_dir(dir->get());
+  if (!entries) {
+    unknown_prefix(e.name);
+    finding(FindingKind::unreadable, Severity::error, path, "",
+            cannot("list directory", path, entries.error()) +
+                "; the blobs in it are unknown, and everything that may need them is kept");
+    return;
+  }
+  if (entries->empty()) {
+    struct stat st {};
+    ::fstat(dir->get(), &st);
+    leftover(Leftover::Kind::empty_blob_prefix, path, "", st.st_mtim.tv_sec);
+  }
+  out.reserve(entries->size());
+  for (const fs::DirEntry& b : *entries) {
+    auto bpath = [&] { return layout::join(path, b.name); };  // for reports only
+    auto digest = parse_hex(b.name);
+    // A blob directory of this prefix that cannot be examined is present, contents unknown.
+    bool names_blob = digest && b.name.substr(0, 2) == e.name;
+    if (b.type == fs::EntryType::symlink) {
+      if (names_blob) {
+        unknown_blob(*digest);
+      }
+      finding(FindingKind::symlink, Severity::error, bpath(), "",
+              "'" + bpath() + "' is a symbolic link; not followed, kept" +
+                  (names_blob ? std::string(k_unknown_blob) : std::string()));
+      continue;
+    }
+    if (b.type != fs::EntryType::directory || !names_blob) {
+      if (names_blob) {
+        unknown_blob(*digest);
+      }
+      finding(FindingKind::unknown_entry, Severity::error, bpath(), "",
+              "'" + bpath() + "' is not a blob directory; kept" +
+                  (names_blob ? std::string(k_unknown_blob) : std::string()));
+      continue;
+    }
+    HexLeaf data(b.name, layout::k_data);
+    struct stat st {};
+    if (::fstatat(dir->get(), data.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      int err = errno;
+      std::string dpath = layout::join(bpath(), layout::k_data);
+      if (err == ENOENT) {
+        if (!inspect_incomplete(dir->get(), b.name, bpath(), "")) {
+          unknown_blob(*digest);
+          finding(FindingKind::blob_without_data, Severity::error, bpath(), "",
+                  "blob directory '" + bpath() + "' has no data file; kept" +
+                      std::string(k_unknown_blob));
+        }
+      } else {
+        unknown_blob(*digest);
+        finding(FindingKind::unreadable, Severity::error, dpath, "",
+                fs::sys_error("stat", dpath, err).message + "; kept" + std::string(k_unknown_blob));
+      }
+      continue;
+    }
+    if (!S_ISREG(st.st_mode)) {
+      std::string dpath = layout::join(bpath(), layout::k_data);
+      bool link = S_ISLNK(st.st_mode);
+      unknown_blob(*digest);
+      finding(link ? FindingKind::symlink : FindingKind::unknown_entry, Severity::error, dpath, "",
+              "'" + dpath +
+                  (link ? "' is a symbolic link; not followed" : "' is not a regular file") +
+                  "; the blob is kept" + std::string(k_unknown_blob));
+      continue;
+    }
+    out.push_back(Blob{*digest, static_cast<std::uint64_t>(st.st_size), st.st_mtim.tv_sec});
+    seen(st.st_mtim, bpath);
+  }
+}
+
+}  // namespace regsweep::scan_detail

@@ -1,0 +1,203 @@
+// Reading link files and small directories for the scan, never following a symbolic link.
+
+#include "links.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "regsweep/fs.hpp"
+#include "regsweep/layout.hpp"
+
+namespace regsweep::scan_detail {
+
+// "cannot <what> '<path>': <why>", naming `path` from the top of the tree whatever path the
+// failed call was given (a component below an open directory, or '.').
+std::string cannot(std::string_view what, const std::string& path, const Error& error) {
+  std::string why = error.reason();
+  if (error.sys_errno == ELOOP) {
+    return "'" + path + "' is a symbolic link; not followed";
+  }
+  return "cannot " + std::string(what) + " '" + path + "': " + why;
+}
+
+// The digest a link's text names, or why it names none.
+void parse_into(LinkRead& out, std::string_view text) {
+  layout::LinkContent content = layout::parse_link(text);
+  out.digest = content.digest;
+  if (content.problem != layout::LinkProblem::none) {
+    out.problem = std::string(layout::describe(content.problem));
+  }
+}
+
+// Opens `<dirfd>/<rel>` as a link file without following a final symbolic link; -1 with
+// `out` saying why when it cannot (nothing there: out.exists stays false).
+int open_link(int dirfd, const char* rel, LinkRead& out) {
+  int fd = ::openat(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT) {
+      return -1;
+    }
+    out.exists = true;
+    if (err == ELOOP) {
+      out.kind = FindingKind::symlink;
+      out.problem = "is a symbolic link; not followed";
+    } else {
+      out.kind = FindingKind::unreadable;
+      out.problem = std::string("cannot be read: ") + std::strerror(err);
+    }
+    return -1;
+  }
+  out.exists = true;
+  return fd;
+}
+
+// Reads `<dirfd>/<rel>` as a link file without following a final symbolic link.
+LinkRead read_link(int dirfd, const char* rel) {
+  LinkRead out;
+  int fd = open_link(dirfd, rel, out);
+  if (fd < 0) {
+    return out;
+  }
+  fs::Fd file(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    out.kind = FindingKind::unknown_entry;
+    out.problem = "is not a regular file";
+    return out;
+  }
+  out.mtime = st.st_mtim.tv_sec;
+  out.mtime_ts = st.st_mtim;
+  char buf[k_link_max];
+  if (static_cast<std::uint64_t>(st.st_size) >= sizeof(buf)) {
+    out.problem = "is too large to be a link";
+    return out;
+  }
+  // Read exactly the size fstat gave: no extra read() to see the end of the file, one system
+  // call fewer per link (a million-blob registry has millions of links). A file that grows
+  // meanwhile reads as its first st_size bytes and fails to parse if that cuts a digest.
+  const auto want = static_cast<std::size_t>(st.st_size);
+  std::size_t got = 0;
+  while (got < want) {
+    ssize_t n = ::read(fd, buf + got, want - got);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      out.kind = FindingKind::unreadable;
+      out.problem = std::string("cannot be read: ") + std::strerror(errno);
+      return out;
+    }
+    if (n == 0) {
+      break;
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  parse_into(out, std::string_view(buf, got));
+  return out;
+}
+
+// Reads a link file that stat_link found to be a regular file of a link's size: open, one
+// read, close, where read_link also fstats (the three calls read_link's four were before the
+// scan stat'ed). A regular file's short read is its end; a file that is no longer regular
+// fails to read or to parse, and is reported.
+LinkRead reread_link(int dirfd, const char* rel) {
+  LinkRead out;
+  int fd = open_link(dirfd, rel, out);
+  if (fd < 0) {
+    return out;
+  }
+  fs::Fd file(fd);
+  char buf[k_link_max];
+  ssize_t n = 0;
+  do {
+    n = ::read(fd, buf, sizeof(buf));
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    out.kind = FindingKind::unreadable;
+    out.problem = std::string("cannot be read: ") + std::strerror(errno);
+    return out;
+  }
+  if (static_cast<std::size_t>(n) == sizeof(buf)) {
+    out.problem = "is too large to be a link";
+    return out;
+  }
+  parse_into(out, std::string_view(buf, static_cast<std::size_t>(n)));
+  return out;
+}
+
+// Takes a link's type, size and time without reading it. A regular file of exactly a link's
+// size is taken to name `named`, its directory's digest, and marked unverified; anything else
+// (absent, a symbolic link, unreadable, another size) is read as read_link would, so that
+// its problem is reported by the scan itself.
+LinkRead stat_link(int dirfd, const char* rel, const Digest& named) {
+  struct stat st {};
+  if (::fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+      st.st_size != k_link_size) {
+    return read_link(dirfd, rel);
+  }
+  LinkRead out;
+  out.exists = true;
+  out.digest = named;
+  out.unverified = true;
+  out.mtime = st.st_mtim.tv_sec;
+  out.mtime_ts = st.st_mtim;
+  return out;
+}
+
+// Counts the regular files below a directory (never following links), with their total size
+// and newest modification time. Used for uploads and tag directories, which are small.
+TreeStats tree_stats(int dirfd, int depth) {
+  TreeStats out;
+  if (depth > 16) {
+    out.error = true;
+    return out;
+  }
+  auto entries = fs::list_dir(dirfd);
+  if (!entries) {
+    out.error = true;
+    return out;
+  }
+  for (const fs::DirEntry& e : *entries) {
+    struct stat st {};
+    if (::fstatat(dirfd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      out.error = true;
+      continue;
+    }
+    out.newest = std::max<std::int64_t>(out.newest, st.st_mtim.tv_sec);
+    if (st.st_mtim.tv_sec > out.newest_ts.tv_sec ||
+        (st.st_mtim.tv_sec == out.newest_ts.tv_sec && st.st_mtim.tv_nsec > out.newest_ts.tv_nsec)) {
+      out.newest_ts = st.st_mtim;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      auto sub = fs::open_dir(dirfd, e.name);
+      if (!sub) {
+        out.error = true;
+        continue;
+      }
+      TreeStats inner = tree_stats(sub->get(), depth + 1);
+      out.files += inner.files;
+      out.bytes += inner.bytes;
+      out.newest = std::max(out.newest, inner.newest);
+      if (inner.newest_ts.tv_sec > out.newest_ts.tv_sec ||
+          (inner.newest_ts.tv_sec == out.newest_ts.tv_sec &&
+           inner.newest_ts.tv_nsec > out.newest_ts.tv_nsec)) {
+        out.newest_ts = inner.newest_ts;
+      }
+      out.error = out.error || inner.error;
+    } else if (S_ISREG(st.st_mode)) {
+      ++out.files;
+      out.bytes += static_cast<std::uint64_t>(st.st_size);
+    } else {
+      out.error = true;  // a symlink or device inside: never treat as removable
+    }
+  }
+  return out;
+}
+
+}  // namespace regsweep::scan_detail

@@ -1,0 +1,491 @@
+// The scan of repositories/: a task per directory; each repository's links, tags and uploads.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <bit>
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/enumerable_thread_specific.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/task_group.h>
+
+#include "regsweep/fs.hpp"
+#include "regsweep/layout.hpp"
+#include "regsweep/timeutil.hpp"
+#include "scanner.hpp"
+
+namespace regsweep::scan_detail {
+
+void Scanner::walk(fs::Fd dir, std::string name, tbb::task_group& group) {
+  std::string path =
+      name.empty() ? std::string(layout::k_repositories_dir) : layout::repo_dir(name);
+  watch(dir.get(), path);
+  auto entries = fs::list_dir(dir.get());
+  if (!entries) {
+    keep_all_blobs(path, name, "cannot be listed (" + entries.error().reason() + ")");
+    return;
+  }
+  std::sort(entries->begin(), entries->end(),
+            [](const fs::DirEntry& a, const fs::DirEntry& b) { return a.name < b.name; });
+  bool is_repo = std::any_of(entries->begin(), entries->end(),
+                             [](const fs::DirEntry& e) { return layout::is_repo_marker(e.name); });
+  Repository repo;
+  repo.name = name;
+  for (const fs::DirEntry& e : *entries) {
+    std::string epath = layout::join(path, e.name);
+    if (layout::is_reserved(e.name)) {
+      if (!layout::is_repo_marker(e.name)) {
+        finding(FindingKind::unknown_entry, Severity::error, epath, name,
+                "'" + epath + "' is not part of the registry layout; ignored");
+        continue;
+      }
+      if (name.empty()) {
+        finding(FindingKind::unknown_entry, Severity::error, epath, "",
+                "'" + epath + "' belongs to no repository; ignored");
+        continue;
+      }
+      if (e.type == fs::EntryType::symlink) {
+        if (e.name == layout::k_manifests) {
+          repo.uncertain = true;
+          repo.tags_uncertain = true;
+          m_keep_all.store(true);
+        } else if (e.name == layout::k_layers) {
+          repo.uncertain = true;
+        }
+        finding(FindingKind::symlink, Severity::error, epath, name,
+                "'" + epath + "' is a symbolic link; not followed, what it holds is kept" +
+                    (e.name == layout::k_manifests ? " and no blob is deleted" : ""));
+        continue;
+      }
+      if (e.type != fs::EntryType::directory) {
+        finding(FindingKind::unknown_entry, Severity::error, epath, name,
+                "'" + epath + "' is not a directory; ignored");
+        continue;
+      }
+      auto sub = fs::open_dir(dir.get(), e.name);
+      if (!sub) {
+        if (e.name == layout::k_manifests) {
+          repo.uncertain = true;
+          repo.tags_uncertain = true;
+          keep_all_blobs(epath, name, "cannot be opened (" + sub.error().reason() + ")");
+        } else {
+          repo.uncertain = true;
+          finding(FindingKind::unreadable, Severity::error, epath, name,
+                  cannot("open directory", epath, sub.error()));
+        }
+        continue;
+      }
+      if (e.name == layout::k_manifests) {
+        repo.has_manifests = true;
+        watch(sub->get(), epath);
+        scan_manifests(sub->get(), repo);
+      } else if (e.name == layout::k_layers) {
+        repo.has_layers = true;
+        watch(sub->get(), epath);
+        scan_layers(sub->get(), repo);
+      } else {
+        repo.has_uploads = true;
+        scan_uploads(sub->get(), repo);
+      }
+      continue;
+    }
+    if (e.type == fs::EntryType::symlink) {
+      // A symlinked repository or namespace could hold manifests that reference any blob.
+      if (is_repo) {
+        repo.uncertain = true;
+      }
+      m_keep_all.store(true);
+      finding(FindingKind::symlink, Severity::error, epath, name,
+              "'" + epath +
+                  "' is a symbolic link; not followed, and since it may hold "
+                  "repositories no blob is deleted");
+      continue;
+    }
+    if (e.type != fs::EntryType::directory) {
+      finding(FindingKind::unknown_entry, Severity::error, epath, name,
+              "'" + epath + "' is not part of the registry layout; ignored");
+      continue;
+    }
+    if (!layout::is_valid_repo_component(e.name)) {
+      finding(FindingKind::invalid_name, Severity::error, epath, name,
+              "'" + epath + "' is not a valid repository name component; scanned anyway");
+    }
+    auto sub = fs::open_dir(dir.get(), e.name);
+    std::string child = name.empty() ? e.name : layout::join(name, e.name);
+    if (!sub) {
+      keep_all_blobs(epath, child, "cannot be opened (" + sub.error().reason() + ")");
+      continue;
+    }
+    group.run([this, fd = std::make_shared<fs::Fd>(std::move(*sub)), child, &group]() {
+      walk(std::move(*fd), child, group);
+    });
+  }
+  if (is_repo && !name.empty()) {
+    m_repos.local().push_back(std::move(repo));
+  }
+}
+
+std::vector<Link> Scanner::read_links(int parent_fd, const std::string& path, Repository& owner,
+                                      bool missing_ok, bool& unreadable, LinkDir where) {
+  const std::string& repo = owner.name;
+  std::vector<Link> links;
+  auto dir = fs::open_dir(parent_fd, layout::k_algorithm);
+  std::string apath = layout::join(path, layout::k_algorithm);
+  if (dir && where != LinkDir::tag_history) {
+    watch(dir->get(), apath);  // a revision or layer link added after the scan
+  }
+  if (!dir) {
+    if (dir.error().sys_errno == ENOENT && missing_ok) {
+      return links;
+    }
+    unreadable = true;
+    finding(dir.error().sys_errno == ELOOP ? FindingKind::symlink : FindingKind::unreadable,
+            Severity::error, apath, repo, cannot("open directory", apath, dir.error()));
+    return links;
+  }
+  auto entries = fs::list_dir(dir->get());
+  if (!entries) {
+    unreadable = true;
+    finding(FindingKind::unreadable, Severity::error, apath, repo,
+            cannot("list directory", apath, entries.error()));
+    return links;
+  }
+  // Each entry is read on its own: a repository with tens of thousands of layers must not
+  // be read one link at a time while a cold disk could serve many at once.
+  std::atomic<bool> any_unreadable{false};
+  std::vector<Link> found(entries->size());
+  std::vector<std::uint8_t> keep(entries->size(), 0);
+  // What each kept link's directory names. Turned into blob indices after the reads, in one
+  // loop whose lookups do not wait on each other: each waits on a cache miss otherwise.
+  std::vector<Digest> named(entries->size());
+  auto one = [&](std::size_t i) {
+    const fs::DirEntry& e = (*entries)[i];
+    auto epath = [&] { return layout::join(apath, e.name); };  // for reports only
+    auto digest = parse_hex(e.name);
+    if (e.type == fs::EntryType::symlink) {
+      any_unreadable.store(true);
+      finding(FindingKind::symlink, Severity::error, epath(), repo,
+              "'" + epath() + "' is a symbolic link; not followed, kept");
+      return;
+    }
+    Link& link = found[i];
+    if (e.type != fs::EntryType::directory || !digest) {
+      if (e.type == fs::EntryType::directory && parse_hex(lower(e.name))) {
+        // Upper-case hex: the registry cannot have written it; keep what it names.
+        named[i] = *parse_hex(lower(e.name));
+        link.set_problem();
+        keep[i] = 1;
+      }
+      finding(FindingKind::unknown_entry, Severity::error, epath(), repo,
+              "'" + epath() + "' is not a link directory; kept");
+      return;
+    }
+    HexLeaf rel(e.name, layout::k_link);
+    LinkRead r = where == LinkDir::layers && !m_options.read_layer_links
+                     ? stat_link(dir->get(), rel.c_str(), *digest)
+                     : read_link(dir->get(), rel.c_str());
+    auto lpath = [&] { return layout::join(epath(), layout::k_link); };
+    if (!r.exists) {
+      // What the registry's own DELETE leaves behind: the link file goes, its directory
+      // stays. Not a link; the empty directory is untidy, not a problem.
+      if (!inspect_incomplete(dir->get(), e.name, epath(), repo)) {
+        finding(FindingKind::unknown_entry, Severity::error, epath(), repo,
+                "link directory '" + epath() + "' has no link file but holds other entries; kept");
+      }
+      return;
+    }
+    named[i] = *digest;
+    link.mtime = static_cast<std::uint32_t>(std::clamp<std::int64_t>(r.mtime, 0, UINT32_MAX));
+    seen(r.mtime_ts, lpath);
+    record_read(r, *digest, where, link, owner, m_owner_mutex, lpath,
+                [&](FindingKind kind, std::string message) {
+                  finding(kind, Severity::error, lpath(), repo, std::move(message));
+                });
+    keep[i] = 1;
+  };
+  for_each_index(entries->size(), 64, one);
+  if (any_unreadable.load()) {
+    unreadable = true;
+  }
+  links.reserve(static_cast<std::size_t>(std::count(keep.begin(), keep.end(), 1)));
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    if (keep[i] != 0) {
+      found[i].ref = ref_of(owner, named[i]);
+      links.push_back(found[i]);
+    }
+  }
+  std::sort(links.begin(), links.end(), [](const Link& a, const Link& b) { return a.ref < b.ref; });
+  return links;
+}
+
+std::uint32_t Scanner::ref_of(Repository& owner, const Digest& digest) {
+  if (std::uint32_t i = blob_index(*m_inv, digest); i != k_no_blob) {
+    return i;
+  }
+  std::lock_guard lock(m_owner_mutex);  // links of one directory are read in parallel
+  owner.absent.push_back(digest);       // not shared between links: rare, and kept simple
+  return Link::k_absent | static_cast<std::uint32_t>(owner.absent.size() - 1);
+}
+
+std::string Scanner::lower(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return s;
+}
+
+void Scanner::report_strangers(int parent_fd, const std::string& path, const Repository& repo) {
+  auto entries = fs::list_dir(parent_fd);
+  if (!entries) {
+    return;  // opening the algorithm directory reports it
+  }
+  for (const fs::DirEntry& e : *entries) {
+    if (e.name == layout::k_algorithm && e.type == fs::EntryType::directory) {
+      continue;
+    }
+    std::string epath = layout::join(path, e.name);
+    finding(e.type == fs::EntryType::symlink ? FindingKind::symlink : FindingKind::unknown_entry,
+            Severity::error, epath, repo.name,
+            "'" + epath + "' is not part of the registry layout (" + describe_type(e.type) +
+                "); kept, with its repository");
+  }
+}
+
+std::string Scanner::describe_type(fs::EntryType type) {
+  switch (type) {
+    case fs::EntryType::file:
+      return "a file";
+    case fs::EntryType::directory:
+      return "a directory: an unknown digest algorithm";
+    case fs::EntryType::symlink:
+      return "a symbolic link";
+    case fs::EntryType::other:
+      break;
+  }
+  return "a socket, FIFO or device";
+}
+
+void Scanner::scan_layers(int layers_fd, Repository& repo) {
+  bool unreadable = false;
+  std::string path = layout::join(layout::repo_dir(repo.name), layout::k_layers);
+  report_strangers(layers_fd, path, repo);
+  repo.layers = read_links(layers_fd, path, repo, true, unreadable, LinkDir::layers);
+  if (unreadable) {
+    repo.uncertain = true;
+  }
+}
+
+void Scanner::scan_manifests(int manifests_fd, Repository& repo) {
+  std::string mpath = layout::join(layout::repo_dir(repo.name), layout::k_manifests);
+  auto entries = fs::list_dir(manifests_fd);
+  if (!entries) {
+    repo.uncertain = true;
+    repo.tags_uncertain = true;
+    keep_all_blobs(mpath, repo.name, "cannot be listed (" + entries.error().reason() + ")");
+    return;
+  }
+  for (const fs::DirEntry& e : *entries) {
+    std::string epath = layout::join(mpath, e.name);
+    bool known = e.name == layout::k_revisions || e.name == layout::k_tags;
+    if (!known) {
+      finding(FindingKind::unknown_entry, Severity::error, epath, repo.name,
+              "'" + epath + "' is not part of the registry layout; ignored");
+      continue;
+    }
+    if (e.type != fs::EntryType::directory) {
+      // A symlink or a file where revisions or tags belong: unknown references.
+      repo.uncertain = true;
+      repo.tags_uncertain = true;
+      if (e.type == fs::EntryType::symlink) {
+        m_keep_all.store(true);
+        finding(FindingKind::symlink, Severity::error, epath, repo.name,
+                "'" + epath + "' is a symbolic link; not followed, and no blob is deleted");
+      } else {
+        finding(FindingKind::unknown_entry, Severity::error, epath, repo.name,
+                "'" + epath + "' is not a directory; the repository is kept whole");
+      }
+      continue;
+    }
+    auto sub = fs::open_dir(manifests_fd, e.name);
+    if (!sub) {
+      repo.uncertain = true;
+      repo.tags_uncertain = true;
+      keep_all_blobs(epath, repo.name, "cannot be opened (" + sub.error().reason() + ")");
+      continue;
+    }
+    watch(sub->get(), epath);
+    if (e.name == layout::k_revisions) {
+      report_strangers(sub->get(), epath, repo);
+      bool unreadable = false;
+      repo.revisions = read_links(sub->get(), epath, repo, true, unreadable, LinkDir::revisions);
+      if (unreadable) {
+        repo.uncertain = true;
+        m_keep_all.store(true);
+      }
+    } else {
+      scan_tags(sub->get(), repo);
+    }
+  }
+}
+
+void Scanner::scan_tags(int tags_fd, Repository& repo) {
+  std::string tpath = layout::tags_dir(repo.name);
+  auto entries = fs::list_dir(tags_fd);
+  if (!entries) {
+    repo.tags_uncertain = true;
+    finding(FindingKind::unreadable, Severity::error, tpath, repo.name,
+            cannot("list directory", tpath, entries.error()) + "; every revision is kept");
+    return;
+  }
+  // Each tag is read on its own (see read_links): a repository may have thousands.
+  std::atomic<bool> uncertain{false};
+  std::vector<std::optional<Tag>> found(entries->size());
+  auto one = [&](std::size_t i) {
+    const fs::DirEntry& e = (*entries)[i];
+    std::string epath = layout::join(tpath, e.name);
+    if (e.type != fs::EntryType::directory) {
+      uncertain.store(true);
+      finding(e.type == fs::EntryType::symlink ? FindingKind::symlink : FindingKind::unknown_entry,
+              Severity::error, epath, repo.name,
+              "'" + epath + "' is not a tag directory; every revision is kept");
+      return;
+    }
+    if (!layout::is_valid_tag(e.name)) {
+      finding(FindingKind::invalid_name, Severity::error, epath, repo.name,
+              "'" + epath + "' is not a valid tag name; read anyway");
+    }
+    auto dir = fs::open_dir(tags_fd, e.name);
+    if (!dir) {
+      uncertain.store(true);
+      finding(FindingKind::unreadable, Severity::error, epath, repo.name,
+              cannot("open directory", epath, dir.error()) + "; every revision is kept");
+      return;
+    }
+    Tag tag;
+    tag.name = e.name;
+    std::string cur_rel = std::string(layout::k_current) + "/" + std::string(layout::k_link);
+    std::string cpath = layout::tag_current_link(repo.name, tag.name);
+    LinkRead r = read_link(dir->get(), cur_rel.c_str());
+    if (r.exists) {
+      tag.has_current = true;
+      tag.current = r.digest;
+      tag.current_mtime = r.mtime;
+      tag.current_mtime_ns =
+          static_cast<std::int64_t>(r.mtime_ts.tv_sec) * 1000000000 + r.mtime_ts.tv_nsec;
+      seen(r.mtime_ts, [&] { return cpath; });
+      if (!r.problem.empty()) {
+        tag.current_problem = true;
+        uncertain.store(true);
+        finding(r.kind, Severity::error, cpath, repo.name,
+                "link '" + cpath + "' " + r.problem + "; every revision is kept");
+      }
+    } else {
+      auto current = fs::open_dir(dir->get(), layout::k_current);
+      if (current) {
+        inspect_incomplete(dir->get(), std::string(layout::k_current),
+                           layout::join(epath, layout::k_current), repo.name);
+      }
+    }
+    auto index = fs::open_dir(dir->get(), layout::k_index);
+    if (index) {
+      bool unreadable = false;
+      tag.history = read_links(index->get(), layout::join(epath, layout::k_index), repo, true,
+                               unreadable, LinkDir::tag_history);
+    } else if (index.error().sys_errno != ENOENT) {
+      finding(FindingKind::unreadable, Severity::error, layout::join(epath, layout::k_index),
+              repo.name,
+              cannot("open directory", layout::join(epath, layout::k_index), index.error()));
+    }
+    if (!tag.has_current) {
+      TreeStats inside = tree_stats(dir->get());
+      if (tag.history.empty() && inside.files == 0 && !inside.error) {
+        // What is left of a tag whose link files were removed: nothing to resolve.
+        struct stat st {};
+        ::fstat(dir->get(), &st);
+        leftover(Leftover::Kind::empty_tag_dir, epath, repo.name,
+                 std::max<std::int64_t>(st.st_mtim.tv_sec, inside.newest));
+        return;
+      }
+      finding(FindingKind::malformed_link, Severity::warning, epath, repo.name,
+              "tag directory '" + epath + "' has no current link; the tag does not resolve");
+    }
+    found[i] = std::move(tag);
+  };
+  for_each_index(entries->size(), 16, one);
+  if (uncertain.load()) {
+    repo.tags_uncertain = true;
+  }
+  repo.tags.reserve(entries->size());
+  for (auto& t : found) {
+    if (t) {
+      repo.tags.push_back(std::move(*t));
+    }
+  }
+  std::sort(repo.tags.begin(), repo.tags.end(),
+            [](const Tag& a, const Tag& b) { return a.name < b.name; });
+}
+
+void Scanner::scan_uploads(int uploads_fd, Repository& repo) {
+  std::string upath = layout::uploads_dir(repo.name);
+  auto entries = fs::list_dir(uploads_fd);
+  if (!entries) {
+    finding(FindingKind::unreadable, Severity::error, upath, repo.name,
+            cannot("list directory", upath, entries.error()));
+    return;
+  }
+  if (entries->empty()) {
+    // The registry creates `_uploads` on demand; an empty one is untidy only.
+    struct stat st {};
+    ::fstat(uploads_fd, &st);
+    leftover(Leftover::Kind::empty_dir, upath, repo.name, st.st_mtim.tv_sec);
+  }
+  for (const fs::DirEntry& e : *entries) {
+    std::string epath = layout::join(upath, e.name);
+    Upload up;
+    up.id = e.name;
+    if (e.type != fs::EntryType::directory) {
+      finding(e.type == fs::EntryType::symlink ? FindingKind::symlink : FindingKind::unknown_entry,
+              Severity::error, epath, repo.name,
+              "'" + epath + "' is not an upload directory; kept");
+      continue;
+    }
+    auto dir = fs::open_dir(uploads_fd, e.name);
+    if (!dir) {
+      up.problem = true;
+      finding(FindingKind::unreadable, Severity::error, epath, repo.name,
+              cannot("open directory", epath, dir.error()));
+      repo.uploads.push_back(std::move(up));
+      continue;
+    }
+    TreeStats st = tree_stats(dir->get());
+    up.bytes = st.bytes;
+    up.newest_mtime = st.newest;
+    up.problem = st.error;
+    seen(st.newest_ts, [&] { return epath; });
+    if (st.error) {
+      finding(FindingKind::unreadable, Severity::error, epath, repo.name,
+              "upload '" + epath + "' holds something unreadable or a symbolic link; never purged");
+    }
+    auto started = fs::read_file(dir->get(), layout::k_startedat, 256);
+    if (started) {
+      up.started = parse_rfc3339(*started);
+    }
+    repo.uploads.push_back(std::move(up));
+  }
+  std::sort(repo.uploads.begin(), repo.uploads.end(),
+            [](const Upload& a, const Upload& b) { return a.id < b.id; });
+}
+
+}  // namespace regsweep::scan_detail

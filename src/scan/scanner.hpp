@@ -1,0 +1,174 @@
+#pragma once
+
+// The scan's walker (scan.cpp): blobs (blobs.cpp), then repositories (repositories.cpp), each
+// directory a task, results gathered per thread and merged by collect().
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <bitset>
+#include <cstdint>
+#include <ctime>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <oneapi/tbb/enumerable_thread_specific.h>
+#include <oneapi/tbb/task_group.h>
+
+#include "links.hpp"
+#include "regsweep/fs.hpp"
+#include "regsweep/inventory.hpp"
+#include "regsweep/layout.hpp"
+#include "regsweep/scan.hpp"
+
+namespace regsweep::scan_detail {
+
+class Scanner {
+ public:
+  // `inv`: where the blob scan puts the blobs and their lookup; links found after it are
+  // held as indices into them.
+  Scanner(int v2_fd, const Inventory* inv, const ScanOptions& options)
+      : m_v2(v2_fd), m_inv(inv), m_options(options) {}
+
+  void finding(FindingKind kind, Severity severity, std::string path, std::string repo,
+               std::string message) {
+    m_findings.local().push_back(
+        Finding{kind, severity, std::move(path), std::move(repo), std::move(message)});
+  }
+
+  // Records the newest modification time seen, to tell whether the tree changed under the scan.
+  // `path()` gives where; it is built only when the time is the newest so far.
+  template <typename Path>
+  void seen(const struct timespec& mtime, const Path& path) {
+    std::int64_t ns = static_cast<std::int64_t>(mtime.tv_sec) * 1000000000 + mtime.tv_nsec;
+    auto& n = m_newest.local();
+    if (ns > n.first) {
+      n = {ns, path()};
+    }
+  }
+
+  // Records the modification time of the directory open at `fd` (at `path`), before it is
+  // listed, so that revalidate() sees a change made after that.
+  void watch(int fd, std::string path) {
+    struct stat st {};
+    if (::fstat(fd, &st) == 0) {
+      m_watched.local().push_back(
+          Watched{std::move(path),
+                  static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+                  static_cast<std::uint64_t>(st.st_nlink)});
+    }
+  }
+
+  void leftover(Leftover::Kind kind, std::string path, std::string repo, std::int64_t mtime = 0) {
+    m_leftovers.local().push_back(Leftover{kind, std::move(path), std::move(repo), mtime});
+  }
+
+  // Looks into `<parent>/<name>` (at `path`), whose link or data file is missing: records
+  // leftovers of interrupted writes, and the directory itself when it holds nothing else.
+  // Returns false when it holds something the layout does not know.
+  bool inspect_incomplete(int parent_fd, const std::string& name, const std::string& path,
+                          const std::string& repo);
+
+  // A prefix directory `blobs/sha256/<name>` that exists but cannot be listed: whether a
+  // digest with that prefix has a blob is unknown. A name that is no prefix hides nothing.
+  void unknown_prefix(std::string_view name);
+
+  // A blob directory that exists but whose `data` cannot be examined: present, unknown.
+  void unknown_blob(const Digest& d);
+
+  void keep_all_blobs(std::string path, std::string repo, const std::string& why);
+
+  void scan_blobs(std::vector<Blob>& blobs);
+
+  void all_blobs_unknown();
+
+  void scan_prefix(int blobs_fd, const fs::DirEntry& e, std::vector<Blob>& out);
+
+  // Walks a directory below repositories/ whose repository name would be `name`.
+  void walk(fs::Fd dir, std::string name, tbb::task_group& group);
+
+  // Reads `<dir>/<hex>/link` entries of a sha256 link directory (revisions, layers, history).
+  std::vector<Link> read_links(int parent_fd, const std::string& path, Repository& owner,
+                               bool missing_ok, bool& unreadable, LinkDir where);
+
+  // A link's reference to the digest its directory names: the blob's index, or a new entry
+  // in the repository's list of absent digests.
+  std::uint32_t ref_of(Repository& owner, const Digest& digest);
+
+  static std::string lower(std::string s);
+
+  // Reports every entry of a link directory's parent (`_layers`, `_manifests/revisions`) but
+  // the algorithm directory: another algorithm, a file, a socket. Each is kept, and the
+  // finding keeps its repository from being removed whole.
+  void report_strangers(int parent_fd, const std::string& path, const Repository& repo);
+
+  static std::string describe_type(fs::EntryType type);
+
+  void scan_layers(int layers_fd, Repository& repo);
+
+  void scan_manifests(int manifests_fd, Repository& repo);
+
+  void scan_tags(int tags_fd, Repository& repo);
+
+  void scan_uploads(int uploads_fd, Repository& repo);
+
+  void collect(Inventory& inv) {
+    for (auto& v : m_repos) {
+      for (auto& r : v) {
+        inv.repositories.push_back(std::move(r));
+      }
+    }
+    std::sort(inv.repositories.begin(), inv.repositories.end(),
+              [](const Repository& a, const Repository& b) { return a.name < b.name; });
+    for (auto& v : m_findings) {
+      inv.findings.insert(inv.findings.end(), v.begin(), v.end());
+    }
+    sort_findings(inv.findings);
+    inv.keep_all_blobs = m_keep_all.load();
+    inv.blobs_complete = !m_blobs_incomplete.load();
+    inv.unknown_prefixes = m_unknown_prefixes;
+    inv.unknown_blobs = std::move(m_unknown_blobs);
+    std::sort(inv.unknown_blobs.begin(), inv.unknown_blobs.end());
+    inv.unknown_blobs.erase(std::unique(inv.unknown_blobs.begin(), inv.unknown_blobs.end()),
+                            inv.unknown_blobs.end());
+    for (const auto& n : m_newest) {
+      if (n.first > inv.newest_mtime_ns) {
+        inv.newest_mtime_ns = n.first;
+        inv.newest_path = n.second;
+      }
+    }
+    for (auto& v : m_leftovers) {
+      inv.leftovers.insert(inv.leftovers.end(), v.begin(), v.end());
+    }
+    for (auto& v : m_watched) {
+      inv.watched.insert(inv.watched.end(), std::make_move_iterator(v.begin()),
+                         std::make_move_iterator(v.end()));
+    }
+    std::sort(inv.watched.begin(), inv.watched.end(),
+              [](const Watched& a, const Watched& b) { return a.path < b.path; });
+    std::sort(inv.leftovers.begin(), inv.leftovers.end(),
+              [](const Leftover& a, const Leftover& b) { return a.path < b.path; });
+  }
+
+ private:
+  int m_v2;
+  const Inventory* m_inv;
+  ScanOptions m_options;
+  std::mutex m_owner_mutex;  // guards Repository::absent and other_targets while links are read
+  tbb::enumerable_thread_specific<std::vector<Finding>> m_findings;
+  tbb::enumerable_thread_specific<std::vector<Repository>> m_repos;
+  tbb::enumerable_thread_specific<std::vector<Leftover>> m_leftovers;
+  tbb::enumerable_thread_specific<std::vector<Watched>> m_watched;
+  tbb::enumerable_thread_specific<std::pair<std::int64_t, std::string>> m_newest;
+  std::atomic<bool> m_keep_all{false};
+  std::atomic<bool> m_blobs_incomplete{false};
+  std::mutex m_unknown_mutex;  // guards the two below
+  std::bitset<256> m_unknown_prefixes;
+  std::vector<Digest> m_unknown_blobs;
+};
+
+}  // namespace regsweep::scan_detail
