@@ -34,6 +34,13 @@ else
   failed=$((failed + 1))
 fi
 
+echo "== clang-tidy (.clang-tidy: bugprone, performance, function size)"
+if scripts/tidy.sh; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+fi
+
 echo "== fuzzers and the tree fuzzer (short run; scripts/fuzz.sh SECONDS for a long one)"
 if scripts/fuzz.sh "${FUZZ_SECONDS:-20}"; then
   passed=$((passed + 3))

@@ -15,10 +15,11 @@ constexpr std::array<std::uint8_t, 256> k_hex_values = [] {
   std::array<std::uint8_t, 256> t{};
   t.fill(0x80);
   for (int c = 0; c < 10; ++c) {
-    t[static_cast<std::size_t>('0' + c)] = static_cast<std::uint8_t>(c);
+    t[static_cast<std::size_t>('0') + static_cast<std::size_t>(c)] = static_cast<std::uint8_t>(c);
   }
   for (int c = 0; c < 6; ++c) {
-    t[static_cast<std::size_t>('a' + c)] = static_cast<std::uint8_t>(10 + c);
+    t[static_cast<std::size_t>('a') + static_cast<std::size_t>(c)] =
+        static_cast<std::uint8_t>(10 + c);
   }
   return t;
 }();

@@ -99,7 +99,7 @@ class Checker {
  public:
   Checker(const Inventory& inv, const ManifestTable& table) : m_inv(inv), m_table(table) {}
 
-  void add(std::string kind, std::string path, std::string repo, std::string message,
+  void add(const std::string& kind, const std::string& path, std::string repo, std::string message,
            const std::string& broken_tag = "") {
     auto key = std::make_pair(kind, path);
     auto it = m_problems.find(key);
@@ -366,6 +366,7 @@ Result<FsckReport> fsck(Store& store, const FsckOptions& options, tbb::task_aren
   // Repairs are a plan that sweep() carries out, like any other deletion: links removed,
   // corrupt blobs moved to lost+found.
   std::vector<std::uint32_t> corrupt_blobs;
+  corrupt_blobs.reserve(corrupt.size());
   for (const Digest& d : corrupt) {
     corrupt_blobs.push_back(blob_index(inv, d));
   }

@@ -60,7 +60,7 @@ std::optional<std::int64_t> parse_rfc3339(std::string_view s) {
         !digits(s, pos + 4, 2, om)) {
       return std::nullopt;
     }
-    offset = (s[pos] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+    offset = (s[pos] == '+' ? 1 : -1) * (std::int64_t{oh} * 3600 + std::int64_t{om} * 60);
     pos += 6;
   } else {
     return std::nullopt;

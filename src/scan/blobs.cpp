@@ -73,7 +73,7 @@ void Scanner::unknown_blob(const Digest& d) {
   m_unknown_blobs.push_back(d);
 }
 
-void Scanner::keep_all_blobs(std::string path, std::string repo, const std::string& why) {
+void Scanner::keep_all_blobs(const std::string& path, std::string repo, const std::string& why) {
   m_keep_all.store(true);
   finding(FindingKind::unreadable, Severity::error, path, std::move(repo),
           "'" + path + "' " + why + "; no blob is deleted");

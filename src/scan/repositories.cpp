@@ -26,7 +26,7 @@
 
 namespace regsweep::scan_detail {
 
-void Scanner::walk(fs::Fd dir, std::string name, tbb::task_group& group) {
+void Scanner::walk(fs::Fd dir, const std::string& name, tbb::task_group& group) {
   std::string path =
       name.empty() ? std::string(layout::k_repositories_dir) : layout::repo_dir(name);
   watch(dir.get(), path);

@@ -80,7 +80,7 @@ class Scanner {
   // A blob directory that exists but whose `data` cannot be examined: present, unknown.
   void unknown_blob(const Digest& d);
 
-  void keep_all_blobs(std::string path, std::string repo, const std::string& why);
+  void keep_all_blobs(const std::string& path, std::string repo, const std::string& why);
 
   void scan_blobs(std::vector<Blob>& blobs);
 
@@ -89,7 +89,7 @@ class Scanner {
   void scan_prefix(int blobs_fd, const fs::DirEntry& e, std::vector<Blob>& out);
 
   // Walks a directory below repositories/ whose repository name would be `name`.
-  void walk(fs::Fd dir, std::string name, tbb::task_group& group);
+  void walk(fs::Fd dir, const std::string& name, tbb::task_group& group);
 
   // Reads `<dir>/<hex>/link` entries of a sha256 link directory (revisions, layers, history).
   std::vector<Link> read_links(int parent_fd, const std::string& path, Repository& owner,
