@@ -284,13 +284,9 @@ int run_du(const std::vector<std::string>& args) {
        "also write a node_exporter textfile-collector file (atomically)")  //
       ("min-age", po::value(&min_age_text)->value_name("DURATION"),
        "grace period, as gc's (default 1h), so the reclaimable numbers match gc's");
-  a.add_options(desc);
   po::variables_map vm;
-  if (auto stop = parse_args(args, desc, vm)) {
+  if (auto stop = a.parse(args, desc, vm)) {
     return *stop;
-  }
-  if (int code = a.finish(vm); code != k_exit_ok) {
-    return code;
   }
   if (json && csv) {
     return usage_error("--json cannot be used with --csv");
@@ -309,18 +305,16 @@ int run_du(const std::vector<std::string>& args) {
     return usage_error("--min-age: '" + min_age_text + "' is not a duration such as 1h or 0");
   }
   int code = k_exit_ok;
-  auto tree = open_tree(a.config, a.root, code);
-  if (!tree) {
+  auto session = open_session(a.config, a.root, a.jobs, code);
+  if (!session) {
     return code;
   }
-  tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
-                                  static_cast<std::size_t>(a.jobs));
-  tbb::task_arena arena(a.jobs);
   UsageOptions uo;
   uo.grace = Grace(static_cast<std::int64_t>(std::time(nullptr)), *min_age);
   uo.globs = a.globs;
   auto started = std::chrono::steady_clock::now();
-  auto usage = with_progress("scanning", [&] { return compute_usage(*tree->store, uo, arena); });
+  auto usage = with_progress(
+      "scanning", [&] { return compute_usage(*session->tree.store, uo, session->arena); });
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!usage) {
@@ -339,7 +333,7 @@ int run_du(const std::vector<std::string>& args) {
   }
   bool errors = print_findings(usage->findings);
   if (json) {
-    print_json(rows, *usage, tree->root);
+    print_json(rows, *usage, session->tree.root);
   } else if (csv) {
     print_csv(rows);
   } else {

@@ -175,13 +175,9 @@ int run_fsck(const std::vector<std::string>& args) {
       ("repair", po::bool_switch(&repair),
        "remove dangling links and move corrupt blobs to lost+found (takes the lock)")  //
       ("json", po::bool_switch(&json), "JSON on stdout");
-  a.add_options(desc);
   po::variables_map vm;
-  if (auto stop = parse_args(args, desc, vm)) {
+  if (auto stop = a.parse(args, desc, vm)) {
     return *stop;
-  }
-  if (int code = a.finish(vm); code != k_exit_ok) {
-    return code;
   }
   if (a.globs.size() > 1 || (a.globs.size() == 1 && (a.config || a.root))) {
     return usage_error("fsck takes at most one CONFIG");
@@ -202,33 +198,31 @@ int run_fsck(const std::vector<std::string>& args) {
   fo.repair = repair;
   fo.now = static_cast<std::int64_t>(std::time(nullptr));
   int code = k_exit_ok;
-  auto tree = open_tree(a.config, a.root, code);
-  if (!tree) {
+  auto session = open_session(a.config, a.root, a.jobs, code);
+  if (!session) {
     return code;
   }
   std::unique_ptr<RegistryLock> lock;
-  if (repair && registry_serves(*tree, SweepPolicy{}, "then repair")) {
+  if (repair && registry_serves(session->tree, SweepPolicy{}, "then repair")) {
     return k_exit_cannot_run;
   }
   if (repair) {
-    auto taken = tree->store->lock("fsck --repair");
+    auto taken = session->tree.store->lock("fsck --repair");
     if (!taken) {
       std::cerr << "regsweep: " << taken.error().message << "\n";
       return k_exit_cannot_run;
     }
     lock = std::move(*taken);
   }
-  tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
-                                  static_cast<std::size_t>(a.jobs));
-  tbb::task_arena arena(a.jobs);
-  auto report = with_progress("checking", [&] { return fsck(*tree->store, fo, arena); });
+  auto report =
+      with_progress("checking", [&] { return fsck(*session->tree.store, fo, session->arena); });
   if (!report) {
     std::cerr << "regsweep: " << report.error().message << "\n";
     return k_exit_cannot_run;
   }
   FsckCounts counts = count(*report);
   if (json) {
-    print_json(*report, counts, tree->root, repair);
+    print_json(*report, counts, session->tree.root, repair);
   } else {
     print_text(*report, counts, repair);
   }

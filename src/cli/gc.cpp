@@ -261,10 +261,12 @@ int run_gc(const std::vector<std::string>& args, bool is_rm) {
     return *stop;
   }
   int open_code = k_exit_ok;
-  auto tree = open_tree(a.config, a.root, open_code);
-  if (!tree) {
+  auto session = open_session(a.config, a.root, a.jobs, open_code);
+  if (!session) {
     return open_code;
   }
+  OpenTree* tree = &session->tree;
+  tbb::task_arena& arena = session->arena;
   if (!a.dry_run && registry_serves(*tree, a.policy)) {
     return k_exit_cannot_run;
   }
@@ -278,11 +280,6 @@ int run_gc(const std::vector<std::string>& args, bool is_rm) {
   }
   a.options.plan.now = static_cast<std::int64_t>(std::time(nullptr));
   a.options.grace = Grace(a.options.plan.now, a.min_age);
-
-  // --jobs may exceed the core count (I/O waits); let TBB start that many workers.
-  tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
-                                  static_cast<std::size_t>(a.jobs));
-  tbb::task_arena arena(a.jobs);
   auto collection = plan_gc(*tree->store, a.options, arena);
   if (!collection) {
     std::cerr << "regsweep: " << collection.error().message << "\n";

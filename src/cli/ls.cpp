@@ -51,24 +51,18 @@ int run_ls(const std::vector<std::string>& args) {
       ("tags,t", po::bool_switch(&tags), "list each repository's tags")               //
       ("bytes", po::bool_switch(&bytes), "exact byte counts instead of human units")  //
       ("json", po::bool_switch(&json), "JSON on stdout");
-  a.add_options(desc);
   po::variables_map vm;
-  if (auto stop = parse_args(args, desc, vm)) {
+  if (auto stop = a.parse(args, desc, vm)) {
     return *stop;
   }
-  if (int code = a.finish(vm); code != k_exit_ok) {
-    return code;
-  }
   int code = k_exit_ok;
-  auto tree = open_tree(a.config, a.root, code);
-  if (!tree) {
+  auto session = open_session(a.config, a.root, a.jobs, code);
+  if (!session) {
     return code;
   }
-  tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
-                                  static_cast<std::size_t>(a.jobs));
-  tbb::task_arena arena(a.jobs);
-  auto listing =
-      with_progress("scanning", [&] { return list_registry(*tree->store, a.globs, tags, arena); });
+  auto listing = with_progress("scanning", [&] {
+    return list_registry(*session->tree.store, a.globs, tags, session->arena);
+  });
   if (!listing) {
     std::cerr << "regsweep: " << listing.error().message << "\n";
     return k_exit_cannot_run;

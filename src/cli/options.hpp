@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/task_arena.h>
 #include <boost/program_options.hpp>
 
 #include "regsweep/collect.hpp"
@@ -189,7 +191,45 @@ struct TreeArgs {
     }
     return k_exit_ok;
   }
+
+  // Parses `args` against `desc` with these options added; the exit code when the command
+  // stops here (help printed, or a usage error).
+  std::optional<int> parse(const std::vector<std::string>& args, po::options_description& desc,
+                           po::variables_map& vm) {
+    add_options(desc);
+    if (auto stop = parse_args(args, desc, vm)) {
+      return stop;
+    }
+    if (int code = finish(vm); code != k_exit_ok) {
+      return code;
+    }
+    return std::nullopt;
+  }
 };
+
+// An open tree and the threads to read it with: what a command runs on.
+struct Session {
+  Session(OpenTree opened, int jobs)
+      : tree(std::move(opened)),
+        parallelism(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(jobs)),
+        arena(jobs) {}
+  OpenTree tree;
+  // --jobs may exceed the core count (I/O waits); let TBB start that many workers.
+  tbb::global_control parallelism;
+  tbb::task_arena arena;
+};
+
+// Opens the tree CONFIG or --root names, with `jobs` threads; nullptr (the exit code in
+// `exit_code`, the reason printed) when it cannot be opened.
+inline std::unique_ptr<Session> open_session(const std::optional<std::string>& config,
+                                             const std::optional<std::string>& root, int jobs,
+                                             int& exit_code) {
+  auto tree = open_tree(config, root, exit_code);
+  if (!tree) {
+    return nullptr;
+  }
+  return std::make_unique<Session>(std::move(*tree), jobs);
+}
 
 // Prints elapsed time on stderr while `work` runs, only on a terminal and only after a second.
 template <typename F>
