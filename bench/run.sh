@@ -8,6 +8,9 @@
 #   BIG_RUNS=1               timed runs of upstream's commands on 1m and ci
 #   OUR_BIG_RUNS=3           timed runs of regsweep's and the floor's on 1m and ci (seconds
 #                            each, where upstream's take minutes; the median is reported)
+#   BASELINE=PATH            also time this regsweep binary (one built from an earlier
+#                            commit, BASELINE_LABEL names it) beside the new one, warm, on
+#                            the same trees: before and after a change, in the same run
 #
 # Space: 1m needs about 8 GB and 7.5M inodes; the others under 1 GB together.
 # Time on 2 cores: about 60 minutes for all four, most of it upstream's runs.
@@ -44,6 +47,8 @@ BIG_RUNS=${BIG_RUNS:-1}
 OUR_BIG_RUNS=${OUR_BIG_RUNS:-3}
 R=$PWD/build/regsweep
 UP=docker-registry
+BASELINE=${BASELINE:-}
+BASELINE_LABEL=${BASELINE_LABEL:-baseline}
 
 declare -A GEN=(
   [10k]="--repos 35 --images 40 --tags 10 --shared 200"
@@ -151,6 +156,13 @@ for shape in $SHAPES; do
   measure "$shape" upm warm "$n" "$UP" garbage-collect --dry-run --delete-untagged "$dir/config.yml"
   measure "$shape" rsm warm "$m" "$R" gc --dry-run --delete-untagged "$dir/config.yml"
   measure "$shape" du warm "$m" "$R" du "$dir/config.yml"
+  if [ -n "$BASELINE" ]; then
+    measure "$shape" bs warm "$m" "$BASELINE" gc --dry-run "$dir/config.yml"
+    measure "$shape" bsm warm "$m" "$BASELINE" gc --dry-run --delete-untagged "$dir/config.yml"
+    measure "$shape" bdu warm "$m" "$BASELINE" du "$dir/config.yml"
+    # The new binary again, after the baseline: a drift over the run shows as a difference.
+    measure "$shape" rs2 warm "$m" "$R" gc --dry-run "$dir/config.yml"
+  fi
   measure "$shape" floor warm "$m" "$W/floor" "$dir/tree"
   if [ "$can_drop" = 1 ]; then
     measure "$shape" upc cold "$n" "$UP" garbage-collect --dry-run "$dir/config.yml"
@@ -161,6 +173,9 @@ for shape in $SHAPES; do
     printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\n' "$W/copy" >"$W/copy.yml"
     real_run "$shape" rsreal "$R" gc -q --root "$W/copy"
     real_run "$shape" upreal "$UP" garbage-collect "$W/copy.yml"
+    if [ -n "$BASELINE" ]; then
+      real_run "$shape" bsreal "$BASELINE" gc -q --root "$W/copy"
+    fi
   fi
   if [ "$shape" = 100k ] || [ "$shape" = 1m ]; then
     measure "$shape" fcalls warm "$m" "$W/floor" --calls "$dir/tree"
@@ -276,6 +291,25 @@ out=docs/performance.md
     row "$shape" "floor (\`bench/floor.c\`), cold" floorc upc
     row "$shape" "upstream \`garbage-collect\` (real run, fresh copy)" upreal
     row "$shape" "**regsweep \`gc\`** (real run, fresh copy)" rsreal upreal
+    if [ -n "$BASELINE" ]; then
+      echo
+      echo "Before and after: regsweep at $BASELINE_LABEL, timed in the same run on the same tree"
+      echo "(the speed-up column is against upstream)."
+      echo
+      echo "| command | wall s | user s | sys s | RSS MiB | B/blob | read MiB | speed-up |"
+      echo "|---|---|---|---|---|---|---|---|"
+      row "$shape" "regsweep $BASELINE_LABEL \`gc --dry-run\`, warm" bs up
+      row "$shape" "regsweep now \`gc --dry-run\`, warm" rs up
+      row "$shape" "regsweep now \`gc --dry-run\`, warm, again after $BASELINE_LABEL's runs" rs2 up
+      row "$shape" "regsweep $BASELINE_LABEL \`gc --dry-run -m\`, warm" bsm upm
+      row "$shape" "regsweep now \`gc --dry-run -m\`, warm" rsm upm
+      row "$shape" "regsweep $BASELINE_LABEL \`du\`, warm" bdu up
+      row "$shape" "regsweep now \`du\`, warm" du up
+      row "$shape" "regsweep $BASELINE_LABEL \`gc\` (real run, fresh copy)" bsreal upreal
+      row "$shape" "regsweep now \`gc\` (real run, fresh copy)" rsreal upreal
+      echo
+      echo "Now over $BASELINE_LABEL, wall time: \`gc --dry-run\` $(ratio "$shape" rs bs) ($(ratio "$shape" rs2 bs) on the second runs), \`-m\` $(ratio "$shape" rsm bsm), \`du\` $(ratio "$shape" du bdu)$([ -n "${res["$shape bsreal"]:-}" ] && echo ", real \`gc\` $(ratio "$shape" rsreal bsreal)") (below 1.0× is faster now)."
+    fi
     if [ -n "${res["$shape floor"]:-}" ]; then
       echo
       echo "regsweep's dry run takes $(ratio "$shape" rs floor) the floor's wall time warm$([ -n "${res["$shape floorc"]:-}" ] && echo ", $(ratio "$shape" rsc floorc) cold")."
