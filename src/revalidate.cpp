@@ -71,11 +71,8 @@ void Revalidator::changed(const std::string& path, const std::string& repository
                   "; is a registry writing to the tree?"});
 }
 
-void Revalidator::before_phase(ActionKind next, const Plan& plan,
-                               const std::vector<std::uint8_t>& done,
-                               std::vector<std::uint8_t>& skip) {
-  // 1. What the sweep itself changed in the phases since the last check: the actions before
-  //    the first of kind `next` (the plan is in kind order).
+std::set<std::string> Revalidator::own_changes(ActionKind next, const Plan& plan,
+                                               const std::vector<std::uint8_t>& done) {
   std::set<std::string> touched;  // directories an entry was removed from
   std::size_t end = m_processed;
   while (end < plan.actions.size() && plan.actions[end].kind < next) {
@@ -113,14 +110,19 @@ void Revalidator::before_phase(ActionKind next, const Plan& plan,
     }
   }
   m_processed = end;
-  auto removed = [&](const std::string& path) {
-    for (std::string p = path; !p.empty(); p = layout::parent(p)) {
-      if (m_gone.count(p) != 0) {
-        return true;
-      }
+  return touched;
+}
+
+bool Revalidator::removed(const std::string& path) const {
+  for (std::string p = path; !p.empty(); p = layout::parent(p)) {
+    if (m_gone.count(p) != 0) {
+      return true;
     }
-    return false;
-  };
+  }
+  return false;
+}
+
+void Revalidator::check_watched(const std::set<std::string>& touched) {
   std::vector<Watched> kept;
   kept.reserve(m_watched.size());
   for (Watched& w : m_watched) {
@@ -136,7 +138,7 @@ void Revalidator::before_phase(ActionKind next, const Plan& plan,
       }
       continue;
     }
-    // 2. Everything else must be as the scan saw it.
+    // Everything else must be as the scan saw it.
     if (!info) {
       changed(w.path, layout::repository_of(w.path),
               info.error().sys_errno == ENOENT ? "was removed" : "can no longer be examined");
@@ -148,7 +150,9 @@ void Revalidator::before_phase(ActionKind next, const Plan& plan,
     kept.push_back(std::move(w));
   }
   m_watched = std::move(kept);
-  // 3. Tags that decide which manifests are dead.
+}
+
+void Revalidator::check_tags() {
   for (std::size_t r : m_tag_repos) {
     const Repository& repo = m_c.inventory.repositories[r];
     if (m_changed.count(repo.name) != 0) {
@@ -169,6 +173,18 @@ void Revalidator::before_phase(ActionKind next, const Plan& plan,
       }
     }
   }
+}
+
+void Revalidator::before_phase(ActionKind next, const Plan& plan,
+                               const std::vector<std::uint8_t>& done,
+                               std::vector<std::uint8_t>& skip) {
+  // 1. What the sweep itself changed in the phases since the last check: the actions before
+  //    the first of kind `next` (the plan is in kind order).
+  std::set<std::string> touched = own_changes(next, plan, done);
+  // 2. Every other watched directory must be as the scan saw it.
+  check_watched(touched);
+  // 3. Tags that decide which manifests are dead.
+  check_tags();
   // 4. Skip what depends on a change.
   if (!m_any_change) {
     return;

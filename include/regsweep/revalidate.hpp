@@ -37,6 +37,16 @@ class Revalidator final : public SweepGuard {
  private:
   // Records that `path` changed; `repository` empty when it belongs to none.
   void changed(const std::string& path, const std::string& repository, const std::string& how);
+  // The directories the sweep's own deletions since the last check touched (their times
+  // moved); records what it removed whole in m_gone.
+  std::set<std::string> own_changes(ActionKind next, const Plan& plan,
+                                    const std::vector<std::uint8_t>& done);
+  // Whether `path` is at or below something the sweep removed whole.
+  bool removed(const std::string& path) const;
+  // Takes every watched directory again; those in `touched` get a new baseline.
+  void check_watched(const std::set<std::string>& touched);
+  // Takes the current links of the watched repositories' tags again.
+  void check_tags();
 
   int m_v2;
   const Collection& m_c;

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <ctime>
 #include <mutex>
+#include <optional>
 
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/enumerable_thread_specific.h>
@@ -126,8 +127,8 @@ void Scanner::all_blobs_unknown() {
   m_unknown_prefixes.set();
 }
 
-void Scanner::scan_prefix(int blobs_fd, const fs::DirEntry& e, std::vector<Blob>& out) {
-  std::string path = layout::blob_prefix_dir(e.name);
+std::optional<fs::Fd> Scanner::open_prefix(int blobs_fd, const fs::DirEntry& e,
+                                           const std::string& path) {
   bool a_prefix = layout::parse_blob_prefix(e.name).has_value();
   if (e.type == fs::EntryType::symlink) {
     unknown_prefix(e.name);
@@ -135,7 +136,7 @@ void Scanner::scan_prefix(int blobs_fd, const fs::DirEntry& e, std::vector<Blob>
             "'" + path +
                 "' is a symbolic link; not followed: the blobs behind it are unknown, and "
                 "everything that may need them is kept");
-    return;
+    return std::nullopt;
   }
   if (e.type != fs::EntryType::directory || !a_prefix) {
     if (a_prefix) {
@@ -144,7 +145,7 @@ void Scanner::scan_prefix(int blobs_fd, const fs::DirEntry& e, std::vector<Blob>
     finding(FindingKind::unknown_entry, Severity::error, path, "",
             "'" + path + "' is not a blob prefix directory; kept" +
                 (a_prefix ? ", and everything that may need a blob of that prefix is kept" : ""));
-    return;
+    return std::nullopt;
   }
   auto dir = fs::open_dir(blobs_fd, e.name);
   if (!dir) {
@@ -152,6 +153,15 @@ void Scanner::scan_prefix(int blobs_fd, const fs::DirEntry& e, std::vector<Blob>
     finding(FindingKind::unreadable, Severity::error, path, "",
             cannot("open directory", path, dir.error()) +
                 "; the blobs in it are unknown, and everything that may need them is kept");
+    return std::nullopt;
+  }
+  return std::move(*dir);
+}
+
+void Scanner::scan_prefix(int blobs_fd, const fs::DirEntry& e, std::vector<Blob>& out) {
+  std::string path = layout::blob_prefix_dir(e.name);
+  auto dir = open_prefix(blobs_fd, e, path);
+  if (!dir) {
     return;
   }
   watch(dir->get(), path);
@@ -170,60 +180,65 @@ void Scanner::scan_prefix(int blobs_fd, const fs::DirEntry& e, std::vector<Blob>
   }
   out.reserve(entries->size());
   for (const fs::DirEntry& b : *entries) {
-    auto bpath = [&] { return layout::join(path, b.name); };  // for reports only
-    auto digest = parse_hex(b.name);
-    // A blob directory of this prefix that cannot be examined is present, contents unknown.
-    bool names_blob = digest && b.name.substr(0, 2) == e.name;
-    if (b.type == fs::EntryType::symlink) {
-      if (names_blob) {
-        unknown_blob(*digest);
-      }
-      finding(FindingKind::symlink, Severity::error, bpath(), "",
-              "'" + bpath() + "' is a symbolic link; not followed, kept" +
-                  (names_blob ? std::string(k_unknown_blob) : std::string()));
-      continue;
-    }
-    if (b.type != fs::EntryType::directory || !names_blob) {
-      if (names_blob) {
-        unknown_blob(*digest);
-      }
-      finding(FindingKind::unknown_entry, Severity::error, bpath(), "",
-              "'" + bpath() + "' is not a blob directory; kept" +
-                  (names_blob ? std::string(k_unknown_blob) : std::string()));
-      continue;
-    }
-    HexLeaf data(b.name, layout::k_data);
-    struct stat st {};
-    if (::fstatat(dir->get(), data.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      int err = errno;
-      std::string dpath = layout::join(bpath(), layout::k_data);
-      if (err == ENOENT) {
-        if (!inspect_incomplete(dir->get(), b.name, bpath(), "")) {
-          unknown_blob(*digest);
-          finding(FindingKind::blob_without_data, Severity::error, bpath(), "",
-                  "blob directory '" + bpath() + "' has no data file; kept" +
-                      std::string(k_unknown_blob));
-        }
-      } else {
-        unknown_blob(*digest);
-        finding(FindingKind::unreadable, Severity::error, dpath, "",
-                fs::sys_error("stat", dpath, err).message + "; kept" + std::string(k_unknown_blob));
-      }
-      continue;
-    }
-    if (!S_ISREG(st.st_mode)) {
-      std::string dpath = layout::join(bpath(), layout::k_data);
-      bool link = S_ISLNK(st.st_mode);
-      unknown_blob(*digest);
-      finding(link ? FindingKind::symlink : FindingKind::unknown_entry, Severity::error, dpath, "",
-              "'" + dpath +
-                  (link ? "' is a symbolic link; not followed" : "' is not a regular file") +
-                  "; the blob is kept" + std::string(k_unknown_blob));
-      continue;
-    }
-    out.push_back(Blob{*digest, static_cast<std::uint64_t>(st.st_size), st.st_mtim.tv_sec});
-    seen(st.st_mtim, bpath);
+    scan_blob(dir->get(), e.name, path, b, out);
   }
+}
+
+void Scanner::scan_blob(int prefix_fd, const std::string& prefix, const std::string& path,
+                        const fs::DirEntry& b, std::vector<Blob>& out) {
+  auto bpath = [&] { return layout::join(path, b.name); };  // for reports only
+  auto digest = parse_hex(b.name);
+  // A blob directory of this prefix that cannot be examined is present, contents unknown.
+  bool names_blob = digest && b.name.substr(0, 2) == prefix;
+  if (b.type == fs::EntryType::symlink) {
+    if (names_blob) {
+      unknown_blob(*digest);
+    }
+    finding(FindingKind::symlink, Severity::error, bpath(), "",
+            "'" + bpath() + "' is a symbolic link; not followed, kept" +
+                (names_blob ? std::string(k_unknown_blob) : std::string()));
+    return;
+  }
+  if (b.type != fs::EntryType::directory || !names_blob) {
+    if (names_blob) {
+      unknown_blob(*digest);
+    }
+    finding(FindingKind::unknown_entry, Severity::error, bpath(), "",
+            "'" + bpath() + "' is not a blob directory; kept" +
+                (names_blob ? std::string(k_unknown_blob) : std::string()));
+    return;
+  }
+  HexLeaf data(b.name, layout::k_data);
+  struct stat st {};
+  if (::fstatat(prefix_fd, data.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    int err = errno;
+    std::string dpath = layout::join(bpath(), layout::k_data);
+    if (err == ENOENT) {
+      if (!inspect_incomplete(prefix_fd, b.name, bpath(), "")) {
+        unknown_blob(*digest);
+        finding(FindingKind::blob_without_data, Severity::error, bpath(), "",
+                "blob directory '" + bpath() + "' has no data file; kept" +
+                    std::string(k_unknown_blob));
+      }
+    } else {
+      unknown_blob(*digest);
+      finding(FindingKind::unreadable, Severity::error, dpath, "",
+              fs::sys_error("stat", dpath, err).message + "; kept" + std::string(k_unknown_blob));
+    }
+    return;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    std::string dpath = layout::join(bpath(), layout::k_data);
+    bool link = S_ISLNK(st.st_mode);
+    unknown_blob(*digest);
+    finding(link ? FindingKind::symlink : FindingKind::unknown_entry, Severity::error, dpath, "",
+            "'" + dpath +
+                (link ? "' is a symbolic link; not followed" : "' is not a regular file") +
+                "; the blob is kept" + std::string(k_unknown_blob));
+    return;
+  }
+  out.push_back(Blob{*digest, static_cast<std::uint64_t>(st.st_size), st.st_mtim.tv_sec});
+  seen(st.st_mtim, bpath);
 }
 
 }  // namespace regsweep::scan_detail

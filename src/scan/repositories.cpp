@@ -13,6 +13,8 @@
 #include <cstring>
 #include <ctime>
 #include <mutex>
+#include <optional>
+#include <utility>
 
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/enumerable_thread_specific.h>
@@ -25,6 +27,99 @@
 #include "scanner.hpp"
 
 namespace regsweep::scan_detail {
+
+void Scanner::scan_own_dir(int dir_fd, const fs::DirEntry& e, const std::string& epath,
+                           Repository& repo) {
+  const std::string& name = repo.name;
+  if (!layout::is_repo_marker(e.name)) {
+    finding(FindingKind::unknown_entry, Severity::error, epath, name,
+            "'" + epath + "' is not part of the registry layout; ignored");
+    return;
+  }
+  if (name.empty()) {
+    finding(FindingKind::unknown_entry, Severity::error, epath, "",
+            "'" + epath + "' belongs to no repository; ignored");
+    return;
+  }
+  if (e.type == fs::EntryType::symlink) {
+    if (e.name == layout::k_manifests) {
+      repo.uncertain = true;
+      repo.tags_uncertain = true;
+      m_keep_all.store(true);
+    } else if (e.name == layout::k_layers) {
+      repo.uncertain = true;
+    }
+    finding(FindingKind::symlink, Severity::error, epath, name,
+            "'" + epath + "' is a symbolic link; not followed, what it holds is kept" +
+                (e.name == layout::k_manifests ? " and no blob is deleted" : ""));
+    return;
+  }
+  if (e.type != fs::EntryType::directory) {
+    finding(FindingKind::unknown_entry, Severity::error, epath, name,
+            "'" + epath + "' is not a directory; ignored");
+    return;
+  }
+  auto sub = fs::open_dir(dir_fd, e.name);
+  if (!sub) {
+    if (e.name == layout::k_manifests) {
+      repo.uncertain = true;
+      repo.tags_uncertain = true;
+      keep_all_blobs(epath, name, "cannot be opened (" + sub.error().reason() + ")");
+    } else {
+      repo.uncertain = true;
+      finding(FindingKind::unreadable, Severity::error, epath, name,
+              cannot("open directory", epath, sub.error()));
+    }
+    return;
+  }
+  if (e.name == layout::k_manifests) {
+    repo.has_manifests = true;
+    watch(sub->get(), epath);
+    scan_manifests(sub->get(), repo);
+  } else if (e.name == layout::k_layers) {
+    repo.has_layers = true;
+    watch(sub->get(), epath);
+    scan_layers(sub->get(), repo);
+  } else {
+    repo.has_uploads = true;
+    scan_uploads(sub->get(), repo);
+  }
+}
+
+void Scanner::descend(int dir_fd, const fs::DirEntry& e, const std::string& epath, Repository& repo,
+                      bool is_repo, tbb::task_group& group) {
+  const std::string& name = repo.name;
+  if (e.type == fs::EntryType::symlink) {
+    // A symlinked repository or namespace could hold manifests that reference any blob.
+    if (is_repo) {
+      repo.uncertain = true;
+    }
+    m_keep_all.store(true);
+    finding(FindingKind::symlink, Severity::error, epath, name,
+            "'" + epath +
+                "' is a symbolic link; not followed, and since it may hold "
+                "repositories no blob is deleted");
+    return;
+  }
+  if (e.type != fs::EntryType::directory) {
+    finding(FindingKind::unknown_entry, Severity::error, epath, name,
+            "'" + epath + "' is not part of the registry layout; ignored");
+    return;
+  }
+  if (!layout::is_valid_repo_component(e.name)) {
+    finding(FindingKind::invalid_name, Severity::error, epath, name,
+            "'" + epath + "' is not a valid repository name component; scanned anyway");
+  }
+  auto sub = fs::open_dir(dir_fd, e.name);
+  std::string child = name.empty() ? e.name : layout::join(name, e.name);
+  if (!sub) {
+    keep_all_blobs(epath, child, "cannot be opened (" + sub.error().reason() + ")");
+    return;
+  }
+  group.run([this, fd = std::make_shared<fs::Fd>(std::move(*sub)), child, &group]() {
+    walk(std::move(*fd), child, group);
+  });
+}
 
 void Scanner::walk(fs::Fd dir, const std::string& name, tbb::task_group& group) {
   std::string path =
@@ -44,132 +139,62 @@ void Scanner::walk(fs::Fd dir, const std::string& name, tbb::task_group& group) 
   for (const fs::DirEntry& e : *entries) {
     std::string epath = layout::join(path, e.name);
     if (layout::is_reserved(e.name)) {
-      if (!layout::is_repo_marker(e.name)) {
-        finding(FindingKind::unknown_entry, Severity::error, epath, name,
-                "'" + epath + "' is not part of the registry layout; ignored");
-        continue;
-      }
-      if (name.empty()) {
-        finding(FindingKind::unknown_entry, Severity::error, epath, "",
-                "'" + epath + "' belongs to no repository; ignored");
-        continue;
-      }
-      if (e.type == fs::EntryType::symlink) {
-        if (e.name == layout::k_manifests) {
-          repo.uncertain = true;
-          repo.tags_uncertain = true;
-          m_keep_all.store(true);
-        } else if (e.name == layout::k_layers) {
-          repo.uncertain = true;
-        }
-        finding(FindingKind::symlink, Severity::error, epath, name,
-                "'" + epath + "' is a symbolic link; not followed, what it holds is kept" +
-                    (e.name == layout::k_manifests ? " and no blob is deleted" : ""));
-        continue;
-      }
-      if (e.type != fs::EntryType::directory) {
-        finding(FindingKind::unknown_entry, Severity::error, epath, name,
-                "'" + epath + "' is not a directory; ignored");
-        continue;
-      }
-      auto sub = fs::open_dir(dir.get(), e.name);
-      if (!sub) {
-        if (e.name == layout::k_manifests) {
-          repo.uncertain = true;
-          repo.tags_uncertain = true;
-          keep_all_blobs(epath, name, "cannot be opened (" + sub.error().reason() + ")");
-        } else {
-          repo.uncertain = true;
-          finding(FindingKind::unreadable, Severity::error, epath, name,
-                  cannot("open directory", epath, sub.error()));
-        }
-        continue;
-      }
-      if (e.name == layout::k_manifests) {
-        repo.has_manifests = true;
-        watch(sub->get(), epath);
-        scan_manifests(sub->get(), repo);
-      } else if (e.name == layout::k_layers) {
-        repo.has_layers = true;
-        watch(sub->get(), epath);
-        scan_layers(sub->get(), repo);
-      } else {
-        repo.has_uploads = true;
-        scan_uploads(sub->get(), repo);
-      }
-      continue;
+      scan_own_dir(dir.get(), e, epath, repo);
+    } else {
+      descend(dir.get(), e, epath, repo, is_repo, group);
     }
-    if (e.type == fs::EntryType::symlink) {
-      // A symlinked repository or namespace could hold manifests that reference any blob.
-      if (is_repo) {
-        repo.uncertain = true;
-      }
-      m_keep_all.store(true);
-      finding(FindingKind::symlink, Severity::error, epath, name,
-              "'" + epath +
-                  "' is a symbolic link; not followed, and since it may hold "
-                  "repositories no blob is deleted");
-      continue;
-    }
-    if (e.type != fs::EntryType::directory) {
-      finding(FindingKind::unknown_entry, Severity::error, epath, name,
-              "'" + epath + "' is not part of the registry layout; ignored");
-      continue;
-    }
-    if (!layout::is_valid_repo_component(e.name)) {
-      finding(FindingKind::invalid_name, Severity::error, epath, name,
-              "'" + epath + "' is not a valid repository name component; scanned anyway");
-    }
-    auto sub = fs::open_dir(dir.get(), e.name);
-    std::string child = name.empty() ? e.name : layout::join(name, e.name);
-    if (!sub) {
-      keep_all_blobs(epath, child, "cannot be opened (" + sub.error().reason() + ")");
-      continue;
-    }
-    group.run([this, fd = std::make_shared<fs::Fd>(std::move(*sub)), child, &group]() {
-      walk(std::move(*fd), child, group);
-    });
   }
   if (is_repo && !name.empty()) {
     m_repos.local().push_back(std::move(repo));
   }
 }
 
-std::vector<Link> Scanner::read_links(int parent_fd, const std::string& path, Repository& owner,
-                                      bool missing_ok, bool& unreadable, LinkDir where) {
-  const std::string& repo = owner.name;
-  std::vector<Link> links;
+std::optional<std::pair<fs::Fd, std::vector<fs::DirEntry>>> Scanner::open_links(
+    int parent_fd, const std::string& apath, const std::string& repo, bool missing_ok,
+    bool& unreadable, LinkDir where) {
   auto dir = fs::open_dir(parent_fd, layout::k_algorithm);
-  std::string apath = layout::join(path, layout::k_algorithm);
-  if (dir && where != LinkDir::tag_history) {
-    watch(dir->get(), apath);  // a revision or layer link added after the scan
-  }
   if (!dir) {
     if (dir.error().sys_errno == ENOENT && missing_ok) {
-      return links;
+      return std::nullopt;
     }
     unreadable = true;
     finding(dir.error().sys_errno == ELOOP ? FindingKind::symlink : FindingKind::unreadable,
             Severity::error, apath, repo, cannot("open directory", apath, dir.error()));
-    return links;
+    return std::nullopt;
+  }
+  if (where != LinkDir::tag_history) {
+    watch(dir->get(), apath);  // a revision or layer link added after the scan
   }
   auto entries = fs::list_dir(dir->get());
   if (!entries) {
     unreadable = true;
     finding(FindingKind::unreadable, Severity::error, apath, repo,
             cannot("list directory", apath, entries.error()));
+    return std::nullopt;
+  }
+  return std::make_pair(std::move(*dir), std::move(*entries));
+}
+
+std::vector<Link> Scanner::read_links(int parent_fd, const std::string& path, Repository& owner,
+                                      bool missing_ok, bool& unreadable, LinkDir where) {
+  const std::string& repo = owner.name;
+  std::vector<Link> links;
+  std::string apath = layout::join(path, layout::k_algorithm);
+  auto opened = open_links(parent_fd, apath, repo, missing_ok, unreadable, where);
+  if (!opened) {
     return links;
   }
+  auto& [dir, entries] = *opened;
   // Each entry is read on its own: a repository with tens of thousands of layers must not
   // be read one link at a time while a cold disk could serve many at once.
   std::atomic<bool> any_unreadable{false};
-  std::vector<Link> found(entries->size());
-  std::vector<std::uint8_t> keep(entries->size(), 0);
+  std::vector<Link> found(entries.size());
+  std::vector<std::uint8_t> keep(entries.size(), 0);
   // What each kept link's directory names. Turned into blob indices after the reads, in one
   // loop whose lookups do not wait on each other: each waits on a cache miss otherwise.
-  std::vector<Digest> named(entries->size());
+  std::vector<Digest> named(entries.size());
   auto one = [&](std::size_t i) {
-    const fs::DirEntry& e = (*entries)[i];
+    const fs::DirEntry& e = entries[i];
     auto epath = [&] { return layout::join(apath, e.name); };  // for reports only
     auto digest = parse_hex(e.name);
     if (e.type == fs::EntryType::symlink) {
@@ -192,13 +217,13 @@ std::vector<Link> Scanner::read_links(int parent_fd, const std::string& path, Re
     }
     HexLeaf rel(e.name, layout::k_link);
     LinkRead r = where == LinkDir::layers && !m_options.read_layer_links
-                     ? stat_link(dir->get(), rel.c_str(), *digest)
-                     : read_link(dir->get(), rel.c_str());
+                     ? stat_link(dir.get(), rel.c_str(), *digest)
+                     : read_link(dir.get(), rel.c_str());
     auto lpath = [&] { return layout::join(epath(), layout::k_link); };
     if (!r.exists) {
       // What the registry's own DELETE leaves behind: the link file goes, its directory
       // stays. Not a link; the empty directory is untidy, not a problem.
-      if (!inspect_incomplete(dir->get(), e.name, epath(), repo)) {
+      if (!inspect_incomplete(dir.get(), e.name, epath(), repo)) {
         finding(FindingKind::unknown_entry, Severity::error, epath(), repo,
                 "link directory '" + epath() + "' has no link file but holds other entries; kept");
       }
@@ -213,7 +238,7 @@ std::vector<Link> Scanner::read_links(int parent_fd, const std::string& path, Re
                 });
     keep[i] = 1;
   };
-  for_each_index(entries->size(), 64, one);
+  for_each_index(entries.size(), 64, one);
   if (any_unreadable.load()) {
     unreadable = true;
   }
@@ -340,6 +365,83 @@ void Scanner::scan_manifests(int manifests_fd, Repository& repo) {
   }
 }
 
+void Scanner::read_current(int tag_fd, const std::string& epath, const Repository& repo, Tag& tag,
+                           std::atomic<bool>& uncertain) {
+  std::string cur_rel = std::string(layout::k_current) + "/" + std::string(layout::k_link);
+  std::string cpath = layout::tag_current_link(repo.name, tag.name);
+  LinkRead r = read_link(tag_fd, cur_rel.c_str());
+  if (!r.exists) {
+    auto current = fs::open_dir(tag_fd, layout::k_current);
+    if (current) {
+      inspect_incomplete(tag_fd, std::string(layout::k_current),
+                         layout::join(epath, layout::k_current), repo.name);
+    }
+    return;
+  }
+  tag.has_current = true;
+  tag.current = r.digest;
+  tag.current_mtime = r.mtime;
+  tag.current_mtime_ns =
+      static_cast<std::int64_t>(r.mtime_ts.tv_sec) * 1000000000 + r.mtime_ts.tv_nsec;
+  seen(r.mtime_ts, [&] { return cpath; });
+  if (!r.problem.empty()) {
+    tag.current_problem = true;
+    uncertain.store(true);
+    finding(r.kind, Severity::error, cpath, repo.name,
+            "link '" + cpath + "' " + r.problem + "; every revision is kept");
+  }
+}
+
+std::optional<Tag> Scanner::read_tag(int tags_fd, const fs::DirEntry& e, const std::string& tpath,
+                                     Repository& repo, std::atomic<bool>& uncertain) {
+  std::string epath = layout::join(tpath, e.name);
+  if (e.type != fs::EntryType::directory) {
+    uncertain.store(true);
+    finding(e.type == fs::EntryType::symlink ? FindingKind::symlink : FindingKind::unknown_entry,
+            Severity::error, epath, repo.name,
+            "'" + epath + "' is not a tag directory; every revision is kept");
+    return std::nullopt;
+  }
+  if (!layout::is_valid_tag(e.name)) {
+    finding(FindingKind::invalid_name, Severity::error, epath, repo.name,
+            "'" + epath + "' is not a valid tag name; read anyway");
+  }
+  auto dir = fs::open_dir(tags_fd, e.name);
+  if (!dir) {
+    uncertain.store(true);
+    finding(FindingKind::unreadable, Severity::error, epath, repo.name,
+            cannot("open directory", epath, dir.error()) + "; every revision is kept");
+    return std::nullopt;
+  }
+  Tag tag;
+  tag.name = e.name;
+  read_current(dir->get(), epath, repo, tag, uncertain);
+  auto index = fs::open_dir(dir->get(), layout::k_index);
+  if (index) {
+    bool unreadable = false;
+    tag.history = read_links(index->get(), layout::join(epath, layout::k_index), repo, true,
+                             unreadable, LinkDir::tag_history);
+  } else if (index.error().sys_errno != ENOENT) {
+    finding(FindingKind::unreadable, Severity::error, layout::join(epath, layout::k_index),
+            repo.name,
+            cannot("open directory", layout::join(epath, layout::k_index), index.error()));
+  }
+  if (!tag.has_current) {
+    TreeStats inside = tree_stats(dir->get());
+    if (tag.history.empty() && inside.files == 0 && !inside.error) {
+      // What is left of a tag whose link files were removed: nothing to resolve.
+      struct stat st {};
+      ::fstat(dir->get(), &st);
+      leftover(Leftover::Kind::empty_tag_dir, epath, repo.name,
+               std::max<std::int64_t>(st.st_mtim.tv_sec, inside.newest));
+      return std::nullopt;
+    }
+    finding(FindingKind::malformed_link, Severity::warning, epath, repo.name,
+            "tag directory '" + epath + "' has no current link; the tag does not resolve");
+  }
+  return tag;
+}
+
 void Scanner::scan_tags(int tags_fd, Repository& repo) {
   std::string tpath = layout::tags_dir(repo.name);
   auto entries = fs::list_dir(tags_fd);
@@ -352,78 +454,9 @@ void Scanner::scan_tags(int tags_fd, Repository& repo) {
   // Each tag is read on its own (see read_links): a repository may have thousands.
   std::atomic<bool> uncertain{false};
   std::vector<std::optional<Tag>> found(entries->size());
-  auto one = [&](std::size_t i) {
-    const fs::DirEntry& e = (*entries)[i];
-    std::string epath = layout::join(tpath, e.name);
-    if (e.type != fs::EntryType::directory) {
-      uncertain.store(true);
-      finding(e.type == fs::EntryType::symlink ? FindingKind::symlink : FindingKind::unknown_entry,
-              Severity::error, epath, repo.name,
-              "'" + epath + "' is not a tag directory; every revision is kept");
-      return;
-    }
-    if (!layout::is_valid_tag(e.name)) {
-      finding(FindingKind::invalid_name, Severity::error, epath, repo.name,
-              "'" + epath + "' is not a valid tag name; read anyway");
-    }
-    auto dir = fs::open_dir(tags_fd, e.name);
-    if (!dir) {
-      uncertain.store(true);
-      finding(FindingKind::unreadable, Severity::error, epath, repo.name,
-              cannot("open directory", epath, dir.error()) + "; every revision is kept");
-      return;
-    }
-    Tag tag;
-    tag.name = e.name;
-    std::string cur_rel = std::string(layout::k_current) + "/" + std::string(layout::k_link);
-    std::string cpath = layout::tag_current_link(repo.name, tag.name);
-    LinkRead r = read_link(dir->get(), cur_rel.c_str());
-    if (r.exists) {
-      tag.has_current = true;
-      tag.current = r.digest;
-      tag.current_mtime = r.mtime;
-      tag.current_mtime_ns =
-          static_cast<std::int64_t>(r.mtime_ts.tv_sec) * 1000000000 + r.mtime_ts.tv_nsec;
-      seen(r.mtime_ts, [&] { return cpath; });
-      if (!r.problem.empty()) {
-        tag.current_problem = true;
-        uncertain.store(true);
-        finding(r.kind, Severity::error, cpath, repo.name,
-                "link '" + cpath + "' " + r.problem + "; every revision is kept");
-      }
-    } else {
-      auto current = fs::open_dir(dir->get(), layout::k_current);
-      if (current) {
-        inspect_incomplete(dir->get(), std::string(layout::k_current),
-                           layout::join(epath, layout::k_current), repo.name);
-      }
-    }
-    auto index = fs::open_dir(dir->get(), layout::k_index);
-    if (index) {
-      bool unreadable = false;
-      tag.history = read_links(index->get(), layout::join(epath, layout::k_index), repo, true,
-                               unreadable, LinkDir::tag_history);
-    } else if (index.error().sys_errno != ENOENT) {
-      finding(FindingKind::unreadable, Severity::error, layout::join(epath, layout::k_index),
-              repo.name,
-              cannot("open directory", layout::join(epath, layout::k_index), index.error()));
-    }
-    if (!tag.has_current) {
-      TreeStats inside = tree_stats(dir->get());
-      if (tag.history.empty() && inside.files == 0 && !inside.error) {
-        // What is left of a tag whose link files were removed: nothing to resolve.
-        struct stat st {};
-        ::fstat(dir->get(), &st);
-        leftover(Leftover::Kind::empty_tag_dir, epath, repo.name,
-                 std::max<std::int64_t>(st.st_mtim.tv_sec, inside.newest));
-        return;
-      }
-      finding(FindingKind::malformed_link, Severity::warning, epath, repo.name,
-              "tag directory '" + epath + "' has no current link; the tag does not resolve");
-    }
-    found[i] = std::move(tag);
-  };
-  for_each_index(entries->size(), 16, one);
+  for_each_index(entries->size(), 16, [&](std::size_t i) {
+    found[i] = read_tag(tags_fd, (*entries)[i], tpath, repo, uncertain);
+  });
   if (uncertain.load()) {
     repo.tags_uncertain = true;
   }

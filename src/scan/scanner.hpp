@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <ctime>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -86,10 +87,36 @@ class Scanner {
 
   void all_blobs_unknown();
 
+  // Scans `blobs/sha256/<e.name>`, appending its blobs to `out`.
   void scan_prefix(int blobs_fd, const fs::DirEntry& e, std::vector<Blob>& out);
+
+  // Opens the prefix directory `e` (at `path`); a symbolic link, a stranger or a directory
+  // that cannot be opened is reported (what it may hold is unknown) and gives nothing.
+  std::optional<fs::Fd> open_prefix(int blobs_fd, const fs::DirEntry& e, const std::string& path);
+
+  // Examines entry `b` of the open prefix directory `prefix` (at `path`): a blob is appended
+  // to `out` with its size and time; anything else is reported, and a blob it may be is
+  // unknown.
+  void scan_blob(int prefix_fd, const std::string& prefix, const std::string& path,
+                 const fs::DirEntry& b, std::vector<Blob>& out);
 
   // Walks a directory below repositories/ whose repository name would be `name`.
   void walk(fs::Fd dir, const std::string& name, tbb::task_group& group);
+
+  // A reserved entry `e` (at `epath`) of `repo`'s directory: `_manifests`, `_layers` and
+  // `_uploads` are scanned; anything else is reported.
+  void scan_own_dir(int dir_fd, const fs::DirEntry& e, const std::string& epath, Repository& repo);
+
+  // Any other entry of the directory of `repo` (a repository when `is_repo`): a directory is
+  // walked as a task of `group`; a symbolic link keeps every blob.
+  void descend(int dir_fd, const fs::DirEntry& e, const std::string& epath, Repository& repo,
+               bool is_repo, tbb::task_group& group);
+
+  // Opens and lists the algorithm directory `apath` (`sha256`) of a link directory. Nothing
+  // when it is missing and `missing_ok`, or cannot be read (then `unreadable` is set).
+  std::optional<std::pair<fs::Fd, std::vector<fs::DirEntry>>> open_links(
+      int parent_fd, const std::string& apath, const std::string& repo, bool missing_ok,
+      bool& unreadable, LinkDir where);
 
   // Reads `<dir>/<hex>/link` entries of a sha256 link directory (revisions, layers, history).
   std::vector<Link> read_links(int parent_fd, const std::string& path, Repository& owner,
@@ -113,6 +140,14 @@ class Scanner {
   void scan_manifests(int manifests_fd, Repository& repo);
 
   void scan_tags(int tags_fd, Repository& repo);
+
+  // The tag directory `e` of `repo`; nothing when it is no tag or an empty leftover.
+  std::optional<Tag> read_tag(int tags_fd, const fs::DirEntry& e, const std::string& tpath,
+                              Repository& repo, std::atomic<bool>& uncertain);
+
+  // The tag's `current/link`, read from its open directory.
+  void read_current(int tag_fd, const std::string& epath, const Repository& repo, Tag& tag,
+                    std::atomic<bool>& uncertain);
 
   void scan_uploads(int uploads_fd, Repository& repo);
 
