@@ -244,6 +244,119 @@ Result<Digest> hash_object(Store& store, const std::string& key) {
   return d;
 }
 
+namespace {
+
+using DigestSet = std::unordered_set<Digest, DigestHash>;
+
+// --verify-data: hashes the sampled blobs in parallel; returns those whose bytes do not hash
+// to their name. A blob that cannot be read is a finding.
+DigestSet verify_content(Store& store, const Inventory& inv, const FsckOptions& options,
+                         tbb::task_arena& arena, FsckReport& report,
+                         std::vector<Finding>& findings) {
+  DigestSet corrupt;
+  if (options.verify_percent <= 0) {
+    return corrupt;
+  }
+  std::vector<const Blob*> chosen;
+  for (const Blob& b : inv.blobs) {
+    if (options.verify_percent >= 100 ||
+        static_cast<double>(sample_key(options.seed, b.digest) % 1000000) <
+            options.verify_percent * 10000) {
+      chosen.push_back(&b);
+    }
+  }
+  std::vector<std::string> errors(chosen.size());
+  std::vector<char> bad(chosen.size(), 0);
+  auto start = std::chrono::steady_clock::now();
+  arena.execute([&] {
+    tbb::parallel_for(std::size_t{0}, chosen.size(), [&](std::size_t i) {
+      auto h = hash_object(store, layout::blob_data(chosen[i]->digest));
+      if (!h) {
+        errors[i] = h.error().message;
+      } else if (*h != chosen[i]->digest) {
+        bad[i] = 1;
+      }
+    });
+  });
+  report.verify_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (std::size_t i = 0; i < chosen.size(); ++i) {
+    report.blobs_verified += 1;
+    report.bytes_verified += chosen[i]->size;
+    if (bad[i] != 0) {
+      corrupt.insert(chosen[i]->digest);
+    }
+    if (!errors[i].empty()) {
+      findings.push_back(Finding{FindingKind::unreadable, Severity::error,
+                                 layout::blob_data(chosen[i]->digest), "", errors[i]});
+    }
+  }
+  return corrupt;
+}
+
+// The links of `repo` a repair removes: those naming no blob (reported) and those naming a
+// corrupt blob, which moves to lost+found (its links would dangle, and a re-push must not be
+// told the blob is already there).
+void find_links_to_repair(const Inventory& inv, const Repository& repo, const DigestSet& corrupt,
+                          Checker& checker, std::deque<LinkAction>& repair_links) {
+  auto check = [&](const Link& l, ActionKind kind, const std::string* tag) {
+    if (l.problem()) {
+      return;
+    }
+    const Digest& d = link_digest(inv, repo, l);
+    if (l.dangling()) {  // its digest names no blob
+      LinkAction a{&repo, tag, l.ref, kind, Reason::dangling_link};
+      std::string dir = Action{kind, a.reason, repo.name, tag != nullptr ? *tag : "", d, 0}.path();
+      checker.add("dangling-link", dir, repo.name,
+                  "link '" + dir + "' names " + d.str() + ", which does not exist");
+      repair_links.push_back(a);
+    } else if (corrupt.count(d) != 0) {
+      repair_links.push_back(LinkAction{&repo, tag, l.ref, kind, Reason::link_to_corrupt_blob});
+    }
+  };
+  for (const Link& l : repo.layers) {
+    check(l, ActionKind::layer_link, nullptr);
+  }
+  for (const Link& l : repo.revisions) {
+    check(l, ActionKind::revision, nullptr);
+  }
+  for (const Tag& tag : repo.tags) {
+    for (const Link& l : tag.history) {
+      check(l, ActionKind::tag_history, &tag.name);
+    }
+  }
+}
+
+// Repairs are a plan that sweep() carries out, like any other deletion: links removed,
+// corrupt blobs moved to lost+found. Listed always, applied only with `options.repair`.
+void repair(Store& store, const Inventory& inv, std::deque<LinkAction> links,
+            const DigestSet& corrupt, const FsckOptions& options, tbb::task_arena& arena,
+            FsckReport& report) {
+  std::vector<std::uint32_t> corrupt_blobs;
+  corrupt_blobs.reserve(corrupt.size());
+  for (const Digest& d : corrupt) {
+    corrupt_blobs.push_back(blob_index(inv, d));
+  }
+  std::sort(corrupt_blobs.begin(), corrupt_blobs.end());
+  Plan repairs = make_repair_plan(inv, std::move(links), corrupt_blobs, options.now);
+  std::optional<SweepResult> swept;
+  if (options.repair) {
+    auto remover = store.remover();
+    swept = sweep(repairs, *remover, arena);
+  }
+  for (std::size_t i = 0; i < repairs.actions.size(); ++i) {
+    Action a = repairs.actions[i];
+    bool move = a.kind == ActionKind::quarantine;
+    report.repairs.push_back(Repair{move ? "move-to-lost-found" : "remove-dangling-link", a.path(),
+                                    move ? layout::lost_found_entry(a.digest, repairs.made_at) : "",
+                                    swept ? swept->error(i) : ""});
+  }
+  std::sort(report.repairs.begin(), report.repairs.end(),
+            [](const Repair& a, const Repair& b) { return a.path < b.path; });
+}
+
+}  // namespace
+
 Result<FsckReport> fsck(Store& store, const FsckOptions& options, tbb::task_arena& arena) {
   auto graph = build_graph(store, GraphOptions{}, arena);
   if (!graph) {
@@ -257,45 +370,7 @@ Result<FsckReport> fsck(Store& store, const FsckOptions& options, tbb::task_aren
   MarkResult marks = mark(inv, table, MarkOptions{}, arena);
   findings.insert(findings.end(), marks.findings.begin(), marks.findings.end());
   sort_findings(findings);
-
-  // Content.
-  std::unordered_set<Digest, DigestHash> corrupt;
-  if (options.verify_percent > 0) {
-    std::vector<const Blob*> chosen;
-    for (const Blob& b : inv.blobs) {
-      if (options.verify_percent >= 100 ||
-          static_cast<double>(sample_key(options.seed, b.digest) % 1000000) <
-              options.verify_percent * 10000) {
-        chosen.push_back(&b);
-      }
-    }
-    std::vector<std::string> errors(chosen.size());
-    std::vector<char> bad(chosen.size(), 0);
-    auto start = std::chrono::steady_clock::now();
-    arena.execute([&] {
-      tbb::parallel_for(std::size_t{0}, chosen.size(), [&](std::size_t i) {
-        auto h = hash_object(store, layout::blob_data(chosen[i]->digest));
-        if (!h) {
-          errors[i] = h.error().message;
-        } else if (*h != chosen[i]->digest) {
-          bad[i] = 1;
-        }
-      });
-    });
-    report.verify_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    for (std::size_t i = 0; i < chosen.size(); ++i) {
-      report.blobs_verified += 1;
-      report.bytes_verified += chosen[i]->size;
-      if (bad[i] != 0) {
-        corrupt.insert(chosen[i]->digest);
-      }
-      if (!errors[i].empty()) {
-        findings.push_back(Finding{FindingKind::unreadable, Severity::error,
-                                   layout::blob_data(chosen[i]->digest), "", errors[i]});
-      }
-    }
-  }
+  DigestSet corrupt = verify_content(store, inv, options, arena, report, findings);
 
   Checker checker(inv, table);
   for (const Finding& f : findings) {
@@ -322,35 +397,7 @@ Result<FsckReport> fsck(Store& store, const FsckOptions& options, tbb::task_aren
       }
     }
     if (inv.blobs_complete) {
-      auto dangling = [&](const Link& l, ActionKind kind, const std::string* tag) {
-        if (l.problem()) {
-          return;
-        }
-        const Digest& d = link_digest(inv, repo, l);
-        if (l.dangling()) {  // its digest names no blob
-          LinkAction a{&repo, tag, l.ref, kind, Reason::dangling_link};
-          std::string dir =
-              Action{kind, a.reason, repo.name, tag != nullptr ? *tag : "", d, 0}.path();
-          checker.add("dangling-link", dir, repo.name,
-                      "link '" + dir + "' names " + d.str() + ", which does not exist");
-          repair_links.push_back(a);
-        } else if (corrupt.count(d) != 0) {
-          // The corrupt blob moves to lost+found: its links would dangle, and a re-push
-          // must not be told the blob is already there.
-          repair_links.push_back(LinkAction{&repo, tag, l.ref, kind, Reason::link_to_corrupt_blob});
-        }
-      };
-      for (const Link& l : repo.layers) {
-        dangling(l, ActionKind::layer_link, nullptr);
-      }
-      for (const Link& l : repo.revisions) {
-        dangling(l, ActionKind::revision, nullptr);
-      }
-      for (const Tag& tag : repo.tags) {
-        for (const Link& l : tag.history) {
-          dangling(l, ActionKind::tag_history, &tag.name);
-        }
-      }
+      find_links_to_repair(inv, repo, corrupt, checker, repair_links);
     }
   }
   for (const Leftover& l : inv.leftovers) {
@@ -363,29 +410,7 @@ Result<FsckReport> fsck(Store& store, const FsckOptions& options, tbb::task_aren
   std::sort(report.problems.begin(), report.problems.end(), [](const Problem& a, const Problem& b) {
     return std::tie(a.severity, a.kind, a.path) > std::tie(b.severity, b.kind, b.path);
   });
-  // Repairs are a plan that sweep() carries out, like any other deletion: links removed,
-  // corrupt blobs moved to lost+found.
-  std::vector<std::uint32_t> corrupt_blobs;
-  corrupt_blobs.reserve(corrupt.size());
-  for (const Digest& d : corrupt) {
-    corrupt_blobs.push_back(blob_index(inv, d));
-  }
-  std::sort(corrupt_blobs.begin(), corrupt_blobs.end());
-  Plan repairs = make_repair_plan(inv, std::move(repair_links), corrupt_blobs, options.now);
-  std::optional<SweepResult> swept;
-  if (options.repair) {
-    auto remover = store.remover();
-    swept = sweep(repairs, *remover, arena);
-  }
-  for (std::size_t i = 0; i < repairs.actions.size(); ++i) {
-    Action a = repairs.actions[i];
-    bool move = a.kind == ActionKind::quarantine;
-    report.repairs.push_back(Repair{move ? "move-to-lost-found" : "remove-dangling-link", a.path(),
-                                    move ? layout::lost_found_entry(a.digest, repairs.made_at) : "",
-                                    swept ? swept->error(i) : ""});
-  }
-  std::sort(report.repairs.begin(), report.repairs.end(),
-            [](const Repair& a, const Repair& b) { return a.path < b.path; });
+  repair(store, inv, std::move(repair_links), corrupt, options, arena, report);
   return report;
 }
 

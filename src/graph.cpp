@@ -131,6 +131,82 @@ ManifestRecord unreadable(std::string error, std::vector<Digest> mentioned = {})
   return rec;
 }
 
+// The digests still to read, a wave at a time; each blob is queued once. A speculative one
+// (a young blob no link names) is read only up to the registry's limit and is no finding when
+// it is not a manifest.
+class Waves {
+ public:
+  explicit Waves(std::size_t blobs) : m_queued(blobs, false), m_speculative(blobs, false) {}
+
+  void queue(std::uint32_t b) {
+    if (b != k_no_blob && !m_queued[b]) {
+      m_queued[b] = true;
+      m_wave.push_back(b);
+    }
+  }
+  void queue_speculative(std::uint32_t b) {
+    if (b != k_no_blob && !m_queued[b]) {
+      m_speculative[b] = true;
+      queue(b);
+    }
+  }
+  bool speculative(std::uint32_t b) const { return m_speculative[b]; }
+  void settled(std::uint32_t b) { m_speculative[b] = false; }
+  // The next wave, sorted; empty when all is read.
+  std::vector<std::uint32_t> take() {
+    std::vector<std::uint32_t> out = std::move(m_wave);
+    m_wave.clear();
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+ private:
+  std::vector<bool> m_queued;
+  std::vector<bool> m_speculative;
+  std::vector<std::uint32_t> m_wave;
+};
+
+// The first wave: every digest a revision link (or the other target of a mismatched one) or a
+// tag's current link names, then the speculative ones.
+void queue_first_wave(const Inventory& inventory, const std::vector<Digest>& speculative,
+                      Waves& waves) {
+  for (const Repository& repo : inventory.repositories) {
+    for (const Link& rev : repo.revisions) {
+      if (!rev.dangling()) {
+        waves.queue(rev.ref);
+      }
+      if (const Digest* other = other_target(repo, rev)) {
+        waves.queue(blob_index(inventory, *other));
+      }
+    }
+    for (const Tag& tag : repo.tags) {
+      if (tag.current) {
+        waves.queue(blob_index(inventory, *tag.current));
+      }
+    }
+  }
+  // Young blobs no link names yet may be manifests of a push in progress.
+  for (const Digest& d : speculative) {
+    waves.queue_speculative(blob_index(inventory, d));
+  }
+}
+
+// Reads and parses the manifest at `digest`'s data.
+ManifestRecord read_record(Store& store, const Digest& digest, bool speculative,
+                           ManifestParser& parser, RefMaker& ref) {
+  std::string path = layout::blob_data(digest);
+  auto bytes = store.read(path, speculative ? k_speculative_max : k_manifest_max);
+  if (!bytes) {
+    return unreadable(bytes.error().message);
+  }
+  ParseOutcome parsed = parser.parse(*bytes);
+  if (parsed.manifest) {
+    return compact(std::move(*parsed.manifest), ref);
+  }
+  return unreadable("manifest '" + path + "' cannot be read: " + parsed.error,
+                    std::move(parsed.mentioned));
+}
+
 }  // namespace
 
 ManifestTable load_manifests(Store& store, const Inventory& inventory, tbb::task_arena& arena,
@@ -139,83 +215,38 @@ ManifestTable load_manifests(Store& store, const Inventory& inventory, tbb::task
   ManifestTable table;
   RefMaker ref(inventory, table.m_absent);
   // Only a digest with a blob can be read; the rest stay out of the table (missing).
-  std::vector<bool> queued(inventory.blobs.size(), false);
-  std::vector<bool> maybe(inventory.blobs.size(), false);
-  std::vector<std::uint32_t> wave;
-  auto queue = [&](std::uint32_t b) {
-    if (b != k_no_blob && !queued[b]) {
-      queued[b] = true;
-      wave.push_back(b);
-    }
-  };
-  for (const Repository& repo : inventory.repositories) {
-    for (const Link& rev : repo.revisions) {
-      if (!rev.dangling()) {
-        queue(rev.ref);
-      }
-      if (const Digest* other = other_target(repo, rev)) {
-        queue(blob_index(inventory, *other));
-      }
-    }
-    for (const Tag& tag : repo.tags) {
-      if (tag.current) {
-        queue(blob_index(inventory, *tag.current));
-      }
-    }
-  }
-  // Young blobs no link names yet may be manifests of a push in progress.
-  for (const Digest& d : speculative) {
-    std::uint32_t b = blob_index(inventory, d);
-    if (b != k_no_blob && !queued[b]) {
-      maybe[b] = true;
-      queue(b);
-    }
-  }
+  Waves waves(inventory.blobs.size());
+  queue_first_wave(inventory, speculative, waves);
   tbb::enumerable_thread_specific<ManifestParser> parsers;
   std::mutex findings_mutex;
   std::vector<std::pair<std::uint32_t, ManifestRecord>> loaded;
-  while (!wave.empty()) {
-    std::sort(wave.begin(), wave.end());
+  for (std::vector<std::uint32_t> wave = waves.take(); !wave.empty(); wave = waves.take()) {
     std::vector<ManifestRecord> records(wave.size());
     arena.execute([&] {
       tbb::parallel_for(std::size_t{0}, wave.size(), [&](std::size_t i) {
         const Digest& d = inventory.blobs[wave[i]].digest;
-        ManifestRecord& rec = records[i];
-        std::string path = layout::blob_data(d);
-        bool speculative_read = maybe[wave[i]];
-        auto bytes = store.read(path, speculative_read ? k_speculative_max : k_manifest_max);
-        if (!bytes) {
-          rec = unreadable(bytes.error().message);
-        } else {
-          ParseOutcome parsed = parsers.local().parse(*bytes);
-          if (parsed.manifest) {
-            rec = compact(std::move(*parsed.manifest), ref);
-          } else {
-            rec = unreadable("manifest '" + path + "' cannot be read: " + parsed.error,
-                             std::move(parsed.mentioned));
-          }
-        }
-        if (!rec.parsed() && !speculative_read) {
+        bool speculative_read = waves.speculative(wave[i]);
+        records[i] = read_record(store, d, speculative_read, parsers.local(), ref);
+        if (!records[i].parsed() && !speculative_read) {
           std::lock_guard lock(findings_mutex);
-          findings.push_back(Finding{FindingKind::manifest_unparseable, Severity::error, path, "",
-                                     rec.error() + "; every blob its repositories link is kept"});
+          findings.push_back(
+              Finding{FindingKind::manifest_unparseable, Severity::error, layout::blob_data(d), "",
+                      records[i].error() + "; every blob its repositories link is kept"});
         }
       });
     });
-    std::vector<std::uint32_t> current = std::move(wave);
-    wave.clear();
-    for (std::size_t i = 0; i < current.size(); ++i) {
+    for (std::size_t i = 0; i < wave.size(); ++i) {
       ManifestRecord& rec = records[i];
       if (rec.parsed()) {
         for (ManifestRef c : rec.children()) {
-          queue(ManifestTable::blob(c));
+          waves.queue(ManifestTable::blob(c));
         }
       }
       // A young blob that is not a manifest is no finding and needs no record.
-      if (rec.parsed() || !maybe[current[i]]) {
-        loaded.emplace_back(current[i], std::move(rec));
+      if (rec.parsed() || !waves.speculative(wave[i])) {
+        loaded.emplace_back(wave[i], std::move(rec));
       }
-      maybe[current[i]] = false;
+      waves.settled(wave[i]);
     }
   }
   std::sort(loaded.begin(), loaded.end(),

@@ -383,6 +383,98 @@ class RepoMarker {
   bool m_keeps_all_layers = false;
 };
 
+// Signature tags (sha256-<hex>.sig/.att/.sbom) not yet removed whose manifest <hex> has no
+// revision or is dead.
+std::set<std::string> orphan_signatures(const Inventory& inventory, const Repository& repo,
+                                        const std::set<std::string>& removed,
+                                        const std::vector<Digest>& dead) {
+  std::set<std::string> orphans;
+  for (const Tag& t : repo.tags) {
+    auto subject = signature_subject(t.name);
+    if (!subject || removed.count(t.name) != 0) {
+      continue;
+    }
+    bool exists =
+        std::any_of(repo.revisions.begin(), repo.revisions.end(),
+                    [&](const Link& l) { return link_digest(inventory, repo, l) == *subject; }) &&
+        !contains(dead, *subject);
+    if (!exists) {
+      orphans.insert(t.name);
+    }
+  }
+  return orphans;
+}
+
+RepoMark mark_repository(const Inventory& inventory, const Repository& repo,
+                         const ManifestTable& manifests, const MarkOptions& options,
+                         std::vector<Finding>& findings) {
+  RepoMarker marker(inventory, repo, manifests, options, findings);
+  std::set<std::string> removed;
+  for (const Tag& t : repo.tags) {
+    if (t.remove_requested) {
+      removed.insert(t.name);
+    }
+  }
+  RepoMark result = marker.run(removed);
+  // Signature tags whose manifest is gone go too; that can orphan a signature of the
+  // signature, so repeat until nothing changes.
+  while (options.delete_orphan_signatures && !repo.tags_uncertain && !repo.uncertain) {
+    std::set<std::string> orphans = orphan_signatures(inventory, repo, removed, result.dead);
+    if (orphans.empty()) {
+      break;
+    }
+    removed.insert(orphans.begin(), orphans.end());
+    result.orphan_signature_tags.insert(result.orphan_signature_tags.end(), orphans.begin(),
+                                        orphans.end());
+    std::vector<std::string> keep_orphans = result.orphan_signature_tags;
+    result = marker.run(removed);
+    result.orphan_signature_tags = std::move(keep_orphans);
+  }
+  for (const Tag& t : repo.tags) {
+    if (t.remove_requested) {
+      result.removed_tags.push_back(t.name);
+    }
+  }
+  return result;
+}
+
+// A young blob that is a manifest (pushed, its links not yet written) keeps what it
+// references, in every repository: adds it, its blobs and its children to `marks`.
+void mark_young_manifests(const Inventory& inventory, const ManifestTable& manifests,
+                          const Grace& grace, Marks& marks) {
+  if (!grace.enabled()) {
+    return;
+  }
+  std::vector<std::uint32_t> todo;
+  for (std::uint32_t b = 0; b < inventory.blobs.size(); ++b) {
+    const ManifestRecord* rec = manifests.find(b);
+    if (grace.young(inventory.blobs[b].mtime) && rec != nullptr && rec->parsed()) {
+      todo.push_back(b);
+    }
+  }
+  std::vector<bool> done(inventory.blobs.size(), false);
+  while (!todo.empty()) {
+    std::uint32_t b = todo.back();
+    todo.pop_back();
+    if (done[b]) {
+      continue;
+    }
+    done[b] = true;
+    marks.blobs.push_back(b);
+    const ManifestRecord* rec = manifests.find(b);
+    if (rec != nullptr && rec->parsed()) {
+      marks.add(manifests, inventory, rec->blobs());
+      for (ManifestRef c : rec->children()) {
+        if (std::uint32_t cb = ManifestTable::blob(c); cb != k_no_blob) {
+          todo.push_back(cb);
+        } else {
+          marks.absent.push_back(manifests.digest(inventory, c));
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 MarkResult mark(const Inventory& inventory, const ManifestTable& manifests,
@@ -397,48 +489,7 @@ MarkResult mark(const Inventory& inventory, const ManifestTable& manifests,
         out.repositories[i].removed = true;
         return;
       }
-      RepoMarker marker(inventory, repo, manifests, options, findings.local());
-      std::set<std::string> removed;
-      for (const Tag& t : repo.tags) {
-        if (t.remove_requested) {
-          removed.insert(t.name);
-        }
-      }
-      RepoMark result = marker.run(removed);
-      // Signature tags whose manifest is gone go too; that can orphan a signature of the
-      // signature, so repeat until nothing changes.
-      while (options.delete_orphan_signatures && !repo.tags_uncertain && !repo.uncertain) {
-        std::set<std::string> orphans;
-        for (const Tag& t : repo.tags) {
-          auto subject = signature_subject(t.name);
-          if (!subject || removed.count(t.name) != 0) {
-            continue;
-          }
-          bool exists = std::any_of(repo.revisions.begin(), repo.revisions.end(),
-                                    [&](const Link& l) {
-                                      return link_digest(inventory, repo, l) == *subject;
-                                    }) &&
-                        !contains(result.dead, *subject);
-          if (!exists) {
-            orphans.insert(t.name);
-          }
-        }
-        if (orphans.empty()) {
-          break;
-        }
-        removed.insert(orphans.begin(), orphans.end());
-        result.orphan_signature_tags.insert(result.orphan_signature_tags.end(), orphans.begin(),
-                                            orphans.end());
-        std::vector<std::string> keep_orphans = result.orphan_signature_tags;
-        result = marker.run(removed);
-        result.orphan_signature_tags = std::move(keep_orphans);
-      }
-      for (const Tag& t : repo.tags) {
-        if (t.remove_requested) {
-          result.removed_tags.push_back(t.name);
-        }
-      }
-      out.repositories[i] = std::move(result);
+      out.repositories[i] = mark_repository(inventory, repo, manifests, options, findings.local());
     });
   });
   out.blob_marked.assign(inventory.blobs.size(), false);
@@ -449,38 +500,7 @@ MarkResult mark(const Inventory& inventory, const ManifestTable& manifests,
     }
     extra.absent.insert(extra.absent.end(), r.marked_absent.begin(), r.marked_absent.end());
   }
-  // A young blob that is a manifest (pushed, its links not yet written) keeps what it
-  // references, in every repository.
-  if (options.grace.enabled()) {
-    std::vector<std::uint32_t> todo;
-    for (std::uint32_t b = 0; b < inventory.blobs.size(); ++b) {
-      const ManifestRecord* rec = manifests.find(b);
-      if (options.grace.young(inventory.blobs[b].mtime) && rec != nullptr && rec->parsed()) {
-        todo.push_back(b);
-      }
-    }
-    std::vector<bool> done(inventory.blobs.size(), false);
-    while (!todo.empty()) {
-      std::uint32_t b = todo.back();
-      todo.pop_back();
-      if (done[b]) {
-        continue;
-      }
-      done[b] = true;
-      extra.blobs.push_back(b);
-      const ManifestRecord* rec = manifests.find(b);
-      if (rec != nullptr && rec->parsed()) {
-        extra.add(manifests, inventory, rec->blobs());
-        for (ManifestRef c : rec->children()) {
-          if (std::uint32_t cb = ManifestTable::blob(c); cb != k_no_blob) {
-            todo.push_back(cb);
-          } else {
-            extra.absent.push_back(manifests.digest(inventory, c));
-          }
-        }
-      }
-    }
-  }
+  mark_young_manifests(inventory, manifests, options.grace, extra);
   std::vector<std::uint32_t> extra_blobs;
   extra.finish(extra_blobs, out.marked_absent);
   for (std::uint32_t i : extra_blobs) {

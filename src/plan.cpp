@@ -191,13 +191,8 @@ class Planner {
     add(Action{ActionKind::repository, reason, repo.name, {}, Digest{}, bytes});
   }
 
-  void plan_repository(const Repository& repo, const RepoMark& rm) {
-    if (rm.removed) {
-      remove_repository(repo, Reason::requested);
-      return;
-    }
-    const std::size_t first = m_actions.size();
-    const std::size_t first_link = m_links.size();
+  // Tags removed by request and orphaned signature tags; returns their names.
+  std::set<std::string_view> plan_tags(const Repository& repo, const RepoMark& rm) {
     std::set<std::string_view> gone_tags;
     auto remove_tag = [&](const std::string& name, Reason reason) {
       // The name as the inventory holds it: the action points into the inventory.
@@ -213,18 +208,22 @@ class Planner {
     for (const std::string& t : rm.orphan_signature_tags) {
       remove_tag(t, Reason::orphan_signature);
     }
-    // Without collection (rm --no-gc), what a removed tag alone reached is still unlinked,
-    // as the registry's own DELETE would; its blobs wait for the next gc.
+    return gone_tags;
+  }
+
+  // Dead manifests: as the registry's own DELETE, each leaves every remaining tag's history,
+  // then its revision link goes. Without collection (rm --no-gc) this is still done; their
+  // blobs wait for the next gc. Returns the revisions removed.
+  std::set<Digest> plan_dead_revisions(const Repository& repo, const RepoMark& rm,
+                                       const std::set<std::string_view>& gone_tags) {
     std::set<Digest> gone_revisions(rm.dead.begin(), rm.dead.end());
-    // As the registry's own DELETE: the manifest leaves every tag's history, then goes.
     if (!gone_revisions.empty()) {
       for (const Tag& tag : repo.tags) {
         if (gone_tags.count(tag.name) != 0) {
           continue;
         }
         for (const Link& l : tag.history) {
-          const Digest& d = link_digest(m_inv, repo, l);
-          if (gone_revisions.count(d) != 0) {
+          if (gone_revisions.count(link_digest(m_inv, repo, l)) != 0) {
             add_link(ActionKind::tag_history, Reason::untagged_manifest, repo, l.ref, &tag.name);
           }
         }
@@ -233,43 +232,54 @@ class Planner {
     for (const Digest& d : rm.dead) {
       add_link(ActionKind::revision, Reason::untagged_manifest, repo, ref_in(repo, d));
     }
-    if (!m_options.collect) {
-      return;
-    }
-    // A link is dangling only where its blob is known to be absent: not while something in
-    // the repository could not be read, nor when the blob's directory could not be examined.
-    auto dangling = [&](const Link& l) {
-      return l.dangling() && !repo.uncertain && !blob_unknown(m_inv, link_digest(m_inv, repo, l));
-    };
+    return gone_revisions;
+  }
+
+  // A link is dangling only where its blob is known to be absent: not while something in
+  // the repository could not be read, nor when the blob's directory could not be examined.
+  bool known_dangling(const Repository& repo, const Link& l) const {
+    return l.dangling() && !repo.uncertain && !blob_unknown(m_inv, link_digest(m_inv, repo, l));
+  }
+
+  // Revision links naming no blob; adds them to `gone_revisions`.
+  void plan_dangling_revisions(const Repository& repo, std::set<Digest>& gone_revisions) {
     for (const Link& rev : repo.revisions) {
-      if (rev.problem() || !dangling(rev)) {
+      if (rev.problem() || !known_dangling(repo, rev)) {
         continue;
       }
       if (young(rev.mtime)) {
         keep_young_link(ActionKind::revision, Reason::dangling_link, repo, rev);
         continue;
       }
-      const Digest& d = link_digest(m_inv, repo, rev);
-      if (gone_revisions.insert(d).second) {
+      if (gone_revisions.insert(link_digest(m_inv, repo, rev)).second) {
         add_link(ActionKind::revision, Reason::dangling_link, repo, rev.ref);
       }
     }
-    if (!rm.keeps_all_layers) {
-      for (const Link& l : repo.layers) {
-        if (l.problem()) {
-          continue;
-        }
-        if (!rm.keeps(m_inv, repo, l)) {
-          add_link(ActionKind::layer_link, Reason::unreferenced_layer_link, repo, l.ref);
-        } else if (dangling(l)) {
-          if (young(l.mtime)) {
-            keep_young_link(ActionKind::layer_link, Reason::dangling_link, repo, l);
-          } else {
-            add_link(ActionKind::layer_link, Reason::dangling_link, repo, l.ref);
-          }
+  }
+
+  // Layer links no mark keeps, and those naming no blob.
+  void plan_layer_links(const Repository& repo, const RepoMark& rm) {
+    if (rm.keeps_all_layers) {
+      return;
+    }
+    for (const Link& l : repo.layers) {
+      if (l.problem()) {
+        continue;
+      }
+      if (!rm.keeps(m_inv, repo, l)) {
+        add_link(ActionKind::layer_link, Reason::unreferenced_layer_link, repo, l.ref);
+      } else if (known_dangling(repo, l)) {
+        if (young(l.mtime)) {
+          keep_young_link(ActionKind::layer_link, Reason::dangling_link, repo, l);
+        } else {
+          add_link(ActionKind::layer_link, Reason::dangling_link, repo, l.ref);
         }
       }
     }
+  }
+
+  // Stale uploads; returns how many stay.
+  std::size_t plan_uploads(const Repository& repo) {
     std::size_t uploads_left = 0;
     for (const Upload& u : repo.uploads) {
       bool is_young = false;
@@ -285,6 +295,24 @@ class Planner {
         add(purge);
       }
     }
+    return uploads_left;
+  }
+
+  void plan_repository(const Repository& repo, const RepoMark& rm) {
+    if (rm.removed) {
+      remove_repository(repo, Reason::requested);
+      return;
+    }
+    const std::size_t first = m_actions.size();
+    const std::size_t first_link = m_links.size();
+    std::set<std::string_view> gone_tags = plan_tags(repo, rm);
+    std::set<Digest> gone_revisions = plan_dead_revisions(repo, rm, gone_tags);
+    if (!m_options.collect) {
+      return;
+    }
+    plan_dangling_revisions(repo, gone_revisions);
+    plan_layer_links(repo, rm);
+    std::size_t uploads_left = plan_uploads(repo);
     std::size_t tags_left = repo.tags.size() - std::min(repo.tags.size(), gone_tags.size());
     std::size_t revisions_left = repo.revisions.size() - gone_revisions.size();
     if (m_options.remove_empty_repositories && tags_left == 0 && revisions_left == 0 &&

@@ -156,8 +156,12 @@ const std::string& SweepResult::error(std::size_t i) const {
   return it != errors.end() && it->first == i ? it->second : none;
 }
 
-SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena, SweepGuard* guard) {
-  SweepResult out;
+namespace {
+
+// Runs the plan phase by phase (a phase is a run of one kind), each in parallel batches,
+// asking `guard` (when given) before each phase what to skip. Failures go to out.errors.
+void run_phases(const Plan& plan, Remover& remover, tbb::task_arena& arena, SweepGuard* guard,
+                SweepResult& out) {
   std::vector<std::uint8_t> done;
   if (guard != nullptr) {
     out.skip.assign(plan.actions.size(), 0);
@@ -207,9 +211,12 @@ SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena, Sw
     }
   });
   std::sort(out.errors.begin(), out.errors.end());
+}
 
-  std::set<std::string> to_sync;
-  std::vector<std::string> cleanup;
+// Counts what was done, skipped and failed; collects the directories to sync and those a
+// deletion may have left empty.
+void tally(const Plan& plan, SweepResult& out, std::set<std::string>& to_sync,
+           std::vector<std::string>& cleanup) {
   for (std::size_t i = 0; i < plan.actions.size(); ++i) {
     const Action& a = plan.actions[i];
     if (out.skipped(i)) {
@@ -235,6 +242,11 @@ SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena, Sw
     std::vector<std::string> then = a.then_if_empty();
     cleanup.insert(cleanup.end(), then.begin(), then.end());
   }
+}
+
+// Removes the directories in `cleanup` that are empty, deepest first.
+void remove_emptied(Remover& remover, std::vector<std::string> cleanup, SweepResult& out,
+                    std::set<std::string>& to_sync) {
   std::sort(cleanup.begin(), cleanup.end(), [](const std::string& a, const std::string& b) {
     return depth(a) != depth(b) ? depth(a) > depth(b) : a < b;
   });
@@ -251,7 +263,11 @@ SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena, Sw
     }
   }
   std::sort(out.removed_dirs.begin(), out.removed_dirs.end());
+}
 
+// Makes the deletions durable: syncs every directory they changed, in parallel.
+void sync_dirs(Remover& remover, tbb::task_arena& arena, const std::set<std::string>& to_sync,
+               SweepResult& out) {
   std::vector<std::string> sync_list(to_sync.begin(), to_sync.end());
   std::vector<std::string> sync_errors(sync_list.size());
   arena.execute([&] {
@@ -268,6 +284,18 @@ SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena, Sw
           Finding{FindingKind::delete_failed, Severity::warning, sync_list[i], "", sync_errors[i]});
     }
   }
+}
+
+}  // namespace
+
+SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena, SweepGuard* guard) {
+  SweepResult out;
+  run_phases(plan, remover, arena, guard, out);
+  std::set<std::string> to_sync;
+  std::vector<std::string> cleanup;
+  tally(plan, out, to_sync, cleanup);
+  remove_emptied(remover, std::move(cleanup), out, to_sync);
+  sync_dirs(remover, arena, to_sync, out);
   if (guard != nullptr) {
     std::vector<Finding> why = guard->take_findings();
     out.findings.insert(out.findings.end(), why.begin(), why.end());

@@ -18,6 +18,138 @@
 
 namespace regsweep {
 
+namespace {
+
+// True for each blob index in `blobs`, indexed like Inventory::blobs.
+std::vector<bool> blob_flags(const Inventory& inv, const std::vector<std::uint32_t>& blobs) {
+  std::vector<bool> out(inv.blobs.size(), false);
+  for (std::uint32_t b : blobs) {
+    out[b] = true;
+  }
+  return out;
+}
+
+// What the per-repository figures are computed from: one scan, the two markings, and the
+// blobs the two plans would delete (the same rule make_plan uses).
+struct UsageBasis {
+  const Inventory& inv;
+  const ManifestTable& table;
+  const MarkResult& marks;
+  const MarkResult& marks_m;
+  std::vector<bool> doomed;
+  std::vector<bool> doomed_m;
+  // How many repositories mark each blob (0, 1, or 2 for "more than one").
+  std::vector<std::uint8_t> markers;
+  // Leftover revision directories, by repository: manifests deleted through the API.
+  std::map<std::string, std::vector<const Leftover*>> leftovers_of;
+};
+
+void add_totals(const UsageBasis& u, const std::vector<bool>& young, UsageTotals& t) {
+  t.blobs = u.inv.blobs.size();
+  t.repositories = u.inv.repositories.size();
+  for (std::size_t i = 0; i < u.inv.blobs.size(); ++i) {
+    const Blob& b = u.inv.blobs[i];
+    t.blob_bytes += b.size;
+    if (u.doomed[i]) {
+      t.unreferenced_bytes += b.size;
+    } else if (young[i]) {
+      t.young_bytes += b.size;
+    } else {
+      t.referenced_bytes += b.size;
+    }
+    if (u.doomed_m[i]) {
+      t.unreferenced_m_bytes += b.size;
+    }
+  }
+}
+
+// Every blob repository `i` links or references, to attribute what gc would free: its marks,
+// its layer and revision links, what its revisions reference, and the manifests its leftover
+// revision directories name. Sorted, each once.
+std::vector<std::uint32_t> blobs_of_repository(const UsageBasis& u, std::size_t i) {
+  const Inventory& inv = u.inv;
+  const Repository& repo = inv.repositories[i];
+  const RepoMark& rm = u.marks.repositories[i];
+  std::vector<std::uint32_t> mine(rm.marked.begin(), rm.marked.end());
+  auto add = [&](const Digest& d) {
+    std::uint32_t b = blob_index(inv, d);
+    if (b != k_no_blob) {
+      mine.push_back(b);
+    }
+  };
+  auto add_refs = [&](const Digest& d) {
+    const ManifestRecord* m = u.table.find(inv, d);
+    if (m != nullptr && m->parsed()) {
+      for (std::span<const ManifestRef> refs : {m->blobs(), m->children()}) {
+        for (ManifestRef r : refs) {
+          if (std::uint32_t b = ManifestTable::blob(r); b != k_no_blob) {
+            mine.push_back(b);
+          }
+        }
+      }
+    }
+  };
+  // A link already holds its blob's index; only its references need looking up.
+  auto add_link = [&](const Link& l) {
+    if (!l.dangling()) {
+      mine.push_back(l.ref);
+    }
+  };
+  for (const Link& l : repo.layers) {
+    add_link(l);
+  }
+  for (const Link& r : repo.revisions) {
+    add_link(r);
+    add_refs(link_digest(inv, repo, r));
+  }
+  if (auto it = u.leftovers_of.find(repo.name); it != u.leftovers_of.end()) {
+    for (const Leftover* l : it->second) {
+      auto spec = layout::classify(l->path);
+      if (spec && spec->kind == layout::PathKind::revision_dir) {
+        add(spec->digest);  // a manifest deleted through the API: its blob is still here
+        add_refs(spec->digest);
+      }
+    }
+  }
+  std::sort(mine.begin(), mine.end());
+  mine.erase(std::unique(mine.begin(), mine.end()), mine.end());
+  return mine;
+}
+
+RepoUsage repo_usage(const UsageBasis& u, std::size_t i, std::uint64_t uploads) {
+  const Inventory& inv = u.inv;
+  const Repository& repo = inv.repositories[i];
+  const RepoMark& rm = u.marks.repositories[i];
+  const RepoMark& rm_m = u.marks_m.repositories[i];
+  RepoUsage out;
+  out.name = repo.name;
+  out.upload_bytes = uploads;
+  for (const Tag& tag : repo.tags) {
+    out.tags += tag.current ? 1 : 0;
+  }
+  for (const Link& rev : repo.revisions) {
+    const Digest& d = link_digest(inv, repo, rev);
+    bool tagged = std::binary_search(rm_m.live.begin(), rm_m.live.end(), d) &&
+                  !std::binary_search(rm_m.dead.begin(), rm_m.dead.end(), d);
+    (tagged ? out.manifests_tagged : out.manifests_untagged) += 1;
+  }
+  for (std::uint32_t b : rm.marked) {
+    std::uint64_t size = inv.blobs[b].size;
+    out.logical_bytes += size;
+    if (u.markers[b] == 1) {
+      out.exclusive_bytes += size;
+    }
+  }
+  out.shared_bytes = out.logical_bytes - out.exclusive_bytes;
+  for (std::uint32_t b : blobs_of_repository(u, i)) {
+    out.reclaimable_bytes += u.doomed[b] ? inv.blobs[b].size : 0;
+    out.reclaimable_m_bytes += u.doomed_m[b] ? inv.blobs[b].size : 0;
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<Usage> compute_usage(Store& store, const UsageOptions& options, tbb::task_arena& arena) {
   const Grace& grace = options.grace;
   GraphOptions graph_options;
@@ -38,54 +170,29 @@ Result<Usage> compute_usage(Store& store, const UsageOptions& options, tbb::task
   std::vector<Finding> findings = std::move(graph->findings);
   findings.insert(findings.end(), marks.findings.begin(), marks.findings.end());
   sort_findings(findings);
-  // Only the blobs the two plans would delete are needed: the same rule make_plan uses.
-  // Everything per blob is indexed like Inventory::blobs.
-  auto flags = [&](const std::vector<std::uint32_t>& blobs) {
-    std::vector<bool> out(inv.blobs.size(), false);
-    for (std::uint32_t b : blobs) {
-      out[b] = true;
-    }
-    return out;
-  };
-  std::vector<bool> doomed = flags(collectable_blobs(inv, marks, grace));
-  std::vector<bool> doomed_m = flags(collectable_blobs(inv, marks_m, grace));
+  UsageBasis basis{inv,
+                   table,
+                   marks,
+                   marks_m,
+                   blob_flags(inv, collectable_blobs(inv, marks, grace)),
+                   blob_flags(inv, collectable_blobs(inv, marks_m, grace)),
+                   std::vector<std::uint8_t>(inv.blobs.size(), 0),
+                   {}};
   // Kept for being young: as gc reports it, against the same marking without a grace period.
   std::vector<bool> young(inv.blobs.size(), false);
   if (anything_young(inv, grace)) {
     MarkResult ageless = mark(inv, table, MarkOptions{}, arena);
-    young = flags(young_blobs_kept(inv, marks, ageless, grace));
+    young = blob_flags(inv, young_blobs_kept(inv, marks, ageless, grace));
   }
-
-  UsageTotals& t = usage.totals;
-  t.blobs = inv.blobs.size();
-  t.repositories = inv.repositories.size();
-  for (std::size_t i = 0; i < inv.blobs.size(); ++i) {
-    const Blob& b = inv.blobs[i];
-    t.blob_bytes += b.size;
-    if (doomed[i]) {
-      t.unreferenced_bytes += b.size;
-    } else if (young[i]) {
-      t.young_bytes += b.size;
-    } else {
-      t.referenced_bytes += b.size;
-    }
-    if (doomed_m[i]) {
-      t.unreferenced_m_bytes += b.size;
-    }
-  }
-
-  // How many repositories mark each blob (0, 1, or 2 for "more than one").
-  std::vector<std::uint8_t> markers(inv.blobs.size(), 0);
+  add_totals(basis, young, usage.totals);
   for (const RepoMark& rm : marks.repositories) {
     for (std::uint32_t i : rm.marked) {
-      markers[i] = static_cast<std::uint8_t>(std::min(2, markers[i] + 1));
+      basis.markers[i] = static_cast<std::uint8_t>(std::min(2, basis.markers[i] + 1));
     }
   }
-  // Leftover revision directories, by repository: manifests deleted through the API.
-  std::map<std::string, std::vector<const Leftover*>> leftovers_of;
   for (const Leftover& l : inv.leftovers) {
     if (!l.repository.empty()) {
-      leftovers_of[l.repository].push_back(&l);
+      basis.leftovers_of[l.repository].push_back(&l);
     }
   }
   for (std::size_t i = 0; i < inv.repositories.size(); ++i) {
@@ -94,83 +201,12 @@ Result<Usage> compute_usage(Store& store, const UsageOptions& options, tbb::task
     for (const Upload& u : repo.uploads) {
       uploads += u.bytes;
     }
-    t.upload_bytes += uploads;
-    if (!options.globs.empty() &&
-        std::none_of(options.globs.begin(), options.globs.end(),
-                     [&](const std::string& g) { return glob_match(g, repo.name); })) {
-      continue;
+    usage.totals.upload_bytes += uploads;
+    if (options.globs.empty() ||
+        std::any_of(options.globs.begin(), options.globs.end(),
+                    [&](const std::string& g) { return glob_match(g, repo.name); })) {
+      usage.repositories.push_back(repo_usage(basis, i, uploads));
     }
-    const RepoMark& rm = marks.repositories[i];
-    const RepoMark& rm_m = marks_m.repositories[i];
-    RepoUsage u;
-    u.name = repo.name;
-    u.upload_bytes = uploads;
-    for (const Tag& tag : repo.tags) {
-      u.tags += tag.current ? 1 : 0;
-    }
-    for (const Link& rev : repo.revisions) {
-      const Digest& d = link_digest(inv, repo, rev);
-      bool tagged = std::binary_search(rm_m.live.begin(), rm_m.live.end(), d) &&
-                    !std::binary_search(rm_m.dead.begin(), rm_m.dead.end(), d);
-      (tagged ? u.manifests_tagged : u.manifests_untagged) += 1;
-    }
-    for (std::uint32_t b : rm.marked) {
-      std::uint64_t size = inv.blobs[b].size;
-      u.logical_bytes += size;
-      if (markers[b] == 1) {
-        u.exclusive_bytes += size;
-      }
-    }
-    u.shared_bytes = u.logical_bytes - u.exclusive_bytes;
-    // What this repository links or references, to attribute what gc would free.
-    std::vector<std::uint32_t> mine(rm.marked.begin(), rm.marked.end());
-    auto add = [&](const Digest& d) {
-      std::uint32_t b = blob_index(inv, d);
-      if (b != k_no_blob) {
-        mine.push_back(b);
-      }
-    };
-    auto add_refs = [&](const Digest& d) {
-      const ManifestRecord* m = table.find(inv, d);
-      if (m != nullptr && m->parsed()) {
-        for (std::span<const ManifestRef> refs : {m->blobs(), m->children()}) {
-          for (ManifestRef r : refs) {
-            if (std::uint32_t b = ManifestTable::blob(r); b != k_no_blob) {
-              mine.push_back(b);
-            }
-          }
-        }
-      }
-    };
-    // A link already holds its blob's index; only its references need looking up.
-    auto add_link = [&](const Link& l) {
-      if (!l.dangling()) {
-        mine.push_back(l.ref);
-      }
-    };
-    for (const Link& l : repo.layers) {
-      add_link(l);
-    }
-    for (const Link& r : repo.revisions) {
-      add_link(r);
-      add_refs(link_digest(inv, repo, r));
-    }
-    if (auto it = leftovers_of.find(repo.name); it != leftovers_of.end()) {
-      for (const Leftover* l : it->second) {
-        auto spec = layout::classify(l->path);
-        if (spec && spec->kind == layout::PathKind::revision_dir) {
-          add(spec->digest);  // a manifest deleted through the API: its blob is still here
-          add_refs(spec->digest);
-        }
-      }
-    }
-    std::sort(mine.begin(), mine.end());
-    mine.erase(std::unique(mine.begin(), mine.end()), mine.end());
-    for (std::uint32_t b : mine) {
-      u.reclaimable_bytes += doomed[b] ? inv.blobs[b].size : 0;
-      u.reclaimable_m_bytes += doomed_m[b] ? inv.blobs[b].size : 0;
-    }
-    usage.repositories.push_back(std::move(u));
   }
   usage.findings = std::move(findings);
   return usage;
