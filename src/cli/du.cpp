@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <iomanip>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -260,58 +261,89 @@ void print_table(const std::vector<RepoUsage>& rows, const UsageTotals& t, bool 
             << " kept for being young, " << fmt(t.upload_bytes) << " in uploads\n";
 }
 
-}  // namespace
-
-int run_du(const std::vector<std::string>& args) {
-  po::options_description desc(k_du_usage);
-  TreeArgs a;
+// What du's command line asked for, parsed and checked.
+struct DuArgs {
+  TreeArgs tree;
   std::string sort_by = "logical";
   std::string prometheus;
-  std::string min_age_text = "1h";
+  std::int64_t min_age = 0;
   int top = 0;
   bool bytes = false;
   bool json = false;
   bool csv = false;
-  desc.add_options()                                                                  //
-      ("bytes", po::bool_switch(&bytes), "exact byte counts instead of human units")  //
-      ("sort", po::value(&sort_by)->value_name("COLUMN"),
+};
+
+// Parses du's arguments into `out`; the exit code when the command stops here.
+std::optional<int> parse_du(const std::vector<std::string>& args, DuArgs& out) {
+  po::options_description desc(k_du_usage);
+  std::string min_age_text = "1h";
+  desc.add_options()                                                                      //
+      ("bytes", po::bool_switch(&out.bytes), "exact byte counts instead of human units")  //
+      ("sort", po::value(&out.sort_by)->value_name("COLUMN"),
        "name, tags, tagged, untagged, logical (default), exclusive, shared, reclaim, "
-       "reclaim-m or uploads; numbers sort largest first")                //
-      ("top", po::value(&top)->value_name("N"), "only the first N rows")  //
-      ("json", po::bool_switch(&json), "JSON on stdout")                  //
-      ("csv", po::bool_switch(&csv), "CSV on stdout")                     //
-      ("prometheus", po::value(&prometheus)->value_name("FILE"),
+       "reclaim-m or uploads; numbers sort largest first")                    //
+      ("top", po::value(&out.top)->value_name("N"), "only the first N rows")  //
+      ("json", po::bool_switch(&out.json), "JSON on stdout")                  //
+      ("csv", po::bool_switch(&out.csv), "CSV on stdout")                     //
+      ("prometheus", po::value(&out.prometheus)->value_name("FILE"),
        "also write a node_exporter textfile-collector file (atomically)")  //
       ("min-age", po::value(&min_age_text)->value_name("DURATION"),
        "grace period, as gc's (default 1h), so the reclaimable numbers match gc's");
   po::variables_map vm;
-  if (auto stop = a.parse(args, desc, vm)) {
-    return *stop;
+  if (auto stop = out.tree.parse(args, desc, vm)) {
+    return stop;
   }
-  if (json && csv) {
+  if (out.json && out.csv) {
     return usage_error("--json cannot be used with --csv");
   }
-  bool by_name = sort_by == "name";
-  auto col = std::find_if(columns().begin(), columns().end(),
-                          [&](const auto& c) { return c.first == sort_by; });
-  if (!by_name && col == columns().end()) {
-    return usage_error("--sort: unknown column '" + sort_by + "'");
+  if (out.sort_by != "name" && std::none_of(columns().begin(), columns().end(), [&](const auto& c) {
+        return c.first == out.sort_by;
+      })) {
+    return usage_error("--sort: unknown column '" + out.sort_by + "'");
   }
-  if (vm.count("top") != 0 && top < 1) {
+  if (vm.count("top") != 0 && out.top < 1) {
     return usage_error("--top must be at least 1");
   }
   auto min_age = parse_duration(min_age_text);
   if (!min_age) {
     return usage_error("--min-age: '" + min_age_text + "' is not a duration such as 1h or 0");
   }
+  out.min_age = *min_age;
+  return std::nullopt;
+}
+
+// The rows to print: sorted by `sort_by` (numbers largest first), the first `top` when set.
+std::vector<RepoUsage> sorted_rows(std::vector<RepoUsage> rows, const std::string& sort_by,
+                                   int top) {
+  auto col = std::find_if(columns().begin(), columns().end(),
+                          [&](const auto& c) { return c.first == sort_by; });
+  std::stable_sort(rows.begin(), rows.end(), [&](const RepoUsage& x, const RepoUsage& y) {
+    if (col == columns().end()) {
+      return x.name < y.name;
+    }
+    return col->second(x) > col->second(y);
+  });
+  if (top > 0 && rows.size() > static_cast<std::size_t>(top)) {
+    rows.resize(static_cast<std::size_t>(top));
+  }
+  return rows;
+}
+
+}  // namespace
+
+int run_du(const std::vector<std::string>& args) {
+  DuArgs a;
+  if (auto stop = parse_du(args, a)) {
+    return *stop;
+  }
   int code = k_exit_ok;
-  auto session = open_session(a.config, a.root, a.jobs, code);
+  auto session = open_session(a.tree.config, a.tree.root, a.tree.jobs, code);
   if (!session) {
     return code;
   }
   UsageOptions uo;
-  uo.grace = Grace(static_cast<std::int64_t>(std::time(nullptr)), *min_age);
-  uo.globs = a.globs;
+  uo.grace = Grace(static_cast<std::int64_t>(std::time(nullptr)), a.min_age);
+  uo.globs = a.tree.globs;
   auto started = std::chrono::steady_clock::now();
   auto usage = with_progress(
       "scanning", [&] { return compute_usage(*session->tree.store, uo, session->arena); });
@@ -321,26 +353,17 @@ int run_du(const std::vector<std::string>& args) {
     std::cerr << "regsweep: " << usage.error().message << "\n";
     return k_exit_cannot_run;
   }
-  std::vector<RepoUsage> rows = usage->repositories;
-  std::stable_sort(rows.begin(), rows.end(), [&](const RepoUsage& x, const RepoUsage& y) {
-    if (by_name) {
-      return x.name < y.name;
-    }
-    return col->second(x) > col->second(y);
-  });
-  if (top > 0 && rows.size() > static_cast<std::size_t>(top)) {
-    rows.resize(static_cast<std::size_t>(top));
-  }
+  std::vector<RepoUsage> rows = sorted_rows(usage->repositories, a.sort_by, a.top);
   bool errors = print_findings(usage->findings);
-  if (json) {
+  if (a.json) {
     print_json(rows, *usage, session->tree.root);
-  } else if (csv) {
+  } else if (a.csv) {
     print_csv(rows);
   } else {
-    print_table(rows, usage->totals, bytes);
+    print_table(rows, usage->totals, a.bytes);
   }
-  if (!prometheus.empty() && !write_atomically(prometheus, prometheus_text(*usage, seconds))) {
-    std::cerr << "regsweep: cannot write '" << prometheus << "'\n";
+  if (!a.prometheus.empty() && !write_atomically(a.prometheus, prometheus_text(*usage, seconds))) {
+    std::cerr << "regsweep: cannot write '" << a.prometheus << "'\n";
     return k_exit_cannot_run;
   }
   return errors ? k_exit_findings : k_exit_ok;

@@ -98,33 +98,37 @@ struct GcArgs {
   std::int64_t min_age = 0;
 };
 
-// Parses gc's or rm's arguments into `out`; the exit code when the command stops here.
-std::optional<int> parse_gc(const std::vector<std::string>& args, bool is_rm, GcArgs& out) {
-  po::options_description desc(is_rm ? k_rm_usage : k_gc_usage);
-  std::string root_arg;
-  std::string config_arg;
+// The option values parse_gc checks before they become GcArgs.
+struct GcRawArgs {
+  std::string root;
+  std::string config;
   std::string purge_age;
-  std::string min_age_text = "1h";
+  std::string min_age = "1h";
   bool keep_empty = false;
   bool no_gc = false;
+};
+
+// gc's or rm's options, bound to `raw` and `out`.
+po::options_description gc_options(bool is_rm, GcRawArgs& raw, GcArgs& out) {
+  po::options_description desc(is_rm ? k_rm_usage : k_gc_usage);
   GcOptions& o = out.options;
   desc.add_options()                //
       ("help,h", "show this help")  //
-      ("root", po::value(&root_arg)->value_name("DIR"),
+      ("root", po::value(&raw.root)->value_name("DIR"),
        "the storage root (holding docker/registry/v2); overrides the configuration")         //
-      ("config", po::value(&config_arg)->value_name("CONFIG"), "the registry's config.yml")  //
+      ("config", po::value(&raw.config)->value_name("CONFIG"), "the registry's config.yml")  //
       ("dry-run,d", po::bool_switch(&out.dry_run),
        "print what would be deleted, change nothing")  //
       ("delete-untagged,m", po::bool_switch(&o.delete_untagged),
        "also delete manifests no tag reaches, with their tag history")  //
-      ("keep-empty-repos", po::bool_switch(&keep_empty),
+      ("keep-empty-repos", po::bool_switch(&raw.keep_empty),
        "keep repositories left with no tag, no manifest and no upload")  //
-      ("purge-uploads", po::value(&purge_age)->value_name("AGE")->implicit_value("168h"),
+      ("purge-uploads", po::value(&raw.purge_age)->value_name("AGE")->implicit_value("168h"),
        "delete uploads started more than AGE ago (default 168h, as the registry's purger; "
        "write --purge-uploads=AGE)")  //
       ("delete-orphan-signatures", po::bool_switch(&o.delete_orphan_signatures),
        "remove sha256-<hex>.sig/.att/.sbom tags whose manifest <hex> is gone")  //
-      ("min-age", po::value(&min_age_text)->value_name("DURATION"),
+      ("min-age", po::value(&raw.min_age)->value_name("DURATION"),
        "grace period (default 1h): anything younger is kept, with all it references; "
        "0 reproduces upstream")  //
       ("force", po::bool_switch(&out.policy.force),
@@ -139,28 +143,28 @@ std::optional<int> parse_gc(const std::vector<std::string>& args, bool is_rm, Gc
        "cold or networked disk wants many requests in flight whatever the core count)");
   if (is_rm) {
     desc.add_options()(
-        "no-gc", po::bool_switch(&no_gc),
+        "no-gc", po::bool_switch(&raw.no_gc),
         "only unlink: the repositories, the tags and the manifests only those tags reached; "
         "delete no blob (the next gc collects them)");
   }
-  po::variables_map vm;
-  if (auto stop = parse_args(args, desc, vm, k_footer)) {
-    return stop;
-  }
-  out.is_rm = is_rm;
+  return desc;
+}
+
+// Where the tree is and what to remove, from the positional arguments and --config/--root.
+std::optional<int> take_positional(const po::variables_map& vm, const GcRawArgs& raw, GcArgs& out) {
   std::vector<std::string> positional;
   if (vm.count("args") != 0) {
     positional = vm["args"].as<std::vector<std::string>>();
   }
   if (vm.count("config") != 0) {
-    out.config = config_arg;
+    out.config = raw.config;
   }
   if (vm.count("root") != 0) {
-    out.root = root_arg;
+    out.root = raw.root;
   }
-  if (is_rm) {
-    o.remove = positional;
-    if (o.remove.empty()) {
+  if (out.is_rm) {
+    out.options.remove = positional;
+    if (out.options.remove.empty()) {
       return usage_error("rm needs at least one NAME or NAME:TAG");
     }
   } else if (positional.size() > 1 || (positional.size() == 1 && out.config)) {
@@ -168,6 +172,22 @@ std::optional<int> parse_gc(const std::vector<std::string>& args, bool is_rm, Gc
   } else if (positional.size() == 1) {
     out.config = positional.front();
   }
+  return std::nullopt;
+}
+
+// Parses gc's or rm's arguments into `out`; the exit code when the command stops here.
+std::optional<int> parse_gc(const std::vector<std::string>& args, bool is_rm, GcArgs& out) {
+  GcRawArgs raw;
+  po::options_description desc = gc_options(is_rm, raw, out);
+  po::variables_map vm;
+  if (auto stop = parse_args(args, desc, vm, k_footer)) {
+    return stop;
+  }
+  out.is_rm = is_rm;
+  if (auto stop = take_positional(vm, raw, out)) {
+    return stop;
+  }
+  GcOptions& o = out.options;
   if (vm.count("jobs") != 0 && out.jobs < 1) {
     return usage_error("--jobs must be at least 1");
   }
@@ -175,25 +195,25 @@ std::optional<int> parse_gc(const std::vector<std::string>& args, bool is_rm, Gc
     out.jobs = default_jobs();
   }
   if (vm.count("purge-uploads") != 0) {
-    o.plan.purge_uploads_older_than = parse_duration(purge_age);
+    o.plan.purge_uploads_older_than = parse_duration(raw.purge_age);
     if (!o.plan.purge_uploads_older_than) {
-      return usage_error("--purge-uploads: '" + purge_age +
+      return usage_error("--purge-uploads: '" + raw.purge_age +
                          "' is not a duration such as 168h, 30m or 0s");
     }
   }
-  auto min_age = parse_duration(min_age_text);
+  auto min_age = parse_duration(raw.min_age);
   if (!min_age) {
-    return usage_error("--min-age: '" + min_age_text + "' is not a duration such as 1h, 30m or 0");
+    return usage_error("--min-age: '" + raw.min_age + "' is not a duration such as 1h, 30m or 0");
   }
   out.min_age = *min_age;
-  if (no_gc && (o.delete_untagged || o.plan.purge_uploads_older_than ||
-                o.delete_orphan_signatures || keep_empty)) {
+  if (raw.no_gc && (o.delete_untagged || o.plan.purge_uploads_older_than ||
+                    o.delete_orphan_signatures || raw.keep_empty)) {
     return usage_error(
         "--no-gc cannot be used with -m, --purge-uploads, --delete-orphan-signatures or "
         "--keep-empty-repos: it collects nothing");
   }
-  o.plan.remove_empty_repositories = !keep_empty;
-  o.plan.collect = !no_gc;
+  o.plan.remove_empty_repositories = !raw.keep_empty;
+  o.plan.collect = !raw.no_gc;
   return std::nullopt;
 }
 

@@ -203,16 +203,19 @@ void render_log(std::ostream& err, const Collection& c, const SweepResult* sweep
   }
 }
 
-std::string render_json(const Collection& c, const SweepResult* sweep, const RenderOptions& options,
-                        int exit_code) {
-  JsonWriter w;
+namespace {
+
+// Writes `value` or null when it is empty (no repository).
+void value_or_null(JsonWriter& w, std::string_view value) {
+  if (value.empty()) {
+    w.null();
+  } else {
+    w.value(value);
+  }
+}
+
+void json_summary(JsonWriter& w, const Collection& c, const SweepResult* sweep) {
   const Plan& plan = c.plan;
-  w.begin_object();
-  w.key("schema").value("regsweep-gc/1");
-  w.key("root").value(options.root);
-  w.key("dry_run").value(sweep == nullptr);
-  w.key("delete_untagged").value(options.delete_untagged);
-  w.key("exit_code").value(exit_code);
   w.key("summary").begin_object();
   w.key("repositories").value(static_cast<std::uint64_t>(c.inventory.repositories.size()));
   w.key("blobs").value(static_cast<std::uint64_t>(c.inventory.blobs.size()));
@@ -244,62 +247,72 @@ std::string render_json(const Collection& c, const SweepResult* sweep, const Ren
   w.key("findings_error").value(count_severity(c, sweep, Severity::error));
   w.key("findings_warning").value(count_severity(c, sweep, Severity::warning));
   w.end_object();
+}
+
+void json_deletion(JsonWriter& w, const Action& a, const SweepResult* sweep, std::size_t i) {
+  w.begin_object();
+  w.key("kind").value(to_string(a.kind));
+  w.key("repository");
+  value_or_null(w, a.repository.view());
+  if (a.kind == ActionKind::upload) {
+    w.key("upload").value(a.name);
+  } else if (a.kind == ActionKind::tag || a.kind == ActionKind::tag_history) {
+    w.key("tag").value(a.name);
+  }
+  if (a.digest != Digest{}) {
+    w.key("digest").value(a.digest.str());
+  }
+  w.key("bytes").value(a.bytes);
+  w.key("reason").value(to_string(a.reason));
+  w.key("path").value(a.path());
+  if (sweep == nullptr) {
+    w.key("status").value("planned");
+  } else if (sweep->skipped(i)) {
+    w.key("status").value("skipped");
+  } else if (sweep->error(i).empty()) {
+    w.key("status").value("deleted");
+  } else {
+    w.key("status").value("failed");
+    w.key("error").value(sweep->error(i));
+  }
+  w.end_object();
+}
+
+void json_finding(JsonWriter& w, const Finding& f) {
+  w.begin_object();
+  w.key("kind").value(to_string(f.kind));
+  w.key("severity").value(to_string(f.severity));
+  w.key("repository");
+  value_or_null(w, f.repository);
+  w.key("path").value(f.path);
+  w.key("message").value(f.message);
+  w.end_object();
+}
+
+}  // namespace
+
+std::string render_json(const Collection& c, const SweepResult* sweep, const RenderOptions& options,
+                        int exit_code) {
+  JsonWriter w;
+  w.begin_object();
+  w.key("schema").value("regsweep-gc/1");
+  w.key("root").value(options.root);
+  w.key("dry_run").value(sweep == nullptr);
+  w.key("delete_untagged").value(options.delete_untagged);
+  w.key("exit_code").value(exit_code);
+  json_summary(w, c, sweep);
   w.key("deletions").begin_array();
-  for (std::size_t i = 0; i < plan.actions.size(); ++i) {
-    const Action& a = plan.actions[i];
-    w.begin_object();
-    w.key("kind").value(to_string(a.kind));
-    w.key("repository");
-    if (a.repository.empty()) {
-      w.null();
-    } else {
-      w.value(a.repository);
-    }
-    if (a.kind == ActionKind::upload) {
-      w.key("upload").value(a.name);
-    } else if (a.kind == ActionKind::tag || a.kind == ActionKind::tag_history) {
-      w.key("tag").value(a.name);
-    }
-    if (a.digest != Digest{}) {
-      w.key("digest").value(a.digest.str());
-    }
-    w.key("bytes").value(a.bytes);
-    w.key("reason").value(to_string(a.reason));
-    w.key("path").value(a.path());
-    if (sweep == nullptr) {
-      w.key("status").value("planned");
-    } else if (sweep->skipped(i)) {
-      w.key("status").value("skipped");
-    } else if (sweep->error(i).empty()) {
-      w.key("status").value("deleted");
-    } else {
-      w.key("status").value("failed");
-      w.key("error").value(sweep->error(i));
-    }
-    w.end_object();
+  for (std::size_t i = 0; i < c.plan.actions.size(); ++i) {
+    json_deletion(w, c.plan.actions[i], sweep, i);
   }
   w.end_array();
   w.key("findings").begin_array();
-  auto finding = [&](const Finding& f) {
-    w.begin_object();
-    w.key("kind").value(to_string(f.kind));
-    w.key("severity").value(to_string(f.severity));
-    w.key("repository");
-    if (f.repository.empty()) {
-      w.null();
-    } else {
-      w.value(f.repository);
-    }
-    w.key("path").value(f.path);
-    w.key("message").value(f.message);
-    w.end_object();
-  };
   for (const Finding& f : c.findings) {
-    finding(f);
+    json_finding(w, f);
   }
   if (sweep != nullptr) {
     for (const Finding& f : sweep->findings) {
-      finding(f);
+      json_finding(w, f);
     }
   }
   w.end_array();
