@@ -1,38 +1,82 @@
 #include "regsweep/select.hpp"
 
+#include <fnmatch.h>
+
+#include <string>
+#include <vector>
+
 namespace regsweep {
 
+namespace {
+
+// The pattern split at each `**` outside a bracket expression.
+std::vector<std::string> split_at_double_star(std::string_view p) {
+  std::vector<std::string> parts(1);
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    if (p[i] == '\\' && i + 1 < p.size()) {
+      parts.back() += p.substr(i, 2);
+      ++i;
+    } else if (p[i] == '[') {
+      // A bracket expression runs to the first `]` after its first member (which may be `]`).
+      std::size_t j = i + 1;
+      if (j < p.size() && (p[j] == '!' || p[j] == '^')) {
+        ++j;
+      }
+      if (j < p.size() && p[j] == ']') {
+        ++j;
+      }
+      while (j < p.size() && p[j] != ']') {
+        j += p.compare(j, 2, "[:") == 0 && p.find(":]", j + 2) != std::string_view::npos
+                 ? p.find(":]", j + 2) + 2 - j
+                 : 1;
+      }
+      std::size_t end = j < p.size() ? j + 1 : i + 1;  // no `]`: a literal `[`
+      parts.back() += p.substr(i, end - i);
+      i = end - 1;
+    } else if (p.compare(i, 2, "**") == 0) {
+      parts.emplace_back();
+      ++i;
+    } else {
+      parts.back() += p[i];
+    }
+  }
+  return parts;
+}
+
+bool fn(const std::string& pattern, std::string_view s) {
+  std::string subject(s);
+  return ::fnmatch(pattern.c_str(), subject.c_str(), FNM_PATHNAME) == 0;
+}
+
+// Whether s = s0 x1 s1 … xn sn with parts[k] matching sk (fnmatch: `*`, `?` and `[...]`
+// within one component) and each x anything. From the last part back: `from[o]` is whether
+// the parts after k match some suffix starting at or after offset o.
+bool match_parts(const std::vector<std::string>& parts, std::string_view s) {
+  const std::size_t n = s.size();
+  std::vector<char> from(n + 2, 0);
+  for (std::size_t o = 0; o <= n; ++o) {
+    from[o] = fn(parts.back(), s.substr(o)) ? 1 : 0;
+  }
+  for (std::size_t k = parts.size() - 1; k-- > 0;) {
+    for (std::size_t o = n + 1; o-- > 0;) {  // suffix OR: a match at o or later
+      from[o] = static_cast<char>(from[o] != 0 || from[o + 1] != 0);
+    }
+    std::vector<char> here(n + 2, 0);
+    const std::size_t last = k == 0 ? 0 : n;  // the first part matches from the start only
+    for (std::size_t o = 0; o <= last; ++o) {
+      for (std::size_t h = o; h <= n && here[o] == 0; ++h) {
+        here[o] = static_cast<char>(from[h] != 0 && fn(parts[k], s.substr(o, h - o)));
+      }
+    }
+    from = std::move(here);
+  }
+  return from[0] != 0;
+}
+
+}  // namespace
+
 bool glob_match(std::string_view p, std::string_view s) {
-  // Iterative matcher with backtracking to the last star, as fnmatch does.
-  std::size_t pi = 0;
-  std::size_t si = 0;
-  std::size_t star_p = std::string_view::npos;
-  std::size_t star_s = 0;
-  bool star_crosses = false;
-  while (si < s.size()) {
-    if (pi < p.size() && p[pi] == '*') {
-      star_crosses = pi + 1 < p.size() && p[pi + 1] == '*';
-      pi += star_crosses ? 2 : 1;
-      star_p = pi;
-      star_s = si;
-      continue;
-    }
-    if (pi < p.size() && (p[pi] == s[si] || (p[pi] == '?' && s[si] != '/'))) {
-      ++pi;
-      ++si;
-      continue;
-    }
-    if (star_p != std::string_view::npos && (star_crosses || s[star_s] != '/')) {
-      pi = star_p;
-      si = ++star_s;
-      continue;
-    }
-    return false;
-  }
-  while (pi < p.size() && p[pi] == '*') {
-    ++pi;
-  }
-  return pi == p.size();
+  return match_parts(split_at_double_star(p), s);
 }
 
 Status select_removals(Inventory& inventory, const std::vector<std::string>& specs) {

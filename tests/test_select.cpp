@@ -28,6 +28,25 @@ TEST(Select, Globs) {
       {"v1.*", "v1.2", true},
       {"v1.*", "v2.1", false},
       {"", "", true},
+      // Bracket expressions, as fnmatch reads them, within one component.
+      {"apps/app-[ac]", "apps/app-a", true},
+      {"apps/app-[ac]", "apps/app-c", true},
+      {"apps/app-[ac]", "apps/app-b", false},
+      {"apps/app-[!ac]", "apps/app-b", true},
+      {"apps/app-[^ac]", "apps/app-a", false},
+      {"v[0-9].*", "v7.1", true},
+      {"v[0-9].*", "vx.1", false},
+      {"[[:digit:]]*", "1.0", true},
+      {"[]x]", "]", true},
+      {"a[/]b", "a/b", false},
+      {"[", "[", true},
+      {"**/app-[ab]", "x/y/app-b", true},
+      {"ci/**/[ab]", "ci/q/r/a", true},
+      {"ci/**/[ab]", "ci/q/r/c", false},
+      {"[*][*]", "**", true},
+      {"[*][*]", "ab", false},
+      {"a**b**c", "a/x/b/y/c", true},
+      {"a**b**c", "a/x/y/c", false},
   };
   for (const auto& c : table) {
     EXPECT_EQ(glob_match(c.pattern, c.name), c.match) << c.pattern << " ~ " << c.name;
