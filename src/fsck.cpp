@@ -36,6 +36,7 @@
 #include "regsweep/layout.hpp"
 #include "regsweep/mark.hpp"
 #include "regsweep/plan.hpp"
+#include "regsweep/progress.hpp"
 #include "regsweep/sweep.hpp"
 
 namespace regsweep {
@@ -268,9 +269,11 @@ DigestSet verify_content(Store& store, const Inventory& inv, const FsckOptions& 
   std::vector<std::string> errors(chosen.size());
   std::vector<char> bad(chosen.size(), 0);
   auto start = std::chrono::steady_clock::now();
+  progress().begin("hashing blobs", chosen.size());
   arena.execute([&] {
     tbb::parallel_for(std::size_t{0}, chosen.size(), [&](std::size_t i) {
       auto h = hash_object(store, layout::blob_data(chosen[i]->digest));
+      progress().advance();
       if (!h) {
         errors[i] = h.error().message;
       } else if (*h != chosen[i]->digest) {

@@ -16,6 +16,7 @@
 #include <oneapi/tbb/parallel_for.h>
 
 #include "regsweep/layout.hpp"
+#include "regsweep/progress.hpp"
 #include "regsweep/scan.hpp"
 #include "regsweep/select.hpp"
 
@@ -220,13 +221,16 @@ ManifestTable load_manifests(Store& store, const Inventory& inventory, tbb::task
   tbb::enumerable_thread_specific<ManifestParser> parsers;
   std::mutex findings_mutex;
   std::vector<std::pair<std::uint32_t, ManifestRecord>> loaded;
+  progress().begin("reading manifests");
   for (std::vector<std::uint32_t> wave = waves.take(); !wave.empty(); wave = waves.take()) {
+    progress().add_total(wave.size());
     std::vector<ManifestRecord> records(wave.size());
     arena.execute([&] {
       tbb::parallel_for(std::size_t{0}, wave.size(), [&](std::size_t i) {
         const Digest& d = inventory.blobs[wave[i]].digest;
         bool speculative_read = waves.speculative(wave[i]);
         records[i] = read_record(store, d, speculative_read, parsers.local(), ref);
+        progress().advance();
         if (!records[i].parsed() && !speculative_read) {
           std::lock_guard lock(findings_mutex);
           findings.push_back(

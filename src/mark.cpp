@@ -22,6 +22,7 @@
 #include <oneapi/tbb/parallel_for.h>
 
 #include "regsweep/layout.hpp"
+#include "regsweep/progress.hpp"
 
 namespace regsweep {
 
@@ -482,6 +483,7 @@ MarkResult mark(const Inventory& inventory, const ManifestTable& manifests,
   MarkResult out;
   out.repositories.resize(inventory.repositories.size());
   tbb::enumerable_thread_specific<std::vector<Finding>> findings;
+  progress().begin("marking", inventory.repositories.size());
   arena.execute([&] {
     tbb::parallel_for(std::size_t{0}, inventory.repositories.size(), [&](std::size_t i) {
       const Repository& repo = inventory.repositories[i];
@@ -490,6 +492,7 @@ MarkResult mark(const Inventory& inventory, const ManifestTable& manifests,
         return;
       }
       out.repositories[i] = mark_repository(inventory, repo, manifests, options, findings.local());
+      progress().advance();
     });
   });
   out.blob_marked.assign(inventory.blobs.size(), false);

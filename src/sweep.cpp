@@ -24,6 +24,7 @@
 
 #include "regsweep/fs.hpp"
 #include "regsweep/layout.hpp"
+#include "regsweep/progress.hpp"
 
 namespace regsweep {
 
@@ -172,6 +173,7 @@ void run_phases(const Plan& plan, Remover& remover, tbb::task_arena& arena, Swee
     std::lock_guard lock(errors_mutex);
     out.errors.emplace_back(i, std::move(message));
   };
+  progress().begin("deleting", plan.actions.size());
   arena.execute([&] {
     std::size_t begin = 0;
     while (begin < plan.actions.size()) {
@@ -195,6 +197,7 @@ void run_phases(const Plan& plan, Remover& remover, tbb::task_arena& arena, Swee
                             }
                           }
                           run_batch(plan, remover, batch, paths, failed);
+                          progress().advance(range.size());
                         });
       if (guard != nullptr) {
         std::lock_guard lock(errors_mutex);

@@ -22,6 +22,7 @@
 
 #include "regsweep/fs.hpp"
 #include "regsweep/layout.hpp"
+#include "regsweep/progress.hpp"
 #include "regsweep/timeutil.hpp"
 #include "scanner.hpp"
 
@@ -105,8 +106,10 @@ void Scanner::scan_blobs(std::vector<Blob>& blobs) {
   std::sort(prefixes->begin(), prefixes->end(),
             [](const fs::DirEntry& a, const fs::DirEntry& b) { return a.name < b.name; });
   std::vector<std::vector<Blob>> per_prefix(prefixes->size());
+  progress().begin("listing blobs (prefix directories)", prefixes->size());
   tbb::parallel_for(std::size_t{0}, prefixes->size(), [&](std::size_t i) {
     scan_prefix(root->get(), (*prefixes)[i], per_prefix[i]);
+    progress().advance();
     std::sort(per_prefix[i].begin(), per_prefix[i].end(),
               [](const Blob& a, const Blob& b) { return a.digest < b.digest; });
   });

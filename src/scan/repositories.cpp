@@ -23,6 +23,7 @@
 
 #include "regsweep/fs.hpp"
 #include "regsweep/layout.hpp"
+#include "regsweep/progress.hpp"
 #include "regsweep/timeutil.hpp"
 #include "scanner.hpp"
 
@@ -146,6 +147,7 @@ void Scanner::walk(fs::Fd dir, const std::string& name, tbb::task_group& group) 
   }
   if (is_repo && !name.empty()) {
     m_repos.local().push_back(std::move(repo));
+    progress().advance();
   }
 }
 

@@ -33,6 +33,7 @@
 
 #include "regsweep/fs.hpp"
 #include "regsweep/layout.hpp"
+#include "regsweep/progress.hpp"
 #include "regsweep/timeutil.hpp"
 
 namespace regsweep {
@@ -54,6 +55,7 @@ Result<Inventory> scan(int v2_fd, tbb::task_arena& arena, const ScanOptions& opt
     if (repos) {
       inv.has_repositories_dir = true;
       group.run([&scanner, &group, fd = std::make_shared<fs::Fd>(std::move(*repos))]() {
+        progress().begin("reading repositories");
         scanner.walk(std::move(*fd), "", group);
       });
     } else if (repos.error().sys_errno != ENOENT) {
