@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages regsweep needs that are missing. `deps.sh build` installs what
 # building needs; `deps.sh test` adds what the end-to-end tests drive (the real registry,
-# skopeo, jq, curl, bc), the fuzzers (clang) and the format check (clang-format). Uses
+# skopeo, jq, curl, bc), the fuzzers (clang), the format and lint checks (clang-format,
+# clang-tidy) and the metrics check (promtool, from prometheus). Uses
 # apt-get as root, or through sudo.
 set -euo pipefail
 what=${1:-build}
@@ -9,7 +10,7 @@ pkgs=(cmake g++ make pkg-config libboost-filesystem-dev libboost-program-options
   libsimdjson-dev libtbb-dev libgtest-dev libyaml-cpp-dev openssl)
 if [ "$what" = test ]; then
   pkgs+=(docker-registry skopeo jq curl tar gzip findutils bc util-linux python3 clang
-    libclang-rt-14-dev clang-format git)
+    libclang-rt-14-dev clang-format clang-tidy git prometheus)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -21,7 +22,12 @@ SUDO=""
 echo "installing: ${missing[*]}" >&2
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The package starts a registry service where an init system runs; the tests start their own.
-if [ "$what" = test ] && command -v systemctl >/dev/null 2>&1 && systemctl is-active -q docker-registry 2>/dev/null; then
-  $SUDO systemctl stop docker-registry || true
+# The packages start a registry and a Prometheus server where an init system runs; the tests
+# start their own registry and need only promtool.
+if [ "$what" = test ] && command -v systemctl >/dev/null 2>&1; then
+  for unit in docker-registry prometheus; do
+    if systemctl is-active -q "$unit" 2>/dev/null; then
+      $SUDO systemctl stop "$unit" || true
+    fi
+  done
 fi

@@ -48,7 +48,7 @@ else
   failed=$((failed + 1))
 fi
 
-for t in tests/e2e/*_e2e.sh; do
+for t in tests/cli/*_test.sh tests/e2e/*_e2e.sh; do
   echo "== $t"
   out=$(mktemp)
   bash "$t" 2>&1 | tee "$out"

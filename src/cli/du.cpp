@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <iomanip>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -20,6 +21,7 @@
 #include <boost/program_options.hpp>
 
 #include "options.hpp"
+#include "output.hpp"
 #include "regsweep/json_writer.hpp"
 #include "regsweep/timeutil.hpp"
 #include "regsweep/usage.hpp"
@@ -47,21 +49,6 @@ Then the totals of the whole registry: blobs on disk, referenced, unreferenced (
 
 options)";
 
-std::string prom_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\\' || c == '"') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
 using Column = std::function<std::uint64_t(const RepoUsage&)>;
 
 const std::vector<std::pair<std::string, Column>>& columns() {
@@ -77,6 +64,22 @@ const std::vector<std::pair<std::string, Column>>& columns() {
       {"uploads", [](const RepoUsage& u) { return u.upload_bytes; }},
   };
   return cols;
+}
+
+// The JSON key of a column: the CSV header uses the same names.
+std::string json_key(const std::string& column) {
+  static const std::map<std::string, std::string> keys = {
+      {"tags", "tags"},
+      {"tagged", "manifests_tagged"},
+      {"untagged", "manifests_untagged"},
+      {"logical", "logical_bytes"},
+      {"exclusive", "exclusive_bytes"},
+      {"shared", "shared_bytes"},
+      {"reclaim", "reclaimable_bytes"},
+      {"reclaim-m", "reclaimable_m_bytes"},
+      {"uploads", "upload_bytes"},
+  };
+  return keys.at(column);
 }
 
 bool is_bytes_column(const std::string& name) {
@@ -149,24 +152,6 @@ std::string prometheus_text(const Usage& usage, double seconds) {
 }
 
 // Writes `text` to `path` atomically: a temporary file in the same directory, then rename.
-bool write_atomically(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      return false;
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return false;
-  }
-  return true;
-}
-
 // The JSON report (docs/cli.md).
 void print_json(const std::vector<RepoUsage>& rows, const Usage& usage, const std::string& root) {
   const UsageTotals& t = usage.totals;
@@ -205,7 +190,7 @@ void print_json(const std::vector<RepoUsage>& rows, const Usage& usage, const st
 void print_csv(const std::vector<RepoUsage>& rows) {
   std::cout << "repository";
   for (const auto& c : columns()) {
-    std::cout << ',' << c.first << (is_bytes_column(c.first) ? "_bytes" : "");
+    std::cout << ',' << json_key(c.first);
   }
   std::cout << '\n';
   for (const RepoUsage& u : rows) {
@@ -336,6 +321,12 @@ int run_du(const std::vector<std::string>& args) {
   if (auto stop = parse_du(args, a)) {
     return *stop;
   }
+  if (!a.prometheus.empty()) {
+    if (auto problem = output_problem(a.prometheus)) {
+      std::cerr << "regsweep: --prometheus: " << *problem << "\n";
+      return k_exit_cannot_run;
+    }
+  }
   int code = k_exit_ok;
   auto session = open_session(a.tree.config, a.tree.root, a.tree.jobs, code);
   if (!session) {
@@ -346,7 +337,7 @@ int run_du(const std::vector<std::string>& args) {
   uo.globs = a.tree.globs;
   auto started = std::chrono::steady_clock::now();
   auto usage = with_progress(
-      "scanning", [&] { return compute_usage(*session->tree.store, uo, session->arena); });
+      a.tree.quiet, [&] { return compute_usage(*session->tree.store, uo, session->arena); });
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!usage) {
@@ -359,7 +350,7 @@ int run_du(const std::vector<std::string>& args) {
     print_json(rows, *usage, session->tree.root);
   } else if (a.csv) {
     print_csv(rows);
-  } else {
+  } else if (!a.tree.quiet) {
     print_table(rows, usage->totals, a.bytes);
   }
   if (!a.prometheus.empty() && !write_atomically(a.prometheus, prometheus_text(*usage, seconds))) {

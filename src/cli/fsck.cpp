@@ -81,7 +81,7 @@ void print_json(const FsckReport& report, const FsckCounts& c, const std::string
   w.key("tags").value(report.tags).key("blobs").value(report.blobs);
   w.key("blobs_verified").value(report.blobs_verified);
   w.key("bytes_verified").value(report.bytes_verified);
-  w.key("verify_seconds_x1000").value(static_cast<std::uint64_t>(report.verify_seconds * 1000));
+  w.key("verify_milliseconds").value(static_cast<std::uint64_t>(report.verify_seconds * 1000));
   w.key("verify_mb_per_s").value(static_cast<std::uint64_t>(mbps));
   w.end_object();
   w.key("problems").begin_array();
@@ -116,8 +116,8 @@ void print_json(const FsckReport& report, const FsckCounts& c, const std::string
   std::cout << w.str() << '\n';
 }
 
-// Problems by kind with their advice, the repairs, and a summary line.
-void print_text(const FsckReport& report, const FsckCounts& c, bool applied) {
+// Problems by kind with their advice, the repairs, and (unless quiet) a summary line.
+void print_text(const FsckReport& report, const FsckCounts& c, bool applied, bool quiet) {
   const std::uint64_t errors = c.errors;
   const std::uint64_t warnings = c.warnings;
   const std::set<std::string>& broken = c.broken;
@@ -145,6 +145,9 @@ void print_text(const FsckReport& report, const FsckCounts& c, bool applied) {
                       ? "remove dangling link '" + printable(r.path) + "'"
                       : "move '" + printable(r.path) + "' to '" + printable(r.target) + "'")
               << (r.error.empty() ? "" : ": " + printable(r.error)) << '\n';
+  }
+  if (quiet) {
+    return;
   }
   std::cout << "fsck: " << errors << " errors, " << warnings << " warnings; " << broken.size()
             << " of " << report.tags << " tags broken; " << report.blobs << " blobs";
@@ -215,7 +218,7 @@ int run_fsck(const std::vector<std::string>& args) {
     lock = std::move(*taken);
   }
   auto report =
-      with_progress("checking", [&] { return fsck(*session->tree.store, fo, session->arena); });
+      with_progress(a.quiet, [&] { return fsck(*session->tree.store, fo, session->arena); });
   if (!report) {
     std::cerr << "regsweep: " << report.error().message << "\n";
     return k_exit_cannot_run;
@@ -224,7 +227,7 @@ int run_fsck(const std::vector<std::string>& args) {
   if (json) {
     print_json(*report, counts, session->tree.root, repair);
   } else {
-    print_text(*report, counts, repair);
+    print_text(*report, counts, repair, a.quiet);
   }
   bool repair_failed = std::any_of(report->repairs.begin(), report->repairs.end(),
                                    [](const Repair& r) { return !r.error.empty(); });

@@ -8,7 +8,9 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +20,7 @@
 #include <boost/program_options.hpp>
 
 #include "options.hpp"
+#include "output.hpp"
 #include "regsweep/collect.hpp"
 #include "regsweep/config.hpp"
 #include "regsweep/lock.hpp"
@@ -91,6 +94,7 @@ struct GcArgs {
   std::optional<std::string> root;
   int jobs = 0;
   std::string json_path;
+  std::string prometheus;
   bool dry_run = false;
   bool quiet = false;
   SweepPolicy policy;
@@ -135,9 +139,14 @@ po::options_description gc_options(bool is_rm, GcRawArgs& raw, GcArgs& out) {
        "sweep even when a registry that is not read-only answers at the configuration's "
        "http.addr, uploads started within the grace period, or files changed during the scan "
        "(the registry looks active); what changed since the scan is still kept")  //
-      ("quiet,q", po::bool_switch(&out.quiet), "print only the summary")          //
+      ("quiet,q", po::bool_switch(&out.quiet),
+       "print nothing on stdout, no deletion lines and no progress; findings and errors still "
+       "go to stderr (for cron: a clean run prints nothing)")  //
       ("json", po::value(&out.json_path)->value_name("FILE"),
        "write a JSON report to FILE ('-' for stdout; then the text output is not printed)")  //
+      ("prometheus", po::value(&out.prometheus)->value_name("FILE"),
+       "write metrics for node_exporter's textfile collector to FILE (atomically): last run, "
+       "last success, exit code, duration, what was deleted and kept, findings by kind")  //
       ("jobs,j", po::value(&out.jobs)->value_name("N"),
        "threads that read and parse (default: 64, or the core count if higher: I/O waits, so a "
        "cold or networked disk wants many requests in flight whatever the core count)");
@@ -231,6 +240,97 @@ std::optional<std::unique_ptr<RegistryLock>> take_lock(Store& store, const GcArg
   return std::move(*taken);
 }
 
+// What a run found and did, for its metrics; filled as far as the run got.
+struct GcOutcome {
+  bool planned = false;
+  std::uint64_t blobs = 0;
+  std::uint64_t blob_bytes = 0;
+  std::uint64_t blobs_eligible = 0;
+  std::uint64_t bytes_eligible = 0;
+  std::optional<SweepResult> swept;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> findings;  // (kind, severity)
+};
+
+void record(GcOutcome& out, const Collection& c) {
+  out.planned = true;
+  out.blobs = c.inventory.blobs.size();
+  for (const Blob& b : c.inventory.blobs) {
+    out.blob_bytes += b.size;
+  }
+  out.blobs_eligible = c.plan.blobs;
+  out.bytes_eligible = c.plan.blob_bytes;
+  for (const Finding& f : c.findings) {
+    ++out.findings[{std::string(to_string(f.kind)), std::string(to_string(f.severity))}];
+  }
+}
+
+// The last success recorded in an earlier metrics file at `path`, if any.
+std::optional<std::string> previous_success(const std::string& path) {
+  std::ifstream in(path);
+  const std::string name = "regsweep_gc_last_success_timestamp_seconds ";
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(name, 0) == 0) {
+      return line.substr(name.size());
+    }
+  }
+  return std::nullopt;
+}
+
+// node_exporter textfile-collector metrics of a gc run (docs/cli.md).
+std::string gc_metrics(const GcArgs& a, const GcOutcome& o, int exit_code, double seconds) {
+  std::ostringstream m;
+  auto family = [&](const char* name, const char* help) {
+    m << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " gauge\n";
+  };
+  auto gauge = [&](const char* name, const char* help, auto value) {
+    family(name, help);
+    m << name << ' ' << value << '\n';
+  };
+  std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  bool success = exit_code == k_exit_ok && !a.dry_run;
+  gauge("regsweep_gc_last_run_timestamp_seconds", "When the last gc run ended.", now);
+  auto before = previous_success(a.prometheus);
+  if (success || before) {
+    gauge("regsweep_gc_last_success_timestamp_seconds",
+          "When a gc run that deletes last ended with exit code 0.",
+          success ? std::to_string(now) : *before);
+  }
+  gauge("regsweep_gc_exit_code",
+        "Exit code of the last run: 0 clean, 1 could not run, 3 findings or failed deletions.",
+        exit_code);
+  gauge("regsweep_gc_dry_run", "1 when the last run was a dry run.", a.dry_run ? 1 : 0);
+  gauge("regsweep_gc_duration_seconds", "How long the last run took.", seconds);
+  const SweepResult* sw = o.swept ? &*o.swept : nullptr;
+  std::uint64_t deleted = sw != nullptr ? sw->blobs_deleted : 0;
+  std::uint64_t freed = sw != nullptr ? sw->bytes_freed : 0;
+  gauge("regsweep_gc_blobs", "Blobs in the tree when the last run scanned it.", o.blobs);
+  gauge("regsweep_gc_blob_bytes", "Bytes of those blobs.", o.blob_bytes);
+  gauge("regsweep_gc_eligible_blobs", "Blobs the last run planned to delete.", o.blobs_eligible);
+  gauge("regsweep_gc_eligible_bytes", "Bytes of the blobs the last run planned to delete.",
+        o.bytes_eligible);
+  gauge("regsweep_gc_deleted_blobs", "Blobs the last run deleted.", deleted);
+  gauge("regsweep_gc_deleted_bytes", "Bytes the last run freed by deleting blobs.", freed);
+  gauge("regsweep_gc_kept_blobs", "Blobs left in the tree after the last run.", o.blobs - deleted);
+  gauge("regsweep_gc_kept_bytes", "Bytes of the blobs left after the last run.",
+        o.blob_bytes - freed);
+  family("regsweep_gc_deletions", "Deletions the last run made, by kind.");
+  for (std::size_t k = 0; k < std::tuple_size_v<decltype(SweepResult::done_by_kind)>; ++k) {
+    m << "regsweep_gc_deletions{kind=\"" << to_string(static_cast<ActionKind>(k)) << "\"} "
+      << (sw != nullptr ? sw->done_by_kind[k] : 0) << '\n';
+  }
+  gauge("regsweep_gc_failed_deletions", "Deletions of the last run that failed.",
+        sw != nullptr ? sw->failed : 0);
+  gauge("regsweep_gc_skipped_deletions",
+        "Deletions the last run skipped because the tree changed after the scan.",
+        sw != nullptr ? sw->skipped_count : 0);
+  family("regsweep_gc_findings", "Findings of the last run, by kind and severity.");
+  for (const auto& [key, n] : o.findings) {
+    m << "regsweep_gc_findings{kind=\"" << prom_escape(key.first) << "\",severity=\"" << key.second
+      << "\"} " << n << '\n';
+  }
+  return m.str();
+}
+
 // Renders the run (text, log, JSON) and returns its exit code.
 int report(const GcArgs& a, const OpenTree& tree, const Collection& collection,
            const SweepResult* swept) {
@@ -255,14 +355,9 @@ int report(const GcArgs& a, const OpenTree& tree, const Collection& collection,
     std::string json = render_json(collection, swept, ropts, code);
     if (a.json_path == "-") {
       std::cout << json;
-    } else {
-      std::ofstream out(a.json_path, std::ios::binary | std::ios::trunc);
-      out << json;
-      out.close();
-      if (!out) {
-        std::cerr << "regsweep: cannot write JSON report '" << a.json_path << "'\n";
-        code = code == k_exit_ok ? k_exit_findings : code;
-      }
+    } else if (!write_atomically(a.json_path, json)) {
+      std::cerr << "regsweep: cannot write JSON report '" << a.json_path << "'\n";
+      code = code == k_exit_ok ? k_exit_findings : code;
     }
   }
   std::cout.flush();
@@ -273,12 +368,15 @@ int report(const GcArgs& a, const OpenTree& tree, const Collection& collection,
   return code;
 }
 
-}  // namespace
-
-int run_gc(const std::vector<std::string>& args, bool is_rm) {
-  GcArgs a;
-  if (auto stop = parse_gc(args, is_rm, a)) {
-    return *stop;
+// Runs gc or rm as `a` asks, recording in `outcome` how far it got; the exit code.
+int run(GcArgs& a, GcOutcome& outcome) {
+  for (const std::string* path : {&a.json_path, &a.prometheus}) {
+    if (!path->empty()) {
+      if (auto problem = output_problem(*path)) {
+        std::cerr << "regsweep: " << *problem << "; nothing was read or deleted\n";
+        return k_exit_cannot_run;
+      }
+    }
   }
   int open_code = k_exit_ok;
   auto session = open_session(a.config, a.root, a.jobs, open_code);
@@ -300,30 +398,57 @@ int run_gc(const std::vector<std::string>& args, bool is_rm) {
   }
   a.options.plan.now = static_cast<std::int64_t>(std::time(nullptr));
   a.options.grace = Grace(a.options.plan.now, a.min_age);
-  auto collection = plan_gc(*tree->store, a.options, arena);
+  auto collection = with_progress(a.quiet, [&] { return plan_gc(*tree->store, a.options, arena); });
   if (!collection) {
     std::cerr << "regsweep: " << collection.error().message << "\n";
     return k_exit_cannot_run;
   }
+  record(outcome, *collection);
   for (const std::string& activity : collection->activity) {
     std::cerr << (a.dry_run || a.policy.force ? "warning: " : "regsweep: ") << activity << "\n";
   }
-  std::optional<SweepResult> swept;
   if (!a.dry_run) {
     if (Status s = may_sweep(*collection, a.policy); !s) {
       std::cerr << "regsweep: " << s.error().message << "\n";
       return k_exit_cannot_run;
     }
     pause_before_sweep();
-    auto result =
-        sweep_collection(*tree->store, *collection, a.options.delete_untagged, a.policy, arena);
+    auto result = with_progress(a.quiet, [&] {
+      return sweep_collection(*tree->store, *collection, a.options.delete_untagged, a.policy,
+                              arena);
+    });
     if (!result) {
       std::cerr << "regsweep: " << result.error().message << "\n";
       return k_exit_cannot_run;
     }
-    swept = std::move(*result);
+    outcome.swept = std::move(*result);
+    for (const Finding& f : outcome.swept->findings) {
+      ++outcome.findings[{std::string(to_string(f.kind)), std::string(to_string(f.severity))}];
+    }
   }
-  return report(a, *tree, *collection, swept ? &*swept : nullptr);
+  return report(a, *tree, *collection, outcome.swept ? &*outcome.swept : nullptr);
+}
+
+}  // namespace
+
+int run_gc(const std::vector<std::string>& args, bool is_rm) {
+  GcArgs a;
+  if (auto stop = parse_gc(args, is_rm, a)) {
+    return *stop;
+  }
+  auto started = std::chrono::steady_clock::now();
+  GcOutcome outcome;
+  int code = run(a, outcome);
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  // Written whatever happened, so that an alert sees a failed run too; not when the file
+  // itself cannot be written (said above).
+  if (!a.prometheus.empty() && !output_problem(a.prometheus) &&
+      !write_atomically(a.prometheus, gc_metrics(a, outcome, code, seconds))) {
+    std::cerr << "regsweep: cannot write '" << a.prometheus << "'\n";
+    code = code == k_exit_ok ? k_exit_findings : code;
+  }
+  return code;
 }
 
 }  // namespace regsweep::cli

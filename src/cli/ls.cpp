@@ -60,9 +60,8 @@ int run_ls(const std::vector<std::string>& args) {
   if (!session) {
     return code;
   }
-  auto listing = with_progress("scanning", [&] {
-    return list_registry(*session->tree.store, a.globs, tags, session->arena);
-  });
+  auto listing = with_progress(
+      a.quiet, [&] { return list_registry(*session->tree.store, a.globs, tags, session->arena); });
   if (!listing) {
     std::cerr << "regsweep: " << listing.error().message << "\n";
     return k_exit_cannot_run;

@@ -3,6 +3,7 @@
 // The options module: what every command shares. Exit codes, usage errors, parsing, the
 // tree's options (CONFIG, --root, --jobs, globs) and opening it, progress on a terminal.
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +26,7 @@
 #include "regsweep/config.hpp"
 #include "regsweep/finding.hpp"
 #include "regsweep/policy.hpp"
+#include "regsweep/progress.hpp"
 
 namespace regsweep::cli {
 
@@ -111,6 +113,11 @@ inline bool registry_serves(const OpenTree& tree, const SweepPolicy& policy,
   return !s;
 }
 
+inline bool is_directory(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 // A positional argument of du and ls that names the registry's config rather than a glob.
 inline bool looks_like_config(const std::string& arg) {
   auto ends = [&](const char* suffix) {
@@ -120,13 +127,89 @@ inline bool looks_like_config(const std::string& arg) {
   return ends(".yml") || ends(".yaml");
 }
 
+// A boolean value as Go's strconv.ParseBool reads it (the registry's flags are parsed so):
+// true, false, or nothing when it is neither.
+inline std::optional<bool> parse_go_bool(const std::string& v) {
+  for (const char* t : {"1", "t", "T", "TRUE", "true", "True"}) {
+    if (v == t) {
+      return true;
+    }
+  }
+  for (const char* f : {"0", "f", "F", "FALSE", "false", "False"}) {
+    if (v == f) {
+      return false;
+    }
+  }
+  return std::nullopt;
+}
+
+// Rewrites Go-style boolean flags, as the registry's command line accepts them, into the
+// switches `desc` knows: `--dry-run=true` and `-d=1` become `--dry-run` and `-d`;
+// `--dry-run=false` and `-m=f` are dropped; `-dm=false` keeps `-d`. A value Go would not
+// read is a usage error. Everything after `--` is left alone.
+inline std::optional<std::vector<std::string>> go_bool_flags(
+    const std::vector<std::string>& args, const boost::program_options::options_description& desc,
+    std::string& error) {
+  auto is_switch = [&](const std::string& name, bool shorthand) {
+    for (const auto& o : desc.options()) {
+      bool match =
+          shorthand
+              ? o->canonical_display_name(
+                    boost::program_options::command_line_style::allow_dash_for_short) == "-" + name
+              : o->long_name() == name;
+      if (match) {
+        return o->semantic()->max_tokens() == 0;
+      }
+    }
+    return false;
+  };
+  std::vector<std::string> out;
+  bool rest = false;
+  for (const std::string& a : args) {
+    auto eq = a.find('=');
+    if (rest || a == "--" || a.size() < 2 || a[0] != '-' || eq == std::string::npos) {
+      rest = rest || a == "--";
+      out.push_back(a);
+      continue;
+    }
+    bool is_long = a.compare(0, 2, "--") == 0;
+    std::string flag = a.substr(is_long ? 2 : 1, eq - (is_long ? 2 : 1));
+    std::string last = is_long ? flag : flag.substr(flag.empty() ? 0 : flag.size() - 1);
+    if (flag.empty() || !is_switch(last, !is_long)) {
+      out.push_back(a);  // an option that takes a value, or unknown: the parser decides
+      continue;
+    }
+    std::string value = a.substr(eq + 1);
+    auto b = parse_go_bool(value);
+    if (!b) {
+      error = "invalid argument \"" + value + "\" for \"" + a.substr(0, eq) +
+              "\": a boolean is one of 1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False";
+      return std::nullopt;
+    }
+    std::string kept = is_long ? (*b ? "--" + flag : "") : "-" + flag.substr(0, flag.size() - 1);
+    if (!is_long && *b) {
+      kept += last;
+    }
+    if (kept.size() > 1) {
+      out.push_back(kept);
+    }
+  }
+  return out;
+}
+
 // Parses `args` against `desc`, with every positional argument collected as "args". Returns
-// the exit code when the command stops here (help printed: 0; usage error: 2).
-inline std::optional<int> parse_args(const std::vector<std::string>& args,
+// the exit code when the command stops here (help printed: 0; usage error: 2). Boolean
+// switches also take Go's forms (go_bool_flags).
+inline std::optional<int> parse_args(const std::vector<std::string>& raw_args,
                                      const boost::program_options::options_description& desc,
                                      boost::program_options::variables_map& vm,
                                      const char* footer = "") {
   namespace po = boost::program_options;
+  std::string bool_error;
+  auto args = go_bool_flags(raw_args, desc, bool_error);
+  if (!args) {
+    return usage_error(bool_error);
+  }
   po::options_description hidden;
   hidden.add_options()("args", po::value<std::vector<std::string>>());
   po::options_description all;
@@ -134,7 +217,7 @@ inline std::optional<int> parse_args(const std::vector<std::string>& args,
   po::positional_options_description pos;
   pos.add("args", -1);
   try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+    po::store(po::command_line_parser(*args).options(all).positional(pos).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
     return usage_error(e.what());
@@ -152,12 +235,16 @@ struct TreeArgs {
   std::optional<std::string> root;
   std::vector<std::string> globs;
   int jobs = 0;
+  bool quiet = false;
   std::string root_arg;
   std::string config_arg;
 
   void add_options(po::options_description& desc) {
-    desc.add_options()                                                                         //
-        ("help,h", "show this help")                                                           //
+    desc.add_options()                //
+        ("help,h", "show this help")  //
+        ("quiet,q", po::bool_switch(&quiet),
+         "no progress and no summary: on a clean run nothing is printed but the output a flag "
+         "asked for; findings and errors still go to stderr")                                  //
         ("root", po::value(&root_arg)->value_name("DIR"), "the storage root")                  //
         ("config", po::value(&config_arg)->value_name("CONFIG"), "the registry's config.yml")  //
         ("jobs,j", po::value(&jobs)->value_name("N"),
@@ -176,6 +263,13 @@ struct TreeArgs {
     }
     if (vm.count("args") != 0) {
       for (const std::string& arg : vm["args"].as<std::vector<std::string>>()) {
+        // With no configuration at all, a directory is a storage root given without --root.
+        if (!config && !root && globs.empty() && !registry_env().configuration_path &&
+            is_directory(arg)) {
+          return usage_error("'" + arg +
+                             "' is a directory: give the registry's config.yml, or --root " + arg +
+                             " for a storage root");
+        }
         if (!config && !root && globs.empty() && looks_like_config(arg)) {
           config = arg;
         } else {
@@ -231,24 +325,37 @@ inline std::unique_ptr<Session> open_session(const std::optional<std::string>& c
   return std::make_unique<Session>(std::move(*tree), jobs);
 }
 
-// Prints elapsed time on stderr while `work` runs, only on a terminal and only after a second.
+// Shows on stderr, while `work` runs, the stage it is in, how far it has come (a count, and a
+// percentage where the total is known) and the time taken: five times a second at most, from
+// half a second on, only on a terminal and not when `quiet`. The line is cleared at the end.
 template <typename F>
-auto with_progress(const char* what, F&& work) {
+auto with_progress(bool quiet, F&& work) {
   std::atomic<bool> done{false};
   std::thread ticker;
-  if (::isatty(STDERR_FILENO) == 1) {
+  if (!quiet && ::isatty(STDERR_FILENO) == 1) {
     ticker = std::thread([&] {
       auto start = std::chrono::steady_clock::now();
       bool shown = false;
       while (!done.load()) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        auto secs = std::chrono::duration_cast<std::chrono::seconds>(
-                        std::chrono::steady_clock::now() - start)
-                        .count();
-        if (secs >= 1 && !done.load()) {
-          std::fprintf(stderr, "\rregsweep: %s… %llds", what, static_cast<long long>(secs));
-          shown = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+        if (ms < 500 || done.load()) {
+          continue;
         }
+        Progress::Snapshot p = progress().snapshot();
+        std::string line = std::string("regsweep: ") + (*p.stage != '\0' ? p.stage : "starting");
+        if (p.done > 0 || p.total > 0) {
+          line += ' ' + std::to_string(p.done);
+          if (p.total > 0) {
+            line += '/' + std::to_string(p.total) + " (" +
+                    std::to_string(std::min<std::uint64_t>(100, p.done * 100 / p.total)) + "%)";
+          }
+        }
+        line += ", " + std::to_string(ms / 1000) + "s";
+        std::fprintf(stderr, "\r%s\033[K", line.c_str());
+        shown = true;
       }
       if (shown) {
         std::fprintf(stderr, "\r\033[K");

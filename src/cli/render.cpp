@@ -115,8 +115,37 @@ void render_action_line(std::ostream& out, const Action& a) {
 
 }  // namespace
 
+std::string_view deletion_log_prefix(ActionKind kind) {
+  // The registry's own words where it deletes the same thing (its storage/vacuum.go), so that
+  // log searches written for it keep working.
+  switch (kind) {
+    case ActionKind::blob:
+      return "Deleting blob: ";
+    case ActionKind::revision:
+      return "deleting manifest: ";
+    case ActionKind::tag_history:
+      return "deleting manifest tag reference: ";
+    case ActionKind::layer_link:
+      return "Deleting layer link path : ";
+    case ActionKind::repository:
+      return "Deleting repo: ";
+    case ActionKind::tag:
+      return "Deleting tag: ";
+    case ActionKind::upload:
+      return "Deleting upload: ";
+    case ActionKind::tidy:
+      return "Deleting leftover: ";
+    case ActionKind::quarantine:
+      return "Moving blob to lost+found: ";
+  }
+  return "Deleting: ";
+}
+
 void render_text(std::ostream& out, const Collection& c, const SweepResult* sweep,
                  const RenderOptions& options) {
+  if (options.quiet) {
+    return;  // as the registry's own -q: nothing on stdout
+  }
   const Plan& plan = c.plan;
   if (!options.quiet) {
     for (std::size_t i = 0; i < c.inventory.repositories.size(); ++i) {
@@ -192,12 +221,12 @@ void render_log(std::ostream& err, const Collection& c, const SweepResult* sweep
     for (std::size_t i = 0; i < c.plan.actions.size(); ++i) {
       if (sweep->error(i).empty() && !sweep->skipped(i)) {
         const Action& a = c.plan.actions[i];
-        err << "deleted " << to_string(a.kind) << ": /" << layout::k_v2_dir << '/'
-            << printable(a.path()) << '\n';
+        err << deletion_log_prefix(a.kind) << '/' << layout::k_v2_dir << '/' << printable(a.path())
+            << '\n';
       }
     }
   }
-  if (sweep->blobs_deleted > 0) {
+  if (sweep->blobs_deleted > 0 && !options.quiet) {
     err << "note: restart the registry now: its blob descriptor cache still lists the deleted "
            "blobs, and pushes and pulls of them fail until it restarts\n";
   }

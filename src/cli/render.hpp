@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <ostream>
 #include <string>
+#include <string_view>
 
 #include "regsweep/collect.hpp"
 #include "regsweep/sweep.hpp"
@@ -19,15 +20,21 @@ struct RenderOptions {
   std::string root;
 };
 
+// The start of the log line of a deletion of `kind`, followed by its path: the registry's
+// wording where it deletes the same thing ("Deleting blob: ").
+std::string_view deletion_log_prefix(ActionKind kind);
+
 // "1.5 MiB".
 std::string human_bytes(std::uint64_t bytes);
 
-// Marking lines and the summary in upstream's format, then regsweep's own summary line.
+// Marking lines and the summary in upstream's format, then regsweep's own summary line;
+// nothing when quiet.
 void render_text(std::ostream& out, const Collection& c, const SweepResult* sweep,
                  const RenderOptions& options);
 
-// One line per finding on `err` ("error: …" or "warning: …"), and, on a real run, one line
-// per deletion unless quiet.
+// One line per finding on `err` ("error: …" or "warning: …"), and, on a real run unless
+// quiet, one line per deletion ("Deleting blob: /docker/registry/v2/blobs/…") and the note to
+// restart the registry.
 void render_log(std::ostream& err, const Collection& c, const SweepResult* sweep,
                 const RenderOptions& options);
 

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# The command line as an operator meets it, on the sample tree and a damaged copy of it (no
+# registry needed): quiet cron runs, metrics that promtool accepts, output files checked before
+# anything is deleted, Go-style booleans, globs with [...], CSV headers that are the JSON keys,
+# and every JSON field documented in docs/json.md.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/../.." && pwd)
+REGSWEEP=${REGSWEEP:-$TOP/build/regsweep}
+source "$TOP/tests/e2e/lib.sh"
+
+e2e_workdir
+"$TOP/scripts/sample-tree.sh" "$W/clean" >/dev/null || e2e_fail "sample-tree.sh failed"
+V2=docker/registry/v2
+old() { find "$1" -exec touch -h -d '3 days ago' {} +; }
+old "$W/clean"
+"$REGSWEEP" gc --root "$W/clean" -m -q --min-age 0 >/dev/null 2>&1 # a tree with nothing to do
+
+echo "# cron: a clean run prints nothing and exits 0"
+for cmd in "gc" "gc -m" "gc -d" "du" "fsck"; do
+  "$REGSWEEP" $cmd --root "$W/clean" -q >"$W/out" 2>"$W/err"
+  rc=$?
+  check "$cmd -q on a clean tree exits 0 (got $rc)" test $rc -eq 0
+  check "$cmd -q on a clean tree prints nothing" test ! -s "$W/out" -a ! -s "$W/err"
+done
+cp -a "$W/clean" "$W/cron"
+"$REGSWEEP" du --root "$W/cron" -q --prometheus "$W/du.prom" >"$W/out" 2>&1
+check "the documented cron line for du works and prints nothing" \
+  bash -c "test $? -eq 0 -a ! -s '$W/out' -a -s '$W/du.prom'"
+
+echo "# a tree with something to delete and something broken"
+cp -a "$W/clean" "$W/t"
+blob=$(printf 'unreferenced' | sha256sum | cut -d' ' -f1)
+mkdir -p "$W/t/$V2/blobs/sha256/${blob:0:2}/$blob"
+printf 'unreferenced' >"$W/t/$V2/blobs/sha256/${blob:0:2}/$blob/data"
+young=$(printf 'young' | sha256sum | cut -d' ' -f1)
+mkdir -p "$W/t/$V2/blobs/sha256/${young:0:2}/$young"
+printf 'young' >"$W/t/$V2/blobs/sha256/${young:0:2}/$young/data"
+repo=$(cd "$W/t/$V2/repositories" && find . -name _layers -printf '%h\n' | head -1 | sed 's|^\./||')
+dangling=$(printf 'nothing' | sha256sum | cut -d' ' -f1)
+mkdir -p "$W/t/$V2/repositories/$repo/_layers/sha256/$dangling"
+printf 'sha256:%s' "$dangling" >"$W/t/$V2/repositories/$repo/_layers/sha256/$dangling/link"
+mkdir -p "$W/t/$V2/repositories/$repo/_uploads/0b3c-stale"
+printf 'x' >"$W/t/$V2/repositories/$repo/_uploads/0b3c-stale/data"
+mkdir -p "$W/t/$V2/repositories/$repo/_manifests/tags/broken/current"
+printf 'not a digest' >"$W/t/$V2/repositories/$repo/_manifests/tags/broken/current/link"
+old "$W/t"
+touch "$W/t/$V2/blobs/sha256/${young:0:2}/$young/data" # young: kept by the grace period
+
+echo "# output files are checked before anything is read or deleted"
+cp -a "$W/t" "$W/early"
+before=$(tree_state "$W/early")
+"$REGSWEEP" gc --root "$W/early" -m --json "$W/nonexistent/r.json" >"$W/out" 2>"$W/err"
+rc=$?
+check "an unwritable --json stops the run with exit 1 (got $rc)" test $rc -eq 1
+check "  naming the path" grep -q "$W/nonexistent/r.json" "$W/err"
+check "  and nothing was deleted" test "$before" = "$(tree_state "$W/early")"
+"$REGSWEEP" gc --root "$W/early" --prometheus "$W" >"$W/out" 2>"$W/err"
+check "a directory as --prometheus FILE is refused (exit 1)" test $? -eq 1
+check "  saying it is a directory" grep -q "is a directory" "$W/err"
+"$REGSWEEP" du --root "$W/early" --prometheus "$W/nonexistent/m.prom" >"$W/out" 2>"$W/err"
+check "du: an unwritable --prometheus is refused before the scan (exit 1)" test $? -eq 1
+check "  and du printed no table" test ! -s "$W/out"
+"$REGSWEEP" gc "$W/early" -d >"$W/out" 2>"$W/err"
+check "gc: a directory as CONFIG says so" grep -q "is a directory" "$W/err"
+"$REGSWEEP" du "$W/early" >"$W/out" 2>"$W/err"
+check "du: a directory as CONFIG says so" grep -q "is a directory" "$W/err"
+
+echo "# Go-style booleans"
+"$REGSWEEP" gc --root "$W/early" --dry-run=true -m=1 -q --json "$W/go.json" >/dev/null 2>&1
+check "--dry-run=true -m=1 is a dry run with -m" \
+  test "$(jq -r '"\(.dry_run) \(.delete_untagged)"' "$W/go.json")" = "true true"
+"$REGSWEEP" gc --root "$W/early" -d --delete-untagged=false -q --json "$W/go.json" >/dev/null 2>&1
+check "--delete-untagged=false turns -m off" test "$(jq -r .delete_untagged "$W/go.json")" = false
+"$REGSWEEP" du --root "$W/early" --bytes=T -q >/dev/null 2>&1
+check "du takes them too (--bytes=T)" test $? -ne 2
+"$REGSWEEP" gc --root "$W/early" -d=yes >/dev/null 2>"$W/err"
+check "-d=yes is a usage error (exit 2) naming the value" \
+  bash -c "test $? -eq 2 && grep -q '\"yes\"' '$W/err'"
+check "  and nothing was deleted" test "$before" = "$(tree_state "$W/early")"
+
+echo "# globs with [...]"
+repos=$("$REGSWEEP" ls --root "$W/t" -q)
+first=$(echo "$repos" | head -1)
+last=${first: -1}
+pattern="${first%?}[$last]"
+check "ls '$pattern' lists '$first'" \
+  test "$("$REGSWEEP" ls --root "$W/t" -q "$pattern")" = "$first"
+check "ls '${first%?}[!$last]' does not" \
+  bash -c "! '$REGSWEEP' ls --root '$W/t' -q '${first%?}[!$last]' | grep -qx '$first'"
+
+echo "# CSV columns are the JSON keys"
+"$REGSWEEP" du --root "$W/t" --csv 2>/dev/null | head -1 | tr ',' '\n' >"$W/csv.keys"
+"$REGSWEEP" du --root "$W/t" --json 2>/dev/null | jq -r '.repositories[0] | keys_unsorted[]' >"$W/json.keys"
+check "du --csv header = du --json repository keys, in order" diff "$W/csv.keys" "$W/json.keys"
+
+echo "# gc metrics"
+cp -a "$W/t" "$W/m"
+"$REGSWEEP" gc --root "$W/m" -q --prometheus "$W/gc.prom" >"$W/out" 2>"$W/err"
+rc=$?
+check "gc with findings exits 3 (got $rc)" test $rc -eq 3
+check "  -q still reports the findings on stderr" grep -q "^error: " "$W/err"
+check "  and prints nothing on stdout" test ! -s "$W/out"
+check "promtool check metrics accepts gc's file" bash -c "promtool check metrics <'$W/gc.prom'"
+check "promtool check metrics accepts du's file" bash -c "promtool check metrics <'$W/du.prom'"
+check "the exit code is recorded" grep -qx 'regsweep_gc_exit_code 3' "$W/gc.prom"
+check "a run that found problems records no success" \
+  bash -c "! grep -q '^regsweep_gc_last_success_timestamp_seconds' '$W/gc.prom'"
+check "the findings are counted by kind" grep -q '^regsweep_gc_findings{kind="malformed-link",severity="error"} 1$' "$W/gc.prom"
+check "the deleted blob is counted" grep -qx 'regsweep_gc_deleted_blobs 1' "$W/gc.prom"
+"$REGSWEEP" gc --root "$W/clean" -q --prometheus "$W/ok.prom" >/dev/null 2>&1
+success=$(awk '/^regsweep_gc_last_success_timestamp_seconds /{print $2}' "$W/ok.prom")
+check "a clean real run records its success" test -n "$success"
+sleep 1
+"$REGSWEEP" gc --root "$W/nonexistent" -q --prometheus "$W/ok.prom" >/dev/null 2>&1
+check "a run that cannot start records exit code 1" grep -qx 'regsweep_gc_exit_code 1' "$W/ok.prom"
+check "  and keeps the last success" \
+  grep -qx "regsweep_gc_last_success_timestamp_seconds $success" "$W/ok.prom"
+
+echo "# every JSON field is documented (docs/json.md)"
+cp -a "$W/t" "$W/j"
+"$REGSWEEP" gc --root "$W/j" -d -m --json "$W/gc-dry.json" >/dev/null 2>&1
+"$REGSWEEP" du --root "$W/j" --json >"$W/du.json" 2>/dev/null
+"$REGSWEEP" ls -t --root "$W/j" --json >"$W/ls.json" 2>/dev/null
+"$REGSWEEP" fsck --root "$W/j" --json --verify-data >"$W/fsck.json" 2>/dev/null
+"$REGSWEEP" fsck --root "$W/j" --json --repair >"$W/fsck-repair.json" 2>/dev/null
+"$REGSWEEP" gc --root "$W/j" -m --purge-uploads=1h --force --json "$W/gc.json" >/dev/null 2>&1
+# A deletion that fails: a blob directory the sweep cannot remove (its prefix is read-only).
+cp -a "$W/t" "$W/f"
+as_nobody=0
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+  chmod a+x "$W" && chmod -R a+rX "$W/f" && chmod a+w "$W/f/$V2"
+  chmod a-w "$W/f/$V2/blobs/sha256/${blob:0:2}"
+  chmod -R a+w "$W/f/$V2/repositories"
+  chmod a+w "$W/f/$V2/regsweep.lock" 2>/dev/null
+  setpriv --reuid=nobody --regid=nogroup --clear-groups "$REGSWEEP" gc --root "$W/f" --force \
+    --json - >"$W/gc-failed.json" 2>/dev/null
+  as_nobody=1
+fi
+check "json_fields: every field of real reports is documented, and every documented one seen" \
+  python3 "$HERE/json_fields.py" "$TOP/docs/json.md" "$W"/*.json
+check "a failed deletion was among them" \
+  bash -c "test $as_nobody -eq 0 || (test -s '$W/gc-failed.json' &&
+    jq -e '[.deletions[] | select(.status==\"failed\")] | length > 0' '$W/gc-failed.json' >/dev/null)"
+
+e2e_finish
