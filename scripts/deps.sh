@@ -2,7 +2,9 @@
 # Installs the Debian packages regsweep needs that are missing. `deps.sh build` installs what
 # building needs; `deps.sh test` adds what the end-to-end tests drive (the real registry,
 # skopeo, jq, curl, bc), the fuzzers (clang), the format and lint checks (clang-format,
-# clang-tidy) and the metrics check (promtool, from prometheus). Uses
+# clang-tidy), the metrics check (promtool, from prometheus) and the packaging checks
+# (lintian, bash-completion, man-db, systemd-analyze, a static busybox for the bundle's
+# chroot). Uses
 # apt-get as root, or through sudo.
 set -euo pipefail
 what=${1:-build}
@@ -10,7 +12,8 @@ pkgs=(cmake g++ make pkg-config libboost-filesystem-dev libboost-program-options
   libsimdjson-dev libtbb-dev libgtest-dev libyaml-cpp-dev openssl)
 if [ "$what" = test ]; then
   pkgs+=(docker-registry skopeo jq curl tar gzip findutils bc util-linux python3 clang
-    libclang-rt-14-dev clang-format clang-tidy git prometheus)
+    libclang-rt-14-dev clang-format clang-tidy git prometheus lintian bash-completion
+    busybox-static man-db systemd binutils)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

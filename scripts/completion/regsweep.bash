@@ -1,0 +1,59 @@
+# bash completion for regsweep. Keep the option lists in step with `regsweep CMD --help`:
+# tests/cli/install_test.sh compares them.
+
+_regsweep() {
+  local cur prev words cword
+  _init_completion -s || return
+
+  local commands="garbage-collect gc rm du ls fsck"
+  local gc_opts="--help --root --config --dry-run --delete-untagged --keep-empty-repos
+    --purge-uploads --delete-orphan-signatures --min-age --force --quiet --json --prometheus
+    --jobs -h -d -m -q -j"
+  local rm_opts="$gc_opts --no-gc"
+  local du_opts="--bytes --sort --top --json --csv --prometheus --min-age --help --quiet --root
+    --config --jobs -h -q -j"
+  local ls_opts="--tags --bytes --json --help --quiet --root --config --jobs -t -h -q -j"
+  local fsck_opts="--verify-data --seed --repair --json --help --quiet --root --config --jobs
+    -h -q -j"
+
+  if [[ $cword -eq 1 ]]; then
+    COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
+    return
+  fi
+  local cmd=${words[1]}
+  case $prev in
+    --root)
+      _filedir -d
+      return
+      ;;
+    --config | --json | --prometheus)
+      _filedir
+      return
+      ;;
+    --sort)
+      COMPREPLY=($(compgen -W "name tags tagged untagged logical exclusive shared reclaim
+        reclaim-m uploads" -- "$cur"))
+      return
+      ;;
+    --min-age | --purge-uploads | --jobs | -j | --top | --seed | --verify-data)
+      return
+      ;;
+  esac
+  local opts
+  case $cmd in
+    garbage-collect | gc) opts=$gc_opts ;;
+    rm) opts=$rm_opts ;;
+    du) opts=$du_opts ;;
+    ls) opts=$ls_opts ;;
+    fsck) opts=$fsck_opts ;;
+    *) return ;;
+  esac
+  if [[ $cur == -* ]]; then
+    COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+    [[ ${COMPREPLY-} == *= ]] && compopt -o nospace
+    return
+  fi
+  case $cmd in
+    garbage-collect | gc | du | ls | fsck) _filedir '@(yml|yaml)' ;;
+  esac
+} && complete -F _regsweep regsweep
