@@ -412,8 +412,8 @@ int run(GcArgs& a, GcOutcome& outcome) {
       std::cerr << "regsweep: " << s.error().message << "\n";
       return k_exit_cannot_run;
     }
-    pause_before_sweep();
     auto result = with_progress(a.quiet, [&] {
+      pause_before_sweep();
       return sweep_collection(*tree->store, *collection, a.options.delete_untagged, a.policy,
                               arena);
     });

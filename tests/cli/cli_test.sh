@@ -117,6 +117,24 @@ check "a run that cannot start records exit code 1" grep -qx 'regsweep_gc_exit_c
 check "  and keeps the last success" \
   grep -qx "regsweep_gc_last_success_timestamp_seconds $success" "$W/ok.prom"
 
+echo "# progress: on a terminal only, and not with -q"
+# The test hook pauses a real run before its sweep (inside the progress display) until a
+# file exists: long enough for the display to show.
+progress_run() { # ARGS... : runs gc on a pseudo-terminal, released after 1.5 s
+  rm -f "$W/go"
+  (sleep 1.5 && touch "$W/go") &
+  REGSWEEP_TEST_PAUSE_BEFORE_SWEEP=$W/go script -qfec "'$REGSWEEP' gc --root '$W/p' --min-age 0 $*" /dev/null
+}
+cp -a "$W/clean" "$W/p"
+progress_run >"$W/tty.out" 2>&1
+check "on a terminal, a run shows its stage and a percentage" grep -aqE 'regsweep: [a-z (),-]+ [0-9]+/[0-9]+ \([0-9]+%\), [0-9]+s' "$W/tty.out"
+progress_run -q >"$W/tty.out" 2>&1
+check "  but not with -q" bash -c "! grep -aqE '[0-9]+%\)' '$W/tty.out'"
+rm -f "$W/go"
+(sleep 1.5 && touch "$W/go") &
+REGSWEEP_TEST_PAUSE_BEFORE_SWEEP=$W/go "$REGSWEEP" gc --root "$W/p" --min-age 0 >"$W/out" 2>"$W/err"
+check "  nor when stderr is not a terminal" bash -c "! grep -aqE '[0-9]+%\)' '$W/err'"
+
 echo "# every JSON field is documented (docs/json.md)"
 cp -a "$W/t" "$W/j"
 "$REGSWEEP" gc --root "$W/j" -d -m --json "$W/gc-dry.json" >/dev/null 2>&1
