@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -39,8 +40,8 @@ std::optional<std::string> output_problem(const std::string& path) {
     return "'" + path + "' is a directory; give a file name";
   }
   // The file is written beside itself and renamed: its directory must take a new file.
-  std::string probe = temp_beside(path);
-  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+  std::string probe = path + ".probe.XXXXXX";
+  int fd = ::mkostemp(probe.data(), O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
     return "cannot write '" + path + "': cannot create a file in '" + directory_of(path) +
