@@ -93,6 +93,7 @@ Result<Collection> plan_gc(Store& store, const GcOptions& options, tbb::task_are
   graph_options.scan.read_layer_links = false;
   graph_options.grace = grace;
   graph_options.remove = options.remove;
+  graph_options.select_tags = options.select_tags;
   auto graph = build_graph(store, graph_options, arena);
   if (!graph) {
     return graph.error();

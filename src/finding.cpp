@@ -31,6 +31,10 @@ std::string_view to_string(FindingKind kind) {
       return "changed-since-scan";
     case FindingKind::delete_failed:
       return "delete-failed";
+    case FindingKind::same_push_time:
+      return "same-push-time";
+    case FindingKind::tags_unknown:
+      return "tags-unknown";
   }
   return "unknown";
 }

@@ -295,6 +295,11 @@ Result<Graph> build_graph(Store& store, const GraphOptions& options, tbb::task_a
       return s.error();
     }
   }
+  if (options.select_tags) {
+    if (Status s = options.select_tags(g.inventory); !s) {
+      return s.error();
+    }
+  }
   g.findings = g.inventory.findings;
   if (options.read_manifests) {
     g.manifests = load_manifests(store, g.inventory, arena, g.findings,

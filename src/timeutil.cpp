@@ -136,4 +136,15 @@ std::string format_duration(std::int64_t seconds) {
   return out;
 }
 
+std::string format_rfc3339(std::int64_t seconds) {
+  std::time_t t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  if (::gmtime_r(&t, &tm) == nullptr) {
+    return "";
+  }
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 }  // namespace regsweep

@@ -3,6 +3,7 @@
 // The garbage-collect pipeline up to the plan: open -> scan -> load manifests -> mark -> plan.
 // The caller renders the plan (dry run) or hands it to sweep().
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,8 @@ struct GcOptions {
   PlanOptions plan;
   // `regsweep rm`: NAME or NAME:TAG specs (globs) to remove; empty for a plain gc.
   std::vector<std::string> remove;
+  // `regsweep prune`: chooses the tags to remove after the scan (GraphOptions::select_tags).
+  std::function<Status(Inventory&)> select_tags;
 };
 
 struct Collection {

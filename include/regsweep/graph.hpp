@@ -5,6 +5,7 @@
 // the inventory, the manifests and what was found reading them. Marking and planning read it
 // and never touch the storage.
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -106,6 +107,9 @@ struct GraphOptions {
   Grace grace;
   // `regsweep rm`: NAME or NAME:TAG specs (globs) to mark for removal in the inventory.
   std::vector<std::string> remove;
+  // `regsweep prune`: chooses tags to remove (Tag::remove_requested) from the scanned
+  // inventory, and may add findings to it; an error stops the run before marking.
+  std::function<Status(Inventory&)> select_tags;
 };
 
 struct Graph {

@@ -1,0 +1,365 @@
+#include "regsweep/retention.hpp"
+
+#include <algorithm>
+#include <regex>
+#include <tuple>
+
+#include <yaml-cpp/yaml.h>
+
+#include "regsweep/layout.hpp"
+#include "regsweep/select.hpp"
+#include "regsweep/timeutil.hpp"
+
+namespace regsweep {
+
+namespace {
+
+bool any_glob(const std::vector<std::string>& globs, const std::string& name) {
+  return std::any_of(globs.begin(), globs.end(),
+                     [&](const std::string& g) { return glob_match(g, name); });
+}
+
+// A rule with its expressions compiled once.
+struct Compiled {
+  const RetentionRule* rule;
+  std::optional<std::regex> select;
+  std::optional<std::regex> keep;
+
+  bool applies_to(const std::string& repository) const {
+    return (rule->repositories.empty() || any_glob(rule->repositories, repository)) &&
+           !any_glob(rule->exclude, repository);
+  }
+};
+
+// What one rule says of one tag.
+enum class Say { nothing, keep, remove };
+
+struct Said {
+  Say say = Say::nothing;
+  std::string reason;
+};
+
+std::string human_age(std::int64_t seconds) {
+  if (seconds % 86400 == 0 && seconds >= 86400) {
+    return std::to_string(seconds / 86400) + "d";
+  }
+  if (seconds % 3600 == 0 && seconds >= 3600) {
+    return std::to_string(seconds / 3600) + "h";
+  }
+  return std::to_string(seconds) + "s";
+}
+
+// True when tag `a` is newer than `b` for the rule's order; ties broken by name, so the
+// result never depends on the order tags were listed in.
+bool newer(const Tag& a, const Tag& b, bool semver) {
+  if (semver) {
+    auto va = parse_tag_version(a.name);
+    auto vb = parse_tag_version(b.name);
+    if (va.has_value() != vb.has_value()) {
+      return va.has_value();  // versions before everything else
+    }
+    if (va && vb) {
+      auto key = [](const TagVersion& v) {
+        // A release is newer than its pre-releases.
+        return std::make_tuple(v.major, v.minor, v.patch, v.pre.empty(), v.pre);
+      };
+      if (key(*va) != key(*vb)) {
+        return key(*va) > key(*vb);
+      }
+    }
+  }
+  if (a.current_mtime != b.current_mtime) {
+    return a.current_mtime > b.current_mtime;
+  }
+  return a.name > b.name;
+}
+
+// What rule `c` says of each tag of `repo` (indexed like repo.tags), in GitLab's order.
+std::vector<Said> judge(const Compiled& c, const Repository& repo, const Grace& grace,
+                        std::int64_t now) {
+  const RetentionRule& r = *c.rule;
+  std::vector<Said> out(repo.tags.size());
+  std::vector<std::size_t> ranked;
+  for (std::size_t i = 0; i < repo.tags.size(); ++i) {
+    const Tag& t = repo.tags[i];
+    if (!t.current || t.current_problem) {
+      continue;  // unreadable: never a candidate (and kept by decide_retention)
+    }
+    if (c.select && !std::regex_match(t.name, *c.select)) {
+      continue;
+    }
+    Said& s = out[i];
+    s.say = Say::keep;
+    if (grace.young(t.current_mtime)) {
+      s.reason = "pushed within the grace period";
+    } else if (any_glob(r.keep, t.name)) {
+      s.reason = "matches a keep pattern";
+    } else if (c.keep && std::regex_match(t.name, *c.keep)) {
+      s.reason = "matches name_regex_keep";
+    } else if (r.pushed_within && now - t.current_mtime < *r.pushed_within) {
+      s.reason = "pushed within " + human_age(*r.pushed_within);
+    } else {
+      ranked.push_back(i);
+    }
+  }
+  std::sort(ranked.begin(), ranked.end(), [&](std::size_t a, std::size_t b) {
+    return newer(repo.tags[a], repo.tags[b], r.semver_order);
+  });
+  const std::string order = r.semver_order ? "highest versions" : "most recently pushed";
+  for (std::size_t k = 0; k < ranked.size(); ++k) {
+    Said& s = out[ranked[k]];
+    const Tag& t = repo.tags[ranked[k]];
+    if (r.keep_n && k < *r.keep_n) {
+      s = {Say::keep, "among the " + std::to_string(*r.keep_n) + " " + order};
+    } else if (r.older_than && now - t.current_mtime < *r.older_than) {
+      s = {Say::keep, "pushed less than " + human_age(*r.older_than) + " ago"};
+    } else {
+      std::string why = r.keep_n ? "beyond the " + std::to_string(*r.keep_n) + " " + order : "";
+      if (r.older_than) {
+        why += (why.empty() ? "" : ", ") + std::string("older than ") + human_age(*r.older_than);
+      }
+      s = {Say::remove, why.empty() ? "matches name_regex" : why};
+    }
+  }
+  return out;
+}
+
+// A warning when every tag of `repo` was pushed within the same second: its push times are
+// probably those of a copy, and "newest" means nothing.
+void check_times(const Repository& repo, std::vector<Finding>& findings) {
+  std::int64_t lo = INT64_MAX;
+  std::int64_t hi = INT64_MIN;
+  std::size_t n = 0;
+  for (const Tag& t : repo.tags) {
+    if (t.current) {
+      lo = std::min(lo, t.current_mtime);
+      hi = std::max(hi, t.current_mtime);
+      ++n;
+    }
+  }
+  if (n >= 2 && hi - lo <= 1) {
+    findings.push_back(Finding{FindingKind::same_push_time, Severity::warning,
+                               layout::tags_dir(repo.name), repo.name,
+                               "every tag of '" + repo.name +
+                                   "' was pushed within the same second: push times look "
+                                   "like those of a copy that did not keep them, so "
+                                   "keep_n, older_than and pushed_within decide by name"});
+  }
+}
+
+std::optional<std::regex> compile(const std::optional<std::string>& re, const std::string& what,
+                                  const std::string& rule, std::string& error) {
+  if (!re) {
+    return std::nullopt;
+  }
+  try {
+    return std::regex(*re, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    error = rule + ": " + what + " '" + *re + "' is not a regular expression: " + e.what();
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::optional<TagVersion> parse_tag_version(const std::string& tag) {
+  static const std::regex version(
+      R"(^[vV]?(\d{1,9})(?:\.(\d{1,9}))?(?:\.(\d{1,9}))?(?:-([0-9A-Za-z.-]+))?$)");
+  std::smatch m;
+  if (!std::regex_match(tag, m, version)) {
+    return std::nullopt;
+  }
+  auto num = [&](std::size_t i) { return m[i].matched ? std::stoull(m[i].str()) : 0ULL; };
+  return TagVersion{num(1), num(2), num(3), m[4].matched ? m[4].str() : ""};
+}
+
+Result<Retention> decide_retention(const Inventory& inventory,
+                                   const std::vector<RetentionRule>& rules,
+                                   const std::vector<std::string>& scope, const Grace& grace,
+                                   std::int64_t now) {
+  std::vector<Compiled> compiled;
+  for (const RetentionRule& r : rules) {
+    std::string error;
+    Compiled c{&r, compile(r.name_regex, "name_regex", r.name, error),
+               compile(r.name_regex_keep, "name_regex_keep", r.name, error)};
+    if (!error.empty()) {
+      return Error{error, 0};
+    }
+    compiled.push_back(std::move(c));
+  }
+  Retention out;
+  for (const Repository& repo : inventory.repositories) {
+    if (!scope.empty() && !any_glob(scope, repo.name)) {
+      continue;
+    }
+    std::vector<const Compiled*> apply;
+    for (const Compiled& c : compiled) {
+      if (c.applies_to(repo.name)) {
+        apply.push_back(&c);
+      }
+    }
+    if (apply.empty() || repo.tags.empty()) {
+      continue;
+    }
+    if (repo.tags_uncertain || repo.uncertain) {
+      out.findings.push_back(Finding{
+          FindingKind::tags_unknown, Severity::error, layout::tags_dir(repo.name), repo.name,
+          "the tags of '" + repo.name + "' cannot all be read; none of them is pruned"});
+      continue;
+    }
+    check_times(repo, out.findings);
+    std::vector<TagVerdict> verdicts(repo.tags.size());
+    for (std::size_t i = 0; i < repo.tags.size(); ++i) {
+      verdicts[i] = TagVerdict{repo.name, repo.tags[i].name,   repo.tags[i].current_mtime, false,
+                               "",        "no rule selects it"};
+      if (!repo.tags[i].current || repo.tags[i].current_problem) {
+        verdicts[i].reason = "its current link cannot be read";
+      }
+    }
+    std::vector<bool> kept(repo.tags.size(), false);
+    bool may_empty = false;
+    for (const Compiled* c : apply) {
+      may_empty = may_empty || c->rule->allow_delete_all;
+      std::vector<Said> said = judge(*c, repo, grace, now);
+      for (std::size_t i = 0; i < said.size(); ++i) {
+        TagVerdict& v = verdicts[i];
+        if (said[i].say == Say::keep && !kept[i]) {
+          kept[i] = true;
+          v.remove = false;
+          v.rule = c->rule->name;
+          v.reason = said[i].reason;
+        } else if (said[i].say == Say::remove && !kept[i] && !v.remove) {
+          v.remove = true;
+          v.rule = c->rule->name;
+          v.reason = said[i].reason;
+        }
+      }
+    }
+    std::size_t removed = 0;
+    for (const TagVerdict& v : verdicts) {
+      removed += v.remove ? 1 : 0;
+    }
+    if (removed == repo.tags.size() && !may_empty) {
+      return Error{"the rules would delete every tag of '" + repo.name + "' (" +
+                       std::to_string(removed) +
+                       "); nothing was deleted. If that is meant, allow it in the rule "
+                       "(allow_delete_all: true, or --allow-delete-all)",
+                   0};
+    }
+    out.verdicts.insert(out.verdicts.end(), verdicts.begin(), verdicts.end());
+  }
+  return out;
+}
+
+void apply_retention(Inventory& inventory, const Retention& retention) {
+  for (const TagVerdict& v : retention.verdicts) {
+    if (!v.remove) {
+      continue;
+    }
+    auto repo = std::lower_bound(
+        inventory.repositories.begin(), inventory.repositories.end(), v.repository,
+        [](const Repository& r, const std::string& name) { return r.name < name; });
+    if (repo == inventory.repositories.end() || repo->name != v.repository) {
+      continue;
+    }
+    auto tag =
+        std::lower_bound(repo->tags.begin(), repo->tags.end(), v.tag,
+                         [](const Tag& t, const std::string& name) { return t.name < name; });
+    if (tag != repo->tags.end() && tag->name == v.tag) {
+      tag->remove_requested = true;
+    }
+  }
+}
+
+namespace {
+
+std::vector<std::string> strings_of(const YAML::Node& n, const std::string& where) {
+  std::vector<std::string> out;
+  if (n.IsScalar()) {
+    out.push_back(n.as<std::string>());
+  } else if (n.IsSequence()) {
+    for (const auto& e : n) {
+      out.push_back(e.as<std::string>());
+    }
+  } else {
+    throw std::runtime_error(where + " must be a string or a list of strings");
+  }
+  return out;
+}
+
+std::int64_t duration_of(const YAML::Node& n, const std::string& where) {
+  auto d = parse_duration(n.as<std::string>());
+  if (!d) {
+    throw std::runtime_error(where + ": '" + n.as<std::string>() +
+                             "' is not a duration such as 7d, 12h or 30m");
+  }
+  return *d;
+}
+
+RetentionRule rule_of(const YAML::Node& p, std::size_t index) {
+  RetentionRule r;
+  r.name = "policy " + std::to_string(index + 1);
+  if (p["name"]) {
+    r.name = p["name"].as<std::string>();
+  }
+  for (const auto& kv : p) {
+    const std::string key = kv.first.as<std::string>();
+    const YAML::Node& v = kv.second;
+    const std::string where = r.name + ": " + key;
+    if (key == "name") {
+    } else if (key == "repositories") {
+      r.repositories = strings_of(v, where);
+    } else if (key == "exclude") {
+      r.exclude = strings_of(v, where);
+    } else if (key == "keep") {
+      r.keep = strings_of(v, where);
+    } else if (key == "name_regex") {
+      r.name_regex = v.as<std::string>();
+    } else if (key == "name_regex_keep") {
+      r.name_regex_keep = v.as<std::string>();
+    } else if (key == "keep_n") {
+      r.keep_n = v.as<std::uint64_t>();
+    } else if (key == "older_than") {
+      r.older_than = duration_of(v, where);
+    } else if (key == "pushed_within") {
+      r.pushed_within = duration_of(v, where);
+    } else if (key == "order") {
+      std::string o = v.as<std::string>();
+      if (o != "pushed" && o != "semver") {
+        throw std::runtime_error(where + " must be 'pushed' or 'semver'");
+      }
+      r.semver_order = o == "semver";
+    } else if (key == "allow_delete_all") {
+      r.allow_delete_all = v.as<bool>();
+    } else {
+      throw std::runtime_error(r.name + ": unknown key '" + key + "'");
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
+Result<std::vector<RetentionRule>> parse_retention_policy(const std::string& yaml_text,
+                                                          const std::string& path) {
+  std::vector<RetentionRule> rules;
+  try {
+    YAML::Node doc = YAML::Load(yaml_text);
+    YAML::Node policies = doc["policies"];
+    if (!policies || !policies.IsSequence() || policies.size() == 0) {
+      return Error{"policy file '" + path + "' has no list 'policies:'", 0};
+    }
+    for (std::size_t i = 0; i < policies.size(); ++i) {
+      if (!policies[i].IsMap()) {
+        return Error{
+            "policy file '" + path + "': entry " + std::to_string(i + 1) + " is not a mapping", 0};
+      }
+      rules.push_back(rule_of(policies[i], i));
+    }
+  } catch (const std::exception& e) {
+    return Error{"policy file '" + path + "': " + e.what(), 0};
+  }
+  return rules;
+}
+
+}  // namespace regsweep
