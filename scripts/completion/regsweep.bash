@@ -5,11 +5,13 @@ _regsweep() {
   local cur prev words cword
   _init_completion -s || return
 
-  local commands="garbage-collect gc rm du ls fsck"
+  local commands="garbage-collect gc rm prune du ls fsck"
   local gc_opts="--help --root --config --dry-run --delete-untagged --keep-empty-repos
     --purge-uploads --delete-orphan-signatures --min-age --force --quiet --json --prometheus
     --jobs -h -d -m -q -j"
   local rm_opts="$gc_opts --no-gc"
+  local prune_opts="$gc_opts --policy --keep-n --older-than --name-regex --name-regex-keep --keep
+    --pushed-within --order --allow-delete-all"
   local du_opts="--bytes --sort --top --json --csv --prometheus --min-age --help --quiet --root
     --config --jobs -h -q -j"
   local ls_opts="--tags --bytes --json --help --quiet --root --config --jobs -t -h -q -j"
@@ -26,7 +28,7 @@ _regsweep() {
       _filedir -d
       return
       ;;
-    --config | --json | --prometheus)
+    --config | --json | --prometheus | --policy)
       _filedir
       return
       ;;
@@ -35,7 +37,12 @@ _regsweep() {
         reclaim-m uploads" -- "$cur"))
       return
       ;;
-    --min-age | --purge-uploads | --jobs | -j | --top | --seed | --verify-data)
+    --order)
+      COMPREPLY=($(compgen -W "pushed semver" -- "$cur"))
+      return
+      ;;
+    --min-age | --purge-uploads | --jobs | -j | --top | --seed | --verify-data | --keep-n | \
+      --older-than | --pushed-within | --name-regex | --name-regex-keep | --keep)
       return
       ;;
   esac
@@ -43,6 +50,7 @@ _regsweep() {
   case $cmd in
     garbage-collect | gc) opts=$gc_opts ;;
     rm) opts=$rm_opts ;;
+    prune) opts=$prune_opts ;;
     du) opts=$du_opts ;;
     ls) opts=$ls_opts ;;
     fsck) opts=$fsck_opts ;;
@@ -54,6 +62,6 @@ _regsweep() {
     return
   fi
   case $cmd in
-    garbage-collect | gc | du | ls | fsck) _filedir '@(yml|yaml)' ;;
+    garbage-collect | gc | prune | du | ls | fsck) _filedir '@(yml|yaml)' ;;
   esac
 } && complete -F _regsweep regsweep

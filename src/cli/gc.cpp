@@ -19,6 +19,7 @@
 #include <oneapi/tbb/task_arena.h>
 #include <boost/program_options.hpp>
 
+#include "gc.hpp"
 #include "options.hpp"
 #include "output.hpp"
 #include "regsweep/collect.hpp"
@@ -59,7 +60,9 @@ below a removed one is kept. A spec that matches nothing is an error: nothing is
 
 options)";
 
-constexpr const char* k_footer = R"(
+}  // namespace
+
+const char* const k_gc_footer = R"(
 What is kept, always: everything a tag or revision reaches (lists and indexes are followed
 to their children); with -m, also signatures, SBOMs and attestations whose subject is kept;
 everything a manifest that cannot be read might reference (every blob its repository links),
@@ -72,6 +75,8 @@ repositories is refused before anything is read (exit 1): use a bind mount inste
 exit codes: 0 done and clean; 1 could not run (nothing deleted); 2 usage error;
             3 done, but objects were kept or not deleted because of findings or failed deletes
 )";
+
+namespace {
 
 // For tests of rule 3 only: with REGSWEEP_TEST_PAUSE_BEFORE_SWEEP=FILE set, a real run says
 // so on stderr after planning and waits until FILE exists (at most 120 s) before sweeping,
@@ -87,34 +92,11 @@ void pause_before_sweep() {
   }
 }
 
-// What the command line asked for, parsed and checked.
-struct GcArgs {
-  bool is_rm = false;
-  std::optional<std::string> config;
-  std::optional<std::string> root;
-  int jobs = 0;
-  std::string json_path;
-  std::string prometheus;
-  bool dry_run = false;
-  bool quiet = false;
-  SweepPolicy policy;
-  GcOptions options;  // all but the time, taken when the run starts
-  std::int64_t min_age = 0;
-};
+}  // namespace
 
-// The option values parse_gc checks before they become GcArgs.
-struct GcRawArgs {
-  std::string root;
-  std::string config;
-  std::string purge_age;
-  std::string min_age = "1h";
-  bool keep_empty = false;
-  bool no_gc = false;
-};
-
-// gc's or rm's options, bound to `raw` and `out`.
-po::options_description gc_options(bool is_rm, GcRawArgs& raw, GcArgs& out) {
-  po::options_description desc(is_rm ? k_rm_usage : k_gc_usage);
+po::options_description gc_options(const char* usage, Collect command, GcRawArgs& raw,
+                                   GcArgs& out) {
+  po::options_description desc(usage);
   GcOptions& o = out.options;
   desc.add_options()                //
       ("help,h", "show this help")  //
@@ -150,7 +132,7 @@ po::options_description gc_options(bool is_rm, GcRawArgs& raw, GcArgs& out) {
       ("jobs,j", po::value(&out.jobs)->value_name("N"),
        "threads that read and parse (default: 64, or the core count if higher: I/O waits, so a "
        "cold or networked disk wants many requests in flight whatever the core count)");
-  if (is_rm) {
+  if (command == Collect::rm) {
     desc.add_options()(
         "no-gc", po::bool_switch(&raw.no_gc),
         "only unlink: the repositories, the tags and the manifests only those tags reached; "
@@ -159,19 +141,15 @@ po::options_description gc_options(bool is_rm, GcRawArgs& raw, GcArgs& out) {
   return desc;
 }
 
-// Where the tree is and what to remove, from the positional arguments and --config/--root.
-std::optional<int> take_positional(const po::variables_map& vm, const GcRawArgs& raw, GcArgs& out) {
+namespace {
+
+// Where the tree is and what to remove, from gc's and rm's positional arguments.
+std::optional<int> take_positional(const po::variables_map& vm, GcArgs& out) {
   std::vector<std::string> positional;
   if (vm.count("args") != 0) {
     positional = vm["args"].as<std::vector<std::string>>();
   }
-  if (vm.count("config") != 0) {
-    out.config = raw.config;
-  }
-  if (vm.count("root") != 0) {
-    out.root = raw.root;
-  }
-  if (out.is_rm) {
+  if (out.command == Collect::rm) {
     out.options.remove = positional;
     if (out.options.remove.empty()) {
       return usage_error("rm needs at least one NAME or NAME:TAG");
@@ -187,14 +165,26 @@ std::optional<int> take_positional(const po::variables_map& vm, const GcRawArgs&
 // Parses gc's or rm's arguments into `out`; the exit code when the command stops here.
 std::optional<int> parse_gc(const std::vector<std::string>& args, bool is_rm, GcArgs& out) {
   GcRawArgs raw;
-  po::options_description desc = gc_options(is_rm, raw, out);
+  out.command = is_rm ? Collect::rm : Collect::gc;
+  po::options_description desc = gc_options(is_rm ? k_rm_usage : k_gc_usage, out.command, raw, out);
   po::variables_map vm;
-  if (auto stop = parse_args(args, desc, vm, k_footer)) {
+  if (auto stop = parse_args(args, desc, vm, k_gc_footer)) {
     return stop;
   }
-  out.is_rm = is_rm;
-  if (auto stop = take_positional(vm, raw, out)) {
+  if (auto stop = check_gc_args(vm, raw, out)) {
     return stop;
+  }
+  return take_positional(vm, out);
+}
+
+}  // namespace
+
+std::optional<int> check_gc_args(const po::variables_map& vm, const GcRawArgs& raw, GcArgs& out) {
+  if (vm.count("config") != 0) {
+    out.config = raw.config;
+  }
+  if (vm.count("root") != 0) {
+    out.root = raw.root;
   }
   GcOptions& o = out.options;
   if (vm.count("jobs") != 0 && out.jobs < 1) {
@@ -226,9 +216,13 @@ std::optional<int> parse_gc(const std::vector<std::string>& args, bool is_rm, Gc
   return std::nullopt;
 }
 
+namespace {
+
 // The lock of a run that may delete, held from before the scan until the run ends.
 std::optional<std::unique_ptr<RegistryLock>> take_lock(Store& store, const GcArgs& a) {
-  auto taken = store.lock(a.is_rm ? "rm" : "gc");
+  auto taken = store.lock(a.command == Collect::rm      ? "rm"
+                          : a.command == Collect::prune ? "prune"
+                                                        : "gc");
   if (!taken) {
     std::cerr << "regsweep: " << taken.error().message << "\n";
     return std::nullopt;
@@ -249,6 +243,7 @@ struct GcOutcome {
   std::uint64_t bytes_eligible = 0;
   std::optional<SweepResult> swept;
   std::map<std::pair<std::string, std::string>, std::uint64_t> findings;  // (kind, severity)
+  std::optional<Retention> retention;  // prune: every tag's verdict
 };
 
 void record(GcOutcome& out, const Collection& c) {
@@ -333,7 +328,7 @@ std::string gc_metrics(const GcArgs& a, const GcOutcome& o, int exit_code, doubl
 
 // Renders the run (text, log, JSON) and returns its exit code.
 int report(const GcArgs& a, const OpenTree& tree, const Collection& collection,
-           const SweepResult* swept) {
+           const SweepResult* swept, const std::vector<TagVerdict>* verdicts) {
   bool errors = false;
   for (const auto& f : collection.findings) {
     errors = errors || f.severity == Severity::error;
@@ -345,9 +340,12 @@ int report(const GcArgs& a, const OpenTree& tree, const Collection& collection,
     }
   }
   int code = errors ? k_exit_findings : k_exit_ok;
-  RenderOptions ropts{
-      .quiet = a.quiet, .delete_untagged = a.options.delete_untagged, .root = tree.root};
+  RenderOptions ropts{.quiet = a.quiet,
+                      .delete_untagged = a.options.delete_untagged,
+                      .root = tree.root,
+                      .retention = verdicts};
   if (a.json_path != "-") {
+    render_retention(std::cout, ropts, swept == nullptr);
     render_text(std::cout, collection, swept, ropts);
   }
   render_log(std::cerr, collection, swept, ropts);
@@ -398,6 +396,20 @@ int run(GcArgs& a, GcOutcome& outcome) {
   }
   a.options.plan.now = static_cast<std::int64_t>(std::time(nullptr));
   a.options.grace = Grace(a.options.plan.now, a.min_age);
+  if (a.command == Collect::prune) {
+    // The tags the rules remove are chosen on the scanned inventory, before marking: gc's
+    // own marking and plan then take what only they reached.
+    a.options.select_tags = [&](Inventory& inv) -> Status {
+      auto decided = decide_retention(inv, a.rules, a.scope, a.options.grace, a.options.plan.now);
+      if (!decided) {
+        return decided.error();
+      }
+      apply_retention(inv, *decided);
+      inv.findings.insert(inv.findings.end(), decided->findings.begin(), decided->findings.end());
+      outcome.retention = std::move(*decided);
+      return ok_status();
+    };
+  }
   auto collection = with_progress(a.quiet, [&] { return plan_gc(*tree->store, a.options, arena); });
   if (!collection) {
     std::cerr << "regsweep: " << collection.error().message << "\n";
@@ -426,16 +438,13 @@ int run(GcArgs& a, GcOutcome& outcome) {
       ++outcome.findings[{std::string(to_string(f.kind)), std::string(to_string(f.severity))}];
     }
   }
-  return report(a, *tree, *collection, outcome.swept ? &*outcome.swept : nullptr);
+  return report(a, *tree, *collection, outcome.swept ? &*outcome.swept : nullptr,
+                outcome.retention ? &outcome.retention->verdicts : nullptr);
 }
 
 }  // namespace
 
-int run_gc(const std::vector<std::string>& args, bool is_rm) {
-  GcArgs a;
-  if (auto stop = parse_gc(args, is_rm, a)) {
-    return *stop;
-  }
+int run_collection(GcArgs& a) {
   auto started = std::chrono::steady_clock::now();
   GcOutcome outcome;
   int code = run(a, outcome);
@@ -449,6 +458,14 @@ int run_gc(const std::vector<std::string>& args, bool is_rm) {
     code = code == k_exit_ok ? k_exit_findings : code;
   }
   return code;
+}
+
+int run_gc(const std::vector<std::string>& args, bool is_rm) {
+  GcArgs a;
+  if (auto stop = parse_gc(args, is_rm, a)) {
+    return *stop;
+  }
+  return run_collection(a);
 }
 
 }  // namespace regsweep::cli

@@ -22,6 +22,8 @@ commands:
   garbage-collect, gc   delete what no image needs: blobs, and with -m untagged manifests;
                         remove empty repositories and tidy the tree
   rm                    remove repositories or single tags, then collect what they held
+  prune                 delete tags by retention rules (keep the last N, drop the old),
+                        then collect what they held
   du                    disk usage per repository: logical, exclusive, shared, reclaimable
   ls                    the offline catalog: repositories and, with -t, their tags
   fsck                  find what is broken (links, manifests, blob contents) and which
@@ -63,6 +65,9 @@ int main(int argc, char** argv) {
       if (!rest.empty() && rest.front() == "fsck") {
         return run_fsck({"--help"});
       }
+      if (!rest.empty() && rest.front() == "prune") {
+        return run_prune({"--help"});
+      }
       std::cout << k_main_help;
       return k_exit_ok;
     }
@@ -84,6 +89,9 @@ int main(int argc, char** argv) {
     }
     if (cmd == "fsck") {
       return run_fsck(rest);
+    }
+    if (cmd == "prune") {
+      return run_prune(rest);
     }
     return usage_error("unknown command '" + cmd + "'");
   } catch (const std::exception& e) {

@@ -384,5 +384,6 @@ int run_gc(const std::vector<std::string>& args, bool is_rm);
 int run_du(const std::vector<std::string>& args);
 int run_ls(const std::vector<std::string>& args);
 int run_fsck(const std::vector<std::string>& args);
+int run_prune(const std::vector<std::string>& args);
 
 }  // namespace regsweep::cli

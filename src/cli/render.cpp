@@ -4,6 +4,7 @@
 
 #include "regsweep/json_writer.hpp"
 #include "regsweep/layout.hpp"
+#include "regsweep/timeutil.hpp"
 
 namespace regsweep::cli {
 
@@ -139,6 +140,21 @@ std::string_view deletion_log_prefix(ActionKind kind) {
       return "Moving blob to lost+found: ";
   }
   return "Deleting: ";
+}
+
+void render_retention(std::ostream& out, const RenderOptions& options, bool dry_run) {
+  if (options.quiet || options.retention == nullptr) {
+    return;
+  }
+  std::size_t removed = 0;
+  for (const TagVerdict& v : *options.retention) {
+    removed += v.remove ? 1 : 0;
+    out << printable(v.repository) << ": "
+        << (v.remove ? (dry_run ? "would delete " : "delete ") : "keep ") << printable(v.tag)
+        << " (" << (v.rule.empty() ? "" : printable(v.rule) + ": ") << printable(v.reason) << ")\n";
+  }
+  out << "regsweep: prune " << (dry_run ? "would delete " : "deletes ") << removed << " of "
+      << options.retention->size() << " tags\n\n";
 }
 
 void render_text(std::ostream& out, const Collection& c, const SweepResult* sweep,
@@ -324,7 +340,7 @@ std::string render_json(const Collection& c, const SweepResult* sweep, const Ren
                         int exit_code) {
   JsonWriter w;
   w.begin_object();
-  w.key("schema").value("regsweep-gc/1");
+  w.key("schema").value(options.retention != nullptr ? "regsweep-prune/1" : "regsweep-gc/1");
   w.key("root").value(options.root);
   w.key("dry_run").value(sweep == nullptr);
   w.key("delete_untagged").value(options.delete_untagged);
@@ -359,6 +375,20 @@ std::string render_json(const Collection& c, const SweepResult* sweep, const Ren
     w.value(a);
   }
   w.end_array();
+  if (options.retention != nullptr) {
+    w.key("retention").begin_array();
+    for (const TagVerdict& v : *options.retention) {
+      w.begin_object().key("repository").value(v.repository).key("tag").value(v.tag);
+      w.key("pushed")
+          .value(format_rfc3339(v.pushed))
+          .key("action")
+          .value(v.remove ? "delete" : "keep");
+      w.key("rule");
+      value_or_null(w, v.rule);
+      w.key("reason").value(v.reason).end_object();
+    }
+    w.end_array();
+  }
   w.key("removed_directories").begin_array();
   if (sweep != nullptr) {
     for (const std::string& d : sweep->removed_dirs) {

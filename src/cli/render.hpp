@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "regsweep/collect.hpp"
+#include "regsweep/retention.hpp"
 #include "regsweep/sweep.hpp"
 
 namespace regsweep::cli {
@@ -18,6 +19,7 @@ struct RenderOptions {
   bool quiet = false;  // a dry run is one rendered with no SweepResult
   bool delete_untagged = false;
   std::string root;
+  const std::vector<TagVerdict>* retention = nullptr;  // prune: every tag's verdict
 };
 
 // The start of the log line of a deletion of `kind`, followed by its path: the registry's
@@ -26,6 +28,10 @@ std::string_view deletion_log_prefix(ActionKind kind);
 
 // "1.5 MiB".
 std::string human_bytes(std::uint64_t bytes);
+
+// prune: per repository, each tag kept or deleted with the rule and reason that decided it;
+// nothing when quiet or not a prune.
+void render_retention(std::ostream& out, const RenderOptions& options, bool dry_run);
 
 // Marking lines and the summary in upstream's format, then regsweep's own summary line;
 // nothing when quiet.

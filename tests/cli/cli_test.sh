@@ -142,6 +142,7 @@ cp -a "$W/t" "$W/j"
 "$REGSWEEP" ls -t --root "$W/j" --json >"$W/ls.json" 2>/dev/null
 "$REGSWEEP" fsck --root "$W/j" --json --verify-data >"$W/fsck.json" 2>/dev/null
 "$REGSWEEP" fsck --root "$W/j" --json --repair >"$W/fsck-repair.json" 2>/dev/null
+"$REGSWEEP" prune --root "$W/j" --keep-n 1 -d --json "$W/prune.json" >/dev/null 2>&1
 "$REGSWEEP" gc --root "$W/j" -m --purge-uploads=1h --force --json "$W/gc.json" >/dev/null 2>&1
 # A deletion that fails: a blob directory the sweep cannot remove (its prefix is read-only).
 cp -a "$W/t" "$W/f"

@@ -29,9 +29,11 @@ def documented(doc_path):
     sections = {}
     current = None
     for line in open(doc_path, encoding="utf-8"):
-        m = re.match(r"^```fields (\S+)", line)
+        m = re.match(r"^```fields (\S+)(?: extends (\S+))?", line)
         if m:
             current = sections.setdefault(m.group(1), {})
+            if m.group(2):  # every field of an earlier schema, then its own
+                current.update(sections[m.group(2)])
             continue
         if line.startswith("```"):
             current = None

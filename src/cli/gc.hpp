@@ -1,0 +1,64 @@
+#pragma once
+
+// What gc, rm and prune share: their options, parsed and checked, and the run itself (plan,
+// then render or sweep under the lock, then metrics).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "regsweep/collect.hpp"
+#include "regsweep/policy.hpp"
+#include "regsweep/retention.hpp"
+
+namespace regsweep::cli {
+
+enum class Collect { gc, rm, prune };
+
+// What the command line asked for, parsed and checked.
+struct GcArgs {
+  Collect command = Collect::gc;
+  std::optional<std::string> config;
+  std::optional<std::string> root;
+  int jobs = 0;
+  std::string json_path;
+  std::string prometheus;
+  bool dry_run = false;
+  bool quiet = false;
+  SweepPolicy policy;
+  GcOptions options;  // all but the time, taken when the run starts
+  std::int64_t min_age = 0;
+  // prune: the rules, and the repository globs that limit them (empty: all).
+  std::vector<RetentionRule> rules;
+  std::vector<std::string> scope;
+};
+
+// The option values check_gc_args checks before they become GcArgs.
+struct GcRawArgs {
+  std::string root;
+  std::string config;
+  std::string purge_age;
+  std::string min_age = "1h";
+  bool keep_empty = false;
+  bool no_gc = false;
+};
+
+// The footer of gc's, rm's and prune's help: what is always kept, exit codes.
+extern const char* const k_gc_footer;
+
+// The options gc, rm (with --no-gc) and prune share, bound to `raw` and `out`.
+boost::program_options::options_description gc_options(const char* usage, Collect command,
+                                                       GcRawArgs& raw, GcArgs& out);
+
+// Checks the shared options after parsing (--config, --root, --jobs, --purge-uploads,
+// --min-age, --no-gc); the exit code when the command stops here.
+std::optional<int> check_gc_args(const boost::program_options::variables_map& vm,
+                                 const GcRawArgs& raw, GcArgs& out);
+
+// Runs the collection `a` describes and writes its metrics; the exit code.
+int run_collection(GcArgs& a);
+
+}  // namespace regsweep::cli
