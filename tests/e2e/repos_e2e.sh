@@ -109,7 +109,7 @@ echo "# empty directories left: $(echo $empties)"
 check "no empty directory under repositories/ but the tags directory a live repository keeps" \
   test -z "$(echo "$empties" | grep -v '/_manifests/tags$' | grep .)"
 
-"$REGSWEEP" gc --min-age 0 --root "$ROOT" -q --purge-uploads=0s >"$W/purge.out" 2>&1
+"$REGSWEEP" gc --min-age 0 --root "$ROOT" --purge-uploads=0s >"$W/purge.out" 2>&1
 check "--purge-uploads=0s removes the abandoned upload" test ! -e "$uploads_dir"
 check "and reports it" grep -q "1 uploads" "$W/purge.out"
 
