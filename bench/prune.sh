@@ -42,6 +42,17 @@ prune_m=$(median "$R" prune -d -m -q --root "$T" --keep-n 10)
 decided=$(jq '.retention | length' "$W/ci/prune.json")
 deleted=$(jq '[.retention[] | select(.action=="delete")] | length' "$W/ci/prune.json")
 ratio=$(echo "scale=2; $prune / $gcm" | bc)
+# System calls of each (strace -c): where the difference goes.
+calls() {
+  strace -f -c -o "$W/ci/strace.txt" "$@" >/dev/null 2>&1 || true
+  awk '$NF=="total"{print $(NF-2)}' "$W/ci/strace.txt"
+}
+reads() { awk '$NF=="openat"{print $4}' "$W/ci/strace.txt"; }
+gcm_calls=$(calls "$R" gc -d -m -q --root "$T")
+gcm_opens=$(reads)
+prune_calls=$(calls "$R" prune -d -q --root "$T" --keep-n 10)
+prune_opens=$(reads)
+deleted_links=$(jq '[.deletions[] | select(.kind=="layer-link")] | length' "$W/ci/prune.json")
 {
   echo "# prune on the CI shape"
   echo
@@ -55,8 +66,11 @@ ratio=$(echo "scale=2; $prune / $gcm" | bc)
   echo "| \`regsweep prune --dry-run --keep-n 10\` ($decided tags decided, $deleted deleted) | $prune |"
   echo "| \`regsweep prune --dry-run -m --keep-n 10\` | $prune_m |"
   echo
-  echo "prune's dry run takes $ratio× the time of gc's -m dry run on the same tree: deciding"
-  echo "10,000 tags adds a sort per repository to the same scan, marking and plan. Generated"
-  echo "trees give every tag one time, so the 10 kept are chosen by name (and prune warns)."
+  echo "prune's dry run takes $ratio× the time of gc's -m dry run on the same tree. Deciding the"
+  echo "tags is a sort per repository; the rest is the larger plan: prune deletes $deleted tags and"
+  echo "with them $deleted_links layer links, and every layer link a plan may delete is read before"
+  echo "it is planned (docs/safety.md), so prune makes $prune_calls system calls ($prune_opens opens)"
+  echo "against gc -m's $gcm_calls ($gcm_opens opens). Generated trees give every tag one time,"
+  echo "so the 10 kept are chosen by name (and prune warns)."
 } >"$TOP/docs/performance-prune.md"
 cat "$TOP/docs/performance-prune.md"
