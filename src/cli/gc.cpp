@@ -236,7 +236,6 @@ std::optional<std::unique_ptr<RegistryLock>> take_lock(Store& store, const GcArg
 
 // What a run found and did, for its metrics; filled as far as the run got.
 struct GcOutcome {
-  bool planned = false;
   std::uint64_t blobs = 0;
   std::uint64_t blob_bytes = 0;
   std::uint64_t blobs_eligible = 0;
@@ -247,7 +246,6 @@ struct GcOutcome {
 };
 
 void record(GcOutcome& out, const Collection& c) {
-  out.planned = true;
   out.blobs = c.inventory.blobs.size();
   for (const Blob& b : c.inventory.blobs) {
     out.blob_bytes += b.size;
