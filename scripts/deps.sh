@@ -4,7 +4,8 @@
 # skopeo, jq, curl, bc), the fuzzers (clang), the format and lint checks (clang-format,
 # clang-tidy), the metrics check (promtool, from prometheus) and the packaging checks
 # (lintian, bash-completion, man-db, systemd-analyze, a static busybox for the bundle's
-# chroot). Uses
+# chroot) and the object-storage test bed (Ceph's radosgw, mon and osd: scripts/radosgw.sh).
+# Uses
 # apt-get as root, or through sudo.
 set -euo pipefail
 what=${1:-build}
@@ -13,7 +14,7 @@ pkgs=(cmake g++ make pkg-config libboost-filesystem-dev libboost-program-options
 if [ "$what" = test ]; then
   pkgs+=(docker-registry skopeo jq curl tar gzip findutils bc util-linux python3 clang
     libclang-rt-14-dev clang-format clang-tidy git prometheus lintian bash-completion
-    busybox-static man-db systemd binutils)
+    busybox-static man-db systemd binutils radosgw ceph-mon ceph-osd ceph-common)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -28,7 +29,7 @@ DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recomme
 # The packages start a registry and a Prometheus server where an init system runs; the tests
 # start their own registry and need only promtool.
 if [ "$what" = test ] && command -v systemctl >/dev/null 2>&1; then
-  for unit in docker-registry prometheus; do
+  for unit in docker-registry prometheus ceph-mon.target ceph-osd.target ceph-radosgw.target; do
     if systemctl is-active -q "$unit" 2>/dev/null; then
       $SUDO systemctl stop "$unit" || true
     fi
