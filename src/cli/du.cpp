@@ -8,9 +8,7 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
-#include <functional>
 #include <iomanip>
-#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -49,48 +47,36 @@ Then the totals of the whole registry: blobs on disk, referenced, unreferenced (
 
 options)";
 
-using Column = std::function<std::uint64_t(const RepoUsage&)>;
+// One column of du's rows: its name (--sort, the table's header), its JSON key (also the CSV
+// header), whether it counts bytes, and its value.
+struct Column {
+  std::string name;
+  std::string key;
+  bool bytes;
+  std::uint64_t (*get)(const RepoUsage&);
+};
 
-const std::vector<std::pair<std::string, Column>>& columns() {
-  static const std::vector<std::pair<std::string, Column>> cols = {
-      {"tags", [](const RepoUsage& u) { return u.tags; }},
-      {"tagged", [](const RepoUsage& u) { return u.manifests_tagged; }},
-      {"untagged", [](const RepoUsage& u) { return u.manifests_untagged; }},
-      {"logical", [](const RepoUsage& u) { return u.logical_bytes; }},
-      {"exclusive", [](const RepoUsage& u) { return u.exclusive_bytes; }},
-      {"shared", [](const RepoUsage& u) { return u.shared_bytes; }},
-      {"reclaim", [](const RepoUsage& u) { return u.reclaimable_bytes; }},
-      {"reclaim-m", [](const RepoUsage& u) { return u.reclaimable_m_bytes; }},
-      {"uploads", [](const RepoUsage& u) { return u.upload_bytes; }},
+const std::vector<Column>& columns() {
+  static const std::vector<Column> cols = {
+      {"tags", "tags", false, [](const RepoUsage& u) { return u.tags; }},
+      {"tagged", "manifests_tagged", false, [](const RepoUsage& u) { return u.manifests_tagged; }},
+      {"untagged", "manifests_untagged", false,
+       [](const RepoUsage& u) { return u.manifests_untagged; }},
+      {"logical", "logical_bytes", true, [](const RepoUsage& u) { return u.logical_bytes; }},
+      {"exclusive", "exclusive_bytes", true, [](const RepoUsage& u) { return u.exclusive_bytes; }},
+      {"shared", "shared_bytes", true, [](const RepoUsage& u) { return u.shared_bytes; }},
+      {"reclaim", "reclaimable_bytes", true,
+       [](const RepoUsage& u) { return u.reclaimable_bytes; }},
+      {"reclaim-m", "reclaimable_m_bytes", true,
+       [](const RepoUsage& u) { return u.reclaimable_m_bytes; }},
+      {"uploads", "upload_bytes", true, [](const RepoUsage& u) { return u.upload_bytes; }},
   };
   return cols;
 }
 
-// The JSON key of a column: the CSV header uses the same names.
-std::string json_key(const std::string& column) {
-  static const std::map<std::string, std::string> keys = {
-      {"tags", "tags"},
-      {"tagged", "manifests_tagged"},
-      {"untagged", "manifests_untagged"},
-      {"logical", "logical_bytes"},
-      {"exclusive", "exclusive_bytes"},
-      {"shared", "shared_bytes"},
-      {"reclaim", "reclaimable_bytes"},
-      {"reclaim-m", "reclaimable_m_bytes"},
-      {"uploads", "upload_bytes"},
-  };
-  return keys.at(column);
-}
-
-bool is_bytes_column(const std::string& name) {
-  return name != "tags" && name != "tagged" && name != "untagged";
-}
-
 std::string prometheus_text(const Usage& usage, double seconds) {
   std::ostringstream o;
-  auto family = [&](const char* name, const char* help) {
-    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " gauge\n";
-  };
+  auto family = [&](const char* name, const char* help) { prom_gauge_family(o, name, help); };
   struct Gauge {
     const char* name;
     const char* help;  // empty: another series of the family above
@@ -160,13 +146,10 @@ void print_json(const std::vector<RepoUsage>& rows, const Usage& usage, const st
   w.key("repositories").begin_array();
   for (const RepoUsage& u : rows) {
     w.begin_object().key("repository").value(u.name);
-    w.key("tags").value(u.tags).key("manifests_tagged").value(u.manifests_tagged);
-    w.key("manifests_untagged").value(u.manifests_untagged);
-    w.key("logical_bytes").value(u.logical_bytes).key("exclusive_bytes").value(u.exclusive_bytes);
-    w.key("shared_bytes").value(u.shared_bytes);
-    w.key("reclaimable_bytes").value(u.reclaimable_bytes);
-    w.key("reclaimable_m_bytes").value(u.reclaimable_m_bytes);
-    w.key("upload_bytes").value(u.upload_bytes).end_object();
+    for (const Column& c : columns()) {
+      w.key(c.key).value(c.get(u));
+    }
+    w.end_object();
   }
   w.end_array();
   w.key("totals").begin_object();
@@ -190,14 +173,14 @@ void print_json(const std::vector<RepoUsage>& rows, const Usage& usage, const st
 void print_csv(const std::vector<RepoUsage>& rows) {
   std::cout << "repository";
   for (const auto& c : columns()) {
-    std::cout << ',' << json_key(c.first);
+    std::cout << ',' << c.key;
   }
   std::cout << '\n';
   for (const RepoUsage& u : rows) {
     std::string name = printable(u.name);  // names hold no commas or quotes; CSV stays plain
     std::cout << name;
     for (const auto& c : columns()) {
-      std::cout << ',' << c.second(u);
+      std::cout << ',' << c.get(u);
     }
     std::cout << '\n';
   }
@@ -209,7 +192,7 @@ void print_table(const std::vector<RepoUsage>& rows, const UsageTotals& t, bool 
   std::vector<std::vector<std::string>> table;
   std::vector<std::string> head{"REPOSITORY"};
   for (const auto& c : columns()) {
-    std::string h = c.first;
+    std::string h = c.name;
     std::transform(h.begin(), h.end(), h.begin(), [](char ch) {
       return static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
     });
@@ -219,7 +202,7 @@ void print_table(const std::vector<RepoUsage>& rows, const UsageTotals& t, bool 
   for (const RepoUsage& u : rows) {
     std::vector<std::string> row{printable(u.name)};
     for (const auto& c : columns()) {
-      row.push_back(is_bytes_column(c.first) ? fmt(c.second(u)) : std::to_string(c.second(u)));
+      row.push_back(c.bytes ? fmt(c.get(u)) : std::to_string(c.get(u)));
     }
     table.push_back(row);
   }
@@ -281,9 +264,8 @@ std::optional<int> parse_du(const std::vector<std::string>& args, DuArgs& out) {
   if (out.json && out.csv) {
     return usage_error("--json cannot be used with --csv");
   }
-  if (out.sort_by != "name" && std::none_of(columns().begin(), columns().end(), [&](const auto& c) {
-        return c.first == out.sort_by;
-      })) {
+  if (out.sort_by != "name" && std::none_of(columns().begin(), columns().end(),
+                                            [&](const auto& c) { return c.name == out.sort_by; })) {
     return usage_error("--sort: unknown column '" + out.sort_by + "'");
   }
   if (vm.count("top") != 0 && out.top < 1) {
@@ -301,12 +283,12 @@ std::optional<int> parse_du(const std::vector<std::string>& args, DuArgs& out) {
 std::vector<RepoUsage> sorted_rows(std::vector<RepoUsage> rows, const std::string& sort_by,
                                    int top) {
   auto col = std::find_if(columns().begin(), columns().end(),
-                          [&](const auto& c) { return c.first == sort_by; });
+                          [&](const auto& c) { return c.name == sort_by; });
   std::stable_sort(rows.begin(), rows.end(), [&](const RepoUsage& x, const RepoUsage& y) {
     if (col == columns().end()) {
       return x.name < y.name;
     }
-    return col->second(x) > col->second(y);
+    return col->get(x) > col->get(y);
   });
   if (top > 0 && rows.size() > static_cast<std::size_t>(top)) {
     rows.resize(static_cast<std::size_t>(top));

@@ -243,6 +243,12 @@ struct GcOutcome {
   std::optional<SweepResult> swept;
   std::map<std::pair<std::string, std::string>, std::uint64_t> findings;  // (kind, severity)
   std::optional<Retention> retention;  // prune: every tag's verdict
+
+  void count(const std::vector<Finding>& found) {
+    for (const Finding& f : found) {
+      ++findings[{std::string(to_string(f.kind)), std::string(to_string(f.severity))}];
+    }
+  }
 };
 
 void record(GcOutcome& out, const Collection& c) {
@@ -252,9 +258,7 @@ void record(GcOutcome& out, const Collection& c) {
   }
   out.blobs_eligible = c.plan.blobs;
   out.bytes_eligible = c.plan.blob_bytes;
-  for (const Finding& f : c.findings) {
-    ++out.findings[{std::string(to_string(f.kind)), std::string(to_string(f.severity))}];
-  }
+  out.count(c.findings);
 }
 
 // The last success recorded in an earlier metrics file at `path`, if any.
@@ -272,9 +276,7 @@ std::optional<std::string> previous_success(const std::string& path) {
 // node_exporter textfile-collector metrics of a gc run (docs/cli.md).
 std::string gc_metrics(const GcArgs& a, const GcOutcome& o, int exit_code, double seconds) {
   std::ostringstream m;
-  auto family = [&](const char* name, const char* help) {
-    m << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " gauge\n";
-  };
+  auto family = [&](const char* name, const char* help) { prom_gauge_family(m, name, help); };
   auto gauge = [&](const char* name, const char* help, auto value) {
     family(name, help);
     m << name << ' ' << value << '\n';
@@ -432,9 +434,7 @@ int run(GcArgs& a, GcOutcome& outcome) {
       return k_exit_cannot_run;
     }
     outcome.swept = std::move(*result);
-    for (const Finding& f : outcome.swept->findings) {
-      ++outcome.findings[{std::string(to_string(f.kind)), std::string(to_string(f.severity))}];
-    }
+    outcome.count(outcome.swept->findings);
   }
   return report(a, *tree, *collection, outcome.swept ? &*outcome.swept : nullptr,
                 outcome.retention ? &outcome.retention->verdicts : nullptr);

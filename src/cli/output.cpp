@@ -70,6 +70,10 @@ bool write_atomically(const std::string& path, const std::string& text) {
   return true;
 }
 
+void prom_gauge_family(std::ostream& out, std::string_view name, std::string_view help) {
+  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " gauge\n";
+}
+
 std::string prom_escape(const std::string& s) {
   std::string out;
   for (char c : s) {

@@ -4,7 +4,9 @@
 // starts, written whole or not at all.
 
 #include <optional>
+#include <ostream>
 #include <string>
+#include <string_view>
 
 namespace regsweep::cli {
 
@@ -15,6 +17,9 @@ std::optional<std::string> output_problem(const std::string& path);
 // Writes `text` to a temporary file beside `path`, then renames it over `path`: a reader sees
 // the old file or the new one, never half of one.
 bool write_atomically(const std::string& path, const std::string& text);
+
+// Writes the HELP and TYPE lines of a gauge family in Prometheus's text format.
+void prom_gauge_family(std::ostream& out, std::string_view name, std::string_view help);
 
 // Escapes a Prometheus label value.
 std::string prom_escape(const std::string& s);
