@@ -100,8 +100,7 @@ Result<Listing> list_registry(Store& store, const std::vector<std::string>& glob
   out.findings = std::move(graph->findings);
   std::vector<const Repository*> chosen;
   for (const Repository& r : graph->inventory.repositories) {
-    if (globs.empty() || std::any_of(globs.begin(), globs.end(),
-                                     [&](const std::string& g) { return glob_match(g, r.name); })) {
+    if (globs.empty() || glob_match_any(globs, r.name)) {
       chosen.push_back(&r);
     }
   }

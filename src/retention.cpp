@@ -14,11 +14,6 @@ namespace regsweep {
 
 namespace {
 
-bool any_glob(const std::vector<std::string>& globs, const std::string& name) {
-  return std::any_of(globs.begin(), globs.end(),
-                     [&](const std::string& g) { return glob_match(g, name); });
-}
-
 // A rule with its expressions compiled once.
 struct Compiled {
   const RetentionRule* rule;
@@ -26,8 +21,8 @@ struct Compiled {
   std::optional<std::regex> keep;
 
   bool applies_to(const std::string& repository) const {
-    return (rule->repositories.empty() || any_glob(rule->repositories, repository)) &&
-           !any_glob(rule->exclude, repository);
+    return (rule->repositories.empty() || glob_match_any(rule->repositories, repository)) &&
+           !glob_match_any(rule->exclude, repository);
   }
 };
 
@@ -49,23 +44,21 @@ std::string human_age(std::int64_t seconds) {
   return std::to_string(seconds) + "s";
 }
 
-// True when tag `a` is newer than `b` for the rule's order; ties broken by name, so the
-// result never depends on the order tags were listed in.
-bool newer(const Tag& a, const Tag& b, bool semver) {
-  if (semver) {
-    auto va = parse_tag_version(a.name);
-    auto vb = parse_tag_version(b.name);
-    if (va.has_value() != vb.has_value()) {
-      return va.has_value();  // versions before everything else
-    }
-    if (va && vb) {
-      auto key = [](const TagVersion& v) {
-        // A release is newer than its pre-releases.
-        return std::make_tuple(v.major, v.minor, v.patch, v.pre.empty(), v.pre);
-      };
-      if (key(*va) != key(*vb)) {
-        return key(*va) > key(*vb);
-      }
+// True when tag `a` (of version `va`, nothing when not a version or not ordering by version)
+// is newer than `b`; ties broken by push time, then by name, so the result never depends on
+// the order tags were listed in.
+bool newer(const Tag& a, const std::optional<TagVersion>& va, const Tag& b,
+           const std::optional<TagVersion>& vb) {
+  if (va.has_value() != vb.has_value()) {
+    return va.has_value();  // versions before everything else
+  }
+  if (va && vb) {
+    auto key = [](const TagVersion& v) {
+      // A release is newer than its pre-releases.
+      return std::make_tuple(v.major, v.minor, v.patch, v.pre.empty(), v.pre);
+    };
+    if (key(*va) != key(*vb)) {
+      return key(*va) > key(*vb);
     }
   }
   if (a.current_mtime != b.current_mtime) {
@@ -92,7 +85,7 @@ std::vector<Said> judge(const Compiled& c, const Repository& repo, const Grace& 
     s.say = Say::keep;
     if (grace.young(t.current_mtime)) {
       s.reason = "pushed within the grace period";
-    } else if (any_glob(r.keep, t.name)) {
+    } else if (glob_match_any(r.keep, t.name)) {
       s.reason = "matches a keep pattern";
     } else if (c.keep && std::regex_match(t.name, *c.keep)) {
       s.reason = "matches name_regex_keep";
@@ -102,8 +95,15 @@ std::vector<Said> judge(const Compiled& c, const Repository& repo, const Grace& 
       ranked.push_back(i);
     }
   }
+  // Each tag's version is parsed once, not in every comparison.
+  std::vector<std::optional<TagVersion>> versions(repo.tags.size());
+  if (r.semver_order) {
+    for (std::size_t i : ranked) {
+      versions[i] = parse_tag_version(repo.tags[i].name);
+    }
+  }
   std::sort(ranked.begin(), ranked.end(), [&](std::size_t a, std::size_t b) {
-    return newer(repo.tags[a], repo.tags[b], r.semver_order);
+    return newer(repo.tags[a], versions[a], repo.tags[b], versions[b]);
   });
   const std::string order = r.semver_order ? "highest versions" : "most recently pushed";
   for (std::size_t k = 0; k < ranked.size(); ++k) {
@@ -189,7 +189,7 @@ Result<Retention> decide_retention(const Inventory& inventory,
   }
   Retention out;
   for (const Repository& repo : inventory.repositories) {
-    if (!scope.empty() && !any_glob(scope, repo.name)) {
+    if (!scope.empty() && !glob_match_any(scope, repo.name)) {
       continue;
     }
     std::vector<const Compiled*> apply;

@@ -2,6 +2,7 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,11 @@ bool match_parts(const std::vector<std::string>& parts, std::string_view s) {
 
 bool glob_match(std::string_view p, std::string_view s) {
   return match_parts(split_at_double_star(p), s);
+}
+
+bool glob_match_any(const std::vector<std::string>& globs, std::string_view name) {
+  return std::any_of(globs.begin(), globs.end(),
+                     [&](const std::string& g) { return glob_match(g, name); });
 }
 
 Status select_removals(Inventory& inventory, const std::vector<std::string>& specs) {

@@ -202,9 +202,7 @@ Result<Usage> compute_usage(Store& store, const UsageOptions& options, tbb::task
       uploads += u.bytes;
     }
     usage.totals.upload_bytes += uploads;
-    if (options.globs.empty() ||
-        std::any_of(options.globs.begin(), options.globs.end(),
-                    [&](const std::string& g) { return glob_match(g, repo.name); })) {
+    if (options.globs.empty() || glob_match_any(options.globs, repo.name)) {
       usage.repositories.push_back(repo_usage(basis, i, uploads));
     }
   }
