@@ -4,13 +4,13 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <boost/program_options.hpp>
 
 #include "gc.hpp"
 #include "options.hpp"
-#include "regsweep/config.hpp"
 #include "regsweep/fs.hpp"
 #include "regsweep/retention.hpp"
 #include "regsweep/timeutil.hpp"
