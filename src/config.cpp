@@ -45,7 +45,7 @@ Result<std::string> root_from_config_text(const std::string& yaml_text, const st
     }
     if (storage && storage.IsScalar()) {
       return Error{"configuration '" + path + "' uses the '" + storage.as<std::string>() +
-                       "' storage driver; regsweep works on the filesystem driver only",
+                       "' storage driver; regsweep works on the filesystem and s3 drivers only",
                    0};
     }
     if (!storage || !storage.IsMap()) {
@@ -69,7 +69,7 @@ Result<std::string> root_from_config_text(const std::string& yaml_text, const st
     }
     if (driver != "filesystem") {
       return Error{"configuration '" + path + "' uses the '" + driver +
-                       "' storage driver; regsweep works on the filesystem driver only",
+                       "' storage driver; regsweep works on the filesystem and s3 drivers only",
                    0};
     }
     YAML::Node fsnode = storage["filesystem"];
@@ -111,10 +111,183 @@ ServeSettings serve_settings_from_text(const std::string& yaml_text) {
   return out;
 }
 
+namespace {
+
+// The driver a config file's storage section names ("" when it names none), or an error.
+Result<std::string> driver_of(const std::string& yaml_text, const std::string& path) {
+  try {
+    YAML::Node storage = YAML::Load(yaml_text)["storage"];
+    if (storage && storage.IsScalar()) {
+      return storage.as<std::string>();
+    }
+    if (!storage || !storage.IsMap()) {
+      return std::string();
+    }
+    std::string driver;
+    for (const auto& kv : storage) {
+      std::string key = kv.first.as<std::string>();
+      if (is_storage_option(key)) {
+        continue;
+      }
+      if (!driver.empty()) {
+        return Error{"configuration '" + path + "' names more than one storage driver ('" + driver +
+                         "' and '" + key + "')",
+                     0};
+      }
+      driver = key;
+    }
+    return driver;
+  } catch (const YAML::Exception& e) {
+    return Error{"cannot parse configuration '" + path + "': " + e.what(), 0};
+  }
+}
+
+// A parameter as the registry's drivers read it: a scalar, "" when absent or null.
+std::string param(const YAML::Node& section, const char* key) {
+  if (!section || !section.IsMap()) {
+    return {};
+  }
+  YAML::Node v = section[key];
+  if (!v || v.IsNull() || !v.IsScalar()) {
+    return {};
+  }
+  return v.as<std::string>();
+}
+
+// A boolean parameter: Go's strconv.ParseBool forms, as the s3 driver parses a string.
+Result<bool> bool_param(const std::string& text, bool fallback, const char* key,
+                        const std::string& path) {
+  if (text.empty()) {
+    return fallback;
+  }
+  for (const char* t : {"1", "t", "T", "TRUE", "true", "True"}) {
+    if (text == t) {
+      return true;
+    }
+  }
+  for (const char* f : {"0", "f", "F", "FALSE", "false", "False"}) {
+    if (text == f) {
+      return false;
+    }
+  }
+  return Error{
+      "configuration '" + path + "': storage.s3." + key + " is '" + text + "', not a boolean", 0};
+}
+
+Status finish_s3(S3Settings& s, const RegistryEnv& env, const std::string& origin) {
+  if (s.access_key.empty() && s.secret_key.empty()) {
+    s.access_key = env.aws_access_key_id.value_or("");
+    s.secret_key = env.aws_secret_access_key.value_or("");
+    if (s.session_token.empty()) {
+      s.session_token = env.aws_session_token.value_or("");
+    }
+  }
+  if (s.region.empty()) {
+    s.region = env.aws_region.value_or("");
+  }
+  if (s.region.empty() && !s.endpoint.empty()) {
+    s.region = "us-east-1";  // any region signs for an endpoint of one's own
+  }
+  if (s.bucket.empty()) {
+    return Error{origin + " names no bucket (storage.s3.bucket)", 0};
+  }
+  if (s.region.empty()) {
+    return Error{origin + " names no region (storage.s3.region, or AWS_REGION)", 0};
+  }
+  if (s.access_key.empty() || s.secret_key.empty()) {
+    return Error{origin +
+                     " gives no S3 credentials: set storage.s3.accesskey and secretkey, "
+                     "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                 0};
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+Result<S3Settings> s3_from_config_text(const std::string& yaml_text, const std::string& path,
+                                       const RegistryEnv& env) {
+  YAML::Node section;
+  try {
+    section = YAML::Load(yaml_text)["storage"]["s3"];
+  } catch (const YAML::Exception& e) {
+    return Error{"cannot parse configuration '" + path + "': " + e.what(), 0};
+  }
+  auto get = [&](const char* key) {
+    auto it = env.s3.find(key);
+    return it != env.s3.end() ? it->second : param(section, key);
+  };
+  S3Settings s;
+  s.bucket = get("bucket");
+  s.region = get("region");
+  s.endpoint = get("regionendpoint");
+  s.access_key = get("accesskey");
+  s.secret_key = get("secretkey");
+  s.session_token = get("sessiontoken");
+  std::string root = get("rootdirectory");
+  while (!root.empty() && root.front() == '/') {
+    root.erase(0, 1);
+  }
+  while (!root.empty() && root.back() == '/') {
+    root.pop_back();
+  }
+  s.rootdirectory = root;
+  auto secure = bool_param(get("secure"), true, "secure", path);
+  auto skip = bool_param(get("skipverify"), false, "skipverify", path);
+  auto v4 = bool_param(get("v4auth"), true, "v4auth", path);
+  auto path_style = bool_param(get("forcepathstyle"), false, "forcepathstyle", path);
+  for (const auto* r : {&secure, &skip, &v4, &path_style}) {
+    if (!*r) {
+      return r->error();
+    }
+  }
+  if (!*v4) {
+    return Error{"configuration '" + path +
+                     "' sets storage.s3.v4auth to false; regsweep signs with AWS Signature "
+                     "Version 4 only",
+                 0};
+  }
+  s.secure = *secure;
+  s.skip_verify = *skip;
+  s.force_path_style = *path_style;
+  if (Status ok = finish_s3(s, env, "configuration '" + path + "'"); !ok) {
+    return ok.error();
+  }
+  return s;
+}
+
+Result<S3Settings> s3_from_url(const std::string& url, const std::string& endpoint,
+                               const RegistryEnv& env) {
+  auto s = parse_s3_url(url);
+  if (!s) {
+    return Error{"'" + url + "' is not an s3://BUCKET[/PREFIX] location", 0};
+  }
+  s->region.clear();
+  s->endpoint = endpoint;
+  s->force_path_style = !endpoint.empty();
+  if (endpoint.rfind("http://", 0) == 0) {
+    s->secure = false;
+  }
+  if (Status ok = finish_s3(*s, env, "--root " + url); !ok) {
+    return ok.error();
+  }
+  return *s;
+}
+
 Result<RootChoice> locate_root(const std::optional<std::string>& config_arg,
-                               const std::optional<std::string>& root_arg, const RegistryEnv& env) {
+                               const std::optional<std::string>& root_arg, const RegistryEnv& env,
+                               const std::string& s3_endpoint) {
+  if (root_arg && root_arg->rfind("s3://", 0) == 0) {
+    auto s3 = s3_from_url(*root_arg, s3_endpoint, env);
+    if (!s3) {
+      return s3.error();
+    }
+    return RootChoice{
+        .root = s3->location(), .s3 = *s3, .origin = "--root", .serve = {}, .config_path = {}};
+  }
   if (root_arg) {
-    return RootChoice{.root = *root_arg, .origin = "--root", .serve = {}, .config_path = {}};
+    return RootChoice{
+        .root = *root_arg, .s3 = {}, .origin = "--root", .serve = {}, .config_path = {}};
   }
   std::optional<std::string> config = config_arg ? config_arg : env.configuration_path;
   if (!config || config->empty()) {
@@ -128,9 +301,29 @@ Result<RootChoice> locate_root(const std::optional<std::string>& config_arg,
     return read.error();
   }
   std::string text = std::move(*read);
+  auto driver = driver_of(text, *config);
+  if (!driver) {
+    return driver.error();
+  }
+  std::string chosen = env.storage && !env.storage->empty() ? *env.storage : *driver;
+  if (chosen == "s3") {
+    auto s3 = s3_from_config_text(text, *config, env);
+    if (!s3) {
+      return s3.error();
+    }
+    ServeSettings serve = serve_settings_from_text(text);
+    if (env.http_addr && !env.http_addr->empty()) {
+      serve.addr = *env.http_addr;
+    }
+    return RootChoice{.root = s3->location(),
+                      .s3 = *s3,
+                      .origin = "configuration '" + *config + "'",
+                      .serve = serve,
+                      .config_path = *config};
+  }
   if (env.storage && !env.storage->empty() && *env.storage != "filesystem") {
     return Error{"REGISTRY_STORAGE selects the '" + *env.storage +
-                     "' storage driver; regsweep works on the filesystem driver only",
+                     "' storage driver; regsweep works on the filesystem and s3 drivers only",
                  0};
   }
   bool env_root = env.rootdirectory && !env.rootdirectory->empty();
@@ -142,16 +335,26 @@ Result<RootChoice> locate_root(const std::optional<std::string>& config_arg,
   if (!root) {
     // The environment can supply the driver the file lacks, as the registry allows.
     if (env_root && text.find("storage") == std::string::npos) {
-      return RootChoice{*env.rootdirectory, "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", serve,
-                        *config};
+      return RootChoice{.root = *env.rootdirectory,
+                        .s3 = {},
+                        .origin = "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY",
+                        .serve = serve,
+                        .config_path = *config};
     }
     return root.error();
   }
   if (env_root) {
-    return RootChoice{*env.rootdirectory, "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", serve,
-                      *config};
+    return RootChoice{.root = *env.rootdirectory,
+                      .s3 = {},
+                      .origin = "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY",
+                      .serve = serve,
+                      .config_path = *config};
   }
-  return RootChoice{*root, "configuration '" + *config + "'", serve, *config};
+  return RootChoice{.root = *root,
+                    .s3 = {},
+                    .origin = "configuration '" + *config + "'",
+                    .serve = serve,
+                    .config_path = *config};
 }
 
 }  // namespace regsweep

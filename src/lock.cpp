@@ -28,7 +28,7 @@ std::string read_all(int fd) {
 
 }  // namespace
 
-RegistryLock::~RegistryLock() {
+FileLock::~FileLock() {
   if (m_fd.valid() && ::ftruncate(m_fd.get(), 0) != 0) {
     // Nothing to do: the next holder will report a takeover it did not need.
   }
@@ -75,7 +75,7 @@ Result<std::unique_ptr<RegistryLock>> acquire_lock(int v2_fd, std::string_view c
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, text.data(), text.size(), 0) < 0) {
     return fs::sys_error("write lock file", "docker/registry/v2/" + name, errno);
   }
-  return std::make_unique<RegistryLock>(std::move(file), previous);
+  return std::unique_ptr<RegistryLock>(std::make_unique<FileLock>(std::move(file), previous));
 }
 
 }  // namespace regsweep

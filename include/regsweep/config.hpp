@@ -4,10 +4,12 @@
 // registry's environment overrides. The library never reads the environment itself: the
 // caller passes the variables in.
 
+#include <map>
 #include <optional>
 #include <string>
 
 #include "regsweep/result.hpp"
+#include "regsweep/s3.hpp"
 
 namespace regsweep {
 
@@ -19,6 +21,13 @@ struct RegistryEnv {
   std::optional<std::string> storage;             // REGISTRY_STORAGE (the driver name)
   std::optional<std::string> rootdirectory;       // REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY
   std::optional<std::string> http_addr;           // REGISTRY_HTTP_ADDR
+  // REGISTRY_STORAGE_S3_<KEY>, by the key in lower case ("accesskey", "regionendpoint", …).
+  std::map<std::string, std::string> s3;
+  // The AWS SDK's variables, used when the configuration leaves the keys (or region) empty.
+  std::optional<std::string> aws_access_key_id;      // AWS_ACCESS_KEY_ID
+  std::optional<std::string> aws_secret_access_key;  // AWS_SECRET_ACCESS_KEY
+  std::optional<std::string> aws_session_token;      // AWS_SESSION_TOKEN
+  std::optional<std::string> aws_region;             // AWS_REGION, else AWS_DEFAULT_REGION
 };
 
 // Where the configured registry serves, and whether it only reads.
@@ -29,7 +38,9 @@ struct ServeSettings {
 };
 
 struct RootChoice {
-  std::string root;
+  std::string root;  // a directory, or the bucket's location ("s3://bucket/prefix")
+  // Set when the tree is in object storage (the s3 driver, or --root s3://…).
+  std::optional<S3Settings> s3;
   std::string origin;  // where it came from, for messages: "--root", "config '…'", …
   // Read from the configuration file, with REGISTRY_HTTP_ADDR applied; nullopt with --root.
   std::optional<ServeSettings> serve;
@@ -46,7 +57,21 @@ Result<std::string> root_from_config_text(const std::string& yaml_text, const st
 // The root, in the registry's order: `root_arg` if given; else the config file (`config_arg`,
 // else REGISTRY_CONFIGURATION_PATH) with REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY
 // overriding its rootdirectory. Error when neither a root nor a config can be found.
+// `s3_endpoint`: with --root s3://bucket/prefix, the endpoint (--s3-endpoint); AWS's own
+// when empty.
 Result<RootChoice> locate_root(const std::optional<std::string>& config_arg,
-                               const std::optional<std::string>& root_arg, const RegistryEnv& env);
+                               const std::optional<std::string>& root_arg, const RegistryEnv& env,
+                               const std::string& s3_endpoint = {});
+
+// The bucket from a config file's `storage.s3` section as the registry's s3 driver reads it,
+// with the REGISTRY_STORAGE_S3_* overrides and, for empty keys and region, the AWS_*
+// variables. Error naming what is missing (a bucket, a region) or unreadable.
+Result<S3Settings> s3_from_config_text(const std::string& yaml_text, const std::string& path,
+                                       const RegistryEnv& env);
+
+// The bucket `--root s3://bucket/prefix` names, reached at `endpoint`, with the AWS_*
+// variables' keys and region.
+Result<S3Settings> s3_from_url(const std::string& url, const std::string& endpoint,
+                               const RegistryEnv& env);
 
 }  // namespace regsweep

@@ -18,19 +18,31 @@ inline constexpr std::string_view k_lock_file = "regsweep.lock";
 
 class RegistryLock {
  public:
-  explicit RegistryLock(fs::Fd fd, std::string previous)
-      : m_fd(std::move(fd)), m_previous(std::move(previous)) {}
   RegistryLock(const RegistryLock&) = delete;
   RegistryLock& operator=(const RegistryLock&) = delete;
-  // Empties the lock file (a clean release), then releases the lock.
-  ~RegistryLock();
-  // What the lock file said when it was taken over from a holder that is gone (killed before
+  // Releases the lock.
+  virtual ~RegistryLock() = default;
+  // What the lock said when it was taken over from a holder that is gone (killed before
   // releasing it); empty when the last holder released it cleanly.
   const std::string& previous_holder() const { return m_previous; }
 
+ protected:
+  explicit RegistryLock(std::string previous) : m_previous(std::move(previous)) {}
+
+ private:
+  std::string m_previous;
+};
+
+// The lock file of a filesystem tree.
+class FileLock final : public RegistryLock {
+ public:
+  FileLock(fs::Fd fd, std::string previous)
+      : RegistryLock(std::move(previous)), m_fd(std::move(fd)) {}
+  // Empties the lock file (a clean release), then releases the lock.
+  ~FileLock() override;
+
  private:
   fs::Fd m_fd;
-  std::string m_previous;
 };
 
 // Takes the lock without waiting. Error naming the holder (pid, host, start, command) when

@@ -101,7 +101,11 @@ po::options_description gc_options(const char* usage, Collect command, GcRawArgs
   desc.add_options()                //
       ("help,h", "show this help")  //
       ("root", po::value(&raw.root)->value_name("DIR"),
-       "the storage root (holding docker/registry/v2); overrides the configuration")         //
+       "the storage root (holding docker/registry/v2), or s3://BUCKET[/PREFIX] for a bucket; "
+       "overrides the configuration")  //
+      ("s3-endpoint", po::value(&out.s3_endpoint)->value_name("URL"),
+       "with --root s3://...: the S3 endpoint (http://host:port); AWS when not given. Keys "
+       "come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")                              //
       ("config", po::value(&raw.config)->value_name("CONFIG"), "the registry's config.yml")  //
       ("dry-run,d", po::bool_switch(&out.dry_run),
        "print what would be deleted, change nothing")  //
@@ -377,7 +381,7 @@ int run(GcArgs& a, GcOutcome& outcome) {
     }
   }
   int open_code = k_exit_ok;
-  auto session = open_session(a.config, a.root, a.jobs, open_code);
+  auto session = open_session(a.config, a.root, a.jobs, open_code, a.s3_endpoint);
   if (!session) {
     return open_code;
   }

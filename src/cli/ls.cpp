@@ -56,7 +56,7 @@ int run_ls(const std::vector<std::string>& args) {
     return *stop;
   }
   int code = k_exit_ok;
-  auto session = open_session(a.config, a.root, a.jobs, code);
+  auto session = open_session(a.config, a.root, a.jobs, code, a.s3_endpoint);
   if (!session) {
     return code;
   }

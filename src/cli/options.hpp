@@ -6,6 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <string_view>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -27,6 +30,7 @@
 #include "regsweep/finding.hpp"
 #include "regsweep/policy.hpp"
 #include "regsweep/progress.hpp"
+#include "regsweep/s3_store.hpp"
 
 namespace regsweep::cli {
 
@@ -59,12 +63,33 @@ inline int usage_error(const std::string& message) {
 
 // The registry's environment, as the registry reads it.
 inline RegistryEnv registry_env() {
-  return RegistryEnv{
+  RegistryEnv env{
       .configuration_path = getenv_opt("REGISTRY_CONFIGURATION_PATH"),
       .storage = getenv_opt("REGISTRY_STORAGE"),
       .rootdirectory = getenv_opt("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY"),
       .http_addr = getenv_opt("REGISTRY_HTTP_ADDR"),
+      .s3 = {},
+      .aws_access_key_id = getenv_opt("AWS_ACCESS_KEY_ID"),
+      .aws_secret_access_key = getenv_opt("AWS_SECRET_ACCESS_KEY"),
+      .aws_session_token = getenv_opt("AWS_SESSION_TOKEN"),
+      .aws_region = getenv_opt("AWS_REGION"),
   };
+  if (!env.aws_region) {
+    env.aws_region = getenv_opt("AWS_DEFAULT_REGION");
+  }
+  constexpr std::string_view k_s3 = "REGISTRY_STORAGE_S3_";
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view var(*e);
+    auto eq = var.find('=');
+    if (eq == std::string_view::npos || var.substr(0, k_s3.size()) != k_s3) {
+      continue;
+    }
+    std::string key(var.substr(k_s3.size(), eq - k_s3.size()));
+    std::transform(key.begin(), key.end(), key.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    env.s3[key] = std::string(var.substr(eq + 1));
+  }
+  return env;
 }
 
 // The open docker/registry/v2 directory and the root it is in, or an exit code (printed).
@@ -77,8 +102,8 @@ struct OpenTree {
 };
 
 inline std::optional<OpenTree> open_tree(const std::optional<std::string>& config,
-                                         const std::optional<std::string>& root_arg,
-                                         int& exit_code) {
+                                         const std::optional<std::string>& root_arg, int& exit_code,
+                                         const std::string& s3_endpoint = {}) {
   RegistryEnv env = registry_env();
   if (!config && !root_arg && !env.configuration_path) {
     exit_code = usage_error(
@@ -86,11 +111,14 @@ inline std::optional<OpenTree> open_tree(const std::optional<std::string>& confi
         "or name the storage root with --root");
     return std::nullopt;
   }
-  auto root = locate_root(config, root_arg, env);
+  auto root = locate_root(config, root_arg, env, s3_endpoint);
   if (!root) {
     std::cerr << "regsweep: " << root.error().message << "\n";
     exit_code = k_exit_cannot_run;
     return std::nullopt;
+  }
+  if (root->s3) {
+    return OpenTree{root->root, fs::Fd(), make_s3_store(*root->s3), root->serve, root->config_path};
   }
   auto v2 = open_registry(root->root);
   if (!v2) {
@@ -238,14 +266,19 @@ struct TreeArgs {
   bool quiet = false;
   std::string root_arg;
   std::string config_arg;
+  std::string s3_endpoint;
 
   void add_options(po::options_description& desc) {
     desc.add_options()                //
         ("help,h", "show this help")  //
         ("quiet,q", po::bool_switch(&quiet),
          "no progress and no summary: on a clean run nothing is printed but the output a flag "
-         "asked for; findings and errors still go to stderr")                                  //
-        ("root", po::value(&root_arg)->value_name("DIR"), "the storage root")                  //
+         "asked for; findings and errors still go to stderr")  //
+        ("root", po::value(&root_arg)->value_name("DIR"),
+         "the storage root: a directory, or s3://BUCKET[/PREFIX] for a bucket")  //
+        ("s3-endpoint", po::value(&s3_endpoint)->value_name("URL"),
+         "with --root s3://...: the S3 endpoint (http://host:port); AWS when not given. Keys "
+         "come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")                              //
         ("config", po::value(&config_arg)->value_name("CONFIG"), "the registry's config.yml")  //
         ("jobs,j", po::value(&jobs)->value_name("N"),
          "threads that read and parse (default: 64, or the core count if higher: I/O waits, so a "
@@ -317,8 +350,8 @@ struct Session {
 // `exit_code`, the reason printed) when it cannot be opened.
 inline std::unique_ptr<Session> open_session(const std::optional<std::string>& config,
                                              const std::optional<std::string>& root, int jobs,
-                                             int& exit_code) {
-  auto tree = open_tree(config, root, exit_code);
+                                             int& exit_code, const std::string& s3_endpoint = {}) {
+  auto tree = open_tree(config, root, exit_code, s3_endpoint);
   if (!tree) {
     return nullptr;
   }

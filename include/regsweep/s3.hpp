@@ -1,0 +1,161 @@
+#pragma once
+
+// Object storage: where a registry's S3 driver keeps its tree, and a client for the few S3
+// requests regsweep makes (ListObjectsV2, GetObject, PutObject, DeleteObjects,
+// ListMultipartUploads, AbortMultipartUpload). Requests are signed by libcurl
+// (CURLOPT_AWS_SIGV4); bodies are parsed with pugixml. The client may be used from many
+// threads at once: each request takes a kept-alive handle from a pool, so the number of
+// requests in flight is the number of threads asking (the store's arena, --jobs).
+//
+// Every request has a deadline; 5xx answers, SlowDown and broken connections are retried with
+// exponential backoff; what still fails is an Error naming the key and the server's words.
+// Secrets are never part of an Error, a log line or anything else the client returns.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "regsweep/result.hpp"
+
+namespace regsweep {
+
+// The bucket and how to reach it, as the registry's s3 driver is configured.
+struct S3Settings {
+  std::string bucket;
+  std::string region = "us-east-1";
+  std::string endpoint;       // regionendpoint: scheme://host[:port]; empty for AWS itself
+  std::string rootdirectory;  // without leading or trailing slash; "" for the bucket's top
+  std::string access_key;
+  std::string secret_key;
+  std::string session_token;
+  bool secure = true;        // https when the endpoint names no scheme
+  bool skip_verify = false;  // do not verify the server's certificate
+  bool force_path_style = false;
+
+  // "s3://bucket/rootdirectory", for messages: never a secret.
+  std::string location() const;
+  // The key of `v2_relative` (a path below docker/registry/v2).
+  std::string key(std::string_view v2_relative) const;
+  // The prefix every key of the tree starts with: "<rootdirectory>/docker/registry/v2/".
+  std::string v2_prefix() const;
+};
+
+// Parses `s3://bucket[/prefix]` (for --root); nullopt when `text` is no such URL.
+std::optional<S3Settings> parse_s3_url(std::string_view text);
+
+// One object of a listing.
+struct S3Object {
+  std::string key;  // the full key
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;  // LastModified, nanoseconds since the epoch
+};
+
+// One page of ListObjectsV2.
+struct S3Page {
+  std::vector<S3Object> objects;
+  std::vector<std::string> prefixes;  // CommonPrefixes, with a delimiter
+};
+
+// An incomplete multipart upload.
+struct S3Multipart {
+  std::string key;
+  std::string upload_id;
+  std::int64_t initiated_ns = 0;
+};
+
+// A key a DeleteObjects request did not delete, with the server's code and message.
+struct S3DeleteFailure {
+  std::string key;
+  std::string code;
+  std::string message;
+};
+
+struct S3ClientOptions {
+  int max_attempts = 6;              // per request, the first included
+  long connect_timeout_ms = 10000;   // per attempt
+  long request_timeout_ms = 120000;  // per attempt, for requests with small bodies
+  long stall_timeout_s = 60;         // a stream that moves no byte for this long fails
+  long backoff_first_ms = 100;       // doubled after each failed attempt, with jitter
+  long backoff_max_ms = 5000;
+};
+
+// What the client did, for reports and benchmarks.
+struct S3Counters {
+  std::uint64_t requests = 0;  // HTTP requests sent, retries included
+  std::uint64_t retries = 0;
+};
+
+class S3Client {
+ public:
+  S3Client(S3Settings settings, S3ClientOptions options = {});
+  ~S3Client();
+  S3Client(const S3Client&) = delete;
+  S3Client& operator=(const S3Client&) = delete;
+
+  const S3Settings& settings() const { return m_settings; }
+
+  // Every page of ListObjectsV2 below `prefix` (a full key prefix), with `delimiter` when not
+  // empty, to `page` in order. Error when a page cannot be had.
+  Status list(std::string_view prefix, std::string_view delimiter,
+              const std::function<void(S3Page&)>& page);
+
+  // The object `key` whole; an Error with sys_errno ENOENT when there is none, EFBIG when it
+  // is larger than `max` bytes.
+  Result<std::string> get(std::string_view key, std::uint64_t max);
+
+  // The object `key` in chunks, in order, to `sink`. A retry after a broken connection
+  // resumes from the byte it reached.
+  Status get_stream(std::string_view key, const std::function<void(std::string_view)>& sink);
+
+  Status put(std::string_view key, std::string_view body);
+
+  // Deletes up to 1,000 keys in one request (quiet mode): the keys the server did not
+  // delete, with its reasons. A key that does not exist counts as deleted (S3's semantics).
+  Result<std::vector<S3DeleteFailure>> delete_objects(const std::vector<std::string>& keys);
+
+  // A single key.
+  Status delete_object(std::string_view key);
+
+  // Incomplete multipart uploads below `prefix`.
+  Result<std::vector<S3Multipart>> list_multipart(std::string_view prefix);
+  Status abort_multipart(const S3Multipart& upload);
+
+  S3Counters counters() const { return S3Counters{m_requests.load(), m_retries.load()}; }
+
+  struct Handle;  // a curl easy handle, kept alive between requests
+
+ private:
+  struct Request;
+  struct Response;
+  Response perform(Request& request);
+  Response attempt(Handle& handle, Request& request);
+  std::unique_ptr<Handle> take_handle();
+  void give_back(std::unique_ptr<Handle> handle);
+  std::string url(std::string_view key, const std::string& query) const;
+  Error error_of(const Response& response, std::string_view what, std::string_view key) const;
+
+  S3Settings m_settings;
+  S3ClientOptions m_options;
+  std::string m_sigv4;  // "aws:amz:<region>:s3"
+  std::string m_userpwd;
+  std::mutex m_pool_mutex;
+  std::vector<std::unique_ptr<Handle>> m_pool;
+  std::atomic<std::uint64_t> m_requests{0};
+  std::atomic<std::uint64_t> m_retries{0};
+};
+
+// URI-encodes `text` as SigV4 wants it: unreserved characters kept, `/` kept when
+// `keep_slash`, everything else %XX in upper case.
+std::string uri_encode(std::string_view text, bool keep_slash);
+
+// Parses an ISO 8601 time as S3 gives it ("2026-11-30T22:49:54.123Z") to nanoseconds since
+// the epoch; nullopt when it is not one.
+std::optional<std::int64_t> parse_s3_time(std::string_view text);
+
+}  // namespace regsweep

@@ -1,0 +1,26 @@
+#pragma once
+
+// The store of a tree in an S3 bucket, as the registry's s3 driver writes it: keys
+// `<rootdirectory>/docker/registry/v2/...`, the same paths as on a filesystem (layout.md).
+// What it can and cannot promise is in docs/safety.md: there is no atomic rename and no
+// directory to watch, so rule 3 is kept by listing `repositories/` again before each phase.
+
+#include <memory>
+#include <vector>
+
+#include <oneapi/tbb/task_arena.h>
+
+#include "regsweep/s3.hpp"
+#include "regsweep/store.hpp"
+
+namespace regsweep {
+
+std::unique_ptr<Store> make_s3_store(S3Settings settings, S3ClientOptions options = {});
+
+// Every object of the tree of an S3 store, listed in parallel (for tests and benchmarks).
+Result<std::vector<StoreObject>> list_s3_tree(Store& store, tbb::task_arena& arena);
+
+// The requests an S3 store has made so far; zero for any other store.
+S3Counters s3_counters(Store& store);
+
+}  // namespace regsweep

@@ -1,0 +1,383 @@
+// Object storage without a server: the bucket's configuration as the registry reads it, the
+// pieces of the S3 client that need no network, and the scan from a listing, which must give
+// the same collection as the filesystem scan for the same content.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <sstream>
+
+#include "regsweep/collect.hpp"
+#include "regsweep/config.hpp"
+#include "regsweep/layout.hpp"
+#include "regsweep/listing_scan.hpp"
+#include "regsweep/s3.hpp"
+#include "regsweep/store.hpp"
+#include "regsweep/sweep.hpp"
+#include "temp_registry.hpp"
+
+namespace regsweep {
+namespace {
+
+constexpr const char* k_s3_config = R"(version: 0.1
+storage:
+  s3:
+    accesskey: AKIDEXAMPLE
+    secretkey: very-secret-key
+    region: eu-west-1
+    regionendpoint: http://127.0.0.1:9000
+    bucket: images
+    rootdirectory: /team/reg/
+    secure: false
+    skipverify: "true"
+    v4auth: true
+    chunksize: 5242880
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:5000
+)";
+
+TEST(S3Config, ReadsTheKeysTheRegistryReads) {
+  auto s = s3_from_config_text(k_s3_config, "c.yml", {});
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->bucket, "images");
+  EXPECT_EQ(s->region, "eu-west-1");
+  EXPECT_EQ(s->endpoint, "http://127.0.0.1:9000");
+  EXPECT_EQ(s->rootdirectory, "team/reg");  // no leading or trailing slash in keys
+  EXPECT_EQ(s->access_key, "AKIDEXAMPLE");
+  EXPECT_EQ(s->secret_key, "very-secret-key");
+  EXPECT_FALSE(s->secure);
+  EXPECT_TRUE(s->skip_verify);
+  EXPECT_EQ(s->key("blobs/sha256/ab"), "team/reg/docker/registry/v2/blobs/sha256/ab");
+  EXPECT_EQ(s->location(), "s3://images/team/reg");
+}
+
+TEST(S3Config, EnvironmentOverridesAndAwsFallbacks) {
+  RegistryEnv env;
+  env.s3["bucket"] = "other";
+  env.s3["rootdirectory"] = "";
+  auto s = s3_from_config_text(k_s3_config, "c.yml", env);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->bucket, "other");
+  EXPECT_EQ(s->rootdirectory, "");
+  EXPECT_EQ(s->v2_prefix(), "docker/registry/v2/");
+
+  // Empty keys: the AWS variables, as the SDK's credential chain would.
+  const char* no_keys = "storage:\n  s3:\n    bucket: b\n    region: us-east-1\n";
+  EXPECT_FALSE(s3_from_config_text(no_keys, "c.yml", {}));
+  RegistryEnv aws;
+  aws.aws_access_key_id = "AKID";
+  aws.aws_secret_access_key = "secret";
+  aws.aws_session_token = "token";
+  auto k = s3_from_config_text(no_keys, "c.yml", aws);
+  ASSERT_TRUE(k) << k.error().message;
+  EXPECT_EQ(k->access_key, "AKID");
+  EXPECT_EQ(k->session_token, "token");
+}
+
+TEST(S3Config, MissingOrBadSettingsAreNamed) {
+  auto no_bucket = s3_from_config_text(
+      "storage:\n  s3:\n    region: r\n    accesskey: a\n"
+      "    secretkey: s\n",
+      "c.yml", {});
+  ASSERT_FALSE(no_bucket);
+  EXPECT_NE(no_bucket.error().message.find("bucket"), std::string::npos);
+  auto no_region = s3_from_config_text(
+      "storage:\n  s3:\n    bucket: b\n    accesskey: a\n"
+      "    secretkey: s\n",
+      "c.yml", {});
+  ASSERT_FALSE(no_region);
+  EXPECT_NE(no_region.error().message.find("region"), std::string::npos);
+  auto bad_bool = s3_from_config_text(
+      "storage:\n  s3:\n    bucket: b\n    region: r\n"
+      "    accesskey: a\n    secretkey: s\n    secure: maybe\n",
+      "c.yml", {});
+  ASSERT_FALSE(bad_bool);
+  EXPECT_NE(bad_bool.error().message.find("secure"), std::string::npos);
+  auto v2 = s3_from_config_text(
+      "storage:\n  s3:\n    bucket: b\n    region: r\n"
+      "    accesskey: a\n    secretkey: s\n    v4auth: false\n",
+      "c.yml", {});
+  ASSERT_FALSE(v2);
+  EXPECT_NE(v2.error().message.find("v4auth"), std::string::npos);
+  // No message ever holds a secret.
+  for (const auto* r : {&no_bucket, &no_region, &bad_bool, &v2}) {
+    EXPECT_EQ(r->error().message.find("s\n"), std::string::npos);
+  }
+}
+
+TEST(S3Config, LocateRootChoosesTheBucket) {
+  test::TempRegistry reg;
+  reg.write("../c.yml", k_s3_config);
+  std::string cfg = reg.root() + "/docker/registry/c.yml";
+  auto r = locate_root(cfg, std::nullopt, {});
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_TRUE(r->s3);
+  EXPECT_EQ(r->root, "s3://images/team/reg");
+  ASSERT_TRUE(r->serve);
+  EXPECT_EQ(r->serve->addr, "127.0.0.1:5000");
+  EXPECT_EQ(r->root.find("secret"), std::string::npos);
+
+  // REGISTRY_STORAGE=s3 with the parameters from the environment only.
+  reg.write("../fs.yml", "storage:\n  filesystem:\n    rootdirectory: /x\n");
+  RegistryEnv env;
+  env.storage = "s3";
+  env.s3 = {{"bucket", "b"}, {"region", "r"}, {"accesskey", "a"}, {"secretkey", "s"}};
+  auto e = locate_root(reg.root() + "/docker/registry/fs.yml", std::nullopt, env);
+  ASSERT_TRUE(e) << e.error().message;
+  ASSERT_TRUE(e->s3);
+  EXPECT_EQ(e->s3->bucket, "b");
+
+  // --root s3://bucket/prefix with --s3-endpoint and the AWS variables.
+  RegistryEnv aws;
+  aws.aws_access_key_id = "AKID";
+  aws.aws_secret_access_key = "secret";
+  auto u =
+      locate_root(std::nullopt, std::string("s3://bkt/some/prefix/"), aws, "http://127.0.0.1:7480");
+  ASSERT_TRUE(u) << u.error().message;
+  ASSERT_TRUE(u->s3);
+  EXPECT_EQ(u->s3->bucket, "bkt");
+  EXPECT_EQ(u->s3->rootdirectory, "some/prefix");
+  EXPECT_EQ(u->s3->endpoint, "http://127.0.0.1:7480");
+  EXPECT_EQ(u->s3->region, "us-east-1");
+  EXPECT_FALSE(locate_root(std::nullopt, std::string("s3://bkt"), {}, "http://h"))
+      << "no credentials at all is an error";
+}
+
+TEST(S3Client, EncodesTimesAndUrls) {
+  EXPECT_EQ(uri_encode("a b/c+d=e~f", true), "a%20b/c%2Bd%3De~f");
+  EXPECT_EQ(uri_encode("reg/docker/", false), "reg%2Fdocker%2F");
+  auto t = parse_s3_time("2026-11-30T22:49:54.123Z");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(*t, 1796078994123000000LL);
+  EXPECT_EQ(parse_s3_time("1970-01-01T00:00:01Z"), 1000000000LL);
+  EXPECT_FALSE(parse_s3_time("yesterday"));
+  EXPECT_FALSE(parse_s3_time("2026-13-30T22:49:54Z"));
+  EXPECT_FALSE(parse_s3_url("/var/lib/registry"));
+  EXPECT_FALSE(parse_s3_url("s3://"));
+  auto u = parse_s3_url("s3://b");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->rootdirectory, "");
+}
+
+// ---- the scan from a listing ----
+
+// A filesystem tree read the way an object store is: listed, then built from its keys.
+class ListedFsStore final : public Store {
+ public:
+  explicit ListedFsStore(std::unique_ptr<Store> fs) : m_fs(std::move(fs)) {}
+  const std::string& location() const override { return m_fs->location(); }
+  Result<Inventory> scan(tbb::task_arena& arena, const ScanOptions& options) override {
+    std::vector<StoreObject> objects;
+    Status s = m_fs->list("", [&](const StoreObject& o) { objects.push_back(o); });
+    if (!s) {
+      return s.error();
+    }
+    ObjectReader read = [this](std::string_view k, std::uint64_t max) {
+      ++reads;
+      return m_fs->read(k, max);
+    };
+    return inventory_from_listing(std::move(objects), read, arena, options, 0x7fffffffffffffff);
+  }
+  Verified verify_layer_links(
+      Inventory& inventory, tbb::task_arena& arena,
+      const std::function<bool(std::size_t, const Link&)>& wanted) override {
+    ObjectReader read = [this](std::string_view k, std::uint64_t max) {
+      ++reads;
+      return m_fs->read(k, max);
+    };
+    return verify_layer_links_by_reading(inventory, arena, wanted, read);
+  }
+  Status list(std::string_view p, const std::function<void(const StoreObject&)>& v) override {
+    return m_fs->list(p, v);
+  }
+  Result<std::string> read(std::string_view key, std::uint64_t max) override {
+    return m_fs->read(key, max);
+  }
+  Status stream(std::string_view key, const std::function<void(std::string_view)>& s) override {
+    return m_fs->stream(key, s);
+  }
+  std::unique_ptr<Remover> remover() override { return m_fs->remover(); }
+  std::unique_ptr<SweepGuard> guard(const Collection& c, bool u) override {
+    return m_fs->guard(c, u);
+  }
+  Result<std::unique_ptr<RegistryLock>> lock(std::string_view command) override {
+    return m_fs->lock(command);
+  }
+  std::atomic<int> reads{0};
+
+ private:
+  std::unique_ptr<Store> m_fs;
+};
+
+// What a plan deletes, one line per action, leftovers of the filesystem (empty directories,
+// temp files) aside: an object store has none.
+std::string plan_text(const Collection& c) {
+  std::ostringstream out;
+  for (const Action& a : c.plan.actions) {
+    if (a.kind == ActionKind::tidy) {
+      continue;
+    }
+    out << to_string(a.kind) << ' ' << to_string(a.reason) << ' ' << a.path() << ' ' << a.bytes
+        << '\n';
+  }
+  out << "kept young " << c.kept_young.size() << '\n';
+  return out.str();
+}
+
+// Findings by kind and path: the two scans word some messages differently.
+std::string findings_text(const Collection& c) {
+  std::ostringstream out;
+  for (const Finding& f : c.findings) {
+    out << to_string(f.kind) << ' ' << to_string(f.severity) << ' ' << f.path << '\n';
+  }
+  return out.str();
+}
+
+// A registry with most of what a real one holds: images sharing layers, an index and its
+// children, a referrer, re-pushed tags, an API-deleted manifest, untagged manifests,
+// uploads, a dangling layer link.
+void populate(test::TempRegistry& reg) {
+  Digest base = reg.put_layer("lib/app", "base", 5000);
+  Digest l1 = reg.put_layer("lib/app", "one", 300);
+  Digest l2 = reg.put_layer("lib/app", "two", 400);
+  Digest v1 = reg.put_image("lib/app", {base, l1});
+  Digest v2 = reg.put_image("lib/app", {base, l2});
+  reg.tag("lib/app", "v1", v1);
+  reg.tag("lib/app", "v2", v1);
+  reg.tag("lib/app", "v2", v2);  // re-pushed: v1 stays in v2's history
+  reg.put_referrer("lib/app", v2, "sig");
+  Digest a = reg.put_image("multi/x", {reg.put_layer("multi/x", "amd", 200)});
+  Digest b = reg.put_image("multi/x", {reg.put_layer("multi/x", "arm", 210)});
+  reg.tag("multi/x", "latest", reg.put_index("multi/x", {a, b}));
+  Digest gone = reg.put_image("deleted/y", {reg.put_layer("deleted/y", "old", 100)});
+  reg.tag("deleted/y", "old", gone);
+  reg.api_delete("deleted/y", gone);
+  reg.put_image("untagged/z", {reg.put_layer("untagged/z", "u", 120)});
+  reg.start_upload("lib/app", "0b5e6c8a-1111-2222-3333-444455556666", "2020-01-01T00:00:00Z",
+                   std::string(77, 'u'));
+  reg.put_blob("orphan bytes");
+  Digest missing = sha256_of("never stored");
+  reg.link_layer("lib/app", missing);
+}
+
+TEST(ListingScan, GivesTheFilesystemScansCollection) {
+  test::TempRegistry reg;
+  populate(reg);
+  auto v2 = open_registry(reg.root());
+  tbb::task_arena arena(4);
+  for (bool untagged : {false, true}) {
+    SCOPED_TRACE(untagged ? "-m" : "gc");
+    GcOptions o;
+    o.delete_untagged = untagged;
+    o.plan.now = 2000000000;
+    o.plan.purge_uploads_older_than = 3600;
+    auto fs = make_fs_store(v2->get(), reg.root());
+    ListedFsStore listed(make_fs_store(v2->get(), reg.root()));
+    auto a = plan_gc(*fs, o, arena);
+    auto b = plan_gc(listed, o, arena);
+    ASSERT_TRUE(a) << a.error().message;
+    ASSERT_TRUE(b) << b.error().message;
+    EXPECT_EQ(plan_text(*a), plan_text(*b));
+    EXPECT_FALSE(plan_text(*a).empty());
+    EXPECT_EQ(findings_text(*a), findings_text(*b));
+    ASSERT_EQ(a->inventory.repositories.size(), b->inventory.repositories.size());
+    for (std::size_t r = 0; r < a->inventory.repositories.size(); ++r) {
+      const Repository& x = a->inventory.repositories[r];
+      const Repository& y = b->inventory.repositories[r];
+      EXPECT_EQ(x.name, y.name);
+      EXPECT_EQ(x.tags.size(), y.tags.size()) << x.name;
+      EXPECT_EQ(x.revisions.size(), y.revisions.size()) << x.name;
+      EXPECT_EQ(x.layers.size(), y.layers.size()) << x.name;
+      EXPECT_EQ(x.uploads.size(), y.uploads.size()) << x.name;
+      for (std::size_t u = 0; u < std::min(x.uploads.size(), y.uploads.size()); ++u) {
+        EXPECT_EQ(x.uploads[u].bytes, y.uploads[u].bytes);
+        EXPECT_EQ(x.uploads[u].started, y.uploads[u].started);
+      }
+    }
+    EXPECT_EQ(a->inventory.blobs.size(), b->inventory.blobs.size());
+  }
+}
+
+TEST(ListingScan, ReadsTagsButTakesWellSizedLinksFromTheirKeys) {
+  test::TempRegistry reg;
+  populate(reg);
+  auto v2 = open_registry(reg.root());
+  tbb::task_arena arena(2);
+  ListedFsStore listed(make_fs_store(v2->get(), reg.root()));
+  auto inv = listed.scan(arena, ScanOptions{.read_layer_links = false});
+  ASSERT_TRUE(inv);
+  int tags = 0;
+  int uploads = 0;
+  for (const Repository& r : inv->repositories) {
+    tags += static_cast<int>(r.tags.size());
+    uploads += static_cast<int>(r.uploads.size());
+  }
+  EXPECT_EQ(listed.reads.load(), tags + uploads);  // current links and startedat only
+  listed.reads = 0;
+  auto full = listed.scan(arena, ScanOptions{.read_layer_links = true});
+  EXPECT_GT(listed.reads.load(), tags + uploads);  // every link, as fsck wants
+}
+
+// A link whose content names another digest than its key: read when its size says so, and
+// both digests kept, as on the filesystem.
+TEST(ListingScan, ALinkOfAnotherSizeIsReadAndItsProblemReported) {
+  test::TempRegistry reg;
+  Digest l = reg.put_layer("r", "l", 100);
+  Digest img = reg.put_image("r", {l});
+  reg.tag("r", "v", img);
+  reg.write(layout::revision_link("r", img), img.str() + "\n");  // 72 bytes
+  auto v2 = open_registry(reg.root());
+  tbb::task_arena arena(2);
+  ListedFsStore listed(make_fs_store(v2->get(), reg.root()));
+  auto inv = listed.scan(arena, {});
+  ASSERT_TRUE(inv);
+  bool reported = false;
+  for (const Finding& f : inv->findings) {
+    reported = reported ||
+               (f.path == layout::revision_link("r", img) && f.kind == FindingKind::malformed_link);
+  }
+  EXPECT_TRUE(reported);
+  EXPECT_TRUE(inv->repositories[0].revisions[0].problem());
+}
+
+// Keys a filesystem cannot hold, and keys the layout does not know.
+TEST(ListingScan, OddKeysAreFindingsAndKeepWhatTheyMayHide) {
+  test::TempRegistry reg;
+  Digest l = reg.put_layer("r", "l", 100);
+  Digest img = reg.put_image("r", {l});
+  reg.tag("r", "v", img);
+  Digest orphan = reg.put_blob("orphan");
+  auto v2 = open_registry(reg.root());
+  auto fs = make_fs_store(v2->get(), reg.root());
+  std::vector<StoreObject> objects;
+  ASSERT_TRUE(fs->list("", [&](const StoreObject& o) { objects.push_back(o); }));
+  auto add = [&](std::string key) {
+    objects.push_back(StoreObject{std::move(key), 5, 1000000000});
+  };
+  add("blobs/sha256/zz/x");                                  // no such prefix
+  add(layout::blob_data(orphan) + "/x");                     // `data` is also a "directory"
+  add(layout::layer_link("r", l) + "/x");                    // so is a link
+  add("repositories/r/_manifests/tags/v/current/link.bak");  // a stranger in a tag
+  ObjectReader read = [&](std::string_view k, std::uint64_t max) { return fs->read(k, max); };
+  tbb::task_arena arena(2);
+  Inventory inv = inventory_from_listing(objects, read, arena, {}, 0);
+  std::map<std::string, FindingKind> found;
+  for (const Finding& f : inv.findings) {
+    found[f.path] = f.kind;
+    EXPECT_EQ(f.severity, Severity::error) << f.message;
+  }
+  EXPECT_TRUE(found.count("blobs/sha256/zz"));
+  EXPECT_TRUE(found.count(layout::blob_data(orphan)));
+  EXPECT_TRUE(found.count(layout::layer_link("r", l)));
+  EXPECT_TRUE(found.count("repositories/r/_manifests/tags/v/current/link.bak"));
+  // The orphan's directory holds a stranger: present, unknown, never deleted.
+  EXPECT_TRUE(blob_unknown(inv, orphan));
+  EXPECT_EQ(find_blob(inv, orphan), nullptr);
+  ASSERT_EQ(inv.repositories.size(), 1U);
+  EXPECT_TRUE(inv.repositories[0].uncertain);
+  EXPECT_TRUE(inv.repositories[0].tags_uncertain);
+}
+
+}  // namespace
+}  // namespace regsweep
