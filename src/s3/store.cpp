@@ -7,11 +7,14 @@
 // (listing_scan.hpp). The listing is kept: the remover takes from it the keys below each
 // path it removes, and the guard compares a new listing of `repositories/` with it.
 
+#include <signal.h>
 #include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <ctime>
 #include <mutex>
 #include <set>
@@ -95,7 +98,8 @@ class Snapshot {
 
 class S3Remover final : public Remover {
  public:
-  S3Remover(S3Client& client, const Snapshot& snapshot) : m_client(client), m_snapshot(snapshot) {}
+  S3Remover(S3Client& client, const Snapshot& snapshot, const std::vector<S3Multipart>& multipart)
+      : m_client(client), m_snapshot(snapshot), m_multipart(multipart) {}
 
   Status remove_tree(std::string_view path) override {
     return remove_batch({std::string(path)})[0];
@@ -112,6 +116,7 @@ class S3Remover final : public Remover {
       }
     }
     std::vector<Status> out(paths.size(), ok_status());
+    abort_multipart(paths, out);
     std::vector<std::string> chunk;
     for (std::size_t at = 0; at < keys.size(); at += k_delete_batch) {
       std::size_t end = std::min(keys.size(), at + k_delete_batch);
@@ -148,6 +153,23 @@ class S3Remover final : public Remover {
                  ENOTSUP};
   }
 
+  // Multipart uploads below the paths (an upload's `data` being written) are aborted.
+  void abort_multipart(const std::vector<std::string>& paths, std::vector<Status>& out) {
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+      std::string dir = paths[i] + "/";
+      for (const S3Multipart& m : m_multipart) {
+        if (m.key.compare(0, dir.size(), dir) != 0) {
+          continue;
+        }
+        S3Multipart full = m;
+        full.key = m_client.settings().key(m.key);
+        if (Status s = m_client.abort_multipart(full); !s && out[i]) {
+          out[i] = s.error();
+        }
+      }
+    }
+  }
+
   // An object store has no directories: nothing is left to remove.
   Result<bool> remove_if_empty(std::string_view /*path*/) override { return false; }
   Status sync_dir(std::string_view /*path*/) override { return ok_status(); }
@@ -155,6 +177,7 @@ class S3Remover final : public Remover {
  private:
   S3Client& m_client;
   const Snapshot& m_snapshot;
+  const std::vector<S3Multipart>& m_multipart;
 };
 
 }  // namespace
@@ -174,10 +197,16 @@ class S3Store final : public Store {
       return objects.error();
     }
     m_snapshot = Snapshot(*objects);
+    auto multipart = m_client.list_multipart(m_client.settings().key(layout::k_repositories_dir));
+    if (!multipart) {
+      return multipart.error();
+    }
     ObjectReader reader = [this](std::string_view key, std::uint64_t max) {
       return read(key, max);
     };
-    return inventory_from_listing(std::move(*objects), reader, arena, options, started);
+    Inventory inv = inventory_from_listing(std::move(*objects), reader, arena, options, started);
+    add_multipart(inv, std::move(*multipart));
+    return inv;
   }
 
   Verified verify_layer_links(
@@ -215,7 +244,7 @@ class S3Store final : public Store {
   }
 
   std::unique_ptr<Remover> remover() override {
-    return std::make_unique<S3Remover>(m_client, m_snapshot);
+    return std::make_unique<S3Remover>(m_client, m_snapshot, m_multipart);
   }
 
   std::unique_ptr<SweepGuard> guard(const Collection& collection, bool delete_untagged) override;
@@ -235,9 +264,45 @@ class S3Store final : public Store {
             tbb::enumerable_thread_specific<std::vector<StoreObject>>& out, std::mutex& error_mutex,
             std::optional<Error>& error);
 
+  // Incomplete multipart uploads (a blob upload's `data` being written) join their upload in
+  // the inventory, as its newest write; one whose repository has no keys is left alone.
+  void add_multipart(Inventory& inv, std::vector<S3Multipart> uploads) {
+    std::size_t strip = m_client.settings().v2_prefix().size();
+    for (S3Multipart& m : uploads) {
+      if (m.key.size() <= strip) {
+        continue;
+      }
+      std::string rel = m.key.substr(strip);
+      std::string repo = layout::repository_of(rel);
+      std::string dir = layout::uploads_dir(repo) + "/";
+      if (repo.empty() || rel.compare(0, dir.size(), dir) != 0) {
+        continue;
+      }
+      std::string id = rel.substr(dir.size(), rel.find('/', dir.size()) - dir.size());
+      auto r =
+          std::lower_bound(inv.repositories.begin(), inv.repositories.end(), repo,
+                           [](const Repository& x, const std::string& n) { return x.name < n; });
+      if (r == inv.repositories.end() || r->name != repo) {
+        continue;
+      }
+      auto u = std::lower_bound(r->uploads.begin(), r->uploads.end(), id,
+                                [](const Upload& x, const std::string& n) { return x.id < n; });
+      if (u == r->uploads.end() || u->id != id) {
+        Upload fresh;
+        fresh.id = id;
+        u = r->uploads.insert(u, std::move(fresh));
+        r->has_uploads = true;
+      }
+      u->newest_mtime = std::max(u->newest_mtime, m.initiated_ns / 1000000000);
+      m.key = rel;
+      m_multipart.push_back(std::move(m));
+    }
+  }
+
   S3Client m_client;
   std::string m_location;
   Snapshot m_snapshot;
+  std::vector<S3Multipart> m_multipart;  // keys relative to docker/registry/v2
 };
 
 void S3Store::walk(const std::string& prefix, bool flat, tbb::task_group& group,
@@ -310,8 +375,10 @@ class S3Guard final : public SweepGuard {
                     std::vector<std::uint8_t>& skip) override {
     auto now = m_store.list_tree(m_arena, layout::k_repositories_dir);
     if (!now) {
+      // Whether anything changed is unknown: nothing more is deleted.
       changed(std::string(layout::k_repositories_dir), "",
               "cannot be listed again (" + now.error().message + ")");
+      m_all = true;
     } else {
       for (const StoreObject& o : *now) {
         const StoreObject* was = m_store.snapshot().find(o.key);
@@ -332,7 +399,7 @@ class S3Guard final : public SweepGuard {
       const Action a = plan.actions[i];
       bool blob_side =
           a.kind == ActionKind::blob || (a.kind == ActionKind::tidy && a.repository.empty());
-      if (blob_side || m_changed.count(std::string(a.repository)) != 0) {
+      if (m_all || blob_side || m_changed.count(std::string(a.repository)) != 0) {
         skip[i] = 1;
       }
     }
@@ -360,6 +427,7 @@ class S3Guard final : public SweepGuard {
   S3Store& m_store;
   tbb::task_arena& m_arena;
   bool m_any_change = false;
+  bool m_all = false;  // the listing failed: every remaining action is skipped
   std::set<std::string> m_changed;
   std::set<std::string> m_reported;
   std::vector<Finding> m_findings;
@@ -414,6 +482,19 @@ std::string lock_body(std::string_view command) {
          format_rfc3339(now_ns() / 1000000000) + ": " + std::string(command) + "\n";
 }
 
+// True when the lock's holder ran on this host and its process is gone: killed, it could not
+// delete the lock, and nobody renews it.
+bool holder_gone(const std::string& holder) {
+  char host[256] = {0};
+  ::gethostname(host, sizeof(host) - 1);
+  unsigned long pid = 0;
+  char on[256] = {0};
+  if (std::sscanf(holder.c_str(), "pid %lu on %255[^,],", &pid, on) != 2 || pid == 0) {
+    return false;
+  }
+  return std::string(on) == host && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
 }  // namespace
 
 std::unique_ptr<SweepGuard> S3Store::guard(const Collection& /*collection*/,
@@ -444,7 +525,7 @@ Result<std::unique_ptr<RegistryLock>> S3Store::lock(std::string_view command) {
       holder.pop_back();
     }
     std::int64_t age = (now_ns() - *held_since) / 1000000000;
-    if (age < k_lock_stale_s) {
+    if (age < k_lock_stale_s && !holder_gone(holder)) {
       return Error{"another run holds the lock 's3://" + m_client.settings().bucket + "/" + key +
                        "' (" + holder + ", renewed " +
                        std::to_string(std::max<std::int64_t>(age, 0)) +
