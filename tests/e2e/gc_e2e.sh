@@ -189,8 +189,12 @@ check "the error names docker/registry/v2 or the path" grep -q "nonexistent" "$W
 check "an unknown flag exits 2 (got $rc)" test $rc -eq 2
 printf 'storage:\n  s3:\n    bucket: x\n' >"$W/s3.yml"
 "$REGSWEEP" gc --min-age 0 "$W/s3.yml" >/dev/null 2>"$W/err"; rc=$?
-check "an s3 config is refused with exit 1 (got $rc)" test $rc -eq 1
-check "the refusal names the driver" grep -q "'s3' storage driver" "$W/err"
+check "an s3 config without a region is refused with exit 1 (got $rc)" test $rc -eq 1
+check "the refusal names what is missing" grep -q "names no region" "$W/err"
+printf 'storage:\n  azure:\n    accountname: x\n' >"$W/azure.yml"
+"$REGSWEEP" gc --min-age 0 "$W/azure.yml" >/dev/null 2>"$W/err"; rc=$?
+check "another driver is refused with exit 1 (got $rc)" test $rc -eq 1
+check "the refusal names the driver" grep -q "'azure' storage driver" "$W/err"
 mkdir -p "$W/empty/docker/registry/v2"
 "$REGSWEEP" gc --min-age 0 --root "$W/empty" >"$W/out" 2>&1; rc=$?
 check "an empty registry is not an error (got $rc)" test $rc -eq 0

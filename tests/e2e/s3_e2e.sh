@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# The object-storage test bed (issue 18's, started): a single-node Ceph radosgw on 127.0.0.1
-# (scripts/radosgw.sh), Debian's docker-registry on its s3 driver against it, an image pushed
-# and pulled with skopeo, the registry's own garbage-collect on the bucket. regsweep does not
-# read object storage yet: it must refuse the configuration, naming the driver, and change
-# nothing.
+# regsweep on object storage, end to end: a single-node Ceph radosgw on 127.0.0.1
+# (scripts/radosgw.sh), Debian's docker-registry on its s3 driver, real images pushed with
+# skopeo. The same pushes go to four buckets and to a directory:
+#   b-rs, b-rs-m   collected by regsweep (gc, gc -m), then the registry serves them again and
+#              every tag is pulled;
+#   b-up, b-up-m   collected by the registry's own garbage-collect, to compare the deleted sets
+#              the way gc_e2e.sh does on disk;
+#   disk       the filesystem driver: regsweep's plan and du there must equal those on S3.
+# Then every other command on a bucket, bad input, and server errors.
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 REGSWEEP=${REGSWEEP:-$TOP/build/regsweep}
@@ -21,12 +25,42 @@ s3() {
   curl -fsS -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
     --aws-sigv4 "aws:amz:us-east-1:s3" --user "$RGW_ACCESS_KEY:$RGW_SECRET_KEY" "$@"
 }
-s3 -X PUT "$RGW_ENDPOINT/registry" >/dev/null
-buckets=$(s3 "$RGW_ENDPOINT/")
-check "a bucket is created" grep -q '<Name>registry</Name>' <<<"$buckets"
+# s3_put BUCKET KEY FILE: writes an object.
+s3_put() {
+  curl -fsS -X PUT -H "x-amz-content-sha256: $(sha_of "$3")" --data-binary "@$3" \
+    --aws-sigv4 "aws:amz:us-east-1:s3" --user "$RGW_ACCESS_KEY:$RGW_SECRET_KEY" \
+    "$RGW_ENDPOINT/$1/$2" >/dev/null
+}
+# s3_keys BUCKET: every key with its size and ETag, one per line, sorted (every page).
+s3_keys() {
+  local after="" page
+  while :; do
+    page=$(s3 "$RGW_ENDPOINT/$1?list-type=2&max-keys=1000${after:+&start-after=$(jq -rn --arg a "$after" '$a|@uri')}")
+    grep -o '<Contents>.*</Contents>' <<<"$page" | sed 's|</Contents>|&\n|g' |
+      sed -n 's|.*<Key>\([^<]*\)</Key>.*<ETag>\([^<]*\)</ETag><Size>\([0-9]*\)</Size>.*|\1 \3 \2|p'
+    grep -q '<IsTruncated>true</IsTruncated>' <<<"$page" || break
+    after=$(grep -o '<Key>[^<]*</Key>' <<<"$page" | tail -1 | sed 's|<Key>\(.*\)</Key>|\1|')
+  done | sort
+}
+# s3_blobs BUCKET: the hex digest of every blob, sorted.
+s3_blobs() { s3_keys "$1" | awk '{print $1}' | sed -n 's|^reg/docker/registry/v2/blobs/sha256/../\([0-9a-f]*\)/data$|\1|p' | sort; }
+# s3_tags BUCKET: name:tag of every tag.
+s3_tags() {
+  s3_keys "$1" | awk '{print $1}' |
+    sed -n 's|^reg/docker/registry/v2/repositories/\(.*\)/_manifests/tags/\([^/]*\)/current/link$|\1:\2|p' | sort
+}
 
-port=$(free_port)
-cat >"$W/s3.yml" <<YAML
+# multipart BUCKET: how many incomplete multipart uploads the bucket holds ("error" when it
+# cannot be listed).
+multipart() {
+  local out
+  out=$(s3 "$RGW_ENDPOINT/$1?uploads=") && grep -q ListMultipartUploadsResult <<<"$out" || { echo error; return; }
+  grep -o '<Upload>' <<<"$out" | wc -l
+}
+
+# s3_config BUCKET FILE [PORT]: the registry's configuration for BUCKET.
+s3_config() {
+  cat >"$2" <<YAML
 version: 0.1
 log:
   level: warn
@@ -38,42 +72,308 @@ storage:
     secretkey: $RGW_SECRET_KEY
     region: us-east-1
     regionendpoint: $RGW_ENDPOINT
-    bucket: registry
+    bucket: $1
     rootdirectory: /reg
     secure: false
     v4auth: true
-    forcepathstyle: true
   delete:
     enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: false
 http:
-  addr: 127.0.0.1:$port
+  addr: 127.0.0.1:${3:-0}
+compatibility:
+  schema1:
+    enabled: true
 YAML
-# The registry's S3 driver panics on AWS_CA_BUNDLE ("unable to load custom CA bundle").
-(unset AWS_CA_BUNDLE; exec docker-registry serve "$W/s3.yml" >"$W/registry.log" 2>&1) &
-REGISTRY_PID=$!
-REGISTRY_PORT=$port
-registry_wait || { cat "$W/registry.log"; e2e_fail "the registry on s3 did not start"; }
+}
 
+# registry_on BUCKET: serves BUCKET on a free port (AWS_CA_BUNDLE unset: the s3 driver panics
+# on it).
+registry_on() {
+  REGISTRY_PORT=$(free_port)
+  s3_config "$1" "$W/serve-$1.yml" "$REGISTRY_PORT"
+  (unset AWS_CA_BUNDLE; exec docker-registry serve "$W/serve-$1.yml" >>"$W/registry-$1.log" 2>&1) &
+  REGISTRY_PID=$!
+  registry_wait || { cat "$W/registry-$1.log"; e2e_fail "the registry on bucket $1 did not start"; }
+}
+
+echo "# building images"
 L=$W/layout
 oci_init "$L"
-read -r d s <<<"$(oci_image "$L" amd64 base:50000 app:2000)"
-oci_tag "$L" application/vnd.oci.image.manifest.v1+json "$d" "$s" v1
-push "$L" v1 lib/app:v1
-check "an image pushed to the registry on s3 pulls back" pull lib/app:v1 "$W/pulled"
-keys=$(s3 "$RGW_ENDPOINT/registry?list-type=2&prefix=reg%2Fdocker%2Fregistry%2Fv2%2F" | grep -o '<Key>[^<]*</Key>' | wc -l)
-check "its objects are in the bucket under rootdirectory ($keys keys)" test "$keys" -ge 8
-registry_stop
+read -r v1 v1s <<<"$(oci_image "$L" amd64 base:300000 app1:50000)"
+read -r v2 v2s <<<"$(oci_image "$L" amd64 base:300000 app2:50000)"
+read -r old olds <<<"$(oci_image "$L" amd64 base:300000 old:40000)"
+read -r doomed dooms <<<"$(oci_image "$L" amd64 doomed:70000)"
+read -r amd amds <<<"$(oci_image "$L" amd64 base:300000 amd:30000)"
+read -r arm arms <<<"$(oci_image "$L" arm64 armbase:200000 arm:30000)"
+read -r idx idxs <<<"$(oci_index "$L" "$amd $amds amd64" "$arm $arms arm64")"
+M=application/vnd.oci.image.manifest.v1+json
+oci_tag "$L" $M "$v1" "$v1s" v1
+oci_tag "$L" $M "$v2" "$v2s" v2
+oci_tag "$L" $M "$old" "$olds" old
+oci_tag "$L" $M "$doomed" "$dooms" doomed
+oci_tag "$L" application/vnd.oci.image.index.v1+json "$idx" "$idxs" multi
+printf '{}' >"$W/empty.json"
+printf 'signature of v2' >"$W/sig.bin"
 
-(unset AWS_CA_BUNDLE; docker-registry garbage-collect "$W/s3.yml" --dry-run >"$W/up.out" 2>&1)
-check "the registry's own garbage-collect runs on the bucket" \
-  grep -q "blobs marked, 0 blobs and 0 manifests eligible for deletion" "$W/up.out"
-before=$(s3 "$RGW_ENDPOINT/registry?list-type=2" | grep -o '<Key>[^<]*</Key>' | sort)
+# scenario: the pushes, on the registry REGISTRY_PORT serves.
+scenario() {
+  push "$L" v1 lib/app:v1
+  push "$L" v1 lib/app:latest
+  push "$L" v2 lib/app:v2
+  push "$L" v2 lib/app:latest                      # re-pushed tag
+  push "$L" old lib/app:stale
+  push "$L" v2 lib/app:stale                       # 'old' is now untagged but a revision
+  push "$L" v1 lib/app/nested:1                    # nested repository name
+  push "$L" multi multi/oci:1 --all                # OCI index
+  push "$L" multi multi/list:1 --all --format v2s2 # Docker manifest list
+  push "$L" v1 docker/s2:1 --format v2s2
+  push "$L" doomed tmp/doomed:1
+  push "$L" doomed tmp/doomed:2
+  push "$L" old tmp/untagged:keep
+  push "$L" v2 tmp/untagged:keep
+  # A referrer attached to lib/app:v2 by subject, and a cosign-style signature tag.
+  local e s v2d
+  e=$(upload_blob lib/app "$W/empty.json")
+  s=$(upload_blob lib/app "$W/sig.bin")
+  v2d=$(manifest_digest lib/app v2)
+  printf '{"schemaVersion":2,"mediaType":"%s","artifactType":"application/vnd.example.signature","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"%s","size":2},"layers":[{"mediaType":"application/octet-stream","digest":"%s","size":15}],"subject":{"mediaType":"%s","digest":"%s","size":%s}}' \
+    $M "$e" "$s" $M "$v2d" "$v2s" >"$W/referrer.json"
+  REF="sha256:$(sha_of "$W/referrer.json")"
+  put_manifest lib/app "$REF" "$W/referrer.json" $M
+  put_manifest lib/app "sha256-${v2d#sha256:}.sig" "$W/referrer.json" $M
+  # API deletes: every tag of tmp/doomed goes with its manifest.
+  delete_manifest tmp/doomed "$(manifest_digest tmp/doomed 1)"
+  # An abandoned upload: started, some bytes written, never finished.
+  local loc
+  loc=$(curl -fsS -X POST -D - -o /dev/null "http://127.0.0.1:$REGISTRY_PORT/v2/lib/app/blobs/uploads/" |
+    tr -d '\r' | awk 'tolower($1)=="location:"{print $2}')
+  case "$loc" in http*) ;; *) loc="http://127.0.0.1:$REGISTRY_PORT$loc" ;; esac
+  curl -fsS -X PATCH -H 'Content-Type: application/octet-stream' --data-binary 'half a layer' "$loc" >/dev/null ||
+    e2e_fail "PATCH of an upload failed"
+}
+
+echo "# pushing the same images to four buckets and a directory"
+for b in b-rs b-rs-m b-up b-up-m; do
+  s3 -X PUT "$RGW_ENDPOINT/$b" >/dev/null
+  registry_on "$b"
+  scenario
+  registry_stop
+  s3_config "$b" "$W/$b.yml"
+done
+registry_start "$W/disk" "$W"
+scenario
+registry_stop
+registry_config "$W/disk" 0 "$W/disk.yml"
+TAGS=$(s3_tags b-rs)
+check "the buckets hold the same tags ($(echo "$TAGS" | wc -l))" test "$TAGS" = "$(s3_tags b-up-m)"
+check "and the same blobs ($(s3_blobs b-rs | wc -l))" test "$(s3_blobs b-rs)" = "$(s3_blobs b-up-m)"
+check "and the directory too" test "$(s3_blobs b-rs)" = "$(blob_list "$W/disk")"
+
+echo "# a dry run, du, ls and fsck read the bucket and change nothing"
+before=$(s3_keys b-rs)
 set +e
-"$REGSWEEP" gc "$W/s3.yml" >"$W/rs.out" 2>"$W/rs.err"
+"$REGSWEEP" gc --min-age 0 -d -m "$W/b-rs.yml" --json "$W/s3-plan.json" >"$W/dry.out" 2>"$W/dry.err"
 rc=$?
 set -e
-check "regsweep refuses the s3 configuration for now (exit 1, got $rc)" test $rc -eq 1
-check "  naming the driver" grep -q "'s3' storage driver" "$W/rs.err"
-check "  and the bucket is unchanged" \
-  test "$before" = "$(s3 "$RGW_ENDPOINT/registry?list-type=2" | grep -o '<Key>[^<]*</Key>' | sort)"
+check "gc -d -m on the bucket exits 0 (got $rc)" test $rc -eq 0
+"$REGSWEEP" gc --min-age 0 -d "$W/b-rs.yml" >/dev/null 2>&1
+"$REGSWEEP" du --min-age 0 "$W/b-rs.yml" --json >"$W/s3-du.json" 2>"$W/du.err"
+check "du --json on the bucket" test -s "$W/s3-du.json"
+"$REGSWEEP" du --min-age 0 "$W/b-rs.yml" --csv >"$W/s3-du.csv" 2>/dev/null
+check "du --csv on the bucket has a row per repository" \
+  test "$(($(wc -l <"$W/s3-du.csv") - 1))" -eq "$(jq '.repositories | length' "$W/s3-du.json")"
+"$REGSWEEP" ls -t "$W/b-rs.yml" >"$W/ls.out" 2>&1
+check "ls -t lists every tag" test "$(wc -l <"$W/ls.out")" -eq "$(echo "$TAGS" | wc -l)"
+check "ls -t shows the index's platforms" grep -q 'multi/oci:1 .*linux/amd64,linux/arm64' "$W/ls.out"
+"$REGSWEEP" du --min-age 0 "$W/b-rs.yml" --prometheus "$W/s3-du.prom" >/dev/null 2>&1
+check "du --prometheus on the bucket" grep -q '^regsweep_repository_exclusive_bytes{repository="lib/app"} ' "$W/s3-du.prom"
+set +e
+"$REGSWEEP" prune --dry-run --min-age 0 --keep-n 1 --keep v1 "$W/b-rs.yml" lib/app --json "$W/prune.json" >/dev/null 2>"$W/prune.err"
+rc=$?
+set -e
+check "prune --dry-run on the bucket exits 0 (got $rc)" test $rc -eq 0
+check "  and decides every tag of lib/app" \
+  test "$(jq '[.retention[] | select(.repository == "lib/app")] | length' "$W/prune.json")" -eq "$(echo "$TAGS" | grep -c '^lib/app:')"
+set +e
+"$REGSWEEP" fsck "$W/b-rs.yml" --verify-data 100 >"$W/fsck.out" 2>"$W/fsck.err"
+rc=$?
+set -e
+check "fsck --verify-data 100 streams every blob through SHA-256 and finds it clean (got $rc)" test $rc -eq 0
+check "  every blob verified" grep -q "$(s3_blobs b-rs | wc -l) blobs, $(s3_blobs b-rs | wc -l) verified" "$W/fsck.out"
+check "nothing in the bucket changed" test "$before" = "$(s3_keys b-rs)"
+check "no secret in any output" bash -c "! grep -rqF '$RGW_SECRET_KEY' '$W/dry.out' '$W/dry.err' '$W/s3-plan.json' '$W/s3-du.json' '$W/ls.out' '$W/fsck.out' '$W/fsck.err'"
+
+echo "# the same content on disk gives the same plan and the same du"
+"$REGSWEEP" gc --min-age 0 -d -m "$W/disk.yml" --json "$W/disk-plan.json" >/dev/null 2>&1 || true
+# Uploads have random ids, and the filesystem driver leaves empty directories: both aside.
+deletions() { jq -r '.deletions[] | select(.kind != "tidy" and .kind != "upload") | "\(.kind) \(.path) \(.bytes // 0)"' "$1" | sort; }
+check "gc -d -m deletes the same on S3 as on disk ($(deletions "$W/s3-plan.json" | wc -l) deletions)" \
+  test "$(deletions "$W/s3-plan.json")" = "$(deletions "$W/disk-plan.json")"
+"$REGSWEEP" du --min-age 0 "$W/disk.yml" --json >"$W/disk-du.json" 2>/dev/null
+# One difference is inherent: a manifest deleted through the API leaves an empty revision
+# directory on disk, which tells du whose it was; on S3 nothing is left, so its blob is
+# reclaimable in the totals but in no repository's row.
+rows() { jq -c '.repositories[] | del(.upload_bytes, .uploads) | if .repository == "tmp/doomed" then del(.reclaimable_bytes, .reclaimable_m_bytes) else . end' "$1"; }
+check "du's rows are the same on S3 as on disk" test "$(rows "$W/s3-du.json")" = "$(rows "$W/disk-du.json")"
+totals() { jq -c '.totals | del(.upload_bytes, .uploads)' "$1"; }
+check "du's totals are the same on S3 as on disk" test "$(totals "$W/s3-du.json")" = "$(totals "$W/disk-du.json")"
+check "du's blob bytes are the bucket's" \
+  test "$(jq .totals.blob_bytes "$W/s3-du.json")" = \
+  "$(s3_keys b-rs | awk '$1 ~ /\/blobs\/sha256\/.*\/data$/ {s+=$2} END {print s}')"
+
+echo "# gc without -m, side by side with the registry's own"
+blobs_before=$(s3_blobs b-rs)
+set +e
+"$REGSWEEP" gc --min-age 0 "$W/b-rs.yml" --json "$W/b-rs.json" >"$W/b-rs.out" 2>"$W/b-rs.err"
+rc=$?
+(unset AWS_CA_BUNDLE; docker-registry garbage-collect "$W/b-up.yml" >"$W/b-up.out" 2>"$W/b-up.err")
+urc=$?
+set -e
+check "regsweep gc exits 0 (got $rc)" test $rc -eq 0
+check "upstream gc exits 0 (got $urc)" test $urc -eq 0
+rs_deleted=$(comm -23 <(echo "$blobs_before") <(s3_blobs b-rs))
+up_deleted=$(comm -23 <(echo "$blobs_before") <(s3_blobs b-up))
+echo "# regsweep deleted $(echo -n "$rs_deleted" | grep -c . || true) blobs, upstream $(echo -n "$up_deleted" | grep -c . || true)"
+check "some blobs were deleted" test -n "$rs_deleted"
+check "regsweep deletes exactly the blobs upstream deletes" test "$rs_deleted" = "$up_deleted"
+check "the log names them as upstream does" \
+  test "$(grep -c '^Deleting blob: /docker/registry/v2/blobs/sha256/' "$W/b-rs.err")" -eq "$(echo "$rs_deleted" | grep -c .)"
+check "the JSON counts no failed deletion" test "$(jq .summary.deletions_failed "$W/b-rs.json")" = 0
+registry_on b-rs
+for t in $TAGS; do
+  check "pull $t from the bucket after regsweep gc" pull "$t" "$W/pulled"
+done
+check "the referrer still resolves by digest" test "$(manifest_digest lib/app "$REF")" = "$REF"
+registry_stop
+
+echo "# gc -m, side by side with the registry's own -m"
+blobs_before=$(s3_blobs b-rs-m)
+check "the abandoned upload left an incomplete multipart upload" test "$(multipart b-rs-m)" = 1
+set +e
+"$REGSWEEP" gc --min-age 0 -m --purge-uploads=0s "$W/b-rs-m.yml" >"$W/b-rs-m.out" 2>"$W/b-rs-m.err"
+rc=$?
+(unset AWS_CA_BUNDLE; docker-registry garbage-collect -m "$W/b-up-m.yml" >"$W/b-up-m.out" 2>"$W/b-up-m.err")
+urc=$?
+set -e
+check "regsweep gc -m exits 0 (got $rc)" test $rc -eq 0
+check "upstream gc -m exits 0 (got $urc)" test $urc -eq 0
+rs_deleted=$(comm -23 <(echo "$blobs_before") <(s3_blobs b-rs-m))
+up_deleted=$(comm -23 <(echo "$blobs_before") <(s3_blobs b-up-m))
+echo "# regsweep -m deleted $(echo "$rs_deleted" | grep -c .) blobs, upstream -m $(echo "$up_deleted" | grep -c .)"
+# What regsweep must keep that 2.8.2 deletes: every blob of a tagged multi-arch image, and the
+# referrer whose subject is tagged (read from the same content on disk).
+protected=$(
+  for n in multi/oci multi/list; do
+    manifest_refs "$W/disk" "$(cat "$W/disk/docker/registry/v2/repositories/$n/_manifests/tags/1/current/link")"
+  done
+  manifest_refs "$W/disk" "$REF"
+)
+protected=$(echo "$protected" | sed 's/^sha256://' | sort -u)
+check "regsweep -m deletes nothing upstream -m keeps" \
+  test -z "$(comm -23 <(echo "$rs_deleted") <(echo "$up_deleted"))"
+only_up=$(comm -13 <(echo "$rs_deleted") <(echo "$up_deleted"))
+check "upstream -m deletes blobs of tagged multi-arch images on S3 too (the 2.8 bug)" \
+  test -n "$(comm -12 <(echo "$only_up") <(echo "$protected"))"
+check "what only upstream deletes is exactly what a tagged image or its referrer needs" \
+  test "$only_up" = "$(comm -12 <(echo "$up_deleted") <(echo "$protected"))"
+check "regsweep -m deletes the untagged 'old' image" grep -q "${old#sha256:}" <<<"$rs_deleted"
+check "--purge-uploads removed the abandoned upload's keys" \
+  test -z "$(s3_keys b-rs-m | grep '/_uploads/' || true)"
+check "and aborted its multipart upload" test "$(multipart b-rs-m)" = 0
+check "the other buckets' multipart uploads are still there" test "$(multipart b-up-m)" = 1
+registry_on b-rs-m
+for t in $TAGS; do
+  check "pull $t from the bucket after regsweep gc -m" pull "$t" "$W/pulled"
+done
+registry_stop
+registry_on b-up-m
+pull_fails() { ! pull "$@"; }
+check "after upstream -m, multi/oci:1 no longer pulls (what regsweep fixes)" pull_fails multi/oci:1 "$W/pulled"
+registry_stop
+set +e
+"$REGSWEEP" gc --min-age 0 -m "$W/b-rs-m.yml" -q >"$W/again.out" 2>&1
+rc=$?
+set -e
+"$REGSWEEP" gc --min-age 0 -m -d "$W/b-rs-m.yml" --json "$W/again.json" >/dev/null 2>&1 || true
+check "a second gc -m converges: nothing left to delete (exit $rc)" \
+  test $rc -eq 0 -a "$(jq .summary.blobs_eligible "$W/again.json")" = 0
+
+echo "# rm, and --root s3:// without a config"
+export AWS_ACCESS_KEY_ID=$RGW_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$RGW_SECRET_KEY
+set +e
+"$REGSWEEP" rm --min-age 0 "lib/app:v1" --root s3://b-rs/reg --s3-endpoint "$RGW_ENDPOINT" >"$W/rm.out" 2>&1
+rc=$?
+set -e
+check "rm lib/app:v1 with --root s3://b-rs/reg exits 0 (got $rc)" test $rc -eq 0
+check "  the tag is gone" test -z "$(s3_tags b-rs | grep '^lib/app:v1$' || true)"
+check "  the other tags are not" test "$(s3_tags b-rs | wc -l)" -eq "$(($(echo "$TAGS" | wc -l) - 1))"
+registry_on b-rs
+for t in $(s3_tags b-rs); do
+  check "pull $t after rm" pull "$t" "$W/pulled"
+done
+registry_stop
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+
+echo "# bad input on S3: findings, exit 3, nothing lost"
+s3 -X PUT "$RGW_ENDPOINT/bad" >/dev/null
+registry_on bad
+push "$L" v1 bad/app:v1
+push "$L" v2 bad/app:v2
+registry_stop
+s3_config bad "$W/bad.yml"
+V2=reg/docker/registry/v2
+printf 'not a digest' >"$W/garbage"
+s3_put bad "$V2/repositories/bad/app/_manifests/tags/v1/current/link" "$W/garbage"
+s3_put bad "$V2/blobs/sha256/zz/x" "$W/garbage"
+orphan=$(printf 'orphan' | sha256sum | cut -d' ' -f1)
+printf 'orphan' >"$W/orphan"
+s3_put bad "$V2/blobs/sha256/${orphan:0:2}/$orphan/data" "$W/orphan"
+s3_put bad "$V2/blobs/sha256/${orphan:0:2}/$orphan/data/x" "$W/garbage"
+printf '{"schemaVersion":2,' >"$W/corrupt"
+chex=$(sha_of "$W/corrupt")
+s3_put bad "$V2/blobs/sha256/${chex:0:2}/$chex/data" "$W/corrupt"
+printf 'sha256:%s' "$chex" >"$W/clink"
+s3_put bad "$V2/repositories/bad/app/_manifests/revisions/sha256/$chex/link" "$W/clink"
+before=$(s3_keys bad)
+set +e
+"$REGSWEEP" gc --min-age 0 -m "$W/bad.yml" >"$W/bad.out" 2>"$W/bad.err"
+rc=$?
+set -e
+check "gc -m on a damaged bucket exits 3 (got $rc)" test $rc -eq 3
+check "  names the bad tag link" grep -q "repositories/bad/app/_manifests/tags/v1/current/link" "$W/bad.err"
+check "  names the odd key" grep -q "blobs/sha256/zz" "$W/bad.err"
+check "  names the key that is also a directory" grep -q "$orphan/data" "$W/bad.err"
+check "  names the corrupt manifest" grep -q "$chex" "$W/bad.err"
+check "  and deletes nothing that could be needed: every blob is still there" \
+  test -z "$(comm -23 <(echo "$before" | awk '{print $1}' | grep '/blobs/' ) <(s3_keys bad | awk '{print $1}'))"
+check "  the revision the broken tag named is kept (-m keeps every revision)" \
+  test -n "$(s3_keys bad | grep "revisions/sha256/${v1#sha256:}/link" || true)"
+
+echo "# server errors: a clear message, exit 1, nothing changed"
+sed "s|secretkey: .*|secretkey: wrong|" "$W/b-rs.yml" >"$W/wrongkey.yml"
+set +e
+"$REGSWEEP" gc --min-age 0 "$W/wrongkey.yml" >/dev/null 2>"$W/err"; rc=$?
+set -e
+check "wrong credentials exit 1 (got $rc)" test $rc -eq 1
+check "  saying so" grep -q "check the access key" "$W/err"
+check "  without printing the secret" bash -c "! grep -q wrong '$W/err'"
+sed "s|bucket: b-rs$|bucket: nosuchbucket|" "$W/b-rs.yml" >"$W/nobucket.yml"
+set +e
+"$REGSWEEP" gc --min-age 0 "$W/nobucket.yml" >/dev/null 2>"$W/err"; rc=$?
+set -e
+check "a missing bucket exits 1 (got $rc)" test $rc -eq 1
+check "  naming it" grep -q "nosuchbucket" "$W/err"
+down=$(free_port)
+sed "s|regionendpoint: .*|regionendpoint: http://127.0.0.1:$down|" "$W/b-rs.yml" >"$W/down.yml"
+set +e
+start=$(date +%s)
+timeout 120 "$REGSWEEP" gc --min-age 0 "$W/down.yml" >/dev/null 2>"$W/err"; rc=$?
+took=$(($(date +%s) - start))
+set -e
+check "an endpoint that is down exits 1 (got $rc) in bounded time (${took}s)" test $rc -eq 1 -a "$took" -lt 60
+check "  naming the endpoint" grep -q "127.0.0.1:$down" "$W/err"
+
 e2e_finish

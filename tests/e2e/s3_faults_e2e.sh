@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# regsweep on object storage when things go wrong: a real gc killed with SIGKILL at several
+# points, and a server that answers 503 SlowDown (bench/s3proxy.py in front of radosgw, which
+# can fail every Nth request or every request after the Nth). After each: every tag still
+# pulls from the real registry, and a rerun converges.
+set -euo pipefail
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+REGSWEEP=${REGSWEEP:-$TOP/build/regsweep}
+source "$(dirname "$0")/lib.sh"
+
+e2e_workdir
+CEPH=$W/ceph
+PROXY_PID=""
+proxy_stop() {
+  if [ -n "$PROXY_PID" ]; then
+    kill "$PROXY_PID" 2>/dev/null || true
+    wait "$PROXY_PID" 2>/dev/null || true
+    PROXY_PID=""
+  fi
+}
+trap 'proxy_stop; "$TOP/scripts/radosgw.sh" stop "$CEPH"; registry_stop; [ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
+"$TOP/scripts/radosgw.sh" start "$CEPH" >"$W/rgw.out" 2>&1 || { cat "$W/rgw.out"; e2e_fail "radosgw did not start"; }
+source "$CEPH/env"
+
+s3() {
+  curl -fsS -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
+    --aws-sigv4 "aws:amz:us-east-1:s3" --user "$RGW_ACCESS_KEY:$RGW_SECRET_KEY" "$@"
+}
+s3_keys() {
+  s3 "$RGW_ENDPOINT/$1?list-type=2&max-keys=1000" | grep -o '<Key>[^<]*</Key>' | sed 's|<Key>\(.*\)</Key>|\1|' | sort
+}
+s3_tags() {
+  s3_keys "$1" | sed -n 's|^reg/docker/registry/v2/repositories/\(.*\)/_manifests/tags/\([^/]*\)/current/link$|\1:\2|p'
+}
+
+# config FILE ENDPOINT [PORT]
+config() {
+  cat >"$1" <<YAML
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  s3:
+    accesskey: $RGW_ACCESS_KEY
+    secretkey: $RGW_SECRET_KEY
+    region: us-east-1
+    regionendpoint: $2
+    bucket: faults
+    rootdirectory: /reg
+    secure: false
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:${3:-0}
+YAML
+}
+
+registry_on_bucket() {
+  REGISTRY_PORT=$(free_port)
+  config "$W/serve.yml" "$RGW_ENDPOINT" "$REGISTRY_PORT"
+  (unset AWS_CA_BUNDLE; exec docker-registry serve "$W/serve.yml" >>"$W/registry.log" 2>&1) &
+  REGISTRY_PID=$!
+  registry_wait || { cat "$W/registry.log"; e2e_fail "the registry did not start"; }
+}
+
+# proxy ARGS...: bench/s3proxy.py in front of radosgw; sets PROXY (its endpoint).
+proxy() {
+  proxy_stop
+  local port
+  port=$(free_port)
+  python3 "$TOP/bench/s3proxy.py" --listen "$port" --target "${RGW_ENDPOINT#http://}" \
+    --stats "$W/proxy.json" "$@" &
+  PROXY_PID=$!
+  PROXY=http://127.0.0.1:$port
+  for _ in $(seq 1 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  e2e_fail "the proxy did not start"
+}
+
+# every_tag_pulls: starts the registry on the bucket and pulls every tag; true when all pull.
+every_tag_pulls() {
+  local failed=""
+  registry_on_bucket
+  for t in $(s3_tags faults); do
+    pull "$t" "$W/pulled" || failed="$failed $t"
+  done
+  registry_stop
+  [ -z "$failed" ] || { echo "# failed to pull:$failed"; return 1; }
+}
+
+echo "# pushing"
+L=$W/layout
+oci_init "$L"
+M=application/vnd.oci.image.manifest.v1+json
+for i in 1 2 3 4; do
+  read -r d s <<<"$(oci_image "$L" amd64 base:100000 "app$i:20000")"
+  oci_tag "$L" $M "$d" "$s" "v$i"
+done
+read -r amd amds <<<"$(oci_image "$L" amd64 base:100000 amd:10000)"
+read -r arm arms <<<"$(oci_image "$L" arm64 arm:10000)"
+read -r idx idxs <<<"$(oci_index "$L" "$amd $amds amd64" "$arm $arms arm64")"
+oci_tag "$L" application/vnd.oci.image.index.v1+json "$idx" "$idxs" multi
+s3 -X PUT "$RGW_ENDPOINT/faults" >/dev/null
+registry_on_bucket
+for r in a b; do
+  for i in 1 2 3 4; do
+    push "$L" "v$i" "team/$r:latest"  # each push leaves the previous image untagged
+    push "$L" "v$i" "team/$r:v$i"
+  done
+  push "$L" multi "team/$r:multi" --all
+  delete_manifest "team/$r" "$(manifest_digest "team/$r" v1)"
+done
+registry_stop
+config "$W/direct.yml" "$RGW_ENDPOINT"
+TAGS=$(s3_tags faults)
+echo "# $(echo "$TAGS" | wc -l) tags, $(s3_keys faults | wc -l) keys"
+"$REGSWEEP" gc --min-age 0 -m -d "$W/direct.yml" --json "$W/plan.json" >/dev/null 2>&1
+plan() { jq -r '.deletions[] | "\(.kind) \(.path)"' "$1" | sort; }
+check "a -m plan with work in it: $(plan "$W/plan.json" | wc -l) deletions, blobs among them" \
+  test -n "$(plan "$W/plan.json" | grep '^blob ' || true)"
+
+echo "# 503 SlowDown on every third request: retried, the same plan"
+proxy --fail-every 3
+config "$W/flaky.yml" "$PROXY"
+set +e
+"$REGSWEEP" gc --min-age 0 -m -d "$W/flaky.yml" --json "$W/flaky.json" >/dev/null 2>"$W/flaky.err"
+rc=$?
+set -e
+sleep 1.2
+check "a dry run through the flaky proxy exits 0 (got $rc)" test $rc -eq 0
+check "  the proxy did answer 503 ($(jq .injected_503 "$W/proxy.json") times)" test "$(jq .injected_503 "$W/proxy.json")" -gt 0
+check "  and the plan is the same as without it" test "$(plan "$W/flaky.json")" = "$(plan "$W/plan.json")"
+
+echo "# 503 on everything after the 20th request: the run stops, nothing is lost"
+before=$(s3_keys faults)
+proxy --fail-after 20
+config "$W/down.yml" "$PROXY"
+set +e
+"$REGSWEEP" gc --min-age 0 -m "$W/down.yml" >/dev/null 2>"$W/down.err"
+rc=$?
+set -e
+check "gc exits 1 when the listing fails (got $rc)" test $rc -eq 1
+check "  saying what the server answered" grep -q "503 SlowDown" "$W/down.err"
+# The lock could not be deleted either (the server answers nothing but 503): it stays, and
+# the next run on this host takes it over.
+check "  and nothing was deleted" test "$before" = "$(s3_keys faults | grep -v 'v2/regsweep.lock$')"
+
+echo "# 503 on every delete: failures counted and reported, nothing lost, a rerun converges"
+proxy --fail-method POST --fail-after 0
+config "$W/nodelete.yml" "$PROXY"
+set +e
+"$REGSWEEP" gc --min-age 0 -m "$W/nodelete.yml" --json "$W/half.json" >/dev/null 2>"$W/half.err"
+rc=$?
+set -e
+check "gc whose deletes fail exits 3 (got $rc)" test $rc -eq 3
+check "  and counts the failed deletions ($(jq .summary.deletions_failed "$W/half.json"))" \
+  test "$(jq .summary.deletions_failed "$W/half.json")" -gt 0
+check "  naming the server's answer" grep -q "SlowDown" "$W/half.err"
+check "every tag still pulls" every_tag_pulls
+
+echo "# SIGKILL at several points of a real gc -m (50 ms added to each request)"
+proxy --delay-ms 50
+config "$W/slow.yml" "$PROXY"
+initial=$(s3_keys faults | grep -vc 'v2/regsweep.lock$')
+counts=""
+for t in 0.3 0.6 0.9 1.2 1.6 2.0 2.5 3.0; do
+  "$REGSWEEP" gc --min-age 0 -m "$W/slow.yml" >"$W/kill.out" 2>&1 &
+  pid=$!
+  sleep "$t"
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  n=$(s3_keys faults | grep -vc 'v2/regsweep.lock$')
+  counts="$counts $n"
+  check "after a kill at ${t}s ($n of $initial keys left), every tag still pulls" every_tag_pulls
+done
+echo "# keys left after each kill:$counts"
+# A run killed while it holds the lock: the next run on this host sees the holder is gone.
+"$REGSWEEP" gc --min-age 0 -m "$W/slow.yml" >"$W/kill.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do
+  s3_keys faults | grep -q 'v2/regsweep.lock$' && break
+  sleep 0.05
+done
+kill -9 "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+check "a killed run leaves its lock object behind" bash -c "echo '$(s3_keys faults)' | grep -q 'v2/regsweep.lock$'"
+set +e
+"$REGSWEEP" gc --min-age 0 -m "$W/direct.yml" >"$W/final.out" 2>"$W/final.err"
+rc=$?
+set -e
+check "a rerun after the kills takes over the dead run's lock and completes (got $rc)" test $rc -eq 0
+check "  saying whose lock it took over" grep -q "took over the lock last held by pid $pid " "$W/final.err"
+check "  and releases it at the end" test -z "$(s3_keys faults | grep 'v2/regsweep.lock$' || true)"
+"$REGSWEEP" gc --min-age 0 -m -d "$W/direct.yml" --json "$W/after.json" >/dev/null 2>&1 || true
+check "and converges: nothing is left to delete" test "$(jq '.deletions | length' "$W/after.json")" = 0
+final=$(s3_keys faults | grep -vc 'v2/regsweep.lock$')
+mid=0
+for n in $counts; do
+  if [ "$n" -lt "$initial" ] && [ "$n" -gt "$final" ]; then mid=1; fi
+done
+check "some kill landed in the middle of the deletes ($initial keys, then$counts, at last $final)" test $mid -eq 1
+check "every tag still pulls at the end" every_tag_pulls
+check "the tags are the ones there were" test "$(s3_tags faults)" = "$TAGS"
+
+echo "# rule 3 on a bucket: a push between the scan and the deletes"
+registry_on_bucket
+push "$L" v1 race/gone:1
+delete_manifest race/gone "$(manifest_digest race/gone 1)"  # race/gone is empty: gc removes it
+set +e
+REGSWEEP_TEST_PAUSE_BEFORE_SWEEP=$W/resume timeout 180 "$REGSWEEP" gc --min-age 0 -q "$W/direct.yml" \
+  >"$W/race.out" 2>"$W/race.err" &
+gcpid=$!
+set -e
+for _ in $(seq 1 300); do
+  grep -q "paused before the sweep" "$W/race.err" 2>/dev/null && break
+  sleep 0.1
+done
+check "gc planned the empty repository's removal, then paused" grep -q "paused before the sweep" "$W/race.err"
+push "$L" v1 race/gone:2  # the same layers again: the registry finds their blobs
+touch "$W/resume"
+set +e
+wait "$gcpid"
+rc=$?
+set -e
+registry_stop
+check "gc exits 3 (got $rc)" test "$rc" -eq 3
+check "  saying what changed since the scan" grep -q "race/gone.*since the scan" "$W/race.err"
+check "race/gone:2 and every other tag pull" every_tag_pulls
+
+e2e_finish
