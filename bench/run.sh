@@ -8,6 +8,7 @@
 #   BIG_RUNS=1               timed runs of upstream's commands on 1m and ci
 #   OUR_BIG_RUNS=3           timed runs of regsweep's and the floor's on 1m and ci (seconds
 #                            each, where upstream's take minutes; the median is reported)
+#   OUT=FILE                 where to write the report (default docs/performance.md)
 #   BASELINE=PATH            also time this regsweep binary (one built from an earlier
 #                            commit, BASELINE_LABEL names it) beside the new one, warm, on
 #                            the same trees: before and after a change, in the same run
@@ -223,7 +224,7 @@ grow() {
   awk -v l="$1" -v a="$2" -v b="$3" 'BEGIN{ printf "| %s | %s | %s | %s |\n", l, a, b, (a > 0 ? sprintf("%.1f×", b / a) : "-") }'
 }
 
-out=docs/performance.md
+out=${OUT:-docs/performance.md}
 {
   echo "# Performance"
   echo

@@ -6,6 +6,7 @@
 # usage: scripts/radosgw.sh start DIR   starts it; writes DIR/env with RGW_ENDPOINT,
 #                                       RGW_ACCESS_KEY, RGW_SECRET_KEY (an S3 user's keys)
 #        scripts/radosgw.sh stop DIR    stops the daemons by the PIDs they wrote in DIR/run
+# MEMSTORE_BYTES sets the OSD's size in memory (default 2 GiB; the benchmarks' 100k tree wants more).
 #
 # Notes for S3 clients: the zonegroup accepts any SigV4 region (us-east-1 is used); requests
 # signed with curl's --aws-sigv4 need an x-amz-content-sha256 header, or RGW answers
@@ -81,7 +82,7 @@ mon cluster log file = $D/log/cluster.log
 mon data = $D/mon/\$cluster-\$id
 osd data = $D/osd/\$cluster-\$id
 osd objectstore = memstore
-memstore device bytes = 2147483648
+memstore device bytes = ${MEMSTORE_BYTES:-2147483648}
 osd pool default size = 1
 osd pool default min size = 1
 osd pool default pg autoscale mode = off

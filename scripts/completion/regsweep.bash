@@ -6,16 +6,17 @@ _regsweep() {
   _init_completion -s || return
 
   local commands="garbage-collect gc rm prune du ls fsck"
-  local gc_opts="--help --root --config --dry-run --delete-untagged --keep-empty-repos
+  local gc_opts="--help --root --s3-endpoint --config --dry-run --delete-untagged --keep-empty-repos
     --purge-uploads --delete-orphan-signatures --min-age --force --quiet --json --prometheus
     --jobs -h -d -m -q -j"
   local rm_opts="$gc_opts --no-gc"
   local prune_opts="$gc_opts --policy --keep-n --older-than --name-regex --name-regex-keep --keep
     --pushed-within --order --allow-delete-all"
   local du_opts="--bytes --sort --top --json --csv --prometheus --min-age --help --quiet --root
-    --config --jobs -h -q -j"
-  local ls_opts="--tags --bytes --json --help --quiet --root --config --jobs -t -h -q -j"
-  local fsck_opts="--verify-data --seed --repair --json --help --quiet --root --config --jobs
+    --s3-endpoint --config --jobs -h -q -j"
+  local ls_opts="--tags --bytes --json --help --quiet --root --s3-endpoint --config --jobs -t -h -q -j"
+  local fsck_opts="--verify-data --seed --repair --json --help --quiet --root
+    --s3-endpoint --config --jobs
     -h -q -j"
 
   if [[ $cword -eq 1 ]]; then
@@ -39,6 +40,9 @@ _regsweep() {
       ;;
     --order)
       COMPREPLY=($(compgen -W "pushed semver" -- "$cur"))
+      return
+      ;;
+    --s3-endpoint)
       return
       ;;
     --min-age | --purge-uploads | --jobs | -j | --top | --seed | --verify-data | --keep-n | \
