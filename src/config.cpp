@@ -33,23 +33,16 @@ Result<std::string> read_config_file(const std::string& path) {
   return Error{"cannot read configuration: " + text.error().message, text.error().sys_errno};
 }
 
-}  // namespace
-
-Result<std::string> root_from_config_text(const std::string& yaml_text, const std::string& path) {
+// The driver a config file's storage section names ("" when there is no storage section or it
+// names none), or an error.
+Result<std::string> driver_of(const std::string& yaml_text, const std::string& path) {
   try {
-    YAML::Node doc = YAML::Load(yaml_text);
-    YAML::Node storage = doc["storage"];
-    if (storage && storage.IsScalar() && storage.as<std::string>() == "filesystem") {
-      // `storage: filesystem`, which the registry accepts: the driver with no parameters.
-      return std::string(k_default_rootdirectory);
-    }
+    YAML::Node storage = YAML::Load(yaml_text)["storage"];
     if (storage && storage.IsScalar()) {
-      return Error{"configuration '" + path + "' uses the '" + storage.as<std::string>() +
-                       "' storage driver; regsweep works on the filesystem and s3 drivers only",
-                   0};
+      return storage.as<std::string>();
     }
     if (!storage || !storage.IsMap()) {
-      return Error{"configuration '" + path + "' has no storage section", 0};
+      return std::string();
     }
     std::string driver;
     for (const auto& kv : storage) {
@@ -64,17 +57,33 @@ Result<std::string> root_from_config_text(const std::string& yaml_text, const st
       }
       driver = key;
     }
-    if (driver.empty()) {
-      return Error{"configuration '" + path + "' names no storage driver", 0};
-    }
-    if (driver != "filesystem") {
-      return Error{"configuration '" + path + "' uses the '" + driver +
-                       "' storage driver; regsweep works on the filesystem and s3 drivers only",
-                   0};
-    }
-    YAML::Node fsnode = storage["filesystem"];
-    // An empty or null `rootdirectory:` is the registry's default, as the registry reads it
-    // (yaml-cpp would give the text "null" for it).
+    return driver;
+  } catch (const YAML::Exception& e) {
+    return Error{"cannot parse configuration '" + path + "': " + e.what(), 0};
+  }
+}
+
+}  // namespace
+
+Result<std::string> root_from_config_text(const std::string& yaml_text, const std::string& path) {
+  auto driver = driver_of(yaml_text, path);
+  if (!driver) {
+    return driver.error();
+  }
+  if (driver->empty()) {
+    return Error{"configuration '" + path + "' names no storage driver", 0};
+  }
+  if (*driver != "filesystem") {
+    return Error{"configuration '" + path + "' uses the '" + *driver +
+                     "' storage driver; regsweep works on the filesystem and s3 drivers only",
+                 0};
+  }
+  try {
+    // `storage: filesystem` as a scalar is the driver with no parameters. An empty or null
+    // `rootdirectory:` is the registry's default, as the registry reads it (yaml-cpp would
+    // give the text "null" for it).
+    YAML::Node storage = YAML::Load(yaml_text)["storage"];
+    YAML::Node fsnode = storage.IsMap() ? storage["filesystem"] : YAML::Node();
     if (fsnode && fsnode.IsMap() && fsnode["rootdirectory"] && fsnode["rootdirectory"].IsScalar()) {
       auto root = fsnode["rootdirectory"].as<std::string>();
       if (!root.empty()) {
@@ -112,35 +121,6 @@ ServeSettings serve_settings_from_text(const std::string& yaml_text) {
 }
 
 namespace {
-
-// The driver a config file's storage section names ("" when it names none), or an error.
-Result<std::string> driver_of(const std::string& yaml_text, const std::string& path) {
-  try {
-    YAML::Node storage = YAML::Load(yaml_text)["storage"];
-    if (storage && storage.IsScalar()) {
-      return storage.as<std::string>();
-    }
-    if (!storage || !storage.IsMap()) {
-      return std::string();
-    }
-    std::string driver;
-    for (const auto& kv : storage) {
-      std::string key = kv.first.as<std::string>();
-      if (is_storage_option(key)) {
-        continue;
-      }
-      if (!driver.empty()) {
-        return Error{"configuration '" + path + "' names more than one storage driver ('" + driver +
-                         "' and '" + key + "')",
-                     0};
-      }
-      driver = key;
-    }
-    return driver;
-  } catch (const YAML::Exception& e) {
-    return Error{"cannot parse configuration '" + path + "': " + e.what(), 0};
-  }
-}
 
 // A parameter as the registry's drivers read it: a scalar, "" when absent or null.
 std::string param(const YAML::Node& section, const char* key) {

@@ -2,6 +2,8 @@
 
 #include "regsweep/inventory.hpp"
 
+#include "regsweep/layout.hpp"
+
 #include <algorithm>
 #include <bit>
 
@@ -75,6 +77,18 @@ bool blob_unknown(const Inventory& inventory, const Digest& digest) {
 const Blob* find_blob(const Inventory& inventory, const Digest& digest) {
   std::uint32_t i = blob_index(inventory.blobs, digest);
   return i == k_no_blob ? nullptr : &inventory.blobs[i];
+}
+
+void keep_blobs_without_repositories(Inventory& inventory) {
+  if (inventory.has_repositories_dir || inventory.blobs.empty()) {
+    return;
+  }
+  inventory.keep_all_blobs = true;
+  inventory.findings.push_back(
+      Finding{FindingKind::unreadable, Severity::error, std::string(layout::k_repositories_dir), "",
+              "'" + std::string(layout::k_repositories_dir) + "' does not exist but " +
+                  std::to_string(inventory.blobs.size()) + " blobs do; no blob is deleted"});
+  sort_findings(inventory.findings);
 }
 
 }  // namespace regsweep

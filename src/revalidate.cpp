@@ -54,23 +54,6 @@ Revalidator::Revalidator(int v2_fd, const Collection& collection, bool delete_un
   }
 }
 
-void Revalidator::changed(const std::string& path, const std::string& repository,
-                          const std::string& how) {
-  m_any_change = true;
-  if (!repository.empty()) {
-    m_changed.insert(repository);
-  }
-  if (!m_reported.insert(path).second) {
-    return;
-  }
-  m_findings.push_back(
-      Finding{FindingKind::changed_since_scan, Severity::error, path, repository,
-              "'" + path + "' " + how + " since the scan: " +
-                  (repository.empty() ? std::string("no blob is deleted")
-                                      : "nothing in '" + repository + "' and no blob is deleted") +
-                  "; is a registry writing to the tree?"});
-}
-
 std::set<std::string> Revalidator::own_changes(ActionKind next, const Plan& plan,
                                                const std::vector<std::uint8_t>& done) {
   std::set<std::string> touched;  // directories an entry was removed from
@@ -140,12 +123,13 @@ void Revalidator::check_watched(const std::set<std::string>& touched) {
     }
     // Everything else must be as the scan saw it.
     if (!info) {
-      changed(w.path, layout::repository_of(w.path),
-              info.error().sys_errno == ENOENT ? "was removed" : "can no longer be examined");
+      m_changes.record(
+          w.path, layout::repository_of(w.path),
+          info.error().sys_errno == ENOENT ? "was removed" : "can no longer be examined");
       continue;
     }
     if (info->mtime_ns != w.mtime_ns || info->nlink != w.nlink) {
-      changed(w.path, layout::repository_of(w.path), "changed");
+      m_changes.record(w.path, layout::repository_of(w.path), "changed");
     }
     kept.push_back(std::move(w));
   }
@@ -155,7 +139,7 @@ void Revalidator::check_watched(const std::set<std::string>& touched) {
 void Revalidator::check_tags() {
   for (std::size_t r : m_tag_repos) {
     const Repository& repo = m_c.inventory.repositories[r];
-    if (m_changed.count(repo.name) != 0) {
+    if (m_changes.repositories().count(repo.name) != 0) {
       continue;
     }
     for (const Tag& tag : repo.tags) {
@@ -168,7 +152,7 @@ void Revalidator::check_tags() {
       }
       auto info = look(m_v2, path);
       if (!info || info->mtime_ns != tag.current_mtime_ns) {
-        changed(path, repo.name, info ? "moved" : "was removed");
+        m_changes.record(path, repo.name, info ? "moved" : "was removed");
         break;
       }
     }
@@ -186,24 +170,11 @@ void Revalidator::before_phase(ActionKind next, const Plan& plan,
   // 3. Tags that decide which manifests are dead.
   check_tags();
   // 4. Skip what depends on a change.
-  if (!m_any_change) {
-    return;
-  }
-  for (std::size_t i = 0; i < skip.size(); ++i) {
-    if (skip[i] != 0 || (i < done.size() && done[i] != 0)) {
-      continue;
-    }
-    const Action a = plan.actions[i];
-    bool blob_side =
-        a.kind == ActionKind::blob || (a.kind == ActionKind::tidy && a.repository.empty());
-    if (blob_side || m_changed.count(std::string(a.repository)) != 0) {
-      skip[i] = 1;
-    }
-  }
+  m_changes.skip_dependents(plan, done, skip);
 }
 
 std::vector<Finding> Revalidator::take_findings() {
-  return std::move(m_findings);
+  return m_changes.take_findings();
 }
 
 }  // namespace regsweep

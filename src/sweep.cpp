@@ -146,6 +146,52 @@ std::vector<Status> Remover::remove_batch(const std::vector<std::string>& paths)
   return out;
 }
 
+void ChangesSinceScan::record(const std::string& path, const std::string& repository,
+                              const std::string& how) {
+  m_any = true;
+  if (!repository.empty()) {
+    m_repositories.insert(repository);
+  }
+  if (!m_reported.insert(path).second) {
+    return;
+  }
+  m_findings.push_back(
+      Finding{FindingKind::changed_since_scan, Severity::error, path, repository,
+              "'" + path + "' " + how + " since the scan: " +
+                  (repository.empty() ? std::string("no blob is deleted")
+                                      : "nothing in '" + repository + "' and no blob is deleted") +
+                  "; is a registry writing to " + m_writer + "?"});
+}
+
+void ChangesSinceScan::record_unknown(const std::string& path, const std::string& why) {
+  m_any = true;
+  m_all = true;
+  if (m_reported.insert(path).second) {
+    m_findings.push_back(Finding{FindingKind::changed_since_scan, Severity::error, path, "",
+                                 "'" + path + "' " + why +
+                                     ": whether it changed since the scan is unknown, so nothing "
+                                     "more is deleted"});
+  }
+}
+
+void ChangesSinceScan::skip_dependents(const Plan& plan, const std::vector<std::uint8_t>& done,
+                                       std::vector<std::uint8_t>& skip) const {
+  if (!m_any) {
+    return;
+  }
+  for (std::size_t i = 0; i < skip.size(); ++i) {
+    if (skip[i] != 0 || (i < done.size() && done[i] != 0)) {
+      continue;
+    }
+    const Action a = plan.actions[i];
+    bool blob_side =
+        a.kind == ActionKind::blob || (a.kind == ActionKind::tidy && a.repository.empty());
+    if (m_all || blob_side || m_repositories.count(std::string(a.repository)) != 0) {
+      skip[i] = 1;
+    }
+  }
+}
+
 std::unique_ptr<Remover> make_tree_remover(int v2_fd) {
   return std::make_unique<TreeRemover>(v2_fd);
 }

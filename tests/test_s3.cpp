@@ -3,6 +3,7 @@
 // the same collection as the filesystem scan for the same content.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -177,16 +178,13 @@ class ListedFsStore final : public Store {
       ++reads;
       return m_fs->read(k, max);
     };
-    return inventory_from_listing(std::move(objects), read, arena, options, 0x7fffffffffffffff);
+    std::sort(objects.begin(), objects.end(),
+              [](const StoreObject& a, const StoreObject& b) { return a.key < b.key; });
+    return inventory_from_listing(objects, read, arena, options, 0x7fffffffffffffff);
   }
-  Verified verify_layer_links(
-      Inventory& inventory, tbb::task_arena& arena,
-      const std::function<bool(std::size_t, const Link&)>& wanted) override {
-    ObjectReader read = [this](std::string_view k, std::uint64_t max) {
-      ++reads;
-      return m_fs->read(k, max);
-    };
-    return verify_layer_links_by_reading(inventory, arena, wanted, read);
+  Verified verify_layer_links(Inventory& /*inventory*/, tbb::task_arena& /*arena*/,
+                              const std::function<bool(std::size_t, const Link&)>& /*w*/) override {
+    return {};  // the listing scan leaves nothing unverified
   }
   Status list(std::string_view p, const std::function<void(const StoreObject&)>& v) override {
     return m_fs->list(p, v);
@@ -361,6 +359,8 @@ TEST(ListingScan, OddKeysAreFindingsAndKeepWhatTheyMayHide) {
   add("repositories/r/_manifests/tags/v/current/link.bak");  // a stranger in a tag
   ObjectReader read = [&](std::string_view k, std::uint64_t max) { return fs->read(k, max); };
   tbb::task_arena arena(2);
+  std::sort(objects.begin(), objects.end(),
+            [](const StoreObject& a, const StoreObject& b) { return a.key < b.key; });
   Inventory inv = inventory_from_listing(objects, read, arena, {}, 0);
   std::map<std::string, FindingKind> found;
   for (const Finding& f : inv.findings) {

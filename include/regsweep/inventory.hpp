@@ -196,6 +196,10 @@ inline const Digest* other_target(const Repository& repo, const Link& link) {
 // absent: a manifest behind it is unreadable, a link to it is not dangling.
 bool blob_unknown(const Inventory& inventory, const Digest& digest);
 
+// Blobs but no repositories/: a wrong root, a failed mount or a hand-made mess, not an empty
+// registry. Upstream aborts there; every scan keeps every blob and says so.
+void keep_blobs_without_repositories(Inventory& inventory);
+
 // Finds a blob by digest in a sorted inventory; nullptr when absent.
 const Blob* find_blob(const Inventory& inventory, const Digest& digest);
 

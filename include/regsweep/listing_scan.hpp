@@ -9,7 +9,9 @@
 // revision, layer or tag history link names (its directory's), when the link has exactly the
 // size the registry writes. Read: every tag's `current/link`, each upload's `startedat`, and
 // every link of another size (to report what is wrong with it). With ScanOptions::
-// read_layer_links (fsck), every link is read and compared with its key.
+// read_layer_links (fsck), every link is read and compared with its key. No link is left
+// unverified (Link::unverified): a layer link taken from its key is taken as read, as upstream
+// takes it, so nothing is read again before deleting it (docs/safety.md, object storage).
 //
 // An object store has no symbolic links, no empty directories, no files of other types; it
 // has keys the filesystem cannot: a key that is also a "directory" of other keys (`…/data`
@@ -35,16 +37,11 @@ namespace regsweep {
 // Reads a small object by its key relative to docker/registry/v2, as Store::read.
 using ObjectReader = std::function<Result<std::string>(std::string_view key, std::uint64_t max)>;
 
-// `objects`: every object of the tree, keys relative to docker/registry/v2, in any order.
-// `scan_started_ns`: when the listing began. Reads run in parallel inside `arena`.
-Inventory inventory_from_listing(std::vector<StoreObject> objects, const ObjectReader& read,
+// `objects`: every object of the tree, keys relative to docker/registry/v2, sorted by key; the
+// store keeps them (its remover and guard use them). `scan_started_ns`: when the listing
+// began. Reads run in parallel inside `arena`.
+Inventory inventory_from_listing(const std::vector<StoreObject>& objects, const ObjectReader& read,
                                  tbb::task_arena& arena, const ScanOptions& options,
                                  std::int64_t scan_started_ns);
-
-// verify_layer_links (scan.hpp) for an inventory built from a listing: the unverified layer
-// links `wanted` selects are read through `read`.
-Verified verify_layer_links_by_reading(Inventory& inventory, tbb::task_arena& arena,
-                                       const std::function<bool(std::size_t, const Link&)>& wanted,
-                                       const ObjectReader& read);
 
 }  // namespace regsweep

@@ -32,11 +32,9 @@ class Revalidator final : public SweepGuard {
   std::vector<Finding> take_findings() override;
 
   // The repositories found changed so far (for tests).
-  const std::set<std::string>& changed_repositories() const { return m_changed; }
+  const std::set<std::string>& changed_repositories() const { return m_changes.repositories(); }
 
  private:
-  // Records that `path` changed; `repository` empty when it belongs to none.
-  void changed(const std::string& path, const std::string& repository, const std::string& how);
   // The directories the sweep's own deletions since the last check touched (their times
   // moved); records what it removed whole in m_gone.
   std::set<std::string> own_changes(ActionKind next, const Plan& plan,
@@ -52,14 +50,11 @@ class Revalidator final : public SweepGuard {
   const Collection& m_c;
   std::vector<Watched> m_watched;        // baselines, taken anew after the sweep deletes in one
   std::vector<std::size_t> m_tag_repos;  // repositories whose tags are watched
-  std::set<std::string> m_changed;       // repositories
-  bool m_any_change = false;
-  std::set<std::string> m_reported;   // paths
+  ChangesSinceScan m_changes{"the tree"};
   std::set<std::string> m_gone;       // paths the sweep removed whole
   std::size_t m_processed = 0;        // actions whose outcome was taken into account
   std::string_view m_last_link_repo;  // the last link deletion's repository and kind
   ActionKind m_last_link_kind = ActionKind::blob;
-  std::vector<Finding> m_findings;
 };
 
 }  // namespace regsweep

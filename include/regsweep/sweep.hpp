@@ -7,6 +7,7 @@
 
 #include <array>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -52,6 +53,35 @@ class SweepGuard {
                             std::vector<std::uint8_t>& skip) = 0;
   // Why actions were skipped, one finding per cause; taken once, at the end of the sweep.
   virtual std::vector<Finding> take_findings() = 0;
+};
+
+// What a guard found changed since the scan, and what that keeps from being done (rule 3 in
+// docs/safety.md): every action of a changed repository and, after any change, every
+// blob-side action, since a new manifest may reference an old blob; after a change whose
+// extent is unknown, every action. Shared by the guards of every store.
+class ChangesSinceScan {
+ public:
+  // `writer`: what may be writing, for the findings ("the tree", "the bucket").
+  explicit ChangesSinceScan(std::string writer) : m_writer(std::move(writer)) {}
+  // `path` changed (`how`: "changed", "appeared", …); `repository` empty when it belongs to
+  // none. One finding per path.
+  void record(const std::string& path, const std::string& repository, const std::string& how);
+  // Whether anything changed cannot be known: nothing more may be done.
+  void record_unknown(const std::string& path, const std::string& why);
+  bool any() const { return m_any; }
+  const std::set<std::string>& repositories() const { return m_repositories; }
+  // Sets skip[i] for every action not yet done that depends on a change.
+  void skip_dependents(const Plan& plan, const std::vector<std::uint8_t>& done,
+                       std::vector<std::uint8_t>& skip) const;
+  std::vector<Finding> take_findings() { return std::move(m_findings); }
+
+ private:
+  std::string m_writer;
+  bool m_any = false;
+  bool m_all = false;
+  std::set<std::string> m_repositories;
+  std::set<std::string> m_reported;  // paths
+  std::vector<Finding> m_findings;
 };
 
 struct SweepResult {

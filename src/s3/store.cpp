@@ -196,7 +196,7 @@ class S3Store final : public Store {
     if (!objects) {
       return objects.error();
     }
-    m_snapshot = Snapshot(*objects);
+    m_snapshot = Snapshot(std::move(*objects));
     auto multipart = m_client.list_multipart(m_client.settings().key(layout::k_repositories_dir));
     if (!multipart) {
       return multipart.error();
@@ -204,18 +204,16 @@ class S3Store final : public Store {
     ObjectReader reader = [this](std::string_view key, std::uint64_t max) {
       return read(key, max);
     };
-    Inventory inv = inventory_from_listing(std::move(*objects), reader, arena, options, started);
+    Inventory inv = inventory_from_listing(m_snapshot.objects(), reader, arena, options, started);
     add_multipart(inv, std::move(*multipart));
     return inv;
   }
 
+  // The listing scan leaves no layer link unverified (listing_scan.hpp): nothing to read.
   Verified verify_layer_links(
-      Inventory& inventory, tbb::task_arena& arena,
-      const std::function<bool(std::size_t, const Link&)>& wanted) override {
-    ObjectReader reader = [this](std::string_view key, std::uint64_t max) {
-      return read(key, max);
-    };
-    return verify_layer_links_by_reading(inventory, arena, wanted, reader);
+      Inventory& /*inventory*/, tbb::task_arena& /*arena*/,
+      const std::function<bool(std::size_t, const Link&)>& /*wanted*/) override {
+    return {};
   }
 
   Status list(std::string_view prefix,
@@ -375,62 +373,27 @@ class S3Guard final : public SweepGuard {
                     std::vector<std::uint8_t>& skip) override {
     auto now = m_store.list_tree(m_arena, layout::k_repositories_dir);
     if (!now) {
-      // Whether anything changed is unknown: nothing more is deleted.
-      changed(std::string(layout::k_repositories_dir), "",
-              "cannot be listed again (" + now.error().message + ")");
-      m_all = true;
+      m_changes.record_unknown(std::string(layout::k_repositories_dir),
+                               "cannot be listed again (" + now.error().message + ")");
     } else {
       for (const StoreObject& o : *now) {
         const StoreObject* was = m_store.snapshot().find(o.key);
         if (was == nullptr) {
-          changed(o.key, layout::repository_of(o.key), "appeared");
+          m_changes.record(o.key, layout::repository_of(o.key), "appeared");
         } else if (was->mtime_ns != o.mtime_ns || was->size != o.size) {
-          changed(o.key, layout::repository_of(o.key), "was rewritten");
+          m_changes.record(o.key, layout::repository_of(o.key), "was rewritten");
         }
       }
     }
-    if (!m_any_change) {
-      return;
-    }
-    for (std::size_t i = 0; i < skip.size(); ++i) {
-      if (skip[i] != 0 || (i < done.size() && done[i] != 0)) {
-        continue;
-      }
-      const Action a = plan.actions[i];
-      bool blob_side =
-          a.kind == ActionKind::blob || (a.kind == ActionKind::tidy && a.repository.empty());
-      if (m_all || blob_side || m_changed.count(std::string(a.repository)) != 0) {
-        skip[i] = 1;
-      }
-    }
+    m_changes.skip_dependents(plan, done, skip);
   }
 
-  std::vector<Finding> take_findings() override { return std::move(m_findings); }
+  std::vector<Finding> take_findings() override { return m_changes.take_findings(); }
 
  private:
-  void changed(const std::string& path, const std::string& repository, const std::string& how) {
-    m_any_change = true;
-    if (!repository.empty()) {
-      m_changed.insert(repository);
-    }
-    if (!m_reported.insert(path).second) {
-      return;
-    }
-    m_findings.push_back(Finding{
-        FindingKind::changed_since_scan, Severity::error, path, repository,
-        "'" + path + "' " + how + " since the scan: " +
-            (repository.empty() ? std::string("no blob is deleted")
-                                : "nothing in '" + repository + "' and no blob is deleted") +
-            "; is a registry writing to the bucket?"});
-  }
-
   S3Store& m_store;
   tbb::task_arena& m_arena;
-  bool m_any_change = false;
-  bool m_all = false;  // the listing failed: every remaining action is skipped
-  std::set<std::string> m_changed;
-  std::set<std::string> m_reported;
-  std::vector<Finding> m_findings;
+  ChangesSinceScan m_changes{"the bucket"};
 };
 
 // The run lock on object storage: the object `regsweep.lock`, renewed every 30 s while held and

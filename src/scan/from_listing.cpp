@@ -1,11 +1,11 @@
 // The inventory of a tree from a listing of its keys (listing_scan.hpp).
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <map>
 #include <mutex>
 #include <set>
-#include <unordered_set>
 
 #include <oneapi/tbb/enumerable_thread_specific.h>
 
@@ -96,11 +96,9 @@ struct PendingRepo {
 
 class ListingScan {
  public:
-  ListingScan(std::vector<StoreObject> objects, const ObjectReader& read,
+  ListingScan(const std::vector<StoreObject>& objects, const ObjectReader& read,
               const ScanOptions& options)
-      : m_objects(std::move(objects)), m_read(read), m_full(options.read_layer_links) {
-    std::sort(m_objects.begin(), m_objects.end(),
-              [](const StoreObject& a, const StoreObject& b) { return a.key < b.key; });
+      : m_objects(objects), m_read(read), m_full(options.read_layer_links) {
     find_shadowed();
   }
 
@@ -128,34 +126,23 @@ class ListingScan {
     inv.keep_all_blobs = m_keep_all;
     inv.newest_mtime_ns = m_newest;
     inv.newest_path = m_newest_path;
-    if (!inv.has_repositories_dir && !inv.blobs.empty()) {
-      inv.keep_all_blobs = true;
-      inv.findings.push_back(Finding{
-          FindingKind::unreadable, Severity::error, std::string(layout::k_repositories_dir), "",
-          "'" + std::string(layout::k_repositories_dir) + "' does not exist but " +
-              std::to_string(inv.blobs.size()) + " blobs do; no blob is deleted"});
-      sort_findings(inv.findings);
-    }
+    keep_blobs_without_repositories(inv);
     return inv;
   }
 
   static constexpr std::string_view k_lock_key = "regsweep.lock";
 
  private:
-  // Keys that are also "directories" of other keys: neither is what the layout has there.
+  // Keys that are also "directories" of other keys: neither is what the layout has there. In
+  // key order, the keys below `K/` are found by one search from K on.
   void find_shadowed() {
-    std::unordered_set<std::string_view> keys;
-    keys.reserve(m_objects.size());
-    for (const StoreObject& o : m_objects) {
-      keys.insert(o.key);
-    }
-    for (const StoreObject& o : m_objects) {
-      std::string_view k = o.key;
-      for (std::size_t slash = k.find('/'); slash != std::string_view::npos;
-           slash = k.find('/', slash + 1)) {
-        if (keys.count(k.substr(0, slash)) != 0) {
-          m_shadowed.insert(std::string(k.substr(0, slash)));
-        }
+    for (auto it = m_objects.begin(); it != m_objects.end(); ++it) {
+      std::string dir = it->key + "/";
+      auto below =
+          std::lower_bound(it + 1, m_objects.end(), dir,
+                           [](const StoreObject& o, const std::string& k) { return o.key < k; });
+      if (below != m_objects.end() && below->key.compare(0, dir.size(), dir) == 0) {
+        m_shadowed.insert(it->key);
       }
     }
   }
@@ -435,7 +422,7 @@ class ListingScan {
         jobs.emplace_back([this, &l] { take_link(l, false, m_full); });
       }
       for (PendingLink& l : p.layers) {
-        jobs.emplace_back([this, &l] { take_link(l, !m_full, m_full); });
+        jobs.emplace_back([this, &l] { take_link(l, false, m_full); });
       }
       for (auto& [tag, t] : p.tags) {
         if (t.current != nullptr) {
@@ -549,7 +536,7 @@ class ListingScan {
     return repo;
   }
 
-  std::vector<StoreObject> m_objects;
+  const std::vector<StoreObject>& m_objects;  // sorted by key
   const ObjectReader& m_read;
   bool m_full;
   std::set<std::string> m_shadowed;
@@ -565,61 +552,13 @@ class ListingScan {
 
 }  // namespace
 
-Inventory inventory_from_listing(std::vector<StoreObject> objects, const ObjectReader& read,
+Inventory inventory_from_listing(const std::vector<StoreObject>& objects, const ObjectReader& read,
                                  tbb::task_arena& arena, const ScanOptions& options,
                                  std::int64_t scan_started_ns) {
-  ListingScan scan(std::move(objects), read, options);
+  assert(std::is_sorted(objects.begin(), objects.end(),
+                        [](const StoreObject& a, const StoreObject& b) { return a.key < b.key; }));
+  ListingScan scan(objects, read, options);
   return scan.run(arena, scan_started_ns);
-}
-
-Verified verify_layer_links_by_reading(Inventory& inventory, tbb::task_arena& arena,
-                                       const std::function<bool(std::size_t, const Link&)>& wanted,
-                                       const ObjectReader& read) {
-  tbb::enumerable_thread_specific<std::vector<Finding>> findings;
-  std::atomic<bool> other_targets{false};
-  arena.execute([&] {
-    for_each_index(inventory.repositories.size(), 1, [&](std::size_t r) {
-      Repository& repo = inventory.repositories[r];
-      std::vector<std::size_t> todo;
-      for (std::size_t i = 0; i < repo.layers.size(); ++i) {
-        if (repo.layers[i].unverified() && wanted(r, repo.layers[i])) {
-          todo.push_back(i);
-        }
-      }
-      std::mutex owner_mutex;
-      for_each_index(todo.size(), 8, [&](std::size_t k) {
-        Link& link = repo.layers[todo[k]];
-        const Digest& named = link_digest(inventory, repo, link);
-        std::string key = layout::layer_link(repo.name, named);
-        LinkRead got;
-        got.exists = true;
-        auto text = read(key, k_link_max);
-        if (!text) {
-          got.kind = FindingKind::unreadable;
-          got.problem = text.error().sys_errno == ENOENT
-                            ? "was there when the scan began and is gone now"
-                            : "cannot be read: " + text.error().message;
-        } else {
-          parse_into(got, *text);
-        }
-        record_read(
-            got, named, LinkDir::layers, link, repo, owner_mutex, [&] { return key; },
-            [&](FindingKind kind, std::string message) {
-              findings.local().push_back(
-                  Finding{kind, Severity::error, key, repo.name, std::move(message)});
-            });
-        if (link.other() != Link::k_no_other) {
-          other_targets.store(true);
-        }
-      });
-    });
-  });
-  Verified out;
-  for (auto& v : findings) {
-    out.findings.insert(out.findings.end(), v.begin(), v.end());
-  }
-  out.other_targets = other_targets.load();
-  return out;
 }
 
 }  // namespace regsweep

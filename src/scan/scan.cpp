@@ -65,16 +65,7 @@ Result<Inventory> scan(int v2_fd, tbb::task_arena& arena, const ScanOptions& opt
     group.wait();
   });
   scanner.collect(inv);
-  if (!inv.has_repositories_dir && !inv.blobs.empty()) {
-    // Blobs but no repositories: a wrong root, a failed mount or a hand-made mess, not an
-    // empty registry. Upstream aborts here; regsweep keeps every blob.
-    inv.keep_all_blobs = true;
-    inv.findings.push_back(Finding{
-        FindingKind::unreadable, Severity::error, std::string(layout::k_repositories_dir), "",
-        "'" + std::string(layout::k_repositories_dir) + "' does not exist but " +
-            std::to_string(inv.blobs.size()) + " blobs do; no blob is deleted"});
-    sort_findings(inv.findings);
-  }
+  keep_blobs_without_repositories(inv);
   return inv;
 }
 
