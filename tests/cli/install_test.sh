@@ -14,8 +14,8 @@ commands="gc rm prune du ls fsck"
 echo "# man pages and completion follow --help (from the source tree)"
 # The options `regsweep CMD --help` lists, as --long and -s names.
 help_options() {
-  "$BUILD/regsweep" "$1" --help | grep -oE '^ +(-[a-z] \[ --[a-z-]+ \]|--[a-z-]+)' |
-    grep -oE -- '--?[a-z-]+' | sort -u
+  "$BUILD/regsweep" "$1" --help | grep -oE '^ +(-[a-z] \[ --[a-z0-9-]+ \]|--[a-z0-9-]+)' |
+    grep -oE -- '--?[a-z0-9-]+' | sort -u
 }
 page_of() { [ "$1" = gc ] && echo regsweep-gc || echo "regsweep-$1"; }
 for c in $commands; do
