@@ -350,6 +350,12 @@ out=${OUT:-docs/performance.md}
   echo
   echo "See [performance-fsck.md](performance-fsck.md) (\`bench/verify.sh\`)."
   echo
+  echo "## Object storage, and retention"
+  echo
+  echo "See [performance-s3.md](performance-s3.md) (\`bench/s3.sh\`: the same trees in radosgw"
+  echo "buckets, with an added round trip per request) and [performance-prune.md](performance-prune.md)"
+  echo "(\`bench/prune.sh\`)."
+  echo
   echo "## Re-running"
   echo
   echo '```sh'

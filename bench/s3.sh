@@ -162,6 +162,26 @@ out=docs/performance-s3.md
       done
     done
     echo
+    # Where upstream did not run, its time projected from a run on a smaller tree at the same
+    # delay: it makes one request after another, so its requests grow with the objects and
+    # its time with its requests.
+    for d in $DELAYS; do
+      for c in d m; do
+        [ -z "$(median "$shape" "$d" "up-$c" 4)" ] || continue
+        for pair in $UPSTREAM; do
+          s0=${pair%%:*}
+          [ "${pair##*:}" = "$d" ] && [ "$s0" != "$shape" ] || continue
+          uw=$(median "$s0" "$d" "up-$c" 4)
+          ur=$(median "$s0" "$d" "up-$c" 6)
+          [ -n "$uw" ] || continue
+          rw=$(median "$shape" "$d" "rs-$c" 4)
+          pr=$(awk -v r="$ur" -v a="${OBJECTS[$shape]}" -v b="${OBJECTS[$s0]}" 'BEGIN{printf "%.0f", r * a / b}')
+          pw=$(awk -v w="$uw" -v r="$ur" -v p="$pr" 'BEGIN{printf "%.0f", w / r * p}')
+          echo "Projected, not measured: upstream \`gc --dry-run$([ $c = m ] && echo ' -m')\` at ${d} ms would make about $pr requests and take about $pw s ($(awk -v w="$pw" 'BEGIN{printf "%.1f", w / 3600}') h), from its $s0 run ($ur requests, $(awk -v w="$uw" -v r="$ur" 'BEGIN{printf "%.1f", w / r * 1000}') ms each) scaled by the objects; regsweep's measured $rw s is $(ratio "$pw" "$rw") faster than that."
+          echo
+        done
+      done
+    done
     rss_s3=$(median "$shape" "${DELAYS%% *}" rs-m 5)
     rss_disk=$(median "$shape" disk rs-m-disk 5)
     echo "Peak RSS of \`gc --dry-run -m\`: ${rss_s3} KiB on S3 ($(awk -v r="$rss_s3" -v b="${BLOBS[$shape]}" 'BEGIN{printf "%.2f", r * 1024 / b}') bytes per blob),"
