@@ -140,15 +140,8 @@ Result<bool> bool_param(const std::string& text, bool fallback, const char* key,
   if (text.empty()) {
     return fallback;
   }
-  for (const char* t : {"1", "t", "T", "TRUE", "true", "True"}) {
-    if (text == t) {
-      return true;
-    }
-  }
-  for (const char* f : {"0", "f", "F", "FALSE", "false", "False"}) {
-    if (text == f) {
-      return false;
-    }
+  if (auto b = parse_go_bool(text)) {
+    return *b;
   }
   return Error{
       "configuration '" + path + "': storage.s3." + key + " is '" + text + "', not a boolean", 0};
@@ -184,6 +177,20 @@ Status finish_s3(S3Settings& s, const RegistryEnv& env, const std::string& origi
 }
 
 }  // namespace
+
+std::optional<bool> parse_go_bool(std::string_view text) {
+  for (const char* t : {"1", "t", "T", "TRUE", "true", "True"}) {
+    if (text == t) {
+      return true;
+    }
+  }
+  for (const char* f : {"0", "f", "F", "FALSE", "false", "False"}) {
+    if (text == f) {
+      return false;
+    }
+  }
+  return std::nullopt;
+}
 
 Result<S3Settings> s3_from_config_text(const std::string& yaml_text, const std::string& path,
                                        const RegistryEnv& env) {

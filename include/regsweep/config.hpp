@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "regsweep/result.hpp"
 #include "regsweep/s3.hpp"
@@ -46,6 +47,10 @@ struct RootChoice {
   std::optional<ServeSettings> serve;
   std::string config_path;  // the configuration file read, if any
 };
+
+// A boolean as Go's strconv.ParseBool reads it (the registry's flags and its drivers'
+// string parameters are parsed so): true, false, or nothing when it is neither.
+std::optional<bool> parse_go_bool(std::string_view text);
 
 // The serving settings from a config file's text; defaults where absent or unreadable.
 ServeSettings serve_settings_from_text(const std::string& yaml_text);

@@ -155,22 +155,6 @@ inline bool looks_like_config(const std::string& arg) {
   return ends(".yml") || ends(".yaml");
 }
 
-// A boolean value as Go's strconv.ParseBool reads it (the registry's flags are parsed so):
-// true, false, or nothing when it is neither.
-inline std::optional<bool> parse_go_bool(const std::string& v) {
-  for (const char* t : {"1", "t", "T", "TRUE", "true", "True"}) {
-    if (v == t) {
-      return true;
-    }
-  }
-  for (const char* f : {"0", "f", "F", "FALSE", "false", "False"}) {
-    if (v == f) {
-      return false;
-    }
-  }
-  return std::nullopt;
-}
-
 // Rewrites Go-style boolean flags, as the registry's command line accepts them, into the
 // switches `desc` knows: `--dry-run=true` and `-d=1` become `--dry-run` and `-d`;
 // `--dry-run=false` and `-m=f` are dropped; `-dm=false` keeps `-d`. A value Go would not
