@@ -302,3 +302,11 @@ manifest_refs() {
     manifest_refs "$root" "$c"
   done
 }
+
+# s3 REQUEST...: a SigV4-signed curl request to the radosgw of scripts/radosgw.sh (its env
+# file sets RGW_ENDPOINT, RGW_ACCESS_KEY, RGW_SECRET_KEY). RGW wants x-amz-content-sha256;
+# this is the hash of an empty body.
+s3() {
+  curl -fsS -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
+    --aws-sigv4 "aws:amz:us-east-1:s3" --user "$RGW_ACCESS_KEY:$RGW_SECRET_KEY" "$@"
+}

@@ -20,11 +20,6 @@ trap '"$TOP/scripts/radosgw.sh" stop "$CEPH"; registry_stop; [ -n "${KEEP:-}" ] 
 source "$CEPH/env"
 check "radosgw answers S3 on 127.0.0.1" bash -c "curl -fsS '$RGW_ENDPOINT/' | grep -q ListAllMyBucketsResult"
 
-# s3 REQUEST... : a SigV4-signed request to radosgw (see scripts/radosgw.sh on the header).
-s3() {
-  curl -fsS -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
-    --aws-sigv4 "aws:amz:us-east-1:s3" --user "$RGW_ACCESS_KEY:$RGW_SECRET_KEY" "$@"
-}
 # s3_put BUCKET KEY FILE: writes an object.
 s3_put() {
   curl -fsS -X PUT -H "x-amz-content-sha256: $(sha_of "$3")" --data-binary "@$3" \

@@ -22,10 +22,6 @@ trap 'proxy_stop; "$TOP/scripts/radosgw.sh" stop "$CEPH"; registry_stop; [ -n "$
 "$TOP/scripts/radosgw.sh" start "$CEPH" >"$W/rgw.out" 2>&1 || { cat "$W/rgw.out"; e2e_fail "radosgw did not start"; }
 source "$CEPH/env"
 
-s3() {
-  curl -fsS -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
-    --aws-sigv4 "aws:amz:us-east-1:s3" --user "$RGW_ACCESS_KEY:$RGW_SECRET_KEY" "$@"
-}
 s3_keys() {
   s3 "$RGW_ENDPOINT/$1?list-type=2&max-keys=1000" | grep -o '<Key>[^<]*</Key>' | sed 's|<Key>\(.*\)</Key>|\1|' | sort
 }
