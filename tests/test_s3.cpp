@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <random>
 #include <sstream>
 
 #include "regsweep/collect.hpp"
@@ -337,6 +338,182 @@ TEST(ListingScan, ALinkOfAnotherSizeIsReadAndItsProblemReported) {
   }
   EXPECT_TRUE(reported);
   EXPECT_TRUE(inv->repositories[0].revisions[0].problem());
+}
+
+// ---- the listing in pieces ----
+
+// Everything an inventory says, one line per fact, for comparing two.
+std::string inventory_text(const Inventory& inv) {
+  std::ostringstream out;
+  auto links = [&](const char* what, const std::vector<Link>& ls) {
+    for (const Link& l : ls) {
+      out << "  " << what << ' ' << l.ref << ' ' << l.mtime << ' ' << l.problem() << ' '
+          << l.other() << ' ' << l.unverified() << '\n';
+    }
+  };
+  for (const Blob& b : inv.blobs) {
+    out << "blob " << b.digest.str() << ' ' << b.size << '\n';
+  }
+  for (const Digest& d : inv.unknown_blobs) {
+    out << "unknown " << d.str() << '\n';
+  }
+  out << "keep all " << inv.keep_all_blobs << " newest " << inv.newest_mtime_ns << ' '
+      << inv.newest_path << '\n';
+  for (const Repository& r : inv.repositories) {
+    out << "repo " << r.name << ' ' << r.uncertain << ' ' << r.tags_uncertain << ' '
+        << r.absent.size() << ' ' << r.other_targets.size() << '\n';
+    links("revision", r.revisions);
+    links("layer", r.layers);
+    for (const Tag& t : r.tags) {
+      out << "  tag " << t.name << ' ' << (t.current ? t.current->str() : "-") << ' '
+          << t.current_problem << '\n';
+      links("history", t.history);
+    }
+    for (const Upload& u : r.uploads) {
+      out << "  upload " << u.id << ' ' << u.bytes << '\n';
+    }
+  }
+  for (const Finding& f : inv.findings) {
+    out << "finding " << to_string(f.kind) << ' ' << f.path << ' ' << f.repository << '\n';
+  }
+  return out.str();
+}
+
+// One listing as an object store gives it: the objects directly below `dir` and the common
+// prefixes one level down when `delimited`, else every object below `dir`.
+struct Piece {
+  std::vector<StoreObject> objects;
+  std::vector<std::string> prefixes;
+};
+Piece list_piece(const std::vector<StoreObject>& all, const std::string& dir, bool delimited) {
+  Piece p;
+  for (const StoreObject& o : all) {
+    if (o.key.compare(0, dir.size(), dir) != 0) {
+      continue;
+    }
+    std::size_t slash = o.key.find('/', dir.size());
+    if (!delimited || slash == std::string::npos) {
+      p.objects.push_back(o);
+    } else if (std::string pre = o.key.substr(0, slash + 1);
+               p.prefixes.empty() || p.prefixes.back() != pre) {
+      p.prefixes.push_back(pre);
+    }
+  }
+  return p;
+}
+
+// The tree listed as S3Store lists it, a level at a time down to each blob prefix and each
+// repository's own directories, then listed whole; the pieces of `blobs/` first, the others
+// in any order, each given a key at a time.
+Inventory listed_in_pieces(const std::vector<StoreObject>& all, const ObjectReader& read,
+                           tbb::task_arena& arena, unsigned seed) {
+  std::vector<std::pair<std::string, bool>> todo{{"blobs/", true}, {"", true}};
+  std::vector<Piece> blobs;
+  std::vector<Piece> rest;
+  while (!todo.empty()) {
+    auto [dir, delimited] = todo.back();
+    todo.pop_back();
+    Piece p = list_piece(all, dir, delimited);
+    for (const std::string& pre : p.prefixes) {
+      std::string_view leaf = std::string_view(pre).substr(0, pre.size() - 1);
+      leaf = leaf.substr(leaf.rfind('/') + 1);
+      bool deeper = pre == "blobs/sha256/" || pre == "repositories/" ||
+                    (pre.rfind("repositories/", 0) == 0 && !layout::is_reserved(leaf));
+      if (pre != "blobs/" || dir != "") {
+        todo.emplace_back(pre, deeper);
+      }
+    }
+    (dir.rfind("blobs/", 0) == 0 ? blobs : rest).push_back(std::move(p));
+  }
+  std::mt19937 shuffle(seed);
+  std::shuffle(blobs.begin(), blobs.end(), shuffle);
+  std::shuffle(rest.begin(), rest.end(), shuffle);
+  ListingInventory building(read, {});
+  auto give = [&](std::vector<Piece>& pieces) {
+    for (Piece& p : pieces) {
+      ListingInventory::Unit unit(building);
+      // A page per key: objects and prefixes in key order across pages.
+      std::size_t o = 0;
+      std::size_t q = 0;
+      while (o < p.objects.size() || q < p.prefixes.size()) {
+        std::vector<StoreObject> objects;
+        std::vector<std::string> prefixes;
+        if (q == p.prefixes.size() || (o < p.objects.size() && p.objects[o].key < p.prefixes[q])) {
+          objects.push_back(p.objects[o++]);
+        } else {
+          prefixes.push_back(p.prefixes[q++]);
+        }
+        unit.page(objects, prefixes);
+      }
+      unit.close();
+    }
+  };
+  give(blobs);
+  building.blobs_listed();
+  give(rest);
+  return building.finish(arena, 0);
+}
+
+TEST(ListingScan, InPiecesAndInAnyOrderGivesWhatTheWholeListingGives) {
+  test::TempRegistry reg;
+  populate(reg);
+  Digest orphan = reg.put_blob("another orphan");
+  auto v2 = open_registry(reg.root());
+  auto fs = make_fs_store(v2->get(), reg.root());
+  std::vector<StoreObject> all;
+  ASSERT_TRUE(fs->list("", [&](const StoreObject& o) { all.push_back(o); }));
+  // Keys that are also "directories", at each kind of level: listed whole, and one level
+  // at a time, where the other keys show only as a common prefix.
+  for (std::string key : {layout::blob_data(orphan) + "/x", std::string("blobs/sha256/ab"),
+                          std::string("blobs/sha256/ab/cd"), std::string("repositories/lib"),
+                          std::string("repositories/lib/app/_layers"),
+                          std::string("repositories/lib/app/_layers-x"), std::string("top")}) {
+    all.push_back(StoreObject{key, 5, 1000000000});
+  }
+  std::sort(all.begin(), all.end(),
+            [](const StoreObject& a, const StoreObject& b) { return a.key < b.key; });
+  ObjectReader read = [&](std::string_view k, std::uint64_t max) { return fs->read(k, max); };
+  tbb::task_arena arena(2);
+  std::string whole = inventory_text(inventory_from_listing(all, read, arena, {}, 0));
+  EXPECT_NE(whole.find("finding unknown-entry repositories/lib "), std::string::npos) << whole;
+  EXPECT_NE(whole.find("finding unknown-entry repositories/lib/app/_layers "), std::string::npos);
+  EXPECT_NE(whole.find("unknown " + orphan.str()), std::string::npos);
+  for (unsigned seed : {1U, 2U, 3U}) {
+    EXPECT_EQ(inventory_text(listed_in_pieces(all, read, arena, seed)), whole) << seed;
+  }
+}
+
+// A blob listed after the repositories (a caller that broke the order) cannot be judged:
+// every blob is kept.
+TEST(ListingScan, ABlobListedAfterTheRepositoriesKeepsEveryBlob) {
+  test::TempRegistry reg;
+  populate(reg);
+  auto v2 = open_registry(reg.root());
+  auto fs = make_fs_store(v2->get(), reg.root());
+  ObjectReader read = [&](std::string_view k, std::uint64_t max) { return fs->read(k, max); };
+  ListingInventory building(read, {});
+  building.blobs_listed();
+  ListingInventory::Unit unit(building);
+  ASSERT_TRUE(fs->list("", [&](const StoreObject& o) { unit.object(o); }));
+  unit.close();
+  tbb::task_arena arena(2);
+  Inventory inv = building.finish(arena, 0);
+  EXPECT_TRUE(inv.keep_all_blobs);
+}
+
+TEST(ListingScan, TheOneKeyOfABlobOrLinkDirectory) {
+  Digest d = sha256_of("x");
+  EXPECT_EQ(single_key_of(layout::blob_dir(d)), layout::blob_data(d));
+  EXPECT_EQ(single_key_of(layout::layer_link_dir("a/b", d)), layout::layer_link("a/b", d));
+  EXPECT_EQ(single_key_of(layout::revision_dir("a", d)), layout::revision_link("a", d));
+  EXPECT_EQ(single_key_of(layout::tag_index_entry_dir("a", "index", d)),
+            layout::tag_index_entry_link("a", "index", d));
+  // Listed, not derived: directories that hold more than one key.
+  EXPECT_EQ(single_key_of(layout::repo_dir("a")), std::nullopt);
+  EXPECT_EQ(single_key_of(layout::tag_dir("a", "v1")), std::nullopt);
+  EXPECT_EQ(single_key_of(layout::upload_dir("a", "0b5e6c8a")), std::nullopt);
+  EXPECT_EQ(single_key_of("blobs/sha256/zz/" + d.hex()), std::nullopt);  // not its prefix
+  EXPECT_EQ(single_key_of("repositories/a/_manifests/tags/sha256/" + d.hex()), std::nullopt);
 }
 
 // Keys a filesystem cannot hold, and keys the layout does not know.

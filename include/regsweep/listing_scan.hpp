@@ -21,6 +21,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,11 +40,69 @@ namespace regsweep {
 // Reads a small object by its key relative to docker/registry/v2, as Store::read.
 using ObjectReader = std::function<Result<std::string>(std::string_view key, std::uint64_t max)>;
 
-// `objects`: every object of the tree, keys relative to docker/registry/v2, sorted by key; the
-// store keeps them (its remover and guard use them). `scan_started_ns`: when the listing
-// began. Reads run in parallel inside `arena`.
+namespace listing_detail {
+class ListingScan;
+}
+
+// The inventory built from a listing given piece by piece, as a parallel listing gives it: in
+// any order, except that every key below `blobs/` comes before any key below
+// `repositories/` (blobs_listed() says when). No key is kept once it is parsed: a link
+// becomes the inventory's Link (12 bytes) as it is listed, and the few links and tag links
+// that must be read are read by the layout's key for their digest. The memory a scan needs
+// grows with what the inventory holds, not with the length of the keys.
+class ListingInventory {
+ public:
+  ListingInventory(ObjectReader read, const ScanOptions& options);
+  ~ListingInventory();
+  ListingInventory(const ListingInventory&) = delete;
+  ListingInventory& operator=(const ListingInventory&) = delete;
+
+  // One listing: the keys below a prefix, whole or one level of them (with the common
+  // prefixes), in key order page by page. Units of one inventory may run in many threads.
+  class Unit {
+   public:
+    explicit Unit(ListingInventory& to) : m_to(to) {}
+    // One page: its objects and common prefixes (ending in '/'), each in key order; keys
+    // relative to docker/registry/v2.
+    void page(std::vector<StoreObject>& objects, const std::vector<std::string>& prefixes);
+    void object(StoreObject o);
+    // Gives what is left to the inventory; the unit's last call.
+    void close();
+
+   private:
+    struct Entry {
+      StoreObject object;
+      bool is_object = true;  // false: a common prefix
+      bool shadowed = false;  // other keys are below it (`K` and `K/x`)
+    };
+    void push(Entry e);
+    void pop();
+    ListingInventory& m_to;
+    std::vector<Entry> m_stack;  // a chain of keys, each a prefix of the next
+    std::vector<std::pair<StoreObject, bool>> m_ready;
+  };
+
+  // Every unit below `blobs/` is closed: from now on links are resolved to blobs.
+  void blobs_listed();
+
+  // The inventory, once every unit is closed. `scan_started_ns`: when the listing began.
+  // Reads run in parallel inside `arena`.
+  Inventory finish(tbb::task_arena& arena, std::int64_t scan_started_ns);
+
+ private:
+  void take(std::vector<std::pair<StoreObject, bool>>& objects);
+  std::mutex m_mutex;
+  std::unique_ptr<listing_detail::ListingScan> m_scan;
+};
+
+// The same for a whole listing at once: `objects` sorted by key.
 Inventory inventory_from_listing(const std::vector<StoreObject>& objects, const ObjectReader& read,
                                  tbb::task_arena& arena, const ScanOptions& options,
                                  std::int64_t scan_started_ns);
+
+// The one key the layout puts in the directory `dir`, when it puts exactly one there: a
+// blob's `data`, a revision's, layer link's or tag index entry's `link`; nullopt for any other
+// directory (a repository, an upload, a tag), whose keys must be listed.
+std::optional<std::string> single_key_of(std::string_view dir);
 
 }  // namespace regsweep

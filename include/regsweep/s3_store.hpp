@@ -17,9 +17,6 @@ namespace regsweep {
 
 std::unique_ptr<Store> make_s3_store(S3Settings settings, S3ClientOptions options = {});
 
-// Every object of the tree of an S3 store, listed in parallel (for tests and benchmarks).
-Result<std::vector<StoreObject>> list_s3_tree(Store& store, tbb::task_arena& arena);
-
 // The requests an S3 store has made so far; zero for any other store.
 S3Counters s3_counters(Store& store);
 

@@ -309,6 +309,14 @@ std::size_t on_data(char* data, std::size_t size, std::size_t n, void* user) {
     *t->too_large = true;
     return 0;  // aborts the transfer
   }
+  if (t->body->empty()) {
+    // The whole body at once: appending would double the buffer as it grows.
+    curl_off_t length = -1;
+    curl_easy_getinfo(t->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+    if (length > 0 && static_cast<std::uint64_t>(length) <= t->max) {
+      t->body->reserve(static_cast<std::size_t>(length));
+    }
+  }
   t->body->append(data, len);
   return len;
 }
@@ -475,8 +483,8 @@ Status S3Client::list(std::string_view prefix, std::string_view delimiter,
     if (r.curl != CURLE_OK || r.status != 200) {
       return error_of(r, "list", prefix);
     }
-    pugi::xml_document doc;
-    if (!doc.load_buffer(r.body.data(), r.body.size())) {
+    pugi::xml_document doc;  // parsed in the body's own buffer: a page is the listing's largest
+    if (!doc.load_buffer_inplace(r.body.data(), r.body.size())) {
       return Error{"cannot list 's3://" + m_settings.bucket + "/" + std::string(prefix) +
                        "': the server's answer is not XML",
                    EIO};
@@ -499,9 +507,11 @@ Status S3Client::list(std::string_view prefix, std::string_view delimiter,
     for (pugi::xml_node c : root.children("CommonPrefixes")) {
       p.prefixes.emplace_back(c.child_value("Prefix"));
     }
-    page(p);
     bool truncated = std::string_view(root.child_value("IsTruncated")) == "true";
     token = root.child_value("NextContinuationToken");
+    doc.reset();  // the page's objects are all that is needed now
+    std::string().swap(r.body);
+    page(p);
     if (!truncated) {
       return ok_status();
     }

@@ -17,6 +17,8 @@
 
 namespace regsweep {
 
+namespace listing_detail {
+
 using namespace scan_detail;  // NOLINT(google-build-using-namespace): the scan's own helpers
 
 namespace {
@@ -64,63 +66,93 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-// A link as the listing gives it, and later what reading it found.
-struct PendingLink {
+// A link whose key does not tell enough: its size is not a link's, its directory is not the
+// layout's, or every link is to be read (fsck). What reading it finds is recorded on its Link
+// once every read is done.
+struct PendingRead {
+  LinkDir where = LinkDir::layers;
+  std::uint32_t index = 0;  // of its Link, in the order listed
   Digest named;
-  const StoreObject* object = nullptr;
-  bool upper_case = false;  // its directory's name is upper-case hex
+  std::int64_t mtime_ns = 0;
+  std::string tag;                   // for a tag history link
+  std::unique_ptr<std::string> key;  // set only when the layout's key is not this link's
   LinkRead read;
 };
 
 struct PendingTag {
-  const StoreObject* current = nullptr;
+  bool has_current = false;
+  std::int64_t current_mtime_ns = 0;
   LinkRead current_read;
-  std::vector<PendingLink> history;
+  std::vector<Link> history;
 };
 
 struct PendingUpload {
   std::uint64_t bytes = 0;
   std::int64_t newest_ns = 0;
   std::string newest_key;
-  const StoreObject* startedat = nullptr;
+  bool has_startedat = false;
   std::optional<std::int64_t> started;
 };
 
+// A repository as listed: its revision and layer links go straight to `repo`.
 struct PendingRepo {
   Repository repo;
-  std::vector<PendingLink> revisions;
-  std::vector<PendingLink> layers;
+  std::vector<PendingRead> reads;
   std::map<std::string, PendingTag> tags;
   std::map<std::string, PendingUpload> uploads;
 };
 
+}  // namespace
+
+// A listed object, and whether other keys are below it (`K` and `K/x`).
+struct Listed : StoreObject {
+  bool shadowed = false;
+};
+
 class ListingScan {
  public:
-  ListingScan(const std::vector<StoreObject>& objects, const ObjectReader& read,
-              const ScanOptions& options)
-      : m_objects(objects), m_read(read), m_full(options.read_layer_links) {
-    find_shadowed();
+  ListingScan(ObjectReader read, const ScanOptions& options)
+      : m_read(std::move(read)), m_full(options.read_layer_links) {}
+
+  // One object of the listing, in any order across listings, except that every key below
+  // `blobs/` comes before any key below `repositories/`: a link is resolved to its blob as
+  // it is listed.
+  void take(const Listed& o) {
+    if (o.key.rfind("blobs/", 0) == 0) {
+      if (m_blobs_done) {
+        m_keep_all = true;  // the caller broke the order: nothing is known to be unreferenced
+        report(FindingKind::unknown_entry, o.key, "",
+               "'" + o.key + "' was listed after the repositories; every blob is kept");
+        return;
+      }
+      blob_key(o);
+    } else if (o.key.rfind("repositories/", 0) == 0) {
+      blobs_done();
+      m_inv.has_repositories_dir = true;
+      repository_key(o);
+    } else if (o.key != k_lock_key && o.key.rfind("lost+found/", 0) != 0) {
+      report(FindingKind::unknown_entry, o.key, "",
+             "'" + o.key + "' is not part of the registry layout; ignored");
+    }
   }
 
-  Inventory run(tbb::task_arena& arena, std::int64_t started_ns) {
-    Inventory inv;
-    inv.scan_started_ns = started_ns;
-    for (const StoreObject& o : m_objects) {
-      if (o.key.rfind("blobs/", 0) == 0) {
-        blob_key(o);
-      } else if (o.key.rfind("repositories/", 0) == 0) {
-        inv.has_repositories_dir = true;
-        repository_key(o);
-      } else if (o.key != k_lock_key && o.key.rfind("lost+found/", 0) != 0) {
-        report(FindingKind::unknown_entry, o.key, "",
-               "'" + o.key + "' is not part of the registry layout; ignored");
-      }
+  // Every key below `blobs/` has been taken.
+  void blobs_done() {
+    if (!m_blobs_done) {
+      m_blobs_done = true;
+      finish_blobs(m_inv);
     }
-    finish_blobs(inv);
+  }
+
+  Inventory finish(tbb::task_arena& arena, std::int64_t started_ns) {
+    blobs_done();
+    Inventory inv = std::move(m_inv);
+    inv.scan_started_ns = started_ns;
     arena.execute([&] { read_all(); });
     for (auto& [name, p] : m_repos) {
-      inv.repositories.push_back(assemble(inv, p));
+      inv.repositories.push_back(assemble(p));
     }
+    m_repos.clear();
     inv.findings = std::move(m_findings);
     sort_findings(inv.findings);
     inv.keep_all_blobs = m_keep_all;
@@ -133,22 +165,6 @@ class ListingScan {
   static constexpr std::string_view k_lock_key = "regsweep.lock";
 
  private:
-  // Keys that are also "directories" of other keys: neither is what the layout has there. In
-  // key order, the keys below `K/` are found by one search from K on.
-  void find_shadowed() {
-    for (auto it = m_objects.begin(); it != m_objects.end(); ++it) {
-      std::string dir = it->key + "/";
-      auto below =
-          std::lower_bound(it + 1, m_objects.end(), dir,
-                           [](const StoreObject& o, const std::string& k) { return o.key < k; });
-      if (below != m_objects.end() && below->key.compare(0, dir.size(), dir) == 0) {
-        m_shadowed.insert(it->key);
-      }
-    }
-  }
-
-  bool shadowed(const StoreObject& o) const { return m_shadowed.count(o.key) != 0; }
-
   void report(FindingKind kind, const std::string& path, const std::string& repo,
               std::string message) {
     if (!m_reported.insert(path).second) {
@@ -157,8 +173,9 @@ class ListingScan {
     m_findings.push_back(Finding{kind, Severity::error, path, repo, std::move(message)});
   }
 
-  void seen(const StoreObject& o) {
-    if (o.mtime_ns > m_newest) {
+  // The newest object; of two as new, the first in key order (listings come in any order).
+  void seen(const Listed& o) {
+    if (o.mtime_ns > m_newest || (o.mtime_ns == m_newest && o.key < m_newest_path)) {
       m_newest = o.mtime_ns;
       m_newest_path = o.key;
     }
@@ -166,7 +183,7 @@ class ListingScan {
 
   // ---- blobs ----
 
-  void blob_key(const StoreObject& o) {
+  void blob_key(const Listed& o) {
     auto c = components(o.key);
     // blobs / sha256 / xx / hex / data
     if (c.size() < 3 || c[1] != layout::k_algorithm) {
@@ -188,7 +205,7 @@ class ListingScan {
       report(FindingKind::unknown_entry, dir, "", "'" + dir + "' is not a blob directory; ignored");
       return;
     }
-    if (c.size() == 5 && c[4] == layout::k_data && !shadowed(o)) {
+    if (c.size() == 5 && c[4] == layout::k_data && !o.shadowed) {
       m_blobs.push_back(Blob{*digest, o.size, o.mtime_ns / 1000000000});
       seen(o);
       return;
@@ -196,7 +213,7 @@ class ListingScan {
     m_unknown_blobs.push_back(*digest);
     report(FindingKind::unknown_entry, o.key, "",
            "'" + o.key + "' is not part of a blob directory's layout" +
-               (shadowed(o) ? " (a key that other keys are below)" : "") + "; the blob is kept" +
+               (o.shadowed ? " (a key that other keys are below)" : "") + "; the blob is kept" +
                std::string(k_unknown_blob));
   }
 
@@ -226,7 +243,7 @@ class ListingScan {
     return it->second;
   }
 
-  void repository_key(const StoreObject& o) {
+  void repository_key(const Listed& o) {
     auto c = components(o.key);
     std::size_t r = 1;
     while (r < c.size() && !layout::is_reserved(c[r])) {
@@ -262,7 +279,7 @@ class ListingScan {
     std::vector<std::string_view> rest(c.begin() + static_cast<std::ptrdiff_t>(r) + 1, c.end());
     if (c[r] == layout::k_layers) {
       p.repo.has_layers = true;
-      layer_or_revision(o, rest, rdir, p, p.layers, false);
+      layer_or_revision(o, rest, rdir, p, LinkDir::layers);
     } else if (c[r] == layout::k_manifests) {
       p.repo.has_manifests = true;
       manifests_key(o, rest, rdir, p);
@@ -273,9 +290,9 @@ class ListingScan {
   }
 
   // `rest`: the components below `dir` (`…/_layers` or `…/_manifests/revisions`).
-  void layer_or_revision(const StoreObject& o, const std::vector<std::string_view>& rest,
-                         const std::string& dir, PendingRepo& p, std::vector<PendingLink>& out,
-                         bool revisions) {
+  void layer_or_revision(const Listed& o, const std::vector<std::string_view>& rest,
+                         const std::string& dir, PendingRepo& p, LinkDir where) {
+    bool revisions = where == LinkDir::revisions;
     const std::string& name = p.repo.name;
     if (rest[0] != layout::k_algorithm) {
       std::string path = dir + "/" + std::string(rest[0]);
@@ -290,31 +307,52 @@ class ListingScan {
       digest = parse_hex(lower(rest[1]));
       upper = true;
     }
-    if (!digest || rest.size() != 3 || rest[2] != layout::k_link || shadowed(o)) {
+    if (!digest || rest.size() != 3 || rest[2] != layout::k_link || o.shadowed) {
       p.repo.uncertain = true;
       if (revisions) {
         p.repo.tags_uncertain = true;
       }
       report(FindingKind::unknown_entry, o.key, name,
              "'" + o.key + "' is not a link of the registry layout" +
-                 (shadowed(o) ? " (a key that other keys are below)" : "") +
+                 (o.shadowed ? " (a key that other keys are below)" : "") +
                  "; what the repository links is kept");
       return;
     }
-    PendingLink l;
-    l.named = *digest;
-    l.object = &o;
-    l.upper_case = upper;
-    out.push_back(l);
+    add_link(o, *digest, upper, p, where, revisions ? p.repo.revisions : p.repo.layers, "");
   }
 
-  void manifests_key(const StoreObject& o, const std::vector<std::string_view>& rest,
+  // The link `o`, whose directory names `named`, resolved to its blob; to be read when its key
+  // does not tell enough.
+  void add_link(const Listed& o, const Digest& named, bool upper_case, PendingRepo& p,
+                LinkDir where, std::vector<Link>& links, std::string_view tag) {
+    Link link;
+    link.ref = ref_of(m_inv, p.repo, named);
+    link.mtime = static_cast<std::uint32_t>(
+        std::clamp<std::int64_t>(o.mtime_ns / 1000000000, 0, UINT32_MAX));
+    links.push_back(link);
+    seen(o);
+    if (!m_full && !upper_case && static_cast<std::int64_t>(o.size) == k_link_size) {
+      return;  // taken from its key, as read (listing_scan.hpp)
+    }
+    PendingRead r;
+    r.where = where;
+    r.index = static_cast<std::uint32_t>(links.size() - 1);
+    r.named = named;
+    r.mtime_ns = o.mtime_ns;
+    r.tag = tag;
+    if (upper_case) {
+      r.key = std::make_unique<std::string>(o.key);
+    }
+    p.reads.push_back(std::move(r));
+  }
+
+  void manifests_key(const Listed& o, const std::vector<std::string_view>& rest,
                      const std::string& mdir, PendingRepo& p) {
     const std::string& name = p.repo.name;
     std::string sub = mdir + "/" + std::string(rest[0]);
     if (rest[0] == layout::k_revisions && rest.size() > 1) {
       layer_or_revision(o, std::vector<std::string_view>(rest.begin() + 1, rest.end()), sub, p,
-                        p.revisions, true);
+                        LinkDir::revisions);
       return;
     }
     if (rest[0] != layout::k_tags || rest.size() < 2) {
@@ -338,26 +376,25 @@ class ListingScan {
     }
     PendingTag& t = p.tags[tag];
     bool is_current = rest.size() == 4 && rest[2] == layout::k_current && rest[3] == layout::k_link;
-    if (is_current && !shadowed(o)) {
-      t.current = &o;
+    if (is_current && !o.shadowed) {
+      t.has_current = true;
+      t.current_mtime_ns = o.mtime_ns;
+      seen(o);
       return;
     }
     if (rest.size() == 6 && rest[2] == layout::k_index && rest[3] == layout::k_algorithm &&
-        rest[5] == layout::k_link && parse_hex(rest[4]) && !shadowed(o)) {
-      PendingLink l;
-      l.named = *parse_hex(rest[4]);
-      l.object = &o;
-      t.history.push_back(l);
+        rest[5] == layout::k_link && parse_hex(rest[4]) && !o.shadowed) {
+      add_link(o, *parse_hex(rest[4]), false, p, LinkDir::tag_history, t.history, tag);
       return;
     }
     p.repo.tags_uncertain = true;
     report(FindingKind::unknown_entry, o.key, name,
            "'" + o.key + "' is not part of a tag's layout" +
-               (shadowed(o) ? " (a key that other keys are below)" : "") +
+               (o.shadowed ? " (a key that other keys are below)" : "") +
                "; every revision is kept");
   }
 
-  void upload_key(const StoreObject& o, const std::vector<std::string_view>& rest,
+  void upload_key(const Listed& o, const std::vector<std::string_view>& rest,
                   const std::string& udir, PendingRepo& p) {
     if (rest.size() < 2) {
       report(FindingKind::unknown_entry, o.key, p.repo.name,
@@ -372,18 +409,18 @@ class ListingScan {
     }
     seen(o);
     if (rest.size() == 2 && rest[1] == layout::k_startedat) {
-      u.startedat = &o;
+      u.has_startedat = true;
     }
   }
 
   // ---- reads ----
 
-  LinkRead read_link_object(const StoreObject& o) {
+  LinkRead read_link_object(const std::string& key, std::int64_t mtime_ns) {
     LinkRead r;
     r.exists = true;
-    r.mtime = o.mtime_ns / 1000000000;
-    r.mtime_ts = to_timespec(o.mtime_ns);
-    auto text = m_read(o.key, k_link_max);
+    r.mtime = mtime_ns / 1000000000;
+    r.mtime_ts = to_timespec(mtime_ns);
+    auto text = m_read(key, k_link_max);
     if (!text) {
       r.kind = FindingKind::unreadable;
       r.problem =
@@ -400,42 +437,41 @@ class ListingScan {
     return r;
   }
 
-  // Takes a link from its key when its size is a link's; reads it otherwise, or when
-  // `always`.
-  void take_link(PendingLink& l, bool unverified_ok, bool always) {
-    const StoreObject& o = *l.object;
-    if (!always && !l.upper_case && static_cast<std::int64_t>(o.size) == k_link_size) {
-      l.read.exists = true;
-      l.read.digest = l.named;
-      l.read.unverified = unverified_ok;
-      l.read.mtime = o.mtime_ns / 1000000000;
-      l.read.mtime_ts = to_timespec(o.mtime_ns);
-      return;
+  // The key of a link of `repo` to read: its own when it has one, else the layout's.
+  static std::string link_key(const PendingRead& r, const std::string& repo) {
+    if (r.key) {
+      return *r.key;
     }
-    l.read = read_link_object(o);
+    switch (r.where) {
+      case LinkDir::revisions:
+        return layout::revision_link(repo, r.named);
+      case LinkDir::layers:
+        return layout::layer_link(repo, r.named);
+      default:
+        return layout::tag_index_entry_link(repo, r.tag, r.named);
+    }
   }
 
   void read_all() {
     std::vector<std::function<void()>> jobs;
     for (auto& [name, p] : m_repos) {
-      for (PendingLink& l : p.revisions) {
-        jobs.emplace_back([this, &l] { take_link(l, false, m_full); });
-      }
-      for (PendingLink& l : p.layers) {
-        jobs.emplace_back([this, &l] { take_link(l, false, m_full); });
+      for (PendingRead& r : p.reads) {
+        jobs.emplace_back(
+            [this, &r, &name] { r.read = read_link_object(link_key(r, name), r.mtime_ns); });
       }
       for (auto& [tag, t] : p.tags) {
-        if (t.current != nullptr) {
-          jobs.emplace_back([this, &t] { t.current_read = read_link_object(*t.current); });
-        }
-        for (PendingLink& l : t.history) {
-          jobs.emplace_back([this, &l] { take_link(l, false, m_full); });
+        if (t.has_current) {
+          jobs.emplace_back([this, &t, &name, &tag] {
+            t.current_read =
+                read_link_object(layout::tag_current_link(name, tag), t.current_mtime_ns);
+          });
         }
       }
       for (auto& [id, u] : p.uploads) {
-        if (u.startedat != nullptr) {
-          jobs.emplace_back([this, &u] {
-            auto text = m_read(u.startedat->key, 256);
+        if (u.has_startedat) {
+          jobs.emplace_back([this, &u, &name, &id] {
+            auto text =
+                m_read(layout::join(layout::upload_dir(name, id), layout::k_startedat), 256);
             if (text) {
               u.started = parse_rfc3339(*text);
             }
@@ -460,42 +496,42 @@ class ListingScan {
     return Link::k_absent | static_cast<std::uint32_t>(repo.absent.size() - 1);
   }
 
-  std::vector<Link> links_of(const Inventory& inv, Repository& repo,
-                             std::vector<PendingLink>& pending, LinkDir where) {
-    std::vector<Link> out;
-    out.reserve(pending.size());
+  // What reading the links that were read found, recorded on their Links.
+  void record_reads(Repository& repo, PendingRepo& p) {
     std::mutex owner_mutex;
-    for (PendingLink& l : pending) {
-      Link link;
-      link.mtime =
-          static_cast<std::uint32_t>(std::clamp<std::int64_t>(l.read.mtime, 0, UINT32_MAX));
-      seen(*l.object);
-      const std::string& key = l.object->key;
-      record_read(
-          l.read, l.named, where, link, repo, owner_mutex, [&] { return key; },
-          [&](FindingKind kind, std::string message) {
-            m_findings.push_back(
-                Finding{kind, Severity::error, key, repo.name, std::move(message)});
-          });
-      if (l.upper_case) {
+    for (PendingRead& r : p.reads) {
+      std::vector<Link>& links = r.where == LinkDir::revisions ? repo.revisions
+                                 : r.where == LinkDir::layers  ? repo.layers
+                                                               : p.tags[r.tag].history;
+      Link& link = links[r.index];
+      auto key = [&] { return link_key(r, repo.name); };
+      record_read(r.read, r.named, r.where, link, repo, owner_mutex, key,
+                  [&](FindingKind kind, std::string message) {
+                    m_findings.push_back(
+                        Finding{kind, Severity::error, key(), repo.name, std::move(message)});
+                  });
+      if (r.key) {
         link.set_problem();
-        m_findings.push_back(
-            Finding{FindingKind::unknown_entry, Severity::error, layout::parent(key), repo.name,
-                    "'" + layout::parent(key) + "' is not a link directory; kept"});
+        std::string dir = layout::parent(*r.key);
+        m_findings.push_back(Finding{FindingKind::unknown_entry, Severity::error, dir, repo.name,
+                                     "'" + dir + "' is not a link directory; kept"});
       }
-      link.ref = ref_of(inv, repo, l.named);
-      out.push_back(link);
     }
-    std::sort(out.begin(), out.end(), [](const Link& a, const Link& b) { return a.ref < b.ref; });
-    return out;
+    std::vector<PendingRead>().swap(p.reads);
   }
 
-  Tag tag_of(const Inventory& inv, Repository& repo, const std::string& name, PendingTag& t) {
+  static void sort_links(std::vector<Link>& links) {
+    std::sort(links.begin(), links.end(),
+              [](const Link& a, const Link& b) { return a.ref < b.ref; });
+  }
+
+  Tag tag_of(Repository& repo, const std::string& name, PendingTag& t) {
     Tag tag;
     tag.name = name;
-    tag.history = links_of(inv, repo, t.history, LinkDir::tag_history);
+    tag.history = std::move(t.history);
+    sort_links(tag.history);
     std::string tdir = layout::tag_dir(repo.name, name);
-    if (t.current == nullptr) {
+    if (!t.has_current) {
       m_findings.push_back(
           Finding{FindingKind::malformed_link, Severity::warning, tdir, repo.name,
                   "tag directory '" + tdir + "' has no current link; the tag does not resolve"});
@@ -505,24 +541,24 @@ class ListingScan {
     tag.has_current = true;
     tag.current = r.digest;
     tag.current_mtime = r.mtime;
-    tag.current_mtime_ns = t.current->mtime_ns;
-    seen(*t.current);
+    tag.current_mtime_ns = t.current_mtime_ns;
     if (!r.problem.empty()) {
       tag.current_problem = true;
       repo.tags_uncertain = true;
-      m_findings.push_back(
-          Finding{r.kind, Severity::error, t.current->key, repo.name,
-                  "link '" + t.current->key + "' " + r.problem + "; every revision is kept"});
+      std::string key = layout::tag_current_link(repo.name, name);
+      m_findings.push_back(Finding{r.kind, Severity::error, key, repo.name,
+                                   "link '" + key + "' " + r.problem + "; every revision is kept"});
     }
     return tag;
   }
 
-  Repository assemble(const Inventory& inv, PendingRepo& p) {
+  Repository assemble(PendingRepo& p) {
     Repository repo = std::move(p.repo);
-    repo.revisions = links_of(inv, repo, p.revisions, LinkDir::revisions);
-    repo.layers = links_of(inv, repo, p.layers, LinkDir::layers);
+    record_reads(repo, p);
+    sort_links(repo.revisions);
+    sort_links(repo.layers);
     for (auto& [name, t] : p.tags) {
-      repo.tags.push_back(tag_of(inv, repo, name, t));
+      repo.tags.push_back(tag_of(repo, name, t));
     }
     for (auto& [id, u] : p.uploads) {
       Upload up;
@@ -536,10 +572,10 @@ class ListingScan {
     return repo;
   }
 
-  const std::vector<StoreObject>& m_objects;  // sorted by key
-  const ObjectReader& m_read;
+  ObjectReader m_read;
   bool m_full;
-  std::set<std::string> m_shadowed;
+  Inventory m_inv;  // its blobs, once blobs_done()
+  bool m_blobs_done = false;
   std::set<std::string> m_reported;
   std::vector<Finding> m_findings;
   std::vector<Blob> m_blobs;
@@ -550,15 +586,120 @@ class ListingScan {
   std::string m_newest_path;
 };
 
-}  // namespace
+}  // namespace listing_detail
+
+ListingInventory::ListingInventory(ObjectReader read, const ScanOptions& options)
+    : m_scan(std::make_unique<listing_detail::ListingScan>(std::move(read), options)) {}
+
+ListingInventory::~ListingInventory() = default;
+
+void ListingInventory::take(std::vector<std::pair<StoreObject, bool>>& objects) {
+  std::lock_guard lock(m_mutex);
+  for (auto& [o, shadowed] : objects) {
+    listing_detail::Listed l;
+    static_cast<StoreObject&>(l) = std::move(o);
+    l.shadowed = shadowed;
+    m_scan->take(l);
+  }
+  objects.clear();
+}
+
+void ListingInventory::blobs_listed() {
+  std::lock_guard lock(m_mutex);
+  m_scan->blobs_done();
+}
+
+Inventory ListingInventory::finish(tbb::task_arena& arena, std::int64_t scan_started_ns) {
+  return m_scan->finish(arena, scan_started_ns);
+}
+
+// Keys come in order, so the keys below `K/` follow K, perhaps after others that start with K
+// (`K-x` sorts before `K/`). The stack holds the chain of keys each a prefix of the next; a
+// key leaves it, and is given to the inventory, once a later key shows nothing more can be
+// below it.
+void ListingInventory::Unit::push(Entry e) {
+  const std::string& key = e.object.key;
+  while (!m_stack.empty() &&
+         key.compare(0, m_stack.back().object.key.size(), m_stack.back().object.key) != 0) {
+    pop();
+  }
+  if (!m_stack.empty()) {
+    const std::string& top = m_stack.back().object.key;
+    if (key.size() > top.size() && key[top.size()] == '/') {
+      m_stack.back().shadowed = true;
+    }
+  }
+  m_stack.push_back(std::move(e));
+}
+
+void ListingInventory::Unit::pop() {
+  Entry& e = m_stack.back();
+  if (e.is_object) {
+    m_ready.emplace_back(std::move(e.object), e.shadowed);
+  }
+  m_stack.pop_back();
+  if (m_ready.size() >= 256) {
+    m_to.take(m_ready);
+  }
+}
+
+void ListingInventory::Unit::object(StoreObject o) {
+  push(Entry{std::move(o), true, false});
+}
+
+void ListingInventory::Unit::page(std::vector<StoreObject>& objects,
+                                  const std::vector<std::string>& prefixes) {
+  auto p = prefixes.begin();
+  for (StoreObject& o : objects) {
+    for (; p != prefixes.end() && *p < o.key; ++p) {
+      push(Entry{StoreObject{*p, 0, 0}, false, false});
+    }
+    object(std::move(o));
+  }
+  for (; p != prefixes.end(); ++p) {
+    push(Entry{StoreObject{*p, 0, 0}, false, false});
+  }
+}
+
+void ListingInventory::Unit::close() {
+  while (!m_stack.empty()) {
+    pop();
+  }
+  m_to.take(m_ready);
+}
+
+std::optional<std::string> single_key_of(std::string_view dir) {
+  auto c = listing_detail::components(dir);
+  std::size_t n = c.size();
+  if (n == 4 && c[0] == "blobs" && c[1] == layout::k_algorithm && parse_hex(c[3]) &&
+      c[2] == c[3].substr(0, 2)) {
+    return layout::join(dir, layout::k_data);
+  }
+  if (n < 4 || c[0] != "repositories" || c[n - 2] != layout::k_algorithm || !parse_hex(c[n - 1])) {
+    return std::nullopt;
+  }
+  bool layer = c[n - 3] == layout::k_layers;
+  bool revision = n >= 5 && c[n - 3] == layout::k_revisions && c[n - 4] == layout::k_manifests;
+  bool tag_index = n >= 7 && c[n - 3] == layout::k_index && c[n - 5] == layout::k_tags &&
+                   c[n - 6] == layout::k_manifests;
+  if (layer || revision || tag_index) {
+    return layout::join(dir, layout::k_link);
+  }
+  return std::nullopt;
+}
 
 Inventory inventory_from_listing(const std::vector<StoreObject>& objects, const ObjectReader& read,
                                  tbb::task_arena& arena, const ScanOptions& options,
                                  std::int64_t scan_started_ns) {
   assert(std::is_sorted(objects.begin(), objects.end(),
                         [](const StoreObject& a, const StoreObject& b) { return a.key < b.key; }));
-  ListingScan scan(objects, read, options);
-  return scan.run(arena, scan_started_ns);
+  ListingInventory inv(read, options);
+  ListingInventory::Unit unit(inv);
+  for (const StoreObject& o : objects) {
+    unit.object(o);
+  }
+  unit.close();
+  return inv.finish(arena, scan_started_ns);
 }
 
 }  // namespace regsweep
