@@ -3,12 +3,15 @@
  * on one thread, and prints how many of each. Nothing is parsed beyond the link text, nothing
  * is planned: a tool that reads no less cannot be faster than this on the same disk.
  *
+ * With --list-blobs it also lists every blob prefix directory (getdents, no stat): the fairer
+ * floor, the least any collector must do to know which blobs exist at all.
+ *
  * With --calls it also makes the other system calls a regsweep dry run makes to look at
  * everything it reports on: a stat of every blob's data and of every layer link, and a read
  * of every tag history link. Still one thread, nothing parsed or planned: how the kernel's
  * cost of those calls alone grows with the tree.
  *
- * usage: floor [--calls] <root>    (the registry's rootdirectory; reads <root>/docker/registry/v2)
+ * usage: floor [--list-blobs | --calls] <root>    (the registry's rootdirectory; reads <root>/docker/registry/v2)
  * Built and run by bench/run.sh. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -21,8 +24,9 @@
 
 enum { HEX = 64, LINK = 7 + HEX };
 
-static long n_tags, n_revisions, n_manifests, n_bytes, n_stats, n_history;
-static int calls; /* --calls */
+static long n_tags, n_revisions, n_manifests, n_bytes, n_stats, n_history, n_listed;
+static int calls;      /* --calls */
+static int list_blobs; /* --list-blobs */
 
 /* Manifests already read: an open-addressing set of 64-hex-digit names. */
 static char (*seen)[HEX];
@@ -128,6 +132,12 @@ static void stat_leaf(int dirfd, const char *hex, const char *leaf) {
 
 static void blob(int prefix_fd, const char *hex) { stat_leaf(prefix_fd, hex, "data"); }
 static void prefix(int blobs_fd, const char *name) { each(blobs_fd, name, blob); }
+static void listed(int prefix_fd, const char *hex) {
+  (void)prefix_fd;
+  (void)hex;
+  ++n_listed;
+}
+static void list_prefix(int blobs_fd, const char *name) { each(blobs_fd, name, listed); }
 static void layer(int layers_fd, const char *hex) { stat_leaf(layers_fd, hex, "link"); }
 
 static void history(int index_fd, const char *hex) {
@@ -174,8 +184,9 @@ static void walk(int parent_fd, const char *name) {
 
 int main(int argc, char **argv) {
   calls = argc == 3 && strcmp(argv[1], "--calls") == 0;
-  if (argc != 2 + calls) {
-    fprintf(stderr, "usage: floor [--calls] <root>\n");
+  list_blobs = argc == 3 && strcmp(argv[1], "--list-blobs") == 0;
+  if (argc != 2 + calls + list_blobs) {
+    fprintf(stderr, "usage: floor [--list-blobs | --calls] <root>\n");
     return 2;
   }
   char path[4096];
@@ -188,9 +199,15 @@ int main(int argc, char **argv) {
   if (calls) {
     each(v2, "blobs/sha256", prefix);
   }
+  if (list_blobs) {
+    each(v2, "blobs/sha256", list_prefix);
+  }
   each(v2, "repositories", walk);
   printf("floor: %ld tags, %ld revisions, %ld manifests (%ld bytes) read\n", n_tags,
          n_revisions, n_manifests, n_bytes);
+  if (list_blobs) {
+    printf("listed: %ld blob directories (getdents, no stat)\n", n_listed);
+  }
   if (calls) {
     printf("calls: %ld blob data and layer links stat'ed, %ld tag history links read\n",
            n_stats, n_history);

@@ -165,6 +165,7 @@ for shape in $SHAPES; do
     measure "$shape" rs2 warm "$m" "$R" gc --dry-run "$dir/config.yml"
   fi
   measure "$shape" floor warm "$m" "$W/floor" "$dir/tree"
+  measure "$shape" floorl warm "$m" "$W/floor" --list-blobs "$dir/tree"
   if [ "$can_drop" = 1 ]; then
     measure "$shape" upc cold "$n" "$UP" garbage-collect --dry-run "$dir/config.yml"
     measure "$shape" rsc cold "$m" "$R" gc --dry-run "$dir/config.yml"
@@ -261,6 +262,8 @@ out=${OUT:-docs/performance.md}
   echo "The floor (\`bench/floor.c\`) reads every tag's current link, every revision link and"
   echo "every manifest they name, once each, on one thread, and nothing else: no blob list, no"
   echo "layer links, no tag history, no plan. It is the least reading any dry run must do."
+  echo "\`floor --list-blobs\` also lists every blob prefix directory (getdents, no stat): the"
+  echo "fairer floor, the least any collector must do to know which blobs exist."
   echo "\`floor --calls\` also stats every blob's \`data\` and every layer link and reads every tag"
   echo "history link, as regsweep does to look at everything it reports on: the same lookups and"
   echo "reads as a regsweep dry run, on one thread, with no parsing or planning."
@@ -286,6 +289,7 @@ out=${OUT:-docs/performance.md}
     row "$shape" "**regsweep \`gc --dry-run -m\`**, warm" rsm upm
     row "$shape" "regsweep \`du\`, warm" du up
     row "$shape" "floor (\`bench/floor.c\`), warm" floor up
+    row "$shape" "fairer floor \`--list-blobs\` (and every blob listed), warm" floorl up
     row "$shape" "floor \`--calls\` (regsweep's lookups and reads), warm" fcalls up
     row "$shape" "upstream \`garbage-collect --dry-run\`, cold" upc
     row "$shape" "**regsweep \`gc --dry-run\`**, cold" rsc upc
@@ -313,7 +317,7 @@ out=${OUT:-docs/performance.md}
     fi
     if [ -n "${res["$shape floor"]:-}" ]; then
       echo
-      echo "regsweep's dry run takes $(ratio "$shape" rs floor) the floor's wall time warm$([ -n "${res["$shape floorc"]:-}" ] && echo ", $(ratio "$shape" rsc floorc) cold")."
+      echo "regsweep's dry run takes $(ratio "$shape" rs floor) the floor's wall time warm$([ -n "${res["$shape floorc"]:-}" ] && echo ", $(ratio "$shape" rsc floorc) cold")$([ -n "${res["$shape floorl"]:-}" ] && echo "; $(ratio "$shape" rs floorl) the fairer floor's warm")."
     fi
     if [ -n "${res["$shape sys_up"]:-}" ]; then
       echo
