@@ -86,8 +86,9 @@ bool might_delete(const Inventory& inventory, const MarkResult& marks, std::size
 }  // namespace
 
 Result<Collection> plan_gc(Store& store, const GcOptions& options, tbb::task_arena& arena) {
-  // Stage 1, the graph. Layer links are only stat'ed: their paths name their digests. The
-  // few a plan might delete are read in stage 3, so that a damaged one is reported and kept.
+  // Stage 1, the graph. Layer links are taken from their directories' names, not even
+  // stat'ed (scan.hpp). Those a plan might delete, or whose blob it might, are read in stage
+  // 3, so that a damaged one is reported and kept and a young one keeps its blob.
   const Grace& grace = options.grace;
   GraphOptions graph_options;
   graph_options.scan.read_layer_links = false;
@@ -107,7 +108,7 @@ Result<Collection> plan_gc(Store& store, const GcOptions& options, tbb::task_are
                            .delete_orphan_signatures = options.delete_orphan_signatures};
   // The same marking without a grace period: what it does not keep and the grace period does
   // was kept for being young. When nothing is young, the two are the same.
-  const bool young = anything_young(c.inventory, grace);
+  bool young = anything_young(c.inventory, grace);
   MarkOptions ageless = mark_options;
   ageless.grace = Grace();
   auto mark_all = [&](MarkResult& marks, std::optional<MarkResult>& ageless_marks) {
@@ -118,16 +119,20 @@ Result<Collection> plan_gc(Store& store, const GcOptions& options, tbb::task_are
   };
   std::optional<MarkResult> ageless_marks;
   mark_all(c.marks, ageless_marks);
-  // Stage 3, verifying: the layer links either marking could delete are read now (the scan
-  // only stat'ed them). One naming another digest than its directory is a finding, and what
-  // it names is kept: the marking is redone.
+  // Stage 3, verifying: the layer links either marking could delete, or whose blob it could
+  // delete, are read now (the scan took them from their names, as old: marking without them
+  // keeps less, so this is every link that can matter). One naming another digest than its
+  // directory is a finding, and what it names is kept; one that is young keeps its blob:
+  // either way the marking is redone.
   Verified verified =
       store.verify_layer_links(c.inventory, arena, [&](std::size_t r, const Link& l) {
         return might_delete(c.inventory, c.marks, r, l) ||
                (ageless_marks && might_delete(c.inventory, *ageless_marks, r, l));
       });
-  if (verified.other_targets) {
-    mark_all(c.marks, ageless_marks);  // what those links name is kept where all layers are
+  bool young_link = grace.young(verified.newest_mtime);
+  if (verified.other_targets || young_link) {
+    young = young || young_link;
+    mark_all(c.marks, ageless_marks);
   }
   c.findings = std::move(graph->findings);
   c.findings.insert(c.findings.end(), verified.findings.begin(), verified.findings.end());

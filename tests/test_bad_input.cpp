@@ -172,14 +172,17 @@ std::vector<BadCase> cases() {
                                         layout::layer_link("bad", s.untagged_layer)};
       },
       false, false, false});
+  // A garbage layer link whose blob a live manifest keeps decides nothing: it is fsck's
+  // finding (AGarbageLayerLinkThatDecidesNothingIsFscksFinding), not gc's. One gc would
+  // delete is gc's.
   out.push_back(BadCase{
-      "layer link garbage",
+      "layer link garbage, unreferenced",
       [](Sample& s) {
-        s.reg.write(layout::layer_link("bad", s.untagged_layer), corpus("link-garbage"));
+        s.reg.write(layout::layer_link("bad", s.loose_layer), corpus("link-garbage"));
       },
-      "malformed-link", [](const Sample& s) { return layout::layer_link("bad", s.untagged_layer); },
+      "malformed-link", [](const Sample& s) { return layout::layer_link("bad", s.loose_layer); },
       [](const Sample& s) {
-        return std::vector<std::string>{layout::layer_link("bad", s.untagged_layer)};
+        return std::vector<std::string>{layout::layer_link("bad", s.loose_layer)};
       }});
   for (const char* f :
        {"manifest-truncated.json", "manifest-unknown-mediatype.json", "manifest-non-utf8.json",
@@ -330,6 +333,27 @@ void run_case(const BadCase& c) {
   } else {
     EXPECT_TRUE(s.reg.has_blob(s.orphan2));
   }
+}
+
+// gc reports what its decisions depend on, fsck everything (docs/safety.md): a garbage layer
+// link whose blob a live manifest keeps is not read by gc, and is kept; fsck reports it.
+TEST(BadInput, AGarbageLayerLinkThatDecidesNothingIsFscksFinding) {
+  Sample s;
+  std::string link = layout::layer_link("bad", s.untagged_layer);
+  s.reg.write(link, corpus("link-garbage"));
+  Outcome gc = run_gc(s, false, false);
+  EXPECT_EQ(gc.exit_code, 0);
+  EXPECT_TRUE(gc.findings.empty());
+  EXPECT_TRUE(s.reg.exists(link));
+  EXPECT_TRUE(s.reg.has_blob(s.untagged_layer));
+  std::string report = s.reg.root() + "/fsck.json";
+  std::string cmd = std::string("'") + REGSWEEP_BIN + "' fsck --root '" + s.reg.root() +
+                    "' -q --json >'" + report + "' 2>/dev/null";
+  int status = std::system(cmd.c_str());
+  EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 3);
+  std::ifstream in(report);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find(link), std::string::npos) << text;
 }
 
 TEST(BadInput, EveryCaseIsReportedKeepsWhatItProtectsAndTheRestIsCollected) {

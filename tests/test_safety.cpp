@@ -60,6 +60,26 @@ TEST(Grace, YoungBlobsAndWhatYoungLinksNameAreKept) {
   EXPECT_TRUE(now.kept_young.empty());
 }
 
+// A cross-repository mount in progress: an old blob, linked into a repository within the
+// grace period, no manifest yet. gc does not stat layer links it need not decide on; this one
+// it must, since only its time keeps the blob.
+TEST(Grace, AYoungLayerLinkToAnOldBlobKeepsIt) {
+  test::TempRegistry reg;
+  reg.tag("r", "v", reg.put_image("r", {reg.put_layer("r", "live")}));
+  Digest mounted = reg.put_layer("source", "mounted layer");
+  reg.remove("repositories/source");
+  reg.backdate(layout::blob_dir(mounted), 2 * 3600);
+  reg.link_layer("target", mounted);  // the mount, now
+
+  Collection c = test::plan(reg, with_grace(3600));
+  EXPECT_FALSE(deletes_blob(c, mounted));
+  EXPECT_TRUE(planned(c, ActionKind::layer_link).empty());
+  EXPECT_TRUE(std::any_of(c.kept_young.begin(), c.kept_young.end(),
+                          [&](const Action& a) { return a.digest == mounted; }));
+  Collection now = test::plan(reg, with_grace(0));
+  EXPECT_TRUE(deletes_blob(now, mounted));
+}
+
 TEST(Grace, AYoungManifestKeepsWhatItReferencesEvenWithoutLinks) {
   test::TempRegistry reg;
   Digest layer = reg.put_layer("r", "its layer");

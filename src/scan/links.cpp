@@ -102,54 +102,6 @@ LinkRead read_link(int dirfd, const char* rel) {
   return out;
 }
 
-// Reads a link file that stat_link found to be a regular file of a link's size: open, one
-// read, close, where read_link also fstats (the three calls read_link's four were before the
-// scan stat'ed). A regular file's short read is its end; a file that is no longer regular
-// fails to read or to parse, and is reported.
-LinkRead reread_link(int dirfd, const char* rel) {
-  LinkRead out;
-  int fd = open_link(dirfd, rel, out);
-  if (fd < 0) {
-    return out;
-  }
-  fs::Fd file(fd);
-  char buf[k_link_max];
-  ssize_t n = 0;
-  do {
-    n = ::read(fd, buf, sizeof(buf));
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    out.kind = FindingKind::unreadable;
-    out.problem = std::string("cannot be read: ") + std::strerror(errno);
-    return out;
-  }
-  if (static_cast<std::size_t>(n) == sizeof(buf)) {
-    out.problem = "is too large to be a link";
-    return out;
-  }
-  parse_into(out, std::string_view(buf, static_cast<std::size_t>(n)));
-  return out;
-}
-
-// Takes a link's type, size and time without reading it. A regular file of exactly a link's
-// size is taken to name `named`, its directory's digest, and marked unverified; anything else
-// (absent, a symbolic link, unreadable, another size) is read as read_link would, so that
-// its problem is reported by the scan itself.
-LinkRead stat_link(int dirfd, const char* rel, const Digest& named) {
-  struct stat st {};
-  if (::fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
-      st.st_size != k_link_size) {
-    return read_link(dirfd, rel);
-  }
-  LinkRead out;
-  out.exists = true;
-  out.digest = named;
-  out.unverified = true;
-  out.mtime = st.st_mtim.tv_sec;
-  out.mtime_ts = st.st_mtim;
-  return out;
-}
-
 // Counts the regular files below a directory (never following links), with their total size
 // and newest modification time. Used for uploads and tag directories, which are small.
 TreeStats tree_stats(int dirfd, int depth) {

@@ -41,7 +41,7 @@ struct LinkRead {
   FindingKind kind = FindingKind::malformed_link;
   std::int64_t mtime = 0;
   struct timespec mtime_ts {};
-  bool unverified = false;  // stat'ed, not read: `digest` is the directory's (stat_link)
+  bool unverified = false;  // not read: `digest` is the directory's
 };
 
 // The digest a link's text names, or why it names none.
@@ -54,20 +54,8 @@ int open_link(int dirfd, const char* rel, LinkRead& out);
 // Reads `<dirfd>/<rel>` as a link file without following a final symbolic link.
 LinkRead read_link(int dirfd, const char* rel);
 
-// Reads a link file that stat_link found to be a regular file of a link's size: open, one
-// read, close, where read_link also fstats (the three calls read_link's four were before the
-// scan stat'ed). A regular file's short read is its end; a file that is no longer regular
-// fails to read or to parse, and is reported.
-LinkRead reread_link(int dirfd, const char* rel);
-
 // What the registry writes to a link file: "sha256:" and 64 hex digits, nothing else.
 inline constexpr std::int64_t k_link_size = 71;
-
-// Takes a link's type, size and time without reading it. A regular file of exactly a link's
-// size is taken to name `named`, its directory's digest, and marked unverified; anything else
-// (absent, a symbolic link, unreadable, another size) is read as read_link would, so that
-// its problem is reported by the scan itself.
-LinkRead stat_link(int dirfd, const char* rel, const Digest& named);
 
 // `<hex>/<leaf>` for a 64-digit directory name and a 4-letter leaf (`link`, `data`), built on
 // the stack: the scan builds one for each of a registry's millions of blobs and links. Only

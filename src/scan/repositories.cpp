@@ -180,11 +180,10 @@ std::optional<std::pair<fs::Fd, std::vector<fs::DirEntry>>> Scanner::open_links(
 std::vector<Link> Scanner::read_links(int parent_fd, const std::string& path, Repository& owner,
                                       bool missing_ok, bool& unreadable, LinkDir where) {
   const std::string& repo = owner.name;
-  std::vector<Link> links;
   std::string apath = layout::join(path, layout::k_algorithm);
   auto opened = open_links(parent_fd, apath, repo, missing_ok, unreadable, where);
   if (!opened) {
-    return links;
+    return {};
   }
   auto& [dir, entries] = *opened;
   // Each entry is read on its own: a repository with tens of thousands of layers must not
@@ -217,10 +216,16 @@ std::vector<Link> Scanner::read_links(int parent_fd, const std::string& path, Re
               "'" + epath() + "' is not a link directory; kept");
       return;
     }
+    if (where == LinkDir::layers && !m_options.read_layer_links) {
+      // Taken from its directory's name, unexamined (not even its time, which stays 0): it is
+      // looked at only if a plan might delete it or its blob (verify_layer_links).
+      named[i] = *digest;
+      link.set_unverified(true);
+      keep[i] = 1;
+      return;
+    }
     HexLeaf rel(e.name, layout::k_link);
-    LinkRead r = where == LinkDir::layers && !m_options.read_layer_links
-                     ? stat_link(dir.get(), rel.c_str(), *digest)
-                     : read_link(dir.get(), rel.c_str());
+    LinkRead r = read_link(dir.get(), rel.c_str());
     auto lpath = [&] { return layout::join(epath(), layout::k_link); };
     if (!r.exists) {
       // What the registry's own DELETE leaves behind: the link file goes, its directory
@@ -244,6 +249,13 @@ std::vector<Link> Scanner::read_links(int parent_fd, const std::string& path, Re
   if (any_unreadable.load()) {
     unreadable = true;
   }
+  return kept_links(owner, found, keep, named);
+}
+
+std::vector<Link> Scanner::kept_links(Repository& owner, std::vector<Link>& found,
+                                      const std::vector<std::uint8_t>& keep,
+                                      const std::vector<Digest>& named) {
+  std::vector<Link> links;
   links.reserve(static_cast<std::size_t>(std::count(keep.begin(), keep.end(), 1)));
   for (std::size_t i = 0; i < found.size(); ++i) {
     if (keep[i] != 0) {

@@ -121,6 +121,10 @@ class Scanner {
   // Reads `<dir>/<hex>/link` entries of a sha256 link directory (revisions, layers, history).
   std::vector<Link> read_links(int parent_fd, const std::string& path, Repository& owner,
                                bool missing_ok, bool& unreadable, LinkDir where);
+  // The links `keep` selects of those found, with their blobs, sorted by blob.
+  std::vector<Link> kept_links(Repository& owner, std::vector<Link>& found,
+                               const std::vector<std::uint8_t>& keep,
+                               const std::vector<Digest>& named);
 
   // A link's reference to the digest its directory names: the blob's index, or a new entry
   // in the repository's list of absent digests.

@@ -1,7 +1,13 @@
-// Reading, after marking, the layer links a scan only stat'ed: those a plan might delete.
+// Reading, after marking, the layer links a scan took from their names: those a plan might
+// delete, or whose blob it might.
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <string>
 
 #include <oneapi/tbb/enumerable_thread_specific.h>
 #include <oneapi/tbb/parallel_for.h>
@@ -15,10 +21,51 @@ namespace regsweep {
 
 using namespace scan_detail;  // NOLINT(google-build-using-namespace): the scan's own helpers
 
+namespace {
+
+// A link directory without its link file, as the scan would have looked into it: nothing in
+// it (what the registry's own delete leaves: untidy), only leftovers of interrupted writes,
+// or something else (a finding; the directory is kept).
+void inspect_linkless(int layers_fd, const std::string& hex, const std::string& path,
+                      const std::string& repo, std::vector<Leftover>& leftovers,
+                      std::vector<Finding>& findings) {
+  auto dir = fs::open_dir(layers_fd, hex);
+  auto entries = dir ? fs::list_dir(dir->get()) : Result<std::vector<fs::DirEntry>>(dir.error());
+  if (!entries) {
+    findings.push_back(
+        Finding{FindingKind::unreadable, Severity::error, path, repo,
+                "cannot list directory '" + path + "': " + entries.error().reason() + "; kept"});
+    return;
+  }
+  std::vector<Leftover> found;
+  for (const fs::DirEntry& e : *entries) {
+    struct stat st {};
+    if (e.type != fs::EntryType::file || !layout::is_temp_leftover(e.name) ||
+        ::fstatat(dir->get(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      findings.push_back(
+          Finding{FindingKind::unknown_entry, Severity::error, path, repo,
+                  "link directory '" + path + "' has no link file but holds other entries; kept"});
+      return;
+    }
+    found.push_back(
+        Leftover{Leftover::Kind::temp_file, layout::join(path, e.name), repo, st.st_mtim.tv_sec});
+  }
+  if (entries->empty()) {
+    struct stat st {};
+    ::fstat(dir->get(), &st);
+    found.push_back(Leftover{Leftover::Kind::empty_dir, path, repo, st.st_mtim.tv_sec});
+  }
+  leftovers.insert(leftovers.end(), found.begin(), found.end());
+}
+
+}  // namespace
+
 Verified verify_layer_links(int v2_fd, Inventory& inventory, tbb::task_arena& arena,
                             const std::function<bool(std::size_t, const Link&)>& wanted) {
   tbb::enumerable_thread_specific<std::vector<Finding>> findings;
+  tbb::enumerable_thread_specific<std::vector<Leftover>> leftovers;
   std::atomic<bool> other_targets{false};
+  std::atomic<std::int64_t> newest{0};
   arena.execute([&] {
     tbb::parallel_for(std::size_t{0}, inventory.repositories.size(), [&](std::size_t r) {
       Repository& repo = inventory.repositories[r];
@@ -35,6 +82,7 @@ Verified verify_layer_links(int v2_fd, Inventory& inventory, tbb::task_arena& ar
           layout::join(layout::repo_dir(repo.name), layout::k_layers), layout::k_algorithm);
       auto dir = fs::open_dir(v2_fd, dir_path);
       std::mutex owner_mutex;  // guards repo.other_targets
+      std::vector<std::uint8_t> gone(todo.size(), 0);
       // In parallel within a repository too: one may hold most of the links to read.
       for_each_index(todo.size(), 64, [&](std::size_t k) {
         Link& link = repo.layers[todo[k]];
@@ -46,12 +94,17 @@ Verified verify_layer_links(int v2_fd, Inventory& inventory, tbb::task_arena& ar
           got.kind = FindingKind::unreadable;
           got.problem = "cannot be read: " + dir.error().reason();
         } else {
-          got = reread_link(dir->get(), HexLeaf(named.hex(), layout::k_link).c_str());
+          got = read_link(dir->get(), HexLeaf(named.hex(), layout::k_link).c_str());
           if (!got.exists) {
-            got.exists = true;
-            got.kind = FindingKind::unreadable;
-            got.problem = "was there when the scan began and is gone now";
+            gone[k] = 1;  // no link: an empty link directory, or one whose link went since
+            inspect_linkless(dir->get(), named.hex(), layout::layer_link_dir(repo.name, named),
+                             repo.name, leftovers.local(), findings.local());
+            return;
           }
+        }
+        link.mtime = static_cast<std::uint32_t>(std::clamp<std::int64_t>(got.mtime, 0, UINT32_MAX));
+        for (std::int64_t seen = newest.load();
+             got.mtime > seen && !newest.compare_exchange_weak(seen, got.mtime);) {
         }
         record_read(got, named, LinkDir::layers, link, repo, owner_mutex, lpath,
                     [&](FindingKind kind, std::string message) {
@@ -62,13 +115,25 @@ Verified verify_layer_links(int v2_fd, Inventory& inventory, tbb::task_arena& ar
           other_targets.store(true);
         }
       });
+      // No link file: no link. A link that went since the scan is the guard's business.
+      for (std::size_t k = todo.size(); k-- > 0;) {
+        if (gone[k] != 0) {
+          repo.layers.erase(repo.layers.begin() + static_cast<std::ptrdiff_t>(todo[k]));
+        }
+      }
     });
   });
   Verified out;
   for (auto& v : findings) {
     out.findings.insert(out.findings.end(), v.begin(), v.end());
   }
+  for (auto& v : leftovers) {
+    inventory.leftovers.insert(inventory.leftovers.end(), v.begin(), v.end());
+  }
+  std::sort(inventory.leftovers.begin(), inventory.leftovers.end(),
+            [](const Leftover& a, const Leftover& b) { return a.path < b.path; });
   out.other_targets = other_targets.load();
+  out.newest_mtime = newest.load();
   return out;
 }
 
