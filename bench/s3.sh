@@ -11,6 +11,9 @@
 #   UPSTREAM="10k:10"          shape:delay pairs on which upstream runs too (a run there takes
 #                              tens of minutes: upstream makes one request after another)
 #   RUNS=3                     timed runs of regsweep's commands (the median is reported)
+#   UPSTREAM_RESULTS=FILE      upstream's figures from an earlier run on the same trees, lines
+#                              "SHAPE DELAY up-d|up-m WALL_S RSS_KB REQUESTS", used instead of
+#                              running upstream for those pairs (the page says so)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
@@ -22,6 +25,7 @@ SHAPES=${SHAPES:-"10k 100k"}
 DELAYS=${DELAYS:-"0 10"}
 UPSTREAM=${UPSTREAM:-"10k:10"}
 RUNS=${RUNS:-3}
+UPSTREAM_RESULTS=${UPSTREAM_RESULTS:-}
 RS=$TOP/build/regsweep
 declare -A GEN=(
   [10k]="--repos 35 --images 40 --tags 10 --shared 200"
@@ -113,14 +117,24 @@ for shape in $SHAPES; do
     "$RS" gc --dry-run --min-age 0 "$cfg" 2>/dev/null | sed -n 's/^blob eligible for deletion: //p' | sort >"$W/$shape-$d.rs-d.blobs"
   done
   # Peak memory on the same tree on disk, for the per-blob comparison.
-  /usr/bin/time -f "%e %M" -o "$W/time.out" "$RS" gc --dry-run -m --min-age 0 -q --root "$W/$shape/tree" >/dev/null 2>&1 || true
-  echo "$shape disk rs-m-disk $(tail -1 "$W/time.out") 0" >>"$W/results"
+  for _ in $(seq "$RUNS"); do
+    for c in d m; do
+      /usr/bin/time -f "%e %M" -o "$W/time.out" "$RS" gc --dry-run $([ $c = m ] && echo -m) --min-age 0 -q --root "$W/$shape/tree" >/dev/null 2>&1 || true
+      echo "$shape disk rs-$c-disk $(tail -1 "$W/time.out") 0" >>"$W/results"
+    done
+  done
 done
+if [ -n "$UPSTREAM_RESULTS" ]; then
+  grep -E '^[^ ]+ [^ ]+ up-[dm] ' "$UPSTREAM_RESULTS" >>"$W/results"
+fi
 # Upstream last: its runs take the longest.
 for pair in $UPSTREAM; do
   shape=${pair%%:*}
   d=${pair##*:}
   cfg=$W/$shape-$d.yml
+  if grep -qE "^$shape $d up-d " "$W/results"; then
+    continue  # from UPSTREAM_RESULTS
+  fi
   timed "$shape" "$d" up-d docker-registry garbage-collect --dry-run "$cfg"
   sed -n 's/^blob eligible for deletion: //p' "$W/out.txt" | sort >"$W/$shape-$d.up-d.blobs"
   timed "$shape" "$d" up-m docker-registry garbage-collect --dry-run -m "$cfg"
@@ -133,6 +147,37 @@ median() {
 }
 ratio() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN{printf "%.0f×", a / b}' || echo "–"; }
 
+# Peak RSS on S3 (no added latency) and on disk, per blob, and per blob added from the
+# smallest tree to the largest: the part that grows with the registry.
+rss_table() {
+  local first last
+  first=${SHAPES%% *}
+  last=${SHAPES##* }
+  echo "## Peak memory"
+  echo
+  echo "Peak RSS (median of $RUNS runs), S3 with no added latency, and the same tree on disk:"
+  echo
+  echo "| command | tree | S3 KiB | S3 bytes/blob | disk KiB | disk bytes/blob |"
+  echo "|---|---|---|---|---|---|"
+  for c in d m; do
+    for shape in $SHAPES; do
+      s=$(median "$shape" "${DELAYS%% *}" "rs-$c" 5)
+      k=$(median "$shape" disk "rs-$c-disk" 5)
+      echo "| \`gc --dry-run$([ $c = m ] && echo ' -m')\` | $shape | $s | $(awk -v r="$s" -v b="${BLOBS[$shape]}" 'BEGIN{printf "%.0f", r * 1024 / b}') | $k | $(awk -v r="$k" -v b="${BLOBS[$shape]}" 'BEGIN{printf "%.0f", r * 1024 / b}') |"
+    done
+    if [ "$first" != "$last" ]; then
+      local s0 s1 k0 k1 n
+      s0=$(median "$first" "${DELAYS%% *}" "rs-$c" 5)
+      s1=$(median "$last" "${DELAYS%% *}" "rs-$c" 5)
+      k0=$(median "$first" disk "rs-$c-disk" 5)
+      k1=$(median "$last" disk "rs-$c-disk" 5)
+      n=$((BLOBS[$last] - BLOBS[$first]))
+      echo "| \`gc --dry-run$([ $c = m ] && echo ' -m')\` | each blob from $first to $last | $((s1 - s0)) | $(awk -v a="$s0" -v b="$s1" -v n="$n" 'BEGIN{printf "%.0f", (b - a) * 1024 / n}') | $((k1 - k0)) | $(awk -v a="$k0" -v b="$k1" -v n="$n" 'BEGIN{printf "%.0f", (b - a) * 1024 / n}') |"
+    fi
+  done
+  echo
+}
+
 out=docs/performance-s3.md
 {
   echo "# Performance on object storage"
@@ -144,6 +189,11 @@ out=docs/performance-s3.md
   echo "(the shapes of bench/run.sh), loaded with \`regsweep_s3load\`. regsweep runs with"
   echo "\`--min-age 0\` (the objects were just uploaded; upstream has no grace period) and its"
   echo "default 64 requests in flight; the median of $RUNS runs. Upstream ran once where shown."
+  if [ -n "$UPSTREAM_RESULTS" ]; then
+    echo "Upstream's figures for $(awk '$3 ~ /^up-/ {print $1 " at " $2 " ms"}' "$UPSTREAM_RESULTS" | sort -u | paste -sd, | sed 's/,/, /g')"
+    echo "come from \`$(basename "$UPSTREAM_RESULTS")\`, measured with this script's proxy on the same"
+    echo "trees loaded the same way, on $(date -u -r "$UPSTREAM_RESULTS" +%Y-%m-%d); see its notes below."
+  fi
   echo
   for shape in $SHAPES; do
     echo "## ${shape} blobs: ${BLOBS[$shape]} blobs, ${OBJECTS[$shape]} objects"
@@ -182,10 +232,6 @@ out=docs/performance-s3.md
         done
       done
     done
-    rss_s3=$(median "$shape" "${DELAYS%% *}" rs-m 5)
-    rss_disk=$(median "$shape" disk rs-m-disk 5)
-    echo "Peak RSS of \`gc --dry-run -m\`: ${rss_s3} KiB on S3 ($(awk -v r="$rss_s3" -v b="${BLOBS[$shape]}" 'BEGIN{printf "%.2f", r * 1024 / b}') bytes per blob),"
-    echo "${rss_disk} KiB for the same tree on disk ($(awk -v r="$rss_disk" -v b="${BLOBS[$shape]}" 'BEGIN{printf "%.2f", r * 1024 / b}') bytes per blob)."
     for d in $DELAYS; do
       if [ -f "$W/$shape-$d.up-d.blobs" ]; then
         if cmp -s "$W/$shape-$d.up-d.blobs" "$W/$shape-$d.rs-d.blobs"; then
@@ -197,6 +243,7 @@ out=docs/performance-s3.md
     done
     echo
   done
+  rss_table
   echo "Raw results (shape, delay, command, wall s, peak RSS KiB, requests):"
   echo
   echo '```'
