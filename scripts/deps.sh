@@ -4,7 +4,8 @@
 # skopeo, jq, curl, bc), the fuzzers (clang), the format and lint checks (clang-format,
 # clang-tidy), the metrics check (promtool, from prometheus) and the packaging checks
 # (lintian, bash-completion, man-db, systemd-analyze, a static busybox for the bundle's
-# chroot) and the object-storage test bed (Ceph's radosgw, mon and osd: scripts/radosgw.sh).
+# chroot), the object-storage test bed (Ceph's radosgw, mon and osd: scripts/radosgw.sh) and
+# a headless browser with a font for the HTML report's test (chromium, fonts-dejavu-core).
 # Uses
 # apt-get as root, or through sudo.
 set -euo pipefail
@@ -15,7 +16,8 @@ pkgs=(cmake g++ make pkg-config libboost-filesystem-dev libboost-program-options
 if [ "$what" = test ]; then
   pkgs+=(docker-registry skopeo jq curl tar gzip findutils bc util-linux python3 clang
     libclang-rt-14-dev clang-format clang-tidy git prometheus lintian bash-completion
-    busybox-static man-db systemd binutils radosgw ceph-mon ceph-osd ceph-common)
+    busybox-static man-db systemd binutils radosgw ceph-mon ceph-osd ceph-common chromium
+    fonts-dejavu-core)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,4 +1,5 @@
-// `regsweep du`: disk usage per repository, as a table, CSV, JSON or a Prometheus textfile.
+// `regsweep du`: disk usage per repository, as a table, CSV, JSON, a Prometheus textfile or
+// an HTML page.
 // Read-only; no lock.
 
 #include <unistd.h>
@@ -20,6 +21,7 @@
 
 #include "options.hpp"
 #include "output.hpp"
+#include "regsweep/html_report.hpp"
 #include "regsweep/json_writer.hpp"
 #include "regsweep/timeutil.hpp"
 #include "regsweep/usage.hpp"
@@ -234,6 +236,7 @@ struct DuArgs {
   TreeArgs tree;
   std::string sort_by = "logical";
   std::string prometheus;
+  std::string html;
   std::int64_t min_age = 0;
   int top = 0;
   bool bytes = false;
@@ -255,6 +258,9 @@ std::optional<int> parse_du(const std::vector<std::string>& args, DuArgs& out) {
       ("csv", po::bool_switch(&out.csv), "CSV on stdout")                     //
       ("prometheus", po::value(&out.prometheus)->value_name("FILE"),
        "also write a node_exporter textfile-collector file (atomically)")  //
+      ("html", po::value(&out.html)->value_name("FILE"),
+       "also write the report as one self-contained HTML page (treemap, sortable table, "
+       "totals, findings), atomically")  //
       ("min-age", po::value(&min_age_text)->value_name("DURATION"),
        "grace period, as gc's (default 1h), so the reclaimable numbers match gc's");
   po::variables_map vm;
@@ -303,10 +309,14 @@ int run_du(const std::vector<std::string>& args) {
   if (auto stop = parse_du(args, a)) {
     return *stop;
   }
-  if (!a.prometheus.empty()) {
-    if (auto problem = output_problem(a.prometheus)) {
-      std::cerr << "regsweep: --prometheus: " << *problem << "\n";
-      return k_exit_cannot_run;
+  for (const auto& [flag, path] :
+       {std::pair<const char*, const std::string&>{"--prometheus", a.prometheus},
+        {"--html", a.html}}) {
+    if (!path.empty()) {
+      if (auto problem = output_problem(path)) {
+        std::cerr << "regsweep: " << flag << ": " << *problem << "\n";
+        return k_exit_cannot_run;
+      }
     }
   }
   int code = k_exit_ok;
@@ -338,6 +348,15 @@ int run_du(const std::vector<std::string>& args) {
   if (!a.prometheus.empty() && !write_atomically(a.prometheus, prometheus_text(*usage, seconds))) {
     std::cerr << "regsweep: cannot write '" << a.prometheus << "'\n";
     return k_exit_cannot_run;
+  }
+  if (!a.html.empty()) {
+    HtmlFacts facts{session->tree.root,
+                    format_rfc3339(static_cast<std::int64_t>(std::time(nullptr))), a.min_age,
+                    REGSWEEP_VERSION};
+    if (!write_atomically(a.html, render_usage_html(*usage, facts))) {
+      std::cerr << "regsweep: cannot write '" << a.html << "'\n";
+      return k_exit_cannot_run;
+    }
   }
   return errors ? k_exit_findings : k_exit_ok;
 }

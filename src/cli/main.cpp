@@ -11,7 +11,7 @@ using namespace regsweep::cli;  // NOLINT(google-build-using-namespace): exit co
 
 namespace {
 
-constexpr const char* k_version = "regsweep 0.1.0";
+constexpr const char* k_version = "regsweep " REGSWEEP_VERSION;
 
 constexpr const char* k_main_help = R"(usage: regsweep <command> [options]
 
