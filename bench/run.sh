@@ -360,6 +360,11 @@ out=${OUT:-docs/performance.md}
   echo "buckets, with an added round trip per request) and [performance-prune.md](performance-prune.md)"
   echo "(\`bench/prune.sh\`)."
   echo
+  echo "## The HTML usage report"
+  echo
+  echo "See [performance-html.md](performance-html.md) (\`bench/html.sh\`: size and drawing time"
+  echo "of \`du --html\` for 10,000 repositories in headless Chromium)."
+  echo
   echo "## Re-running"
   echo
   echo '```sh'

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The first thing to run: installs what is missing, builds regsweep, writes a small sample
-# registry tree, audits it, collects its garbage (a dry run first, then for real) and checks it.
+# registry tree, audits it (with an HTML report), collects its garbage (a dry run first, then for
+# real) and checks it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh build
@@ -15,10 +16,12 @@ run() {
   echo "\$ regsweep $*"
   "$R" "$@" || true
 }
-run du --root "$DEMO" --min-age 0
+REPORT=$(dirname "$DEMO")/usage.html
+run du --root "$DEMO" --min-age 0 --html "$REPORT"
 run gc --root "$DEMO" --min-age 0 --dry-run --delete-untagged
 run gc --root "$DEMO" --min-age 0 --delete-untagged --quiet
 run ls -t --root "$DEMO"
 run fsck --root "$DEMO" --verify-data
 echo
+echo "the usage report (open it in a browser): $REPORT"
 echo "the tree is in $DEMO; remove it with: rm -r '$(dirname "$DEMO")'"

@@ -12,7 +12,7 @@ _regsweep() {
   local rm_opts="$gc_opts --no-gc"
   local prune_opts="$gc_opts --policy --keep-n --older-than --name-regex --name-regex-keep --keep
     --pushed-within --order --allow-delete-all"
-  local du_opts="--bytes --sort --top --json --csv --prometheus --min-age --help --quiet --root
+  local du_opts="--bytes --sort --top --json --csv --prometheus --html --min-age --help --quiet --root
     --s3-endpoint --config --jobs -h -q -j"
   local ls_opts="--tags --bytes --json --help --quiet --root --s3-endpoint --config --jobs -t -h -q -j"
   local fsck_opts="--verify-data --seed --repair --json --help --quiet --root
@@ -29,7 +29,7 @@ _regsweep() {
       _filedir -d
       return
       ;;
-    --config | --json | --prometheus | --policy)
+    --config | --json | --prometheus | --html | --policy)
       _filedir
       return
       ;;
