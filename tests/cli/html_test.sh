@@ -72,6 +72,10 @@ odd='a&b<i>"x'"'"'</i>'
 odd=${odd//\//_}
 cp -a "$(dirname "$first")" "$W/many/$V2/repositories/$odd"
 report "$W/many" many
+"$REGSWEEP" du --root "$W/many" -q --min-age 0 --html "$W/again.html" >/dev/null 2>&1
+check "the same tree gives the same page, apart from the time" \
+  bash -c "diff <(sed 's/<dt>Generated<[/]dt><dd>[^<]*</X/' '$W/many.html') \
+    <(sed 's/<dt>Generated<[/]dt><dd>[^<]*</X/' '$W/again.html') >/dev/null"
 check "the odd name is a cell" grep -qF 'data-repo="a&amp;b&lt;i&gt;&quot;x'"'"'&lt;_i&gt;"' "$W/many.dom"
 check "the odd name is text in the table" grep -qF '<td>a&amp;b&lt;i&gt;"x'"'"'&lt;_i&gt;</td>' "$W/many.dom"
 check "the odd name made no element" bash -c "! grep -q '<i>' '$W/many.dom'"
