@@ -191,7 +191,7 @@ out=docs/performance-s3.md
   echo "default 64 requests in flight; the median of $RUNS runs. Upstream ran once where shown."
   if [ -n "$UPSTREAM_RESULTS" ]; then
     echo "Upstream's figures for $(awk '$3 ~ /^up-/ {print $1 " at " $2 " ms"}' "$UPSTREAM_RESULTS" | sort -u | paste -sd, | sed 's/,/, /g')"
-    echo "come from \`$(basename "$UPSTREAM_RESULTS")\`, measured with this script's proxy on the same"
+    echo "come from \`$UPSTREAM_RESULTS\`, measured with this script's proxy on the same"
     echo "trees loaded the same way, on $(date -u -r "$UPSTREAM_RESULTS" +%Y-%m-%d); see its notes below."
   fi
   echo
