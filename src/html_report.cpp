@@ -279,14 +279,20 @@ std::string render_usage_html(const Usage& usage, const HtmlFacts& facts) {
     out += "<th data-col=\"" + std::string(key) + "\">" + label + "</th>";
   }
   const UsageTotals& t = usage.totals;
+  // The totals line, as du's table ends; each figure carries its exact bytes.
+  auto fig = [](std::string_view key, std::uint64_t bytes, std::string_view what) {
+    return "<span data-total=\"" + std::string(key) + "\" data-bytes=\"" + std::to_string(bytes) +
+           "\" title=\"" + std::to_string(bytes) + " bytes\">" + human(bytes) + "</span> " +
+           std::string(what);
+  };
   out += "</tr></thead><tbody id=\"rows\"></tbody><tfoot><tr><td>TOTAL " +
          std::to_string(t.repositories) + " repositories</td><td colspan=\"9\">" +
-         human(t.blob_bytes) + " on disk, " + human(t.referenced_bytes) + " referenced, " +
-         human(t.unreferenced_bytes) + " unreferenced (gc would free), " +
-         human(t.unreferenced_m_bytes) + " with gc -m, " + human(t.young_bytes) +
-         " kept for being young, " + human(t.upload_bytes) +
-         " in uploads</td></tr></tfoot>"
-         "</table>\n";
+         fig("blob_bytes", t.blob_bytes, "on disk, ") +
+         fig("referenced_bytes", t.referenced_bytes, "referenced, ") +
+         fig("unreferenced_bytes", t.unreferenced_bytes, "unreferenced (gc would free), ") +
+         fig("unreferenced_m_bytes", t.unreferenced_m_bytes, "with gc -m, ") +
+         fig("young_bytes", t.young_bytes, "kept for being young, ") +
+         fig("upload_bytes", t.upload_bytes, "in uploads") + "</td></tr></tfoot></table>\n";
   out += "<h2>The run</h2><dl id=\"facts\"><dt>Root</dt><dd>" + html_escape(facts.location) +
          "</dd><dt>Generated</dt><dd>" + html_escape(facts.generated_at) +
          "</dd><dt>Grace period</dt><dd>" + std::to_string(facts.grace_seconds) +

@@ -3,13 +3,17 @@
 # tree of a few thousand repositories (one of them named with HTML's special characters),
 # opened in headless Chromium with no network. The page must run without a console message,
 # draw one treemap cell per repository and one table row per repository, show du --json's
-# totals, and render the odd name as text. Screenshots are kept with KEEP=1.
+# totals, and render the odd name as text. The screenshots are saved in build/html-report/
+# (SHOTS).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
 REGSWEEP=${REGSWEEP:-$TOP/build/regsweep}
 source "$TOP/tests/e2e/lib.sh"
 
+# The screenshots are kept here (an artifact of the run).
+SHOTS=${SHOTS:-$TOP/build/html-report}
+mkdir -p "$SHOTS"
 CHROMIUM=$(command -v chromium || true)
 [ -n "$CHROMIUM" ] || e2e_fail "chromium is not installed (scripts/deps.sh test installs it)"
 e2e_workdir
@@ -57,7 +61,16 @@ report() {
     check "$name:   with its $v bytes" \
       bash -c "grep -o '<div>$label<b>[^<]*</b>[0-9]* bytes</div>' '$W/$name.dom' | grep -qF '</b>$v bytes'"
   done
+  for key in blob_bytes referenced_bytes unreferenced_bytes unreferenced_m_bytes young_bytes \
+    upload_bytes; do
+    v=$(jq ".totals.$key" "$W/$name.json")
+    check "$name: the table's totals line has du --json's $key ($v)" \
+      bash -c "grep -o '<tfoot>.*</tfoot>' '$W/$name.dom' | grep -qF 'data-total=\"$key\" data-bytes=\"$v\"'"
+  done
+  check "$name: the table's totals line counts du --json's repositories" \
+    bash -c "grep -o '<tfoot>.*</tfoot>' '$W/$name.dom' | grep -qF 'TOTAL $(jq .totals.repositories "$W/$name.json") repositories'"
   check "$name: a screenshot was taken" test -s "$W/$name.png"
+  cp "$W/$name.png" "$SHOTS/$name.png" 2>/dev/null || true
 }
 
 "$TOP/scripts/sample-tree.sh" "$W/sample" >/dev/null || e2e_fail "sample-tree.sh failed"
@@ -80,7 +93,5 @@ check "the odd name is a cell" grep -qF 'data-repo="a&amp;b&lt;i&gt;&quot;x'"'"'
 check "the odd name is text in the table" grep -qF '<td>a&amp;b&lt;i&gt;"x'"'"'&lt;_i&gt;</td>' "$W/many.dom"
 check "the odd name made no element" bash -c "! grep -q '<i>' '$W/many.dom'"
 
-if [ -n "${KEEP:-}" ]; then
-  echo "# screenshots: $W/sample.png $W/many.png"
-fi
+echo "# screenshots: $SHOTS/sample.png $SHOTS/many.png"
 e2e_finish
