@@ -431,6 +431,22 @@ TEST(DataLoss, APushAfterTheScanKeepsTheRepositoryTheScanFoundEmpty) {
   EXPECT_TRUE(reg.exists(layout::revision_link("app", pushed)));
 }
 
+// A layer link directory left empty (the registry's blob DELETE removes the link file) is
+// no link; a re-push writes a link into it. Written after the scan, that link is in no
+// directory the scan listed anew: the directory itself must be watched.
+TEST(DataLoss, ALinkWrittenIntoAnEmptyLinkDirectoryAfterTheScanKeepsItsBlob) {
+  test::TempRegistry reg;
+  reg.tag("app", "v1", reg.put_image("app", {reg.put_layer("app", "live")}, "live"));
+  Digest layer = reg.put_layer("app", "re-pushed layer");
+  reg.remove(layout::layer_link("app", layer));  // the empty directory stays
+  RaceRun r = race(reg, false, [&] { reg.link_layer("app", layer); });
+  ASSERT_FALSE(test::planned(r.collection, ActionKind::blob).empty());
+  EXPECT_TRUE(reg.has_blob(layer));
+  EXPECT_TRUE(reg.exists(layout::layer_link("app", layer)));
+  EXPECT_TRUE(has_finding(r.sweep.findings, FindingKind::changed_since_scan,
+                          layout::layer_link_dir("app", layer)));
+}
+
 TEST(DataLoss, ANewRepositoryAfterTheScanKeepsEveryBlob) {
   test::TempRegistry reg;
   reg.tag("app", "v1", reg.put_image("app", {reg.put_layer("app", "a")}, "app"));

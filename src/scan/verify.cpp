@@ -28,8 +28,16 @@ namespace {
 // or something else (a finding; the directory is kept).
 void inspect_linkless(int layers_fd, const std::string& hex, const std::string& path,
                       const std::string& repo, std::vector<Leftover>& leftovers,
-                      std::vector<Finding>& findings) {
+                      std::vector<Watched>& watched, std::vector<Finding>& findings) {
   auto dir = fs::open_dir(layers_fd, hex);
+  struct stat dst {};
+  if (dir && ::fstat(dir->get(), &dst) == 0) {
+    // A link written into it later must be seen before anything is deleted (rule 3), as the
+    // scan watches every directory it looks into.
+    watched.push_back(Watched{
+        path, static_cast<std::int64_t>(dst.st_mtim.tv_sec) * 1000000000 + dst.st_mtim.tv_nsec,
+        static_cast<std::uint64_t>(dst.st_nlink)});
+  }
   auto entries = dir ? fs::list_dir(dir->get()) : Result<std::vector<fs::DirEntry>>(dir.error());
   if (!entries) {
     findings.push_back(
@@ -64,6 +72,7 @@ Verified verify_layer_links(int v2_fd, Inventory& inventory, tbb::task_arena& ar
                             const std::function<bool(std::size_t, const Link&)>& wanted) {
   tbb::enumerable_thread_specific<std::vector<Finding>> findings;
   tbb::enumerable_thread_specific<std::vector<Leftover>> leftovers;
+  tbb::enumerable_thread_specific<std::vector<Watched>> watched;
   std::atomic<bool> other_targets{false};
   std::atomic<std::int64_t> newest{0};
   arena.execute([&] {
@@ -98,7 +107,7 @@ Verified verify_layer_links(int v2_fd, Inventory& inventory, tbb::task_arena& ar
           if (!got.exists) {
             gone[k] = 1;  // no link: an empty link directory, or one whose link went since
             inspect_linkless(dir->get(), named.hex(), layout::layer_link_dir(repo.name, named),
-                             repo.name, leftovers.local(), findings.local());
+                             repo.name, leftovers.local(), watched.local(), findings.local());
             return;
           }
         }
@@ -132,6 +141,11 @@ Verified verify_layer_links(int v2_fd, Inventory& inventory, tbb::task_arena& ar
   }
   std::sort(inventory.leftovers.begin(), inventory.leftovers.end(),
             [](const Leftover& a, const Leftover& b) { return a.path < b.path; });
+  for (auto& v : watched) {
+    inventory.watched.insert(inventory.watched.end(), v.begin(), v.end());
+  }
+  std::sort(inventory.watched.begin(), inventory.watched.end(),
+            [](const Watched& a, const Watched& b) { return a.path < b.path; });
   out.other_targets = other_targets.load();
   out.newest_mtime = newest.load();
   return out;
