@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "regsweep/json_writer.hpp"
+#include "regsweep/markup.hpp"
 
 namespace regsweep {
 
@@ -206,10 +207,10 @@ std::string findings_html(const std::vector<Finding>& findings) {
   }
   std::string out = "<ul id=\"findings\">";
   for (const auto& [kind, list] : by_kind) {
-    out += "<li><b>" + html_escape(kind) + "</b>: " + std::to_string(list.size()) + "<ul>";
+    out += "<li><b>" + markup_escape(kind) + "</b>: " + std::to_string(list.size()) + "<ul>";
     for (std::size_t i = 0; i < list.size() && i < 3; ++i) {
-      out += "<li><code>" + html_escape(list[i]->path) +
-             "</code>: " + html_escape(list[i]->message) + "</li>";
+      out += "<li><code>" + markup_escape(list[i]->path) +
+             "</code>: " + markup_escape(list[i]->message) + "</li>";
     }
     if (list.size() > 3) {
       out += "<li>and " + std::to_string(list.size() - 3) + " more</li>";
@@ -221,33 +222,6 @@ std::string findings_html(const std::vector<Finding>& findings) {
 
 }  // namespace
 
-std::string html_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::string render_usage_html(const Usage& usage, const HtmlFacts& facts) {
   std::string out;
   out += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">";
@@ -255,9 +229,9 @@ std::string render_usage_html(const Usage& usage, const HtmlFacts& facts) {
   out +=
       "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
       "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">";
-  out += "<title>regsweep du: " + html_escape(facts.location) + "</title>";
+  out += "<title>regsweep du: " + markup_escape(facts.location) + "</title>";
   out += "<style>" + std::string(k_style) + "</style></head><body>\n";
-  out += "<h1>Disk usage of " + html_escape(facts.location) + "</h1>\n";
+  out += "<h1>Disk usage of " + markup_escape(facts.location) + "</h1>\n";
   out += totals_html(usage.totals) + "\n";
   out +=
       "<h2>Repositories</h2><div id=\"controls\"><label>Area: <select id=\"metric\">"
@@ -293,11 +267,11 @@ std::string render_usage_html(const Usage& usage, const HtmlFacts& facts) {
          fig("unreferenced_m_bytes", t.unreferenced_m_bytes, "with gc -m, ") +
          fig("young_bytes", t.young_bytes, "kept for being young, ") +
          fig("upload_bytes", t.upload_bytes, "in uploads") + "</td></tr></tfoot></table>\n";
-  out += "<h2>The run</h2><dl id=\"facts\"><dt>Root</dt><dd>" + html_escape(facts.location) +
-         "</dd><dt>Generated</dt><dd>" + html_escape(facts.generated_at) +
+  out += "<h2>The run</h2><dl id=\"facts\"><dt>Root</dt><dd>" + markup_escape(facts.location) +
+         "</dd><dt>Generated</dt><dd>" + markup_escape(facts.generated_at) +
          "</dd><dt>Grace period</dt><dd>" + std::to_string(facts.grace_seconds) +
          " s</dd><dt>Findings</dt><dd>" + std::to_string(usage.findings.size()) +
-         "</dd><dt>Version</dt><dd>regsweep " + html_escape(facts.version) + "</dd></dl>\n";
+         "</dd><dt>Version</dt><dd>regsweep " + markup_escape(facts.version) + "</dd></dl>\n";
   out += findings_html(usage.findings) + "\n";
   out += "<script type=\"application/json\" id=\"data\">" + data_json(usage) + "</script>\n";
   out += "<script>" + std::string(k_script) + "</script>\n</body></html>\n";

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "regsweep/html_report.hpp"
+#include "regsweep/markup.hpp"
 
 namespace regsweep {
 namespace {
@@ -77,8 +78,8 @@ TEST(HtmlReport, SelfContainedAndTheSameForTheSameTree) {
 }
 
 TEST(HtmlReport, EscapeCoversEveryHtmlSpecialCharacter) {
-  EXPECT_EQ(html_escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;");
-  EXPECT_EQ(html_escape("plain/name-1.0"), "plain/name-1.0");
+  EXPECT_EQ(markup_escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;");
+  EXPECT_EQ(markup_escape("plain/name-1.0"), "plain/name-1.0");
 }
 
 }  // namespace

@@ -24,7 +24,4 @@ struct HtmlFacts {
 // The page, byte for byte the same for the same usage and facts.
 std::string render_usage_html(const Usage& usage, const HtmlFacts& facts);
 
-// `text` with &, <, >, " and ' as character references: safe in HTML text and attributes.
-std::string html_escape(std::string_view text);
-
 }  // namespace regsweep

@@ -14,6 +14,7 @@
 
 #include <pugixml.hpp>
 
+#include "regsweep/markup.hpp"
 #include "regsweep/s3.hpp"
 
 namespace regsweep {
@@ -52,33 +53,6 @@ std::string md5_base64(std::string_view body) {
   std::string out(4 * ((n + 2) / 3) + 1, '\0');
   int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), md, static_cast<int>(n));
   out.resize(static_cast<std::size_t>(len));
-  return out;
-}
-
-std::string xml_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        out += c;
-    }
-  }
   return out;
 }
 
@@ -582,7 +556,7 @@ Result<std::vector<S3DeleteFailure>> S3Client::delete_objects(
   }
   std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete><Quiet>true</Quiet>";
   for (const std::string& k : keys) {
-    body += "<Object><Key>" + xml_escape(k) + "</Key></Object>";
+    body += "<Object><Key>" + markup_escape(k) + "</Key></Object>";
   }
   body += "</Delete>";
   Request req;

@@ -1,0 +1,14 @@
+#pragma once
+
+// Text put into XML (the S3 DeleteObjects body) or HTML (du --html).
+
+#include <string>
+#include <string_view>
+
+namespace regsweep {
+
+// `text` with &, <, >, " and ' as character references (' as &#39;, which XML and HTML both
+// read): safe in element text and in quoted attributes of either.
+std::string markup_escape(std::string_view text);
+
+}  // namespace regsweep
