@@ -12,6 +12,7 @@
 #include <map>
 #include <string_view>
 
+#include "regsweep/human.hpp"
 #include "regsweep/json_writer.hpp"
 #include "regsweep/markup.hpp"
 
@@ -47,10 +48,10 @@ var NS="http://www.w3.org/2000/svg";
 var COLS=[["repository","n",0],["tags","t",0],["tagged","mt",0],["untagged","mu",0],
 ["logical","l",1],["exclusive","e",1],["shared","s",1],["reclaim","r",1],["reclaim-m","rm",1],
 ["uploads","u",1]];
-function human(b){var u=["B","KiB","MiB","GiB","TiB","PiB"],i=0;while(b>=1024&&i<u.length-1){b/=1024;i++;}
+function human_bytes(b){var u=["B","KiB","MiB","GiB","TiB","PiB"],i=0;while(b>=1024&&i<u.length-1){b/=1024;i++;}
 return (i?b.toFixed(1):String(b))+" "+u[i];}
-function figures(r){return r.n+": exclusive "+human(r.e)+", logical "+human(r.l)+", shared "+human(r.s)+
-", reclaimable "+human(r.r)+" ("+human(r.rm)+" with -m), uploads "+human(r.u)+", "+r.t+" tags";}
+function figures(r){return r.n+": exclusive "+human_bytes(r.e)+", logical "+human_bytes(r.l)+", shared "+human_bytes(r.s)+
+", reclaimable "+human_bytes(r.r)+" ("+human_bytes(r.rm)+" with -m), uploads "+human_bytes(r.u)+", "+r.t+" tags";}
 // The tree of name components; a repository that is also a namespace is a leaf among its children.
 function tree(){var root={name:"",kids:{},repo:null};
 repos.forEach(function(r){var node=root;r.n.split("/").forEach(function(c){
@@ -97,7 +98,7 @@ place(tree(),{x:0,y:0,w:W,h:H},0);svg.appendChild(frag);}
 var order={col:"l",down:true};var job=0;
 var at_once=location.hash==="#all";  // every row before the first paint (bench/html.sh)
 function row(r){var tr=document.createElement("tr");
-COLS.forEach(function(col){var td=document.createElement("td");var v=r[col[1]];td.textContent=col[2]?human(v):String(v);if(col[2])td.title=v+" bytes";tr.appendChild(td);});
+COLS.forEach(function(col){var td=document.createElement("td");var v=r[col[1]];td.textContent=col[2]?human_bytes(v):String(v);if(col[2])td.title=v+" bytes";tr.appendChild(td);});
 return tr;}
 // The rows in the sorted order, 500 at a time: the first at once, the rest while the page is
 // already drawn and usable (10,000 rows at once would hold the first paint for seconds).
@@ -123,23 +124,6 @@ requestAnimationFrame(function(){setTimeout(function(){
 document.body.setAttribute("data-painted-ms",String(Math.round(performance.now())));},0);});
 })();
 )JS";
-
-std::string human(std::uint64_t bytes) {
-  static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  double v = static_cast<double>(bytes);
-  int i = 0;
-  while (v >= 1024 && i < 5) {
-    v /= 1024;
-    ++i;
-  }
-  char buf[32];
-  if (i == 0) {
-    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
-  } else {
-    std::snprintf(buf, sizeof buf, "%.1f %s", v, units[i]);
-  }
-  return buf;
-}
 
 // JSON safe inside a <script> element: <, > and & (outside strings JSON has none) as \u
 // escapes, so that no name can end the element or open a comment.
@@ -179,8 +163,8 @@ std::string data_json(const Usage& usage) {
 }
 
 void total_box(std::string& out, std::string_view label, std::uint64_t bytes) {
-  out += "<div>" + std::string(label) + "<b>" + human(bytes) + "</b>" + std::to_string(bytes) +
-         " bytes</div>";
+  out += "<div>" + std::string(label) + "<b>" + human_bytes(bytes) + "</b>" +
+         std::to_string(bytes) + " bytes</div>";
 }
 
 std::string totals_html(const UsageTotals& t) {
@@ -256,7 +240,7 @@ std::string render_usage_html(const Usage& usage, const HtmlFacts& facts) {
   // The totals line, as du's table ends; each figure carries its exact bytes.
   auto fig = [](std::string_view key, std::uint64_t bytes, std::string_view what) {
     return "<span data-total=\"" + std::string(key) + "\" data-bytes=\"" + std::to_string(bytes) +
-           "\" title=\"" + std::to_string(bytes) + " bytes\">" + human(bytes) + "</span> " +
+           "\" title=\"" + std::to_string(bytes) + " bytes\">" + human_bytes(bytes) + "</span> " +
            std::string(what);
   };
   out += "</tr></thead><tbody id=\"rows\"></tbody><tfoot><tr><td>TOTAL " +

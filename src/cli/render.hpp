@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "regsweep/collect.hpp"
+#include "regsweep/human.hpp"
 #include "regsweep/retention.hpp"
 #include "regsweep/sweep.hpp"
 
@@ -26,8 +27,7 @@ struct RenderOptions {
 // wording where it deletes the same thing ("Deleting blob: ").
 std::string_view deletion_log_prefix(ActionKind kind);
 
-// "1.5 MiB".
-std::string human_bytes(std::uint64_t bytes);
+using regsweep::human_bytes;  // "1.5 MiB" (human.hpp)
 
 // prune: per repository, each tag kept or deleted with the rule and reason that decided it;
 // nothing when quiet or not a prune.
