@@ -6,7 +6,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
+#include <vector>
 
+#include "regsweep/graph.hpp"
 #include "regsweep/layout.hpp"
 #include "regsweep/scan.hpp"
 
@@ -83,15 +86,115 @@ bool might_delete(const Inventory& inventory, const MarkResult& marks, std::size
                          !rm.keeps(inventory, inventory.repositories[r], link));
 }
 
+// Stages 2 to 4 of plan_gc: marking, and examining what it leaves unmarked until nothing it
+// depends on is unknown.
+class GcMarking {
+ public:
+  GcMarking(Store& store, Collection& c, const GcOptions& options, tbb::task_arena& arena,
+            std::vector<Finding>& found)
+      : m_store(store),
+        m_c(c),
+        m_grace(options.grace),
+        m_arena(arena),
+        m_found(found),
+        m_options{.grace = options.grace,
+                  .delete_untagged = options.delete_untagged,
+                  .delete_orphan_signatures = options.delete_orphan_signatures},
+        m_young(anything_young(c.inventory, options.grace)) {
+    m_ageless = m_options;
+    m_ageless.grace = Grace();
+  }
+
+  bool young() const { return m_young; }
+  const std::optional<MarkResult>& ageless_marks() const { return m_ageless_marks; }
+
+  // Marking, with the grace period and, when anything is young, without it: what the
+  // second does not keep and the first does was kept for being young. When nothing is
+  // young, the two are the same.
+  void mark_all() {
+    m_c.marks = mark(m_c.inventory, m_c.manifests, m_options, m_arena);
+    if (m_young) {
+      m_ageless_marks = mark(m_c.inventory, m_c.manifests, m_ageless, m_arena);
+    }
+  }
+
+  // What either marking does not keep: a blob a plan could delete.
+  bool candidate(std::size_t b) const {
+    return !m_c.marks.blob_marked[b] || (m_ageless_marks && !m_ageless_marks->blob_marked[b]);
+  }
+
+  // Stage 3, the candidate blobs: those no marking keeps are examined now (the scan took
+  // them from their names, as old: marking without their ages keeps less, so this is every
+  // blob that can matter). One that is no blob after all is reported and kept; a young one
+  // may be a manifest of a push in progress, read as one. Either way the marking is redone,
+  // which only keeps more; what it no longer keeps is examined in turn.
+  void examine_candidates() {
+    for (;;) {
+      Examined ex = m_store.examine_blobs(m_c.inventory, m_arena,
+                                          [this](std::size_t b) { return candidate(b); });
+      m_found.insert(m_found.end(), ex.findings.begin(), ex.findings.end());
+      bool young_blob = ex.examined > 0 && m_grace.young(ex.newest_mtime);
+      if (!ex.not_blobs && !young_blob) {
+        return;
+      }
+      if (young_blob) {
+        m_young = true;
+        std::vector<Digest> speculative;
+        for (std::size_t b = 0; b < m_c.inventory.blobs.size(); ++b) {
+          const Blob& blob = m_c.inventory.blobs[b];
+          if (candidate(b) && blob.has_data() && m_grace.young(blob.mtime)) {
+            speculative.push_back(blob.digest);
+          }
+        }
+        load_speculative(m_c.manifests, m_store, m_c.inventory, m_arena, m_found, speculative, {});
+      }
+      mark_all();
+    }
+  }
+
+  // Stage 4, verifying: the layer links either marking could delete, or whose blob it could
+  // delete, are read now (the scan took them from their names, as old: marking without them
+  // keeps less, so this is every link that can matter). One naming another digest than its
+  // directory is a finding, and what it names is kept; one that is young keeps its blob:
+  // either way the marking is redone, and what it no longer keeps examined.
+  Verified verify() {
+    Verified verified =
+        m_store.verify_layer_links(m_c.inventory, m_arena, [this](std::size_t r, const Link& l) {
+          return might_delete(m_c.inventory, m_c.marks, r, l) ||
+                 (m_ageless_marks && might_delete(m_c.inventory, *m_ageless_marks, r, l));
+        });
+    bool young_link = m_grace.young(verified.newest_mtime);
+    if (verified.other_targets || young_link) {
+      m_young = m_young || young_link;
+      mark_all();
+      examine_candidates();
+    }
+    return verified;
+  }
+
+ private:
+  Store& m_store;
+  Collection& m_c;
+  const Grace& m_grace;
+  tbb::task_arena& m_arena;
+  std::vector<Finding>& m_found;
+  MarkOptions m_options;
+  MarkOptions m_ageless;
+  bool m_young;
+  std::optional<MarkResult> m_ageless_marks;
+};
+
 }  // namespace
 
 Result<Collection> plan_gc(Store& store, const GcOptions& options, tbb::task_arena& arena) {
   // Stage 1, the graph. Layer links are taken from their directories' names, not even
-  // stat'ed (scan.hpp). Those a plan might delete, or whose blob it might, are read in stage
-  // 3, so that a damaged one is reported and kept and a young one keeps its blob.
+  // stat'ed, and so are blobs (scan.hpp). Those a plan might delete are examined after
+  // marking (stages 3 and 4), so that a damaged one is reported and kept and a young one
+  // keeps what it needs.
   const Grace& grace = options.grace;
   GraphOptions graph_options;
   graph_options.scan.read_layer_links = false;
+  graph_options.scan.stat_blobs = options.every_blob_size;
   graph_options.grace = grace;
   graph_options.remove = options.remove;
   graph_options.select_tags = options.select_tags;
@@ -102,39 +205,14 @@ Result<Collection> plan_gc(Store& store, const GcOptions& options, tbb::task_are
   Collection c;
   c.inventory = std::move(graph->inventory);
   c.manifests = std::move(graph->manifests);
-  // Stage 2, marking, with the grace period and, when anything is young, without it.
-  MarkOptions mark_options{.grace = grace,
-                           .delete_untagged = options.delete_untagged,
-                           .delete_orphan_signatures = options.delete_orphan_signatures};
-  // The same marking without a grace period: what it does not keep and the grace period does
-  // was kept for being young. When nothing is young, the two are the same.
-  bool young = anything_young(c.inventory, grace);
-  MarkOptions ageless = mark_options;
-  ageless.grace = Grace();
-  auto mark_all = [&](MarkResult& marks, std::optional<MarkResult>& ageless_marks) {
-    marks = mark(c.inventory, c.manifests, mark_options, arena);
-    if (young) {
-      ageless_marks = mark(c.inventory, c.manifests, ageless, arena);
-    }
-  };
-  std::optional<MarkResult> ageless_marks;
-  mark_all(c.marks, ageless_marks);
-  // Stage 3, verifying: the layer links either marking could delete, or whose blob it could
-  // delete, are read now (the scan took them from their names, as old: marking without them
-  // keeps less, so this is every link that can matter). One naming another digest than its
-  // directory is a finding, and what it names is kept; one that is young keeps its blob:
-  // either way the marking is redone.
-  Verified verified =
-      store.verify_layer_links(c.inventory, arena, [&](std::size_t r, const Link& l) {
-        return might_delete(c.inventory, c.marks, r, l) ||
-               (ageless_marks && might_delete(c.inventory, *ageless_marks, r, l));
-      });
-  bool young_link = grace.young(verified.newest_mtime);
-  if (verified.other_targets || young_link) {
-    young = young || young_link;
-    mark_all(c.marks, ageless_marks);
-  }
-  c.findings = std::move(graph->findings);
+  std::vector<Finding> found = std::move(graph->findings);
+  GcMarking marking(store, c, options, arena, found);
+  marking.mark_all();
+  marking.examine_candidates();
+  Verified verified = marking.verify();
+  bool young = marking.young();
+  const std::optional<MarkResult>& ageless_marks = marking.ageless_marks();
+  c.findings = std::move(found);
   c.findings.insert(c.findings.end(), verified.findings.begin(), verified.findings.end());
   c.findings.insert(c.findings.end(), c.marks.findings.begin(), c.marks.findings.end());
   sort_findings(c.findings);

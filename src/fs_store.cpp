@@ -36,6 +36,11 @@ class FsStore final : public Store {
     return regsweep::verify_layer_links(m_fd, inventory, arena, wanted);
   }
 
+  Examined examine_blobs(Inventory& inventory, tbb::task_arena& arena,
+                         const std::function<bool(std::size_t)>& wanted) override {
+    return regsweep::examine_blobs(m_fd, inventory, arena, wanted);
+  }
+
   Status list(std::string_view prefix,
               const std::function<void(const StoreObject&)>& visit) override {
     auto dir = fs::open_dir(m_fd, prefix);

@@ -152,6 +152,8 @@ class Waves {
     }
   }
   bool speculative(std::uint32_t b) const { return m_speculative[b]; }
+  // `b` is in the table already: never read again.
+  void loaded(std::uint32_t b) { m_queued[b] = true; }
   void settled(std::uint32_t b) { m_speculative[b] = false; }
   // The next wave, sorted; empty when all is read.
   std::vector<std::uint32_t> take() {
@@ -169,9 +171,12 @@ class Waves {
 
 // The first wave: every digest a revision link (or the other target of a mismatched one) or a
 // tag's current link names, then the speculative ones.
-void queue_first_wave(const Inventory& inventory, const std::vector<Digest>& speculative,
-                      Waves& waves) {
+void queue_first_wave(const Inventory& inventory, bool from_links,
+                      const std::vector<Digest>& speculative, Waves& waves) {
   for (const Repository& repo : inventory.repositories) {
+    if (!from_links) {
+      break;
+    }
     for (const Link& rev : repo.revisions) {
       if (!rev.dangling()) {
         waves.queue(rev.ref);
@@ -210,16 +215,25 @@ ManifestRecord read_record(Store& store, const Digest& digest, bool speculative,
 
 }  // namespace
 
-ManifestTable load_manifests(Store& store, const Inventory& inventory, tbb::task_arena& arena,
-                             std::vector<Finding>& findings,
-                             const std::vector<Digest>& speculative) {
-  ManifestTable table;
+struct ManifestLoader {
+  static void into(ManifestTable& table, Store& store, const Inventory& inventory,
+                   tbb::task_arena& arena, std::vector<Finding>& findings,
+                   const std::vector<Digest>& speculative, const BlobExaminer& examine,
+                   bool from_links);
+};
+
+void ManifestLoader::into(ManifestTable& table, Store& store, const Inventory& inventory,
+                          tbb::task_arena& arena, std::vector<Finding>& findings,
+                          const std::vector<Digest>& speculative, const BlobExaminer& examine,
+                          bool from_links) {
   RefMaker ref(inventory, table.m_absent);
   // Only a digest with a blob can be read; the rest stay out of the table (missing).
   Waves waves(inventory.blobs.size());
-  queue_first_wave(inventory, speculative, waves);
+  for (std::uint32_t b : table.m_keys) {
+    waves.loaded(b);
+  }
+  queue_first_wave(inventory, from_links, speculative, waves);
   tbb::enumerable_thread_specific<ManifestParser> parsers;
-  std::mutex findings_mutex;
   std::vector<std::pair<std::uint32_t, ManifestRecord>> loaded;
   progress().begin("reading manifests");
   for (std::vector<std::uint32_t> wave = waves.take(); !wave.empty(); wave = waves.take()) {
@@ -228,40 +242,70 @@ ManifestTable load_manifests(Store& store, const Inventory& inventory, tbb::task
     arena.execute([&] {
       tbb::parallel_for(std::size_t{0}, wave.size(), [&](std::size_t i) {
         const Digest& d = inventory.blobs[wave[i]].digest;
-        bool speculative_read = waves.speculative(wave[i]);
-        records[i] = read_record(store, d, speculative_read, parsers.local(), ref);
+        records[i] = read_record(store, d, waves.speculative(wave[i]), parsers.local(), ref);
         progress().advance();
-        if (!records[i].parsed() && !speculative_read) {
-          std::lock_guard lock(findings_mutex);
-          findings.push_back(
-              Finding{FindingKind::manifest_unparseable, Severity::error, layout::blob_data(d), "",
-                      records[i].error() + "; every blob its repositories link is kept"});
-        }
       });
     });
+    // A blob the scan took from its name and that could not be read may be no blob at all
+    // (no data file, a link): examined now, it is what a full scan would have made of it,
+    // reported as such, and no manifest.
+    std::vector<std::uint32_t> unexamined;
+    for (std::size_t i = 0; i < wave.size(); ++i) {
+      if (!records[i].parsed() && !waves.speculative(wave[i]) &&
+          inventory.blobs[wave[i]].unexamined()) {
+        unexamined.push_back(wave[i]);
+      }
+    }
+    if (!unexamined.empty() && examine) {
+      examine(unexamined);
+    }
     for (std::size_t i = 0; i < wave.size(); ++i) {
       ManifestRecord& rec = records[i];
+      const Blob& blob = inventory.blobs[wave[i]];
       if (rec.parsed()) {
         for (ManifestRef c : rec.children()) {
           waves.queue(ManifestTable::blob(c));
         }
-      }
-      // A young blob that is not a manifest is no finding and needs no record.
-      if (rec.parsed() || !waves.speculative(wave[i])) {
+        loaded.emplace_back(wave[i], std::move(rec));
+      } else if (!waves.speculative(wave[i]) && (blob.has_data() || blob.unexamined())) {
+        findings.push_back(Finding{FindingKind::manifest_unparseable, Severity::error,
+                                   layout::blob_data(blob.digest), "",
+                                   rec.error() + "; every blob its repositories link is kept"});
         loaded.emplace_back(wave[i], std::move(rec));
       }
+      // Else a young blob that is not a manifest (no finding, no record), or a blob that is
+      // none (the examination reported it; as after a full scan, it has no record).
       waves.settled(wave[i]);
     }
   }
+  for (std::size_t k = 0; k < table.m_keys.size(); ++k) {
+    loaded.emplace_back(table.m_keys[k], std::move(table.m_records[k]));
+  }
   std::sort(loaded.begin(), loaded.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
+  table.m_keys.clear();
+  table.m_records.clear();
   table.m_keys.reserve(loaded.size());
   table.m_records.reserve(loaded.size());
   for (auto& [key, rec] : loaded) {
     table.m_keys.push_back(key);
     table.m_records.push_back(std::move(rec));
   }
+}
+
+ManifestTable load_manifests(Store& store, const Inventory& inventory, tbb::task_arena& arena,
+                             std::vector<Finding>& findings, const std::vector<Digest>& speculative,
+                             const BlobExaminer& examine) {
+  ManifestTable table;
+  ManifestLoader::into(table, store, inventory, arena, findings, speculative, examine, true);
   return table;
+}
+
+void load_speculative(ManifestTable& table, Store& store, const Inventory& inventory,
+                      tbb::task_arena& arena, std::vector<Finding>& findings,
+                      const std::vector<Digest>& speculative, const BlobExaminer& examine) {
+  // Only the speculative ones and what they name: every link's digest was read already.
+  ManifestLoader::into(table, store, inventory, arena, findings, speculative, examine, false);
 }
 
 std::vector<Digest> young_blobs(const Inventory& inventory, const Grace& grace) {
@@ -302,8 +346,17 @@ Result<Graph> build_graph(Store& store, const GraphOptions& options, tbb::task_a
   }
   g.findings = g.inventory.findings;
   if (options.read_manifests) {
+    BlobExaminer examine = [&](const std::vector<std::uint32_t>& blobs) {
+      std::vector<bool> wanted(g.inventory.blobs.size(), false);
+      for (std::uint32_t b : blobs) {
+        wanted[b] = true;
+      }
+      Examined ex =
+          store.examine_blobs(g.inventory, arena, [&](std::size_t i) { return wanted[i]; });
+      g.findings.insert(g.findings.end(), ex.findings.begin(), ex.findings.end());
+    };
     g.manifests = load_manifests(store, g.inventory, arena, g.findings,
-                                 young_blobs(g.inventory, options.grace));
+                                 young_blobs(g.inventory, options.grace), examine);
   }
   sort_findings(g.findings);
   return g;

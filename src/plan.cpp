@@ -406,7 +406,8 @@ std::vector<std::uint32_t> collectable_blobs(const Inventory& inventory, const M
   }
   for (std::size_t i = 0; i < inventory.blobs.size(); ++i) {
     const Blob& b = inventory.blobs[i];
-    if (!marks.blob_marked[i] && !grace.young(b.mtime)) {
+    // Only a blob whose data was seen: an unexamined one decides nothing (rule 1).
+    if (!marks.blob_marked[i] && b.has_data() && !grace.young(b.mtime)) {
       out.push_back(static_cast<std::uint32_t>(i));
     }
   }

@@ -187,6 +187,10 @@ class ListedFsStore final : public Store {
                               const std::function<bool(std::size_t, const Link&)>& /*w*/) override {
     return {};  // the listing scan leaves nothing unverified
   }
+  Examined examine_blobs(Inventory& /*inventory*/, tbb::task_arena& /*arena*/,
+                         const std::function<bool(std::size_t)>& /*w*/) override {
+    return {};  // a listing gives every blob's size and time
+  }
   Status list(std::string_view p, const std::function<void(const StoreObject&)>& v) override {
     return m_fs->list(p, v);
   }

@@ -30,6 +30,9 @@ struct GcOptions {
   bool delete_untagged = false;
   bool delete_orphan_signatures = false;
   PlanOptions plan;
+  // Stat every blob, for the tree's total blob bytes (gc --prometheus reports them).
+  // Otherwise only the blobs no marking keeps are examined: their size and age decide.
+  bool every_blob_size = false;
   // `regsweep rm`: NAME or NAME:TAG specs (globs) to remove; empty for a plain gc.
   std::vector<std::string> remove;
   // `regsweep prune`: chooses the tags to remove after the scan (GraphOptions::select_tags).

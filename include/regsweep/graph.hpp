@@ -63,6 +63,11 @@ struct ManifestRecord {
 
 // Every manifest read, keyed by the index of its blob. A digest with no blob is never read:
 // find() gives nullptr for it, as for a blob that was not read as a manifest.
+// Examines blobs (indices into Inventory::blobs) a lazy scan left unexamined.
+using BlobExaminer = std::function<void(const std::vector<std::uint32_t>& blobs)>;
+
+struct ManifestLoader;  // graph.cpp
+
 class ManifestTable {
  public:
   const ManifestRecord* find(const Inventory& inventory, const Digest& digest) const;
@@ -76,8 +81,7 @@ class ManifestTable {
   std::vector<Digest> digests(const Inventory& inventory, std::span<const ManifestRef> refs) const;
 
  private:
-  friend ManifestTable load_manifests(Store&, const Inventory&, tbb::task_arena&,
-                                      std::vector<Finding>&, const std::vector<Digest>&);
+  friend struct ManifestLoader;
   std::vector<std::uint32_t> m_keys;      // blob indices, sorted
   std::vector<ManifestRecord> m_records;  // parallel to m_keys
   std::vector<Digest> m_absent;           // referenced digests with no blob
@@ -88,9 +92,20 @@ class ManifestTable {
 // Unreadable manifests are recorded in the table and reported in `findings`. `speculative`
 // blobs (young blobs that may be manifests of a push in progress) are parsed too, and kept in
 // the table only when they are manifests; they are never reported.
+//
+// A blob a lazy scan took from its name (Blob::unexamined) that cannot be read is handed to
+// `examine` (Store::examine_blobs over the same inventory) before it is reported: if it is no
+// blob after all, it gets no record and no manifest finding, as after a full scan.
 ManifestTable load_manifests(Store& store, const Inventory& inventory, tbb::task_arena& arena,
                              std::vector<Finding>& findings,
-                             const std::vector<Digest>& speculative = {});
+                             const std::vector<Digest>& speculative = {},
+                             const BlobExaminer& examine = {});
+
+// Reads the `speculative` blobs not yet in `table` (young blobs a lazy scan learnt the age of
+// after marking) and the children they name, into `table`, as load_manifests does.
+void load_speculative(ManifestTable& table, Store& store, const Inventory& inventory,
+                      tbb::task_arena& arena, std::vector<Finding>& findings,
+                      const std::vector<Digest>& speculative, const BlobExaminer& examine);
 
 // Young blobs that may be manifests of a push in progress (read by load_manifests).
 std::vector<Digest> young_blobs(const Inventory& inventory, const Grace& grace);

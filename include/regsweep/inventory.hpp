@@ -108,9 +108,22 @@ struct Repository {
 };
 
 struct Blob {
+  // `size` of a blob a scan took from its directory's name without looking at its `data`
+  // (ScanOptions::stat_blobs false): its size and time are not known, and it is treated as
+  // old until examined (Store::examine_blobs). Nothing decides to delete such a blob.
+  static constexpr std::uint64_t k_unexamined = UINT64_MAX;
+  // `size` of one an examination found to be no blob: its `data` is missing, a link or not a
+  // regular file (reported, and in Inventory::unknown_blobs unless only leftovers of an
+  // interrupted write were there). Never deleted as a blob; a full scan leaves it out.
+  static constexpr std::uint64_t k_not_a_blob = UINT64_MAX - 1;
+
   Digest digest;
   std::uint64_t size = 0;
   std::int64_t mtime = 0;  // of `data`, seconds since the epoch
+
+  bool unexamined() const { return size == k_unexamined; }
+  // True when its `data` was seen, a regular file: size and mtime are its own.
+  bool has_data() const { return size < k_not_a_blob; }
 };
 
 // Finds a digest in a sorted list of blobs with one or two cache misses where a binary search

@@ -20,6 +20,12 @@ struct ScanOptions {
   // first, and mark again if one turns out young. On a million-blob registry this saves four
   // system calls and a page of cache per layer link. `fsck` reads them all.
   bool read_layer_links = true;
+  // Stat every blob's `data` for its size and time. When false, a blob is taken from its
+  // directory's name (getdents gives it) and left unexamined (Blob::k_unexamined): whoever
+  // decides on it must call examine_blobs first, for those it might delete. On a
+  // million-blob registry this saves a path lookup and a stat per blob. gc does so unless
+  // it reports every blob's bytes (--prometheus); du and fsck stat them all.
+  bool stat_blobs = true;
 };
 
 // Walks `<root>/docker/registry/v2` once, in parallel inside `arena`, without following any
@@ -40,5 +46,21 @@ struct Verified {
 // `<root>/docker/registry/v2`.
 Verified verify_layer_links(int v2_fd, Inventory& inventory, tbb::task_arena& arena,
                             const std::function<bool(std::size_t, const Link&)>& wanted);
+
+struct Examined {
+  std::vector<Finding> findings;
+  std::size_t examined = 0;       // blobs examined
+  bool not_blobs = false;         // one was no blob after all (Blob::k_not_a_blob)
+  std::int64_t newest_mtime = 0;  // of the blobs examined, seconds: marking again if young
+};
+
+// Examines the unexamined blobs (ScanOptions::stat_blobs false) for which `wanted(i)` is
+// true, as a full scan would have: a regular `data` gives the blob its size and time;
+// anything else is reported, and the blob becomes Blob::k_not_a_blob, added to
+// Inventory::unknown_blobs (or, when only leftovers of an interrupted write are there, to
+// Inventory::leftovers). The inventory's newest time, watched directories and leftovers
+// are updated; the findings are returned. `v2_fd` is `<root>/docker/registry/v2`.
+Examined examine_blobs(int v2_fd, Inventory& inventory, tbb::task_arena& arena,
+                       const std::function<bool(std::size_t)>& wanted);
 
 }  // namespace regsweep

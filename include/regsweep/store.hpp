@@ -58,6 +58,12 @@ class Store {
       Inventory& inventory, tbb::task_arena& arena,
       const std::function<bool(std::size_t, const Link&)>& wanted) = 0;
 
+  // Examines the blobs a scan with ScanOptions::stat_blobs false took from their names, for
+  // those `wanted` selects (see examine_blobs in scan.hpp). A store whose listing gives
+  // every blob's size and time (object storage) has none unexamined.
+  virtual Examined examine_blobs(Inventory& inventory, tbb::task_arena& arena,
+                                 const std::function<bool(std::size_t)>& wanted) = 0;
+
   // Every object below the directory `prefix` ("" for the whole tree), with its size and
   // time, to `visit`, one at a time; a store may call it from one thread only. Error, naming
   // the path, when something below cannot be listed: a listing is complete or it is an error.

@@ -197,6 +197,8 @@ std::optional<int> check_gc_args(const po::variables_map& vm, const GcRawArgs& r
   if (out.jobs == 0) {
     out.jobs = default_jobs();
   }
+  // The metrics give the tree's total blob bytes: every blob is stat'ed for them.
+  o.every_blob_size = !out.prometheus.empty();
   if (vm.count("purge-uploads") != 0) {
     o.plan.purge_uploads_older_than = parse_duration(raw.purge_age);
     if (!o.plan.purge_uploads_older_than) {
@@ -258,7 +260,9 @@ struct GcOutcome {
 void record(GcOutcome& out, const Collection& c) {
   out.blobs = c.inventory.blobs.size();
   for (const Blob& b : c.inventory.blobs) {
-    out.blob_bytes += b.size;
+    if (b.has_data()) {  // every one with --prometheus, which stats them all
+      out.blob_bytes += b.size;
+    }
   }
   out.blobs_eligible = c.plan.blobs;
   out.bytes_eligible = c.plan.blob_bytes;

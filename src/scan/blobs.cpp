@@ -211,37 +211,149 @@ void Scanner::scan_blob(int prefix_fd, const std::string& prefix, const std::str
                 (names_blob ? std::string(k_unknown_blob) : std::string()));
     return;
   }
-  HexLeaf data(b.name, layout::k_data);
+  if (!m_options.stat_blobs) {
+    // Its name says what it is; its data is examined only if it might be deleted.
+    out.push_back(Blob{*digest, Blob::k_unexamined, 0});
+    return;
+  }
+  Blob blob{*digest, 0, 0};
+  if (examine_data(prefix_fd, path, b.name, blob)) {
+    out.push_back(blob);
+  }
+}
+
+bool Scanner::examine_data(int prefix_fd, const std::string& path, const std::string& hex,
+                           Blob& blob) {
+  auto bpath = [&] { return layout::join(path, hex); };  // for reports only
+  HexLeaf data(hex, layout::k_data);
   struct stat st {};
   if (::fstatat(prefix_fd, data.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     int err = errno;
     std::string dpath = layout::join(bpath(), layout::k_data);
     if (err == ENOENT) {
-      if (!inspect_incomplete(prefix_fd, b.name, bpath(), "")) {
-        unknown_blob(*digest);
+      if (!inspect_incomplete(prefix_fd, hex, bpath(), "")) {
+        unknown_blob(blob.digest);
         finding(FindingKind::blob_without_data, Severity::error, bpath(), "",
                 "blob directory '" + bpath() + "' has no data file; kept" +
                     std::string(k_unknown_blob));
       }
     } else {
-      unknown_blob(*digest);
+      unknown_blob(blob.digest);
       finding(FindingKind::unreadable, Severity::error, dpath, "",
               fs::sys_error("stat", dpath, err).message + "; kept" + std::string(k_unknown_blob));
     }
-    return;
+    return false;
   }
   if (!S_ISREG(st.st_mode)) {
     std::string dpath = layout::join(bpath(), layout::k_data);
     bool link = S_ISLNK(st.st_mode);
-    unknown_blob(*digest);
+    unknown_blob(blob.digest);
     finding(link ? FindingKind::symlink : FindingKind::unknown_entry, Severity::error, dpath, "",
             "'" + dpath +
                 (link ? "' is a symbolic link; not followed" : "' is not a regular file") +
                 "; the blob is kept" + std::string(k_unknown_blob));
-    return;
+    return false;
   }
-  out.push_back(Blob{*digest, static_cast<std::uint64_t>(st.st_size), st.st_mtim.tv_sec});
+  blob.size = static_cast<std::uint64_t>(st.st_size);
+  blob.mtime = st.st_mtim.tv_sec;
   seen(st.st_mtim, bpath);
+  return true;
+}
+
+void Scanner::examine_blobs(std::vector<Blob>& blobs, const std::vector<std::size_t>& todo) {
+  // `todo` is sorted, and so are the blobs: those of one prefix directory are together, and
+  // each directory is opened once.
+  std::vector<std::pair<std::size_t, std::size_t>> runs;  // [begin, end) in todo
+  for (std::size_t k = 0; k < todo.size();) {
+    std::size_t end = k + 1;
+    while (end < todo.size() &&
+           blobs[todo[end]].digest.bytes[0] == blobs[todo[k]].digest.bytes[0]) {
+      ++end;
+    }
+    runs.emplace_back(k, end);
+    k = end;
+  }
+  auto root = fs::open_dir(m_v2, layout::k_blobs_dir);
+  tbb::parallel_for(std::size_t{0}, runs.size(), [&](std::size_t r) {
+    auto [begin, end] = runs[r];
+    std::string prefix = blobs[todo[begin]].digest.hex().substr(0, 2);
+    std::string path = layout::blob_prefix_dir(prefix);
+    auto dir = root ? fs::open_dir(root->get(), prefix) : Result<fs::Fd>(root.error());
+    for (std::size_t k = begin; k < end; ++k) {
+      Blob& blob = blobs[todo[k]];
+      bool ok = false;
+      if (dir) {
+        ok = examine_data(dir->get(), path, blob.digest.hex(), blob);
+      } else {
+        std::string bpath = layout::join(path, blob.digest.hex());
+        unknown_blob(blob.digest);
+        finding(FindingKind::unreadable, Severity::error, bpath, "",
+                cannot("open directory", path, dir.error()) + "; '" + bpath + "' is kept" +
+                    std::string(k_unknown_blob));
+      }
+      if (!ok) {
+        blob.size = Blob::k_not_a_blob;
+        blob.mtime = 0;
+        m_not_blobs.store(true);
+      }
+    }
+  });
+}
+
+void Scanner::merge_examined(Inventory& inv, Examined& out) {
+  for (auto& v : m_findings) {
+    out.findings.insert(out.findings.end(), v.begin(), v.end());
+  }
+  out.not_blobs = m_not_blobs.load();
+  if (!m_unknown_blobs.empty()) {
+    inv.blobs_complete = false;
+    inv.unknown_blobs.insert(inv.unknown_blobs.end(), m_unknown_blobs.begin(),
+                             m_unknown_blobs.end());
+    std::sort(inv.unknown_blobs.begin(), inv.unknown_blobs.end());
+    inv.unknown_blobs.erase(std::unique(inv.unknown_blobs.begin(), inv.unknown_blobs.end()),
+                            inv.unknown_blobs.end());
+  }
+  for (const auto& n : m_newest) {
+    out.newest_mtime = std::max(out.newest_mtime, n.first / 1000000000);
+    if (n.first > inv.newest_mtime_ns) {
+      inv.newest_mtime_ns = n.first;
+      inv.newest_path = n.second;
+    }
+  }
+  for (auto& v : m_leftovers) {
+    inv.leftovers.insert(inv.leftovers.end(), v.begin(), v.end());
+  }
+  std::sort(inv.leftovers.begin(), inv.leftovers.end(),
+            [](const Leftover& a, const Leftover& b) { return a.path < b.path; });
+  for (auto& v : m_watched) {
+    inv.watched.insert(inv.watched.end(), std::make_move_iterator(v.begin()),
+                       std::make_move_iterator(v.end()));
+  }
+  std::sort(inv.watched.begin(), inv.watched.end(),
+            [](const Watched& a, const Watched& b) { return a.path < b.path; });
 }
 
 }  // namespace regsweep::scan_detail
+
+namespace regsweep {
+
+Examined examine_blobs(int v2_fd, Inventory& inventory, tbb::task_arena& arena,
+                       const std::function<bool(std::size_t)>& wanted) {
+  Examined out;
+  std::vector<std::size_t> todo;
+  for (std::size_t i = 0; i < inventory.blobs.size(); ++i) {
+    if (inventory.blobs[i].unexamined() && wanted(i)) {
+      todo.push_back(i);
+    }
+  }
+  out.examined = todo.size();
+  if (todo.empty()) {
+    return out;
+  }
+  scan_detail::Scanner scanner(v2_fd, &inventory, ScanOptions{});
+  arena.execute([&] { scanner.examine_blobs(inventory.blobs, todo); });
+  scanner.merge_examined(inventory, out);
+  return out;
+}
+
+}  // namespace regsweep

@@ -100,6 +100,19 @@ class Scanner {
   void scan_blob(int prefix_fd, const std::string& prefix, const std::string& path,
                  const fs::DirEntry& b, std::vector<Blob>& out);
 
+  // Stats `<hex>/data` in the open prefix directory (at `path`): true, with `blob`'s size
+  // and time set, when it is a regular file; otherwise reports it (the blob is unknown, or
+  // only leftovers of an interrupted write are there) and returns false.
+  bool examine_data(int prefix_fd, const std::string& path, const std::string& hex, Blob& blob);
+
+  // examine_data for the blobs at `todo` (sorted indices into `blobs`), in parallel, a task
+  // per prefix directory; one that is no blob becomes Blob::k_not_a_blob.
+  void examine_blobs(std::vector<Blob>& blobs, const std::vector<std::size_t>& todo);
+
+  // What examine_blobs found, into `inv` (unknown blobs, leftovers, watched directories,
+  // the newest time) and `out` (findings).
+  void merge_examined(Inventory& inv, Examined& out);
+
   // Walks a directory below repositories/ whose repository name would be `name`.
   void walk(fs::Fd dir, const std::string& name, tbb::task_group& group);
 
@@ -205,6 +218,7 @@ class Scanner {
   tbb::enumerable_thread_specific<std::pair<std::int64_t, std::string>> m_newest;
   std::atomic<bool> m_keep_all{false};
   std::atomic<bool> m_blobs_incomplete{false};
+  std::atomic<bool> m_not_blobs{false};
   std::mutex m_unknown_mutex;  // guards the two below
   std::bitset<256> m_unknown_prefixes;
   std::vector<Digest> m_unknown_blobs;
