@@ -20,7 +20,7 @@
 # warm page cache (caches dropped where allowed, then the same tree read by a regsweep run,
 # which reads every file upstream reads; with -m before regsweep's -m runs), then both
 # tools' gc --dry-run with a cold one (sync, then `echo 3 > /proc/sys/vm/drop_caches` before
-# each run; skipped where not allowed). On 100k, also both tools' real gc on fresh copies.
+# each run; skipped where not allowed). On 100k and 1m, also both tools' real gc on fresh copies.
 # Wall, user and sys seconds, peak RSS and what was read from disk come from /usr/bin/time;
 # syscall counts from strace -c on 10k.
 # Beside them, the floor (bench/floor.c): one thread that reads every tag link, revision link
@@ -85,6 +85,9 @@ timed() {
 # Without it, a warm 100k tree ran about 30% slower after the 1m tree had been read. The
 # order the warm-up creates them in matters as well: after a `-j 1` warm-up, later runs on
 # the 1m tree were 10-15% faster than after this default-`-j` one, which the bench keeps.
+# The warm-up stats every blob (--prometheus makes gc do so, for the total blob bytes): a
+# plain gc stats only the blobs it might delete, and would leave upstream, which stats them
+# all, to read their inodes from disk.
 warm_up() {
   local shape=$1
   shift
@@ -92,7 +95,7 @@ warm_up() {
     sync
     echo 3 >/proc/sys/vm/drop_caches
   fi
-  "$R" gc --dry-run -q "$@" --root "$W/$shape/tree" >/dev/null 2>&1 || true
+  "$R" gc --dry-run -q "$@" --prometheus "$W/warm.prom" --root "$W/$shape/tree" >/dev/null 2>&1 || true
 }
 
 # measure SHAPE KEY CACHE N CMD...: N runs; warm: after warm_up, cold: caches dropped before
@@ -119,14 +122,21 @@ measure() {
   echo "  $shape $key ($cache): ${res["$shape $key"]}" >&2
 }
 
-# real_run SHAPE KEY CMD...: CMD collects $W/copy, a fresh copy of the tree, read once first.
+# real_run SHAPE KEY CMD...: CMD collects $W/copy, a fresh copy of the tree, read once first
+# (every blob stat'ed, as in warm_up). The 1m tree is copied with hard links (cp -al): new
+# directories, the files shared with the original, which a deletion only unlinks; a full
+# copy of it would take 8 GB more and many minutes.
 real_run() {
   local shape=$1 key=$2
   shift 2
   rm -rf "$W/copy"
-  cp -a "$W/$shape/tree" "$W/copy"
+  if [ "$shape" = 1m ]; then
+    cp -al "$W/$shape/tree" "$W/copy"
+  else
+    cp -a "$W/$shape/tree" "$W/copy"
+  fi
   sync
-  "$R" gc --dry-run -q --root "$W/copy" >/dev/null 2>&1 || true
+  "$R" gc --dry-run -q --prometheus "$W/warm.prom" --root "$W/copy" >/dev/null 2>&1 || true
   res["$shape $key"]=$(timed "$@")
   echo "  $shape $key: ${res["$shape $key"]}" >&2
   rm -rf "$W/copy"
@@ -171,11 +181,11 @@ for shape in $SHAPES; do
     measure "$shape" rsc cold "$m" "$R" gc --dry-run "$dir/config.yml"
     measure "$shape" floorc cold "$m" "$W/floor" "$dir/tree"
   fi
-  if [ "$shape" = 100k ]; then
+  if [ "$shape" = 100k ] || [ "$shape" = 1m ]; then
     printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\n' "$W/copy" >"$W/copy.yml"
     real_run "$shape" rsreal "$R" gc -q --root "$W/copy"
     real_run "$shape" upreal "$UP" garbage-collect "$W/copy.yml"
-    if [ -n "$BASELINE" ]; then
+    if [ -n "$BASELINE" ] && [ "$shape" = 100k ]; then
       real_run "$shape" bsreal "$BASELINE" gc -q --root "$W/copy"
     fi
   fi
@@ -242,7 +252,7 @@ out=${OUT:-docs/performance.md}
     echo "* Cold runs: skipped, /proc/sys/vm/drop_caches is not writable here."
   fi
   echo
-  echo "Warm means: caches dropped, then a regsweep run read the same tree just before (it reads"
+  echo "Warm means: caches dropped, then a regsweep run (with \`--prometheus\`, which stats every blob) read the same tree just before (it reads"
   echo "every directory and file upstream reads), so each tree starts from the same state whatever"
   echo "ran before it. On this virtual machine the kernel reclaims page cache that is not"
   echo "used for a while, so a 1M-blob tree is never wholly cached: there \"warm\" is partly cold,"
@@ -265,8 +275,9 @@ out=${OUT:-docs/performance.md}
   echo "\`floor --list-blobs\` also lists every blob prefix directory (getdents, no stat): the"
   echo "fairer floor, the least any collector must do to know which blobs exist."
   echo "\`floor --calls\` also stats every blob's \`data\` and every layer link and reads every tag"
-  echo "history link, as regsweep does to look at everything it reports on: the same lookups and"
-  echo "reads as a regsweep dry run, on one thread, with no parsing or planning."
+  echo "history link, as regsweep did before its gc took blobs and layer links from their names"
+  echo "(it now stats and reads only those it might delete): what looking at everything costs, on"
+  echo "one thread, with no parsing or planning."
   for shape in $SHAPES; do
     echo
     echo "## ${TITLE[$shape]}"

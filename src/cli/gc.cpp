@@ -132,7 +132,9 @@ po::options_description gc_options(const char* usage, Collect command, GcRawArgs
        "write a JSON report to FILE ('-' for stdout; then the text output is not printed)")  //
       ("prometheus", po::value(&out.prometheus)->value_name("FILE"),
        "write metrics for node_exporter's textfile collector to FILE (atomically): last run, "
-       "last success, exit code, duration, what was deleted and kept, findings by kind")  //
+       "last success, exit code, duration, what was deleted and kept, findings by kind (the "
+       "tree's blob bytes among them: every blob is stat'ed, where a run without it stats only "
+       "those it might delete)")  //
       ("jobs,j", po::value(&out.jobs)->value_name("N"),
        "threads that read and parse (default: 64, or the core count if higher: I/O waits, so a "
        "cold or networked disk wants many requests in flight whatever the core count)");

@@ -108,6 +108,11 @@ check "a run that found problems records no success" \
   bash -c "! grep -q '^regsweep_gc_last_success_timestamp_seconds' '$W/gc.prom'"
 check "the findings are counted by kind" grep -q '^regsweep_gc_findings{kind="malformed-link",severity="error"} 1$' "$W/gc.prom"
 check "the deleted blob is counted" grep -qx 'regsweep_gc_deleted_blobs 1' "$W/gc.prom"
+# The blob bytes are every blob's, though gc stats only the blobs it might delete without
+# --prometheus.
+data_bytes=$(cd "$W/t/docker/registry/v2/blobs" && find . -name data -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+check "the tree's blob bytes are every data file's ($data_bytes)" \
+  grep -qx "regsweep_gc_blob_bytes $data_bytes" "$W/gc.prom"
 "$REGSWEEP" gc --root "$W/clean" -q --prometheus "$W/ok.prom" >/dev/null 2>&1
 success=$(awk '/^regsweep_gc_last_success_timestamp_seconds /{print $2}' "$W/ok.prom")
 check "a clean real run records its success" test -n "$success"
