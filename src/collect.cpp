@@ -146,7 +146,8 @@ class GcMarking {
             speculative.push_back(blob.digest);
           }
         }
-        load_speculative(m_c.manifests, m_store, m_c.inventory, m_arena, m_found, speculative, {});
+        load_speculative(m_c.manifests, m_store, m_c.inventory, m_arena, m_found, speculative,
+                         blob_examiner(m_store, m_c.inventory, m_arena, m_found));
       }
       mark_all();
     }

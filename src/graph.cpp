@@ -293,6 +293,16 @@ void ManifestLoader::into(ManifestTable& table, Store& store, const Inventory& i
   }
 }
 
+BlobExaminer blob_examiner(Store& store, Inventory& inventory, tbb::task_arena& arena,
+                           std::vector<Finding>& findings) {
+  return [&store, &inventory, &arena, &findings](const std::vector<std::uint32_t>& blobs) {
+    Examined ex = store.examine_blobs(inventory, arena, [&](std::size_t i) {
+      return std::binary_search(blobs.begin(), blobs.end(), static_cast<std::uint32_t>(i));
+    });
+    findings.insert(findings.end(), ex.findings.begin(), ex.findings.end());
+  };
+}
+
 ManifestTable load_manifests(Store& store, const Inventory& inventory, tbb::task_arena& arena,
                              std::vector<Finding>& findings, const std::vector<Digest>& speculative,
                              const BlobExaminer& examine) {
@@ -346,17 +356,9 @@ Result<Graph> build_graph(Store& store, const GraphOptions& options, tbb::task_a
   }
   g.findings = g.inventory.findings;
   if (options.read_manifests) {
-    BlobExaminer examine = [&](const std::vector<std::uint32_t>& blobs) {
-      std::vector<bool> wanted(g.inventory.blobs.size(), false);
-      for (std::uint32_t b : blobs) {
-        wanted[b] = true;
-      }
-      Examined ex =
-          store.examine_blobs(g.inventory, arena, [&](std::size_t i) { return wanted[i]; });
-      g.findings.insert(g.findings.end(), ex.findings.begin(), ex.findings.end());
-    };
     g.manifests = load_manifests(store, g.inventory, arena, g.findings,
-                                 young_blobs(g.inventory, options.grace), examine);
+                                 young_blobs(g.inventory, options.grace),
+                                 blob_examiner(store, g.inventory, arena, g.findings));
   }
   sort_findings(g.findings);
   return g;

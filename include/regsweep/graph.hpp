@@ -101,6 +101,11 @@ ManifestTable load_manifests(Store& store, const Inventory& inventory, tbb::task
                              const std::vector<Digest>& speculative = {},
                              const BlobExaminer& examine = {});
 
+// The BlobExaminer of `store` over `inventory` (Store::examine_blobs for the blobs given, a
+// sorted list), whose findings go to `findings`. All must outlive it.
+BlobExaminer blob_examiner(Store& store, Inventory& inventory, tbb::task_arena& arena,
+                           std::vector<Finding>& findings);
+
 // Reads the `speculative` blobs not yet in `table` (young blobs a lazy scan learnt the age of
 // after marking) and the children they name, into `table`, as load_manifests does.
 void load_speculative(ManifestTable& table, Store& store, const Inventory& inventory,

@@ -305,32 +305,10 @@ void Scanner::merge_examined(Inventory& inv, Examined& out) {
     out.findings.insert(out.findings.end(), v.begin(), v.end());
   }
   out.not_blobs = m_not_blobs.load();
-  if (!m_unknown_blobs.empty()) {
-    inv.blobs_complete = false;
-    inv.unknown_blobs.insert(inv.unknown_blobs.end(), m_unknown_blobs.begin(),
-                             m_unknown_blobs.end());
-    std::sort(inv.unknown_blobs.begin(), inv.unknown_blobs.end());
-    inv.unknown_blobs.erase(std::unique(inv.unknown_blobs.begin(), inv.unknown_blobs.end()),
-                            inv.unknown_blobs.end());
-  }
   for (const auto& n : m_newest) {
     out.newest_mtime = std::max(out.newest_mtime, n.first / 1000000000);
-    if (n.first > inv.newest_mtime_ns) {
-      inv.newest_mtime_ns = n.first;
-      inv.newest_path = n.second;
-    }
   }
-  for (auto& v : m_leftovers) {
-    inv.leftovers.insert(inv.leftovers.end(), v.begin(), v.end());
-  }
-  std::sort(inv.leftovers.begin(), inv.leftovers.end(),
-            [](const Leftover& a, const Leftover& b) { return a.path < b.path; });
-  for (auto& v : m_watched) {
-    inv.watched.insert(inv.watched.end(), std::make_move_iterator(v.begin()),
-                       std::make_move_iterator(v.end()));
-  }
-  std::sort(inv.watched.begin(), inv.watched.end(),
-            [](const Watched& a, const Watched& b) { return a.path < b.path; });
+  merge_found(inv);
 }
 
 }  // namespace regsweep::scan_detail

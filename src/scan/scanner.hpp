@@ -181,9 +181,18 @@ class Scanner {
     }
     sort_findings(inv.findings);
     inv.keep_all_blobs = m_keep_all.load();
-    inv.blobs_complete = !m_blobs_incomplete.load();
     inv.unknown_prefixes = m_unknown_prefixes;
-    inv.unknown_blobs = std::move(m_unknown_blobs);
+    merge_found(inv);
+  }
+
+  // What the walk found besides repositories and findings, into `inv`: unknown blobs and
+  // the newest time merged, leftovers and watched directories added (each list sorted).
+  void merge_found(Inventory& inv) {
+    if (m_blobs_incomplete.load()) {
+      inv.blobs_complete = false;
+    }
+    inv.unknown_blobs.insert(inv.unknown_blobs.end(), m_unknown_blobs.begin(),
+                             m_unknown_blobs.end());
     std::sort(inv.unknown_blobs.begin(), inv.unknown_blobs.end());
     inv.unknown_blobs.erase(std::unique(inv.unknown_blobs.begin(), inv.unknown_blobs.end()),
                             inv.unknown_blobs.end());
