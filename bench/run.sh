@@ -305,8 +305,10 @@ out=${OUT:-docs/performance.md}
     row "$shape" "upstream \`garbage-collect --dry-run\`, cold" upc
     row "$shape" "**regsweep \`gc --dry-run\`**, cold" rsc upc
     row "$shape" "floor (\`bench/floor.c\`), cold" floorc upc
-    row "$shape" "upstream \`garbage-collect\` (real run, fresh copy)" upreal
-    row "$shape" "**regsweep \`gc\`** (real run, fresh copy)" rsreal upreal
+    copy="fresh copy"
+    if [ "$shape" = 1m ]; then copy="fresh hard-linked copy"; fi
+    row "$shape" "upstream \`garbage-collect\` (real run, $copy)" upreal
+    row "$shape" "**regsweep \`gc\`** (real run, $copy)" rsreal upreal
     if [ -n "$BASELINE" ]; then
       echo
       echo "Before and after: regsweep at $BASELINE_LABEL, timed in the same run on the same tree"
@@ -321,8 +323,8 @@ out=${OUT:-docs/performance.md}
       row "$shape" "regsweep now \`gc --dry-run -m\`, warm" rsm upm
       row "$shape" "regsweep $BASELINE_LABEL \`du\`, warm" bdu up
       row "$shape" "regsweep now \`du\`, warm" du up
-      row "$shape" "regsweep $BASELINE_LABEL \`gc\` (real run, fresh copy)" bsreal upreal
-      row "$shape" "regsweep now \`gc\` (real run, fresh copy)" rsreal upreal
+      row "$shape" "regsweep $BASELINE_LABEL \`gc\` (real run, $copy)" bsreal upreal
+      row "$shape" "regsweep now \`gc\` (real run, $copy)" rsreal upreal
       echo
       echo "Now over $BASELINE_LABEL, wall time: \`gc --dry-run\` $(ratio "$shape" rs bs) ($(ratio "$shape" rs2 bs) on the second runs), \`-m\` $(ratio "$shape" rsm bsm), \`du\` $(ratio "$shape" du bdu)$([ -n "${res["$shape bsreal"]:-}" ] && echo ", real \`gc\` $(ratio "$shape" rsreal bsreal)") (below 1.0× is faster now)."
     fi
