@@ -86,7 +86,7 @@ bool might_delete(const Inventory& inventory, const MarkResult& marks, std::size
                          !rm.keeps(inventory, inventory.repositories[r], link));
 }
 
-// Stages 2 to 4 of plan_gc: marking, and examining what it leaves unmarked until nothing it
+// Stages 2 to 5 of plan_gc: marking, and examining what it leaves unmarked until nothing it
 // depends on is unknown.
 class GcMarking {
  public:
@@ -173,6 +173,33 @@ class GcMarking {
     return verified;
   }
 
+  // Stage 5, the tag history links a plan might delete or tidy away: those naming a
+  // revision either marking deletes, and those naming no revision of their repository at
+  // all (what an interrupted sweep or a hand leaves: an empty entry is tidied). The scan
+  // took them from their names. Reading them changes no marking (a history link keeps
+  // nothing); one that turns out to be no link is dropped (an empty one is a leftover), one
+  // that holds something else is reported and kept, as a full scan would have found them.
+  // The rest name a live revision: no plan touches them, and they are fsck's business.
+  Verified verify_history() {
+    const Inventory& inv = m_c.inventory;
+    auto dead = [&](const MarkResult& marks, std::size_t r, const Link& l) {
+      const std::vector<Digest>& d = marks.repositories[r].dead;
+      return !d.empty() &&
+             std::binary_search(d.begin(), d.end(), link_digest(inv, inv.repositories[r], l));
+    };
+    auto a_revision = [&](std::size_t r, const Link& l) {
+      const std::vector<Link>& revs = inv.repositories[r].revisions;  // sorted by ref
+      auto it = std::lower_bound(revs.begin(), revs.end(), l.ref,
+                                 [](const Link& rev, std::uint32_t ref) { return rev.ref < ref; });
+      return !l.dangling() && it != revs.end() && it->ref == l.ref;
+    };
+    return m_store.verify_tag_history(m_c.inventory, m_arena,
+                                      [&](std::size_t r, const Tag& /*tag*/, const Link& l) {
+                                        return !a_revision(r, l) || dead(m_c.marks, r, l) ||
+                                               (m_ageless_marks && dead(*m_ageless_marks, r, l));
+                                      });
+  }
+
  private:
   Store& m_store;
   Collection& m_c;
@@ -188,13 +215,14 @@ class GcMarking {
 }  // namespace
 
 Result<Collection> plan_gc(Store& store, const GcOptions& options, tbb::task_arena& arena) {
-  // Stage 1, the graph. Layer links are taken from their directories' names, not even
-  // stat'ed, and so are blobs (scan.hpp). Those a plan might delete are examined after
-  // marking (stages 3 and 4), so that a damaged one is reported and kept and a young one
-  // keeps what it needs.
+  // Stage 1, the graph. Layer and tag history links are taken from their directories' names,
+  // not even stat'ed, and so are blobs (scan.hpp). Those a plan might delete are examined
+  // after marking (stages 3 to 5), so that a damaged one is reported and kept and a young
+  // one keeps what it needs.
   const Grace& grace = options.grace;
   GraphOptions graph_options;
   graph_options.scan.read_layer_links = false;
+  graph_options.scan.read_tag_history = false;
   graph_options.scan.stat_blobs = options.every_blob_size;
   graph_options.grace = grace;
   graph_options.remove = options.remove;
@@ -211,13 +239,15 @@ Result<Collection> plan_gc(Store& store, const GcOptions& options, tbb::task_are
   marking.mark_all();
   marking.examine_candidates();
   Verified verified = marking.verify();
+  Verified history = marking.verify_history();
   bool young = marking.young();
   const std::optional<MarkResult>& ageless_marks = marking.ageless_marks();
   c.findings = std::move(found);
   c.findings.insert(c.findings.end(), verified.findings.begin(), verified.findings.end());
+  c.findings.insert(c.findings.end(), history.findings.begin(), history.findings.end());
   c.findings.insert(c.findings.end(), c.marks.findings.begin(), c.marks.findings.end());
   sort_findings(c.findings);
-  // Stage 4, the plan, and what the grace period kept from it.
+  // Stage 6, the plan, and what the grace period kept from it.
   c.plan = make_plan(c.inventory, c.marks, c.findings, options.plan, grace);
   if (young) {
     c.kept_young = kept_for_being_young(c.inventory, c.marks, *ageless_marks, c.plan, grace);

@@ -36,6 +36,12 @@ class FsStore final : public Store {
     return regsweep::verify_layer_links(m_fd, inventory, arena, wanted);
   }
 
+  Verified verify_tag_history(
+      Inventory& inventory, tbb::task_arena& arena,
+      const std::function<bool(std::size_t, const Tag&, const Link&)>& wanted) override {
+    return regsweep::verify_tag_history(m_fd, inventory, arena, wanted);
+  }
+
   Examined examine_blobs(Inventory& inventory, tbb::task_arena& arena,
                          const std::function<bool(std::size_t)>& wanted) override {
     return regsweep::examine_blobs(m_fd, inventory, arena, wanted);

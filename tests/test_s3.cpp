@@ -187,6 +187,11 @@ class ListedFsStore final : public Store {
                               const std::function<bool(std::size_t, const Link&)>& /*w*/) override {
     return {};  // the listing scan leaves nothing unverified
   }
+  Verified verify_tag_history(
+      Inventory& /*inventory*/, tbb::task_arena& /*arena*/,
+      const std::function<bool(std::size_t, const Tag&, const Link&)>& /*w*/) override {
+    return {};  // nor a tag history link
+  }
   Examined examine_blobs(Inventory& /*inventory*/, tbb::task_arena& /*arena*/,
                          const std::function<bool(std::size_t)>& /*w*/) override {
     return {};  // a listing gives every blob's size and time

@@ -33,8 +33,9 @@ struct Link {
   // Unreadable, malformed, mismatched or not a plain file.
   bool problem() const { return (m_other & k_problem) != 0; }
   void set_problem() { m_other |= k_problem; }
-  // A layer link whose file the scan took the type, size and time of but did not read (see
-  // ScanOptions): taken to name its directory's digest until verify_layer_links reads it.
+  // A layer or tag history link the scan took from its directory's name and did not read
+  // (see ScanOptions): taken to name that digest until verify_layer_links or
+  // verify_tag_history reads it.
   bool unverified() const { return (m_other & k_unverified) != 0; }
   void set_unverified(bool unverified) {
     m_other = unverified ? (m_other | k_unverified) : (m_other & ~k_unverified);

@@ -20,6 +20,11 @@ struct ScanOptions {
   // first, and mark again if one turns out young. On a million-blob registry this saves four
   // system calls and a page of cache per layer link. `fsck` reads them all.
   bool read_layer_links = true;
+  // Read every tag history link (`_manifests/tags/<tag>/index/sha256/<hex>/link`). When
+  // false, as for layer links, each is taken from its directory's name, unverified: only a
+  // plan deletes one, when it names a revision the plan deletes, and verify_tag_history
+  // reads those first. A tag without a current link is read whole. `fsck` reads them all.
+  bool read_tag_history = true;
   // Stat every blob's `data` for its size and time. When false, a blob is taken from its
   // directory's name (getdents gives it) and left unexamined (Blob::k_unexamined): whoever
   // decides on it must call examine_blobs first, for those it might delete. On a
@@ -46,6 +51,14 @@ struct Verified {
 // `<root>/docker/registry/v2`.
 Verified verify_layer_links(int v2_fd, Inventory& inventory, tbb::task_arena& arena,
                             const std::function<bool(std::size_t, const Link&)>& wanted);
+
+// Reads the unverified tag history links (ScanOptions::read_tag_history false) of repository
+// `r` for which `wanted(r, tag, link)` is true, as verify_layer_links reads layer links: a
+// history entry with no link file is dropped from its tag, one that holds something else is
+// reported, and a link naming another digest is reported (as a full scan would).
+Verified verify_tag_history(
+    int v2_fd, Inventory& inventory, tbb::task_arena& arena,
+    const std::function<bool(std::size_t, const Tag&, const Link&)>& wanted);
 
 struct Examined {
   std::vector<Finding> findings;

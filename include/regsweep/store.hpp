@@ -58,6 +58,13 @@ class Store {
       Inventory& inventory, tbb::task_arena& arena,
       const std::function<bool(std::size_t, const Link&)>& wanted) = 0;
 
+  // Reads the tag history links a scan with ScanOptions::read_tag_history false did not
+  // read, for those `wanted` selects (see verify_tag_history in scan.hpp). A listing of an
+  // object store leaves none unread.
+  virtual Verified verify_tag_history(
+      Inventory& inventory, tbb::task_arena& arena,
+      const std::function<bool(std::size_t, const Tag&, const Link&)>& wanted) = 0;
+
   // Examines the blobs a scan with ScanOptions::stat_blobs false took from their names, for
   // those `wanted` selects (see examine_blobs in scan.hpp). A store whose listing gives
   // every blob's size and time (object storage) has none unexamined.

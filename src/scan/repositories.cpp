@@ -178,10 +178,11 @@ std::optional<std::pair<fs::Fd, std::vector<fs::DirEntry>>> Scanner::open_links(
 }
 
 std::vector<Link> Scanner::read_links(int parent_fd, const std::string& path, Repository& owner,
-                                      bool missing_ok, bool& unreadable, LinkDir where) {
+                                      bool& unreadable, LinkSource source) {
   const std::string& repo = owner.name;
+  const LinkDir where = source.where;
   std::string apath = layout::join(path, layout::k_algorithm);
-  auto opened = open_links(parent_fd, apath, repo, missing_ok, unreadable, where);
+  auto opened = open_links(parent_fd, apath, repo, true, unreadable, where);
   if (!opened) {
     return {};
   }
@@ -216,9 +217,10 @@ std::vector<Link> Scanner::read_links(int parent_fd, const std::string& path, Re
               "'" + epath() + "' is not a link directory; kept");
       return;
     }
-    if (where == LinkDir::layers && !m_options.read_layer_links) {
+    if (source.from_names) {
       // Taken from its directory's name, unexamined (not even its time, which stays 0): it is
-      // looked at only if a plan might delete it or its blob (verify_layer_links).
+      // looked at only if a plan might delete it or its blob (verify_layer_links), or, in a
+      // tag's history, only if a plan might delete it (verify_tag_history).
       named[i] = *digest;
       link.set_unverified(true);
       keep[i] = 1;
@@ -320,7 +322,9 @@ void Scanner::scan_layers(int layers_fd, Repository& repo) {
   bool unreadable = false;
   std::string path = layout::join(layout::repo_dir(repo.name), layout::k_layers);
   report_strangers(layers_fd, path, repo);
-  repo.layers = read_links(layers_fd, path, repo, true, unreadable, LinkDir::layers);
+  repo.layers =
+      read_links(layers_fd, path, repo, unreadable,
+                 LinkSource{.where = LinkDir::layers, .from_names = !m_options.read_layer_links});
   if (unreadable) {
     repo.uncertain = true;
   }
@@ -368,7 +372,8 @@ void Scanner::scan_manifests(int manifests_fd, Repository& repo) {
     if (e.name == layout::k_revisions) {
       report_strangers(sub->get(), epath, repo);
       bool unreadable = false;
-      repo.revisions = read_links(sub->get(), epath, repo, true, unreadable, LinkDir::revisions);
+      repo.revisions =
+          read_links(sub->get(), epath, repo, unreadable, LinkSource{.where = LinkDir::revisions});
       if (unreadable) {
         repo.uncertain = true;
         m_keep_all.store(true);
@@ -433,8 +438,12 @@ std::optional<Tag> Scanner::read_tag(int tags_fd, const fs::DirEntry& e, const s
   auto index = fs::open_dir(dir->get(), layout::k_index);
   if (index) {
     bool unreadable = false;
-    tag.history = read_links(index->get(), layout::join(epath, layout::k_index), repo, true,
-                             unreadable, LinkDir::tag_history);
+    // A tag without a current link is read whole: whether it is an empty leftover or a tag
+    // that does not resolve depends on what its history holds.
+    tag.history =
+        read_links(index->get(), layout::join(epath, layout::k_index), repo, unreadable,
+                   LinkSource{.where = LinkDir::tag_history,
+                              .from_names = !m_options.read_tag_history && tag.has_current});
   } else if (index.error().sys_errno != ENOENT) {
     finding(FindingKind::unreadable, Severity::error, layout::join(epath, layout::k_index),
             repo.name,

@@ -131,9 +131,16 @@ class Scanner {
       int parent_fd, const std::string& apath, const std::string& repo, bool missing_ok,
       bool& unreadable, LinkDir where);
 
-  // Reads `<dir>/<hex>/link` entries of a sha256 link directory (revisions, layers, history).
+  // How read_links takes the links of one directory.
+  struct LinkSource {
+    LinkDir where = LinkDir::revisions;
+    // Each link is taken from its directory's name, unread and unverified (ScanOptions).
+    bool from_names = false;
+  };
+  // Reads `<dir>/<hex>/link` entries of a sha256 link directory (revisions, layers, history);
+  // a missing `sha256` directory holds none.
   std::vector<Link> read_links(int parent_fd, const std::string& path, Repository& owner,
-                               bool missing_ok, bool& unreadable, LinkDir where);
+                               bool& unreadable, LinkSource source);
   // The links `keep` selects of those found, with their blobs, sorted by blob.
   std::vector<Link> kept_links(Repository& owner, std::vector<Link>& found,
                                const std::vector<std::uint8_t>& keep,

@@ -1,5 +1,5 @@
-// Reading, after marking, the layer links a scan took from their names: those a plan might
-// delete, or whose blob it might.
+// Reading, after marking, the links a scan took from their names: the layer links a plan
+// might delete, or whose blob it might, and the tag history links it might delete.
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -66,15 +66,98 @@ void inspect_linkless(int layers_fd, const std::string& hex, const std::string& 
   leftovers.insert(leftovers.end(), found.begin(), found.end());
 }
 
+// Reads links a scan took from their names, one directory at a time, and gathers what the
+// reads found.
+class Verifier {
+ public:
+  Verifier(int v2_fd, const Inventory& inventory) : m_v2(v2_fd), m_inventory(inventory) {}
+
+  // Reads `links[i]` for each i of `todo` (ascending), all in `dir_path` (a `sha256` link
+  // directory below v2), as a full scan would have: its time, a problem (the link is then
+  // kept) or a second digest. A link directory with no link file is no link: it is erased
+  // from `links`. `link_dir(digest)` gives a link's directory, for reports.
+  template <typename LinkDirPath>
+  void verify_dir(Repository& repo, std::vector<Link>& links, const std::vector<std::size_t>& todo,
+                  const std::string& dir_path, LinkDir where, const LinkDirPath& link_dir) {
+    auto dir = fs::open_dir(m_v2, dir_path);
+    std::mutex owner_mutex;  // guards repo.other_targets
+    std::vector<std::uint8_t> gone(todo.size(), 0);
+    // In parallel within a directory too: one may hold most of the links to read.
+    for_each_index(todo.size(), 64, [&](std::size_t k) {
+      Link& link = links[todo[k]];
+      const Digest& named = link_digest(m_inventory, repo, link);
+      auto lpath = [&] { return layout::join(link_dir(named), layout::k_link); };  // reports only
+      LinkRead got;
+      if (!dir) {
+        got.exists = true;
+        got.kind = FindingKind::unreadable;
+        got.problem = "cannot be read: " + dir.error().reason();
+      } else {
+        got = read_link(dir->get(), HexLeaf(named.hex(), layout::k_link).c_str());
+        if (!got.exists) {
+          gone[k] = 1;  // no link: an empty link directory, or one whose link went since
+          inspect_linkless(dir->get(), named.hex(), link_dir(named), repo.name, m_leftovers.local(),
+                           m_watched.local(), m_findings.local());
+          return;
+        }
+      }
+      link.mtime = static_cast<std::uint32_t>(std::clamp<std::int64_t>(got.mtime, 0, UINT32_MAX));
+      for (std::int64_t seen = m_newest.load();
+           got.mtime > seen && !m_newest.compare_exchange_weak(seen, got.mtime);) {
+      }
+      record_read(got, named, where, link, repo, owner_mutex, lpath,
+                  [&](FindingKind kind, std::string message) {
+                    m_findings.local().push_back(
+                        Finding{kind, Severity::error, lpath(), repo.name, std::move(message)});
+                  });
+      if (link.other() != Link::k_no_other) {
+        m_other_targets.store(true);
+      }
+    });
+    // No link file: no link. A link that went since the scan is the guard's business.
+    for (std::size_t k = todo.size(); k-- > 0;) {
+      if (gone[k] != 0) {
+        links.erase(links.begin() + static_cast<std::ptrdiff_t>(todo[k]));
+      }
+    }
+  }
+
+  // What the reads found; the leftovers and directories to watch go into `inventory`.
+  Verified finish(Inventory& inventory) {
+    Verified out;
+    for (auto& v : m_findings) {
+      out.findings.insert(out.findings.end(), v.begin(), v.end());
+    }
+    for (auto& v : m_leftovers) {
+      inventory.leftovers.insert(inventory.leftovers.end(), v.begin(), v.end());
+    }
+    std::sort(inventory.leftovers.begin(), inventory.leftovers.end(),
+              [](const Leftover& a, const Leftover& b) { return a.path < b.path; });
+    for (auto& v : m_watched) {
+      inventory.watched.insert(inventory.watched.end(), v.begin(), v.end());
+    }
+    std::sort(inventory.watched.begin(), inventory.watched.end(),
+              [](const Watched& a, const Watched& b) { return a.path < b.path; });
+    out.other_targets = m_other_targets.load();
+    out.newest_mtime = m_newest.load();
+    return out;
+  }
+
+ private:
+  int m_v2;
+  const Inventory& m_inventory;
+  tbb::enumerable_thread_specific<std::vector<Finding>> m_findings;
+  tbb::enumerable_thread_specific<std::vector<Leftover>> m_leftovers;
+  tbb::enumerable_thread_specific<std::vector<Watched>> m_watched;
+  std::atomic<bool> m_other_targets{false};
+  std::atomic<std::int64_t> m_newest{0};
+};
+
 }  // namespace
 
 Verified verify_layer_links(int v2_fd, Inventory& inventory, tbb::task_arena& arena,
                             const std::function<bool(std::size_t, const Link&)>& wanted) {
-  tbb::enumerable_thread_specific<std::vector<Finding>> findings;
-  tbb::enumerable_thread_specific<std::vector<Leftover>> leftovers;
-  tbb::enumerable_thread_specific<std::vector<Watched>> watched;
-  std::atomic<bool> other_targets{false};
-  std::atomic<std::int64_t> newest{0};
+  Verifier verifier(v2_fd, inventory);
   arena.execute([&] {
     tbb::parallel_for(std::size_t{0}, inventory.repositories.size(), [&](std::size_t r) {
       Repository& repo = inventory.repositories[r];
@@ -89,66 +172,38 @@ Verified verify_layer_links(int v2_fd, Inventory& inventory, tbb::task_arena& ar
       }
       std::string dir_path = layout::join(
           layout::join(layout::repo_dir(repo.name), layout::k_layers), layout::k_algorithm);
-      auto dir = fs::open_dir(v2_fd, dir_path);
-      std::mutex owner_mutex;  // guards repo.other_targets
-      std::vector<std::uint8_t> gone(todo.size(), 0);
-      // In parallel within a repository too: one may hold most of the links to read.
-      for_each_index(todo.size(), 64, [&](std::size_t k) {
-        Link& link = repo.layers[todo[k]];
-        const Digest& named = link_digest(inventory, repo, link);
-        auto lpath = [&] { return layout::layer_link(repo.name, named); };  // for reports only
-        LinkRead got;
-        if (!dir) {
-          got.exists = true;
-          got.kind = FindingKind::unreadable;
-          got.problem = "cannot be read: " + dir.error().reason();
-        } else {
-          got = read_link(dir->get(), HexLeaf(named.hex(), layout::k_link).c_str());
-          if (!got.exists) {
-            gone[k] = 1;  // no link: an empty link directory, or one whose link went since
-            inspect_linkless(dir->get(), named.hex(), layout::layer_link_dir(repo.name, named),
-                             repo.name, leftovers.local(), watched.local(), findings.local());
-            return;
+      verifier.verify_dir(repo, repo.layers, todo, dir_path, LinkDir::layers,
+                          [&](const Digest& d) { return layout::layer_link_dir(repo.name, d); });
+    });
+  });
+  return verifier.finish(inventory);
+}
+
+Verified verify_tag_history(
+    int v2_fd, Inventory& inventory, tbb::task_arena& arena,
+    const std::function<bool(std::size_t, const Tag&, const Link&)>& wanted) {
+  Verifier verifier(v2_fd, inventory);
+  arena.execute([&] {
+    tbb::parallel_for(std::size_t{0}, inventory.repositories.size(), [&](std::size_t r) {
+      Repository& repo = inventory.repositories[r];
+      for (Tag& tag : repo.tags) {
+        std::vector<std::size_t> todo;
+        for (std::size_t i = 0; i < tag.history.size(); ++i) {
+          if (tag.history[i].unverified() && wanted(r, tag, tag.history[i])) {
+            todo.push_back(i);
           }
         }
-        link.mtime = static_cast<std::uint32_t>(std::clamp<std::int64_t>(got.mtime, 0, UINT32_MAX));
-        for (std::int64_t seen = newest.load();
-             got.mtime > seen && !newest.compare_exchange_weak(seen, got.mtime);) {
+        if (todo.empty()) {
+          continue;
         }
-        record_read(got, named, LinkDir::layers, link, repo, owner_mutex, lpath,
-                    [&](FindingKind kind, std::string message) {
-                      findings.local().push_back(
-                          Finding{kind, Severity::error, lpath(), repo.name, std::move(message)});
-                    });
-        if (link.other() != Link::k_no_other) {
-          other_targets.store(true);
-        }
-      });
-      // No link file: no link. A link that went since the scan is the guard's business.
-      for (std::size_t k = todo.size(); k-- > 0;) {
-        if (gone[k] != 0) {
-          repo.layers.erase(repo.layers.begin() + static_cast<std::ptrdiff_t>(todo[k]));
-        }
+        verifier.verify_dir(repo, tag.history, todo, layout::tag_index_dir(repo.name, tag.name),
+                            LinkDir::tag_history, [&](const Digest& d) {
+                              return layout::tag_index_entry_dir(repo.name, tag.name, d);
+                            });
       }
     });
   });
-  Verified out;
-  for (auto& v : findings) {
-    out.findings.insert(out.findings.end(), v.begin(), v.end());
-  }
-  for (auto& v : leftovers) {
-    inventory.leftovers.insert(inventory.leftovers.end(), v.begin(), v.end());
-  }
-  std::sort(inventory.leftovers.begin(), inventory.leftovers.end(),
-            [](const Leftover& a, const Leftover& b) { return a.path < b.path; });
-  for (auto& v : watched) {
-    inventory.watched.insert(inventory.watched.end(), v.begin(), v.end());
-  }
-  std::sort(inventory.watched.begin(), inventory.watched.end(),
-            [](const Watched& a, const Watched& b) { return a.path < b.path; });
-  out.other_targets = other_targets.load();
-  out.newest_mtime = newest.load();
-  return out;
+  return verifier.finish(inventory);
 }
 
 }  // namespace regsweep
