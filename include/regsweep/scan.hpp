@@ -21,9 +21,10 @@ struct ScanOptions {
   // system calls and a page of cache per layer link. `fsck` reads them all.
   bool read_layer_links = true;
   // Read every tag history link (`_manifests/tags/<tag>/index/sha256/<hex>/link`). When
-  // false, as for layer links, each is taken from its directory's name, unverified: only a
-  // plan deletes one, when it names a revision the plan deletes, and verify_tag_history
-  // reads those first. A tag without a current link is read whole. `fsck` reads them all.
+  // false, as for layer links, each is taken from its directory's name, unverified: a plan
+  // deletes one only with the revision it names, or tidies it when it names no revision,
+  // and verify_tag_history reads those first. A tag without a current link is read whole.
+  // `fsck` reads them all.
   bool read_tag_history = true;
   // Stat every blob's `data` for its size and time. When false, a blob is taken from its
   // directory's name (getdents gives it) and left unexamined (Blob::k_unexamined): whoever
