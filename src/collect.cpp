@@ -184,8 +184,7 @@ class GcMarking {
     const Inventory& inv = m_c.inventory;
     auto dead = [&](const MarkResult& marks, std::size_t r, const Link& l) {
       const std::vector<Digest>& d = marks.repositories[r].dead;
-      return !d.empty() &&
-             std::binary_search(d.begin(), d.end(), link_digest(inv, inv.repositories[r], l));
+      return !d.empty() && contains(d, link_digest(inv, inv.repositories[r], l));
     };
     auto a_revision = [&](std::size_t r, const Link& l) {
       const std::vector<Link>& revs = inv.repositories[r].revisions;  // sorted by ref
