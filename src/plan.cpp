@@ -213,7 +213,9 @@ class Planner {
 
   // Dead manifests: as the registry's own DELETE, each leaves every remaining tag's history,
   // then its revision link goes. Without collection (rm --no-gc) this is still done; their
-  // blobs wait for the next gc. Returns the revisions removed.
+  // blobs wait for the next gc. A history entry whose link could not be read as naming its
+  // revision stays, with whatever it holds, as its finding says. Returns the revisions
+  // removed.
   std::set<Digest> plan_dead_revisions(const Repository& repo, const RepoMark& rm,
                                        const std::set<std::string_view>& gone_tags) {
     std::set<Digest> gone_revisions(rm.dead.begin(), rm.dead.end());
@@ -223,7 +225,7 @@ class Planner {
           continue;
         }
         for (const Link& l : tag.history) {
-          if (gone_revisions.count(link_digest(m_inv, repo, l)) != 0) {
+          if (!l.problem() && gone_revisions.count(link_digest(m_inv, repo, l)) != 0) {
             add_link(ActionKind::tag_history, Reason::untagged_manifest, repo, l.ref, &tag.name);
           }
         }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <sstream>
 
 #include "regsweep/collect.hpp"
@@ -158,6 +159,49 @@ TEST(LazyHistory, ADeadRevisionsMismatchedHistoryLinkIsReportedAsAFullScanReport
   });
   EXPECT_TRUE(reported);
   EXPECT_EQ(lazy_decisions(t.reg, true), full_decisions(t.reg, true));
+}
+
+// A dead revision's history entry whose link could not be read as a link naming it is kept
+// with everything in it, as its finding says ("kept"), and reported; the revision still goes.
+// Rule 1: what the link holds is unknown, so its entry is not removed.
+TEST(LazyHistory, ADeadRevisionsDamagedHistoryLinkIsKeptWithWhatItHolds) {
+  struct Damage {
+    std::string name;
+    std::function<void(Tree&, const std::string&)> apply;
+    std::string survivor;  // below the entry: what must still exist after the sweep
+  };
+  const std::vector<Damage> damages = {
+      {"names another digest",
+       [](Tree& t, const std::string& link) { t.reg.write(link, t.a.str()); }, "link"},
+      {"is a directory holding a file",
+       [](Tree& t, const std::string& link) {
+         t.reg.remove(link);
+         t.reg.write(layout::join(link, "inside"), "something");
+       },
+       "link/inside"},
+      {"is not a digest", [](Tree& t, const std::string& link) { t.reg.write(link, "garbage"); },
+       "link"},
+  };
+  for (const Damage& d : damages) {
+    SCOPED_TRACE("the link " + d.name);
+    Tree t;
+    std::string link = layout::join(t.b_entry(), layout::k_link);
+    d.apply(t, link);
+    test::GcRun run = test::collect(t.reg, true);
+    EXPECT_TRUE(planned(run.collection, ActionKind::tag_history).empty());
+    EXPECT_EQ(planned(run.collection, ActionKind::revision), std::vector<Digest>{t.b});
+    EXPECT_TRUE(t.reg.exists(layout::join(t.b_entry(), d.survivor)));
+    bool reported = std::any_of(
+        run.collection.findings.begin(), run.collection.findings.end(), [&](const Finding& f) {
+          return f.path.rfind(t.b_entry(), 0) == 0 && f.message.find("kept") != std::string::npos;
+        });
+    EXPECT_TRUE(reported);
+    EXPECT_EQ(lazy_decisions(t.reg, true), full_decisions(t.reg, true));
+    // A second run, the revision gone: the entry names no revision and is read again.
+    test::GcRun again = test::collect(t.reg, true);
+    EXPECT_TRUE(planned(again.collection, ActionKind::tag_history).empty());
+    EXPECT_TRUE(t.reg.exists(layout::join(t.b_entry(), d.survivor)));
+  }
 }
 
 TEST(LazyHistory, LazyAndFullScansDecideTheSame) {
