@@ -72,6 +72,10 @@ hide a repository; whatever changed since the scan. Each such case is reported o
 makes the exit code 3. A symbolic link at docker/registry/v2, blobs, blobs/sha256 or
 repositories is refused before anything is read (exit 1): use a bind mount instead.
 
+gc examines what its decisions depend on, not the whole tree: a damaged layer link whose
+blob is kept anyway, or a missing data file of a blob in use, is not reported here. Run
+'regsweep fsck' for a check of every link and blob.
+
 exit codes: 0 done and clean; 1 could not run (nothing deleted); 2 usage error;
             3 done, but objects were kept or not deleted because of findings or failed deletes
 )";

@@ -66,6 +66,22 @@ check "gc: a directory as CONFIG says so" grep -q "is a directory" "$W/err"
 "$REGSWEEP" du "$W/early" >"$W/out" 2>"$W/err"
 check "du: a directory as CONFIG says so" grep -q "is a directory" "$W/err"
 
+echo "# gc examines what it decides on; fsck checks every link (as gc --help says)"
+"$REGSWEEP" gc --help | grep -q "'regsweep fsck' for a check of every link and blob"
+check "gc --help points to fsck for a full check" test $? -eq 0
+cp -a "$W/clean" "$W/lk"
+link=$(find "$W/lk/$V2/repositories" -path '*/_layers/sha256/*/link' | sort | head -1)
+printf garbage >"$link" # a layer link whose blob a live manifest keeps anyway
+touch -d '3 days ago' "$link"
+"$REGSWEEP" gc --root "$W/lk" -d --min-age 0 >"$W/out" 2>"$W/err"
+rc=$?
+check "gc: a damaged layer link of a kept blob decides nothing: exit 0 (got $rc)" test $rc -eq 0
+check "  and no finding on stderr" test ! -s "$W/err"
+"$REGSWEEP" fsck --root "$W/lk" >"$W/out" 2>&1
+rc=$?
+check "fsck reports it: exit 3 (got $rc)" test $rc -eq 3
+check "  naming the link" grep -q "_layers/sha256/.*/link' is not a sha256 digest" "$W/out"
+
 echo "# Go-style booleans"
 "$REGSWEEP" gc --root "$W/early" --dry-run=true -m=1 -q --json "$W/go.json" >/dev/null 2>&1
 check "--dry-run=true -m=1 is a dry run with -m" \
