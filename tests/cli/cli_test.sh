@@ -67,8 +67,9 @@ check "gc: a directory as CONFIG says so" grep -q "is a directory" "$W/err"
 check "du: a directory as CONFIG says so" grep -q "is a directory" "$W/err"
 
 echo "# gc examines what it decides on; fsck checks every link (as gc --help says)"
-"$REGSWEEP" gc --help | grep -q "'regsweep fsck' for a check of every link and blob"
-check "gc --help points to fsck for a full check" test $? -eq 0
+"$REGSWEEP" gc --help >"$W/help" 2>&1
+check "gc --help points to fsck for a full check" \
+  grep -q "'regsweep fsck' for a check of every link and blob" "$W/help"
 cp -a "$W/clean" "$W/lk"
 link=$(find "$W/lk/$V2/repositories" -path '*/_layers/sha256/*/link' | sort | head -1)
 printf garbage >"$link" # a layer link whose blob a live manifest keeps anyway
