@@ -81,20 +81,29 @@ class FsStore final : public Store {
       return Error{"'" + std::string(key) + "' is not a regular file", EINVAL};
     }
     ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    // Every byte its size says, or an error: a hash of a read cut short would call a sound blob
+    // corrupt.
     std::vector<char> buf(k_chunk);
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    std::uint64_t total = 0;
     while (true) {
-      ssize_t n = ::read(fd, buf.data(), buf.size());
-      if (n < 0 && errno == EINTR) {
-        continue;
+      auto n = fs::read_fully(fd, buf.data(), buf.size(), key);
+      if (!n) {
+        return n.error();
       }
-      if (n < 0) {
-        return fs::sys_error("read", key, errno);
+      if (*n == 0) {
+        break;
       }
-      if (n == 0) {
-        return ok_status();
+      total += *n;
+      sink(std::string_view(buf.data(), *n));
+      if (*n < buf.size()) {
+        break;
       }
-      sink(std::string_view(buf.data(), static_cast<std::size_t>(n)));
     }
+    if (total != size) {
+      return fs::short_read(key, total, size);
+    }
+    return ok_status();
   }
 
   std::unique_ptr<Remover> remover() override { return make_tree_remover(m_fd); }
@@ -112,7 +121,7 @@ class FsStore final : public Store {
   // anything that cannot be read, ends the listing with an error naming it.
   Status walk(int dirfd, const std::string& path,
               const std::function<void(const StoreObject&)>& visit) {
-    auto entries = fs::list_dir(dirfd);
+    auto entries = fs::list_dir(dirfd, path);
     if (!entries) {
       return entries.error();
     }

@@ -118,8 +118,16 @@ Status select_removals(Inventory& inventory, const std::vector<std::string>& spe
       }
     }
     if (!matched) {
+      // What the scan could not read may be what the spec names: say so.
+      std::string unread;
+      for (const Finding& f : inventory.findings) {
+        if (f.severity == Severity::error) {
+          unread = " that could be read (" + f.message + ")";
+          break;
+        }
+      }
       return Error{"'" + specs[i] + "' matches no " +
-                       std::string(parsed[i].has_tag ? "tag" : "repository") +
+                       std::string(parsed[i].has_tag ? "tag" : "repository") + unread +
                        "; nothing was removed",
                    0};
     }

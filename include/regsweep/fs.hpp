@@ -55,12 +55,29 @@ struct FileInfo {
 Result<Fd> open_root(const std::string& path);
 
 // Opens `relpath` (components separated by '/') below `dirfd` as a directory, refusing any
-// component that is a symbolic link.
+// component that is a symbolic link (sys_errno ELOOP) or a mount point (EXDEV). Only the
+// directories `blobs`, `blobs/sha256` and `repositories` of a path from docker/registry/v2 may be
+// mount points: the usual way to put blobs on another disk.
 Result<Fd> open_dir(int dirfd, std::string_view relpath);
 
 // Lists a directory (without "." and ".."), with entry types from readdir; an unknown type is
-// resolved with fstatat without following links. The order is the order on disk.
-Result<std::vector<DirEntry>> list_dir(int dirfd);
+// resolved with fstatat without following links, and one that cannot be resolved fails the
+// listing (what it holds is unknown). Each name once, in name order: an entry listed twice
+// (network and FUSE file systems do that) is given once, or fails the listing when its two
+// types differ. `shown` names the directory in errors, from the top of the tree.
+Result<std::vector<DirEntry>> list_dir(int dirfd, std::string_view shown = ".");
+
+// How many EINTR in a row a read takes before it gives up: a file system that always says
+// EINTR must not hang the run.
+constexpr int k_max_interrupted = 100;
+
+// Reads up to `want` bytes of `fd` into `buf`, until the end of the file; EINTR is retried up
+// to k_max_interrupted times in a row. Returns how many bytes were read. `shown` names the
+// file in errors.
+Result<std::size_t> read_fully(int fd, char* buf, std::size_t want, std::string_view shown);
+
+// "cannot read '<shown>': it ended after <got> of the <size> bytes its size says" (EIO).
+Error short_read(std::string_view shown, std::uint64_t got, std::uint64_t size);
 
 // Reads a whole regular file below `dirfd`, refusing symbolic links and files over `max_size`.
 Result<std::string> read_file(int dirfd, std::string_view relpath, std::uint64_t max_size);
@@ -74,8 +91,14 @@ Result<std::string> read_named_file(const std::string& path, std::uint64_t max_s
 Result<FileInfo> stat(int dirfd, std::string_view relpath);
 
 // Removes `relpath` below `dirfd`: a file, or a directory and all it holds. Symbolic links met
-// inside are removed as links, never followed. A path that is already gone is success.
-Status remove_tree(int dirfd, std::string_view relpath);
+// inside are removed as links, never followed; a mount point inside is never entered (an
+// error, EXDEV), nor a tree more than 32 directories deep. A path that is already gone is
+// success, once a second look agrees.
+// What remove_tree may remove below the directory it is given.
+enum class Contents { anything, directories_only };
+
+// With Contents::directories_only, a file or link met inside fails the removal, and is kept.
+Status remove_tree(int dirfd, std::string_view relpath, Contents contents = Contents::anything);
 
 // Removes the directory `relpath` below `dirfd` if it is empty. Returns true when removed,
 // false when it was not empty or did not exist.

@@ -36,8 +36,10 @@ bool Scanner::inspect_incomplete(int parent_fd, const std::string& name, const s
             cannot("open directory", path, dir.error()));
     return false;
   }
-  watch(dir->get(), path);  // a link or data written into it later must be seen
-  auto entries = fs::list_dir(dir->get());
+  if (!watch(dir->get(), path)) {  // a link or data written into it later must be seen
+    return false;
+  }
+  auto entries = fs::list_dir(dir->get(), path);
   if (!entries) {
     finding(FindingKind::unreadable, Severity::error, path, repo,
             cannot("list directory", path, entries.error()));
@@ -59,6 +61,94 @@ bool Scanner::inspect_incomplete(int parent_fd, const std::string& name, const s
     leftover(Leftover::Kind::empty_dir, path, repo, st.st_mtim.tv_sec);
   }
   return !others;
+}
+
+std::optional<std::uint64_t> Scanner::watch(int fd, std::string path) {
+  struct statx stx {};
+  if (::statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) != 0) {
+    int err = errno;
+    keep_all_blobs(path, "", "cannot be examined (" + std::string(std::strerror(err)) + ")");
+    m_alias.store(true);
+    return std::nullopt;
+  }
+  bool mount_root = (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) != 0 &&
+                    (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+  if (mount_root && path != layout::k_blobs_dir && path != layout::k_repositories_dir) {
+    m_alias.store(true);
+    keep_all_blobs(path, "", "is a mount point; not followed, and what it holds is kept");
+    return std::nullopt;
+  }
+  std::pair<std::uint64_t, std::uint64_t> key{
+      (std::uint64_t{stx.stx_dev_major} << 32) | stx.stx_dev_minor, stx.stx_ino};
+  {
+    std::lock_guard lock(m_dirs_mutex);
+    auto [it, added] = m_dirs.emplace(key, path);
+    if (!added) {
+      std::string first = it->second;
+      m_alias.store(true);
+      keep_all_blobs(path, "",
+                     "is the same directory as '" + first +
+                         "' (a bind mount, or a file system with a cycle); not followed, and "
+                         "nothing in either is deleted");
+      return std::nullopt;
+    }
+  }
+  m_watched.local().push_back(
+      Watched{std::move(path),
+              static_cast<std::int64_t>(stx.stx_mtime.tv_sec) * 1000000000 + stx.stx_mtime.tv_nsec,
+              static_cast<std::uint64_t>(stx.stx_nlink)});
+  return static_cast<std::uint64_t>(stx.stx_nlink);
+}
+
+bool Scanner::listed_whole(std::uint64_t nlink, const std::vector<fs::DirEntry>& entries,
+                           const std::string& path, const std::string& repo) {
+  auto dirs = static_cast<std::uint64_t>(
+      std::count_if(entries.begin(), entries.end(),
+                    [](const fs::DirEntry& e) { return e.type == fs::EntryType::directory; }));
+  // Fewer than 2 links: a file system that does not count subdirectories (btrfs, overlayfs).
+  if (nlink < 2 || nlink <= 2 + dirs) {
+    return true;
+  }
+  finding(FindingKind::unreadable, Severity::error, path, repo,
+          "'" + path + "' has " + std::to_string(nlink - 2) +
+              " subdirectories by its link count, yet its listing shows " + std::to_string(dirs) +
+              ": what it holds is unknown, and kept");
+  return false;
+}
+
+void Scanner::confirm_absent() {
+  std::vector<Digest> absent;
+  for (auto& v : m_repos) {
+    for (const Repository& r : v) {
+      absent.insert(absent.end(), r.absent.begin(), r.absent.end());
+    }
+  }
+  std::sort(absent.begin(), absent.end());
+  absent.erase(std::unique(absent.begin(), absent.end()), absent.end());
+  std::vector<Digest> unknown = m_unknown_blobs;  // every task is done: no lock needed
+  std::sort(unknown.begin(), unknown.end());
+  for (const Digest& d : absent) {
+    if (m_unknown_prefixes.test(d.bytes[0]) ||
+        std::binary_search(unknown.begin(), unknown.end(), d)) {
+      continue;  // unknown already, and reported
+    }
+    // As the registry: a blob is its `data` file; a directory with only the leftovers of an
+    // interrupted write is none.
+    std::string data = layout::blob_data(d);
+    struct stat st {};
+    if (::fstatat(m_v2, data.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      std::string dir = layout::blob_dir(d);
+      unknown_blob(d);
+      finding(FindingKind::unreadable, Severity::error, dir, "",
+              "'" + data + "' is there, yet the listing of '" + std::string(layout::parent(dir)) +
+                  "' left out '" + dir + "'; kept" + std::string(k_unknown_blob));
+    } else if (errno != ENOENT) {
+      int err = errno;
+      unknown_blob(d);
+      finding(FindingKind::unreadable, Severity::error, data, "",
+              fs::sys_error("stat", data, err).message + "; kept" + std::string(k_unknown_blob));
+    }
+  }
 }
 
 void Scanner::unknown_prefix(std::string_view name) {
@@ -93,7 +183,7 @@ void Scanner::scan_blobs(std::vector<Blob>& blobs) {
     }
     return;
   }
-  auto prefixes = fs::list_dir(root->get());
+  auto prefixes = fs::list_dir(root->get(), layout::k_blobs_dir);
   if (!prefixes) {
     all_blobs_unknown();
     finding(FindingKind::unreadable, Severity::error, std::string(layout::k_blobs_dir), "",
@@ -167,13 +257,21 @@ void Scanner::scan_prefix(int blobs_fd, const fs::DirEntry& e, std::vector<Blob>
   if (!dir) {
     return;
   }
-  watch(dir->get(), path);
-  auto entries = fs::list_dir(dir->get());
+  auto nlink = watch(dir->get(), path);
+  if (!nlink) {
+    unknown_prefix(e.name);
+    return;
+  }
+  auto entries = fs::list_dir(dir->get(), path);
   if (!entries) {
     unknown_prefix(e.name);
     finding(FindingKind::unreadable, Severity::error, path, "",
             cannot("list directory", path, entries.error()) +
                 "; the blobs in it are unknown, and everything that may need them is kept");
+    return;
+  }
+  if (!listed_whole(*nlink, *entries, path, "")) {
+    unknown_prefix(e.name);
     return;
   }
   if (entries->empty()) {

@@ -22,7 +22,20 @@ std::string cannot(std::string_view what, const std::string& path, const Error& 
   if (error.sys_errno == ELOOP) {
     return "'" + path + "' is a symbolic link; not followed";
   }
+  if (error.sys_errno == EXDEV) {
+    return "'" + path + "' is a mount point; not followed";
+  }
   return "cannot " + std::string(what) + " '" + path + "': " + why;
+}
+
+std::string unopened(const Error& error) {
+  if (error.sys_errno == ELOOP) {
+    return "is a symbolic link; not followed";
+  }
+  if (error.sys_errno == EXDEV) {
+    return "is a mount point; not followed";
+  }
+  return "cannot be opened (" + error.reason() + ")";
 }
 
 // The digest a link's text names, or why it names none.
@@ -82,23 +95,15 @@ LinkRead read_link(int dirfd, const char* rel) {
   // call fewer per link (a million-blob registry has millions of links). A file that grows
   // meanwhile reads as its first st_size bytes and fails to parse if that cuts a digest.
   const auto want = static_cast<std::size_t>(st.st_size);
-  std::size_t got = 0;
-  while (got < want) {
-    ssize_t n = ::read(fd, buf + got, want - got);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      out.kind = FindingKind::unreadable;
-      out.problem = std::string("cannot be read: ") + std::strerror(errno);
-      return out;
-    }
-    if (n == 0) {
-      break;
-    }
-    got += static_cast<std::size_t>(n);
+  auto got = fs::read_fully(fd, buf, want, rel);
+  if (!got || *got != want) {
+    // Cut short, or always interrupted: what the link names is unknown, not "no digest".
+    out.kind = FindingKind::unreadable;
+    out.problem = "cannot be read: " +
+                  (got ? fs::short_read(rel, *got, want).reason() : got.error().reason());
+    return out;
   }
-  parse_into(out, std::string_view(buf, got));
+  parse_into(out, std::string_view(buf, *got));
   return out;
 }
 

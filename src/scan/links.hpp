@@ -30,6 +30,10 @@ inline constexpr std::size_t k_link_max = 4096;
 // failed call was given (a component below an open directory, or '.').
 std::string cannot(std::string_view what, const std::string& path, const Error& error);
 
+// Why a directory could not be opened, to follow its path: "is a symbolic link; not
+// followed", "is a mount point; not followed", or "cannot be opened (<reason>)".
+std::string unopened(const Error& error);
+
 // Said of a blob whose contents are unknown.
 inline constexpr std::string_view k_unknown_blob =
     ", and since it cannot be read, everything that links it is kept";

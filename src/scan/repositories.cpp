@@ -65,7 +65,7 @@ void Scanner::scan_own_dir(int dir_fd, const fs::DirEntry& e, const std::string&
     if (e.name == layout::k_manifests) {
       repo.uncertain = true;
       repo.tags_uncertain = true;
-      keep_all_blobs(epath, name, "cannot be opened (" + sub.error().reason() + ")");
+      keep_all_blobs(epath, name, unopened(sub.error()));
     } else {
       repo.uncertain = true;
       finding(FindingKind::unreadable, Severity::error, epath, name,
@@ -73,13 +73,16 @@ void Scanner::scan_own_dir(int dir_fd, const fs::DirEntry& e, const std::string&
     }
     return;
   }
+  if (e.name != layout::k_uploads && !watch(sub->get(), epath)) {
+    repo.uncertain = true;
+    repo.tags_uncertain = true;
+    return;
+  }
   if (e.name == layout::k_manifests) {
     repo.has_manifests = true;
-    watch(sub->get(), epath);
     scan_manifests(sub->get(), repo);
   } else if (e.name == layout::k_layers) {
     repo.has_layers = true;
-    watch(sub->get(), epath);
     scan_layers(sub->get(), repo);
   } else {
     repo.has_uploads = true;
@@ -114,7 +117,7 @@ void Scanner::descend(int dir_fd, const fs::DirEntry& e, const std::string& epat
   auto sub = fs::open_dir(dir_fd, e.name);
   std::string child = name.empty() ? e.name : layout::join(name, e.name);
   if (!sub) {
-    keep_all_blobs(epath, child, "cannot be opened (" + sub.error().reason() + ")");
+    keep_all_blobs(epath, child, unopened(sub.error()));
     return;
   }
   group.run([this, fd = std::make_shared<fs::Fd>(std::move(*sub)), child, &group]() {
@@ -125,10 +128,24 @@ void Scanner::descend(int dir_fd, const fs::DirEntry& e, const std::string& epat
 void Scanner::walk(fs::Fd dir, const std::string& name, tbb::task_group& group) {
   std::string path =
       name.empty() ? std::string(layout::k_repositories_dir) : layout::repo_dir(name);
-  watch(dir.get(), path);
-  auto entries = fs::list_dir(dir.get());
+  if (static_cast<std::size_t>(std::count(name.begin(), name.end(), '/')) >= k_max_repo_depth) {
+    keep_all_blobs(path, name,
+                   "is more than " + std::to_string(k_max_repo_depth) +
+                       " directories deep, deeper than a repository name can go (a file system "
+                       "with a cycle?); not walked further");
+    return;
+  }
+  auto nlink = watch(dir.get(), path);
+  if (!nlink) {
+    return;
+  }
+  auto entries = fs::list_dir(dir.get(), path);
   if (!entries) {
     keep_all_blobs(path, name, "cannot be listed (" + entries.error().reason() + ")");
+    return;
+  }
+  if (!listed_whole(*nlink, *entries, path, name)) {
+    m_keep_all.store(true);  // a repository may be missing: none of its blobs may go
     return;
   }
   std::sort(entries->begin(), entries->end(),
@@ -164,14 +181,23 @@ std::optional<std::pair<fs::Fd, std::vector<fs::DirEntry>>> Scanner::open_links(
             Severity::error, apath, repo, cannot("open directory", apath, dir.error()));
     return std::nullopt;
   }
+  std::optional<std::uint64_t> nlink = 1;
   if (where != LinkDir::tag_history) {
-    watch(dir->get(), apath);  // a revision or layer link added after the scan
+    nlink = watch(dir->get(), apath);  // a revision or layer link added after the scan
+    if (!nlink) {
+      unreadable = true;
+      return std::nullopt;
+    }
   }
-  auto entries = fs::list_dir(dir->get());
+  auto entries = fs::list_dir(dir->get(), apath);
   if (!entries) {
     unreadable = true;
     finding(FindingKind::unreadable, Severity::error, apath, repo,
             cannot("list directory", apath, entries.error()));
+    return std::nullopt;
+  }
+  if (!listed_whole(*nlink, *entries, apath, repo)) {
+    unreadable = true;
     return std::nullopt;
   }
   return std::make_pair(std::move(*dir), std::move(*entries));
@@ -233,6 +259,8 @@ std::vector<Link> Scanner::read_links(int parent_fd, const std::string& path, Re
       // What the registry's own DELETE leaves behind: the link file goes, its directory
       // stays. Not a link; the empty directory is untidy, not a problem.
       if (!inspect_incomplete(dir.get(), e.name, epath(), repo)) {
+        // Something there besides leftovers: perhaps the very link the open did not find.
+        any_unreadable.store(true);
         finding(FindingKind::unknown_entry, Severity::error, epath(), repo,
                 "link directory '" + epath() + "' has no link file but holds other entries; kept");
       }
@@ -288,7 +316,7 @@ std::string Scanner::lower(std::string s) {
 }
 
 void Scanner::report_strangers(int parent_fd, const std::string& path, const Repository& repo) {
-  auto entries = fs::list_dir(parent_fd);
+  auto entries = fs::list_dir(parent_fd, path);
   if (!entries) {
     return;  // opening the algorithm directory reports it
   }
@@ -332,11 +360,21 @@ void Scanner::scan_layers(int layers_fd, Repository& repo) {
 
 void Scanner::scan_manifests(int manifests_fd, Repository& repo) {
   std::string mpath = layout::join(layout::repo_dir(repo.name), layout::k_manifests);
-  auto entries = fs::list_dir(manifests_fd);
+  struct stat st {};
+  auto entries = ::fstat(manifests_fd, &st) == 0
+                     ? fs::list_dir(manifests_fd, mpath)
+                     : Result<std::vector<fs::DirEntry>>(fs::sys_error("stat", mpath, errno));
   if (!entries) {
     repo.uncertain = true;
     repo.tags_uncertain = true;
     keep_all_blobs(mpath, repo.name, "cannot be listed (" + entries.error().reason() + ")");
+    return;
+  }
+  // `tags` left out of the listing would leave every revision untagged.
+  if (!listed_whole(static_cast<std::uint64_t>(st.st_nlink), *entries, mpath, repo.name)) {
+    repo.uncertain = true;
+    repo.tags_uncertain = true;
+    m_keep_all.store(true);
     return;
   }
   for (const fs::DirEntry& e : *entries) {
@@ -365,10 +403,14 @@ void Scanner::scan_manifests(int manifests_fd, Repository& repo) {
     if (!sub) {
       repo.uncertain = true;
       repo.tags_uncertain = true;
-      keep_all_blobs(epath, repo.name, "cannot be opened (" + sub.error().reason() + ")");
+      keep_all_blobs(epath, repo.name, unopened(sub.error()));
       continue;
     }
-    watch(sub->get(), epath);
+    if (!watch(sub->get(), epath)) {
+      repo.uncertain = true;
+      repo.tags_uncertain = true;
+      continue;
+    }
     if (e.name == layout::k_revisions) {
       report_strangers(sub->get(), epath, repo);
       bool unreadable = false;
@@ -390,10 +432,27 @@ void Scanner::read_current(int tag_fd, const std::string& epath, const Repositor
   std::string cpath = layout::tag_current_link(repo.name, tag.name);
   LinkRead r = read_link(tag_fd, cur_rel.c_str());
   if (!r.exists) {
+    // No current link, when a direct look agrees: `current` is not there, or holds nothing
+    // but leftovers. Anything else (the link listed after all, an error) leaves the tag
+    // unknown, and a tag that might resolve is never taken for one that does not.
+    std::string cdir = layout::join(epath, layout::k_current);
     auto current = fs::open_dir(tag_fd, layout::k_current);
+    bool absent = false;
     if (current) {
-      inspect_incomplete(tag_fd, std::string(layout::k_current),
-                         layout::join(epath, layout::k_current), repo.name);
+      absent = inspect_incomplete(tag_fd, std::string(layout::k_current), cdir, repo.name);
+    } else if (current.error().sys_errno == ENOENT) {
+      auto listed = fs::list_dir(tag_fd, epath);
+      absent = listed && std::none_of(listed->begin(), listed->end(), [](const fs::DirEntry& e) {
+                 return e.name == layout::k_current;
+               });
+    }
+    if (!absent) {
+      tag.current_problem = true;
+      uncertain.store(true);
+      finding(FindingKind::unreadable, Severity::error, cpath, repo.name,
+              "link '" + cpath +
+                  "' could not be opened (No such file or directory), yet its directory says it "
+                  "may be there; every revision is kept");
     }
     return;
   }
@@ -467,11 +526,23 @@ std::optional<Tag> Scanner::read_tag(int tags_fd, const fs::DirEntry& e, const s
 
 void Scanner::scan_tags(int tags_fd, Repository& repo) {
   std::string tpath = layout::tags_dir(repo.name);
-  auto entries = fs::list_dir(tags_fd);
+  struct stat tags_st {};
+  if (::fstat(tags_fd, &tags_st) != 0) {
+    repo.tags_uncertain = true;
+    finding(FindingKind::unreadable, Severity::error, tpath, repo.name,
+            fs::sys_error("stat", tpath, errno).message + "; every revision is kept");
+    return;
+  }
+  auto entries = fs::list_dir(tags_fd, tpath);
   if (!entries) {
     repo.tags_uncertain = true;
     finding(FindingKind::unreadable, Severity::error, tpath, repo.name,
             cannot("list directory", tpath, entries.error()) + "; every revision is kept");
+    return;
+  }
+  // A tag left out of the listing would leave its manifest untagged.
+  if (!listed_whole(static_cast<std::uint64_t>(tags_st.st_nlink), *entries, tpath, repo.name)) {
+    repo.tags_uncertain = true;
     return;
   }
   // Each tag is read on its own (see read_links): a repository may have thousands.
@@ -495,7 +566,7 @@ void Scanner::scan_tags(int tags_fd, Repository& repo) {
 
 void Scanner::scan_uploads(int uploads_fd, Repository& repo) {
   std::string upath = layout::uploads_dir(repo.name);
-  auto entries = fs::list_dir(uploads_fd);
+  auto entries = fs::list_dir(uploads_fd, upath);
   if (!entries) {
     finding(FindingKind::unreadable, Severity::error, upath, repo.name,
             cannot("list directory", upath, entries.error()));

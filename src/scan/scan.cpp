@@ -60,9 +60,10 @@ Result<Inventory> scan(int v2_fd, tbb::task_arena& arena, const ScanOptions& opt
       });
     } else if (repos.error().sys_errno != ENOENT) {
       scanner.keep_all_blobs(std::string(layout::k_repositories_dir), "",
-                             "cannot be opened (" + repos.error().reason() + ")");
+                             scan_detail::unopened(repos.error()));
     }
     group.wait();
+    scanner.confirm_absent();
   });
   scanner.collect(inv);
   keep_blobs_without_repositories(inv);

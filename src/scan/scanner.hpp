@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -27,6 +28,16 @@
 #include "regsweep/scan.hpp"
 
 namespace regsweep::scan_detail {
+
+struct DevInoHash {
+  std::size_t operator()(const std::pair<std::uint64_t, std::uint64_t>& k) const {
+    return std::hash<std::uint64_t>()(k.first * 0x9E3779B97F4A7C15ULL ^ k.second);
+  }
+};
+
+// How deep a walk of repositories/ goes: a repository name is at most 255 characters, so at
+// most 128 components; a deeper tree has no bottom (a file system with a cycle).
+constexpr std::size_t k_max_repo_depth = 128;
 
 class Scanner {
  public:
@@ -53,16 +64,24 @@ class Scanner {
   }
 
   // Records the modification time of the directory open at `fd` (at `path`), before it is
-  // listed, so that revalidate() sees a change made after that.
-  void watch(int fd, std::string path) {
-    struct stat st {};
-    if (::fstat(fd, &st) == 0) {
-      m_watched.local().push_back(
-          Watched{std::move(path),
-                  static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
-                  static_cast<std::uint64_t>(st.st_nlink)});
-    }
-  }
+  // listed, so that revalidate() sees a change made after that. A directory that is the root
+  // of a mount below the top of the tree, or that was met before under another path (a bind
+  // mount, a file system with a cycle), is treated as a symbolic link: nothing is deleted
+  // through it, and nothing it might hold is taken as absent. Returns its link count, or
+  // nothing for those.
+  std::optional<std::uint64_t> watch(int fd, std::string path);
+
+  // Whether the listing `entries` of the directory at `path` holds every subdirectory its link
+  // count `nlink` says it has (2 + subdirectories, on most file systems; 1 where it is not
+  // kept). A listing that left some out (a network or FUSE file system) is reported, and
+  // false: absence cannot be inferred from it.
+  bool listed_whole(std::uint64_t nlink, const std::vector<fs::DirEntry>& entries,
+                    const std::string& path, const std::string& repo);
+
+  // Confirms, for each digest a link names but no listing showed as a blob, that the blob's
+  // directory is not there, by a direct look. One that is there after all (a listing that
+  // left it out) is unknown: everything that links it is kept.
+  void confirm_absent();
 
   void leftover(Leftover::Kind kind, std::string path, std::string repo, std::int64_t mtime = 0) {
     m_leftovers.local().push_back(Leftover{kind, std::move(path), std::move(repo), mtime});
@@ -178,6 +197,10 @@ class Scanner {
   void collect(Inventory& inv) {
     for (auto& v : m_repos) {
       for (auto& r : v) {
+        if (m_alias.load()) {
+          r.uncertain = true;
+          r.tags_uncertain = true;
+        }
         inv.repositories.push_back(std::move(r));
       }
     }
@@ -233,8 +256,13 @@ class Scanner {
   tbb::enumerable_thread_specific<std::vector<Watched>> m_watched;
   tbb::enumerable_thread_specific<std::pair<std::int64_t, std::string>> m_newest;
   std::atomic<bool> m_keep_all{false};
+  // A mount point or an alias was met: every repository keeps all its links (collect()).
+  std::atomic<bool> m_alias{false};
   std::atomic<bool> m_blobs_incomplete{false};
   std::atomic<bool> m_not_blobs{false};
+  std::mutex m_dirs_mutex;  // guards m_dirs
+  std::unordered_map<std::pair<std::uint64_t, std::uint64_t>, std::string, DevInoHash>
+      m_dirs;                  // every directory watched: (device, inode) -> its path
   std::mutex m_unknown_mutex;  // guards the two below
   std::bitset<256> m_unknown_prefixes;
   std::vector<Digest> m_unknown_blobs;

@@ -38,7 +38,8 @@ void inspect_linkless(int layers_fd, const std::string& hex, const std::string& 
         path, static_cast<std::int64_t>(dst.st_mtim.tv_sec) * 1000000000 + dst.st_mtim.tv_nsec,
         static_cast<std::uint64_t>(dst.st_nlink)});
   }
-  auto entries = dir ? fs::list_dir(dir->get()) : Result<std::vector<fs::DirEntry>>(dir.error());
+  auto entries =
+      dir ? fs::list_dir(dir->get(), path) : Result<std::vector<fs::DirEntry>>(dir.error());
   if (!entries) {
     findings.push_back(
         Finding{FindingKind::unreadable, Severity::error, path, repo,
