@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include <oneapi/tbb/blocked_range.h>
@@ -48,6 +49,12 @@ class TreeRemover final : public Remover {
       return s;
     }
     return fs::remove_tree(m_fd, path);
+  }
+  Status remove_empty_tree(std::string_view path) override {
+    if (Status s = contained(path); !s) {
+      return s;
+    }
+    return fs::remove_tree(m_fd, path, fs::Contents::directories_only);
   }
   Result<bool> remove_if_empty(std::string_view path) override {
     if (Status s = contained(path); !s) {
@@ -122,6 +129,28 @@ void run_batch(const Plan& plan, Remover& remover, const std::vector<std::size_t
     }
     return;
   }
+  if (kind == ActionKind::tidy) {
+    // A directory the scan saw empty is removed only while it still is: a listing that left
+    // something out, or a write since, must not make the tidy delete it.
+    std::vector<std::size_t> files;
+    std::vector<std::string> file_paths;
+    for (std::size_t k = 0; k < batch.size(); ++k) {
+      if (plan.actions[batch[k]].reason == Reason::temp_leftover) {
+        files.push_back(batch[k]);
+        file_paths.push_back(paths[k]);
+      } else if (Status s = remover.remove_empty_tree(paths[k]); !s) {
+        failed(batch[k], s.error().message);
+      }
+    }
+    std::vector<Status> done = remover.remove_batch(file_paths);
+    for (std::size_t k = 0; k < files.size(); ++k) {
+      if (k >= done.size() || !done[k]) {
+        failed(files[k], k < done.size() ? done[k].error().message
+                                         : "the store gave no answer for '" + file_paths[k] + "'");
+      }
+    }
+    return;
+  }
   std::vector<Status> done = remover.remove_batch(paths);
   for (std::size_t k = 0; k < batch.size(); ++k) {
     if (k >= done.size() || !done[k]) {
@@ -136,6 +165,10 @@ std::size_t depth(const std::string& path) {
 }
 
 }  // namespace
+
+Status Remover::remove_empty_tree(std::string_view path) {
+  return Error{"refusing to remove '" + std::string(path) + "' as an empty directory here", EPERM};
+}
 
 std::vector<Status> Remover::remove_batch(const std::vector<std::string>& paths) {
   std::vector<Status> out;
@@ -205,15 +238,80 @@ const std::string& SweepResult::error(std::size_t i) const {
 
 namespace {
 
+bool blob_side(const Action& a) {
+  return a.kind == ActionKind::blob || a.kind == ActionKind::quarantine ||
+         (a.kind == ActionKind::tidy && a.repository.empty());
+}
+
+// What failed deletions leave pointing (rule 3 in docs/safety.md): a tag, link or repository
+// directory that could not be removed still references what the plan deletes after it. Every
+// later action of its repository is skipped, and every later blob-side action, since a blob
+// may be needed by any repository's manifests.
+class LeftReferenced {
+ public:
+  // Records the failed actions among [begin, end).
+  void failed(const Plan& plan, const std::vector<std::pair<std::size_t, std::string>>& errors,
+              std::size_t begin, std::size_t end) {
+    for (const auto& [i, message] : errors) {
+      if (i < begin || i >= end) {
+        continue;
+      }
+      const Action a = plan.actions[i];
+      if (a.kind == ActionKind::blob || a.kind == ActionKind::upload ||
+          a.kind == ActionKind::tidy) {
+        continue;  // nothing the plan deletes later depends on these
+      }
+      if (m_first.empty()) {
+        m_first = a.path();
+      }
+      m_any = true;
+      if (!a.repository.empty()) {
+        m_repositories.insert(std::string(a.repository));
+      }
+    }
+  }
+  // Skips every action in [begin, end) a failed deletion leaves referenced; counts them.
+  void skip(const Plan& plan, std::size_t begin, std::size_t end, std::vector<std::uint8_t>& skip) {
+    if (!m_any) {
+      return;
+    }
+    for (std::size_t i = begin; i < end; ++i) {
+      const Action a = plan.actions[i];
+      if (skip[i] == 0 && (blob_side(a) || m_repositories.count(std::string(a.repository)) != 0)) {
+        skip[i] = 1;
+        ++m_skipped;
+      }
+    }
+  }
+  std::optional<Finding> finding() const {
+    if (m_skipped == 0) {
+      return std::nullopt;
+    }
+    return Finding{FindingKind::delete_failed, Severity::error, m_first, "",
+                   std::to_string(m_skipped) +
+                       " deletions not done: what they would delete is still referenced by "
+                       "what could not be deleted, '" +
+                       m_first + "' first; run again once it can be"};
+  }
+
+ private:
+  bool m_any = false;
+  std::string m_first;
+  std::set<std::string> m_repositories;
+  std::uint64_t m_skipped = 0;
+};
+
 // Runs the plan phase by phase (a phase is a run of one kind), each in parallel batches,
-// asking `guard` (when given) before each phase what to skip. Failures go to out.errors.
+// asking `guard` (when given) before each phase what to skip, and skipping what an earlier
+// phase's failed deletions leave referenced. Failures go to out.errors.
 void run_phases(const Plan& plan, Remover& remover, tbb::task_arena& arena, SweepGuard* guard,
                 SweepResult& out) {
   std::vector<std::uint8_t> done;
+  out.skip.assign(plan.actions.size(), 0);
   if (guard != nullptr) {
-    out.skip.assign(plan.actions.size(), 0);
     done.assign(plan.actions.size(), 0);
   }
+  LeftReferenced left;
   std::mutex errors_mutex;
   auto failed = [&](std::size_t i, std::string message) {
     std::lock_guard lock(errors_mutex);
@@ -231,6 +329,7 @@ void run_phases(const Plan& plan, Remover& remover, tbb::task_arena& arena, Swee
       if (guard != nullptr) {
         guard->before_phase(kind, plan, done, out.skip);
       }
+      left.skip(plan, begin, end, out.skip);
       // In batches: a store that deletes by request sends one per batch.
       tbb::parallel_for(tbb::blocked_range<std::size_t>(begin, end),
                         [&](const tbb::blocked_range<std::size_t>& range) {
@@ -245,6 +344,7 @@ void run_phases(const Plan& plan, Remover& remover, tbb::task_arena& arena, Swee
                           run_batch(plan, remover, batch, paths, failed);
                           progress().advance(range.size());
                         });
+      left.failed(plan, out.errors, begin, end);
       if (guard != nullptr) {
         std::lock_guard lock(errors_mutex);
         for (std::size_t i = begin; i < end; ++i) {
@@ -260,6 +360,9 @@ void run_phases(const Plan& plan, Remover& remover, tbb::task_arena& arena, Swee
     }
   });
   std::sort(out.errors.begin(), out.errors.end());
+  if (auto f = left.finding()) {
+    out.findings.push_back(std::move(*f));
+  }
 }
 
 // Counts what was done, skipped and failed; collects the directories to sync and those a
@@ -303,8 +406,9 @@ void remove_emptied(Remover& remover, std::vector<std::string> cleanup, SweepRes
   for (const std::string& dir : cleanup) {
     auto removed = remover.remove_if_empty(dir);
     if (!removed) {
+      // A failed deletion, like any other (a mount point there says EBUSY): exit 3.
       out.findings.push_back(
-          Finding{FindingKind::delete_failed, Severity::warning, dir, "", removed.error().message});
+          Finding{FindingKind::delete_failed, Severity::error, dir, "", removed.error().message});
     } else if (*removed) {
       out.removed_dirs.push_back(dir);
       to_sync.erase(dir);

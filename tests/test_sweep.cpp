@@ -114,6 +114,77 @@ TEST(Sweep, AFailedDeleteIsRecordedAndTheSweepGoesOn) {
   }
 }
 
+// Issue 31, cause 6: a tag that cannot be removed still names its manifest; rm must then keep
+// the revision, the layer links and the blobs, or the tag that is left returns 404.
+TEST(Sweep, WhatAFailedDeletionLeavesReferencedIsKept) {
+  test::TempRegistry reg;
+  Digest l = reg.put_layer("r", "l");
+  Digest img = reg.put_image("r", {l}, "img");
+  reg.tag("r", "v1", img);
+  reg.tag("r", "v2", reg.put_image("r", {}, "stays"));  // r stays: its links go one by one
+  Digest other = reg.put_layer("s", "other");
+  reg.api_delete("s", reg.put_image("s", {other}, "gone"));  // garbage elsewhere
+  GcOptions options;
+  options.delete_untagged = true;
+  options.remove = {"r:v1"};
+  Collection c = test::plan(reg, options);
+  ASSERT_FALSE(test::planned(c, ActionKind::revision).empty());
+  ASSERT_FALSE(test::planned(c, ActionKind::blob).empty());
+  auto v2 = open_registry(reg.root());
+  ASSERT_TRUE(v2);
+  std::string tag_dir = layout::tag_dir("r", "v1");
+  RecordingRemover remover(v2->get(), {tag_dir});
+  tbb::task_arena arena(2);
+  SweepResult s = sweep(c.plan, remover, arena);
+  EXPECT_EQ(s.failed, 1U);
+  EXPECT_GT(s.skipped_count, 0U);
+  EXPECT_TRUE(reg.exists(layout::tag_current_link("r", "v1")));
+  EXPECT_TRUE(reg.exists(layout::revision_dir("r", img)));
+  EXPECT_TRUE(reg.exists(layout::layer_link_dir("r", l)));
+  EXPECT_TRUE(reg.has_blob(img));
+  EXPECT_TRUE(reg.has_blob(l));
+  // The run says why, and a delete_failed finding is an error: exit 3.
+  bool said = false;
+  for (const Finding& f : s.findings) {
+    said = said || (f.severity == Severity::error &&
+                    f.message.find("still referenced") != std::string::npos);
+  }
+  EXPECT_TRUE(said);
+}
+
+// A directory the scan saw empty is tidied only while it still holds no file.
+TEST(Sweep, TidyOfAnEmptyDirectoryNeverRemovesAFile) {
+  test::TempRegistry reg;
+  reg.mkdir("repositories/r/_uploads");
+  auto v2 = open_registry(reg.root());
+  ASSERT_TRUE(v2);
+  // What the scan saw empty now holds a file (a listing that left it out, or a write since).
+  reg.write("repositories/r/_uploads/x/data", "an upload");
+  auto remover = make_tree_remover(v2->get());
+  Status s = remover->remove_empty_tree("repositories/r/_uploads");
+  EXPECT_FALSE(s);
+  EXPECT_TRUE(reg.exists("repositories/r/_uploads/x/data"));
+  reg.remove("repositories/r/_uploads/x/data");
+  EXPECT_TRUE(remover->remove_empty_tree("repositories/r/_uploads"));
+  EXPECT_FALSE(reg.exists("repositories/r/_uploads"));
+}
+
+// Issue 31, cause 8: a tree with no bottom (a file system with a cycle) ends the removal.
+TEST(Sweep, RemoveTreeStopsAtADepthNoLayoutReaches) {
+  test::TempRegistry reg;
+  std::string deep = "blobs/sha256/aa/x";
+  for (int i = 0; i < 40; ++i) {
+    deep += "/d";
+  }
+  reg.write(deep + "/f", "f");
+  auto v2 = open_registry(reg.root());
+  ASSERT_TRUE(v2);
+  Status s = fs::remove_tree(v2->get(), "blobs/sha256/aa/x");
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("directories deep"), std::string::npos) << s.error().message;
+  EXPECT_TRUE(reg.exists(deep + "/f"));
+}
+
 TEST(Sweep, RemoveTreeNeverFollowsSymlinks) {
   test::TempRegistry reg;
   test::TempRegistry outside;

@@ -3,7 +3,9 @@
 // Executes a plan. Phases run in plan order (tag history, revisions, layer links, blobs moved
 // to lost+found, blobs deleted), each in parallel; then directories the deletions left empty are
 // removed, up to but never including the directories the layout needs (see layout.md), and every
-// touched directory is fsynced. A failed delete is recorded and the sweep goes on.
+// touched directory is fsynced. A failed delete is recorded and the sweep goes on, without what
+// the failure leaves referenced: the later actions of its repository and every later
+// blob-side action.
 
 #include <array>
 #include <memory>
@@ -26,6 +28,10 @@ class Remover {
  public:
   virtual ~Remover() = default;
   virtual Status remove_tree(std::string_view path) = 0;
+  // Removes the directory `path` and the directories below it, while none holds anything but
+  // directories: a file found there now fails it and is kept. For what the scan saw empty. By
+  // default refused: an object store has no directories, so never plans this.
+  virtual Status remove_empty_tree(std::string_view path);
   // Removes each of `paths` as remove_tree does; one Status per path, in order. An object
   // store deletes them in batched requests; by default, remove_tree is called for each.
   virtual std::vector<Status> remove_batch(const std::vector<std::string>& paths);
@@ -94,10 +100,11 @@ struct SweepResult {
   std::vector<std::pair<std::size_t, std::string>> errors;
   std::vector<std::string> removed_dirs;  // empty directories removed, sorted
   std::vector<Finding> findings;          // one per failure
-  std::vector<std::uint8_t> skip;         // parallel to Plan::actions when a guard ran; else empty
+  std::vector<std::uint8_t> skip;         // parallel to Plan::actions
   std::uint64_t done = 0;
   std::uint64_t failed = 0;
-  std::uint64_t skipped_count = 0;  // not done because the guard said so
+  // Not done because the guard said so, or because a failed deletion leaves them referenced.
+  std::uint64_t skipped_count = 0;
   std::uint64_t blobs_deleted = 0;
   std::uint64_t bytes_freed = 0;         // blob bytes
   std::uint64_t upload_bytes_freed = 0;  // bytes of uploads (purged, or in removed repositories)
