@@ -63,8 +63,6 @@ std::string_view to_string(Reason reason) {
       return "unreferenced-blob";
     case Reason::corrupt_blob:
       return "corrupt-blob";
-    case Reason::link_to_corrupt_blob:
-      return "link-to-corrupt-blob";
   }
   return "unknown";
 }

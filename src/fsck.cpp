@@ -297,24 +297,24 @@ DigestSet verify_content(Store& store, const Inventory& inv, const FsckOptions& 
   return corrupt;
 }
 
-// The links of `repo` a repair removes: those naming no blob (reported) and those naming a
-// corrupt blob, which moves to lost+found (its links would dangle, and a re-push must not be
-// told the blob is already there).
-void find_links_to_repair(const Inventory& inv, const Repository& repo, const DigestSet& corrupt,
-                          Checker& checker, std::deque<LinkAction>& repair_links) {
+// The links of `repo` a repair removes: those naming no blob (reported; the scan confirmed
+// each absence with a direct look). Never a link because of what a content check found: a
+// hash that disagrees may come from a read gone wrong, and a link removed cannot be taken
+// back. A corrupt blob moves to lost+found; the links naming it stay, and dangle from then on.
+void find_links_to_repair(const Inventory& inv, const Repository& repo, Checker& checker,
+                          std::deque<LinkAction>& repair_links) {
   auto check = [&](const Link& l, ActionKind kind, const std::string* tag) {
     if (l.problem()) {
       return;
     }
     const Digest& d = link_digest(inv, repo, l);
-    if (l.dangling()) {  // its digest names no blob
+    // Its digest names no blob, and nothing says one may be there after all (as the plan).
+    if (l.dangling() && !repo.uncertain && !blob_unknown(inv, d)) {
       LinkAction a{&repo, tag, l.ref, kind, Reason::dangling_link};
       std::string dir = Action{kind, a.reason, repo.name, tag != nullptr ? *tag : "", d, 0}.path();
       checker.add("dangling-link", dir, repo.name,
                   "link '" + dir + "' names " + d.str() + ", which does not exist");
       repair_links.push_back(a);
-    } else if (corrupt.count(d) != 0) {
-      repair_links.push_back(LinkAction{&repo, tag, l.ref, kind, Reason::link_to_corrupt_blob});
     }
   };
   for (const Link& l : repo.layers) {
@@ -400,7 +400,7 @@ Result<FsckReport> fsck(Store& store, const FsckOptions& options, tbb::task_aren
       }
     }
     if (inv.blobs_complete) {
-      find_links_to_repair(inv, repo, corrupt, checker, repair_links);
+      find_links_to_repair(inv, repo, checker, repair_links);
     }
   }
   for (const Leftover& l : inv.leftovers) {

@@ -127,14 +127,14 @@ TEST(Fsck, EveryKindOnAPurposeBuiltTree) {
   }
 }
 
-TEST(Fsck, RepairRemovesDanglingLinksAndMovesCorruptBlobsNeverDeleting) {
+TEST(Fsck, RepairRemovesDanglingLinksAndMovesCorruptBlobsNeverDeletingTheirLinks) {
   Clean c;
   Digest ghost = sha256_of("gone");
   c.reg.link_layer("a", ghost);
   c.reg.write(layout::blob_data(c.la), "flipped bytes");
   auto before = c.reg.snapshot();
   FsckReport dry = check(c.reg, true, false);
-  EXPECT_EQ(dry.repairs.size(), 3U);    // the ghost link; the corrupt blob and its link
+  EXPECT_EQ(dry.repairs.size(), 2U);    // the ghost link; the corrupt blob (not its link)
   EXPECT_EQ(c.reg.snapshot(), before);  // without --repair nothing changes
 
   FsckReport done = check(c.reg, true, true);
@@ -143,7 +143,8 @@ TEST(Fsck, RepairRemovesDanglingLinksAndMovesCorruptBlobsNeverDeleting) {
   }
   EXPECT_FALSE(c.reg.exists(layout::layer_link_dir("a", ghost)));
   EXPECT_FALSE(c.reg.exists(layout::blob_dir(c.la)));
-  EXPECT_FALSE(c.reg.exists(layout::layer_link_dir("a", c.la)));
+  // No reference goes because of what a content check found (issue 31, cause 5).
+  EXPECT_TRUE(c.reg.exists(layout::layer_link_dir("a", c.la)));
   // The corrupt bytes are kept, in lost+found.
   bool kept = false;
   for (const auto& [path, state] : c.reg.snapshot()) {

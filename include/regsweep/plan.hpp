@@ -48,7 +48,6 @@ enum class Reason : std::uint8_t {
   empty_blob_prefix,        // an empty blobs/sha256/<xx> directory
   unreferenced_blob,        // no live manifest of any repository references the blob
   corrupt_blob,             // its bytes do not hash to its name (fsck --repair)
-  link_to_corrupt_blob,     // the blob it names moves to lost+found (fsck --repair)
 };
 
 std::string_view to_string(ActionKind kind);

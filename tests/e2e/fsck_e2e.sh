@@ -65,8 +65,16 @@ check "fsck names exactly the tags that fail to pull" test "$named" = "$failing"
 check "--repair moved the corrupt blob to lost+found" \
   test -f "$V2/lost+found/sha256-${layer_a#sha256:}-"*/data
 check "--repair left no corrupt blob in place" test ! -e "$(blob_path "$layer_a")"
+# No reference goes because of what a content check found (docs/safety.md): the links naming
+# the moved blob stay, and dangle; a second repair removes them, on the blob's absence.
+check "--repair kept the layer links naming the corrupt blob" \
+  test -n "$(find "$V2/repositories" -path "*/_layers/sha256/${layer_a#sha256:}/link")"
+"$REGSWEEP" fsck --root "$ROOT" --verify-data --json >"$W/between.json" 2>/dev/null || true
+check "then they are reported as dangling" \
+  test "$(jq '[.problems[] | select(.kind=="dangling-link")] | length' "$W/between.json")" -ge 1
+"$REGSWEEP" fsck --root "$ROOT" --verify-data --repair >"$W/repair2.out" 2>&1 || true
 "$REGSWEEP" fsck --root "$ROOT" --verify-data --json >"$W/after.json" 2>/dev/null || true
-check "after --repair, no digest mismatch and no dangling link remain" \
+check "after a second --repair, no digest mismatch and no dangling link remain" \
   test "$(jq '[.problems[] | select(.kind=="digest-mismatch" or .kind=="dangling-link")] | length' "$W/after.json")" -eq 0
 
 # Re-pushing the broken tags heals them (the registry re-uploads what the repair removed).
