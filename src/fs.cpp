@@ -330,6 +330,7 @@ Result<std::vector<DirEntry>> list_dir(int dirfd, std::string_view shown) {
             unknown = Error{"cannot stat '" + path + "' (" + std::strerror(err) +
                             "), so its type is unknown"};
           }
+          errno = 0;  // readdir sets errno only on its own errors
           continue;
         }
         type = type_of_mode(st.st_mode);
