@@ -6,12 +6,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <ctime>
 #include <optional>
 #include <vector>
 
 #include "regsweep/graph.hpp"
 #include "regsweep/layout.hpp"
 #include "regsweep/scan.hpp"
+#include "regsweep/timeutil.hpp"
 
 namespace regsweep {
 
@@ -261,7 +263,17 @@ Result<Collection> plan_gc(Store& store, const GcOptions& options, tbb::task_are
       }
     }
   }
-  if (c.inventory.newest_mtime_ns >= c.inventory.scan_started_ns) {
+  struct timespec end {};
+  ::clock_gettime(CLOCK_REALTIME, &end);
+  const std::int64_t end_ns = static_cast<std::int64_t>(end.tv_sec) * 1000000000 + end.tv_nsec;
+  // A minute of slack: the clock of a network file system's server may differ that much.
+  if (c.inventory.newest_mtime_ns > end_ns + std::int64_t{60} * 1000000000) {
+    c.dated_in_future = true;
+    c.activity.push_back("'" + c.inventory.newest_path + "' is dated in the future (" +
+                         format_rfc3339(c.inventory.newest_mtime_ns / 1000000000) + ", " +
+                         std::to_string((c.inventory.newest_mtime_ns - end_ns) / 1000000000) +
+                         " s ahead of this machine's clock): its age cannot be told");
+  } else if (c.inventory.newest_mtime_ns >= c.inventory.scan_started_ns) {
     c.activity.push_back("'" + c.inventory.newest_path + "' changed during the scan");
   }
   return c;

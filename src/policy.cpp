@@ -25,6 +25,13 @@ Status may_sweep(const Collection& collection, const SweepPolicy& policy) {
   if (policy.force || collection.activity.empty()) {
     return ok_status();
   }
+  if (collection.dated_in_future) {
+    return Error{
+        "refusing to sweep: a file is dated in the future (named above), so whether it is "
+        "young, or changed during the scan, cannot be told. Correct the clock of the machine "
+        "that wrote it (or the file's time) and run again, or pass --force; nothing was deleted",
+        EBUSY};
+  }
   return Error{
       "refusing to sweep: the registry looks active. Stop it (or put it in read-only "
       "mode) and run again, or pass --force; nothing was deleted",

@@ -85,13 +85,15 @@ std::optional<std::int64_t> parse_duration(std::string_view s) {
   if (s.empty()) {
     return std::nullopt;
   }
+  // Every step checked: a sum that overflowed would turn negative, and a negative grace
+  // period is none at all.
   std::int64_t total = 0;
   std::size_t pos = 0;
   while (pos < s.size()) {
     std::size_t start = pos;
     std::int64_t n = 0;
     while (pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos])) != 0) {
-      if (n > 1'000'000'000) {
+      if (n > k_max_duration) {
         return std::nullopt;
       }
       n = n * 10 + (s[pos] - '0');
@@ -100,23 +102,28 @@ std::optional<std::int64_t> parse_duration(std::string_view s) {
     if (pos == start || pos == s.size()) {
       return std::nullopt;
     }
+    std::int64_t unit = 0;
     switch (s[pos]) {
       case 's':
+        unit = 1;
         break;
       case 'm':
-        n *= 60;
+        unit = 60;
         break;
       case 'h':
-        n *= 3600;
+        unit = 3600;
         break;
       case 'd':
-        n *= 86400;
+        unit = 86400;
         break;
       default:
         return std::nullopt;
     }
     ++pos;
-    total += n;
+    if (__builtin_mul_overflow(n, unit, &n) || __builtin_add_overflow(total, n, &total) ||
+        total > k_max_duration) {
+      return std::nullopt;
+    }
   }
   return total;
 }

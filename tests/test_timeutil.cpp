@@ -27,6 +27,17 @@ TEST(Time, Durations) {
   for (const char* bad : {"", "h", "10", "10x", "-1h", "1.5h", "1h 2m"}) {
     EXPECT_FALSE(parse_duration(bad)) << bad;
   }
+  // Issue 31, cause 9: a duration too long to mean anything is refused, never wrapped round
+  // to a negative number (which turned the grace period off).
+  EXPECT_EQ(parse_duration("36500d"), k_max_duration);
+  EXPECT_FALSE(parse_duration("36501d"));
+  EXPECT_FALSE(parse_duration("36500d1s"));
+  EXPECT_FALSE(parse_duration("99999999999999999999s"));
+  std::string many;
+  for (int i = 0; i < 11000; ++i) {
+    many += "9999999999d";  // each fits; their sum does not fit in 64 bits
+  }
+  EXPECT_FALSE(parse_duration(many));
   EXPECT_EQ(format_duration(5400), "1h30m0s");
   EXPECT_EQ(format_duration(59), "59s");
 }

@@ -48,8 +48,11 @@ struct Collection {
   // What a run with no grace period would also delete: kept for being young.
   std::vector<Action> kept_young;
   // Signs that something writes to the tree (uploads started within the grace period, files
-  // changed during the scan): a sweep should not run.
+  // changed during the scan, files dated in the future): a sweep should not run.
   std::vector<std::string> activity;
+  // Set when the newest time seen is later than the end of the planning: a clock that is
+  // wrong, not a registry that writes. Its activity line says which file.
+  bool dated_in_future = false;
 };
 
 // Plans a garbage collection of the tree in `store`. Reads only. Error when the tree cannot

@@ -11,8 +11,13 @@ namespace regsweep {
 // allowed) as written in an upload's `startedat`. Seconds since the epoch, or nullopt.
 std::optional<std::int64_t> parse_rfc3339(std::string_view text);
 
+// The longest duration parse_duration accepts: 100 years. A longer one means nothing for a
+// grace period or an age, and arithmetic on it could overflow.
+constexpr std::int64_t k_max_duration = std::int64_t{36500} * 86400;
+
 // Parses a duration: "0", or a sequence of <number><unit> with units s, m, h, d
-// ("168h", "1h30m", "7d", "0s"). Seconds, or nullopt when malformed.
+// ("168h", "1h30m", "7d", "0s"). Seconds, or nullopt when malformed or longer than
+// k_max_duration.
 std::optional<std::int64_t> parse_duration(std::string_view text);
 
 // "2026-11-22T13:00:00Z" for a time in seconds since the epoch (UTC).

@@ -279,7 +279,7 @@ std::optional<int> parse_du(const std::vector<std::string>& args, DuArgs& out) {
   }
   auto min_age = parse_duration(min_age_text);
   if (!min_age) {
-    return usage_error("--min-age: '" + min_age_text + "' is not a duration such as 1h or 0");
+    return usage_error("--min-age: '" + min_age_text + "' is not a duration such as 1h or 0 (at most 36500d)");
   }
   out.min_age = *min_age;
   return std::nullopt;

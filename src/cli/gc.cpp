@@ -209,12 +209,12 @@ std::optional<int> check_gc_args(const po::variables_map& vm, const GcRawArgs& r
     o.plan.purge_uploads_older_than = parse_duration(raw.purge_age);
     if (!o.plan.purge_uploads_older_than) {
       return usage_error("--purge-uploads: '" + raw.purge_age +
-                         "' is not a duration such as 168h, 30m or 0s");
+                         "' is not a duration such as 168h, 30m or 0s (at most 36500d)");
     }
   }
   auto min_age = parse_duration(raw.min_age);
   if (!min_age) {
-    return usage_error("--min-age: '" + raw.min_age + "' is not a duration such as 1h, 30m or 0");
+    return usage_error("--min-age: '" + raw.min_age + "' is not a duration such as 1h, 30m or 0 (at most 36500d)");
   }
   out.min_age = *min_age;
   if (raw.no_gc && (o.delete_untagged || o.plan.purge_uploads_older_than ||

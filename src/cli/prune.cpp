@@ -78,7 +78,7 @@ std::optional<int> rule_from_flags(const po::variables_map& vm, const RuleFlags&
       *field = parse_duration(*text);
       if (!*field) {
         return usage_error("--" + std::string(flag) + ": '" + *text +
-                           "' is not a duration such as 7d, 12h or 30m");
+                           "' is not a duration such as 7d, 12h or 30m (at most 36500d)");
       }
     }
   }

@@ -157,6 +157,27 @@ rm -f "$W/go"
 REGSWEEP_TEST_PAUSE_BEFORE_SWEEP=$W/go "$REGSWEEP" gc --root "$W/p" --min-age 0 >"$W/out" 2>"$W/err"
 check "  nor when stderr is not a terminal" bash -c "! grep -aqE '[0-9]+%\)' '$W/err'"
 
+echo "# durations and clocks (issue 31, cause 9)"
+cp -a "$W/clean" "$W/clock"
+before=$(tree_state "$W/clock")
+huge=$(printf '9999999999d%.0s' $(seq 1 11000)) # each part fits; the sum does not (9.5e18 s)
+"$REGSWEEP" gc --root "$W/clock" --min-age "$huge" >/dev/null 2>"$W/err"
+rc=$?
+check "a --min-age whose sum overflows is refused (exit 2, got $rc)" test $rc -eq 2
+"$REGSWEEP" gc --root "$W/clock" --min-age 36501d >/dev/null 2>"$W/err"
+rc=$?
+check "a --min-age over 100 years is refused (exit 2, got $rc)" test $rc -eq 2
+check "  saying the bound" grep -q "at most 36500d" "$W/err"
+check "  and nothing was deleted" test "$before" = "$(tree_state "$W/clock")"
+future=$(find "$W/clock/$V2/repositories" -name link -path '*/current/*' | head -1)
+touch -d "2030-01-01" "$future"
+"$REGSWEEP" gc --root "$W/clock" --min-age 0 >/dev/null 2>"$W/err"
+rc=$?
+check "a file dated in the future refuses the sweep (exit 1, got $rc)" test $rc -eq 1
+check "  naming the file and saying it is dated in the future" \
+  grep -q "'${future#"$W/clock/$V2/"}' is dated in the future" "$W/err"
+check "  and not calling the registry active" bash -c "! grep -q 'looks active' '$W/err'"
+
 echo "# every JSON field is documented (docs/json.md)"
 cp -a "$W/t" "$W/j"
 "$REGSWEEP" gc --root "$W/j" -d -m --json "$W/gc-dry.json" >/dev/null 2>&1
