@@ -10,8 +10,18 @@ Status registry_stopped(const std::optional<ServeSettings>& serve, const std::st
     return ok_status();
   }
   ProbeResult probe = probe_registry(serve->addr, serve->net, policy.probe_timeout);
-  if (!probe.answers) {
+  if (probe.refused) {
     return ok_status();
+  }
+  if (!probe.answers) {
+    // A probe that cannot tell counts as serving (rule 3): a registry on a network this
+    // machine does not see may still write to the tree.
+    return Error{"cannot tell whether a registry serves the tree: " + probe.unknown +
+                     " (http.addr '" + serve->addr + "' in '" + config_path +
+                     "'). Once no registry can write to it, run again with --force (fsck "
+                     "--repair: with --root naming the storage), or give http.addr an address "
+                     "this machine can reach; nothing was deleted",
+                 EBUSY};
   }
   return Error{"a registry answers at " + probe.url + " (http.addr in '" + config_path +
                    "'), and storage.maintenance.readonly is not enabled: it may write to the "

@@ -593,8 +593,41 @@ TEST(DataLoss, TheProbeGivesUpOnAnAddressThatDoesNotAnswer) {
   ProbeResult p =
       probe_registry("127.0.0.1:" + std::to_string(port), "tcp", std::chrono::milliseconds(2000));
   EXPECT_FALSE(p.answers);
+  EXPECT_TRUE(p.refused);  // nothing listens: a registry does not serve there
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
-  EXPECT_FALSE(probe_registry("no port", "tcp", std::chrono::milliseconds(100)).answers);
+  ProbeResult bad = probe_registry("no port", "tcp", std::chrono::milliseconds(100));
+  EXPECT_FALSE(bad.answers);
+  EXPECT_FALSE(bad.refused);
+  EXPECT_FALSE(bad.unknown.empty());
+}
+
+// Issue 31, cause 12: an http.addr that does not resolve here (a name only the registry's
+// network knows, or localhost without /etc/hosts) cannot tell whether a registry serves: the
+// sweep is refused, with the address and the way out, never taken as "not answering".
+TEST(DataLoss, AProbeThatCannotTellCountsAsServing) {
+  ProbeResult p = probe_registry("registry.invalid:5000", "tcp", std::chrono::milliseconds(2000));
+  EXPECT_FALSE(p.answers);
+  EXPECT_FALSE(p.refused);
+  EXPECT_NE(p.unknown.find("does not resolve"), std::string::npos) << p.unknown;
+
+  Tree t;
+  std::string path = t.reg.root() + "/unresolved.yml";
+  {
+    std::ofstream out(path);
+    out << "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: " << t.reg.root()
+        << "\nhttp:\n  addr: registry.invalid:5000\n";
+  }
+  CliRun r = run_cli("gc --min-age 0 -q '" + path + "'", t.reg.root());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("cannot tell whether a registry serves"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("registry.invalid:5000"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--force"), std::string::npos) << r.err;
+  EXPECT_TRUE(t.reg.has_blob(t.orphan));
+  r = run_cli("fsck --repair '" + path + "'", t.reg.root());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  r = run_cli("gc --min-age 0 -q --force '" + path + "'", t.reg.root());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(t.reg.has_blob(t.orphan));
 }
 
 // --- Rule 4: nothing blocks forever --------------------------------------------------------

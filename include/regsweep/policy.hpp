@@ -31,8 +31,10 @@ struct SweepPolicy {
 };
 
 // Ok when no registry serves the tree: no configuration file was read (`serve` empty), the
-// registry is read-only, or nothing answers at its http.addr in time. Otherwise an error that
-// says what to do; `override_hint` names how to go ahead anyway ("or pass --force").
+// registry is read-only, or every connection to its http.addr is refused. Otherwise (a
+// registry answers, or whether one does cannot be told: a name that does not resolve, no
+// answer in time) an error that says what to do; `override_hint` names how to go ahead anyway
+// when one answers ("or pass --force").
 Status registry_stopped(const std::optional<ServeSettings>& serve, const std::string& config_path,
                         const SweepPolicy& policy, std::string_view override_hint);
 
