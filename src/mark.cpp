@@ -26,6 +26,18 @@
 
 namespace regsweep {
 
+std::optional<Digest> signature_subject(std::string_view tag) {
+  constexpr std::string_view prefix = "sha256-";
+  if (tag.size() < prefix.size() + 64 + 4 || tag.substr(0, prefix.size()) != prefix) {
+    return std::nullopt;
+  }
+  std::string_view suffix = tag.substr(prefix.size() + 64);
+  if (suffix != ".sig" && suffix != ".att" && suffix != ".sbom") {
+    return std::nullopt;
+  }
+  return parse_hex(tag.substr(prefix.size(), 64));
+}
+
 namespace {
 
 void sort_unique(std::vector<Digest>& v) {
@@ -94,20 +106,6 @@ struct Marks {
 
 using DigestSet = std::unordered_set<Digest, DigestHash>;
 
-// A tag `sha256-<hex>.sig|.att|.sbom`: where tools that cannot use the referrers API keep a
-// signature, attestation or SBOM of manifest <hex>. Returns that manifest's digest.
-std::optional<Digest> signature_subject(std::string_view tag) {
-  constexpr std::string_view prefix = "sha256-";
-  if (tag.size() < prefix.size() + 64 + 4 || tag.substr(0, prefix.size()) != prefix) {
-    return std::nullopt;
-  }
-  std::string_view suffix = tag.substr(prefix.size() + 64);
-  if (suffix != ".sig" && suffix != ".att" && suffix != ".sbom") {
-    return std::nullopt;
-  }
-  return parse_hex(tag.substr(prefix.size(), 64));
-}
-
 class RepoMarker {
  public:
   RepoMarker(const Inventory& inventory, const Repository& repo, const ManifestTable& table,
@@ -118,7 +116,7 @@ class RepoMarker {
   // takes with it the manifests only it reached (and what is attached to them).
   RepoMark run(const std::set<std::string>& removed) {
     RepoMark out = run_once(removed, false);
-    if (m_keeps_all_layers && m_options.delete_untagged && !m_repo.tags_uncertain) {
+    if (m_keeps_all_layers && untagged_go() && !m_repo.tags_uncertain) {
       // A manifest that cannot be read may be a list or index whose children are untagged
       // revisions: with it unknown, every revision is a root, as if no tag could be read.
       out = run_once(removed, true);
@@ -127,10 +125,13 @@ class RepoMarker {
   }
 
  private:
+  // With -m, untagged manifests go: not in a repository a scoped rm or prune does not name.
+  bool untagged_go() const { return m_options.delete_untagged && !m_repo.out_of_scope; }
+
   RepoMark run_once(const std::set<std::string>& removed, bool every_revision) {
     m_live.clear();
     m_keeps_all_layers = false;
-    bool all_revisions = !m_options.delete_untagged || m_repo.tags_uncertain || every_revision;
+    bool all_revisions = !untagged_go() || m_repo.tags_uncertain || every_revision;
     DigestSet doomed = forced_dead(removed);
     for (const Link& rev : m_repo.revisions) {
       const Digest& d = link_digest(m_inv, m_repo, rev);
@@ -419,7 +420,8 @@ RepoMark mark_repository(const Inventory& inventory, const Repository& repo,
   RepoMark result = marker.run(removed);
   // Signature tags whose manifest is gone go too; that can orphan a signature of the
   // signature, so repeat until nothing changes.
-  while (options.delete_orphan_signatures && !repo.tags_uncertain && !repo.uncertain) {
+  while (options.delete_orphan_signatures && !repo.tags_uncertain && !repo.uncertain &&
+         !repo.out_of_scope) {
     std::set<std::string> orphans = orphan_signatures(inventory, repo, removed, result.dead);
     if (orphans.empty()) {
       break;

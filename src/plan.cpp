@@ -305,6 +305,9 @@ class Planner {
       remove_repository(repo, Reason::requested);
       return;
     }
+    if (repo.out_of_scope) {
+      return;  // rm or prune named other repositories: nothing here moves
+    }
     const std::size_t first = m_actions.size();
     const std::size_t first_link = m_links.size();
     std::set<std::string_view> gone_tags = plan_tags(repo, rm);
@@ -352,6 +355,11 @@ class Planner {
     };
     for (const Action& a : m_actions) {  // a removed repository's own directory too
       cover(a.path());
+    }
+    for (const Repository& r : m_inv.repositories) {
+      if (r.out_of_scope) {
+        cover(layout::repo_dir(r.name));  // rm or prune named other repositories
+      }
     }
     for (std::size_t i = 0; i < left.size(); ++i) {
       const Leftover& l = left[i];

@@ -7,6 +7,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "regsweep/layout.hpp"
+#include "regsweep/mark.hpp"
 #include "regsweep/select.hpp"
 #include "regsweep/timeutil.hpp"
 
@@ -78,6 +79,9 @@ std::vector<Said> judge(const Compiled& c, const Repository& repo, const Grace& 
     if (!t.current || t.current_problem) {
       continue;  // unreadable: never a candidate (and kept by decide_retention)
     }
+    if (signature_subject(t.name)) {
+      continue;  // follows its subject (follow_subjects), never counted against keep_n
+    }
     if (c.select && !std::regex_match(t.name, *c.select)) {
       continue;
     }
@@ -122,6 +126,42 @@ std::vector<Said> judge(const Compiled& c, const Repository& repo, const Grace& 
     }
   }
   return out;
+}
+
+// Signature tags (sha256-<hex>.sig/.att/.sbom) follow their subject: one goes when the rules
+// remove a tag naming <hex> and no tag naming it is left; otherwise it stays. Repeated, for a
+// signature of a signature.
+void follow_subjects(const Repository& repo, std::vector<TagVerdict>& verdicts) {
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    for (std::size_t i = 0; i < repo.tags.size(); ++i) {
+      auto subject = signature_subject(repo.tags[i].name);
+      if (!subject || verdicts[i].remove) {
+        continue;
+      }
+      bool removed = false;
+      bool left = false;
+      for (std::size_t k = 0; k < repo.tags.size(); ++k) {
+        const Tag& t = repo.tags[k];
+        if (k != i && (!t.current || t.current_problem)) {
+          left = true;  // a tag that cannot be read may name it
+        } else if (k != i && *t.current == *subject) {
+          (verdicts[k].remove ? removed : left) = true;
+        }
+      }
+      TagVerdict& v = verdicts[i];
+      v.rule.clear();
+      if (removed && !left) {
+        v.remove = true;
+        v.reason = "its image " + subject->str() + " loses its last tag";
+        changed = true;
+      } else {
+        v.reason = "follows its image " + subject->str() + ", which " +
+                   (left ? "keeps a tag" : "no tag the rules remove names");
+      }
+    }
+  }
 }
 
 // A warning when every tag of `repo` was pushed within the same second: its push times are
@@ -235,6 +275,7 @@ Result<Retention> decide_retention(const Inventory& inventory,
         }
       }
     }
+    follow_subjects(repo, verdicts);
     std::size_t removed = 0;
     for (const TagVerdict& v : verdicts) {
       removed += v.remove ? 1 : 0;
@@ -252,6 +293,18 @@ Result<Retention> decide_retention(const Inventory& inventory,
 }
 
 void apply_retention(Inventory& inventory, const Retention& retention) {
+  // The repositories no rule decided on are out of prune's scope: nothing there moves.
+  for (Repository& r : inventory.repositories) {
+    r.out_of_scope = true;
+  }
+  for (const TagVerdict& v : retention.verdicts) {
+    auto repo = std::lower_bound(
+        inventory.repositories.begin(), inventory.repositories.end(), v.repository,
+        [](const Repository& r, const std::string& name) { return r.name < name; });
+    if (repo != inventory.repositories.end() && repo->name == v.repository) {
+      repo->out_of_scope = false;
+    }
+  }
   for (const TagVerdict& v : retention.verdicts) {
     if (!v.remove) {
       continue;

@@ -132,6 +132,10 @@ Status select_removals(Inventory& inventory, const std::vector<std::string>& spe
                    0};
     }
   }
+  for (Repository& r : inventory.repositories) {
+    r.out_of_scope = std::none_of(parsed.begin(), parsed.end(),
+                                  [&](const Spec& s) { return glob_match(s.name, r.name); });
+  }
   for (const Spec& s : parsed) {
     for (Repository& r : inventory.repositories) {
       if (!glob_match(s.name, r.name)) {

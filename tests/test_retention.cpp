@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "regsweep/mark.hpp"
 #include "regsweep/retention.hpp"
 
 namespace regsweep {
@@ -222,6 +223,64 @@ TEST(Retention, SamePushTimesAreReported) {
   ASSERT_EQ(got.findings.size(), 1U);
   EXPECT_EQ(got.findings[0].kind, FindingKind::same_push_time);
   EXPECT_TRUE(decide(k_ci, {r}).findings.empty());
+}
+
+// Issue 31, cause 10: cosign's signature, attestation and SBOM tags follow their image: never
+// counted against keep_n, never removed while the image keeps a tag, removed with it.
+TEST(Retention, SignatureTagsFollowTheirImage) {
+  Repository r = repo("app", {{"a", 5}, {"b", 4}, {"c", 3}, {"d", 2}});
+  auto tag_of = [&](const std::string& name) -> Tag& {
+    return *std::find_if(r.tags.begin(), r.tags.end(),
+                         [&](const Tag& t) { return t.name == name; });
+  };
+  auto sig = [&](const std::string& of, const std::string& suffix, int n, double age) {
+    Tag t;
+    t.name = "sha256-" + tag_of(of).current->hex() + suffix;
+    t.current = digest_of(100 + n);
+    t.has_current = true;
+    t.current_mtime = k_now - static_cast<std::int64_t>(age * k_day);
+    return t;
+  };
+  // Signatures pushed after their images: the newest tags of all, by push time.
+  std::vector<Tag> sigs = {sig("a", ".sig", 1, 0.1), sig("c", ".sig", 2, 0.1),
+                           sig("c", ".att", 3, 0.1), sig("d", ".sbom", 4, 0.1)};
+  r.tags.insert(r.tags.end(), sigs.begin(), sigs.end());
+  std::sort(r.tags.begin(), r.tags.end(),
+            [](const Tag& x, const Tag& y) { return x.name < y.name; });
+  ASSERT_TRUE(signature_subject(sigs[0].name));
+  RetentionRule rule2 = rule();
+  rule2.keep_n = 2;  // keeps c and d: the signatures are not counted
+  Retention out = decide(inventory({r}), {rule2});
+  EXPECT_EQ(removed(out), (std::set<std::string>{"app:a", "app:b", "app:" + sigs[0].name}));
+  for (const TagVerdict& v : out.verdicts) {
+    if (v.tag == sigs[1].name || v.tag == sigs[2].name || v.tag == sigs[3].name) {
+      EXPECT_FALSE(v.remove) << v.tag;
+      EXPECT_NE(v.reason.find("follows its image"), std::string::npos) << v.reason;
+    }
+  }
+  // An image that keeps another tag keeps its signature.
+  Tag alias = tag_of("a");
+  alias.name = "a-alias";
+  alias.current_mtime = k_now - 1;  // kept: among the 2 newest
+  r.tags.push_back(alias);
+  std::sort(r.tags.begin(), r.tags.end(),
+            [](const Tag& x, const Tag& y) { return x.name < y.name; });
+  out = decide(inventory({r}), {rule2});
+  EXPECT_EQ(removed(out).count("app:a"), 1U);
+  EXPECT_EQ(removed(out).count("app:" + sigs[0].name), 0U);
+}
+
+// Issue 31, cause 11: prune names its repositories; every other one is out of its scope, and
+// nothing there moves (-m's untagged manifests included).
+TEST(Retention, ApplyPutsTheRepositoriesNoRuleDecidesOutOfScope) {
+  Inventory inv = inventory({repo("ci/app", {{"a", 5}, {"b", 1}}), repo("prod/app", {{"x", 9}})});
+  RetentionRule r = rule();
+  r.keep_n = 1;
+  auto decided = decide_retention(inv, {r}, {"ci/**"}, Grace(), k_now);
+  ASSERT_TRUE(decided);
+  apply_retention(inv, *decided);
+  EXPECT_FALSE(inv.repositories[0].out_of_scope);  // ci/app
+  EXPECT_TRUE(inv.repositories[1].out_of_scope);   // prod/app
 }
 
 TEST(Retention, ApplyMarksExactlyTheRemovedTags) {

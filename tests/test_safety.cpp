@@ -183,6 +183,31 @@ TEST(Activity, YoungUploadsAndChangesDuringTheScanAreReported) {
   EXPECT_NE(c2.activity[0].find("changed during the scan"), std::string::npos);
 }
 
+// Issue 31, cause 11: `rm ci/app:old -m` removes untagged manifests in ci/app only; another
+// repository's untagged manifest, its empty leftovers and the repository itself stay.
+TEST(Scope, RmAndPruneMoveNothingOutsideWhatTheyName) {
+  test::TempRegistry reg;
+  Digest old_image = reg.put_image("ci/app", {reg.put_layer("ci/app", "old")}, "old");
+  reg.tag("ci/app", "old", old_image);
+  reg.tag("ci/app", "new", reg.put_image("ci/app", {}, "new"));
+  Digest untagged = reg.put_image("prod/app", {reg.put_layer("prod/app", "u")}, "untagged");
+  reg.tag("prod/app", "v1", reg.put_image("prod/app", {}, "v1"));
+  reg.mkdir("repositories/empty/_layers");  // an empty repository elsewhere
+  GcOptions options;
+  options.delete_untagged = true;
+  options.remove = {"ci/app:old"};
+  Collection c = test::plan(reg, options);
+  EXPECT_EQ(test::planned(c, ActionKind::revision), std::vector<Digest>{old_image});
+  for (const Action& a : c.plan.actions) {
+    EXPECT_TRUE(a.repository.empty() || a.repository.view() == "ci/app") << a.path();
+  }
+  std::vector<Digest> blobs = test::planned(c, ActionKind::blob);
+  EXPECT_EQ(std::count(blobs.begin(), blobs.end(), untagged), 0);
+  // A plain gc -m still takes it.
+  Collection gc = test::plan(reg, true);
+  EXPECT_EQ(test::planned(gc, ActionKind::revision).size(), 1U);
+}
+
 // Issue 31, cause 9: a time well past the end of the scan is a clock that is wrong, not a
 // registry writing; the refusal says so and names the file.
 TEST(Activity, AFileDatedInTheFutureIsNamedAsSuch) {

@@ -25,6 +25,9 @@ class RecordingRemover final : public Remover {
     }
     return m_real->remove_tree(path);
   }
+  Status remove_empty_tree(std::string_view path) override {
+    return m_real->remove_empty_tree(path);
+  }
   Result<bool> remove_if_empty(std::string_view path) override {
     return m_real->remove_if_empty(path);
   }
@@ -136,6 +139,8 @@ TEST(Sweep, WhatAFailedDeletionLeavesReferencedIsKept) {
   RecordingRemover remover(v2->get(), {tag_dir});
   tbb::task_arena arena(2);
   SweepResult s = sweep(c.plan, remover, arena);
+  ASSERT_EQ(s.errors.size(), 1U);
+  EXPECT_EQ(c.plan.actions[s.errors[0].first].path(), tag_dir) << s.errors[0].second;
   EXPECT_EQ(s.failed, 1U);
   EXPECT_GT(s.skipped_count, 0U);
   EXPECT_TRUE(reg.exists(layout::tag_current_link("r", "v1")));

@@ -106,6 +106,10 @@ struct Repository {
   bool tags_uncertain = false;
   // Set by a removal request (`regsweep rm NAME`) before marking.
   bool remove_requested = false;
+  // Set by rm and prune for every repository they do not name: nothing in it moves, not its
+  // untagged manifests with -m, nor its orphan signature tags, nor the repository when it is
+  // empty. (Blobs belong to no repository: one that no manifest needs still goes.)
+  bool out_of_scope = false;
 };
 
 struct Blob {

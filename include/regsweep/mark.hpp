@@ -74,4 +74,10 @@ MarkResult mark(const Inventory& inventory, const ManifestTable& manifests,
 // True when `digest` is in the sorted vector.
 bool contains(const std::vector<Digest>& sorted, const Digest& digest);
 
+// A tag `sha256-<hex>.sig|.att|.sbom`: where tools that cannot use the referrers API (cosign)
+// keep a signature, attestation or SBOM of manifest <hex>. That manifest's digest, or nothing
+// for any other tag. Such a tag follows its subject: prune never counts it nor removes it
+// while the subject keeps a tag.
+std::optional<Digest> signature_subject(std::string_view tag);
+
 }  // namespace regsweep
