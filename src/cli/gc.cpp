@@ -67,9 +67,10 @@ What is kept, always: everything a tag or revision reaches (lists and indexes ar
 to their children); with -m, also signatures, SBOMs and attestations whose subject is kept;
 everything a manifest that cannot be read might reference (every blob its repository links),
 including one behind a blob that cannot be examined or whose keys Go reads differently;
-everything under a symbolic link, and every blob when a symlink or unreadable directory could
-hide a repository; whatever changed since the scan. Each such case is reported on stderr and
-makes the exit code 3. A symbolic link at docker/registry/v2, blobs, blobs/sha256 or
+everything under a symbolic link or a mount point, and every blob when one, or an unreadable
+directory or listing, could hide a repository; whatever changed since the scan; whatever a
+failed deletion leaves referenced. Each such case is reported on stderr and makes the exit
+code 3. rm and prune move nothing in the repositories they do not name. A symbolic link at docker/registry/v2, blobs, blobs/sha256 or
 repositories is refused before anything is read (exit 1): use a bind mount instead.
 
 gc examines what its decisions depend on, not the whole tree: a damaged layer link whose
@@ -124,11 +125,12 @@ po::options_description gc_options(const char* usage, Collect command, GcRawArgs
        "remove sha256-<hex>.sig/.att/.sbom tags whose manifest <hex> is gone")  //
       ("min-age", po::value(&raw.min_age)->value_name("DURATION"),
        "grace period (default 1h): anything younger is kept, with all it references; "
-       "0 reproduces upstream")  //
+       "0 reproduces upstream; at most 36500d")  //
       ("force", po::bool_switch(&out.policy.force),
        "sweep even when a registry that is not read-only answers at the configuration's "
-       "http.addr, uploads started within the grace period, or files changed during the scan "
-       "(the registry looks active); what changed since the scan is still kept")  //
+       "http.addr (or whether one does cannot be told), uploads started within the grace "
+       "period, files changed during the scan (the registry looks active), or a file is dated "
+       "in the future; what changed since the scan is still kept")  //
       ("quiet,q", po::bool_switch(&out.quiet),
        "print nothing on stdout, no deletion lines and no progress; findings and errors still "
        "go to stderr (for cron: a clean run prints nothing)")  //
