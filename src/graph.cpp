@@ -270,7 +270,7 @@ void ManifestLoader::into(ManifestTable& table, Store& store, const Inventory& i
       } else if (!waves.speculative(wave[i]) && (blob.has_data() || blob.unexamined())) {
         findings.push_back(Finding{FindingKind::manifest_unparseable, Severity::error,
                                    layout::blob_data(blob.digest), "",
-                                   rec.error() + "; every blob its repositories link is kept"});
+                                   rec.error() + "; no blob is deleted"});
         loaded.emplace_back(wave[i], std::move(rec));
       }
       // Else a young blob that is not a manifest (no finding, no record), or a blob that is

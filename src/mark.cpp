@@ -334,6 +334,7 @@ class RepoMarker {
     RepoMark out;
     Marks marks;
     out.keeps_all_layers = m_keeps_all_layers || m_repo.uncertain;
+    out.unreadable_manifest = m_keeps_all_layers;
     out.live.reserve(m_live.size());  // held until the end: no spare room
     for (const Digest& d : m_live) {
       out.live.push_back(d);
@@ -503,6 +504,7 @@ MarkResult mark(const Inventory& inventory, const ManifestTable& manifests,
     for (std::uint32_t i : r.marked) {
       out.blob_marked[i] = true;
     }
+    out.keep_all_blobs = out.keep_all_blobs || r.unreadable_manifest;
     extra.absent.insert(extra.absent.end(), r.marked_absent.begin(), r.marked_absent.end());
   }
   mark_young_manifests(inventory, manifests, options.grace, extra);

@@ -411,7 +411,8 @@ class Planner {
 std::vector<std::uint32_t> collectable_blobs(const Inventory& inventory, const MarkResult& marks,
                                              const Grace& grace) {
   std::vector<std::uint32_t> out;
-  if (inventory.keep_all_blobs) {
+  // Unknown references (an unreadable manifest, issue 31 cause 13): nothing is unreferenced.
+  if (inventory.keep_all_blobs || marks.keep_all_blobs) {
     return out;
   }
   for (std::size_t i = 0; i < inventory.blobs.size(); ++i) {

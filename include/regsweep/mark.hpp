@@ -47,10 +47,13 @@ struct RepoMark {
   // Every blob this repository keeps, as indices into Inventory::blobs, sorted, unique: four
   // bytes a mark instead of a digest's 32.
   std::vector<std::uint32_t> marked;
-  std::vector<Digest> marked_absent;      // digests it keeps that have no blob, sorted, unique
-  bool keeps_all_layers = false;          // a manifest could not be read: every `_layers` blob kept
-  bool removed = false;                   // the whole repository was requested removed
-  std::vector<std::string> removed_tags;  // tags requested removed
+  std::vector<Digest> marked_absent;  // digests it keeps that have no blob, sorted, unique
+  bool keeps_all_layers = false;      // a manifest could not be read: every `_layers` blob kept
+  // A manifest a tag or revision reaches could not be read or parsed (empty, not JSON, read
+  // differently by Go, its blob unknown): what it references is unknown, so no blob goes.
+  bool unreadable_manifest = false;
+  bool removed = false;                            // the whole repository was requested removed
+  std::vector<std::string> removed_tags;           // tags requested removed
   std::vector<std::string> orphan_signature_tags;  // signature tags whose manifest is gone
 
   // True when this repository keeps the blob `link` (one of `repo`'s) names.
@@ -62,6 +65,8 @@ struct MarkResult {
   std::vector<bool> blob_marked;       // parallel to Inventory::blobs: kept by something
   std::vector<Digest> marked_absent;   // union of what is kept but has no blob, sorted, unique
   std::vector<Finding> findings;
+  // Some repository reached a manifest it could not read: no blob is deleted in the run.
+  bool keep_all_blobs = false;
 
   // How many digests are marked, with or without a blob.
   std::size_t marked_count() const;
