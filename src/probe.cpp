@@ -132,6 +132,48 @@ void ask(ProbeResult& out, int family, const sockaddr* sa, socklen_t len,
   }
 }
 
+// Resolves `host` within the deadline (getaddrinfo_a): a resolver that does not answer must
+// not hang the run. The addresses (freeaddrinfo them), or null with `out.unknown` saying why.
+addrinfo* resolve(const std::string& host, const std::string& port, Clock::time_point deadline,
+                  ProbeResult& out) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  gaicb request{};
+  request.ar_name = host.c_str();
+  request.ar_service = port.c_str();
+  request.ar_request = &hints;
+  gaicb* list[1] = {&request};
+  if (::getaddrinfo_a(GAI_NOWAIT, list, 1, nullptr) != 0) {
+    out.unknown = "cannot resolve '" + host + "'";
+    return nullptr;
+  }
+  while (::gai_error(&request) == EAI_INPROGRESS) {
+    int ms = remaining_ms(deadline);
+    if (ms <= 0) {
+      ::gai_cancel(&request);
+      while (::gai_error(&request) == EAI_INPROGRESS) {  // the lookup thread owns it until done
+        ::usleep(1000);
+      }
+      break;
+    }
+    timespec wait{ms / 1000, static_cast<long>(ms % 1000) * 1000000};
+    const gaicb* const pending[1] = {&request};
+    ::gai_suspend(pending, 1, &wait);
+  }
+  int rc = ::gai_error(&request);
+  if (rc != 0 || request.ar_result == nullptr) {
+    out.unknown = "'" + host + "' does not resolve on this machine (" +
+                  (rc == EAI_CANCELED || rc == EAI_INPROGRESS ? std::string("no answer in time")
+                                                              : std::string(::gai_strerror(rc))) +
+                  ")";
+    if (request.ar_result != nullptr) {
+      ::freeaddrinfo(request.ar_result);
+    }
+    return nullptr;
+  }
+  return request.ar_result;
+}
+
 }  // namespace
 
 ProbeResult probe_registry(const std::string& addr, const std::string& net,
@@ -174,43 +216,11 @@ ProbeResult probe_registry(const std::string& addr, const std::string& net,
   }
   out.url = "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
             port + "/v2/";
-  // Resolved within the same deadline: a resolver that does not answer must not hang the run.
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  gaicb request{};
-  request.ar_name = host.c_str();
-  request.ar_service = port.c_str();
-  request.ar_request = &hints;
-  gaicb* list[1] = {&request};
-  if (::getaddrinfo_a(GAI_NOWAIT, list, 1, nullptr) != 0) {
-    out.unknown = "cannot resolve '" + host + "'";
+  addrinfo* found = resolve(host, port, deadline, out);
+  if (found == nullptr) {
     return out;
   }
-  while (::gai_error(&request) == EAI_INPROGRESS) {
-    int ms = remaining_ms(deadline);
-    if (ms <= 0) {
-      ::gai_cancel(&request);
-      while (::gai_error(&request) == EAI_INPROGRESS) {  // the lookup thread owns it until done
-        ::usleep(1000);
-      }
-      break;
-    }
-    timespec wait{ms / 1000, static_cast<long>(ms % 1000) * 1000000};
-    const gaicb* const pending[1] = {&request};
-    ::gai_suspend(pending, 1, &wait);
-  }
-  int rc = ::gai_error(&request);
-  if (rc != 0 || request.ar_result == nullptr) {
-    out.unknown = "'" + host + "' does not resolve on this machine (" +
-                  (rc == EAI_CANCELED || rc == EAI_INPROGRESS ? std::string("no answer in time")
-                                                              : std::string(::gai_strerror(rc))) +
-                  ")";
-    if (request.ar_result != nullptr) {
-      ::freeaddrinfo(request.ar_result);
-    }
-    return out;
-  }
-  for (addrinfo* ai = request.ar_result; ai != nullptr && !out.answers; ai = ai->ai_next) {
+  for (addrinfo* ai = found; ai != nullptr && !out.answers; ai = ai->ai_next) {
     if (remaining_ms(deadline) <= 0) {
       all_refused = false;
       out.unknown = "no answer within the probe's time";
@@ -218,7 +228,7 @@ ProbeResult probe_registry(const std::string& addr, const std::string& net,
     }
     ask(out, ai->ai_family, ai->ai_addr, ai->ai_addrlen, deadline, all_refused);
   }
-  ::freeaddrinfo(request.ar_result);
+  ::freeaddrinfo(found);
   out.refused = all_refused && !out.answers;
   return out;
 }

@@ -279,7 +279,8 @@ std::optional<int> parse_du(const std::vector<std::string>& args, DuArgs& out) {
   }
   auto min_age = parse_duration(min_age_text);
   if (!min_age) {
-    return usage_error("--min-age: '" + min_age_text + "' is not a duration such as 1h or 0 (at most 36500d)");
+    return usage_error("--min-age: '" + min_age_text +
+                       "' is not a duration such as 1h or 0 (at most 36500d)");
   }
   out.min_age = *min_age;
   return std::nullopt;
@@ -325,7 +326,7 @@ int run_du(const std::vector<std::string>& args) {
     return code;
   }
   UsageOptions uo;
-  uo.grace = Grace(static_cast<std::int64_t>(std::time(nullptr)), a.min_age);
+  uo.grace = Grace(storage_now(*session->tree.store), a.min_age);
   uo.globs = a.tree.globs;
   auto started = std::chrono::steady_clock::now();
   auto usage = with_progress(

@@ -216,7 +216,8 @@ std::optional<int> check_gc_args(const po::variables_map& vm, const GcRawArgs& r
   }
   auto min_age = parse_duration(raw.min_age);
   if (!min_age) {
-    return usage_error("--min-age: '" + raw.min_age + "' is not a duration such as 1h, 30m or 0 (at most 36500d)");
+    return usage_error("--min-age: '" + raw.min_age +
+                       "' is not a duration such as 1h, 30m or 0 (at most 36500d)");
   }
   out.min_age = *min_age;
   if (raw.no_gc && (o.delete_untagged || o.plan.purge_uploads_older_than ||
@@ -410,7 +411,7 @@ int run(GcArgs& a, GcOutcome& outcome) {
     }
     lock = std::move(*taken);
   }
-  a.options.plan.now = static_cast<std::int64_t>(std::time(nullptr));
+  a.options.plan.now = storage_now(*tree->store);
   a.options.grace = Grace(a.options.plan.now, a.min_age);
   if (a.command == Collect::prune) {
     // The tags the rules remove are chosen on the scanned inventory, before marking: gc's
