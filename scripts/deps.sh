@@ -6,7 +6,8 @@
 # (lintian, bash-completion, man-db, systemd-analyze, a static busybox for the bundle's
 # chroot), the object-storage test bed (Ceph's radosgw, mon and osd: scripts/radosgw.sh) and
 # a headless browser with a font for the HTML report's test (chromium, fonts-dejavu-core), and
-# the storage fault suite's FUSE passthrough and ext4 images (python3-fusepy, fuse3, e2fsprogs).
+# the storage fault suite's FUSE passthrough and ext4 images (python3-fusepy, fuse3, e2fsprogs),
+# and a clock that is off for the object-storage clock checks (faketime).
 # Uses
 # apt-get as root, or through sudo.
 set -euo pipefail
@@ -18,7 +19,7 @@ if [ "$what" = test ]; then
   pkgs+=(docker-registry skopeo jq curl tar gzip findutils bc util-linux python3 clang
     libclang-rt-14-dev clang-format clang-tidy git prometheus lintian bash-completion
     busybox-static man-db systemd binutils radosgw ceph-mon ceph-osd ceph-common chromium
-    fonts-dejavu-core python3-fusepy fuse3 e2fsprogs)
+    fonts-dejavu-core python3-fusepy fuse3 e2fsprogs faketime)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -265,7 +265,9 @@ Result<Collection> plan_gc(Store& store, const GcOptions& options, tbb::task_are
   }
   struct timespec end {};
   ::clock_gettime(CLOCK_REALTIME, &end);
-  const std::int64_t end_ns = static_cast<std::int64_t>(end.tv_sec) * 1000000000 + end.tv_nsec;
+  // In the storage's time, as the times it gave.
+  const std::int64_t end_ns = static_cast<std::int64_t>(end.tv_sec) * 1000000000 + end.tv_nsec +
+                              store.clock_offset().value_or(0) * 1000000000;
   // A minute of slack: the clock of a network file system's server may differ that much.
   if (c.inventory.newest_mtime_ns > end_ns + std::int64_t{60} * 1000000000) {
     c.dated_in_future = true;

@@ -154,6 +154,14 @@ TEST(S3Client, EncodesTimesAndUrls) {
   EXPECT_EQ(*t, 1796078994123000000LL);
   EXPECT_EQ(parse_s3_time("1970-01-01T00:00:01Z"), 1000000000LL);
   EXPECT_FALSE(parse_s3_time("yesterday"));
+  // The Date header, by which ages are judged on the server's clock (issue 31, cause 14).
+  EXPECT_EQ(parse_http_date("Thu, 01 Jan 1970 00:00:01 GMT"), 1);
+  EXPECT_EQ(parse_http_date("Mon, 30 Nov 2026 22:49:54 GMT"),
+            *parse_s3_time("2026-11-30T22:49:54Z") / 1000000000);
+  for (const char* bad : {"", "Mon, 30 Nov 2026 22:49:54", "Mon, 30 Foo 2026 22:49:54 GMT",
+                          "Mon, 32 Nov 2026 22:49:54 GMT", "Monday, 30-Nov-26 22:49:54 GMT"}) {
+    EXPECT_FALSE(parse_http_date(bad)) << bad;
+  }
   EXPECT_FALSE(parse_s3_time("2026-13-30T22:49:54Z"));
   EXPECT_FALSE(parse_s3_url("/var/lib/registry"));
   EXPECT_FALSE(parse_s3_url("s3://"));

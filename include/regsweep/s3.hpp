@@ -128,6 +128,15 @@ class S3Client {
 
   S3Counters counters() const { return S3Counters{m_requests.load(), m_retries.load()}; }
 
+  // The server's clock minus this machine's, in seconds, from the Date header of the last
+  // answer; nothing before one came. Ages of objects are judged by the server's clock.
+  std::optional<std::int64_t> clock_offset() const {
+    if (!m_clock_known.load(std::memory_order_acquire)) {
+      return std::nullopt;
+    }
+    return m_clock_offset.load(std::memory_order_relaxed);
+  }
+
   struct Handle;  // a curl easy handle, kept alive between requests
 
  private:
@@ -148,6 +157,8 @@ class S3Client {
   std::vector<std::unique_ptr<Handle>> m_pool;
   std::atomic<std::uint64_t> m_requests{0};
   std::atomic<std::uint64_t> m_retries{0};
+  std::atomic<std::int64_t> m_clock_offset{0};
+  std::atomic<bool> m_clock_known{false};
 };
 
 // URI-encodes `text` as SigV4 wants it: unreserved characters kept, `/` kept when
@@ -157,5 +168,8 @@ std::string uri_encode(std::string_view text, bool keep_slash);
 // Parses an ISO 8601 time as S3 gives it ("2026-11-30T22:49:54.123Z") to nanoseconds since
 // the epoch; nullopt when it is not one.
 std::optional<std::int64_t> parse_s3_time(std::string_view text);
+
+// An HTTP date ("Sun, 06 Nov 1994 08:49:37 GMT"): seconds since the epoch, or nothing.
+std::optional<std::int64_t> parse_http_date(std::string_view text);
 
 }  // namespace regsweep

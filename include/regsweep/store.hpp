@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -94,6 +95,11 @@ class Store {
 
   // The run lock, held by a run that may delete from before its scan until it ends.
   virtual Result<std::unique_ptr<RegistryLock>> lock(std::string_view command) = 0;
+
+  // The storage's clock minus this machine's, in seconds, where the storage keeps its own
+  // (an object store stamps objects with its clock): "now" for ages is this machine's clock
+  // plus it. Nothing for a local tree, and when it cannot be had.
+  virtual std::optional<std::int64_t> clock_offset() { return std::nullopt; }
 };
 
 // The store of a local filesystem tree: `v2_fd` is the open `<root>/docker/registry/v2`

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -139,6 +140,24 @@ inline bool registry_serves(const OpenTree& tree, const SweepPolicy& policy,
     std::cerr << "regsweep: " << s.error().message << "\n";
   }
   return !s;
+}
+
+// "Now" for ages and the grace period: this machine's clock, or the storage's where it keeps
+// its own (an object store stamps objects with its clock). Says so on stderr when the two
+// differ by more than a minute.
+inline std::int64_t storage_now(Store& store) {
+  std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  std::optional<std::int64_t> offset = store.clock_offset();
+  if (!offset) {
+    return now;
+  }
+  if (*offset > 60 || *offset < -60) {
+    std::cerr << "warning: the clock of '" << store.location() << "' is "
+              << (*offset > 0 ? *offset : -*offset) << " s "
+              << (*offset > 0 ? "ahead of" : "behind") << " this machine's; ages are judged by "
+              << "the storage's clock\n";
+  }
+  return now + *offset;
 }
 
 inline bool is_directory(const std::string& path) {

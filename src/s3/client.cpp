@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -170,6 +171,37 @@ std::optional<std::int64_t> parse_s3_time(std::string_view t) {
   return secs * 1000000000 + ns;
 }
 
+std::optional<std::int64_t> parse_http_date(std::string_view t) {
+  // "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110's IMF-fixdate, what S3 servers send).
+  static constexpr std::string_view k_months = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  if (t.size() != 29 || t[3] != ',' || t[4] != ' ' || t[7] != ' ' || t[11] != ' ' || t[16] != ' ' ||
+      t[19] != ':' || t[22] != ':' || t.substr(25) != " GMT") {
+    return std::nullopt;
+  }
+  auto num = [&](std::size_t at, std::size_t n) -> std::optional<unsigned> {
+    unsigned v = 0;
+    for (std::size_t i = at; i < at + n; ++i) {
+      if (t[i] < '0' || t[i] > '9') {
+        return std::nullopt;
+      }
+      v = v * 10 + static_cast<unsigned>(t[i] - '0');
+    }
+    return v;
+  };
+  std::size_t month = k_months.find(t.substr(8, 3));
+  auto d = num(5, 2);
+  auto y = num(12, 4);
+  auto h = num(17, 2);
+  auto mi = num(20, 2);
+  auto s = num(23, 2);
+  if (month == std::string_view::npos || month % 3 != 0 || !d || !y || !h || !mi || !s || *d < 1 ||
+      *d > 31 || *h > 23 || *mi > 59 || *s > 60) {
+    return std::nullopt;
+  }
+  return days_from_civil(*y, static_cast<unsigned>(month / 3 + 1), *d) * 86400 +
+         std::int64_t{*h} * 3600 + std::int64_t{*mi} * 60 + std::int64_t{*s};
+}
+
 // ---- requests ----
 
 struct S3Client::Handle {
@@ -200,6 +232,7 @@ struct S3Client::Response {
   std::string body;
   std::string code;     // the S3 error Code
   std::string message;  // the S3 error Message
+  std::string date;     // the Date header, as sent
 };
 
 S3Client::S3Client(S3Settings settings, S3ClientOptions options)
@@ -308,6 +341,30 @@ bool retryable(const S3Client::Handle* /*unused*/, CURLcode c, long status,
 
 }  // namespace
 
+namespace {
+
+// Keeps the value of a response's Date header.
+std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
+  std::size_t len = size * n;
+  std::string_view line(data, len);
+  constexpr std::string_view k_date = "date:";
+  if (line.size() > k_date.size() &&
+      std::equal(k_date.begin(), k_date.end(), line.begin(),
+                 [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
+    std::string_view v = line.substr(k_date.size());
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
+      v.remove_prefix(1);
+    }
+    while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) {
+      v.remove_suffix(1);
+    }
+    *static_cast<std::string*>(user) = std::string(v);
+  }
+  return len;
+}
+
+}  // namespace
+
 S3Client::Response S3Client::attempt(Handle& handle, Request& request) {
   Response r;
   CURL* c = handle.curl;
@@ -368,7 +425,15 @@ S3Client::Response S3Client::attempt(Handle& handle, Request& request) {
   Transfer t{&r.body, request.max, request.sink, &received, &request.too_large, 0, c};
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.date);
   r.curl = curl_easy_perform(c);
+  if (auto server = parse_http_date(r.date)) {
+    // The server's clock against this machine's, to the second: ages are the server's.
+    m_clock_offset.store(*server - static_cast<std::int64_t>(std::time(nullptr)),
+                         std::memory_order_relaxed);
+    m_clock_known.store(true, std::memory_order_release);
+  }
   curl_slist_free_all(headers);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
   request.offset += received;
@@ -428,6 +493,11 @@ Error S3Client::error_of(const Response& r, std::string_view what, std::string_v
     err = ENOENT;
   } else if (r.status == 404) {
     err = ENOENT;
+  } else if (r.code == "RequestTimeTooSkewed") {
+    hint = "; this machine's clock and the server's" +
+           (r.date.empty() ? std::string() : " (" + r.date + ")") +
+           " differ by more than S3 allows: correct the clock";
+    err = EACCES;
   } else if (r.status == 403 || r.code == "InvalidAccessKeyId" ||
              r.code == "SignatureDoesNotMatch") {
     hint = "; check the access key and secret key";

@@ -270,8 +270,18 @@ class S3Store final : public Store {
 
   const std::string& location() const override { return m_location; }
 
+  std::optional<std::int64_t> clock_offset() override {
+    if (!m_client.clock_offset()) {
+      // Any answer carries the server's Date: a read of the lock's key, there or not.
+      (void)m_client.get(m_client.settings().key(k_lock_file), 1);
+    }
+    return m_client.clock_offset();
+  }
+
   Result<Inventory> scan(tbb::task_arena& arena, const ScanOptions& options) override {
-    std::int64_t started = now_ns();
+    // In the server's time, as the objects' LastModified: "changed during the scan" compares
+    // the two.
+    std::int64_t started = now_ns() + clock_offset().value_or(0) * 1000000000;
     progress().begin("listing the bucket");
     ObjectReader reader = [this](std::string_view key, std::uint64_t max) {
       return read(key, max);

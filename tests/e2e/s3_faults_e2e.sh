@@ -237,4 +237,27 @@ check "gc exits 3 (got $rc)" test "$rc" -eq 3
 check "  saying what changed since the scan" grep -q "race/gone.*since the scan" "$W/race.err"
 check "race/gone:2 and every other tag pull" every_tag_pulls
 
+if command -v faketime >/dev/null; then
+  echo "# ages by the server's clock (issue 31, cause 14): this machine's clock 10 minutes ahead"
+  registry_on_bucket
+  push "$L" v1 clock/app:1
+  push "$L" v2 clock/app:1  # v1 is untagged in clock/app, seconds ago
+  registry_stop
+  set +e
+  faketime -f "+600s" "$REGSWEEP" gc -d -m --min-age 5m "$W/direct.yml" --json "$W/clock.json" \
+    >/dev/null 2>"$W/clock.err"
+  set -e
+  check "a manifest untagged seconds ago is young under --min-age 5m, whatever this clock says" \
+    test "$(jq '[.deletions[] | select(.path | contains("repositories/clock/app"))] | length' \
+      "$W/clock.json")" -eq 0
+  check "  and the run says the clocks differ" grep -q "s behind this machine's" "$W/clock.err"
+  set +e
+  faketime -f "+3600s" "$REGSWEEP" gc -d "$W/direct.yml" >/dev/null 2>"$W/skew.err"
+  rc=$?
+  set -e
+  check "a clock an hour off: S3 refuses, and the run says it is the clock (exit $rc)" \
+    grep -q "correct the clock" "$W/skew.err"
+  check "  not the keys" bash -c "! grep -q 'check the access key' '$W/skew.err'"
+fi
+
 e2e_finish
