@@ -304,6 +304,7 @@ class S3Store final : public Store {
     }
     Inventory inv = building.finish(arena, started);
     add_multipart(inv, std::move(*multipart));
+    sort_findings(inv.findings);
     return inv;
   }
 
@@ -382,7 +383,9 @@ class S3Store final : public Store {
   void walk(const std::string& prefix, bool flat, Walk& w);
 
   // Incomplete multipart uploads (a blob upload's `data` being written) join their upload in
-  // the inventory, as its newest write; one whose repository has no keys is left alone.
+  // the inventory, as its newest write. One whose repository has no key (removed, or an upload
+  // that never wrote its `startedat`) makes that repository, holding only the upload: its
+  // parts are stored and billed, and --purge-uploads purges it like any other.
   void add_multipart(Inventory& inv, std::vector<S3Multipart> uploads) {
     std::size_t strip = m_client.settings().v2_prefix().size();
     for (S3Multipart& m : uploads) {
@@ -400,7 +403,13 @@ class S3Store final : public Store {
           std::lower_bound(inv.repositories.begin(), inv.repositories.end(), repo,
                            [](const Repository& x, const std::string& n) { return x.name < n; });
       if (r == inv.repositories.end() || r->name != repo) {
-        continue;
+        Repository only_uploads;
+        only_uploads.name = repo;
+        r = inv.repositories.insert(r, std::move(only_uploads));
+        inv.findings.push_back(
+            Finding{FindingKind::unknown_entry, Severity::warning, dir + id, repo,
+                    "incomplete multipart upload '" + rel + "' in '" + repo +
+                        "', which has no other key; --purge-uploads purges it like any upload"});
       }
       auto u = std::lower_bound(r->uploads.begin(), r->uploads.end(), id,
                                 [](const Upload& x, const std::string& n) { return x.id < n; });

@@ -260,4 +260,17 @@ if command -v faketime >/dev/null; then
   check "  not the keys" bash -c "! grep -q 'check the access key' '$W/skew.err'"
 fi
 
+echo "# an incomplete multipart upload in a repository with no other key (issue 31, cause 16)"
+# (the query is written 'uploads=': RGW signs a bare 'uploads' differently from curl)
+ghost=reg/docker/registry/v2/repositories/ghost/_uploads/0b3c/data
+s3 -X POST "$RGW_ENDPOINT/faults/$ghost?uploads=" >/dev/null
+ghost_uploads() { s3 "$RGW_ENDPOINT/faults?uploads=" | grep -o "repositories/ghost/_uploads/[^<]*" | wc -l; }
+check "it is there" test "$(ghost_uploads)" -eq 1
+set +e
+"$REGSWEEP" gc --min-age 0 --purge-uploads=0s "$W/direct.yml" >"$W/ghost.out" 2>"$W/ghost.err"
+set -e
+check "gc --purge-uploads reports it" grep -q "repositories/ghost/_uploads/0b3c/data" "$W/ghost.err"
+check "  and purges it" test "$(ghost_uploads)" -eq 0
+check "every tag still pulls" every_tag_pulls
+
 e2e_finish
