@@ -153,6 +153,7 @@ class ListingScan {
       inv.repositories.push_back(assemble(p));
     }
     m_repos.clear();
+    confirm_absent(inv);
     inv.findings = std::move(m_findings);
     sort_findings(inv.findings);
     inv.keep_all_blobs = m_keep_all;
@@ -165,6 +166,40 @@ class ListingScan {
   static constexpr std::string_view k_lock_key = "regsweep.lock";
 
  private:
+  // Each digest a link names that the listing did not show as a blob: a direct read of its
+  // `data` confirms it absent, or finds it there after all (a listing that left it out) or
+  // cannot tell; then it is unknown, and everything that links it is kept.
+  void confirm_absent(Inventory& inv) {
+    std::vector<Digest> absent;
+    for (const Repository& r : inv.repositories) {
+      absent.insert(absent.end(), r.absent.begin(), r.absent.end());
+    }
+    std::sort(absent.begin(), absent.end());
+    absent.erase(std::unique(absent.begin(), absent.end()), absent.end());
+    bool added = false;
+    for (const Digest& d : absent) {
+      if (blob_unknown(inv, d)) {
+        continue;
+      }
+      std::string data = layout::blob_data(d);
+      auto got = m_read(data, 0);
+      if (!got && got.error().sys_errno == ENOENT) {
+        continue;  // confirmed: no such blob
+      }
+      inv.unknown_blobs.push_back(d);
+      added = true;
+      report(FindingKind::unreadable, data, "",
+             got || got.error().sys_errno == EFBIG
+                 ? "'" + data + "' is there, yet the listing left it out; kept" +
+                       std::string(k_unknown_blob)
+                 : got.error().message + "; kept" + std::string(k_unknown_blob));
+    }
+    if (added) {
+      std::sort(inv.unknown_blobs.begin(), inv.unknown_blobs.end());
+      inv.blobs_complete = false;
+    }
+  }
+
   void report(FindingKind kind, const std::string& path, const std::string& repo,
               std::string message) {
     if (!m_reported.insert(path).second) {
@@ -227,6 +262,10 @@ class ListingScan {
     });
     std::sort(m_blobs.begin(), m_blobs.end(),
               [](const Blob& a, const Blob& b) { return a.digest < b.digest; });
+    // A blob listed twice is one blob: marked once, it must not be deleted as the other copy.
+    m_blobs.erase(std::unique(m_blobs.begin(), m_blobs.end(),
+                              [](const Blob& a, const Blob& b) { return a.digest == b.digest; }),
+                  m_blobs.end());
     inv.blobs = std::move(m_blobs);
     inv.blob_lookup = BlobLookup(inv.blobs);
     inv.unknown_blobs = std::move(m_unknown_blobs);
@@ -619,6 +658,11 @@ Inventory ListingInventory::finish(tbb::task_arena& arena, std::int64_t scan_sta
 // below it.
 void ListingInventory::Unit::push(Entry e) {
   const std::string& key = e.object.key;
+  if (!m_stack.empty() && m_stack.back().object.key == key) {
+    // The same key twice (a page the server or a proxy gave again): once is enough.
+    m_stack.back().is_object = m_stack.back().is_object || e.is_object;
+    return;
+  }
   while (!m_stack.empty() &&
          key.compare(0, m_stack.back().object.key.size(), m_stack.back().object.key) != 0) {
     pop();
