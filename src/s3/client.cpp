@@ -493,6 +493,11 @@ Error S3Client::error_of(const Response& r, std::string_view what, std::string_v
     err = ENOENT;
   } else if (r.status == 404) {
     err = ENOENT;
+  } else if (r.code == "InvalidObjectState") {
+    hint =
+        "; the object is in an archive storage class: what it holds is unknown until it is "
+        "restored";
+    err = EIO;
   } else if (r.code == "RequestTimeTooSkewed") {
     hint = "; this machine's clock and the server's" +
            (r.date.empty() ? std::string() : " (" + r.date + ")") +
