@@ -126,22 +126,29 @@ std::string uri_encode(std::string_view text, bool keep_slash) {
   return out;
 }
 
+namespace {
+
+// The number the `n` decimal digits of `t` at `at` write, or nothing when one is no digit.
+std::optional<unsigned> digits(std::string_view t, std::size_t at, std::size_t n) {
+  unsigned v = 0;
+  for (std::size_t i = at; i < at + n; ++i) {
+    if (t[i] < '0' || t[i] > '9') {
+      return std::nullopt;
+    }
+    v = v * 10 + static_cast<unsigned>(t[i] - '0');
+  }
+  return v;
+}
+
+}  // namespace
+
 std::optional<std::int64_t> parse_s3_time(std::string_view t) {
   // YYYY-MM-DDTHH:MM:SS[.fff...]Z
   if (t.size() < 20 || t[4] != '-' || t[7] != '-' || (t[10] != 'T' && t[10] != 't') ||
       t[13] != ':' || t[16] != ':' || (t.back() != 'Z' && t.back() != 'z')) {
     return std::nullopt;
   }
-  auto num = [&](std::size_t at, std::size_t n) -> std::optional<unsigned> {
-    unsigned v = 0;
-    for (std::size_t i = at; i < at + n; ++i) {
-      if (t[i] < '0' || t[i] > '9') {
-        return std::nullopt;
-      }
-      v = v * 10 + static_cast<unsigned>(t[i] - '0');
-    }
-    return v;
-  };
+  auto num = [&](std::size_t at, std::size_t n) { return digits(t, at, n); };
   auto y = num(0, 4);
   auto mo = num(5, 2);
   auto d = num(8, 2);
@@ -178,16 +185,7 @@ std::optional<std::int64_t> parse_http_date(std::string_view t) {
       t[19] != ':' || t[22] != ':' || t.substr(25) != " GMT") {
     return std::nullopt;
   }
-  auto num = [&](std::size_t at, std::size_t n) -> std::optional<unsigned> {
-    unsigned v = 0;
-    for (std::size_t i = at; i < at + n; ++i) {
-      if (t[i] < '0' || t[i] > '9') {
-        return std::nullopt;
-      }
-      v = v * 10 + static_cast<unsigned>(t[i] - '0');
-    }
-    return v;
-  };
+  auto num = [&](std::size_t at, std::size_t n) { return digits(t, at, n); };
   std::size_t month = k_months.find(t.substr(8, 3));
   auto d = num(5, 2);
   auto y = num(12, 4);
