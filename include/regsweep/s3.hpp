@@ -122,6 +122,9 @@ class S3Client {
   // A single key.
   Status delete_object(std::string_view key);
 
+  // The bucket's versioning state: "Enabled", "Suspended", or "" for never enabled.
+  Result<std::string> versioning();
+
   // Incomplete multipart uploads below `prefix`.
   Result<std::vector<S3Multipart>> list_multipart(std::string_view prefix);
   Status abort_multipart(const S3Multipart& upload);

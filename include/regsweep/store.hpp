@@ -100,6 +100,16 @@ class Store {
   // (an object store stamps objects with its clock): "now" for ages is this machine's clock
   // plus it. Nothing for a local tree, and when it cannot be had.
   virtual std::optional<std::int64_t> clock_offset() { return std::nullopt; }
+
+  // Whether deleting here frees space: not in a versioned bucket, which keeps what is
+  // deleted as a noncurrent version (`keeps`), or when that cannot be told (`unknown`);
+  // `why` says which, for the operator.
+  struct DeletionEffect {
+    bool keeps = false;
+    bool unknown = false;
+    std::string why;
+  };
+  virtual DeletionEffect deletion_effect() { return {}; }
 };
 
 // The store of a local filesystem tree: `v2_fd` is the open `<root>/docker/registry/v2`

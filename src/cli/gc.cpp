@@ -345,7 +345,7 @@ std::string gc_metrics(const GcArgs& a, const GcOutcome& o, int exit_code, doubl
 
 // Renders the run (text, log, JSON) and returns its exit code.
 int report(const GcArgs& a, const OpenTree& tree, const Collection& collection,
-           const SweepResult* swept, const std::vector<TagVerdict>* verdicts) {
+           const SweepResult* swept, const std::vector<TagVerdict>* verdicts, bool bytes_hidden) {
   bool errors = false;
   for (const auto& f : collection.findings) {
     errors = errors || f.severity == Severity::error;
@@ -360,7 +360,8 @@ int report(const GcArgs& a, const OpenTree& tree, const Collection& collection,
   RenderOptions ropts{.quiet = a.quiet,
                       .delete_untagged = a.options.delete_untagged,
                       .root = tree.root,
-                      .retention = verdicts};
+                      .retention = verdicts,
+                      .bytes_hidden = bytes_hidden};
   if (a.json_path != "-") {
     render_retention(std::cout, ropts, swept == nullptr);
     render_text(std::cout, collection, swept, ropts);
@@ -412,6 +413,10 @@ int run(GcArgs& a, GcOutcome& outcome) {
     lock = std::move(*taken);
   }
   a.options.plan.now = storage_now(*tree->store);
+  Store::DeletionEffect effect = tree->store->deletion_effect();
+  if (effect.keeps || effect.unknown) {
+    std::cerr << "warning: " << effect.why << "\n";
+  }
   a.options.grace = Grace(a.options.plan.now, a.min_age);
   if (a.command == Collect::prune) {
     // The tags the rules remove are chosen on the scanned inventory, before marking: gc's
@@ -454,7 +459,7 @@ int run(GcArgs& a, GcOutcome& outcome) {
     outcome.count(outcome.swept->findings);
   }
   return report(a, *tree, *collection, outcome.swept ? &*outcome.swept : nullptr,
-                outcome.retention ? &outcome.retention->verdicts : nullptr);
+                outcome.retention ? &outcome.retention->verdicts : nullptr, effect.keeps);
 }
 
 }  // namespace

@@ -194,13 +194,17 @@ void render_text(std::ostream& out, const Collection& c, const SweepResult* swee
     std::uint64_t links = done(ActionKind::tag) + done(ActionKind::tag_history) +
                           done(ActionKind::revision) + done(ActionKind::layer_link);
     out << "regsweep: deleted " << sweep->blobs_deleted << " blobs ("
-        << human_bytes(sweep->bytes_freed) << ", " << sweep->bytes_freed << " bytes freed), "
+        << human_bytes(sweep->bytes_freed) << ", " << sweep->bytes_freed
+        << (options.bytes_hidden ? " bytes hidden, not freed: the store keeps deleted objects), "
+                                 : " bytes freed), ")
         << done(ActionKind::repository) << " repositories, " << done(ActionKind::upload)
         << " uploads (" << human_bytes(sweep->upload_bytes_freed) << "), " << links << " links and "
         << done(ActionKind::tidy) + sweep->removed_dirs.size()
         << " leftovers and empty directories; " << sweep->failed << " deletions failed";
     if (sweep->skipped_count > 0) {
-      out << ", " << sweep->skipped_count << " skipped: the tree changed since the scan";
+      out << ", " << sweep->skipped_count
+          << " skipped: the tree changed since the scan, or a failed deletion left them "
+             "referenced";
     }
     out << '\n';
   }
@@ -243,7 +247,8 @@ void value_or_null(JsonWriter& w, std::string_view value) {
   }
 }
 
-void json_summary(JsonWriter& w, const Collection& c, const SweepResult* sweep) {
+void json_summary(JsonWriter& w, const Collection& c, const SweepResult* sweep,
+                  const RenderOptions& opts) {
   const Plan& plan = c.plan;
   w.key("summary").begin_object();
   w.key("repositories").value(static_cast<std::uint64_t>(c.inventory.repositories.size()));
@@ -267,6 +272,7 @@ void json_summary(JsonWriter& w, const Collection& c, const SweepResult* sweep) 
   w.end_object();
   w.key("blobs_deleted").value(sweep != nullptr ? sweep->blobs_deleted : 0);
   w.key("bytes_freed").value(sweep != nullptr ? sweep->bytes_freed : 0);
+  w.key("bytes_hidden").value(opts.bytes_hidden);
   w.key("upload_bytes_freed").value(sweep != nullptr ? sweep->upload_bytes_freed : 0);
   w.key("deletions_failed").value(sweep != nullptr ? sweep->failed : 0);
   w.key("deletions_skipped").value(sweep != nullptr ? sweep->skipped_count : 0);
@@ -329,7 +335,7 @@ std::string render_json(const Collection& c, const SweepResult* sweep, const Ren
   w.key("dry_run").value(sweep == nullptr);
   w.key("delete_untagged").value(options.delete_untagged);
   w.key("exit_code").value(exit_code);
-  json_summary(w, c, sweep);
+  json_summary(w, c, sweep, options);
   w.key("deletions").begin_array();
   for (std::size_t i = 0; i < c.plan.actions.size(); ++i) {
     json_deletion(w, c.plan.actions[i], sweep, i);

@@ -21,6 +21,8 @@ struct RenderOptions {
   bool delete_untagged = false;
   std::string root;
   const std::vector<TagVerdict>* retention = nullptr;  // prune: every tag's verdict
+  // The store keeps what is deleted (a versioned bucket): bytes are hidden, not freed.
+  bool bytes_hidden = false;
 };
 
 // The start of the log line of a deletion of `kind`, followed by its path: the registry's

@@ -610,6 +610,23 @@ Status S3Client::put(std::string_view key, std::string_view body) {
   return ok_status();
 }
 
+Result<std::string> S3Client::versioning() {
+  Request req;
+  req.query = "versioning=";
+  req.max = 1U << 20U;
+  Response r = perform(req);
+  if (r.curl != CURLE_OK || r.status != 200) {
+    return error_of(r, "read the versioning state of", "");
+  }
+  pugi::xml_document doc;
+  if (!doc.load_buffer(r.body.data(), r.body.size())) {
+    return Error{"cannot read the versioning state of 's3://" + m_settings.bucket +
+                     "': the server's answer is not XML",
+                 EIO};
+  }
+  return std::string(doc.child("VersioningConfiguration").child_value("Status"));
+}
+
 Status S3Client::delete_object(std::string_view key) {
   Request req;
   req.method = "DELETE";

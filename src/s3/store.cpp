@@ -270,6 +270,23 @@ class S3Store final : public Store {
 
   const std::string& location() const override { return m_location; }
 
+  DeletionEffect deletion_effect() override {
+    auto state = m_client.versioning();
+    if (!state) {
+      return {
+          .unknown = true,
+          .why = "whether the bucket of '" + m_location +
+                 "' keeps deleted objects (versioning) cannot be told: " + state.error().message};
+    }
+    if (state->empty()) {
+      return {};
+    }
+    return {.keeps = true,
+            .why = "the bucket of '" + m_location + "' has versioning " + *state +
+                   ": each deleted object leaves a delete marker, and its bytes stay stored "
+                   "(and billed) as a noncurrent version until a lifecycle rule expires them"};
+  }
+
   std::optional<std::int64_t> clock_offset() override {
     if (!m_client.clock_offset()) {
       // Any answer carries the server's Date: a read of the lock's key, there or not.

@@ -265,12 +265,29 @@ echo "# an incomplete multipart upload in a repository with no other key (issue 
 ghost=reg/docker/registry/v2/repositories/ghost/_uploads/0b3c/data
 s3 -X POST "$RGW_ENDPOINT/faults/$ghost?uploads=" >/dev/null
 ghost_uploads() { s3 "$RGW_ENDPOINT/faults?uploads=" | grep -o "repositories/ghost/_uploads/[^<]*" | wc -l; }
-check "it is there" test "$(ghost_uploads)" -eq 1
+check "it is there" test "$(ghost_uploads)" -ge 1
 set +e
 "$REGSWEEP" gc --min-age 0 --purge-uploads=0s "$W/direct.yml" >"$W/ghost.out" 2>"$W/ghost.err"
 set -e
 check "gc --purge-uploads reports it" grep -q "repositories/ghost/_uploads/0b3c/data" "$W/ghost.err"
 check "  and purges it" test "$(ghost_uploads)" -eq 0
+check "every tag still pulls" every_tag_pulls
+
+echo "# a versioned bucket (issue 31, cause 15): deleting hides bytes, it does not free them"
+body='<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>'
+curl -fsS -X PUT --data-binary "$body" -H "x-amz-content-sha256: $(printf %s "$body" | sha256sum | cut -d' ' -f1)" \
+  --aws-sigv4 "aws:amz:us-east-1:s3" --user "$RGW_ACCESS_KEY:$RGW_SECRET_KEY" "$RGW_ENDPOINT/faults?versioning=" >/dev/null
+registry_on_bucket
+push "$L" v3 versioned/app:1
+push "$L" v4 versioned/app:1  # v3 is untagged: -m deletes it
+registry_stop
+set +e
+"$REGSWEEP" gc -m --min-age 0 "$W/direct.yml" --json "$W/versioned.json" >"$W/versioned.out" 2>"$W/versioned.err"
+set -e
+check "the run says at the start that the bucket keeps deleted objects" \
+  grep -q "has versioning Enabled" "$W/versioned.err"
+check "  reports the bytes as hidden, not freed" grep -q "bytes hidden, not freed" "$W/versioned.out"
+check "  and so does the JSON report" test "$(jq .summary.bytes_hidden "$W/versioned.json")" = true
 check "every tag still pulls" every_tag_pulls
 
 e2e_finish
