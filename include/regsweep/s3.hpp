@@ -151,6 +151,8 @@ class S3Client {
   void give_back(std::unique_ptr<Handle> handle);
   std::string url(std::string_view key, const std::string& query) const;
   Error error_of(const Response& response, std::string_view what, std::string_view key) const;
+  // Records the offset of the server's clock from a response's Date header.
+  void note_server_clock(const std::string& date);
 
   S3Settings m_settings;
   S3ClientOptions m_options;

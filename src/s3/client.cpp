@@ -363,6 +363,15 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
 
 }  // namespace
 
+void S3Client::note_server_clock(const std::string& date) {
+  if (auto server = parse_http_date(date)) {
+    // The server's clock against this machine's, to the second: ages are the server's.
+    m_clock_offset.store(*server - static_cast<std::int64_t>(std::time(nullptr)),
+                         std::memory_order_relaxed);
+    m_clock_known.store(true, std::memory_order_release);
+  }
+}
+
 S3Client::Response S3Client::attempt(Handle& handle, Request& request) {
   Response r;
   CURL* c = handle.curl;
@@ -426,12 +435,7 @@ S3Client::Response S3Client::attempt(Handle& handle, Request& request) {
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.date);
   r.curl = curl_easy_perform(c);
-  if (auto server = parse_http_date(r.date)) {
-    // The server's clock against this machine's, to the second: ages are the server's.
-    m_clock_offset.store(*server - static_cast<std::int64_t>(std::time(nullptr)),
-                         std::memory_order_relaxed);
-    m_clock_known.store(true, std::memory_order_release);
-  }
+  note_server_clock(r.date);
   curl_slist_free_all(headers);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
   request.offset += received;
@@ -477,7 +481,8 @@ S3Client::Response S3Client::perform(Request& request) {
 
 Error S3Client::error_of(const Response& r, std::string_view what, std::string_view key) const {
   std::string where = "'s3://" + m_settings.bucket + "/" + std::string(key) + "'";
-  if (r.curl != CURLE_OK) {
+  // A transfer cut short by the caller's size limit still has the server's status.
+  if (r.curl != CURLE_OK && r.status < 300) {
     return Error{"cannot " + std::string(what) + " " + where + ": " + r.curl_error + " (endpoint " +
                      url("", "").substr(0, url("", "").find('/', 8)) + ")",
                  EIO};
@@ -575,6 +580,10 @@ Result<std::string> S3Client::get(std::string_view key, std::uint64_t max) {
   req.key = std::string(key);
   req.max = max;
   Response r = perform(req);
+  // The server's answer first: a 404's error document is larger than a small `max` too.
+  if (r.status >= 300) {
+    return error_of(r, "read", key);
+  }
   if (req.too_large) {
     return Error{"'s3://" + m_settings.bucket + "/" + std::string(key) + "' is larger than " +
                      std::to_string(max) + " bytes",
