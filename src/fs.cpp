@@ -484,7 +484,7 @@ Result<FileInfo> stat(int dirfd, std::string_view relpath) {
                   static_cast<std::uint64_t>(st.st_nlink)};
 }
 
-namespace {  // NOLINT(cert-dcl59-cpp): the twin of the declaration above
+namespace {
 
 // After a removal said ENOENT: whether `name` below `dirfd` is really gone. A file system that
 // says ENOENT for an entry that is there (FUSE, network) must not make a failed deletion look
