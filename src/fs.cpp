@@ -101,12 +101,6 @@ Error mount_point(std::string_view shown) {
   return Error{"'" + std::string(shown) + "' is a mount point; not followed", EXDEV};
 }
 
-// The directories directly below docker/registry/v2 that may be mount points: the usual way to
-// put blobs on another disk (docs/safety.md). Anywhere else a mount point is refused.
-bool may_be_mount_point(std::string_view upto) {
-  return upto == "blobs" || upto == "blobs/sha256" || upto == "repositories";
-}
-
 // Opens the directory `name` (one component) below `dirfd`, refusing a symbolic link and a
 // mount point. `shown` names it in errors.
 Result<Fd> open_child_dir(int dirfd, const std::string& name, std::string_view shown) {
@@ -222,6 +216,11 @@ Error sys_error(std::string_view what, std::string_view path, int err) {
   std::string msg = "cannot ";
   msg.append(what).append(" '").append(path).append("': ").append(std::strerror(err));
   return Error{std::move(msg), err};
+}
+
+bool may_be_mount_point(std::string_view path_from_v2) {
+  return path_from_v2 == "blobs" || path_from_v2 == "blobs/sha256" ||
+         path_from_v2 == "repositories";
 }
 
 Result<Fd> open_root(const std::string& path) {

@@ -79,6 +79,10 @@ Result<std::size_t> read_fully(int fd, char* buf, std::size_t want, std::string_
 // "cannot read '<shown>': it ended after <got> of the <size> bytes its size says" (EIO).
 Error short_read(std::string_view shown, std::uint64_t got, std::uint64_t size);
 
+// True for the directories of a path from docker/registry/v2 that may be mount points:
+// `blobs`, `blobs/sha256` and `repositories`, the usual way to put blobs on another disk.
+bool may_be_mount_point(std::string_view path_from_v2);
+
 // Reads a whole regular file below `dirfd`, refusing symbolic links and files over `max_size`.
 Result<std::string> read_file(int dirfd, std::string_view relpath, std::uint64_t max_size);
 

@@ -73,7 +73,7 @@ std::optional<std::uint64_t> Scanner::watch(int fd, std::string path) {
   }
   bool mount_root = (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) != 0 &&
                     (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
-  if (mount_root && path != layout::k_blobs_dir && path != layout::k_repositories_dir) {
+  if (mount_root && !fs::may_be_mount_point(path)) {
     m_alias.store(true);
     keep_all_blobs(path, "", "is a mount point; not followed, and what it holds is kept");
     return std::nullopt;

@@ -73,14 +73,18 @@ void Scanner::scan_own_dir(int dir_fd, const fs::DirEntry& e, const std::string&
     }
     return;
   }
-  if (e.name != layout::k_uploads && !watch(sub->get(), epath)) {
-    repo.uncertain = true;
-    repo.tags_uncertain = true;
-    return;
+  std::optional<std::uint64_t> nlink = 1;
+  if (e.name != layout::k_uploads) {
+    nlink = watch(sub->get(), epath);
+    if (!nlink) {
+      repo.uncertain = true;
+      repo.tags_uncertain = true;
+      return;
+    }
   }
   if (e.name == layout::k_manifests) {
     repo.has_manifests = true;
-    scan_manifests(sub->get(), repo);
+    scan_manifests(sub->get(), *nlink, repo);
   } else if (e.name == layout::k_layers) {
     repo.has_layers = true;
     scan_layers(sub->get(), repo);
@@ -358,12 +362,9 @@ void Scanner::scan_layers(int layers_fd, Repository& repo) {
   }
 }
 
-void Scanner::scan_manifests(int manifests_fd, Repository& repo) {
+void Scanner::scan_manifests(int manifests_fd, std::uint64_t nlink, Repository& repo) {
   std::string mpath = layout::join(layout::repo_dir(repo.name), layout::k_manifests);
-  struct stat st {};
-  auto entries = ::fstat(manifests_fd, &st) == 0
-                     ? fs::list_dir(manifests_fd, mpath)
-                     : Result<std::vector<fs::DirEntry>>(fs::sys_error("stat", mpath, errno));
+  auto entries = fs::list_dir(manifests_fd, mpath);
   if (!entries) {
     repo.uncertain = true;
     repo.tags_uncertain = true;
@@ -371,7 +372,7 @@ void Scanner::scan_manifests(int manifests_fd, Repository& repo) {
     return;
   }
   // `tags` left out of the listing would leave every revision untagged.
-  if (!listed_whole(static_cast<std::uint64_t>(st.st_nlink), *entries, mpath, repo.name)) {
+  if (!listed_whole(nlink, *entries, mpath, repo.name)) {
     repo.uncertain = true;
     repo.tags_uncertain = true;
     m_keep_all.store(true);
@@ -406,7 +407,8 @@ void Scanner::scan_manifests(int manifests_fd, Repository& repo) {
       keep_all_blobs(epath, repo.name, unopened(sub.error()));
       continue;
     }
-    if (!watch(sub->get(), epath)) {
+    auto sub_nlink = watch(sub->get(), epath);
+    if (!sub_nlink) {
       repo.uncertain = true;
       repo.tags_uncertain = true;
       continue;
@@ -421,7 +423,7 @@ void Scanner::scan_manifests(int manifests_fd, Repository& repo) {
         m_keep_all.store(true);
       }
     } else {
-      scan_tags(sub->get(), repo);
+      scan_tags(sub->get(), *sub_nlink, repo);
     }
   }
 }
@@ -524,15 +526,8 @@ std::optional<Tag> Scanner::read_tag(int tags_fd, const fs::DirEntry& e, const s
   return tag;
 }
 
-void Scanner::scan_tags(int tags_fd, Repository& repo) {
+void Scanner::scan_tags(int tags_fd, std::uint64_t nlink, Repository& repo) {
   std::string tpath = layout::tags_dir(repo.name);
-  struct stat tags_st {};
-  if (::fstat(tags_fd, &tags_st) != 0) {
-    repo.tags_uncertain = true;
-    finding(FindingKind::unreadable, Severity::error, tpath, repo.name,
-            fs::sys_error("stat", tpath, errno).message + "; every revision is kept");
-    return;
-  }
   auto entries = fs::list_dir(tags_fd, tpath);
   if (!entries) {
     repo.tags_uncertain = true;
@@ -541,7 +536,7 @@ void Scanner::scan_tags(int tags_fd, Repository& repo) {
     return;
   }
   // A tag left out of the listing would leave its manifest untagged.
-  if (!listed_whole(static_cast<std::uint64_t>(tags_st.st_nlink), *entries, tpath, repo.name)) {
+  if (!listed_whole(nlink, *entries, tpath, repo.name)) {
     repo.tags_uncertain = true;
     return;
   }

@@ -180,9 +180,10 @@ class Scanner {
 
   void scan_layers(int layers_fd, Repository& repo);
 
-  void scan_manifests(int manifests_fd, Repository& repo);
+  // `nlink`: the link count watch() gave for the directory, to check its listing against.
+  void scan_manifests(int manifests_fd, std::uint64_t nlink, Repository& repo);
 
-  void scan_tags(int tags_fd, Repository& repo);
+  void scan_tags(int tags_fd, std::uint64_t nlink, Repository& repo);
 
   // The tag directory `e` of `repo`; nothing when it is no tag or an empty leftover.
   std::optional<Tag> read_tag(int tags_fd, const fs::DirEntry& e, const std::string& tpath,
