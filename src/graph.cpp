@@ -197,12 +197,15 @@ void queue_first_wave(const Inventory& inventory, bool from_links,
   }
 }
 
-// Reads and parses the manifest at `digest`'s data.
+// Reads and parses the manifest at `digest`'s data. `read_failed`: the bytes could not be
+// had, as opposed to bytes that are no manifest (or, speculative, larger than any manifest).
 ManifestRecord read_record(Store& store, const Digest& digest, bool speculative,
-                           ManifestParser& parser, RefMaker& ref) {
+                           ManifestParser& parser, RefMaker& ref, bool& read_failed) {
   std::string path = layout::blob_data(digest);
   auto bytes = store.read(path, speculative ? k_speculative_max : k_manifest_max);
+  read_failed = false;
   if (!bytes) {
+    read_failed = !speculative || bytes.error().sys_errno != EFBIG;
     return unreadable(bytes.error().message);
   }
   ParseOutcome parsed = parser.parse(*bytes);
@@ -239,10 +242,14 @@ void ManifestLoader::into(ManifestTable& table, Store& store, const Inventory& i
   for (std::vector<std::uint32_t> wave = waves.take(); !wave.empty(); wave = waves.take()) {
     progress().add_total(wave.size());
     std::vector<ManifestRecord> records(wave.size());
+    std::vector<std::uint8_t> read_failed(wave.size(), 0);
     arena.execute([&] {
       tbb::parallel_for(std::size_t{0}, wave.size(), [&](std::size_t i) {
         const Digest& d = inventory.blobs[wave[i]].digest;
-        records[i] = read_record(store, d, waves.speculative(wave[i]), parsers.local(), ref);
+        bool failed = false;
+        records[i] =
+            read_record(store, d, waves.speculative(wave[i]), parsers.local(), ref, failed);
+        read_failed[i] = failed ? 1 : 0;
         progress().advance();
       });
     });
@@ -271,6 +278,16 @@ void ManifestLoader::into(ManifestTable& table, Store& store, const Inventory& i
         findings.push_back(Finding{FindingKind::manifest_unparseable, Severity::error,
                                    layout::blob_data(blob.digest), "",
                                    rec.error() + "; no blob is deleted"});
+        loaded.emplace_back(wave[i], std::move(rec));
+      } else if (waves.speculative(wave[i]) && read_failed[i] != 0) {
+        // A young blob that may be the manifest of a push in progress, and whose bytes
+        // cannot be had: what it references is unknown (mark keeps every blob for it).
+        findings.push_back(Finding{FindingKind::unreadable, Severity::error,
+                                   layout::blob_data(blob.digest), "",
+                                   "young blob '" + layout::blob_data(blob.digest) +
+                                       "' may be the manifest of a push in progress and cannot "
+                                       "be read (" +
+                                       rec.error() + "); no blob is deleted"});
         loaded.emplace_back(wave[i], std::move(rec));
       }
       // Else a young blob that is not a manifest (no finding, no record), or a blob that is

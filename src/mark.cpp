@@ -443,16 +443,21 @@ RepoMark mark_repository(const Inventory& inventory, const Repository& repo,
 }
 
 // A young blob that is a manifest (pushed, its links not yet written) keeps what it
-// references, in every repository: adds it, its blobs and its children to `marks`.
+// references, in every repository: adds it, its blobs and its children to `marks`. One that
+// was read as a manifest and could not be read sets `keep_all_blobs`.
 void mark_young_manifests(const Inventory& inventory, const ManifestTable& manifests,
-                          const Grace& grace, Marks& marks) {
+                          const Grace& grace, Marks& marks, bool& keep_all_blobs) {
   if (!grace.enabled()) {
     return;
   }
   std::vector<std::uint32_t> todo;
   for (std::uint32_t b = 0; b < inventory.blobs.size(); ++b) {
     const ManifestRecord* rec = manifests.find(b);
-    if (grace.young(inventory.blobs[b].mtime) && rec != nullptr && rec->parsed()) {
+    if (grace.young(inventory.blobs[b].mtime) && rec != nullptr) {
+      if (!rec->parsed()) {
+        keep_all_blobs = true;  // a young manifest that cannot be read: unknown references
+        continue;
+      }
       todo.push_back(b);
     }
   }
@@ -507,7 +512,7 @@ MarkResult mark(const Inventory& inventory, const ManifestTable& manifests,
     out.keep_all_blobs = out.keep_all_blobs || r.unreadable_manifest;
     extra.absent.insert(extra.absent.end(), r.marked_absent.begin(), r.marked_absent.end());
   }
-  mark_young_manifests(inventory, manifests, options.grace, extra);
+  mark_young_manifests(inventory, manifests, options.grace, extra, out.keep_all_blobs);
   std::vector<std::uint32_t> extra_blobs;
   extra.finish(extra_blobs, out.marked_absent);
   for (std::uint32_t i : extra_blobs) {

@@ -87,6 +87,7 @@ bool can_drop_privileges();
 }  // namespace regsweep::test
 
 #include "regsweep/collect.hpp"
+#include "regsweep/store.hpp"
 #include "regsweep/sweep.hpp"
 
 namespace regsweep::test {
@@ -108,5 +109,48 @@ GcRun collect(const TempRegistry& reg, const GcOptions& options, int jobs = 2);
 
 // Digests the plan deletes, by kind.
 std::vector<Digest> planned(const Collection& c, ActionKind kind);
+
+// A store that does what `inner` does: a test derives from it and overrides what goes
+// wrong (a read that fails, a tree that changes when the remover is made).
+class ForwardingStore : public Store {
+ public:
+  explicit ForwardingStore(std::unique_ptr<Store> inner) : m_inner(std::move(inner)) {}
+  const std::string& location() const override { return m_inner->location(); }
+  Result<Inventory> scan(tbb::task_arena& arena, const ScanOptions& options) override {
+    return m_inner->scan(arena, options);
+  }
+  Verified verify_layer_links(Inventory& inv, tbb::task_arena& arena,
+                              const std::function<bool(std::size_t, const Link&)>& w) override {
+    return m_inner->verify_layer_links(inv, arena, w);
+  }
+  Verified verify_tag_history(
+      Inventory& inv, tbb::task_arena& arena,
+      const std::function<bool(std::size_t, const Tag&, const Link&)>& w) override {
+    return m_inner->verify_tag_history(inv, arena, w);
+  }
+  Examined examine_blobs(Inventory& inv, tbb::task_arena& arena,
+                         const std::function<bool(std::size_t)>& w) override {
+    return m_inner->examine_blobs(inv, arena, w);
+  }
+  Status list(std::string_view p, const std::function<void(const StoreObject&)>& v) override {
+    return m_inner->list(p, v);
+  }
+  Result<std::string> read(std::string_view key, std::uint64_t max) override {
+    return m_inner->read(key, max);
+  }
+  Status stream(std::string_view key, const std::function<void(std::string_view)>& s) override {
+    return m_inner->stream(key, s);
+  }
+  std::unique_ptr<Remover> remover() override { return m_inner->remover(); }
+  std::unique_ptr<SweepGuard> guard(const Collection& c, bool u) override {
+    return m_inner->guard(c, u);
+  }
+  Result<std::unique_ptr<RegistryLock>> lock(std::string_view command) override {
+    return m_inner->lock(command);
+  }
+
+ private:
+  std::unique_ptr<Store> m_inner;
+};
 
 }  // namespace regsweep::test

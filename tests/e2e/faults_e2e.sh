@@ -201,6 +201,36 @@ on_view enoent-revision \
   "[$(rule open "$V2/repositories/lib/multi/_manifests/revisions/sha256/$MULTIHEX/link" ENOENT)]"
 expect_kept "gc -m, a revision link says ENOENT" 3
 
+echo "# 1. a young blob no link names (a push in progress) whose read fails"
+# tmp/gone's manifest, made young in a tree otherwise 2 hours old: gc --min-age 1h reads it as
+# a possible manifest of a push in progress, and keeps what it names.
+GONELAYER=$(jq -r '.layers[0].digest' "$ROOT/$V2/blobs/sha256/${GONEHEX:0:2}/$GONEHEX/data")
+GONELAYER=${GONELAYER#sha256:}
+young_tree() {
+  T=$W/case-$1
+  rm -rf "$T"
+  cp -a "$ROOT" "$T"
+  find "$T" -exec touch -h -d '2 hours ago' {} +
+  touch "$T/$V2/blobs/sha256/${GONEHEX:0:2}/$GONEHEX/data"
+}
+young_tree young-read
+set +e
+timeout 120 "$REGSWEEP" gc --min-age 1h -q --root "$T" >"$T.out" 2>"$T.err"
+RC=$?
+set -e
+check "gc --min-age 1h, the young manifest readable: exit 0 (got $RC)" test "$RC" -eq 0
+check "  the layer it names is kept" test -f "$T/$V2/blobs/sha256/${GONELAYER:0:2}/$GONELAYER/data"
+young_tree young-eio
+mount_view "$T" "[$(rule read "$V2/blobs/sha256/${GONEHEX:0:2}/$GONEHEX/data" EIO)]"
+set +e
+timeout 120 "$REGSWEEP" gc --min-age 1h -q --root "$VIEW" >"$T.out" 2>"$T.err"
+RC=$?
+set -e
+unmount_view
+expect_kept "gc --min-age 1h, the young manifest's read fails" 3
+check "the finding names the young blob" grep -q "blobs/sha256/${GONEHEX:0:2}/$GONEHEX/data" "$T.err"
+check "the layer it may name is kept" test -f "$T/$V2/blobs/sha256/${GONELAYER:0:2}/$GONELAYER/data"
+
 echo "# 5. fsck --repair --verify-data on a read that ends early, with a move that fails"
 on_view short-verify "[$(rule read "$V2/blobs/sha256/${LAYERHEX:0:2}/$LAYERHEX/data" eof), \
 $(rule rename "$V2/blobs/sha256/*" EIO)]" -- fsck --repair --verify-data
