@@ -330,6 +330,50 @@ void find_links_to_repair(const Inventory& inv, const Repository& repo, Checker&
   }
 }
 
+// Rule 3 for repairs: a dangling link is removed only while the blob it names is still
+// absent, looked at directly right before the removal (a push may have written it since the
+// scan). One that is there now, or whose absence cannot be told, is kept, and why recorded.
+class BlobsStillAbsent final : public SweepGuard {
+ public:
+  explicit BlobsStillAbsent(Store& store) : m_store(store) {}
+
+  void before_phase(ActionKind next, const Plan& plan, const std::vector<std::uint8_t>& /*done*/,
+                    std::vector<std::uint8_t>& skip) override {
+    for (std::size_t i = 0; i < plan.actions.size(); ++i) {
+      const Action& a = plan.actions[i];
+      if (a.kind != next || a.reason != Reason::dangling_link || skip[i] != 0) {
+        continue;
+      }
+      std::string data = layout::blob_data(a.digest);
+      auto there = m_store.read(data, 0);
+      if (!there && there.error().sys_errno == ENOENT) {
+        continue;
+      }
+      skip[i] = 1;
+      m_why[i] =
+          there || there.error().sys_errno == EFBIG
+              ? "kept: blob '" + data + "' exists now (written since the scan)"
+              : "kept: whether blob '" + data + "' exists cannot be told: " + there.error().message;
+      m_findings.push_back(Finding{FindingKind::changed_since_scan, Severity::error, a.path(),
+                                   std::string(a.repository.view()),
+                                   "link '" + a.path() + "' " + m_why[i]});
+    }
+  }
+
+  std::vector<Finding> take_findings() override { return std::move(m_findings); }
+
+  // Why the action at `i` was kept; empty when it was not.
+  std::string why(std::size_t i) const {
+    auto it = m_why.find(i);
+    return it == m_why.end() ? std::string() : it->second;
+  }
+
+ private:
+  Store& m_store;
+  std::map<std::size_t, std::string> m_why;
+  std::vector<Finding> m_findings;
+};
+
 // Repairs are a plan that sweep() carries out, like any other deletion: links removed,
 // corrupt blobs moved to lost+found. Listed always, applied only with `options.repair`.
 void repair(Store& store, const Inventory& inv, std::deque<LinkAction> links,
@@ -343,16 +387,19 @@ void repair(Store& store, const Inventory& inv, std::deque<LinkAction> links,
   std::sort(corrupt_blobs.begin(), corrupt_blobs.end());
   Plan repairs = make_repair_plan(inv, std::move(links), corrupt_blobs, options.now);
   std::optional<SweepResult> swept;
+  BlobsStillAbsent guard(store);
   if (options.repair) {
     auto remover = store.remover();
-    swept = sweep(repairs, *remover, arena);
+    swept = sweep(repairs, *remover, arena, &guard);
   }
   for (std::size_t i = 0; i < repairs.actions.size(); ++i) {
     Action a = repairs.actions[i];
     bool move = a.kind == ActionKind::quarantine;
     report.repairs.push_back(Repair{move ? "move-to-lost-found" : "remove-dangling-link", a.path(),
                                     move ? layout::lost_found_entry(a.digest, repairs.made_at) : "",
-                                    swept ? swept->error(i) : ""});
+                                    !swept              ? ""
+                                    : swept->skipped(i) ? guard.why(i)
+                                                        : swept->error(i)});
   }
   std::sort(report.repairs.begin(), report.repairs.end(),
             [](const Repair& a, const Repair& b) { return a.path < b.path; });

@@ -157,5 +157,41 @@ TEST(Fsck, RepairRemovesDanglingLinksAndMovesCorruptBlobsNeverDeletingTheirLinks
   EXPECT_TRUE(c.reg.exists("lost+found"));
 }
 
+// A push lands between fsck's scan and its repairs: when the repairs start (the remover is
+// made), the blob a dangling link named is written.
+class BlobAppearsBeforeRepair final : public test::ForwardingStore {
+ public:
+  BlobAppearsBeforeRepair(std::unique_ptr<Store> fs, test::TempRegistry& reg, std::string bytes)
+      : ForwardingStore(std::move(fs)), m_reg(reg), m_bytes(std::move(bytes)) {}
+  std::unique_ptr<Remover> remover() override {
+    m_reg.put_blob(m_bytes);
+    return ForwardingStore::remover();
+  }
+
+ private:
+  test::TempRegistry& m_reg;
+  std::string m_bytes;
+};
+
+TEST(Fsck, RepairKeepsALinkWhoseBlobAppearedSinceTheScan) {
+  // Rule 3: what a removal depends on (here, that the blob is absent) is looked at again
+  // right before it; a link whose blob is there now is kept, and the repair says so.
+  Clean c;
+  Digest late = sha256_of("late");
+  c.reg.link_layer("a", late);
+  auto v2 = open_registry(c.reg.root());
+  ASSERT_TRUE(v2);
+  tbb::task_arena arena(2);
+  FsckOptions o;
+  o.repair = true;
+  o.now = static_cast<std::int64_t>(std::time(nullptr));
+  BlobAppearsBeforeRepair store(make_fs_store(v2->get(), c.reg.root()), c.reg, "late");
+  auto r = fsck(store, o, arena);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(c.reg.exists(layout::layer_link("a", late)));
+  ASSERT_EQ(r->repairs.size(), 1U);
+  EXPECT_NE(r->repairs[0].error.find("exists now"), std::string::npos) << r->repairs[0].error;
+}
+
 }  // namespace
 }  // namespace regsweep
