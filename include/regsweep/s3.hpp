@@ -2,10 +2,10 @@
 
 // Object storage: where a registry's S3 driver keeps its tree, and a client for the few S3
 // requests regsweep makes (ListObjectsV2, GetObject, PutObject, DeleteObjects,
-// ListMultipartUploads, AbortMultipartUpload). Requests are signed by libcurl
-// (CURLOPT_AWS_SIGV4); bodies are parsed with pugixml. The client may be used from many
-// threads at once: each request takes a kept-alive handle from a pool, so the number of
-// requests in flight is the number of threads asking (the store's arena, --jobs).
+// ListMultipartUploads, AbortMultipartUpload, GetBucketVersioning, ListObjectVersions).
+// Requests are signed by libcurl (CURLOPT_AWS_SIGV4); bodies are parsed with pugixml. The client
+// may be used from many threads at once: each request takes a kept-alive handle from a pool, so the
+// number of requests in flight is the number of threads asking (the store's arena, --jobs).
 //
 // Every request has a deadline; 5xx answers, SlowDown and broken connections are retried with
 // exponential backoff; what still fails is an Error naming the key and the server's words.
@@ -74,6 +74,17 @@ struct S3DeleteFailure {
   std::string key;
   std::string code;
   std::string message;
+  std::string version_id;  // the version asked for, when one was
+};
+
+// One version of a key in a versioned bucket, as ListObjectVersions gives it: stored bytes
+// or a delete marker.
+struct S3Version {
+  std::string key;
+  std::string version_id;
+  bool delete_marker = false;
+  bool latest = false;  // the key's current version: what a GET of the key answers with
+  std::uint64_t size = 0;
 };
 
 struct S3ClientOptions {
@@ -121,6 +132,14 @@ class S3Client {
 
   // A single key.
   Status delete_object(std::string_view key);
+
+  // Every version of exactly `key` (not of keys it is a prefix of), delete markers included,
+  // newest first.
+  Result<std::vector<S3Version>> list_versions(std::string_view key);
+
+  // Deletes up to 1,000 versions (key and version id each) in one request: those the server
+  // did not delete, with its reasons. Deleting a version removes it for good.
+  Result<std::vector<S3DeleteFailure>> delete_versions(const std::vector<S3Version>& versions);
 
   // The bucket's versioning state: "Enabled", "Suspended", or "" for never enabled.
   Result<std::string> versioning();

@@ -20,9 +20,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <oneapi/tbb/task_arena.h>
 
+#include "regsweep/finding.hpp"
 #include "regsweep/inventory.hpp"
 #include "regsweep/lock.hpp"
 #include "regsweep/result.hpp"
@@ -110,6 +112,20 @@ class Store {
     std::string why;
   };
   virtual DeletionEffect deletion_effect() { return {}; }
+
+  // What --delete-noncurrent-versions deleted in a store that keeps deleted objects.
+  struct Purged {
+    std::uint64_t versions = 0;  // noncurrent versions deleted
+    std::uint64_t bytes = 0;     // their bytes, freed
+    std::vector<Finding> findings;
+  };
+  // From now on, the removers made note each object they delete, for purge_noncurrent().
+  virtual void note_deletions() {}
+  // Deletes the noncurrent versions of exactly the objects the removers deleted since
+  // note_deletions(), while each one's current version is a delete marker: an object written
+  // again since keeps its versions. Nothing any read of the store answers changes. Nothing
+  // to do in a store that keeps no versions.
+  virtual Purged purge_noncurrent(tbb::task_arena& /*arena*/) { return {}; }
 };
 
 // The store of a local filesystem tree: `v2_fd` is the open `<root>/docker/registry/v2`

@@ -108,6 +108,11 @@ struct SweepResult {
   std::uint64_t blobs_deleted = 0;
   std::uint64_t bytes_freed = 0;         // blob bytes
   std::uint64_t upload_bytes_freed = 0;  // bytes of uploads (purged, or in removed repositories)
+  // --delete-noncurrent-versions, after the sweep (Store::purge_noncurrent): whether it ran,
+  // the versions it deleted and their bytes.
+  bool purged_noncurrent = false;
+  std::uint64_t noncurrent_versions_deleted = 0;
+  std::uint64_t noncurrent_bytes_freed = 0;
   std::array<std::uint64_t, 9> done_by_kind{};  // indexed by ActionKind
 };
 

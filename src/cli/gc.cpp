@@ -85,13 +85,15 @@ namespace {
 
 // For tests of rule 3 only: with REGSWEEP_TEST_PAUSE_BEFORE_SWEEP=FILE set, a real run says
 // so on stderr after planning and waits until FILE exists (at most 120 s) before sweeping,
-// so that a test can change the tree between the scan and the deletes deterministically.
-void pause_before_sweep() {
-  auto file = getenv_opt("REGSWEEP_TEST_PAUSE_BEFORE_SWEEP");
+// so that a test can change the tree between the scan and the deletes deterministically;
+// REGSWEEP_TEST_PAUSE_BEFORE_PURGE=FILE does the same between the sweep and
+// --delete-noncurrent-versions' purge.
+void pause_before(const char* variable, const char* what) {
+  auto file = getenv_opt(variable);
   if (!file || file->empty()) {
     return;
   }
-  std::cerr << "regsweep: paused before the sweep until '" << *file << "' exists" << std::endl;
+  std::cerr << "regsweep: paused before " << what << " until '" << *file << "' exists" << std::endl;
   for (int i = 0; i < 1200 && ::access(file->c_str(), F_OK) != 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -123,6 +125,10 @@ po::options_description gc_options(const char* usage, Collect command, GcRawArgs
        "write --purge-uploads=AGE)")  //
       ("delete-orphan-signatures", po::bool_switch(&o.delete_orphan_signatures),
        "remove sha256-<hex>.sig/.att/.sbom tags whose manifest <hex> is gone")  //
+      ("delete-noncurrent-versions", po::bool_switch(&out.delete_noncurrent_versions),
+       "in a versioned bucket, where a deletion only hides an object: after the sweep, delete "
+       "for good the noncurrent versions of exactly the objects this run deleted (not of one "
+       "written again since; delete markers stay). They can no longer be restored")  //
       ("min-age", po::value(&raw.min_age)->value_name("DURATION"),
        "grace period (default 1h): anything younger is kept, with all it references; "
        "0 reproduces upstream; at most 36500d")  //
@@ -322,6 +328,9 @@ std::string gc_metrics(const GcArgs& a, const GcOutcome& o, int exit_code, doubl
         o.bytes_eligible);
   gauge("regsweep_gc_deleted_blobs", "Blobs the last run deleted.", deleted);
   gauge("regsweep_gc_deleted_bytes", "Bytes the last run freed by deleting blobs.", freed);
+  gauge("regsweep_gc_noncurrent_bytes",
+        "Bytes of noncurrent versions the last run deleted (--delete-noncurrent-versions).",
+        sw != nullptr ? sw->noncurrent_bytes_freed : 0);
   gauge("regsweep_gc_kept_blobs", "Blobs left in the tree after the last run.", o.blobs - deleted);
   gauge("regsweep_gc_kept_bytes", "Bytes of the blobs left after the last run.",
         o.blob_bytes - freed);
@@ -341,6 +350,20 @@ std::string gc_metrics(const GcArgs& a, const GcOutcome& o, int exit_code, doubl
       << "\"} " << n << '\n';
   }
   return m.str();
+}
+
+// --delete-noncurrent-versions, after the sweep: what it deleted goes into `swept`. Whether
+// every noncurrent version it chose is gone.
+bool purge_noncurrent(Store& store, tbb::task_arena& arena, SweepResult& swept) {
+  pause_before("REGSWEEP_TEST_PAUSE_BEFORE_PURGE", "the purge of noncurrent versions");
+  Store::Purged purged = store.purge_noncurrent(arena);
+  swept.purged_noncurrent = true;
+  swept.noncurrent_versions_deleted = purged.versions;
+  swept.noncurrent_bytes_freed = purged.bytes;
+  bool complete = std::none_of(purged.findings.begin(), purged.findings.end(),
+                               [](const Finding& f) { return f.severity == Severity::error; });
+  std::move(purged.findings.begin(), purged.findings.end(), std::back_inserter(swept.findings));
+  return complete;
 }
 
 // Renders the run (text, log, JSON) and returns its exit code.
@@ -384,6 +407,47 @@ int report(const GcArgs& a, const OpenTree& tree, const Collection& collection,
   return code;
 }
 
+// Whether deleting in the store frees nothing (said at the start), and whether
+// --delete-noncurrent-versions has work after the sweep (the store then notes each object
+// it deletes).
+struct Keeping {
+  bool keeps = false;
+  bool purge = false;
+};
+Keeping keeping_of(Store& store, const GcArgs& a) {
+  Store::DeletionEffect effect = store.deletion_effect();
+  if (effect.keeps || effect.unknown) {
+    std::cerr << "warning: " << effect.why << "\n";
+  }
+  Keeping out{.keeps = effect.keeps,
+              .purge = a.delete_noncurrent_versions && (effect.keeps || effect.unknown)};
+  if (a.delete_noncurrent_versions && !out.purge) {
+    std::cerr << "note: --delete-noncurrent-versions: '" << store.location()
+              << "' keeps no deleted objects: there are no noncurrent versions to delete\n";
+  } else if (out.purge && a.dry_run) {
+    std::cerr << "note: dry run: with --delete-noncurrent-versions, the noncurrent versions of "
+                 "what it deletes would be deleted too\n";
+  } else if (out.purge) {
+    store.note_deletions();
+  }
+  return out;
+}
+
+// prune: the tags the rules remove are chosen on the scanned inventory, before marking: gc's
+// own marking and plan then take what only they reached.
+void choose_tags_by_rules(GcArgs& a, GcOutcome& outcome) {
+  a.options.select_tags = [&a, &outcome](Inventory& inv) -> Status {
+    auto decided = decide_retention(inv, a.rules, a.scope, a.options.grace, a.options.plan.now);
+    if (!decided) {
+      return decided.error();
+    }
+    apply_retention(inv, *decided);
+    inv.findings.insert(inv.findings.end(), decided->findings.begin(), decided->findings.end());
+    outcome.retention = std::move(*decided);
+    return ok_status();
+  };
+}
+
 // Runs gc or rm as `a` asks, recording in `outcome` how far it got; the exit code.
 int run(GcArgs& a, GcOutcome& outcome) {
   for (const std::string* path : {&a.json_path, &a.prometheus}) {
@@ -413,24 +477,11 @@ int run(GcArgs& a, GcOutcome& outcome) {
     lock = std::move(*taken);
   }
   a.options.plan.now = storage_now(*tree->store);
-  Store::DeletionEffect effect = tree->store->deletion_effect();
-  if (effect.keeps || effect.unknown) {
-    std::cerr << "warning: " << effect.why << "\n";
-  }
+  Keeping keeping = keeping_of(*tree->store, a);
+  bool bytes_hidden = keeping.keeps;
   a.options.grace = Grace(a.options.plan.now, a.min_age);
   if (a.command == Collect::prune) {
-    // The tags the rules remove are chosen on the scanned inventory, before marking: gc's
-    // own marking and plan then take what only they reached.
-    a.options.select_tags = [&](Inventory& inv) -> Status {
-      auto decided = decide_retention(inv, a.rules, a.scope, a.options.grace, a.options.plan.now);
-      if (!decided) {
-        return decided.error();
-      }
-      apply_retention(inv, *decided);
-      inv.findings.insert(inv.findings.end(), decided->findings.begin(), decided->findings.end());
-      outcome.retention = std::move(*decided);
-      return ok_status();
-    };
+    choose_tags_by_rules(a, outcome);
   }
   auto collection = with_progress(a.quiet, [&] { return plan_gc(*tree->store, a.options, arena); });
   if (!collection) {
@@ -447,7 +498,7 @@ int run(GcArgs& a, GcOutcome& outcome) {
       return k_exit_cannot_run;
     }
     auto result = with_progress(a.quiet, [&] {
-      pause_before_sweep();
+      pause_before("REGSWEEP_TEST_PAUSE_BEFORE_SWEEP", "the sweep");
       return sweep_collection(*tree->store, *collection, a.options.delete_untagged, a.policy,
                               arena);
     });
@@ -456,10 +507,14 @@ int run(GcArgs& a, GcOutcome& outcome) {
       return k_exit_cannot_run;
     }
     outcome.swept = std::move(*result);
+    if (keeping.purge) {
+      bool complete = purge_noncurrent(*tree->store, arena, *outcome.swept);
+      bytes_hidden = keeping.keeps && !complete;
+    }
     outcome.count(outcome.swept->findings);
   }
   return report(a, *tree, *collection, outcome.swept ? &*outcome.swept : nullptr,
-                outcome.retention ? &outcome.retention->verdicts : nullptr, effect.keeps);
+                outcome.retention ? &outcome.retention->verdicts : nullptr, bytes_hidden);
 }
 
 }  // namespace

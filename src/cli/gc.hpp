@@ -29,6 +29,9 @@ struct GcArgs {
   std::string prometheus;
   bool dry_run = false;
   bool quiet = false;
+  // In a bucket that keeps deleted objects: delete the noncurrent versions of the objects
+  // the run deleted, after the sweep (Store::purge_noncurrent).
+  bool delete_noncurrent_versions = false;
   SweepPolicy policy;
   GcOptions options;  // all but the time, taken when the run starts
   std::int64_t min_age = 0;

@@ -207,6 +207,12 @@ void render_text(std::ostream& out, const Collection& c, const SweepResult* swee
              "referenced";
     }
     out << '\n';
+    if (sweep->purged_noncurrent) {
+      out << "regsweep: deleted " << sweep->noncurrent_versions_deleted
+          << " noncurrent versions of the objects it deleted ("
+          << human_bytes(sweep->noncurrent_bytes_freed) << ", " << sweep->noncurrent_bytes_freed
+          << " bytes freed)\n";
+    }
   }
 }
 
@@ -273,6 +279,9 @@ void json_summary(JsonWriter& w, const Collection& c, const SweepResult* sweep,
   w.key("blobs_deleted").value(sweep != nullptr ? sweep->blobs_deleted : 0);
   w.key("bytes_freed").value(sweep != nullptr ? sweep->bytes_freed : 0);
   w.key("bytes_hidden").value(opts.bytes_hidden);
+  w.key("noncurrent_versions_deleted")
+      .value(sweep != nullptr ? sweep->noncurrent_versions_deleted : 0);
+  w.key("noncurrent_bytes_freed").value(sweep != nullptr ? sweep->noncurrent_bytes_freed : 0);
   w.key("upload_bytes_freed").value(sweep != nullptr ? sweep->upload_bytes_freed : 0);
   w.key("deletions_failed").value(sweep != nullptr ? sweep->failed : 0);
   w.key("deletions_skipped").value(sweep != nullptr ? sweep->skipped_count : 0);

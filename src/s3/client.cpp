@@ -647,36 +647,125 @@ Status S3Client::delete_object(std::string_view key) {
   return ok_status();
 }
 
-Result<std::vector<S3DeleteFailure>> S3Client::delete_objects(
-    const std::vector<std::string>& keys) {
-  std::vector<S3DeleteFailure> failed;
-  if (keys.empty()) {
-    return failed;
-  }
+namespace {
+
+// The body of a DeleteObjects request (quiet mode), with a version id for each key that
+// has one.
+std::string delete_body(const std::vector<S3Version>& objects) {
   std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete><Quiet>true</Quiet>";
-  for (const std::string& k : keys) {
-    body += "<Object><Key>" + markup_escape(k) + "</Key></Object>";
+  for (const S3Version& o : objects) {
+    body += "<Object><Key>" + markup_escape(o.key) + "</Key>";
+    if (!o.version_id.empty()) {
+      body += "<VersionId>" + markup_escape(o.version_id) + "</VersionId>";
+    }
+    body += "</Object>";
   }
   body += "</Delete>";
+  return body;
+}
+
+}  // namespace
+
+Result<std::vector<S3DeleteFailure>> S3Client::delete_objects(
+    const std::vector<std::string>& keys) {
+  std::vector<S3Version> objects(keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    objects[i].key = keys[i];
+  }
+  return delete_versions(objects);
+}
+
+Result<std::vector<S3DeleteFailure>> S3Client::delete_versions(
+    const std::vector<S3Version>& versions) {
+  std::vector<S3DeleteFailure> failed;
+  if (versions.empty()) {
+    return failed;
+  }
   Request req;
   req.method = "POST";
   req.query = "delete=";
-  req.body = std::move(body);
+  req.body = delete_body(versions);
   req.content_md5 = md5_base64(req.body);
   req.max = 64U << 20U;
   Response r = perform(req);
   if (r.curl != CURLE_OK || r.status != 200) {
-    return error_of(r, "delete a batch of " + std::to_string(keys.size()) + " keys from", keys[0]);
+    return error_of(r, "delete a batch of " + std::to_string(versions.size()) + " keys from",
+                    versions[0].key);
   }
   pugi::xml_document doc;
   if (!doc.load_buffer(r.body.data(), r.body.size())) {
     return Error{"a batch delete's answer is not XML; whether its keys are gone is unknown", EIO};
   }
   for (pugi::xml_node e : doc.child("DeleteResult").children("Error")) {
-    failed.push_back(
-        S3DeleteFailure{e.child_value("Key"), e.child_value("Code"), e.child_value("Message")});
+    failed.push_back(S3DeleteFailure{e.child_value("Key"), e.child_value("Code"),
+                                     e.child_value("Message"), e.child_value("VersionId")});
   }
   return failed;
+}
+
+Result<std::vector<S3Version>> S3Client::list_versions(std::string_view key) {
+  std::vector<S3Version> out;
+  std::string key_marker;
+  std::string id_marker;
+  while (true) {
+    Request req;
+    // Parameters in the order SigV4's canonical request sorts them.
+    std::string q;
+    if (!key_marker.empty()) {
+      q += "key-marker=" + uri_encode(key_marker, false) + "&";
+    }
+    q += "max-keys=1000&prefix=" + uri_encode(key, false) + "&";
+    if (!id_marker.empty()) {
+      q += "version-id-marker=" + uri_encode(id_marker, false) + "&";
+    }
+    q += "versions=";
+    req.query = q;
+    req.max = 64U << 20U;
+    Response r = perform(req);
+    if (r.curl != CURLE_OK || r.status != 200) {
+      return error_of(r, "list the versions of", key);
+    }
+    pugi::xml_document doc;
+    if (!doc.load_buffer(r.body.data(), r.body.size())) {
+      return Error{"cannot list the versions of 's3://" + m_settings.bucket + "/" +
+                       std::string(key) + "': the server's answer is not XML",
+                   EIO};
+    }
+    pugi::xml_node root = doc.child("ListVersionsResult");
+    if (!root) {
+      return Error{"cannot list the versions of 's3://" + m_settings.bucket + "/" +
+                       std::string(key) + "': the server's answer is no version listing",
+                   EIO};
+    }
+    bool past = false;  // keys sort after `key`: its own versions are all listed
+    for (pugi::xml_node v : root.children()) {
+      std::string_view name = v.name();
+      if (name != "Version" && name != "DeleteMarker") {
+        continue;
+      }
+      if (std::string_view(v.child_value("Key")) != key) {
+        past = true;
+        continue;
+      }
+      S3Version version;
+      version.key = std::string(key);
+      version.version_id = v.child_value("VersionId");
+      version.delete_marker = name == "DeleteMarker";
+      version.latest = std::string_view(v.child_value("IsLatest")) == "true";
+      version.size = v.child("Size").text().as_ullong();
+      out.push_back(std::move(version));
+    }
+    if (past || std::string_view(root.child_value("IsTruncated")) != "true") {
+      return out;
+    }
+    key_marker = root.child_value("NextKeyMarker");
+    id_marker = root.child_value("NextVersionIdMarker");
+    if (key_marker.empty() && id_marker.empty()) {
+      return Error{"cannot list the versions of 's3://" + m_settings.bucket + "/" +
+                       std::string(key) + "': a truncated page without a marker",
+                   EIO};
+    }
+  }
 }
 
 Result<std::vector<S3Multipart>> S3Client::list_multipart(std::string_view prefix) {

@@ -95,10 +95,30 @@ class ScannedKeys {
   std::deque<std::uint64_t> m_hashes;  // grows without copying, as the keys are listed
 };
 
+// The full keys the removers deleted, for --delete-noncurrent-versions.
+struct DeletedKeys {
+  std::mutex mutex;
+  std::vector<std::string> keys;
+  void add(const std::vector<std::string>& chunk, const std::vector<S3DeleteFailure>& failed) {
+    std::set<std::string_view> kept;
+    for (const S3DeleteFailure& f : failed) {
+      kept.insert(f.key);
+    }
+    std::lock_guard lock(mutex);
+    for (const std::string& k : chunk) {
+      if (kept.count(k) == 0) {
+        keys.push_back(k);
+      }
+    }
+  }
+};
+
 class S3Remover final : public Remover {
  public:
-  S3Remover(S3Client& client, const ScannedKeys& scanned, const std::vector<S3Multipart>& multipart)
-      : m_client(client), m_scanned(scanned), m_multipart(multipart) {}
+  // `deleted`, when given, is told each key deleted.
+  S3Remover(S3Client& client, const ScannedKeys& scanned, const std::vector<S3Multipart>& multipart,
+            DeletedKeys* deleted)
+      : m_client(client), m_scanned(scanned), m_multipart(multipart), m_deleted(deleted) {}
 
   Status remove_tree(std::string_view path) override {
     return remove_batch({std::string(path)})[0];
@@ -128,6 +148,9 @@ class S3Remover final : public Remover {
           }
         }
         continue;
+      }
+      if (m_deleted != nullptr) {
+        m_deleted->add(chunk, *failed);
       }
       for (const S3DeleteFailure& f : *failed) {
         auto pos = std::find(chunk.begin(), chunk.end(), f.key);
@@ -208,6 +231,7 @@ class S3Remover final : public Remover {
   S3Client& m_client;
   const ScannedKeys& m_scanned;
   const std::vector<S3Multipart>& m_multipart;
+  DeletedKeys* m_deleted;
 };
 
 // Where a parallel listing's pages go: each listing (a prefix, whole or a level of it) is a
@@ -371,8 +395,16 @@ class S3Store final : public Store {
   }
 
   std::unique_ptr<Remover> remover() override {
-    return std::make_unique<S3Remover>(m_client, *m_scanned, m_multipart);
+    return std::make_unique<S3Remover>(m_client, *m_scanned, m_multipart, m_deleted.get());
   }
+
+  void note_deletions() override {
+    if (!m_deleted) {
+      m_deleted = std::make_unique<DeletedKeys>();
+    }
+  }
+
+  Purged purge_noncurrent(tbb::task_arena& arena) override;
 
   std::unique_ptr<SweepGuard> guard(const Collection& collection, bool delete_untagged) override;
 
@@ -445,8 +477,114 @@ class S3Store final : public Store {
   S3Client m_client;
   std::string m_location;
   std::unique_ptr<ScannedKeys> m_scanned = std::make_unique<ScannedKeys>();
-  std::vector<S3Multipart> m_multipart;  // keys relative to docker/registry/v2
+  std::vector<S3Multipart> m_multipart;    // keys relative to docker/registry/v2
+  std::unique_ptr<DeletedKeys> m_deleted;  // when note_deletions() was called
 };
+
+namespace {
+
+// What --delete-noncurrent-versions deletes of one key the sweep deleted: its noncurrent
+// stored versions, while its current version is a delete marker (the sweep's, or a later
+// deletion's). A key whose current version holds bytes was written again after the sweep
+// deleted it: its versions are left, said in a warning. Delete markers are left too:
+// deleting the current one could bring back an older version, and they hold no bytes.
+void choose_noncurrent(const S3Client& client, std::vector<S3Version>& versions,
+                       std::vector<S3Version>& doomed, Store::Purged& out) {
+  auto current =
+      std::find_if(versions.begin(), versions.end(), [](const S3Version& v) { return v.latest; });
+  if (current == versions.end()) {
+    return;  // no version at all: nothing is kept of it
+  }
+  if (!current->delete_marker) {
+    std::string key = current->key.substr(client.settings().v2_prefix().size());
+    out.findings.push_back(
+        Finding{FindingKind::changed_since_scan, Severity::warning, key, "",
+                "'s3://" + client.settings().bucket + "/" + current->key +
+                    "' was written again after this run deleted it: its versions are kept"});
+    return;
+  }
+  for (S3Version& v : versions) {
+    if (!v.delete_marker && !v.latest) {
+      doomed.push_back(std::move(v));
+    }
+  }
+}
+
+// Deletes `batch` (at most 1,000 versions): what it deleted, and a finding for each version
+// it could not.
+Store::Purged purge_batch(S3Client& client, const std::vector<S3Version>& batch) {
+  Store::Purged out;
+  std::size_t strip = client.settings().v2_prefix().size();
+  auto failed = client.delete_versions(batch);
+  if (!failed) {
+    out.findings.push_back(
+        Finding{FindingKind::delete_failed, Severity::error, batch.front().key.substr(strip), "",
+                "a batch of " + std::to_string(batch.size()) + " noncurrent versions, from '" +
+                    batch.front().key + "' on, may be kept: " + failed.error().message});
+    return out;
+  }
+  std::set<std::pair<std::string_view, std::string_view>> kept;
+  for (const S3DeleteFailure& f : *failed) {
+    kept.emplace(f.key, f.version_id);
+    out.findings.push_back(Finding{FindingKind::delete_failed, Severity::error,
+                                   f.key.substr(std::min(strip, f.key.size())), "",
+                                   "cannot delete version '" + f.version_id + "' of 's3://" +
+                                       client.settings().bucket + "/" + f.key + "': " + f.code +
+                                       (f.message.empty() ? "" : ": " + f.message)});
+  }
+  for (const S3Version& v : batch) {
+    if (kept.count({v.key, v.version_id}) == 0 && kept.count({v.key, ""}) == 0) {
+      ++out.versions;
+      out.bytes += v.size;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Store::Purged S3Store::purge_noncurrent(tbb::task_arena& arena) {
+  Purged out;
+  if (!m_deleted) {
+    return out;
+  }
+  std::vector<std::string> keys = std::move(m_deleted->keys);
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  std::vector<Result<std::vector<S3Version>>> listed(keys.size(), std::vector<S3Version>{});
+  arena.execute([&] {
+    tbb::parallel_for(std::size_t{0}, keys.size(),
+                      [&](std::size_t i) { listed[i] = m_client.list_versions(keys[i]); });
+  });
+  std::size_t strip = m_client.settings().v2_prefix().size();
+  std::vector<S3Version> doomed;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (!listed[i]) {
+      out.findings.push_back(Finding{
+          FindingKind::delete_failed, Severity::error, keys[i].substr(strip), "",
+          "the noncurrent versions of '" + keys[i] + "' are kept: " + listed[i].error().message});
+      continue;
+    }
+    choose_noncurrent(m_client, *listed[i], doomed, out);
+  }
+  std::size_t batches = (doomed.size() + k_delete_batch - 1) / k_delete_batch;
+  std::vector<Store::Purged> per_batch(batches);
+  arena.execute([&] {
+    tbb::parallel_for(std::size_t{0}, batches, [&](std::size_t b) {
+      auto first = doomed.begin() + static_cast<std::ptrdiff_t>(b * k_delete_batch);
+      auto last = doomed.begin() +
+                  static_cast<std::ptrdiff_t>(std::min(doomed.size(), (b + 1) * k_delete_batch));
+      std::vector<S3Version> batch(first, last);
+      per_batch[b] = purge_batch(m_client, batch);
+    });
+  });
+  for (Store::Purged& p : per_batch) {
+    out.versions += p.versions;
+    out.bytes += p.bytes;
+    std::move(p.findings.begin(), p.findings.end(), std::back_inserter(out.findings));
+  }
+  return out;
+}
 
 void S3Store::walk(const std::string& prefix, bool flat, Walk& w) {
   {

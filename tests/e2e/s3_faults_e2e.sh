@@ -290,4 +290,76 @@ check "  reports the bytes as hidden, not freed" grep -q "bytes hidden, not free
 check "  and so does the JSON report" test "$(jq .summary.bytes_hidden "$W/versioned.json")" = true
 check "every tag still pulls" every_tag_pulls
 
+echo "# --delete-noncurrent-versions (cause 15): the noncurrent versions of exactly what a run deleted"
+# versions: every version below the tree, one line each: KIND LATEST KEY VERSIONID
+versions() {
+  s3 "$RGW_ENDPOINT/faults?max-keys=1000&prefix=reg%2Fdocker%2Fregistry%2Fv2%2F&versions=" >"$W/versions.xml"
+  /usr/bin/python3 - "$W/versions.xml" <<'PY'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+ns = root.tag[:root.tag.index('}') + 1] if root.tag.startswith('{') else ''
+if root.findtext(ns + 'IsTruncated') == 'true':
+    sys.exit('the version listing is truncated')
+for e in root:
+    kind = e.tag[len(ns):]
+    if kind in ('Version', 'DeleteMarker'):
+        print(kind, e.findtext(ns + 'IsLatest'), e.findtext(ns + 'Key'), e.findtext(ns + 'VersionId'))
+PY
+}
+read -r only only_s <<<"$(oci_image "$L" amd64 base:100000 only:15000)"
+oci_tag "$L" $M "$only" "$only_s" only
+registry_on_bucket
+push "$L" only versioned/app:1
+push "$L" v1 versioned/app:1  # only is untagged now, and its blobs are in no other image
+push "$L" v2 versioned/other:1
+push "$L" v1 versioned/other:1  # and v2 in versioned/other
+registry_stop
+versions >"$W/v-before.txt"
+set +e
+REGSWEEP_TEST_PAUSE_BEFORE_PURGE=$W/purge.go timeout 180 "$REGSWEEP" gc -m --min-age 0 \
+  --delete-noncurrent-versions "$W/direct.yml" --json "$W/purge.json" >"$W/purge.out" 2>"$W/purge.err" &
+gc_pid=$!
+set -e
+for _ in $(seq 1 1200); do
+  grep -q "paused before the purge" "$W/purge.err" 2>/dev/null && break
+  sleep 0.1
+done
+# While it waits, one of the blobs it deleted is written again (as a push of it would).
+versions >"$W/v-paused.txt"
+again=$(awk 'NR == FNR {if ($1 == "DeleteMarker" && $2 == "true") d[$3] = 1; next}
+  $1 == "Version" && $2 == "true" && ($3 in d) && $3 ~ /\/blobs\/sha256\/.*\/data$/ {print $3, $4; exit}' \
+  "$W/v-paused.txt" "$W/v-before.txt")
+read -r again_key again_vid <<<"$again"
+check "the run deleted a blob that is then written again" test -n "$again_key"
+s3 "$RGW_ENDPOINT/faults/$again_key?versionId=$again_vid" >"$W/again.data"
+curl -fsS -X PUT --data-binary "@$W/again.data" -H "x-amz-content-sha256: $(sha256sum <"$W/again.data" | cut -d' ' -f1)" \
+  --aws-sigv4 "aws:amz:us-east-1:s3" --user "$RGW_ACCESS_KEY:$RGW_SECRET_KEY" "$RGW_ENDPOINT/faults/$again_key" >/dev/null
+touch "$W/purge.go"
+set +e
+wait "$gc_pid"
+purge_code=$?
+set -e
+versions >"$W/v-after.txt"
+check "gc --delete-noncurrent-versions exits 0 (code $purge_code)" test "$purge_code" -eq 0
+jq -r '.deletions[].path' "$W/purge.json" | sed 's|^|reg/docker/registry/v2/|; s|$|/|' >"$W/purge.paths"
+check "  it deleted blobs and links: $(wc -l <"$W/purge.paths") paths" test "$(wc -l <"$W/purge.paths")" -ge 3
+under() { awk 'NR == FNR {p[NR] = $0; n = NR; next} {for (i = 1; i <= n; i++) if (index($3, p[i]) == 1) {print; next}}' "$W/purge.paths" -; }
+not_under() { awk 'NR == FNR {p[NR] = $0; n = NR; next} {for (i = 1; i <= n; i++) if (index($3, p[i]) == 1) next; print}' "$W/purge.paths" -; }
+gone=$(grep -v " $again_key " "$W/v-before.txt" | under | grep -c '^Version ' || true)
+check "  of what it deleted, $gone stored versions were there before" test "$gone" -ge 3
+check "  none is left" test "$(grep -v " $again_key " "$W/v-after.txt" | under | grep -c '^Version ' || true)" -eq 0
+check "  their delete markers are" test "$(grep -v " $again_key " "$W/v-after.txt" | under | grep -c '^DeleteMarker true ' || true)" -ge 3
+check "  the JSON report counts them ($(jq .summary.noncurrent_versions_deleted "$W/purge.json"))" \
+  test "$(jq .summary.noncurrent_versions_deleted "$W/purge.json")" -eq "$gone"
+check "  and says the bytes are freed, not hidden" test "$(jq .summary.bytes_hidden "$W/purge.json")" = false
+check "  the text says it" grep -q "noncurrent versions of the objects it deleted" "$W/purge.out"
+# (but the run's own lock object, written and deleted by every run, which leaves versions)
+others() { not_under | grep -v '^DeleteMarker' | grep -v ' reg/docker/registry/v2/regsweep.lock ' | sort; }
+check "every version of every other key is as it was" \
+  diff <(others <"$W/v-before.txt") <(others <"$W/v-after.txt")
+check "the blob written again keeps every version it had" \
+  test "$(grep -c "^Version [a-z]* $again_key " "$W/v-after.txt")" -eq "$(($(grep -c "^Version [a-z]* $again_key " "$W/v-before.txt") + 1))"
+check "  and the run says why" grep -q "written again after this run deleted it" "$W/purge.err"
+check "every tag still pulls" every_tag_pulls
+
 e2e_finish
