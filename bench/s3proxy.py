@@ -8,6 +8,9 @@ and is passed through as is), and can
   * answer some requests itself with 503 SlowDown (--fail-every N: every Nth request;
     --fail-after N: every request after the Nth; --fail-method M: only requests of method M,
     counted among themselves), to test retries and server errors;
+  * answer GETs of some objects itself with 403 InvalidObjectState, as S3 does for an object
+    in an archive storage class that is not restored (--archived GLOB: the request's path,
+    /bucket/key, matched with fnmatch; may be given more than once);
   * count the requests, by method, into --stats FILE (JSON, rewritten once a second and at
     exit).
 
@@ -16,18 +19,22 @@ them); request bodies need a Content-Length (a chunked request makes the connect
 pipe from then on). Responses are relayed as a byte stream.
 
 usage: s3proxy.py --listen PORT --target HOST:PORT [--delay-ms MS] [--fail-every N]
-                  [--fail-after N] [--fail-method M] [--stats FILE] [--pid FILE]
+                  [--fail-after N] [--fail-method M] [--archived GLOB] [--stats FILE]
+                  [--pid FILE]
 """
 import argparse
 import asyncio
+import fnmatch
 import json
 import os
 import signal
 
-STATS = {"requests": 0, "by_method": {}, "injected_503": 0}
+STATS = {"requests": 0, "by_method": {}, "injected_503": 0, "archived_403": 0}
 MATCHING = [0]  # requests the failure rules apply to
 SLOWDOWN = (b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code>"
             b"<Message>Please reduce your request rate.</Message></Error>")
+ARCHIVED = (b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InvalidObjectState</Code>"
+            b"<Message>The operation is not valid for the object's storage class</Message></Error>")
 
 
 def write_stats(path):
@@ -71,6 +78,8 @@ async def handle(args, creader, cwriter):
                 break
             lines = head.split(b"\r\n")
             method = lines[0].split(b" ", 1)[0].decode("latin-1")
+            target = lines[0].split(b" ")[1].decode("latin-1") if b" " in lines[0] else ""
+            path = target.split("?", 1)[0]
             length = 0
             chunked = False
             for line in lines[1:]:
@@ -91,6 +100,13 @@ async def handle(args, creader, cwriter):
                             (args.fail_after is not None and n > args.fail_after))
             if args.delay_ms:
                 await asyncio.sleep(args.delay_ms / 1000.0)
+            if method == "GET" and any(fnmatch.fnmatchcase(path, g) for g in args.archived):
+                STATS["archived_403"] += 1
+                cwriter.write(b"HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\n"
+                              b"Content-Length: " + str(len(ARCHIVED)).encode() + b"\r\n\r\n" +
+                              ARCHIVED)
+                await cwriter.drain()
+                continue
             if fail:
                 STATS["injected_503"] += 1
                 cwriter.write(b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n"
@@ -118,6 +134,7 @@ async def main():
     p.add_argument("--fail-every", type=int, default=0)
     p.add_argument("--fail-after", type=int, default=None)
     p.add_argument("--fail-method")
+    p.add_argument("--archived", action="append", default=[])
     p.add_argument("--stats")
     p.add_argument("--pid")
     args = p.parse_args()

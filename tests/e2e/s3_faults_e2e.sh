@@ -131,6 +131,49 @@ check "a dry run through the flaky proxy exits 0 (got $rc)" test $rc -eq 0
 check "  the proxy did answer 503 ($(jq .injected_503 "$W/proxy.json") times)" test "$(jq .injected_503 "$W/proxy.json")" -gt 0
 check "  and the plan is the same as without it" test "$(plan "$W/flaky.json")" = "$(plan "$W/plan.json")"
 
+echo "# a manifest in an archive storage class (issue 31, cause 16): unknown, and all it may reference kept"
+idx_a=$(s3 "$RGW_ENDPOINT/faults/reg/docker/registry/v2/repositories/team/a/_manifests/tags/multi/current/link")
+idx_a=${idx_a#sha256:}
+proxy --archived "*/blobs/sha256/*/$idx_a/data"
+config "$W/archived.yml" "$PROXY"
+set +e
+"$REGSWEEP" gc --min-age 0 -m -d "$W/archived.yml" --json "$W/archived.json" >/dev/null 2>"$W/archived.err"
+rc=$?
+set -e
+sleep 1.2
+check "a -m dry run with the index of team/a:multi archived exits 3 (got $rc)" test $rc -eq 3
+check "  the proxy did answer InvalidObjectState ($(jq .archived_403 "$W/proxy.json") times)" \
+  test "$(jq .archived_403 "$W/proxy.json")" -gt 0
+check "  the error names the object and its storage class" \
+  grep -q "$idx_a/data.*archive storage class" "$W/archived.err"
+check "  no blob is planned to go" test -z "$(plan "$W/archived.json" | grep '^blob ' || true)"
+check "  nor any manifest of team/a (the index's children among them)" \
+  test -z "$(jq -r '.deletions[] | select(.repository == "team/a" and .kind == "revision") | .path' "$W/archived.json")"
+proxy_stop
+
+echo "# a manifest object of 0 bytes (issue 31, cause 13): unknown on every run, all it may reference kept"
+v2_a=$(s3 "$RGW_ENDPOINT/faults/reg/docker/registry/v2/repositories/team/b/_manifests/tags/v2/current/link")
+v2_a=${v2_a#sha256:}
+v2_key=reg/docker/registry/v2/blobs/sha256/${v2_a:0:2}/$v2_a/data
+s3 "$RGW_ENDPOINT/faults/$v2_key" >"$W/v2.manifest"
+s3 -X PUT --data-binary "" "$RGW_ENDPOINT/faults/$v2_key" >/dev/null
+codes=""
+for i in 1 2 3 4 5; do
+  set +e
+  "$REGSWEEP" gc --min-age 0 -m -d "$W/direct.yml" --json "$W/empty.$i.json" >/dev/null 2>"$W/empty.$i.err"
+  codes="$codes $?"
+  set -e
+done
+check "five -m dry runs each exit 3 (got$codes)" test "$codes" = " 3 3 3 3 3"
+for i in 1 2 3 4 5; do
+  check "  run $i names the empty manifest and plans no blob" \
+    bash -c "grep -q '$v2_a/data' '$W/empty.$i.err' && ! jq -r '.deletions[].kind' '$W/empty.$i.json' | grep -qx blob"
+done
+curl -fsS -X PUT --data-binary "@$W/v2.manifest" -H "x-amz-content-sha256: $(sha256sum <"$W/v2.manifest" | cut -d' ' -f1)" \
+  --aws-sigv4 "aws:amz:us-east-1:s3" --user "$RGW_ACCESS_KEY:$RGW_SECRET_KEY" "$RGW_ENDPOINT/faults/$v2_key" >/dev/null
+"$REGSWEEP" gc --min-age 0 -m -d "$W/direct.yml" --json "$W/restored.json" >/dev/null 2>&1 || true
+check "with the manifest back, the plan is the first one again" test "$(plan "$W/restored.json")" = "$(plan "$W/plan.json")"
+
 echo "# 503 on everything after the 20th request: the run stops, nothing is lost"
 before=$(s3_keys faults)
 proxy --fail-after 20
