@@ -128,21 +128,6 @@ std::optional<std::int64_t> parse_duration(std::string_view s) {
   return total;
 }
 
-std::string format_duration(std::int64_t seconds) {
-  std::string out;
-  std::int64_t h = seconds / 3600;
-  std::int64_t m = (seconds % 3600) / 60;
-  std::int64_t s = seconds % 60;
-  if (h > 0) {
-    out += std::to_string(h) + "h";
-  }
-  if (h > 0 || m > 0) {
-    out += std::to_string(m) + "m";
-  }
-  out += std::to_string(s) + "s";
-  return out;
-}
-
 std::string format_rfc3339(std::int64_t seconds) {
   std::time_t t = static_cast<std::time_t>(seconds);
   std::tm tm{};

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/filesystem.hpp>
 #include <cstdlib>
 #include <ctime>
@@ -296,6 +297,18 @@ std::vector<Digest> planned(const Collection& c, ActionKind kind) {
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+bool deletes_blob(const Collection& c, const Digest& d) {
+  auto v = planned(c, ActionKind::blob);
+  return std::binary_search(v.begin(), v.end(), d);
+}
+
+bool has_finding(const std::vector<Finding>& findings, FindingKind kind,
+                 const std::string& path_part) {
+  return std::any_of(findings.begin(), findings.end(), [&](const Finding& f) {
+    return f.kind == kind && f.path.find(path_part) != std::string::npos;
+  });
 }
 
 }  // namespace regsweep::test

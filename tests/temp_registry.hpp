@@ -110,6 +110,13 @@ GcRun collect(const TempRegistry& reg, const GcOptions& options, int jobs = 2);
 // Digests the plan deletes, by kind.
 std::vector<Digest> planned(const Collection& c, ActionKind kind);
 
+// Whether the plan deletes the blob `d`.
+bool deletes_blob(const Collection& c, const Digest& d);
+
+// Whether `findings` has one of `kind` whose path contains `path_part`.
+bool has_finding(const std::vector<Finding>& findings, FindingKind kind,
+                 const std::string& path_part);
+
 // A store that does what `inner` does: a test derives from it and overrides what goes
 // wrong (a read that fails, a tree that changes when the remover is made).
 class ForwardingStore : public Store {

@@ -30,6 +30,8 @@
 namespace regsweep {
 namespace {
 
+using test::has_finding;
+
 namespace bfs = boost::filesystem;
 
 std::string read_text(const std::string& path) {
@@ -112,15 +114,22 @@ CliRun run_gc(Tree& t, bool delete_untagged, bool as_nobody = false) {
                        t.reg.root(), as_nobody);
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
-  if (parser.load(report).get(doc) == simdjson::SUCCESS) {
-    for (simdjson::dom::element f : doc["findings"]) {
-      std::string_view kind;
-      std::string_view message;
-      if (f["kind"].get(kind) == simdjson::SUCCESS &&
-          f["message"].get(message) == simdjson::SUCCESS) {
-        out.findings.emplace_back(std::string(kind), std::string(message));
-      }
+  if (parser.load(report).get(doc) != simdjson::SUCCESS) {
+    // A run that could not run (exit 1) writes no report; any other must have written one.
+    if (out.exit_code != 1) {
+      ADD_FAILURE() << "no JSON report from a run that exited " << out.exit_code;
     }
+    return out;
+  }
+  for (simdjson::dom::element f : doc["findings"]) {
+    std::string_view kind;
+    std::string_view message;
+    if (f["kind"].get(kind) != simdjson::SUCCESS ||
+        f["message"].get(message) != simdjson::SUCCESS) {
+      ADD_FAILURE() << "a finding without kind or message";
+      continue;
+    }
+    out.findings.emplace_back(std::string(kind), std::string(message));
   }
   return out;
 }
@@ -387,21 +396,21 @@ RaceRun race(test::TempRegistry& reg, bool delete_untagged,
   reg.backdate("repositories", 7200);
   reg.backdate("blobs", 7200);
   auto v2 = open_registry(reg.root());
-  EXPECT_TRUE(v2);
+  if (!v2) {
+    ADD_FAILURE() << v2.error().message;
+    return {};
+  }
   tbb::task_arena arena(2);
   auto c = plan_gc(v2->get(), test::options(delete_untagged), arena);
-  EXPECT_TRUE(c);
+  if (!c) {
+    ADD_FAILURE() << c.error().message;
+    return {};
+  }
   meanwhile();
   auto remover = make_tree_remover(v2->get());
   Revalidator guard(v2->get(), *c, delete_untagged);
   SweepResult s = sweep(c->plan, *remover, arena, &guard);
   return RaceRun{std::move(*c), std::move(s)};
-}
-
-bool has_finding(const std::vector<Finding>& findings, FindingKind kind, const std::string& part) {
-  return std::any_of(findings.begin(), findings.end(), [&](const Finding& f) {
-    return f.kind == kind && f.path.find(part) != std::string::npos;
-  });
 }
 
 TEST(DataLoss, APushAfterTheScanKeepsTheRepositoryTheScanFoundEmpty) {

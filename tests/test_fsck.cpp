@@ -12,13 +12,20 @@ namespace {
 
 FsckReport check(const test::TempRegistry& reg, bool verify = false, bool repair = false) {
   auto v2 = open_registry(reg.root());
+  if (!v2) {
+    ADD_FAILURE() << v2.error().message;
+    return {};
+  }
   tbb::task_arena arena(2);
   FsckOptions o;
   o.verify_percent = verify ? 100 : 0;
   o.repair = repair;
   o.now = static_cast<std::int64_t>(std::time(nullptr));
   auto r = fsck(v2->get(), o, arena);
-  EXPECT_TRUE(r);
+  if (!r) {
+    ADD_FAILURE() << r.error().message;
+    return {};
+  }
   return std::move(*r);
 }
 

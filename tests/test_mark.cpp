@@ -8,12 +8,8 @@
 namespace regsweep {
 namespace {
 
+using test::deletes_blob;
 using test::planned;
-
-bool deletes_blob(const Collection& c, const Digest& d) {
-  auto v = planned(c, ActionKind::blob);
-  return std::binary_search(v.begin(), v.end(), d);
-}
 
 TEST(Mark, WithoutMEveryRevisionIsARoot) {
   test::TempRegistry reg;

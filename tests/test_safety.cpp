@@ -15,17 +15,13 @@
 namespace regsweep {
 namespace {
 
+using test::deletes_blob;
 using test::planned;
 
 GcOptions with_grace(std::int64_t seconds, bool m = false) {
   GcOptions o = test::options(m);
   o.grace = Grace(o.plan.now, seconds);
   return o;
-}
-
-bool deletes_blob(const Collection& c, const Digest& d) {
-  auto v = planned(c, ActionKind::blob);
-  return std::binary_search(v.begin(), v.end(), d);
 }
 
 TEST(Grace, YoungBlobsAndWhatYoungLinksNameAreKept) {

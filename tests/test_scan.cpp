@@ -9,6 +9,8 @@
 namespace regsweep {
 namespace {
 
+using test::has_finding;
+
 // Digests as they come (uniform), clustered on a few 8-byte prefixes, and with prefixes far
 // from uniform: the lookup must find each blob and nothing else in all three.
 TEST(Scan, BlobIndexFindsEveryBlobAndNothingElse) {
@@ -77,15 +79,6 @@ Inventory scan_of(const test::TempRegistry& reg) {
   auto inv = scan(v2->get(), arena);
   EXPECT_TRUE(inv);
   return std::move(*inv);
-}
-
-bool has_finding(const std::vector<Finding>& fs, FindingKind kind, const std::string& path_part) {
-  for (const auto& f : fs) {
-    if (f.kind == kind && f.path.find(path_part) != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
 }
 
 std::vector<std::string> names(const Inventory& inv) {

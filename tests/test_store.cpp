@@ -34,6 +34,7 @@ TEST(FsStore, ListsEveryObjectWithItsSize) {
   Digest layer = reg.put_layer("r", "layer", 1000);
   reg.tag("r", "v", reg.put_image("r", {layer}));
   auto v2 = open_registry(reg.root());
+  ASSERT_TRUE(v2);
   auto store = make_fs_store(v2->get(), reg.root());
   EXPECT_EQ(store->location(), reg.root());
   auto blobs = listed(*store, "blobs");
@@ -55,6 +56,7 @@ TEST(FsStore, AListingThatMeetsASymlinkIsAnErrorNamingIt) {
   elsewhere.put_blob("not ours");
   reg.symlink(elsewhere.v2() + "/blobs/sha256", "repositories/r/_layers/sha256/evil");
   auto v2 = open_registry(reg.root());
+  ASSERT_TRUE(v2);
   auto store = make_fs_store(v2->get());
   Status s = ok_status();
   auto got = listed(*store, "repositories", &s);
@@ -71,6 +73,7 @@ TEST(FsStore, ReadsAndStreamsOnlyPlainFiles) {
   std::string bytes(3 << 20, 'x');  // three chunks
   Digest d = reg.put_blob(bytes);
   auto v2 = open_registry(reg.root());
+  ASSERT_TRUE(v2);
   auto store = make_fs_store(v2->get());
   auto hashed = hash_object(*store, layout::blob_data(d));
   ASSERT_TRUE(hashed) << hashed.error().message;

@@ -38,8 +38,6 @@ TEST(Time, Durations) {
     many += "9999999999d";  // each fits; their sum does not fit in 64 bits
   }
   EXPECT_FALSE(parse_duration(many));
-  EXPECT_EQ(format_duration(5400), "1h30m0s");
-  EXPECT_EQ(format_duration(59), "59s");
 }
 
 }  // namespace

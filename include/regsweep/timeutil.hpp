@@ -23,7 +23,4 @@ std::optional<std::int64_t> parse_duration(std::string_view text);
 // "2026-11-22T13:00:00Z" for a time in seconds since the epoch (UTC).
 std::string format_rfc3339(std::int64_t seconds);
 
-// "1h30m0s"-style text for a duration in seconds.
-std::string format_duration(std::int64_t seconds);
-
 }  // namespace regsweep

@@ -103,8 +103,11 @@ last=${first: -1}
 pattern="${first%?}[$last]"
 check "ls '$pattern' lists '$first'" \
   test "$("$REGSWEEP" ls --root "$W/t" -q "$pattern")" = "$first"
-check "ls '${first%?}[!$last]' does not" \
-  bash -c "! '$REGSWEEP' ls --root '$W/t' -q '${first%?}[!$last]' | grep -qx '$first'"
+"$REGSWEEP" ls --root "$W/t" -q "${first%?}[!$last]" >"$W/ls-not.out" 2>"$W/ls-not.err"; rc=$?
+# exit 3, not 0: the tree has a tag whose link is not a digest, a finding of every ls
+check "ls '${first%?}[!$last]' runs (exit 3 for the broken tag, got $rc)" test $rc -eq 3
+check "  saying so" grep -q "tags/broken/current/link" "$W/ls-not.err"
+check "  and does not list '$first'" bash -c "! grep -qx '$first' '$W/ls-not.out'"
 
 echo "# CSV columns are the JSON keys"
 "$REGSWEEP" du --root "$W/t" --csv 2>/dev/null | head -1 | tr ',' '\n' >"$W/csv.keys"
@@ -201,8 +204,11 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 fi
 check "json_fields: every field of real reports is documented, and every documented one seen" \
   python3 "$HERE/json_fields.py" "$TOP/docs/json.md" "$W"/*.json
-check "a failed deletion was among them" \
-  bash -c "test $as_nobody -eq 0 || (test -s '$W/gc-failed.json' &&
-    jq -e '[.deletions[] | select(.status==\"failed\")] | length > 0' '$W/gc-failed.json' >/dev/null)"
+if [ $as_nobody -eq 1 ]; then
+  check "a failed deletion was among them" \
+    jq -e '[.deletions[] | select(.status=="failed")] | length > 0' "$W/gc-failed.json"
+else
+  echo "# skipped: a failed deletion among the reports (needs root and setpriv to run as nobody)"
+fi
 
 e2e_finish

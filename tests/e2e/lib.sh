@@ -224,6 +224,9 @@ pull() {
   skopeo copy -q --all --src-tls-verify=false "docker://127.0.0.1:$REGISTRY_PORT/$1" "oci:$2:x" >/dev/null 2>&1
 }
 
+# pull_fails NAME:TAG OUTDIR: true when the pull fails.
+pull_fails() { ! pull "$@"; }
+
 # pull_all ROOT: starts the registry on ROOT, pulls every tag with every manifest and blob an
 # index names (4 at a time), stops it; prints the tags that failed, nothing when all pulled.
 pull_all() {

@@ -285,7 +285,6 @@ for t in $TAGS; do
 done
 registry_stop
 registry_on b-up-m
-pull_fails() { ! pull "$@"; }
 check "after upstream -m, multi/oci:1 no longer pulls (what regsweep fixes)" pull_fails multi/oci:1 "$W/pulled"
 registry_stop
 set +e
