@@ -446,4 +446,21 @@ bool is_contained(std::string_view path) {
                                [](std::string_view comp) { return comp == "." || comp == ".."; });
 }
 
+std::optional<std::string> single_key_of(std::string_view dir) {
+  auto what = classify(dir);
+  if (!what) {
+    return std::nullopt;
+  }
+  switch (what->kind) {
+    case PathKind::blob_dir:
+      return join(dir, k_data);
+    case PathKind::layer_link_dir:
+    case PathKind::revision_dir:
+    case PathKind::tag_index_entry_dir:
+      return join(dir, k_link);
+    default:
+      return std::nullopt;
+  }
+}
+
 }  // namespace regsweep::layout

@@ -23,7 +23,15 @@ bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
 
 }  // namespace
 
-std::optional<std::int64_t> parse_rfc3339(std::string_view s) {
+namespace {
+
+// Seconds since the epoch, and the fraction's nanoseconds (to 9 digits), of an RFC 3339 time.
+struct TimeParts {
+  std::int64_t seconds = 0;
+  std::int64_t nanos = 0;
+};
+
+std::optional<TimeParts> rfc3339_parts(std::string_view s) {
   int year = 0;
   int mon = 0;
   int day = 0;
@@ -40,10 +48,14 @@ std::optional<std::int64_t> parse_rfc3339(std::string_view s) {
     return std::nullopt;
   }
   std::size_t pos = 19;
+  std::int64_t nanos = 0;
   if (pos < s.size() && s[pos] == '.') {
     ++pos;
     std::size_t start = pos;
+    std::int64_t scale = 100000000;
     while (pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos])) != 0) {
+      nanos += (s[pos] - '0') * scale;
+      scale /= 10;
       ++pos;
     }
     if (pos == start) {
@@ -75,7 +87,53 @@ std::optional<std::int64_t> parse_rfc3339(std::string_view s) {
   tm.tm_hour = hour;
   tm.tm_min = min;
   tm.tm_sec = sec;
-  return static_cast<std::int64_t>(::timegm(&tm)) - offset;
+  return TimeParts{static_cast<std::int64_t>(::timegm(&tm)) - offset, nanos};
+}
+
+}  // namespace
+
+std::optional<std::int64_t> parse_rfc3339(std::string_view s) {
+  auto t = rfc3339_parts(s);
+  if (!t) {
+    return std::nullopt;
+  }
+  return t->seconds;
+}
+
+std::optional<std::int64_t> parse_rfc3339_ns(std::string_view s) {
+  auto t = rfc3339_parts(s);
+  if (!t) {
+    return std::nullopt;
+  }
+  return t->seconds * 1000000000 + t->nanos;
+}
+
+std::optional<std::int64_t> parse_http_date(std::string_view t) {
+  // "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110's IMF-fixdate, what HTTP servers send).
+  static constexpr std::string_view k_months = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  if (t.size() != 29 || t[3] != ',' || t[4] != ' ' || t[7] != ' ' || t[11] != ' ' || t[16] != ' ' ||
+      t[19] != ':' || t[22] != ':' || t.substr(25) != " GMT") {
+    return std::nullopt;
+  }
+  std::size_t month = k_months.find(t.substr(8, 3));
+  int day = 0;
+  int year = 0;
+  int hour = 0;
+  int min = 0;
+  int sec = 0;
+  if (month == std::string_view::npos || month % 3 != 0 || !digits(t, 5, 2, day) ||
+      !digits(t, 12, 4, year) || !digits(t, 17, 2, hour) || !digits(t, 20, 2, min) ||
+      !digits(t, 23, 2, sec) || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) {
+    return std::nullopt;
+  }
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = static_cast<int>(month / 3);
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = min;
+  tm.tm_sec = sec;
+  return static_cast<std::int64_t>(::timegm(&tm));
 }
 
 std::optional<std::int64_t> parse_duration(std::string_view s) {

@@ -17,6 +17,7 @@
 #include "regsweep/s3.hpp"
 #include "regsweep/store.hpp"
 #include "regsweep/sweep.hpp"
+#include "regsweep/timeutil.hpp"
 #include "temp_registry.hpp"
 
 namespace regsweep {
@@ -151,20 +152,20 @@ TEST(S3Config, LocateRootChoosesTheBucket) {
 TEST(S3Client, EncodesTimesAndUrls) {
   EXPECT_EQ(uri_encode("a b/c+d=e~f", true), "a%20b/c%2Bd%3De~f");
   EXPECT_EQ(uri_encode("reg/docker/", false), "reg%2Fdocker%2F");
-  auto t = parse_s3_time("2026-11-30T22:49:54.123Z");
+  auto t = parse_rfc3339_ns("2026-11-30T22:49:54.123Z");
   ASSERT_TRUE(t);
   EXPECT_EQ(*t, 1796078994123000000LL);
-  EXPECT_EQ(parse_s3_time("1970-01-01T00:00:01Z"), 1000000000LL);
-  EXPECT_FALSE(parse_s3_time("yesterday"));
+  EXPECT_EQ(parse_rfc3339_ns("1970-01-01T00:00:01Z"), 1000000000LL);
+  EXPECT_FALSE(parse_rfc3339_ns("yesterday"));
   // The Date header, by which ages are judged on the server's clock (issue 31, cause 14).
   EXPECT_EQ(parse_http_date("Thu, 01 Jan 1970 00:00:01 GMT"), 1);
   EXPECT_EQ(parse_http_date("Mon, 30 Nov 2026 22:49:54 GMT"),
-            *parse_s3_time("2026-11-30T22:49:54Z") / 1000000000);
+            *parse_rfc3339_ns("2026-11-30T22:49:54Z") / 1000000000);
   for (const char* bad : {"", "Mon, 30 Nov 2026 22:49:54", "Mon, 30 Foo 2026 22:49:54 GMT",
                           "Mon, 32 Nov 2026 22:49:54 GMT", "Monday, 30-Nov-26 22:49:54 GMT"}) {
     EXPECT_FALSE(parse_http_date(bad)) << bad;
   }
-  EXPECT_FALSE(parse_s3_time("2026-13-30T22:49:54Z"));
+  EXPECT_FALSE(parse_rfc3339_ns("2026-13-30T22:49:54Z"));
   EXPECT_FALSE(parse_s3_url("/var/lib/registry"));
   EXPECT_FALSE(parse_s3_url("s3://"));
   auto u = parse_s3_url("s3://b");
@@ -575,17 +576,18 @@ TEST(ListingScan, ABlobListedAfterTheRepositoriesKeepsEveryBlob) {
 
 TEST(ListingScan, TheOneKeyOfABlobOrLinkDirectory) {
   Digest d = sha256_of("x");
-  EXPECT_EQ(single_key_of(layout::blob_dir(d)), layout::blob_data(d));
-  EXPECT_EQ(single_key_of(layout::layer_link_dir("a/b", d)), layout::layer_link("a/b", d));
-  EXPECT_EQ(single_key_of(layout::revision_dir("a", d)), layout::revision_link("a", d));
-  EXPECT_EQ(single_key_of(layout::tag_index_entry_dir("a", "index", d)),
+  EXPECT_EQ(layout::single_key_of(layout::blob_dir(d)), layout::blob_data(d));
+  EXPECT_EQ(layout::single_key_of(layout::layer_link_dir("a/b", d)), layout::layer_link("a/b", d));
+  EXPECT_EQ(layout::single_key_of(layout::revision_dir("a", d)), layout::revision_link("a", d));
+  EXPECT_EQ(layout::single_key_of(layout::tag_index_entry_dir("a", "index", d)),
             layout::tag_index_entry_link("a", "index", d));
   // Listed, not derived: directories that hold more than one key.
-  EXPECT_EQ(single_key_of(layout::repo_dir("a")), std::nullopt);
-  EXPECT_EQ(single_key_of(layout::tag_dir("a", "v1")), std::nullopt);
-  EXPECT_EQ(single_key_of(layout::upload_dir("a", "0b5e6c8a")), std::nullopt);
-  EXPECT_EQ(single_key_of("blobs/sha256/zz/" + d.hex()), std::nullopt);  // not its prefix
-  EXPECT_EQ(single_key_of("repositories/a/_manifests/tags/sha256/" + d.hex()), std::nullopt);
+  EXPECT_EQ(layout::single_key_of(layout::repo_dir("a")), std::nullopt);
+  EXPECT_EQ(layout::single_key_of(layout::tag_dir("a", "v1")), std::nullopt);
+  EXPECT_EQ(layout::single_key_of(layout::upload_dir("a", "0b5e6c8a")), std::nullopt);
+  EXPECT_EQ(layout::single_key_of("blobs/sha256/zz/" + d.hex()), std::nullopt);  // not its prefix
+  EXPECT_EQ(layout::single_key_of("repositories/a/_manifests/tags/sha256/" + d.hex()),
+            std::nullopt);
 }
 
 // Keys a filesystem cannot hold, and keys the layout does not know.

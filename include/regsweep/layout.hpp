@@ -89,6 +89,11 @@ std::string path_of(const PathSpec& spec);
 // Names are taken as they are; whether the registry accepts them is is_valid_* below.
 std::optional<PathSpec> classify(std::string_view path);
 
+// The one key the layout puts in the directory `dir`, when it puts exactly one there: a
+// blob's `data`, a revision's, layer link's or tag index entry's `link`; nullopt for any other
+// directory (a repository, an upload, a tag), whose keys an object store must list.
+std::optional<std::string> single_key_of(std::string_view dir);
+
 // True for a path below blobs/ or repositories/ with no empty, '.' or '..' component: the
 // only paths regsweep removes.
 bool is_contained(std::string_view path);

@@ -100,9 +100,4 @@ Inventory inventory_from_listing(const std::vector<StoreObject>& objects, const 
                                  tbb::task_arena& arena, const ScanOptions& options,
                                  std::int64_t scan_started_ns);
 
-// The one key the layout puts in the directory `dir`, when it puts exactly one there: a
-// blob's `data`, a revision's, layer link's or tag index entry's `link`; nullopt for any other
-// directory (a repository, an upload, a tag), whose keys must be listed.
-std::optional<std::string> single_key_of(std::string_view dir);
-
 }  // namespace regsweep

@@ -1,6 +1,6 @@
 #pragma once
 
-// Text put into XML (the S3 DeleteObjects body) or HTML (du --html).
+// Text put into XML (an object store's request bodies) or HTML (du --html).
 
 #include <string>
 #include <string_view>

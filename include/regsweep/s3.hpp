@@ -189,11 +189,4 @@ class S3Client {
 // `keep_slash`, everything else %XX in upper case.
 std::string uri_encode(std::string_view text, bool keep_slash);
 
-// Parses an ISO 8601 time as S3 gives it ("2026-11-30T22:49:54.123Z") to nanoseconds since
-// the epoch; nullopt when it is not one.
-std::optional<std::int64_t> parse_s3_time(std::string_view text);
-
-// An HTTP date ("Sun, 06 Nov 1994 08:49:37 GMT"): seconds since the epoch, or nothing.
-std::optional<std::int64_t> parse_http_date(std::string_view text);
-
 }  // namespace regsweep

@@ -712,26 +712,6 @@ void ListingInventory::Unit::close() {
   m_to.take(m_ready);
 }
 
-std::optional<std::string> single_key_of(std::string_view dir) {
-  auto c = listing_detail::components(dir);
-  std::size_t n = c.size();
-  if (n == 4 && c[0] == "blobs" && c[1] == layout::k_algorithm && parse_hex(c[3]) &&
-      c[2] == c[3].substr(0, 2)) {
-    return layout::join(dir, layout::k_data);
-  }
-  if (n < 4 || c[0] != "repositories" || c[n - 2] != layout::k_algorithm || !parse_hex(c[n - 1])) {
-    return std::nullopt;
-  }
-  bool layer = c[n - 3] == layout::k_layers;
-  bool revision = n >= 5 && c[n - 3] == layout::k_revisions && c[n - 4] == layout::k_manifests;
-  bool tag_index = n >= 7 && c[n - 3] == layout::k_index && c[n - 5] == layout::k_tags &&
-                   c[n - 6] == layout::k_manifests;
-  if (layer || revision || tag_index) {
-    return layout::join(dir, layout::k_link);
-  }
-  return std::nullopt;
-}
-
 Inventory inventory_from_listing(const std::vector<StoreObject>& objects, const ObjectReader& read,
                                  tbb::task_arena& arena, const ScanOptions& options,
                                  std::int64_t scan_started_ns) {

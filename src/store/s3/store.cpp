@@ -10,19 +10,12 @@
 // is below any other path it removes.
 
 #include <malloc.h>
-#include <signal.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
-#include <condition_variable>
-#include <cstdio>
 #include <ctime>
-#include <deque>
 #include <mutex>
 #include <set>
-#include <thread>
 
 #include <oneapi/tbb/enumerable_thread_specific.h>
 #include <oneapi/tbb/parallel_for.h>
@@ -35,14 +28,17 @@
 #include "regsweep/s3_store.hpp"
 #include "regsweep/sweep.hpp"
 #include "regsweep/timeutil.hpp"
+#include "store/object/listing.hpp"
+#include "store/object/lock.hpp"
+#include "store/s3/versions.hpp"
 
 namespace regsweep {
 
-namespace {
+using object::ListingSink;
+using object::ScannedKeys;
+using object::ScanSink;
 
-constexpr std::size_t k_delete_batch = 1000;  // DeleteObjects' limit
-constexpr std::int64_t k_lock_stale_s = 300;  // a lock not renewed for this long is abandoned
-constexpr int k_lock_renew_s = 30;
+namespace {
 
 std::int64_t now_ns() {
   struct timespec ts {};
@@ -65,53 +61,6 @@ bool listed_whole(std::string_view d) {
   }
   return true;
 }
-
-// One 64-bit hash of a key with its size and time.
-std::uint64_t hash_of(const StoreObject& o) {
-  std::uint64_t h = std::hash<std::string_view>{}(o.key);
-  std::uint64_t v[3] = {h, o.size, static_cast<std::uint64_t>(o.mtime_ns)};
-  return std::hash<std::string_view>{}(
-      std::string_view(reinterpret_cast<const char*>(v), sizeof v));
-}
-
-// What the scan listed below `repositories/`, as one 64-bit hash of each key with its size
-// and time: 8 bytes a key, where the keys themselves take about 100. A key that is new or
-// changed is missed only if its hash equals that of a listed one, about one chance in 2^64
-// divided by the keys listed (docs/safety.md).
-class ScannedKeys {
- public:
-  void add(const StoreObject& o) {
-    std::uint64_t h = hash_of(o);
-    std::lock_guard lock(m_mutex);
-    m_hashes.push_back(h);
-  }
-  void seal() { std::sort(m_hashes.begin(), m_hashes.end()); }
-  bool listed(const StoreObject& o) const {
-    return std::binary_search(m_hashes.begin(), m_hashes.end(), hash_of(o));
-  }
-
- private:
-  std::mutex m_mutex;
-  std::deque<std::uint64_t> m_hashes;  // grows without copying, as the keys are listed
-};
-
-// The full keys the removers deleted, for --delete-noncurrent-versions.
-struct DeletedKeys {
-  std::mutex mutex;
-  std::vector<std::string> keys;
-  void add(const std::vector<std::string>& chunk, const std::vector<S3DeleteFailure>& failed) {
-    std::set<std::string_view> kept;
-    for (const S3DeleteFailure& f : failed) {
-      kept.insert(f.key);
-    }
-    std::lock_guard lock(mutex);
-    for (const std::string& k : chunk) {
-      if (kept.count(k) == 0) {
-        keys.push_back(k);
-      }
-    }
-  }
-};
 
 class S3Remover final : public Remover {
  public:
@@ -175,7 +124,7 @@ class S3Remover final : public Remover {
   // removed makes the removal fail on disk.
   Status keys_of(const std::string& path, std::size_t owner_index, std::vector<std::string>& keys,
                  std::vector<std::size_t>& owner) {
-    if (auto only = single_key_of(path)) {
+    if (auto only = layout::single_key_of(path)) {
       keys.push_back(m_client.settings().key(*only));
       owner.push_back(owner_index);
       return ok_status();
@@ -232,57 +181,6 @@ class S3Remover final : public Remover {
   const ScannedKeys& m_scanned;
   const std::vector<S3Multipart>& m_multipart;
   DeletedKeys* m_deleted;
-};
-
-// Where a parallel listing's pages go: each listing (a prefix, whole or a level of it) is a
-// unit, its pages given in order from one thread; units run in many threads at once.
-class ListingSink {
- public:
-  class Unit {
-   public:
-    virtual ~Unit() = default;
-    // Keys relative to docker/registry/v2, each list in key order.
-    virtual void page(std::vector<StoreObject>& objects,
-                      const std::vector<std::string>& prefixes) = 0;
-    virtual void close() = 0;  // after the unit's last page
-  };
-  virtual ~ListingSink() = default;
-  virtual std::unique_ptr<Unit> open() = 0;
-};
-
-// The scan's: pages go to the inventory being built, and what is below `repositories/` to
-// the keys the guard compares with.
-class ScanSink final : public ListingSink {
- public:
-  ScanSink(ListingInventory& building, ScannedKeys& scanned)
-      : m_building(building), m_scanned(scanned) {}
-  class Unit final : public ListingSink::Unit {
-   public:
-    Unit(ListingInventory& building, ScannedKeys& scanned) : m_unit(building), m_scanned(scanned) {}
-    void page(std::vector<StoreObject>& objects,
-              const std::vector<std::string>& prefixes) override {
-      for (const StoreObject& o : objects) {
-        if (o.key.rfind(layout::k_repositories_dir, 0) == 0 &&
-            o.key.size() > layout::k_repositories_dir.size() &&
-            o.key[layout::k_repositories_dir.size()] == '/') {
-          m_scanned.add(o);
-        }
-      }
-      m_unit.page(objects, prefixes);
-    }
-    void close() override { m_unit.close(); }
-
-   private:
-    ListingInventory::Unit m_unit;
-    ScannedKeys& m_scanned;
-  };
-  std::unique_ptr<ListingSink::Unit> open() override {
-    return std::make_unique<Unit>(m_building, m_scanned);
-  }
-
- private:
-  ListingInventory& m_building;
-  ScannedKeys& m_scanned;
 };
 
 }  // namespace
@@ -404,7 +302,12 @@ class S3Store final : public Store {
     }
   }
 
-  Purged purge_noncurrent(tbb::task_arena& arena) override;
+  Purged purge_noncurrent(tbb::task_arena& arena) override {
+    if (!m_deleted) {
+      return {};
+    }
+    return purge_noncurrent_versions(m_client, std::move(m_deleted->keys), arena);
+  }
 
   std::unique_ptr<SweepGuard> guard(const Collection& collection, bool delete_untagged) override;
 
@@ -481,111 +384,6 @@ class S3Store final : public Store {
   std::unique_ptr<DeletedKeys> m_deleted;  // when note_deletions() was called
 };
 
-namespace {
-
-// What --delete-noncurrent-versions deletes of one key the sweep deleted: its noncurrent
-// stored versions, while its current version is a delete marker (the sweep's, or a later
-// deletion's). A key whose current version holds bytes was written again after the sweep
-// deleted it: its versions are left, said in a warning. Delete markers are left too:
-// deleting the current one could bring back an older version, and they hold no bytes.
-void choose_noncurrent(const S3Client& client, std::vector<S3Version>& versions,
-                       std::vector<S3Version>& doomed, Store::Purged& out) {
-  auto current =
-      std::find_if(versions.begin(), versions.end(), [](const S3Version& v) { return v.latest; });
-  if (current == versions.end()) {
-    return;  // no version at all: nothing is kept of it
-  }
-  if (!current->delete_marker) {
-    std::string key = current->key.substr(client.settings().v2_prefix().size());
-    out.findings.push_back(
-        Finding{FindingKind::changed_since_scan, Severity::warning, key, "",
-                "'s3://" + client.settings().bucket + "/" + current->key +
-                    "' was written again after this run deleted it: its versions are kept"});
-    return;
-  }
-  for (S3Version& v : versions) {
-    if (!v.delete_marker && !v.latest) {
-      doomed.push_back(std::move(v));
-    }
-  }
-}
-
-// Deletes `batch` (at most 1,000 versions): what it deleted, and a finding for each version
-// it could not.
-Store::Purged purge_batch(S3Client& client, const std::vector<S3Version>& batch) {
-  Store::Purged out;
-  std::size_t strip = client.settings().v2_prefix().size();
-  auto failed = client.delete_versions(batch);
-  if (!failed) {
-    out.findings.push_back(
-        Finding{FindingKind::delete_failed, Severity::error, batch.front().key.substr(strip), "",
-                "a batch of " + std::to_string(batch.size()) + " noncurrent versions, from '" +
-                    batch.front().key + "' on, may be kept: " + failed.error().message});
-    return out;
-  }
-  std::set<std::pair<std::string_view, std::string_view>> kept;
-  for (const S3DeleteFailure& f : *failed) {
-    kept.emplace(f.key, f.version_id);
-    out.findings.push_back(Finding{FindingKind::delete_failed, Severity::error,
-                                   f.key.substr(std::min(strip, f.key.size())), "",
-                                   "cannot delete version '" + f.version_id + "' of 's3://" +
-                                       client.settings().bucket + "/" + f.key + "': " + f.code +
-                                       (f.message.empty() ? "" : ": " + f.message)});
-  }
-  for (const S3Version& v : batch) {
-    if (kept.count({v.key, v.version_id}) == 0 && kept.count({v.key, ""}) == 0) {
-      ++out.versions;
-      out.bytes += v.size;
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
-Store::Purged S3Store::purge_noncurrent(tbb::task_arena& arena) {
-  Purged out;
-  if (!m_deleted) {
-    return out;
-  }
-  std::vector<std::string> keys = std::move(m_deleted->keys);
-  std::sort(keys.begin(), keys.end());
-  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-  std::vector<Result<std::vector<S3Version>>> listed(keys.size(), std::vector<S3Version>{});
-  arena.execute([&] {
-    tbb::parallel_for(std::size_t{0}, keys.size(),
-                      [&](std::size_t i) { listed[i] = m_client.list_versions(keys[i]); });
-  });
-  std::size_t strip = m_client.settings().v2_prefix().size();
-  std::vector<S3Version> doomed;
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    if (!listed[i]) {
-      out.findings.push_back(Finding{
-          FindingKind::delete_failed, Severity::error, keys[i].substr(strip), "",
-          "the noncurrent versions of '" + keys[i] + "' are kept: " + listed[i].error().message});
-      continue;
-    }
-    choose_noncurrent(m_client, *listed[i], doomed, out);
-  }
-  std::size_t batches = (doomed.size() + k_delete_batch - 1) / k_delete_batch;
-  std::vector<Store::Purged> per_batch(batches);
-  arena.execute([&] {
-    tbb::parallel_for(std::size_t{0}, batches, [&](std::size_t b) {
-      auto first = doomed.begin() + static_cast<std::ptrdiff_t>(b * k_delete_batch);
-      auto last = doomed.begin() +
-                  static_cast<std::ptrdiff_t>(std::min(doomed.size(), (b + 1) * k_delete_batch));
-      std::vector<S3Version> batch(first, last);
-      per_batch[b] = purge_batch(m_client, batch);
-    });
-  });
-  for (Store::Purged& p : per_batch) {
-    out.versions += p.versions;
-    out.bytes += p.bytes;
-    std::move(p.findings.begin(), p.findings.end(), std::back_inserter(out.findings));
-  }
-  return out;
-}
-
 void S3Store::walk(const std::string& prefix, bool flat, Walk& w) {
   {
     std::lock_guard lock(w.error_mutex);
@@ -643,178 +441,38 @@ Status S3Store::list_tree(tbb::task_arena& arena, std::string_view sub, ListingS
   return ok_status();
 }
 
-namespace {
-
-// Rule 3 on object storage: before each phase, `repositories/` is listed again and compared
-// with the scan's listing. A key that appeared, or whose size or time changed, is a change in
-// its repository: nothing more is deleted there, and no blob at all. A key that is gone
-// (the sweep's own deletes, an API delete) only takes away references.
-class S3Guard final : public SweepGuard {
- public:
-  S3Guard(S3Store& store, tbb::task_arena& arena) : m_store(store), m_arena(arena) {}
-
-  void before_phase(ActionKind /*next*/, const Plan& plan, const std::vector<std::uint8_t>& done,
-                    std::vector<std::uint8_t>& skip) override {
-    Compare compare(m_store.scanned(), m_changes);
-    if (Status s = m_store.list_tree(m_arena, layout::k_repositories_dir, compare); !s) {
-      m_changes.record_unknown(std::string(layout::k_repositories_dir),
-                               "cannot be listed again (" + s.error().message + ")");
-    }
-    m_changes.skip_dependents(plan, done, skip);
-  }
-
-  std::vector<Finding> take_findings() override { return m_changes.take_findings(); }
-
- private:
-  // Each key listed now against the scan's.
-  class Compare final : public ListingSink {
-   public:
-    Compare(const ScannedKeys& scanned, ChangesSinceScan& changes)
-        : m_scanned(scanned), m_changes(changes) {}
-    class Unit final : public ListingSink::Unit {
-     public:
-      explicit Unit(Compare& c) : m_c(c) {}
-      void page(std::vector<StoreObject>& objects,
-                const std::vector<std::string>& /*prefixes*/) override {
-        for (const StoreObject& o : objects) {
-          if (!m_c.m_scanned.listed(o)) {
-            std::lock_guard lock(m_c.m_mutex);
-            m_c.m_changes.record(o.key, layout::repository_of(o.key), "appeared or was rewritten");
-          }
-        }
-      }
-      void close() override {}
-
-     private:
-      Compare& m_c;
-    };
-    std::unique_ptr<ListingSink::Unit> open() override { return std::make_unique<Unit>(*this); }
-
-   private:
-    const ScannedKeys& m_scanned;
-    ChangesSinceScan& m_changes;
-    std::mutex m_mutex;
-  };
-
-  S3Store& m_store;
-  tbb::task_arena& m_arena;
-  ChangesSinceScan m_changes{"the bucket"};
-};
-
-// The run lock on object storage: the object `regsweep.lock`, renewed every 30 s while held and
-// deleted on release. S3 has no atomic create-if-absent: a lock is taken by writing it and
-// reading it back after a pause, so that of two runs starting together the later writer
-// wins and the other sees it has lost. A lock not renewed for 5 minutes is a killed run's.
-class ObjectLock final : public RegistryLock {
- public:
-  ObjectLock(S3Client& client, std::string key, std::string body, std::string previous)
-      : RegistryLock(std::move(previous)),
-        m_client(client),
-        m_key(std::move(key)),
-        m_body(std::move(body)),
-        m_renew([this] { renew(); }) {}
-  ~ObjectLock() override {
-    {
-      std::lock_guard lock(m_mutex);
-      m_stop = true;
-    }
-    m_wake.notify_all();
-    m_renew.join();
-    (void)m_client.delete_object(m_key);
-  }
-  ObjectLock(const ObjectLock&) = delete;
-  ObjectLock& operator=(const ObjectLock&) = delete;
-
- private:
-  void renew() {
-    std::unique_lock lock(m_mutex);
-    while (
-        !m_wake.wait_for(lock, std::chrono::seconds(k_lock_renew_s), [this] { return m_stop; })) {
-      (void)m_client.put(m_key, m_body);
-    }
-  }
-
-  S3Client& m_client;
-  std::string m_key;
-  std::string m_body;
-  std::mutex m_mutex;
-  std::condition_variable m_wake;
-  bool m_stop = false;
-  std::thread m_renew;
-};
-
-std::string lock_body(std::string_view command) {
-  char host[256] = {0};
-  ::gethostname(host, sizeof(host) - 1);
-  return "pid " + std::to_string(::getpid()) + " on " + host + ", started " +
-         format_rfc3339(now_ns() / 1000000000) + ": " + std::string(command) + "\n";
-}
-
-// True when the lock's holder ran on this host and its process is gone: killed, it could not
-// delete the lock, and nobody renews it.
-bool holder_gone(const std::string& holder) {
-  char host[256] = {0};
-  ::gethostname(host, sizeof(host) - 1);
-  unsigned long pid = 0;
-  char on[256] = {0};
-  if (std::sscanf(holder.c_str(), "pid %lu on %255[^,],", &pid, on) != 2 || pid == 0) {
-    return false;
-  }
-  return std::string(on) == host && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
-}
-
-}  // namespace
-
 std::unique_ptr<SweepGuard> S3Store::guard(const Collection& /*collection*/,
                                            bool /*delete_untagged*/) {
   // A guard lists with as many requests in flight as the scan did.
   static tbb::task_arena arena(64);
-  return std::make_unique<S3Guard>(*this, arena);
+  return object::make_relisting_guard(
+      *m_scanned,
+      [this](ListingSink& sink) { return list_tree(arena, layout::k_repositories_dir, sink); },
+      "the bucket");
 }
 
 Result<std::unique_ptr<RegistryLock>> S3Store::lock(std::string_view command) {
   std::string key = m_client.settings().key(k_lock_file);
-  std::string previous;
-  std::optional<std::int64_t> held_since;
-  Status listed = m_client.list(key, "", [&](S3Page& page) {
-    for (const S3Object& o : page.objects) {
-      if (o.key == key) {
-        held_since = o.mtime_ns;
+  object::LockObject lock;
+  lock.shown = "s3://" + m_client.settings().bucket + "/" + key;
+  lock.time = [this, key]() -> Result<std::optional<std::int64_t>> {
+    std::optional<std::int64_t> held_since;
+    Status listed = m_client.list(key, "", [&](S3Page& page) {
+      for (const S3Object& o : page.objects) {
+        if (o.key == key) {
+          held_since = o.mtime_ns;
+        }
       }
+    });
+    if (!listed) {
+      return listed.error();
     }
-  });
-  if (!listed) {
-    return listed.error();
-  }
-  if (held_since) {
-    auto body = m_client.get(key, 4096);
-    std::string holder = body ? *body : std::string("an unreadable lock");
-    while (!holder.empty() && holder.back() == '\n') {
-      holder.pop_back();
-    }
-    std::int64_t age = (now_ns() - *held_since) / 1000000000;
-    if (age < k_lock_stale_s && !holder_gone(holder)) {
-      return Error{"another run holds the lock 's3://" + m_client.settings().bucket + "/" + key +
-                       "' (" + holder + ", renewed " +
-                       std::to_string(std::max<std::int64_t>(age, 0)) +
-                       " s ago); wait for it, or delete the lock if no run is going on",
-                   EAGAIN};
-    }
-    previous = holder;
-  }
-  std::string body = lock_body(command);
-  if (Status s = m_client.put(key, body); !s) {
-    return s.error();
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  auto back = m_client.get(key, 4096);
-  if (!back || *back != body) {
-    return Error{"another run took the lock 's3://" + m_client.settings().bucket + "/" + key +
-                     "' at the same time" + (back ? " (" + *back + ")" : std::string()),
-                 EAGAIN};
-  }
-  return std::unique_ptr<RegistryLock>(
-      std::make_unique<ObjectLock>(m_client, key, std::move(body), std::move(previous)));
+    return held_since;
+  };
+  lock.get = [this, key](std::uint64_t max) { return m_client.get(key, max); };
+  lock.put = [this, key](std::string_view body) { return m_client.put(key, body); };
+  lock.remove = [this, key] { return m_client.delete_object(key); };
+  return object::take_lock(std::move(lock), command);
 }
 
 std::unique_ptr<Store> make_s3_store(S3Settings settings, S3ClientOptions options) {

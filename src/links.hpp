@@ -1,12 +1,9 @@
 #pragma once
 
-// The scan's reading of link files and small directories (scan.cpp, verify.cpp): what a
-// link file names, read or only stat'ed, without following a symbolic link.
+// What every store's scan shares about link files: what a link's text names, how what a
+// read found is recorded on the link, and a parallel loop. The filesystem's reading of them
+// is in store/fs/scan/link_files.hpp.
 
-#include <sys/stat.h>
-
-#include <array>
-#include <cassert>
 #include <cstdint>
 #include <ctime>
 #include <mutex>
@@ -26,14 +23,6 @@ namespace regsweep::scan_detail {
 
 inline constexpr std::size_t k_link_max = 4096;
 
-// "cannot <what> '<path>': <why>", naming `path` from the top of the tree whatever path the
-// failed call was given (a component below an open directory, or '.').
-std::string cannot(std::string_view what, const std::string& path, const Error& error);
-
-// Why a directory could not be opened, to follow its path: "is a symbolic link; not
-// followed", "is a mount point; not followed", or "cannot be opened (<reason>)".
-std::string unopened(const Error& error);
-
 // Said of a blob whose contents are unknown.
 inline constexpr std::string_view k_unknown_blob =
     ", and since it cannot be read, everything that links it is kept";
@@ -51,33 +40,8 @@ struct LinkRead {
 // The digest a link's text names, or why it names none.
 void parse_into(LinkRead& out, std::string_view text);
 
-// Opens `<dirfd>/<rel>` as a link file without following a final symbolic link; -1 with
-// `out` saying why when it cannot (nothing there: out.exists stays false).
-int open_link(int dirfd, const char* rel, LinkRead& out);
-
-// Reads `<dirfd>/<rel>` as a link file without following a final symbolic link.
-LinkRead read_link(int dirfd, const char* rel);
-
 // What the registry writes to a link file: "sha256:" and 64 hex digits, nothing else.
 inline constexpr std::int64_t k_link_size = 71;
-
-// `<hex>/<leaf>` for a 64-digit directory name and a 4-letter leaf (`link`, `data`), built on
-// the stack: the scan builds one for each of a registry's millions of blobs and links. Only
-// for a name parse_hex accepted.
-class HexLeaf {
- public:
-  HexLeaf(std::string_view hex, std::string_view leaf) {
-    assert(hex.size() == 64 && leaf.size() == 4);
-    std::memcpy(m_buf.data(), hex.data(), 64);
-    m_buf[64] = '/';
-    std::memcpy(m_buf.data() + 65, leaf.data(), 4);
-    m_buf[69] = '\0';
-  }
-  const char* c_str() const { return m_buf.data(); }
-
- private:
-  std::array<char, 70> m_buf{};
-};
 
 // Which links a directory holds: marking keeps both digests of a mismatched revision link,
 // but of a layer or tag history link only the link itself (and, where a repository keeps
@@ -124,17 +88,5 @@ void for_each_index(std::size_t n, std::size_t grain, const Fn& fn) {
                       }
                     });
 }
-
-struct TreeStats {
-  std::uint64_t files = 0;
-  std::uint64_t bytes = 0;
-  std::int64_t newest = 0;
-  struct timespec newest_ts {};
-  bool error = false;
-};
-
-// Counts the regular files below a directory (never following links), with their total size
-// and newest modification time. Used for uploads and tag directories, which are small.
-TreeStats tree_stats(int dirfd, int depth = 0);
 
 }  // namespace regsweep::scan_detail

@@ -12,7 +12,7 @@
 #include <oneapi/tbb/enumerable_thread_specific.h>
 #include <oneapi/tbb/parallel_for.h>
 
-#include "links.hpp"
+#include "link_files.hpp"
 #include "regsweep/fs.hpp"
 #include "regsweep/layout.hpp"
 #include "regsweep/scan.hpp"

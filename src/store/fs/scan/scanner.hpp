@@ -21,7 +21,7 @@
 #include <oneapi/tbb/enumerable_thread_specific.h>
 #include <oneapi/tbb/task_group.h>
 
-#include "links.hpp"
+#include "link_files.hpp"
 #include "regsweep/fs.hpp"
 #include "regsweep/inventory.hpp"
 #include "regsweep/layout.hpp"

@@ -1,6 +1,6 @@
 // Reading link files and small directories for the scan, never following a symbolic link.
 
-#include "links.hpp"
+#include "link_files.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -36,15 +36,6 @@ std::string unopened(const Error& error) {
     return "is a mount point; not followed";
   }
   return "cannot be opened (" + error.reason() + ")";
-}
-
-// The digest a link's text names, or why it names none.
-void parse_into(LinkRead& out, std::string_view text) {
-  layout::LinkContent content = layout::parse_link(text);
-  out.digest = content.digest;
-  if (content.problem != layout::LinkProblem::none) {
-    out.problem = std::string(layout::describe(content.problem));
-  }
 }
 
 // Opens `<dirfd>/<rel>` as a link file without following a final symbolic link; -1 with

@@ -1,0 +1,124 @@
+#include "store/object/lock.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+#include <thread>
+
+#include "regsweep/timeutil.hpp"
+
+namespace regsweep::object {
+
+namespace {
+
+constexpr std::int64_t k_lock_stale_s = 300;  // a lock not renewed for this long is abandoned
+constexpr int k_lock_renew_s = 30;
+
+std::int64_t now_ns() {
+  struct timespec ts {};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+class ObjectLock final : public RegistryLock {
+ public:
+  ObjectLock(LockObject object, std::string body, std::string previous)
+      : RegistryLock(std::move(previous)),
+        m_object(std::move(object)),
+        m_body(std::move(body)),
+        m_renew([this] { renew(); }) {}
+  ~ObjectLock() override {
+    {
+      std::lock_guard lock(m_mutex);
+      m_stop = true;
+    }
+    m_wake.notify_all();
+    m_renew.join();
+    (void)m_object.remove();
+  }
+  ObjectLock(const ObjectLock&) = delete;
+  ObjectLock& operator=(const ObjectLock&) = delete;
+
+ private:
+  void renew() {
+    std::unique_lock lock(m_mutex);
+    while (
+        !m_wake.wait_for(lock, std::chrono::seconds(k_lock_renew_s), [this] { return m_stop; })) {
+      (void)m_object.put(m_body);
+    }
+  }
+
+  LockObject m_object;
+  std::string m_body;
+  std::mutex m_mutex;
+  std::condition_variable m_wake;
+  bool m_stop = false;
+  std::thread m_renew;
+};
+
+std::string lock_body(std::string_view command) {
+  char host[256] = {0};
+  ::gethostname(host, sizeof(host) - 1);
+  return "pid " + std::to_string(::getpid()) + " on " + host + ", started " +
+         format_rfc3339(now_ns() / 1000000000) + ": " + std::string(command) + "\n";
+}
+
+// True when the lock's holder ran on this host and its process is gone: killed, it could not
+// delete the lock, and nobody renews it.
+bool holder_gone(const std::string& holder) {
+  char host[256] = {0};
+  ::gethostname(host, sizeof(host) - 1);
+  unsigned long pid = 0;
+  char on[256] = {0};
+  if (std::sscanf(holder.c_str(), "pid %lu on %255[^,],", &pid, on) != 2 || pid == 0) {
+    return false;
+  }
+  return std::string(on) == host && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RegistryLock>> take_lock(LockObject object, std::string_view command) {
+  std::string previous;
+  auto held_since = object.time();
+  if (!held_since) {
+    return held_since.error();
+  }
+  if (*held_since) {
+    auto body = object.get(4096);
+    std::string holder = body ? *body : std::string("an unreadable lock");
+    while (!holder.empty() && holder.back() == '\n') {
+      holder.pop_back();
+    }
+    std::int64_t age = (now_ns() - **held_since) / 1000000000;
+    if (age < k_lock_stale_s && !holder_gone(holder)) {
+      return Error{"another run holds the lock '" + object.shown + "' (" + holder + ", renewed " +
+                       std::to_string(std::max<std::int64_t>(age, 0)) +
+                       " s ago); wait for it, or delete the lock if no run is going on",
+                   EAGAIN};
+    }
+    previous = holder;
+  }
+  std::string body = lock_body(command);
+  if (Status s = object.put(body); !s) {
+    return s.error();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto back = object.get(4096);
+  if (!back || *back != body) {
+    return Error{"another run took the lock '" + object.shown + "' at the same time" +
+                     (back ? " (" + *back + ")" : std::string()),
+                 EAGAIN};
+  }
+  return std::unique_ptr<RegistryLock>(
+      std::make_unique<ObjectLock>(std::move(object), std::move(body), std::move(previous)));
+}
+
+}  // namespace regsweep::object

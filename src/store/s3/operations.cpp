@@ -1,0 +1,341 @@
+// The S3 client's operations: each builds its request, performs it (client.cpp) and reads
+// the answer with pugixml.
+
+#include <openssl/evp.h>
+
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include <pugixml.hpp>
+
+#include "regsweep/markup.hpp"
+#include "regsweep/s3.hpp"
+#include "regsweep/timeutil.hpp"
+#include "store/s3/request.hpp"
+
+namespace regsweep {
+
+namespace {
+
+std::string md5_base64(std::string_view body) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned n = 0;
+  EVP_Digest(body.data(), body.size(), md, &n, EVP_md5(), nullptr);
+  std::string out(4 * ((n + 2) / 3) + 1, '\0');
+  int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), md, static_cast<int>(n));
+  out.resize(static_cast<std::size_t>(len));
+  return out;
+}
+
+}  // namespace
+
+Status S3Client::list(std::string_view prefix, std::string_view delimiter,
+                      const std::function<void(S3Page&)>& page) {
+  std::string token;
+  while (true) {
+    Request req;
+    // Parameters in the order SigV4's canonical request sorts them.
+    std::string q;
+    if (!token.empty()) {
+      q += "continuation-token=" + uri_encode(token, false) + "&";
+    }
+    if (!delimiter.empty()) {
+      q += "delimiter=" + uri_encode(delimiter, false) + "&";
+    }
+    q += "list-type=2&max-keys=1000&prefix=" + uri_encode(prefix, false);
+    req.query = q;
+    req.max = 64U << 20U;
+    Response r = perform(req);
+    if (r.curl != CURLE_OK || r.status != 200) {
+      return error_of(r, "list", prefix);
+    }
+    pugi::xml_document doc;  // parsed in the body's own buffer: a page is the listing's largest
+    if (!doc.load_buffer_inplace(r.body.data(), r.body.size())) {
+      return Error{"cannot list 's3://" + m_settings.bucket + "/" + std::string(prefix) +
+                       "': the server's answer is not XML",
+                   EIO};
+    }
+    pugi::xml_node root = doc.child("ListBucketResult");
+    S3Page p;
+    for (pugi::xml_node c : root.children("Contents")) {
+      S3Object o;
+      o.key = c.child_value("Key");
+      o.size = c.child("Size").text().as_ullong();
+      auto t = parse_rfc3339_ns(c.child_value("LastModified"));
+      if (!t) {
+        return Error{"cannot list 's3://" + m_settings.bucket + "/" + std::string(prefix) +
+                         "': object '" + o.key + "' has no readable LastModified",
+                     EIO};
+      }
+      o.mtime_ns = *t;
+      p.objects.push_back(std::move(o));
+    }
+    for (pugi::xml_node c : root.children("CommonPrefixes")) {
+      p.prefixes.emplace_back(c.child_value("Prefix"));
+    }
+    bool truncated = std::string_view(root.child_value("IsTruncated")) == "true";
+    token = root.child_value("NextContinuationToken");
+    doc.reset();  // the page's objects are all that is needed now
+    std::string().swap(r.body);
+    page(p);
+    if (!truncated) {
+      return ok_status();
+    }
+    if (token.empty()) {
+      return Error{"cannot list 's3://" + m_settings.bucket + "/" + std::string(prefix) +
+                       "': a truncated page without a continuation token",
+                   EIO};
+    }
+  }
+}
+
+Result<std::string> S3Client::get(std::string_view key, std::uint64_t max) {
+  Request req;
+  req.key = std::string(key);
+  req.max = max;
+  Response r = perform(req);
+  // The server's answer first: a 404's error document is larger than a small `max` too.
+  if (r.status >= 300) {
+    return error_of(r, "read", key);
+  }
+  if (req.too_large) {
+    return Error{"'s3://" + m_settings.bucket + "/" + std::string(key) + "' is larger than " +
+                     std::to_string(max) + " bytes",
+                 EFBIG};
+  }
+  if (r.curl != CURLE_OK || r.status != 200) {
+    return error_of(r, "read", key);
+  }
+  return std::move(r.body);
+}
+
+Status S3Client::get_stream(std::string_view key,
+                            const std::function<void(std::string_view)>& sink) {
+  Request req;
+  req.key = std::string(key);
+  req.sink = &sink;
+  Response r = perform(req);
+  if (r.curl != CURLE_OK || (r.status != 200 && r.status != 206)) {
+    return error_of(r, "read", key);
+  }
+  return ok_status();
+}
+
+Status S3Client::put(std::string_view key, std::string_view body) {
+  Request req;
+  req.method = "PUT";
+  req.key = std::string(key);
+  req.body = std::string(body);
+  Response r = perform(req);
+  if (r.curl != CURLE_OK || r.status != 200) {
+    return error_of(r, "write", key);
+  }
+  return ok_status();
+}
+
+Result<std::string> S3Client::versioning() {
+  Request req;
+  req.query = "versioning=";
+  req.max = 1U << 20U;
+  Response r = perform(req);
+  if (r.curl != CURLE_OK || r.status != 200) {
+    return error_of(r, "read the versioning state of", "");
+  }
+  pugi::xml_document doc;
+  if (!doc.load_buffer(r.body.data(), r.body.size())) {
+    return Error{"cannot read the versioning state of 's3://" + m_settings.bucket +
+                     "': the server's answer is not XML",
+                 EIO};
+  }
+  return std::string(doc.child("VersioningConfiguration").child_value("Status"));
+}
+
+Status S3Client::delete_object(std::string_view key) {
+  Request req;
+  req.method = "DELETE";
+  req.key = std::string(key);
+  Response r = perform(req);
+  if (r.curl != CURLE_OK || (r.status != 204 && r.status != 200 && r.status != 404)) {
+    return error_of(r, "delete", key);
+  }
+  return ok_status();
+}
+
+namespace {
+
+// The body of a DeleteObjects request (quiet mode), with a version id for each key that
+// has one.
+std::string delete_body(const std::vector<S3Version>& objects) {
+  std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete><Quiet>true</Quiet>";
+  for (const S3Version& o : objects) {
+    body += "<Object><Key>" + markup_escape(o.key) + "</Key>";
+    if (!o.version_id.empty()) {
+      body += "<VersionId>" + markup_escape(o.version_id) + "</VersionId>";
+    }
+    body += "</Object>";
+  }
+  body += "</Delete>";
+  return body;
+}
+
+}  // namespace
+
+Result<std::vector<S3DeleteFailure>> S3Client::delete_objects(
+    const std::vector<std::string>& keys) {
+  std::vector<S3Version> objects(keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    objects[i].key = keys[i];
+  }
+  return delete_versions(objects);
+}
+
+Result<std::vector<S3DeleteFailure>> S3Client::delete_versions(
+    const std::vector<S3Version>& versions) {
+  std::vector<S3DeleteFailure> failed;
+  if (versions.empty()) {
+    return failed;
+  }
+  Request req;
+  req.method = "POST";
+  req.query = "delete=";
+  req.body = delete_body(versions);
+  req.content_md5 = md5_base64(req.body);
+  req.max = 64U << 20U;
+  Response r = perform(req);
+  if (r.curl != CURLE_OK || r.status != 200) {
+    return error_of(r, "delete a batch of " + std::to_string(versions.size()) + " keys from",
+                    versions[0].key);
+  }
+  pugi::xml_document doc;
+  if (!doc.load_buffer(r.body.data(), r.body.size())) {
+    return Error{"a batch delete's answer is not XML; whether its keys are gone is unknown", EIO};
+  }
+  for (pugi::xml_node e : doc.child("DeleteResult").children("Error")) {
+    failed.push_back(S3DeleteFailure{e.child_value("Key"), e.child_value("Code"),
+                                     e.child_value("Message"), e.child_value("VersionId")});
+  }
+  return failed;
+}
+
+Result<std::vector<S3Version>> S3Client::list_versions(std::string_view key) {
+  std::vector<S3Version> out;
+  std::string key_marker;
+  std::string id_marker;
+  while (true) {
+    Request req;
+    // Parameters in the order SigV4's canonical request sorts them.
+    std::string q;
+    if (!key_marker.empty()) {
+      q += "key-marker=" + uri_encode(key_marker, false) + "&";
+    }
+    q += "max-keys=1000&prefix=" + uri_encode(key, false) + "&";
+    if (!id_marker.empty()) {
+      q += "version-id-marker=" + uri_encode(id_marker, false) + "&";
+    }
+    q += "versions=";
+    req.query = q;
+    req.max = 64U << 20U;
+    Response r = perform(req);
+    if (r.curl != CURLE_OK || r.status != 200) {
+      return error_of(r, "list the versions of", key);
+    }
+    pugi::xml_document doc;
+    if (!doc.load_buffer(r.body.data(), r.body.size())) {
+      return Error{"cannot list the versions of 's3://" + m_settings.bucket + "/" +
+                       std::string(key) + "': the server's answer is not XML",
+                   EIO};
+    }
+    pugi::xml_node root = doc.child("ListVersionsResult");
+    if (!root) {
+      return Error{"cannot list the versions of 's3://" + m_settings.bucket + "/" +
+                       std::string(key) + "': the server's answer is no version listing",
+                   EIO};
+    }
+    bool past = false;  // keys sort after `key`: its own versions are all listed
+    for (pugi::xml_node v : root.children()) {
+      std::string_view name = v.name();
+      if (name != "Version" && name != "DeleteMarker") {
+        continue;
+      }
+      if (std::string_view(v.child_value("Key")) != key) {
+        past = true;
+        continue;
+      }
+      S3Version version;
+      version.key = std::string(key);
+      version.version_id = v.child_value("VersionId");
+      version.delete_marker = name == "DeleteMarker";
+      version.latest = std::string_view(v.child_value("IsLatest")) == "true";
+      version.size = v.child("Size").text().as_ullong();
+      out.push_back(std::move(version));
+    }
+    if (past || std::string_view(root.child_value("IsTruncated")) != "true") {
+      return out;
+    }
+    key_marker = root.child_value("NextKeyMarker");
+    id_marker = root.child_value("NextVersionIdMarker");
+    if (key_marker.empty() && id_marker.empty()) {
+      return Error{"cannot list the versions of 's3://" + m_settings.bucket + "/" +
+                       std::string(key) + "': a truncated page without a marker",
+                   EIO};
+    }
+  }
+}
+
+Result<std::vector<S3Multipart>> S3Client::list_multipart(std::string_view prefix) {
+  std::vector<S3Multipart> out;
+  std::string key_marker;
+  std::string id_marker;
+  while (true) {
+    Request req;
+    std::string q;
+    if (!key_marker.empty()) {
+      q += "key-marker=" + uri_encode(key_marker, false) + "&";
+    }
+    q += "prefix=" + uri_encode(prefix, false) + "&uploads=";
+    if (!id_marker.empty()) {
+      q += "&upload-id-marker=" + uri_encode(id_marker, false);
+    }
+    req.query = q;
+    req.max = 64U << 20U;
+    Response r = perform(req);
+    if (r.curl != CURLE_OK || r.status != 200) {
+      return error_of(r, "list the multipart uploads of", prefix);
+    }
+    pugi::xml_document doc;
+    if (!doc.load_buffer(r.body.data(), r.body.size())) {
+      return Error{"the multipart upload listing is not XML", EIO};
+    }
+    pugi::xml_node root = doc.child("ListMultipartUploadsResult");
+    for (pugi::xml_node u : root.children("Upload")) {
+      S3Multipart m;
+      m.key = u.child_value("Key");
+      m.upload_id = u.child_value("UploadId");
+      m.initiated_ns = parse_rfc3339_ns(u.child_value("Initiated")).value_or(0);
+      out.push_back(std::move(m));
+    }
+    if (std::string_view(root.child_value("IsTruncated")) != "true") {
+      return out;
+    }
+    key_marker = root.child_value("NextKeyMarker");
+    id_marker = root.child_value("NextUploadIdMarker");
+    if (key_marker.empty() && id_marker.empty()) {
+      return out;
+    }
+  }
+}
+
+Status S3Client::abort_multipart(const S3Multipart& upload) {
+  Request req;
+  req.method = "DELETE";
+  req.key = upload.key;
+  req.query = "uploadId=" + uri_encode(upload.upload_id, false);
+  Response r = perform(req);
+  if (r.curl != CURLE_OK || (r.status != 204 && r.status != 404)) {
+    return error_of(r, "abort the multipart upload of", upload.key);
+  }
+  return ok_status();
+}
+
+}  // namespace regsweep

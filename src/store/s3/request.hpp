@@ -1,0 +1,47 @@
+#pragma once
+
+// The S3 client's requests and answers (client.cpp performs them, operations.cpp makes them).
+
+#include <curl/curl.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "regsweep/s3.hpp"
+
+namespace regsweep {
+
+struct S3Client::Handle {
+  CURL* curl = nullptr;
+  Handle() : curl(curl_easy_init()) {}
+  ~Handle() { curl_easy_cleanup(curl); }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+};
+
+struct S3Client::Request {
+  const char* method = "GET";
+  std::string key;    // full key; empty for a bucket request
+  std::string query;  // already encoded, parameters in sorted order
+  std::string body;
+  std::string content_md5;
+  std::uint64_t max = 1U << 20U;  // a larger body fails with EFBIG
+  // Streaming: the body goes to `sink` instead, from byte `offset` on.
+  const std::function<void(std::string_view)>* sink = nullptr;
+  std::uint64_t offset = 0;
+  bool too_large = false;
+};
+
+struct S3Client::Response {
+  CURLcode curl = CURLE_OK;
+  std::string curl_error;
+  long status = 0;
+  std::string body;
+  std::string code;     // the S3 error Code
+  std::string message;  // the S3 error Message
+  std::string date;     // the Date header, as sent
+};
+
+}  // namespace regsweep
