@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <ctime>
 
+#include "fault_store.hpp"
 #include "regsweep/fsck.hpp"
 #include "regsweep/layout.hpp"
 #include "temp_registry.hpp"
@@ -164,22 +165,6 @@ TEST(Fsck, RepairRemovesDanglingLinksAndMovesCorruptBlobsNeverDeletingTheirLinks
   EXPECT_TRUE(c.reg.exists("lost+found"));
 }
 
-// A push lands between fsck's scan and its repairs: when the repairs start (the remover is
-// made), the blob a dangling link named is written.
-class BlobAppearsBeforeRepair final : public test::ForwardingStore {
- public:
-  BlobAppearsBeforeRepair(std::unique_ptr<Store> fs, test::TempRegistry& reg, std::string bytes)
-      : ForwardingStore(std::move(fs)), m_reg(reg), m_bytes(std::move(bytes)) {}
-  std::unique_ptr<Remover> remover() override {
-    m_reg.put_blob(m_bytes);
-    return ForwardingStore::remover();
-  }
-
- private:
-  test::TempRegistry& m_reg;
-  std::string m_bytes;
-};
-
 TEST(Fsck, RepairKeepsALinkWhoseBlobAppearedSinceTheScan) {
   // Rule 3: what a removal depends on (here, that the blob is absent) is looked at again
   // right before it; a link whose blob is there now is kept, and the repair says so.
@@ -192,7 +177,9 @@ TEST(Fsck, RepairKeepsALinkWhoseBlobAppearedSinceTheScan) {
   FsckOptions o;
   o.repair = true;
   o.now = static_cast<std::int64_t>(std::time(nullptr));
-  BlobAppearsBeforeRepair store(make_fs_store(v2->get(), c.reg.root()), c.reg, "late");
+  // A push lands between the scan and the repairs: when they start, the blob is written.
+  test::FaultStore store(make_fs_store(v2->get(), c.reg.root()));
+  store.before_sweep = [&c] { c.reg.put_blob("late"); };
   auto r = fsck(store, o, arena);
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_TRUE(c.reg.exists(layout::layer_link("a", late)));

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "fault_store.hpp"
 #include "regsweep/collect.hpp"
 #include "regsweep/graph.hpp"
 #include "regsweep/layout.hpp"
@@ -145,23 +146,6 @@ TEST(LazyBlobs, AYoungCandidateIsReadAsAManifestOfAPushInProgress) {
   expect_same_decisions(reg);
 }
 
-// A filesystem store whose read of one key fails with EIO, as a disk or a network file
-// system may once: everything else is the filesystem store's.
-class OneReadFails final : public test::ForwardingStore {
- public:
-  OneReadFails(std::unique_ptr<Store> fs, std::string key)
-      : ForwardingStore(std::move(fs)), m_key(std::move(key)) {}
-  Result<std::string> read(std::string_view key, std::uint64_t max) override {
-    if (key == m_key) {
-      return Error{"cannot read '" + m_key + "': Input/output error", EIO};
-    }
-    return ForwardingStore::read(key, max);
-  }
-
- private:
-  std::string m_key;
-};
-
 TEST(LazyBlobs, AYoungBlobThatCannotBeReadKeepsEveryBlob) {
   // As above, but the young blob's read fails: it may be the manifest of a push in progress,
   // and what it references is unknown. Rule 1: nothing it might protect goes, and the run
@@ -182,7 +166,8 @@ TEST(LazyBlobs, AYoungBlobThatCannotBeReadKeepsEveryBlob) {
   ASSERT_TRUE(v2);
   tbb::task_arena arena(2);
   for (bool every_blob_size : {false, true}) {
-    OneReadFails store(make_fs_store(v2->get(), reg.root()), layout::blob_data(m));
+    test::FaultStore store(make_fs_store(v2->get(), reg.root()));
+    store.read_errors[layout::blob_data(m)] = EIO;
     auto c = plan_gc(store, options(every_blob_size, false, 3600), arena);
     ASSERT_TRUE(c) << c.error().message;
     EXPECT_TRUE(planned(*c, ActionKind::blob).empty()) << "every blob size " << every_blob_size;
