@@ -51,6 +51,13 @@ else
   failed=$((failed + 1))
 fi
 
+section "the source tree's shape (scripts/shape.sh: file sizes, src/cli/'s share, storage calls)"
+if scripts/shape.sh; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+fi
+
 section "clang-tidy (.clang-tidy: bugprone, performance, function size)"
 if scripts/tidy.sh; then
   passed=$((passed + 1))
