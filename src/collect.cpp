@@ -218,4 +218,16 @@ Result<Collection> plan_gc(Store& store, const GcOptions& options, tbb::task_are
   return c;
 }
 
+std::vector<std::size_t> tags_to_watch(const Collection& collection, bool delete_untagged) {
+  std::vector<std::size_t> out;
+  if (delete_untagged) {
+    for (std::size_t r = 0; r < collection.marks.repositories.size(); ++r) {
+      if (!collection.marks.repositories[r].dead.empty()) {
+        out.push_back(r);
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace regsweep

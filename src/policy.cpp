@@ -55,7 +55,7 @@ Result<SweepResult> sweep_collection(Store& store, const Collection& collection,
     return s.error();
   }
   auto remover = store.remover();
-  auto guard = store.guard(collection, delete_untagged);
+  auto guard = store.guard(collection.inventory, tags_to_watch(collection, delete_untagged));
   return sweep(collection.plan, *remover, arena, guard.get());
 }
 

@@ -251,7 +251,8 @@ GcRun collect_impl(const TempRegistry& reg, const GcOptions& options, int jobs, 
   SweepResult s;
   if (do_sweep) {
     auto remover = make_tree_remover(v2->get());
-    Revalidator guard(v2->get(), *c, options.delete_untagged);  // as the command line does
+    Revalidator guard(v2->get(), c->inventory,
+                      tags_to_watch(*c, options.delete_untagged));  // as the command line does
     s = sweep(c->plan, *remover, arena, &guard);
   }
   return GcRun{std::move(*c), std::move(s)};

@@ -149,8 +149,9 @@ class ForwardingStore : public Store {
     return m_inner->stream(key, s);
   }
   std::unique_ptr<Remover> remover() override { return m_inner->remover(); }
-  std::unique_ptr<SweepGuard> guard(const Collection& c, bool u) override {
-    return m_inner->guard(c, u);
+  std::unique_ptr<SweepGuard> guard(const Inventory& scanned,
+                                    std::vector<std::size_t> watch) override {
+    return m_inner->guard(scanned, std::move(watch));
   }
   Result<std::unique_ptr<RegistryLock>> lock(std::string_view command) override {
     return m_inner->lock(command);

@@ -408,7 +408,7 @@ RaceRun race(test::TempRegistry& reg, bool delete_untagged,
   }
   meanwhile();
   auto remover = make_tree_remover(v2->get());
-  Revalidator guard(v2->get(), *c, delete_untagged);
+  Revalidator guard(v2->get(), c->inventory, tags_to_watch(*c, delete_untagged));
   SweepResult s = sweep(c->plan, *remover, arena, &guard);
   return RaceRun{std::move(*c), std::move(s)};
 }

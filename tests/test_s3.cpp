@@ -230,8 +230,9 @@ class ListedFsStore final : public Store {
     return m_fs->stream(key, s);
   }
   std::unique_ptr<Remover> remover() override { return m_fs->remover(); }
-  std::unique_ptr<SweepGuard> guard(const Collection& c, bool u) override {
-    return m_fs->guard(c, u);
+  std::unique_ptr<SweepGuard> guard(const Inventory& scanned,
+                                    std::vector<std::size_t> watch) override {
+    return m_fs->guard(scanned, std::move(watch));
   }
   Result<std::unique_ptr<RegistryLock>> lock(std::string_view command) override {
     return m_fs->lock(command);

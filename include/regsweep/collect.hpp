@@ -19,9 +19,6 @@
 
 namespace regsweep {
 
-// Opens `<root>/docker/registry/v2`. Error (naming the path) when the root does not exist or
-// does not hold a registry tree.
-Result<fs::Fd> open_registry(const std::string& root);
 
 struct GcOptions {
   // Anything young is kept with all it references. Default: no grace period (upstream's
@@ -54,6 +51,10 @@ struct Collection {
   // wrong, not a registry that writes. Its activity line says which file.
   bool dated_in_future = false;
 };
+
+// The repositories whose tags' current links a sweep's guard watches (Store::guard): with
+// -m, those that lose a manifest; none without.
+std::vector<std::size_t> tags_to_watch(const Collection& collection, bool delete_untagged);
 
 // Plans a garbage collection of the tree in `store`. Reads only. Error when the tree cannot
 // be read or a removal spec matches nothing.

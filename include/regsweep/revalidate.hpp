@@ -15,17 +15,17 @@
 #include <string_view>
 #include <vector>
 
-#include "regsweep/collect.hpp"
+#include "regsweep/inventory.hpp"
 #include "regsweep/sweep.hpp"
 
 namespace regsweep {
 
 class Revalidator final : public SweepGuard {
  public:
-  // `v2_fd`: the open docker/registry/v2. `collection` must outlive the Revalidator. With
-  // delete_untagged, the current links of the tags of every repository that loses a
-  // manifest are watched too: a tag moved onto that manifest makes it live again.
-  Revalidator(int v2_fd, const Collection& collection, bool delete_untagged);
+  // `v2_fd`: the open docker/registry/v2. `scanned` must outlive the Revalidator. The
+  // current links of the tags of the repositories `watch_tags_of` are watched too (see
+  // Store::guard).
+  Revalidator(int v2_fd, const Inventory& scanned, std::vector<std::size_t> watch_tags_of);
 
   void before_phase(ActionKind next, const Plan& plan, const std::vector<std::uint8_t>& done,
                     std::vector<std::uint8_t>& skip) override;
@@ -47,7 +47,7 @@ class Revalidator final : public SweepGuard {
   void check_tags();
 
   int m_v2;
-  const Collection& m_c;
+  const Inventory& m_scanned;
   std::vector<Watched> m_watched;        // baselines, taken anew after the sweep deletes in one
   std::vector<std::size_t> m_tag_repos;  // repositories whose tags are watched
   ChangesSinceScan m_changes{"the tree"};

@@ -32,7 +32,6 @@
 
 namespace regsweep {
 
-struct Collection;
 class Remover;     // sweep.hpp
 class SweepGuard;  // sweep.hpp
 
@@ -91,9 +90,13 @@ class Store {
   // What deletes and moves, in batches (sweep.hpp).
   virtual std::unique_ptr<Remover> remover() = 0;
 
-  // Rule 3 of docs/safety.md for a sweep of `collection`: what its deletions depend on is
-  // taken again from the storage before each phase. `collection` must outlive the guard.
-  virtual std::unique_ptr<SweepGuard> guard(const Collection& collection, bool delete_untagged) = 0;
+  // Rule 3 of docs/safety.md: what a sweep's deletions depend on is taken again from the
+  // storage before each phase and compared with what the scan observed: `scanned`, which
+  // must outlive the guard. The current links of the tags of the repositories
+  // `watch_tags_of` (indices into scanned.repositories) are taken again too: with -m, those
+  // that lose a manifest, since a tag moved onto one makes it live again.
+  virtual std::unique_ptr<SweepGuard> guard(const Inventory& scanned,
+                                            std::vector<std::size_t> watch_tags_of) = 0;
 
   // The run lock, held by a run that may delete from before its scan until it ends.
   virtual Result<std::unique_ptr<RegistryLock>> lock(std::string_view command) = 0;
@@ -127,6 +130,11 @@ class Store {
   // to do in a store that keeps no versions.
   virtual Purged purge_noncurrent(tbb::task_arena& /*arena*/) { return {}; }
 };
+
+// Opens `<root>/docker/registry/v2`, one component at a time, refusing a symbolic link where
+// the tree's top directories belong. Error (naming the path) when the root does not exist or
+// does not hold a registry tree.
+Result<fs::Fd> open_registry(const std::string& root);
 
 // The store of a local filesystem tree: `v2_fd` is the open `<root>/docker/registry/v2`
 // (open_registry), which must outlive the store; `location` names the root in messages.

@@ -303,7 +303,7 @@ int run(std::uint64_t seed, double seconds, long iterations) {
       return 1;
     }
     auto remover = make_tree_remover(v2->get());
-    Revalidator guard(v2->get(), *c, delete_untagged);
+    Revalidator guard(v2->get(), c->inventory, tags_to_watch(*c, delete_untagged));
     SweepResult s = sweep(c->plan, *remover, arena, &guard);
     for (auto it = applied.rbegin(); it != applied.rend(); ++it) {
       it->undo();

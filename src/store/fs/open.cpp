@@ -8,9 +8,9 @@
 #include <cerrno>
 #include <string>
 
-#include "regsweep/collect.hpp"
 #include "regsweep/fs.hpp"
 #include "regsweep/layout.hpp"
+#include "regsweep/store.hpp"
 
 namespace regsweep {
 

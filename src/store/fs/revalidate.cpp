@@ -43,16 +43,12 @@ Result<Seen> look(int v2_fd, const std::string& path) {
 
 }  // namespace
 
-Revalidator::Revalidator(int v2_fd, const Collection& collection, bool delete_untagged)
-    : m_v2(v2_fd), m_c(collection), m_watched(collection.inventory.watched) {
-  if (delete_untagged) {
-    for (std::size_t r = 0; r < collection.marks.repositories.size(); ++r) {
-      if (!collection.marks.repositories[r].dead.empty()) {
-        m_tag_repos.push_back(r);
-      }
-    }
-  }
-}
+Revalidator::Revalidator(int v2_fd, const Inventory& scanned,
+                         std::vector<std::size_t> watch_tags_of)
+    : m_v2(v2_fd),
+      m_scanned(scanned),
+      m_watched(scanned.watched),
+      m_tag_repos(std::move(watch_tags_of)) {}
 
 std::set<std::string> Revalidator::own_changes(ActionKind next, const Plan& plan,
                                                const std::vector<std::uint8_t>& done) {
@@ -138,7 +134,7 @@ void Revalidator::check_watched(const std::set<std::string>& touched) {
 
 void Revalidator::check_tags() {
   for (std::size_t r : m_tag_repos) {
-    const Repository& repo = m_c.inventory.repositories[r];
+    const Repository& repo = m_scanned.repositories[r];
     if (m_changes.repositories().count(repo.name) != 0) {
       continue;
     }

@@ -108,8 +108,9 @@ class FsStore final : public Store {
 
   std::unique_ptr<Remover> remover() override { return make_tree_remover(m_fd); }
 
-  std::unique_ptr<SweepGuard> guard(const Collection& collection, bool delete_untagged) override {
-    return std::make_unique<Revalidator>(m_fd, collection, delete_untagged);
+  std::unique_ptr<SweepGuard> guard(const Inventory& scanned,
+                                    std::vector<std::size_t> watch_tags_of) override {
+    return std::make_unique<Revalidator>(m_fd, scanned, std::move(watch_tags_of));
   }
 
   Result<std::unique_ptr<RegistryLock>> lock(std::string_view command) override {

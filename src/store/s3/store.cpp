@@ -21,7 +21,6 @@
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_group.h>
 
-#include "regsweep/collect.hpp"
 #include "regsweep/layout.hpp"
 #include "regsweep/listing_scan.hpp"
 #include "regsweep/progress.hpp"
@@ -309,7 +308,8 @@ class S3Store final : public Store {
     return purge_noncurrent_versions(m_client, std::move(m_deleted->keys), arena);
   }
 
-  std::unique_ptr<SweepGuard> guard(const Collection& collection, bool delete_untagged) override;
+  std::unique_ptr<SweepGuard> guard(const Inventory& scanned,
+                                    std::vector<std::size_t> watch_tags_of) override;
 
   Result<std::unique_ptr<RegistryLock>> lock(std::string_view command) override;
 
@@ -441,8 +441,9 @@ Status S3Store::list_tree(tbb::task_arena& arena, std::string_view sub, ListingS
   return ok_status();
 }
 
-std::unique_ptr<SweepGuard> S3Store::guard(const Collection& /*collection*/,
-                                           bool /*delete_untagged*/) {
+// The listing of `repositories/` covers the tags' current links: nothing more to watch.
+std::unique_ptr<SweepGuard> S3Store::guard(const Inventory& /*scanned*/,
+                                           std::vector<std::size_t> /*watch_tags_of*/) {
   // A guard lists with as many requests in flight as the scan did.
   static tbb::task_arena arena(64);
   return object::make_relisting_guard(
