@@ -20,9 +20,9 @@ namespace {
 // whose contents may name more digests to keep. Not those of a repository removed whole.
 bool might_delete(const Inventory& inventory, const MarkResult& marks, std::size_t r,
                   const Link& link) {
-  const RepoMark& rm = marks.repositories[r];
-  return !rm.removed && (rm.keeps_all_layers || link.dangling() ||
-                         !rm.keeps(inventory, inventory.repositories[r], link));
+  const RepoMark& repo_mark = marks.repositories[r];
+  return !repo_mark.removed && (repo_mark.keeps_all_layers || link.dangling() ||
+                                !repo_mark.keeps(inventory, inventory.repositories[r], link));
 }
 
 // Stages 2 to 5 of plan_gc: marking, and examining what it leaves unmarked until nothing it

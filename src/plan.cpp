@@ -192,7 +192,7 @@ class Planner {
   }
 
   // Tags removed by request and orphaned signature tags; returns their names.
-  std::set<std::string_view> plan_tags(const Repository& repo, const RepoMark& rm) {
+  std::set<std::string_view> plan_tags(const Repository& repo, const RepoMark& repo_mark) {
     std::set<std::string_view> gone_tags;
     auto remove_tag = [&](const std::string& name, Reason reason) {
       // The name as the inventory holds it: the action points into the inventory.
@@ -202,10 +202,10 @@ class Planner {
         add(Action{ActionKind::tag, reason, repo.name, it->name, Digest{}, 0});
       }
     };
-    for (const std::string& t : rm.removed_tags) {
+    for (const std::string& t : repo_mark.removed_tags) {
       remove_tag(t, Reason::requested);
     }
-    for (const std::string& t : rm.orphan_signature_tags) {
+    for (const std::string& t : repo_mark.orphan_signature_tags) {
       remove_tag(t, Reason::orphan_signature);
     }
     return gone_tags;
@@ -216,9 +216,9 @@ class Planner {
   // blobs wait for the next gc. A history entry whose link could not be read as naming its
   // revision stays, with whatever it holds, as its finding says. Returns the revisions
   // removed.
-  std::set<Digest> plan_dead_revisions(const Repository& repo, const RepoMark& rm,
+  std::set<Digest> plan_dead_revisions(const Repository& repo, const RepoMark& repo_mark,
                                        const std::set<std::string_view>& gone_tags) {
-    std::set<Digest> gone_revisions(rm.dead.begin(), rm.dead.end());
+    std::set<Digest> gone_revisions(repo_mark.dead.begin(), repo_mark.dead.end());
     if (!gone_revisions.empty()) {
       for (const Tag& tag : repo.tags) {
         if (gone_tags.count(tag.name) != 0) {
@@ -231,7 +231,7 @@ class Planner {
         }
       }
     }
-    for (const Digest& d : rm.dead) {
+    for (const Digest& d : repo_mark.dead) {
       add_link(ActionKind::revision, Reason::untagged_manifest, repo, ref_in(repo, d));
     }
     return gone_revisions;
@@ -260,15 +260,15 @@ class Planner {
   }
 
   // Layer links no mark keeps, and those naming no blob.
-  void plan_layer_links(const Repository& repo, const RepoMark& rm) {
-    if (rm.keeps_all_layers) {
+  void plan_layer_links(const Repository& repo, const RepoMark& repo_mark) {
+    if (repo_mark.keeps_all_layers) {
       return;
     }
     for (const Link& l : repo.layers) {
       if (l.problem()) {
         continue;
       }
-      if (!rm.keeps(m_inv, repo, l)) {
+      if (!repo_mark.keeps(m_inv, repo, l)) {
         add_link(ActionKind::layer_link, Reason::unreferenced_layer_link, repo, l.ref);
       } else if (known_dangling(repo, l)) {
         if (young(l.mtime)) {
@@ -300,8 +300,8 @@ class Planner {
     return uploads_left;
   }
 
-  void plan_repository(const Repository& repo, const RepoMark& rm) {
-    if (rm.removed) {
+  void plan_repository(const Repository& repo, const RepoMark& repo_mark) {
+    if (repo_mark.removed) {
       remove_repository(repo, Reason::requested);
       return;
     }
@@ -310,13 +310,13 @@ class Planner {
     }
     const std::size_t first = m_actions.size();
     const std::size_t first_link = m_links.size();
-    std::set<std::string_view> gone_tags = plan_tags(repo, rm);
-    std::set<Digest> gone_revisions = plan_dead_revisions(repo, rm, gone_tags);
+    std::set<std::string_view> gone_tags = plan_tags(repo, repo_mark);
+    std::set<Digest> gone_revisions = plan_dead_revisions(repo, repo_mark, gone_tags);
     if (!m_options.collect) {
       return;
     }
     plan_dangling_revisions(repo, gone_revisions);
-    plan_layer_links(repo, rm);
+    plan_layer_links(repo, repo_mark);
     std::size_t uploads_left = plan_uploads(repo);
     std::size_t tags_left = repo.tags.size() - std::min(repo.tags.size(), gone_tags.size());
     std::size_t revisions_left = repo.revisions.size() - gone_revisions.size();

@@ -69,8 +69,8 @@ void add_totals(const UsageBasis& u, const std::vector<bool>& young, UsageTotals
 std::vector<std::uint32_t> blobs_of_repository(const UsageBasis& u, std::size_t i) {
   const Inventory& inv = u.inv;
   const Repository& repo = inv.repositories[i];
-  const RepoMark& rm = u.marks.repositories[i];
-  std::vector<std::uint32_t> mine(rm.marked.begin(), rm.marked.end());
+  const RepoMark& repo_mark = u.marks.repositories[i];
+  std::vector<std::uint32_t> mine(repo_mark.marked.begin(), repo_mark.marked.end());
   auto add = [&](const Digest& d) {
     std::uint32_t b = blob_index(inv, d);
     if (b != k_no_blob) {
@@ -119,7 +119,7 @@ std::vector<std::uint32_t> blobs_of_repository(const UsageBasis& u, std::size_t 
 RepoUsage repo_usage(const UsageBasis& u, std::size_t i, std::uint64_t uploads) {
   const Inventory& inv = u.inv;
   const Repository& repo = inv.repositories[i];
-  const RepoMark& rm = u.marks.repositories[i];
+  const RepoMark& repo_mark = u.marks.repositories[i];
   const RepoMark& rm_m = u.marks_m.repositories[i];
   RepoUsage out;
   out.name = repo.name;
@@ -133,7 +133,7 @@ RepoUsage repo_usage(const UsageBasis& u, std::size_t i, std::uint64_t uploads) 
                   !std::binary_search(rm_m.dead.begin(), rm_m.dead.end(), d);
     (tagged ? out.manifests_tagged : out.manifests_untagged) += 1;
   }
-  for (std::uint32_t b : rm.marked) {
+  for (std::uint32_t b : repo_mark.marked) {
     std::uint64_t size = inv.blobs[b].size;
     out.logical_bytes += size;
     if (u.markers[b] == 1) {
@@ -185,8 +185,8 @@ Result<Usage> compute_usage(Store& store, const UsageOptions& options, tbb::task
     young = blob_flags(inv, young_blobs_kept(inv, marks, ageless, grace));
   }
   add_totals(basis, young, usage.totals);
-  for (const RepoMark& rm : marks.repositories) {
-    for (std::uint32_t i : rm.marked) {
+  for (const RepoMark& repo_mark : marks.repositories) {
+    for (std::uint32_t i : repo_mark.marked) {
       basis.markers[i] = static_cast<std::uint8_t>(std::min(2, basis.markers[i] + 1));
     }
   }

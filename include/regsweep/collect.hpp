@@ -19,7 +19,6 @@
 
 namespace regsweep {
 
-
 struct GcOptions {
   // Anything young is kept with all it references. Default: no grace period (upstream's
   // behaviour); the command line's default is an hour.

@@ -48,7 +48,7 @@ struct FsckOptions {
 };
 
 struct FsckReport {
-  std::vector<Problem> problems;  // sorted by kind, then path
+  std::vector<Problem> problems;  // errors first, then by kind and path, each descending
   std::vector<Repair> repairs;    // planned or applied
   std::uint64_t blobs = 0;
   std::uint64_t tags = 0;

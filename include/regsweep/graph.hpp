@@ -61,13 +61,13 @@ struct ManifestRecord {
   bool is_foreign(const Digest& digest) const;
 };
 
-// Every manifest read, keyed by the index of its blob. A digest with no blob is never read:
-// find() gives nullptr for it, as for a blob that was not read as a manifest.
 // Examines blobs (indices into Inventory::blobs) a lazy scan left unexamined.
 using BlobExaminer = std::function<void(const std::vector<std::uint32_t>& blobs)>;
 
 struct ManifestLoader;  // graph.cpp
 
+// Every manifest read, keyed by the index of its blob. A digest with no blob is never read:
+// find() gives nullptr for it, as for a blob that was not read as a manifest.
 class ManifestTable {
  public:
   const ManifestRecord* find(const Inventory& inventory, const Digest& digest) const;

@@ -50,4 +50,12 @@ class FileLock final : public RegistryLock {
 // instance, a symbolic link is there).
 Result<std::unique_ptr<RegistryLock>> acquire_lock(int v2_fd, std::string_view command);
 
+// What a lock says of its holder, in one format for every store: "pid 4242 on host-a,
+// started 2026-12-06T12:00:00Z: regsweep gc", and a newline.
+std::string lock_body(std::string_view command);
+
+// True when the holder `body` names (a lock_body without its newline) ran on this host and
+// its process is gone: killed, it could not release the lock.
+bool lock_holder_gone(const std::string& body);
+
 }  // namespace regsweep

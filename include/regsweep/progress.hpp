@@ -14,7 +14,7 @@ class Progress {
  public:
   struct Snapshot {
     const char* stage;    // never null; "" before the first stage
-    std::uint64_t done;   //
+    std::uint64_t done;   // units of the stage done
     std::uint64_t total;  // 0: not known
   };
 

@@ -37,7 +37,7 @@ struct ScanOptions {
 // Walks `<root>/docker/registry/v2` once, in parallel inside `arena`, without following any
 // symbolic link. Problems with single files become findings in the inventory; an Error is
 // returned only when the tree itself cannot be opened (no `docker/registry/v2` directory).
-Result<Inventory> scan(int root_fd, tbb::task_arena& arena, const ScanOptions& options = {});
+Result<Inventory> scan(int v2_fd, tbb::task_arena& arena, const ScanOptions& options = {});
 
 struct Verified {
   std::vector<Finding> findings;

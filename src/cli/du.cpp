@@ -139,8 +139,7 @@ std::string prometheus_text(const Usage& usage, double seconds) {
   return o.str();
 }
 
-// Writes `text` to `path` atomically: a temporary file in the same directory, then rename.
-// The JSON report (docs/cli.md).
+// Prints the JSON report (docs/cli.md) on stdout.
 void print_json(const std::vector<RepoUsage>& rows, const Usage& usage, const std::string& root) {
   const UsageTotals& t = usage.totals;
   JsonWriter w;

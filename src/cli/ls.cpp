@@ -36,9 +36,6 @@ platforms (for lists and indexes), total size and the image's creation time.
 
 options)";
 
-// What du, ls and fsck share: --root, --config, -j, and positionals that are a config or
-// globs.
-
 }  // namespace
 
 int run_ls(const std::vector<std::string>& args) {

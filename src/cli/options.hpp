@@ -3,6 +3,7 @@
 // The options module: what every command shares. Exit codes, usage errors, parsing, the
 // tree's options (CONFIG, --root, --jobs, globs) and opening it, progress on a terminal.
 
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -119,6 +120,11 @@ inline std::optional<OpenTree> open_tree(const std::optional<std::string>& confi
     return std::nullopt;
   }
   if (root->s3) {
+#ifdef __GLIBC__
+    // The store's threads wait on the network, not on malloc: one arena for all of them, not
+    // one each, which would keep each thread's freed pages (about 20 MB at 64 threads).
+    ::mallopt(M_ARENA_MAX, 1);
+#endif
     return OpenTree{root->root, fs::Fd(), make_s3_store(*root->s3), root->serve, root->config_path};
   }
   auto v2 = open_registry(root->root);

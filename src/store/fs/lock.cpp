@@ -65,13 +65,7 @@ Result<std::unique_ptr<RegistryLock>> acquire_lock(int v2_fd, std::string_view c
     return fs::sys_error("lock", "docker/registry/v2/" + name, err);
   }
   std::string previous = read_all(fd);
-  char host[256] = {};
-  ::gethostname(host, sizeof(host) - 1);
-  std::time_t now = std::time(nullptr);
-  char when[32];
-  std::strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  std::string text = "pid " + std::to_string(::getpid()) + " on host " + host + " since " + when +
-                     ", regsweep " + std::string(command) + "\n";
+  std::string text = lock_body(command);
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, text.data(), text.size(), 0) < 0) {
     return fs::sys_error("write lock file", "docker/registry/v2/" + name, errno);
   }

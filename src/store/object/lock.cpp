@@ -1,18 +1,12 @@
 #include "store/object/lock.hpp"
 
-#include <signal.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <cstdio>
 #include <ctime>
 #include <mutex>
 #include <thread>
-
-#include "regsweep/timeutil.hpp"
 
 namespace regsweep::object {
 
@@ -63,26 +57,6 @@ class ObjectLock final : public RegistryLock {
   std::thread m_renew;
 };
 
-std::string lock_body(std::string_view command) {
-  char host[256] = {0};
-  ::gethostname(host, sizeof(host) - 1);
-  return "pid " + std::to_string(::getpid()) + " on " + host + ", started " +
-         format_rfc3339(now_ns() / 1000000000) + ": " + std::string(command) + "\n";
-}
-
-// True when the lock's holder ran on this host and its process is gone: killed, it could not
-// delete the lock, and nobody renews it.
-bool holder_gone(const std::string& holder) {
-  char host[256] = {0};
-  ::gethostname(host, sizeof(host) - 1);
-  unsigned long pid = 0;
-  char on[256] = {0};
-  if (std::sscanf(holder.c_str(), "pid %lu on %255[^,],", &pid, on) != 2 || pid == 0) {
-    return false;
-  }
-  return std::string(on) == host && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<RegistryLock>> take_lock(LockObject object, std::string_view command) {
@@ -98,7 +72,7 @@ Result<std::unique_ptr<RegistryLock>> take_lock(LockObject object, std::string_v
       holder.pop_back();
     }
     std::int64_t age = (now_ns() - **held_since) / 1000000000;
-    if (age < k_lock_stale_s && !holder_gone(holder)) {
+    if (age < k_lock_stale_s && !lock_holder_gone(holder)) {
       return Error{"another run holds the lock '" + object.shown + "' (" + holder + ", renewed " +
                        std::to_string(std::max<std::int64_t>(age, 0)) +
                        " s ago); wait for it, or delete the lock if no run is going on",

@@ -9,8 +9,6 @@
 // listing with; the remover takes a blob's or a link's key from the layout, and lists what
 // is below any other path it removes.
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <ctime>
@@ -382,6 +380,8 @@ class S3Store final : public Store {
   std::unique_ptr<ScannedKeys> m_scanned = std::make_unique<ScannedKeys>();
   std::vector<S3Multipart> m_multipart;    // keys relative to docker/registry/v2
   std::unique_ptr<DeletedKeys> m_deleted;  // when note_deletions() was called
+  // A guard lists with as many requests in flight as the scan did.
+  tbb::task_arena m_guard_arena{64};
 };
 
 void S3Store::walk(const std::string& prefix, bool flat, Walk& w) {
@@ -444,11 +444,11 @@ Status S3Store::list_tree(tbb::task_arena& arena, std::string_view sub, ListingS
 // The listing of `repositories/` covers the tags' current links: nothing more to watch.
 std::unique_ptr<SweepGuard> S3Store::guard(const Inventory& /*scanned*/,
                                            std::vector<std::size_t> /*watch_tags_of*/) {
-  // A guard lists with as many requests in flight as the scan did.
-  static tbb::task_arena arena(64);
   return object::make_relisting_guard(
       *m_scanned,
-      [this](ListingSink& sink) { return list_tree(arena, layout::k_repositories_dir, sink); },
+      [this](ListingSink& sink) {
+        return list_tree(m_guard_arena, layout::k_repositories_dir, sink);
+      },
       "the bucket");
 }
 
@@ -477,11 +477,6 @@ Result<std::unique_ptr<RegistryLock>> S3Store::lock(std::string_view command) {
 }
 
 std::unique_ptr<Store> make_s3_store(S3Settings settings, S3ClientOptions options) {
-#ifdef __GLIBC__
-  // The store's threads wait on the network, not on malloc: one arena for all of them, not
-  // one each, which would keep each thread's freed pages (about 20 MB at 64 threads).
-  ::mallopt(M_ARENA_MAX, 1);
-#endif
   return std::make_unique<S3Store>(std::move(settings), options);
 }
 
