@@ -124,42 +124,43 @@ TEST(LazyBlobs, APlanNeverDeletesABlobNobodyExamined) {
   EXPECT_TRUE(collectable_blobs(*inventory, marks, Grace()).empty());
 }
 
-TEST(LazyBlobs, AYoungCandidateIsReadAsAManifestOfAPushInProgress) {
-  // The layer's link and blob are old, the manifest blob naming it is young and no link
-  // names it yet: only after the examination is it known to be young, read, and kept with
-  // its layer.
+// A push in progress: the layer's link and blob are old, the manifest blob naming it is
+// young and no link names it yet.
+struct PushInProgress {
   test::TempRegistry reg;
-  Digest layer = reg.put_layer("r", "its layer");
-  reg.backdate(layout::blob_dir(layer), std::int64_t{2} * 3600);
-  reg.backdate(layout::layer_link_dir("r", layer), std::int64_t{2} * 3600);
-  Digest m = reg.put_image("r", {layer}, "pushed");
-  Digest config = reg.last_config();
-  reg.remove(layout::revision_dir("r", m));
-  reg.backdate(layout::blob_dir(config), std::int64_t{2} * 3600);
-  reg.backdate(layout::layer_link_dir("r", config), std::int64_t{2} * 3600);
-  reg.tag("other", "v", reg.put_image("other", {}, "other"));
-  Collection c = test::plan(reg, options(false, false, 3600));
+  Digest layer, m, config;
+  PushInProgress() {
+    layer = reg.put_layer("r", "its layer");
+    reg.backdate(layout::blob_dir(layer), std::int64_t{2} * 3600);
+    reg.backdate(layout::layer_link_dir("r", layer), std::int64_t{2} * 3600);
+    m = reg.put_image("r", {layer}, "pushed");
+    config = reg.last_config();
+    reg.remove(layout::revision_dir("r", m));
+    reg.backdate(layout::blob_dir(config), std::int64_t{2} * 3600);
+    reg.backdate(layout::layer_link_dir("r", config), std::int64_t{2} * 3600);
+    reg.tag("other", "v", reg.put_image("other", {}, "other"));
+  }
+};
+
+TEST(LazyBlobs, AYoungCandidateIsReadAsAManifestOfAPushInProgress) {
+  // Only after the examination is the manifest blob known to be young, read, and kept with
+  // its layer.
+  PushInProgress p;
+  Collection c = test::plan(p.reg, options(false, false, 3600));
   auto blobs = planned(c, ActionKind::blob);
-  EXPECT_FALSE(std::binary_search(blobs.begin(), blobs.end(), layer));
-  EXPECT_FALSE(std::binary_search(blobs.begin(), blobs.end(), config));
-  EXPECT_FALSE(std::binary_search(blobs.begin(), blobs.end(), m));
-  expect_same_decisions(reg);
+  EXPECT_FALSE(std::binary_search(blobs.begin(), blobs.end(), p.layer));
+  EXPECT_FALSE(std::binary_search(blobs.begin(), blobs.end(), p.config));
+  EXPECT_FALSE(std::binary_search(blobs.begin(), blobs.end(), p.m));
+  expect_same_decisions(p.reg);
 }
 
 TEST(LazyBlobs, AYoungBlobThatCannotBeReadKeepsEveryBlob) {
   // As above, but the young blob's read fails: it may be the manifest of a push in progress,
   // and what it references is unknown. Rule 1: nothing it might protect goes, and the run
   // says why, naming the blob (issue 31: what cannot be read is unknown, not absent).
-  test::TempRegistry reg;
-  Digest layer = reg.put_layer("r", "its layer");
-  reg.backdate(layout::blob_dir(layer), std::int64_t{2} * 3600);
-  reg.backdate(layout::layer_link_dir("r", layer), std::int64_t{2} * 3600);
-  Digest m = reg.put_image("r", {layer}, "pushed");
-  Digest config = reg.last_config();
-  reg.remove(layout::revision_dir("r", m));
-  reg.backdate(layout::blob_dir(config), std::int64_t{2} * 3600);
-  reg.backdate(layout::layer_link_dir("r", config), std::int64_t{2} * 3600);
-  reg.tag("other", "v", reg.put_image("other", {}, "other"));
+  PushInProgress p;
+  test::TempRegistry& reg = p.reg;
+  const Digest& m = p.m;
   Digest orphan = reg.put_blob("an old orphan");
   reg.backdate(layout::blob_dir(orphan), std::int64_t{2} * 3600);
   auto v2 = open_registry(reg.root());

@@ -119,14 +119,23 @@ plan() { jq -r '.deletions[] | "\(.kind) \(.path)"' "$1" | sort; }
 check "a -m plan with work in it: $(plan "$W/plan.json" | wc -l) deletions, blobs among them" \
   test -n "$(plan "$W/plan.json" | grep '^blob ' || true)"
 
+# through NAME PROXY-ARGS...: a -m dry run through bench/s3proxy.py with those faults, its
+# report in $W/NAME.json and its stderr in $W/NAME.err; sets rc; the proxy's counts are in
+# $W/proxy.json (written once a second).
+through() {
+  local name=$1
+  shift
+  proxy "$@"
+  config "$W/$name.yml" "$PROXY"
+  set +e
+  "$REGSWEEP" gc --min-age 0 -m -d "$W/$name.yml" --json "$W/$name.json" >/dev/null 2>"$W/$name.err"
+  rc=$?
+  set -e
+  sleep 1.2
+}
+
 echo "# 503 SlowDown on every third request: retried, the same plan"
-proxy --fail-every 3
-config "$W/flaky.yml" "$PROXY"
-set +e
-"$REGSWEEP" gc --min-age 0 -m -d "$W/flaky.yml" --json "$W/flaky.json" >/dev/null 2>"$W/flaky.err"
-rc=$?
-set -e
-sleep 1.2
+through flaky --fail-every 3
 check "a dry run through the flaky proxy exits 0 (got $rc)" test $rc -eq 0
 check "  the proxy did answer 503 ($(jq .injected_503 "$W/proxy.json") times)" test "$(jq .injected_503 "$W/proxy.json")" -gt 0
 check "  and the plan is the same as without it" test "$(plan "$W/flaky.json")" = "$(plan "$W/plan.json")"
@@ -134,13 +143,7 @@ check "  and the plan is the same as without it" test "$(plan "$W/flaky.json")" 
 echo "# a manifest in an archive storage class (issue 31, cause 16): unknown, and all it may reference kept"
 idx_a=$(s3 "$RGW_ENDPOINT/faults/reg/docker/registry/v2/repositories/team/a/_manifests/tags/multi/current/link")
 idx_a=${idx_a#sha256:}
-proxy --archived "*/blobs/sha256/*/$idx_a/data"
-config "$W/archived.yml" "$PROXY"
-set +e
-"$REGSWEEP" gc --min-age 0 -m -d "$W/archived.yml" --json "$W/archived.json" >/dev/null 2>"$W/archived.err"
-rc=$?
-set -e
-sleep 1.2
+through archived --archived "*/blobs/sha256/*/$idx_a/data"
 check "a -m dry run with the index of team/a:multi archived exits 3 (got $rc)" test $rc -eq 3
 check "  the proxy did answer InvalidObjectState ($(jq .archived_403 "$W/proxy.json") times)" \
   test "$(jq .archived_403 "$W/proxy.json")" -gt 0
