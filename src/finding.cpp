@@ -86,4 +86,13 @@ std::string printable(std::string_view text) {
   return out;
 }
 
+std::size_t count_severity(const std::vector<Finding>& findings, Severity s) {
+  return static_cast<std::size_t>(std::count_if(findings.begin(), findings.end(),
+                                                [s](const Finding& f) { return f.severity == s; }));
+}
+
+bool has_error(const std::vector<Finding>& findings) {
+  return count_severity(findings, Severity::error) > 0;
+}
+
 }  // namespace regsweep

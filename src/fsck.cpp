@@ -464,4 +464,16 @@ Result<FsckReport> fsck(Store& store, const FsckOptions& options, tbb::task_aren
   return report;
 }
 
+FsckCounts fsck_counts(const FsckReport& report) {
+  FsckCounts c;
+  for (const Problem& p : report.problems) {
+    (p.severity == Severity::error ? c.errors : c.warnings) += 1;
+    c.broken.insert(p.broken_tags.begin(), p.broken_tags.end());
+  }
+  c.mbps = report.verify_seconds > 0
+               ? static_cast<double>(report.bytes_verified) / 1e6 / report.verify_seconds
+               : 0;
+  return c;
+}
+
 }  // namespace regsweep

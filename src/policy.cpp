@@ -1,5 +1,8 @@
 #include "regsweep/policy.hpp"
 
+#include <algorithm>
+#include <iterator>
+
 #include "regsweep/probe.hpp"
 
 namespace regsweep {
@@ -57,6 +60,17 @@ Result<SweepResult> sweep_collection(Store& store, const Collection& collection,
   auto remover = store.remover();
   auto guard = store.guard(collection.inventory, tags_to_watch(collection, delete_untagged));
   return sweep(collection.plan, *remover, arena, guard.get());
+}
+
+bool purge_noncurrent_versions(Store& store, tbb::task_arena& arena, SweepResult& swept) {
+  Store::Purged purged = store.purge_noncurrent(arena);
+  swept.purged_noncurrent = true;
+  swept.noncurrent_versions_deleted = purged.versions;
+  swept.noncurrent_bytes_freed = purged.bytes;
+  bool complete = std::none_of(purged.findings.begin(), purged.findings.end(),
+                               [](const Finding& f) { return f.severity == Severity::error; });
+  std::move(purged.findings.begin(), purged.findings.end(), std::back_inserter(swept.findings));
+  return complete;
 }
 
 }  // namespace regsweep

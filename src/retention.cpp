@@ -415,4 +415,21 @@ Result<std::vector<RetentionRule>> parse_retention_policy(const std::string& yam
   return rules;
 }
 
+std::function<Status(Inventory&)> tags_by_rules(std::vector<RetentionRule> rules,
+                                                std::vector<std::string> scope, Grace grace,
+                                                std::int64_t now,
+                                                std::optional<Retention>& decided) {
+  return [rules = std::move(rules), scope = std::move(scope), grace, now,
+          &decided](Inventory& inv) -> Status {
+    auto chosen = decide_retention(inv, rules, scope, grace, now);
+    if (!chosen) {
+      return chosen.error();
+    }
+    apply_retention(inv, *chosen);
+    inv.findings.insert(inv.findings.end(), chosen->findings.begin(), chosen->findings.end());
+    decided = std::move(*chosen);
+    return ok_status();
+  };
+}
+
 }  // namespace regsweep

@@ -207,19 +207,6 @@ class ListedFsStore final : public Store {
     }
     return inventory_from_listing(shown, read, arena, options, 0x7fffffffffffffff);
   }
-  Verified verify_layer_links(Inventory& /*inventory*/, tbb::task_arena& /*arena*/,
-                              const std::function<bool(std::size_t, const Link&)>& /*w*/) override {
-    return {};  // the listing scan leaves nothing unverified
-  }
-  Verified verify_tag_history(
-      Inventory& /*inventory*/, tbb::task_arena& /*arena*/,
-      const std::function<bool(std::size_t, const Tag&, const Link&)>& /*w*/) override {
-    return {};  // nor a tag history link
-  }
-  Examined examine_blobs(Inventory& /*inventory*/, tbb::task_arena& /*arena*/,
-                         const std::function<bool(std::size_t)>& /*w*/) override {
-    return {};  // a listing gives every blob's size and time
-  }
   Status list(std::string_view p, const std::function<void(const StoreObject&)>& v) override {
     return m_fs->list(p, v);
   }

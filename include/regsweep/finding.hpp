@@ -44,6 +44,12 @@ struct Finding {
 // backslash before them as \\. Text without them is returned unchanged.
 std::string printable(std::string_view text);
 
+// How many of `findings` have severity `s`.
+std::size_t count_severity(const std::vector<Finding>& findings, Severity s);
+
+// Whether one of `findings` is an error (a run that found it exits 3).
+bool has_error(const std::vector<Finding>& findings);
+
 // Orders findings by path, then kind, so reports are deterministic.
 void sort_findings(std::vector<Finding>& findings);
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,15 @@ struct FsckReport {
   std::uint64_t bytes_verified = 0;
   double verify_seconds = 0;
 };
+
+// What a report adds up to.
+struct FsckCounts {
+  std::uint64_t errors = 0;
+  std::uint64_t warnings = 0;
+  std::set<std::string> broken;  // repository:tag
+  double mbps = 0;               // verification speed
+};
+FsckCounts fsck_counts(const FsckReport& report);
 
 // Checks the tree in `store`. Error only when the tree cannot be read at all.
 Result<FsckReport> fsck(Store& store, const FsckOptions& options, tbb::task_arena& arena);

@@ -41,6 +41,11 @@ Status registry_stopped(const std::optional<ServeSettings>& serve, const std::st
 // Ok when the collection saw no sign that something writes to the tree, or when forced.
 Status may_sweep(const Collection& collection, const SweepPolicy& policy);
 
+// --delete-noncurrent-versions, after the sweep (Store::purge_noncurrent): what it deleted
+// goes into `swept` (its counts, and a finding for each version it could not). Whether every
+// noncurrent version it chose is gone.
+bool purge_noncurrent_versions(Store& store, tbb::task_arena& arena, SweepResult& swept);
+
 // Sweeps a collection's plan in `store` when may_sweep allows it, with the store's guard
 // (rule 3 of docs/safety.md): what the deletions depend on is taken again from the storage
 // before each phase. The caller holds the store's lock.

@@ -12,6 +12,7 @@
 // rule keeps it. A tag whose current link cannot be read is never deleted.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -61,6 +62,15 @@ Result<Retention> decide_retention(const Inventory& inventory,
 
 // Marks the tags `retention` removes in `inventory` (Tag::remove_requested).
 void apply_retention(Inventory& inventory, const Retention& retention);
+
+// prune's choice of tags, for GcOptions::select_tags: decided on the scanned inventory,
+// before marking (gc's own marking and plan then take what only those tags reached), applied,
+// its findings added to the inventory's, and the verdicts kept in `decided`, which must
+// outlive the returned function.
+std::function<Status(Inventory&)> tags_by_rules(std::vector<RetentionRule> rules,
+                                                std::vector<std::string> scope, Grace grace,
+                                                std::int64_t now,
+                                                std::optional<Retention>& decided);
 
 // The rules of a policy file: a list `policies:` of entries with `name`, `repositories`,
 // `exclude`, `keep_n`, `older_than`, `name_regex`, `name_regex_keep`, `keep`, `pushed_within`,

@@ -47,25 +47,6 @@ exit codes: 0 clean; 1 the check could not run; 3 problems found
 
 options)";
 
-// What the report adds up to.
-struct FsckCounts {
-  std::uint64_t errors = 0;
-  std::uint64_t warnings = 0;
-  std::set<std::string> broken;  // repository:tag
-  double mbps = 0;               // verification speed
-};
-
-FsckCounts count(const FsckReport& r) {
-  FsckCounts c;
-  for (const Problem& p : r.problems) {
-    (p.severity == Severity::error ? c.errors : c.warnings) += 1;
-    c.broken.insert(p.broken_tags.begin(), p.broken_tags.end());
-  }
-  c.mbps =
-      r.verify_seconds > 0 ? static_cast<double>(r.bytes_verified) / 1e6 / r.verify_seconds : 0;
-  return c;
-}
-
 // The JSON report (docs/cli.md). `applied`: --repair was given.
 void print_json(const FsckReport& report, const FsckCounts& c, const std::string& root,
                 bool applied) {
@@ -223,7 +204,7 @@ int run_fsck(const std::vector<std::string>& args) {
     std::cerr << "regsweep: " << report.error().message << "\n";
     return k_exit_cannot_run;
   }
-  FsckCounts counts = count(*report);
+  FsckCounts counts = fsck_counts(*report);
   if (json) {
     print_json(*report, counts, session->tree.root, repair);
   } else {

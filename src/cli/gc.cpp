@@ -352,33 +352,11 @@ std::string gc_metrics(const GcArgs& a, const GcOutcome& o, int exit_code, doubl
   return m.str();
 }
 
-// --delete-noncurrent-versions, after the sweep: what it deleted goes into `swept`. Whether
-// every noncurrent version it chose is gone.
-bool purge_noncurrent(Store& store, tbb::task_arena& arena, SweepResult& swept) {
-  pause_before("REGSWEEP_TEST_PAUSE_BEFORE_PURGE", "the purge of noncurrent versions");
-  Store::Purged purged = store.purge_noncurrent(arena);
-  swept.purged_noncurrent = true;
-  swept.noncurrent_versions_deleted = purged.versions;
-  swept.noncurrent_bytes_freed = purged.bytes;
-  bool complete = std::none_of(purged.findings.begin(), purged.findings.end(),
-                               [](const Finding& f) { return f.severity == Severity::error; });
-  std::move(purged.findings.begin(), purged.findings.end(), std::back_inserter(swept.findings));
-  return complete;
-}
-
 // Renders the run (text, log, JSON) and returns its exit code.
 int report(const GcArgs& a, const OpenTree& tree, const Collection& collection,
            const SweepResult* swept, const std::vector<TagVerdict>* verdicts, bool bytes_hidden) {
-  bool errors = false;
-  for (const auto& f : collection.findings) {
-    errors = errors || f.severity == Severity::error;
-  }
-  if (swept != nullptr) {
-    errors = errors || swept->failed > 0;
-    for (const auto& f : swept->findings) {
-      errors = errors || f.severity == Severity::error;
-    }
-  }
+  bool errors = has_error(collection.findings) ||
+                (swept != nullptr && (swept->failed > 0 || has_error(swept->findings)));
   int code = errors ? k_exit_findings : k_exit_ok;
   RenderOptions ropts{.quiet = a.quiet,
                       .delete_untagged = a.options.delete_untagged,
@@ -433,21 +411,6 @@ Keeping keeping_of(Store& store, const GcArgs& a) {
   return out;
 }
 
-// prune: the tags the rules remove are chosen on the scanned inventory, before marking: gc's
-// own marking and plan then take what only they reached.
-void choose_tags_by_rules(GcArgs& a, GcOutcome& outcome) {
-  a.options.select_tags = [&a, &outcome](Inventory& inv) -> Status {
-    auto decided = decide_retention(inv, a.rules, a.scope, a.options.grace, a.options.plan.now);
-    if (!decided) {
-      return decided.error();
-    }
-    apply_retention(inv, *decided);
-    inv.findings.insert(inv.findings.end(), decided->findings.begin(), decided->findings.end());
-    outcome.retention = std::move(*decided);
-    return ok_status();
-  };
-}
-
 // Runs gc or rm as `a` asks, recording in `outcome` how far it got; the exit code.
 int run(GcArgs& a, GcOutcome& outcome) {
   for (const std::string* path : {&a.json_path, &a.prometheus}) {
@@ -481,7 +444,8 @@ int run(GcArgs& a, GcOutcome& outcome) {
   bool bytes_hidden = keeping.keeps;
   a.options.grace = Grace(a.options.plan.now, a.min_age);
   if (a.command == Collect::prune) {
-    choose_tags_by_rules(a, outcome);
+    a.options.select_tags =
+        tags_by_rules(a.rules, a.scope, a.options.grace, a.options.plan.now, outcome.retention);
   }
   auto collection = with_progress(a.quiet, [&] { return plan_gc(*tree->store, a.options, arena); });
   if (!collection) {
@@ -508,7 +472,8 @@ int run(GcArgs& a, GcOutcome& outcome) {
     }
     outcome.swept = std::move(*result);
     if (keeping.purge) {
-      bool complete = purge_noncurrent(*tree->store, arena, *outcome.swept);
+      pause_before("REGSWEEP_TEST_PAUSE_BEFORE_PURGE", "the purge of noncurrent versions");
+      bool complete = purge_noncurrent_versions(*tree->store, arena, *outcome.swept);
       bytes_hidden = keeping.keeps && !complete;
     }
     outcome.count(outcome.swept->findings);

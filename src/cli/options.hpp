@@ -414,12 +414,10 @@ auto with_progress(bool quiet, F&& work) {
 
 // Prints findings on stderr; true when one is an error.
 inline bool print_findings(const std::vector<Finding>& findings) {
-  bool errors = false;
   for (const Finding& f : findings) {
     std::cerr << to_string(f.severity) << ": " << printable(f.message) << '\n';
-    errors = errors || f.severity == Severity::error;
   }
-  return errors;
+  return has_error(findings);
 }
 
 int run_gc(const std::vector<std::string>& args, bool is_rm);

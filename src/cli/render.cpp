@@ -11,16 +11,8 @@ namespace regsweep::cli {
 namespace {
 
 std::uint64_t count_severity(const Collection& c, const SweepResult* sweep, Severity s) {
-  std::uint64_t n = 0;
-  for (const Finding& f : c.findings) {
-    n += f.severity == s ? 1 : 0;
-  }
-  if (sweep != nullptr) {
-    for (const Finding& f : sweep->findings) {
-      n += f.severity == s ? 1 : 0;
-    }
-  }
-  return n;
+  return count_severity(c.findings, s) +
+         (sweep != nullptr ? count_severity(sweep->findings, s) : 0);
 }
 
 void render_manifest_lines(std::ostream& out, const Collection& c, std::size_t repo_index) {

@@ -244,26 +244,6 @@ class S3Store final : public Store {
     return inv;
   }
 
-  // The listing scan leaves no layer link unverified (listing_scan.hpp): nothing to read.
-  Verified verify_layer_links(
-      Inventory& /*inventory*/, tbb::task_arena& /*arena*/,
-      const std::function<bool(std::size_t, const Link&)>& /*wanted*/) override {
-    return {};
-  }
-
-  // Nor a tag history link: one of the size the registry writes is taken from its key.
-  Verified verify_tag_history(
-      Inventory& /*inventory*/, tbb::task_arena& /*arena*/,
-      const std::function<bool(std::size_t, const Tag&, const Link&)>& /*wanted*/) override {
-    return {};
-  }
-
-  // A listing gives every blob's size and time: none is unexamined.
-  Examined examine_blobs(Inventory& /*inventory*/, tbb::task_arena& /*arena*/,
-                         const std::function<bool(std::size_t)>& /*wanted*/) override {
-    return {};
-  }
-
   Status list(std::string_view prefix,
               const std::function<void(const StoreObject&)>& visit) override {
     std::string full =
