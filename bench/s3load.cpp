@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "regsweep/s3.hpp"
+#include "store/s3/client.hpp"
 
 namespace fsys = std::filesystem;
 

@@ -344,4 +344,41 @@ Result<RootChoice> locate_root(const std::optional<std::string>& config_arg,
                     .config_path = *config};
 }
 
+std::string S3Settings::location() const {
+  return "s3://" + bucket + (rootdirectory.empty() ? "" : "/" + rootdirectory);
+}
+
+std::string S3Settings::v2_prefix() const {
+  return (rootdirectory.empty() ? "" : rootdirectory + "/") + "docker/registry/v2/";
+}
+
+std::string S3Settings::key(std::string_view v2_relative) const {
+  return v2_prefix() + std::string(v2_relative);
+}
+
+std::optional<S3Settings> parse_s3_url(std::string_view text) {
+  constexpr std::string_view k_scheme = "s3://";
+  if (text.substr(0, k_scheme.size()) != k_scheme) {
+    return std::nullopt;
+  }
+  text.remove_prefix(k_scheme.size());
+  S3Settings s;
+  auto slash = text.find('/');
+  s.bucket = std::string(text.substr(0, slash));
+  if (s.bucket.empty()) {
+    return std::nullopt;
+  }
+  if (slash != std::string_view::npos) {
+    std::string_view rest = text.substr(slash + 1);
+    while (!rest.empty() && rest.back() == '/') {
+      rest.remove_suffix(1);
+    }
+    while (!rest.empty() && rest.front() == '/') {
+      rest.remove_prefix(1);
+    }
+    s.rootdirectory = std::string(rest);
+  }
+  return s;
+}
+
 }  // namespace regsweep

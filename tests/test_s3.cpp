@@ -14,10 +14,10 @@
 #include "regsweep/config.hpp"
 #include "regsweep/layout.hpp"
 #include "regsweep/listing_scan.hpp"
-#include "regsweep/s3.hpp"
 #include "regsweep/store.hpp"
 #include "regsweep/sweep.hpp"
 #include "regsweep/timeutil.hpp"
+#include "store/s3/client.hpp"
 #include "temp_registry.hpp"
 
 namespace regsweep {

@@ -30,9 +30,9 @@
 #include "regsweep/collect.hpp"
 #include "regsweep/config.hpp"
 #include "regsweep/finding.hpp"
+#include "regsweep/open.hpp"
 #include "regsweep/policy.hpp"
 #include "regsweep/progress.hpp"
-#include "regsweep/s3_store.hpp"
 
 namespace regsweep::cli {
 
@@ -119,22 +119,21 @@ inline std::optional<OpenTree> open_tree(const std::optional<std::string>& confi
     exit_code = k_exit_cannot_run;
     return std::nullopt;
   }
-  if (root->s3) {
 #ifdef __GLIBC__
-    // The store's threads wait on the network, not on malloc: one arena for all of them, not
+  if (root->s3) {
+    // A bucket's threads wait on the network, not on malloc: one arena for all of them, not
     // one each, which would keep each thread's freed pages (about 20 MB at 64 threads).
     ::mallopt(M_ARENA_MAX, 1);
-#endif
-    return OpenTree{root->root, fs::Fd(), make_s3_store(*root->s3), root->serve, root->config_path};
   }
-  auto v2 = open_registry(root->root);
-  if (!v2) {
-    std::cerr << "regsweep: " << v2.error().message << "\n";
+#endif
+  auto opened = open_store(*root);
+  if (!opened) {
+    std::cerr << "regsweep: " << opened.error().message << "\n";
     exit_code = k_exit_cannot_run;
     return std::nullopt;
   }
-  auto store = make_fs_store(v2->get(), root->root);
-  return OpenTree{root->root, std::move(*v2), std::move(store), root->serve, root->config_path};
+  return OpenTree{root->root, std::move(opened->v2), std::move(opened->store), root->serve,
+                  root->config_path};
 }
 
 // Stop the world: true (printed) when a run that deletes must not start because the

@@ -13,8 +13,8 @@
 #include <pugixml.hpp>
 
 #include "regsweep/digest.hpp"
-#include "regsweep/s3.hpp"
 #include "regsweep/timeutil.hpp"
+#include "store/s3/client.hpp"
 #include "store/s3/request.hpp"
 
 namespace regsweep {
@@ -30,45 +30,6 @@ void global_init() {
 }
 
 }  // namespace
-
-// ---- settings ----
-
-std::string S3Settings::location() const {
-  return "s3://" + bucket + (rootdirectory.empty() ? "" : "/" + rootdirectory);
-}
-
-std::string S3Settings::v2_prefix() const {
-  return (rootdirectory.empty() ? "" : rootdirectory + "/") + "docker/registry/v2/";
-}
-
-std::string S3Settings::key(std::string_view v2_relative) const {
-  return v2_prefix() + std::string(v2_relative);
-}
-
-std::optional<S3Settings> parse_s3_url(std::string_view text) {
-  constexpr std::string_view k_scheme = "s3://";
-  if (text.substr(0, k_scheme.size()) != k_scheme) {
-    return std::nullopt;
-  }
-  text.remove_prefix(k_scheme.size());
-  S3Settings s;
-  auto slash = text.find('/');
-  s.bucket = std::string(text.substr(0, slash));
-  if (s.bucket.empty()) {
-    return std::nullopt;
-  }
-  if (slash != std::string_view::npos) {
-    std::string_view rest = text.substr(slash + 1);
-    while (!rest.empty() && rest.back() == '/') {
-      rest.remove_suffix(1);
-    }
-    while (!rest.empty() && rest.front() == '/') {
-      rest.remove_prefix(1);
-    }
-    s.rootdirectory = std::string(rest);
-  }
-  return s;
-}
 
 std::string uri_encode(std::string_view text, bool keep_slash) {
   static constexpr char k_digits[] = "0123456789ABCDEF";

@@ -10,8 +10,8 @@
 #include <pugixml.hpp>
 
 #include "regsweep/markup.hpp"
-#include "regsweep/s3.hpp"
 #include "regsweep/timeutil.hpp"
+#include "store/s3/client.hpp"
 #include "store/s3/request.hpp"
 
 namespace regsweep {

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "regsweep/s3.hpp"
+#include "store/s3/client.hpp"
 
 namespace regsweep {
 

@@ -22,11 +22,11 @@
 #include "regsweep/layout.hpp"
 #include "regsweep/listing_scan.hpp"
 #include "regsweep/progress.hpp"
-#include "regsweep/s3_store.hpp"
 #include "regsweep/sweep.hpp"
 #include "regsweep/timeutil.hpp"
 #include "store/object/listing.hpp"
 #include "store/object/lock.hpp"
+#include "store/s3/s3_store.hpp"
 #include "store/s3/versions.hpp"
 
 namespace regsweep {
@@ -297,7 +297,6 @@ class S3Store final : public Store {
   Status list_tree(tbb::task_arena& arena, std::string_view sub, ListingSink& sink,
                    std::string_view skip = {});
 
-  S3Client& client() { return m_client; }
   // What the last scan listed below `repositories/`.
   const ScannedKeys& scanned() const { return *m_scanned; }
 
@@ -460,9 +459,5 @@ std::unique_ptr<Store> make_s3_store(S3Settings settings, S3ClientOptions option
   return std::make_unique<S3Store>(std::move(settings), options);
 }
 
-S3Counters s3_counters(Store& store) {
-  auto* s3 = dynamic_cast<S3Store*>(&store);
-  return s3 != nullptr ? s3->client().counters() : S3Counters{};
-}
 
 }  // namespace regsweep

@@ -12,8 +12,8 @@
 
 #include <oneapi/tbb/task_arena.h>
 
-#include "regsweep/s3.hpp"
 #include "regsweep/store.hpp"
+#include "store/s3/client.hpp"
 
 namespace regsweep {
 

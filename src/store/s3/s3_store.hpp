@@ -10,14 +10,11 @@
 
 #include <oneapi/tbb/task_arena.h>
 
-#include "regsweep/s3.hpp"
 #include "regsweep/store.hpp"
+#include "store/s3/client.hpp"
 
 namespace regsweep {
 
 std::unique_ptr<Store> make_s3_store(S3Settings settings, S3ClientOptions options = {});
-
-// The requests an S3 store has made so far; zero for any other store.
-S3Counters s3_counters(Store& store);
 
 }  // namespace regsweep
