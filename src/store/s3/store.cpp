@@ -459,5 +459,4 @@ std::unique_ptr<Store> make_s3_store(S3Settings settings, S3ClientOptions option
   return std::make_unique<S3Store>(std::move(settings), options);
 }
 
-
 }  // namespace regsweep
