@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <oneapi/tbb/task_arena.h>
 
 #include "regsweep/layout.hpp"
@@ -126,6 +128,24 @@ TEST(Scan, NestedRepositoriesAndEitherMarker) {
   EXPECT_EQ(inv.repositories[0].layers.size(), 2U);  // l1 + config
   EXPECT_EQ(inv.repositories[0].revisions.size(), 1U);
   EXPECT_FALSE(inv.keep_all_blobs);
+}
+
+// A repository name is at most 255 characters: a directory below repositories/ whose path
+// is longer is no repository the registry serves, and the walk stops there (a file system
+// with a cycle, a link loop through FUSE, goes on otherwise until 128 levels). What it may
+// hold is unknown: every blob is kept, and the path is named (issue 31, cause 8).
+TEST(Scan, APathLongerThanARepositoryNameIsNotWalkedAndKeepsEveryBlob) {
+  test::TempRegistry reg;
+  std::string long_name = std::string(150, 'a') + "/" + std::string(150, 'b');
+  reg.tag(long_name, "v1", reg.put_image(long_name, {reg.put_layer(long_name, "layer")}));
+  reg.tag("ok", "v1", reg.put_image("ok", {}));
+  reg.put_blob("an orphan");
+  Collection c = test::plan(reg, false);
+  EXPECT_TRUE(test::planned(c, ActionKind::blob).empty());
+  EXPECT_TRUE(std::any_of(c.findings.begin(), c.findings.end(), [&](const Finding& f) {
+    return f.severity == Severity::error && f.path == layout::repo_dir(long_name) &&
+           f.message.find("longer than a repository name can be") != std::string::npos;
+  }));
 }
 
 TEST(Scan, BlobsWithSizesAndOddEntries) {

@@ -139,6 +139,15 @@ void Scanner::walk(fs::Fd dir, const std::string& name, tbb::task_group& group) 
                        "with a cycle?); not walked further");
     return;
   }
+  if (name.size() > k_max_repo_name) {
+    keep_all_blobs(path, name,
+                   "is a path of " + std::to_string(name.size()) +
+                       " characters below repositories/, longer than a repository name can be ("
+                       "at most " +
+                       std::to_string(k_max_repo_name) +
+                       "; a file system with a cycle?); not walked further");
+    return;
+  }
   auto nlink = watch(dir.get(), path);
   if (!nlink) {
     return;

@@ -35,8 +35,11 @@ struct DevInoHash {
   }
 };
 
-// How deep a walk of repositories/ goes: a repository name is at most 255 characters, so at
-// most 128 components; a deeper tree has no bottom (a file system with a cycle).
+// How far a walk of repositories/ goes: a repository name is at most 255 characters (the
+// registry refuses longer ones), so at most 128 components; a directory whose path below
+// repositories/ is longer or deeper is neither a repository nor a namespace of one, and a
+// tree that goes on has no bottom (a file system with a cycle).
+constexpr std::size_t k_max_repo_name = 255;
 constexpr std::size_t k_max_repo_depth = 128;
 
 class Scanner {
