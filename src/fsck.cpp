@@ -346,12 +346,13 @@ class BlobsStillAbsent final : public SweepGuard {
       }
       std::string data = layout::blob_data(a.digest);
       auto there = m_store.read(data, 0);
-      if (!there && there.error().sys_errno == ENOENT) {
+      Presence found = presence_of(there);
+      if (found == Presence::absent) {
         continue;
       }
       skip[i] = 1;
       m_why[i] =
-          there || there.error().sys_errno == EFBIG
+          found == Presence::present
               ? "kept: blob '" + data + "' exists now (written since the scan)"
               : "kept: whether blob '" + data + "' exists cannot be told: " + there.error().message;
       m_findings.push_back(Finding{FindingKind::changed_since_scan, Severity::error, a.path(),

@@ -67,8 +67,7 @@ bool purge_noncurrent_versions(Store& store, tbb::task_arena& arena, SweepResult
   swept.purged_noncurrent = true;
   swept.noncurrent_versions_deleted = purged.versions;
   swept.noncurrent_bytes_freed = purged.bytes;
-  bool complete = std::none_of(purged.findings.begin(), purged.findings.end(),
-                               [](const Finding& f) { return f.severity == Severity::error; });
+  bool complete = !has_error(purged.findings);
   std::move(purged.findings.begin(), purged.findings.end(), std::back_inserter(swept.findings));
   return complete;
 }

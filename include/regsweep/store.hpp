@@ -14,6 +14,7 @@
 //   link below the root;
 // * every call returns in bounded time.
 
+#include <cerrno>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -41,6 +42,17 @@ struct StoreObject {
   std::uint64_t size = 0;
   std::int64_t mtime_ns = 0;  // last modification, nanoseconds since the epoch
 };
+
+// What a direct look at one object finds: a read of it of at most 0 bytes (`look`) says
+// absent (ENOENT), present (it has bytes, or is empty), or unknown (any other error). Absence
+// that justifies a deletion is confirmed so (docs/safety.md, rule 1).
+enum class Presence { absent, present, unknown };
+inline Presence presence_of(const Result<std::string>& look) {
+  if (look || look.error().sys_errno == EFBIG) {
+    return Presence::present;
+  }
+  return look.error().sys_errno == ENOENT ? Presence::absent : Presence::unknown;
+}
 
 // read(), stream() and the remover may be called from many threads at once.
 class Store {

@@ -183,13 +183,14 @@ class ListingScan {
       }
       std::string data = layout::blob_data(d);
       auto got = m_read(data, 0);
-      if (!got && got.error().sys_errno == ENOENT) {
+      Presence found = presence_of(got);
+      if (found == Presence::absent) {
         continue;  // confirmed: no such blob
       }
       inv.unknown_blobs.push_back(d);
       added = true;
       report(FindingKind::unreadable, data, "",
-             got || got.error().sys_errno == EFBIG
+             found == Presence::present
                  ? "'" + data + "' is there, yet the listing left it out; kept" +
                        std::string(k_unknown_blob)
                  : got.error().message + "; kept" + std::string(k_unknown_blob));
