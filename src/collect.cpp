@@ -200,22 +200,27 @@ Result<Collection> plan_gc(Store& store, const GcOptions& options, tbb::task_are
       }
     }
   }
+  scan_activity(store, c.inventory, c.activity, c.dated_in_future);
+  return c;
+}
+
+void scan_activity(Store& store, const Inventory& inventory, std::vector<std::string>& activity,
+                   bool& dated_in_future) {
   struct timespec end {};
   ::clock_gettime(CLOCK_REALTIME, &end);
   // In the storage's time, as the times it gave.
   const std::int64_t end_ns = static_cast<std::int64_t>(end.tv_sec) * 1000000000 + end.tv_nsec +
                               store.clock_offset().value_or(0) * 1000000000;
   // A minute of slack: the clock of a network file system's server may differ that much.
-  if (c.inventory.newest_mtime_ns > end_ns + std::int64_t{60} * 1000000000) {
-    c.dated_in_future = true;
-    c.activity.push_back("'" + c.inventory.newest_path + "' is dated in the future (" +
-                         format_rfc3339(c.inventory.newest_mtime_ns / 1000000000) + ", " +
-                         std::to_string((c.inventory.newest_mtime_ns - end_ns) / 1000000000) +
-                         " s ahead of this machine's clock): its age cannot be told");
-  } else if (c.inventory.newest_mtime_ns >= c.inventory.scan_started_ns) {
-    c.activity.push_back("'" + c.inventory.newest_path + "' changed during the scan");
+  if (inventory.newest_mtime_ns > end_ns + std::int64_t{60} * 1000000000) {
+    dated_in_future = true;
+    activity.push_back("'" + inventory.newest_path + "' is dated in the future (" +
+                       format_rfc3339(inventory.newest_mtime_ns / 1000000000) + ", " +
+                       std::to_string((inventory.newest_mtime_ns - end_ns) / 1000000000) +
+                       " s ahead of this machine's clock): its age cannot be told");
+  } else if (inventory.newest_mtime_ns >= inventory.scan_started_ns) {
+    activity.push_back("'" + inventory.newest_path + "' changed during the scan");
   }
-  return c;
 }
 
 std::vector<std::size_t> tags_to_watch(const Collection& collection, bool delete_untagged) {

@@ -32,6 +32,7 @@
 
 #include <oneapi/tbb/parallel_for.h>
 
+#include "regsweep/collect.hpp"
 #include "regsweep/fs.hpp"
 #include "regsweep/layout.hpp"
 #include "regsweep/mark.hpp"
@@ -375,47 +376,80 @@ class BlobsStillAbsent final : public SweepGuard {
   std::vector<Finding> m_findings;
 };
 
-// Repairs are a plan that sweep() carries out, like any other deletion: links removed,
-// corrupt blobs moved to lost+found. Listed always, applied only with `options.repair`.
-void repair(Store& store, const Inventory& inv, std::deque<LinkAction> links,
-            const DigestSet& corrupt, const FsckOptions& options, tbb::task_arena& arena,
-            FsckReport& report) {
-  std::vector<std::uint32_t> corrupt_blobs;
-  corrupt_blobs.reserve(corrupt.size());
-  for (const Digest& d : corrupt) {
-    corrupt_blobs.push_back(blob_index(inv, d));
-  }
-  std::sort(corrupt_blobs.begin(), corrupt_blobs.end());
-  Plan repairs = make_repair_plan(inv, std::move(links), corrupt_blobs, options.now);
-  std::optional<SweepResult> swept;
-  BlobsStillAbsent guard(store);
-  if (options.repair) {
-    auto remover = store.remover();
-    swept = sweep(repairs, *remover, arena, &guard);
-  }
+// Why a repair was kept: a guard's reason, or else a failed deletion before it (sweep.hpp).
+std::string kept_why(std::string why) {
+  return why.empty() ? "kept: an earlier repair failed" : why;
+}
+
+// Each repair of the plan, with what became of it: planned (no `swept`), done, failed, or kept
+// by a guard (`why`).
+std::vector<Repair> repairs_of(const Plan& repairs, const SweepResult* swept,
+                               const std::function<std::string(std::size_t)>& why) {
+  std::vector<Repair> out;
   for (std::size_t i = 0; i < repairs.actions.size(); ++i) {
     Action a = repairs.actions[i];
     bool move = a.kind == ActionKind::quarantine;
-    report.repairs.push_back(Repair{move ? "move-to-lost-found" : "remove-dangling-link", a.path(),
-                                    move ? layout::lost_found_entry(a.digest, repairs.made_at) : "",
-                                    !swept              ? ""
-                                    : swept->skipped(i) ? guard.why(i)
-                                                        : swept->error(i)});
+    out.push_back(Repair{move ? "move-to-lost-found" : "remove-dangling-link", a.path(),
+                         move ? layout::lost_found_entry(a.digest, repairs.made_at) : "",
+                         swept == nullptr    ? ""
+                         : swept->skipped(i) ? kept_why(why(i))
+                                             : swept->error(i)});
   }
-  std::sort(report.repairs.begin(), report.repairs.end(),
+  std::sort(out.begin(), out.end(),
             [](const Repair& a, const Repair& b) { return a.path < b.path; });
+  return out;
 }
+
+// The guard of the repairs: the store's (what they depend on is as the scan saw it), then
+// BlobsStillAbsent. Each repair either keeps gets a reason.
+class RepairGuard final : public SweepGuard {
+ public:
+  RepairGuard(Store& store, std::unique_ptr<SweepGuard> stores)
+      : m_stores(std::move(stores)), m_absent(store) {}
+
+  void before_phase(ActionKind next, const Plan& plan, const std::vector<std::uint8_t>& done,
+                    std::vector<std::uint8_t>& skip) override {
+    if (m_stores) {
+      std::vector<std::uint8_t> before = skip;
+      m_stores->before_phase(next, plan, done, skip);
+      for (std::size_t i = 0; i < skip.size(); ++i) {
+        if (skip[i] != 0 && before[i] == 0) {
+          m_changed.insert(i);
+        }
+      }
+    }
+    m_absent.before_phase(next, plan, done, skip);
+  }
+
+  std::vector<Finding> take_findings() override {
+    std::vector<Finding> out = m_stores ? m_stores->take_findings() : std::vector<Finding>{};
+    std::vector<Finding> absent = m_absent.take_findings();
+    out.insert(out.end(), absent.begin(), absent.end());
+    return out;
+  }
+
+  std::string why(std::size_t i) const {
+    return m_changed.count(i) != 0 ? "kept: the tree changed since the scan" : m_absent.why(i);
+  }
+
+ private:
+  std::unique_ptr<SweepGuard> m_stores;
+  BlobsStillAbsent m_absent;
+  std::set<std::size_t> m_changed;
+};
 
 }  // namespace
 
-Result<FsckReport> fsck(Store& store, const FsckOptions& options, tbb::task_arena& arena) {
+Result<FsckPlan> plan_fsck(Store& store, const FsckOptions& options, tbb::task_arena& arena) {
   auto graph = build_graph(store, GraphOptions{}, arena);
   if (!graph) {
     return graph.error();
   }
-  const Inventory& inv = graph->inventory;
+  FsckPlan planned;
+  planned.inventory = std::move(graph->inventory);
+  const Inventory& inv = planned.inventory;
   const ManifestTable& table = graph->manifests;
-  FsckReport report;
+  FsckReport& report = planned.report;
   report.blobs = inv.blobs.size();
   std::vector<Finding> findings = std::move(graph->findings);
   MarkResult marks = mark(inv, table, MarkOptions{}, arena);
@@ -461,8 +495,36 @@ Result<FsckReport> fsck(Store& store, const FsckOptions& options, tbb::task_aren
   std::sort(report.problems.begin(), report.problems.end(), [](const Problem& a, const Problem& b) {
     return std::tie(a.severity, a.kind, a.path) > std::tie(b.severity, b.kind, b.path);
   });
-  repair(store, inv, std::move(repair_links), corrupt, options, arena, report);
-  return report;
+  std::vector<std::uint32_t> corrupt_blobs;
+  corrupt_blobs.reserve(corrupt.size());
+  for (const Digest& d : corrupt) {
+    corrupt_blobs.push_back(blob_index(inv, d));
+  }
+  std::sort(corrupt_blobs.begin(), corrupt_blobs.end());
+  planned.repairs = make_repair_plan(inv, std::move(repair_links), corrupt_blobs, options.now);
+  report.repairs = repairs_of(planned.repairs, nullptr, {});
+  scan_activity(store, inv, planned.activity, planned.dated_in_future);
+  return planned;
+}
+
+void apply_repairs(Store& store, FsckPlan& planned, std::unique_ptr<SweepGuard> store_guard,
+                   tbb::task_arena& arena) {
+  RepairGuard guard(store, std::move(store_guard));
+  auto remover = store.remover();
+  SweepResult swept = sweep(planned.repairs, *remover, arena, &guard);
+  planned.report.repairs =
+      repairs_of(planned.repairs, &swept, [&](std::size_t i) { return guard.why(i); });
+}
+
+Result<FsckReport> fsck(Store& store, const FsckOptions& options, tbb::task_arena& arena) {
+  auto planned = plan_fsck(store, options, arena);
+  if (!planned) {
+    return planned.error();
+  }
+  if (options.repair) {
+    apply_repairs(store, *planned, store.guard(planned->inventory, {}), arena);
+  }
+  return std::move(planned->report);
 }
 
 FsckCounts fsck_counts(const FsckReport& report) {

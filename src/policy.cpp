@@ -34,21 +34,28 @@ Status registry_stopped(const std::optional<ServeSettings>& serve, const std::st
                EBUSY};
 }
 
-Status may_sweep(const Collection& collection, const SweepPolicy& policy) {
-  if (policy.force || collection.activity.empty()) {
+Status may_sweep(const std::vector<std::string>& activity, bool dated_in_future,
+                 const SweepPolicy& policy, std::string_view override_hint) {
+  if (policy.force || activity.empty()) {
     return ok_status();
   }
-  if (collection.dated_in_future) {
+  if (dated_in_future) {
     return Error{
         "refusing to sweep: a file is dated in the future (named above), so whether it is "
         "young, or changed during the scan, cannot be told. Correct the clock of the machine "
-        "that wrote it (or the file's time) and run again, or pass --force; nothing was deleted",
+        "that wrote it (or the file's time) and run again" +
+            std::string(override_hint) + "; nothing was deleted",
         EBUSY};
   }
   return Error{
       "refusing to sweep: the registry looks active. Stop it (or put it in read-only "
-      "mode) and run again, or pass --force; nothing was deleted",
+      "mode) and run again" +
+          std::string(override_hint) + "; nothing was deleted",
       EBUSY};
+}
+
+Status may_sweep(const Collection& collection, const SweepPolicy& policy) {
+  return may_sweep(collection.activity, collection.dated_in_future, policy, ", or pass --force");
 }
 
 Result<SweepResult> sweep_collection(Store& store, const Collection& collection,

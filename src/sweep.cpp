@@ -136,6 +136,17 @@ void ChangesSinceScan::record_unknown(const std::string& path, const std::string
   }
 }
 
+namespace {
+
+// Blob-side: what a new manifest may make needed again (a blob, one moved to lost+found, the
+// tidying of blob directories).
+bool blob_side(const Action& a) {
+  return a.kind == ActionKind::blob || a.kind == ActionKind::quarantine ||
+         (a.kind == ActionKind::tidy && a.repository.empty());
+}
+
+}  // namespace
+
 void ChangesSinceScan::skip_dependents(const Plan& plan, const std::vector<std::uint8_t>& done,
                                        std::vector<std::uint8_t>& skip) const {
   if (!m_any) {
@@ -146,9 +157,7 @@ void ChangesSinceScan::skip_dependents(const Plan& plan, const std::vector<std::
       continue;
     }
     const Action a = plan.actions[i];
-    bool blob_side =
-        a.kind == ActionKind::blob || (a.kind == ActionKind::tidy && a.repository.empty());
-    if (m_all || blob_side || m_repositories.count(std::string(a.repository)) != 0) {
+    if (m_all || blob_side(a) || m_repositories.count(std::string(a.repository)) != 0) {
       skip[i] = 1;
     }
   }
@@ -162,11 +171,6 @@ const std::string& SweepResult::error(std::size_t i) const {
 }
 
 namespace {
-
-bool blob_side(const Action& a) {
-  return a.kind == ActionKind::blob || a.kind == ActionKind::quarantine ||
-         (a.kind == ActionKind::tidy && a.repository.empty());
-}
 
 // What failed deletions leave pointing (rule 3 in docs/safety.md): a tag, link or repository
 // directory that could not be removed still references what the plan deletes after it. Every

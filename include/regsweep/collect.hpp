@@ -51,6 +51,12 @@ struct Collection {
   bool dated_in_future = false;
 };
 
+// The signs of a writer the scan alone shows, added to `activity`: the newest time seen is
+// later than the scan's start (a file changed during the scan), or later than now by more
+// than a minute (`dated_in_future`: a clock that is wrong).
+void scan_activity(Store& store, const Inventory& inventory, std::vector<std::string>& activity,
+                   bool& dated_in_future);
+
 // The repositories whose tags' current links a sweep's guard watches (Store::guard): with
 // -m, those that lose a manifest; none without.
 std::vector<std::size_t> tags_to_watch(const Collection& collection, bool delete_untagged);

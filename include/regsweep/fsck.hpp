@@ -14,8 +14,11 @@
 
 #include "regsweep/digest.hpp"
 #include "regsweep/finding.hpp"
+#include "regsweep/inventory.hpp"
+#include "regsweep/plan.hpp"
 #include "regsweep/result.hpp"
 #include "regsweep/store.hpp"
+#include "regsweep/sweep.hpp"
 
 namespace regsweep {
 
@@ -67,7 +70,26 @@ struct FsckCounts {
 };
 FsckCounts fsck_counts(const FsckReport& report);
 
-// Checks the tree in `store`. Error only when the tree cannot be read at all.
+// The check, with its repairs planned (listed, not applied), and the signs that something
+// writes to the tree (scan_activity) that keep a run from applying them (may_sweep).
+struct FsckPlan {
+  FsckReport report;
+  Inventory inventory;  // what the scan saw; the repairs point into it
+  Plan repairs;
+  std::vector<std::string> activity;
+  bool dated_in_future = false;
+};
+Result<FsckPlan> plan_fsck(Store& store, const FsckOptions& options, tbb::task_arena& arena);
+
+// Applies the planned repairs, each under `store_guard` (Store::guard: what it depends on is
+// as the scan saw it) and, for a dangling link, only while its blob is still absent; records
+// what became of each in planned.report.repairs. The caller holds the store's lock.
+void apply_repairs(Store& store, FsckPlan& planned, std::unique_ptr<SweepGuard> store_guard,
+                   tbb::task_arena& arena);
+
+// Checks the tree in `store`: plan_fsck, then with `options.repair` apply_repairs (the caller
+// holds the lock; check() in run.hpp runs the whole safety sequence). Error only when the
+// tree cannot be read at all.
 Result<FsckReport> fsck(Store& store, const FsckOptions& options, tbb::task_arena& arena);
 
 // The same on the filesystem tree below an open docker/registry/v2 (open_registry).

@@ -1,7 +1,7 @@
 #pragma once
 
 // The stop-the-world policy, as library values: when a run that deletes must not start. The
-// command line only prints what these return; a library caller gets the same refusals.
+// safety sequence (run.hpp) applies them in order; a library caller gets the same refusals.
 //
 // * A registry that answers at the configuration's http.addr and is not read-only may write
 //   to the tree while it is swept (registry_stopped).
@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <oneapi/tbb/task_arena.h>
 
@@ -40,6 +41,10 @@ Status registry_stopped(const std::optional<ServeSettings>& serve, const std::st
 
 // Ok when the collection saw no sign that something writes to the tree, or when forced.
 Status may_sweep(const Collection& collection, const SweepPolicy& policy);
+// The same for any run's signs (`activity`, Collection): `override_hint` (", or pass
+// --force") ends the advice.
+Status may_sweep(const std::vector<std::string>& activity, bool dated_in_future,
+                 const SweepPolicy& policy, std::string_view override_hint);
 
 // --delete-noncurrent-versions, after the sweep (Store::purge_noncurrent): what it deleted
 // goes into `swept` (its counts, and a finding for each version it could not). Whether every

@@ -325,7 +325,9 @@ int run_du(const std::vector<std::string>& args) {
     return code;
   }
   UsageOptions uo;
-  uo.grace = Grace(storage_now(*session->tree.store), a.min_age);
+  uo.grace =
+      Grace(storage_now(*session->tree.store, [](const Notice& n) { print_notice(n, false); }),
+            a.min_age);
   uo.globs = a.tree.globs;
   auto started = std::chrono::steady_clock::now();
   auto usage = with_progress(

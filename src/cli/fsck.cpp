@@ -20,6 +20,7 @@
 #include "options.hpp"
 #include "regsweep/fsck.hpp"
 #include "regsweep/json_writer.hpp"
+#include "regsweep/run.hpp"
 #include "regsweep/timeutil.hpp"
 #include "render.hpp"
 
@@ -186,24 +187,13 @@ int run_fsck(const std::vector<std::string>& args) {
   if (!session) {
     return code;
   }
-  std::unique_ptr<RegistryLock> lock;
-  if (repair && registry_serves(session->tree, SweepPolicy{}, "then repair")) {
+  RunContext context = run_context(*session, !repair, SweepPolicy{}, a.quiet);
+  CheckRun done = with_progress(a.quiet, [&] { return check(context, fo); });
+  if (done.stopped) {
+    std::cerr << "regsweep: " << done.stopped->message << "\n";
     return k_exit_cannot_run;
   }
-  if (repair) {
-    auto taken = session->tree.store->lock("fsck --repair");
-    if (!taken) {
-      std::cerr << "regsweep: " << taken.error().message << "\n";
-      return k_exit_cannot_run;
-    }
-    lock = std::move(*taken);
-  }
-  auto report =
-      with_progress(a.quiet, [&] { return fsck(*session->tree.store, fo, session->arena); });
-  if (!report) {
-    std::cerr << "regsweep: " << report.error().message << "\n";
-    return k_exit_cannot_run;
-  }
+  const FsckReport* report = &*done.report;
   FsckCounts counts = fsck_counts(*report);
   if (json) {
     print_json(*report, counts, session->tree.root, repair);

@@ -26,6 +26,7 @@
 #include "regsweep/config.hpp"
 #include "regsweep/lock.hpp"
 #include "regsweep/policy.hpp"
+#include "regsweep/run.hpp"
 #include "regsweep/timeutil.hpp"
 #include "render.hpp"
 
@@ -88,7 +89,7 @@ namespace {
 // so that a test can change the tree between the scan and the deletes deterministically;
 // REGSWEEP_TEST_PAUSE_BEFORE_PURGE=FILE does the same between the sweep and
 // --delete-noncurrent-versions' purge.
-void pause_before(const char* variable, const char* what) {
+void pause_before(const char* variable, std::string_view what) {
   auto file = getenv_opt(variable);
   if (!file || file->empty()) {
     return;
@@ -239,22 +240,6 @@ std::optional<int> check_gc_args(const po::variables_map& vm, const GcRawArgs& r
 
 namespace {
 
-// The lock of a run that may delete, held from before the scan until the run ends.
-std::optional<std::unique_ptr<RegistryLock>> take_lock(Store& store, const GcArgs& a) {
-  auto taken = store.lock(a.command == Collect::rm      ? "rm"
-                          : a.command == Collect::prune ? "prune"
-                                                        : "gc");
-  if (!taken) {
-    std::cerr << "regsweep: " << taken.error().message << "\n";
-    return std::nullopt;
-  }
-  if (!(*taken)->previous_holder().empty() && !a.quiet) {
-    std::cerr << "note: took over the lock last held by " << (*taken)->previous_holder()
-              << " (no longer running)\n";
-  }
-  return std::move(*taken);
-}
-
 // What a run found and did, for its metrics; filled as far as the run got.
 struct GcOutcome {
   std::uint64_t blobs = 0;
@@ -385,30 +370,19 @@ int report(const GcArgs& a, const OpenTree& tree, const Collection& collection,
   return code;
 }
 
-// Whether deleting in the store frees nothing (said at the start), and whether
-// --delete-noncurrent-versions has work after the sweep (the store then notes each object
-// it deletes).
-struct Keeping {
-  bool keeps = false;
-  bool purge = false;
-};
-Keeping keeping_of(Store& store, const GcArgs& a) {
-  Store::DeletionEffect effect = store.deletion_effect();
-  if (effect.keeps || effect.unknown) {
-    std::cerr << "warning: " << effect.why << "\n";
+// The request gc, rm or prune makes of the library (run.hpp).
+CollectRequest request_of(const GcArgs& a) {
+  CollectRequest r{.command = a.command == Collect::rm      ? "rm"
+                              : a.command == Collect::prune ? "prune"
+                                                            : "gc",
+                   .options = a.options,
+                   .min_age = a.min_age,
+                   .prune = std::nullopt,
+                   .delete_noncurrent_versions = a.delete_noncurrent_versions};
+  if (a.command == Collect::prune) {
+    r.prune = CollectRequest::Prune{a.rules, a.scope};
   }
-  Keeping out{.keeps = effect.keeps,
-              .purge = a.delete_noncurrent_versions && (effect.keeps || effect.unknown)};
-  if (a.delete_noncurrent_versions && !out.purge) {
-    std::cerr << "note: --delete-noncurrent-versions: '" << store.location()
-              << "' keeps no deleted objects: there are no noncurrent versions to delete\n";
-  } else if (out.purge && a.dry_run) {
-    std::cerr << "note: dry run: with --delete-noncurrent-versions, the noncurrent versions of "
-                 "what it deletes would be deleted too\n";
-  } else if (out.purge) {
-    store.note_deletions();
-  }
-  return out;
+  return r;
 }
 
 // Runs gc or rm as `a` asks, recording in `outcome` how far it got; the exit code.
@@ -426,60 +400,27 @@ int run(GcArgs& a, GcOutcome& outcome) {
   if (!session) {
     return open_code;
   }
-  OpenTree* tree = &session->tree;
-  tbb::task_arena& arena = session->arena;
-  if (!a.dry_run && registry_serves(*tree, a.policy)) {
-    return k_exit_cannot_run;
+  RunContext context = run_context(*session, a.dry_run, a.policy, a.quiet);
+  context.before_step = [](std::string_view step) {
+    pause_before(step == "the sweep" ? "REGSWEEP_TEST_PAUSE_BEFORE_SWEEP"
+                                     : "REGSWEEP_TEST_PAUSE_BEFORE_PURGE",
+                 step);
+  };
+  CollectRun done = with_progress(a.quiet, [&] { return collect(context, request_of(a)); });
+  outcome.retention = std::move(done.retention);
+  if (done.collection) {
+    record(outcome, *done.collection);
   }
-  std::unique_ptr<RegistryLock> lock;
-  if (!a.dry_run) {
-    auto taken = take_lock(*tree->store, a);
-    if (!taken) {
-      return k_exit_cannot_run;
-    }
-    lock = std::move(*taken);
-  }
-  a.options.plan.now = storage_now(*tree->store);
-  Keeping keeping = keeping_of(*tree->store, a);
-  bool bytes_hidden = keeping.keeps;
-  a.options.grace = Grace(a.options.plan.now, a.min_age);
-  if (a.command == Collect::prune) {
-    a.options.select_tags =
-        tags_by_rules(a.rules, a.scope, a.options.grace, a.options.plan.now, outcome.retention);
-  }
-  auto collection = with_progress(a.quiet, [&] { return plan_gc(*tree->store, a.options, arena); });
-  if (!collection) {
-    std::cerr << "regsweep: " << collection.error().message << "\n";
-    return k_exit_cannot_run;
-  }
-  record(outcome, *collection);
-  for (const std::string& activity : collection->activity) {
-    std::cerr << (a.dry_run || a.policy.force ? "warning: " : "regsweep: ") << activity << "\n";
-  }
-  if (!a.dry_run) {
-    if (Status s = may_sweep(*collection, a.policy); !s) {
-      std::cerr << "regsweep: " << s.error().message << "\n";
-      return k_exit_cannot_run;
-    }
-    auto result = with_progress(a.quiet, [&] {
-      pause_before("REGSWEEP_TEST_PAUSE_BEFORE_SWEEP", "the sweep");
-      return sweep_collection(*tree->store, *collection, a.options.delete_untagged, a.policy,
-                              arena);
-    });
-    if (!result) {
-      std::cerr << "regsweep: " << result.error().message << "\n";
-      return k_exit_cannot_run;
-    }
-    outcome.swept = std::move(*result);
-    if (keeping.purge) {
-      pause_before("REGSWEEP_TEST_PAUSE_BEFORE_PURGE", "the purge of noncurrent versions");
-      bool complete = purge_noncurrent_versions(*tree->store, arena, *outcome.swept);
-      bytes_hidden = keeping.keeps && !complete;
-    }
+  if (done.swept) {
+    outcome.swept = std::move(done.swept);
     outcome.count(outcome.swept->findings);
   }
-  return report(a, *tree, *collection, outcome.swept ? &*outcome.swept : nullptr,
-                outcome.retention ? &outcome.retention->verdicts : nullptr, bytes_hidden);
+  if (done.stopped) {
+    std::cerr << "regsweep: " << done.stopped->message << "\n";
+    return k_exit_cannot_run;
+  }
+  return report(a, session->tree, *done.collection, outcome.swept ? &*outcome.swept : nullptr,
+                outcome.retention ? &outcome.retention->verdicts : nullptr, done.bytes_hidden);
 }
 
 }  // namespace

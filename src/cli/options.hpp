@@ -33,6 +33,7 @@
 #include "regsweep/open.hpp"
 #include "regsweep/policy.hpp"
 #include "regsweep/progress.hpp"
+#include "regsweep/run.hpp"
 
 namespace regsweep::cli {
 
@@ -134,35 +135,6 @@ inline std::optional<OpenTree> open_tree(const std::optional<std::string>& confi
   }
   return OpenTree{root->root, std::move(opened->v2), std::move(opened->store), root->serve,
                   root->config_path};
-}
-
-// Stop the world: true (printed) when a run that deletes must not start because the
-// configured registry serves the tree (registry_stopped in policy.hpp).
-inline bool registry_serves(const OpenTree& tree, const SweepPolicy& policy,
-                            const char* override_hint = "or pass --force") {
-  Status s = registry_stopped(tree.serve, tree.config_path, policy, override_hint);
-  if (!s) {
-    std::cerr << "regsweep: " << s.error().message << "\n";
-  }
-  return !s;
-}
-
-// "Now" for ages and the grace period: this machine's clock, or the storage's where it keeps
-// its own (an object store stamps objects with its clock). Says so on stderr when the two
-// differ by more than a minute.
-inline std::int64_t storage_now(Store& store) {
-  std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
-  std::optional<std::int64_t> offset = store.clock_offset();
-  if (!offset) {
-    return now;
-  }
-  if (*offset > 60 || *offset < -60) {
-    std::cerr << "warning: the clock of '" << store.location() << "' is "
-              << (*offset > 0 ? *offset : -*offset) << " s "
-              << (*offset > 0 ? "ahead of" : "behind") << " this machine's; ages are judged by "
-              << "the storage's clock\n";
-  }
-  return now + *offset;
 }
 
 inline bool is_directory(const std::string& path) {
@@ -364,6 +336,34 @@ inline std::unique_ptr<Session> open_session(const std::optional<std::string>& c
     return nullptr;
   }
   return std::make_unique<Session>(std::move(*tree), jobs);
+}
+
+// Prints a notice of the safety sequence on stderr (an `info` one not when `quiet`), first
+// clearing a progress line a terminal may show.
+inline void print_notice(const Notice& n, bool quiet) {
+  if (n.level == Notice::Level::info && quiet) {
+    return;
+  }
+  if (!quiet && ::isatty(STDERR_FILENO) == 1) {
+    std::cerr << "\r\033[K";
+  }
+  std::cerr << (n.level == Notice::Level::warning   ? "warning: "
+                : n.level == Notice::Level::refusal ? "regsweep: "
+                                                    : "note: ")
+            << n.text << '\n';
+}
+
+// The context of a run on the session's tree (run.hpp), its notices printed on stderr.
+inline RunContext run_context(Session& session, bool dry_run, const SweepPolicy& policy,
+                              bool quiet) {
+  return RunContext{.store = *session.tree.store,
+                    .arena = session.arena,
+                    .dry_run = dry_run ? DryRun::yes : DryRun::no,
+                    .policy = policy,
+                    .serve = session.tree.serve,
+                    .config_path = session.tree.config_path,
+                    .notify = [quiet](const Notice& n) { print_notice(n, quiet); },
+                    .before_step = {}};
 }
 
 // Shows on stderr, while `work` runs, the stage it is in, how far it has come (a count, and a

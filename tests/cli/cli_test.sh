@@ -180,6 +180,14 @@ check "a file dated in the future refuses the sweep (exit 1, got $rc)" test $rc 
 check "  naming the file and saying it is dated in the future" \
   grep -q "'${future#"$W/clock/$V2/"}' is dated in the future" "$W/err"
 check "  and not calling the registry active" bash -c "! grep -q 'looks active' '$W/err'"
+ghost=$(printf 'ghost of a blob' | sha256sum | cut -d' ' -f1)
+ghost_link="$W/clock/$V2/repositories/$repo/_layers/sha256/$ghost/link"
+mkdir -p "$(dirname "$ghost_link")" && printf 'sha256:%s' "$ghost" >"$ghost_link"
+"$REGSWEEP" fsck --root "$W/clock" --repair >/dev/null 2>"$W/err"
+rc=$?
+check "fsck --repair refuses too, as gc does (exit 1, got $rc)" test $rc -eq 1
+check "  saying why" grep -q "is dated in the future" "$W/err"
+check "  and repairs nothing: the dangling link is still there" test -f "$ghost_link"
 
 echo "# every JSON field is documented (docs/json.md)"
 cp -a "$W/t" "$W/j"

@@ -1,0 +1,98 @@
+#pragma once
+
+// The safety sequence, in one library call per job: every run that may change the tree goes
+// probe -> lock -> plan -> may-sweep -> sweep, in that order, with the dry run a value passed
+// down (docs/safety.md, rule 3). gc, rm and prune are collect(); fsck and fsck --repair are
+// check(). The command line parses, calls one of them and renders what it returns.
+//
+// A dry run plans and reports exactly as a real run would, and never probes the registry,
+// takes the lock, deletes or moves anything.
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <oneapi/tbb/task_arena.h>
+
+#include "regsweep/collect.hpp"
+#include "regsweep/config.hpp"
+#include "regsweep/fsck.hpp"
+#include "regsweep/policy.hpp"
+#include "regsweep/result.hpp"
+#include "regsweep/retention.hpp"
+#include "regsweep/store.hpp"
+#include "regsweep/sweep.hpp"
+
+namespace regsweep {
+
+enum class DryRun : bool { no = false, yes = true };
+
+// What the sequence tells the operator as it goes, in order (the command line prints each on
+// stderr): `info` is routine (a quiet run does not print it); a `refusal` says why a run that
+// would delete does not.
+struct Notice {
+  enum class Level { info, note, warning, refusal };
+  Level level;
+  std::string text;
+};
+
+// Where and how a run goes.
+struct RunContext {
+  Store& store;
+  tbb::task_arena& arena;
+  DryRun dry_run = DryRun::yes;
+  SweepPolicy policy;
+  // The registry that may serve the tree: the configuration's http section and the file it
+  // came from, when one was read (registry_stopped).
+  std::optional<ServeSettings> serve;
+  std::string config_path;
+  // Told each notice; may be empty.
+  std::function<void(const Notice&)> notify;
+  // Called right before each step that deletes: "the sweep", "the purge of noncurrent
+  // versions" (tests pause there to change the tree); may be empty.
+  std::function<void(std::string_view step)> before_step;
+};
+
+// "Now" for ages and the grace period: this machine's clock, or the storage's where it keeps
+// its own (Store::clock_offset). A warning when the two differ by more than a minute.
+std::int64_t storage_now(Store& store, const std::function<void(const Notice&)>& notify);
+
+// gc, rm and prune: what to collect.
+struct CollectRequest {
+  std::string command;       // "gc", "rm" or "prune": names the run in the lock
+  GcOptions options;         // all but the time: grace and plan.now are set when the run starts
+  std::int64_t min_age = 0;  // the grace period, in seconds
+  // prune: the rules, and the repository globs that limit them (empty: all).
+  struct Prune {
+    std::vector<RetentionRule> rules;
+    std::vector<std::string> scope;
+  };
+  std::optional<Prune> prune;
+  // In a bucket that keeps deleted objects: delete the noncurrent versions of what the run
+  // deleted, after the sweep (Store::purge_noncurrent).
+  bool delete_noncurrent_versions = false;
+};
+
+// How far a collection got and what it found; filled as far as the run got.
+struct CollectRun {
+  std::optional<Collection> collection;  // once planned
+  std::optional<SweepResult> swept;      // once swept (not in a dry run)
+  std::optional<Retention> retention;    // prune: every tag's verdict
+  // Deleting here only hid what was deleted (a versioned bucket), and it was not purged.
+  bool bytes_hidden = false;
+  // Why the run stopped before its end: nothing after that point was done.
+  std::optional<Error> stopped;
+};
+CollectRun collect(RunContext& run, CollectRequest request);
+
+// fsck: the check, and with DryRun::no its repairs, through the same probe, lock, may-sweep
+// and guard as a collection.
+struct CheckRun {
+  std::optional<FsckReport> report;
+  std::optional<Error> stopped;
+};
+CheckRun check(RunContext& run, FsckOptions options);
+
+}  // namespace regsweep

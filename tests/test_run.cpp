@@ -1,0 +1,143 @@
+// The safety sequence as one library call (run.hpp): gc and fsck --repair alike go probe ->
+// lock -> plan -> may-sweep -> sweep, and a dry run changes nothing.
+
+#include <gtest/gtest.h>
+
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "fault_store.hpp"
+#include "regsweep/layout.hpp"
+#include "regsweep/lock.hpp"
+#include "regsweep/run.hpp"
+#include "temp_registry.hpp"
+
+namespace regsweep {
+namespace {
+
+// One image, tagged; one blob no manifest references; a layer link naming no blob; a
+// corrupt blob in use.
+struct Tree {
+  test::TempRegistry reg;
+  Digest layer, image, unused, ghost, spoiled;
+  Tree() {
+    layer = reg.put_layer("app", "layer");
+    spoiled = reg.put_layer("app", "spoiled");
+    image = reg.put_image("app", {layer, spoiled}, "app");
+    reg.tag("app", "v1", image);
+    unused = reg.put_blob("unused");
+    ghost = sha256_of("ghost");
+    reg.link_layer("app", ghost);
+    reg.write(layout::blob_data(spoiled), "flipped bytes");
+    reg.backdate("", 7200);
+  }
+};
+
+struct Context {
+  fs::Fd v2;
+  tbb::task_arena arena{2};
+  std::vector<Notice> notices;
+  explicit Context(const test::TempRegistry& reg) {
+    auto opened = open_registry(reg.root());
+    EXPECT_TRUE(opened) << opened.error().message;
+    v2 = std::move(*opened);
+  }
+  RunContext on(Store& store, DryRun dry) {
+    return RunContext{.store = store,
+                      .arena = arena,
+                      .dry_run = dry,
+                      .policy = {},
+                      .serve = std::nullopt,
+                      .config_path = {},
+                      .notify = [this](const Notice& n) { notices.push_back(n); },
+                      .before_step = {}};
+  }
+};
+
+CollectRequest gc_request() {
+  CollectRequest r;
+  r.command = "gc";
+  r.options = test::options();
+  return r;
+}
+
+FsckOptions verify_all() {
+  FsckOptions o;
+  o.verify_percent = 100;
+  o.now = static_cast<std::int64_t>(std::time(nullptr));
+  return o;
+}
+
+TEST(Run, ADryRunTakesNoLockAndChangesNothing) {
+  Tree t;
+  Context ctx(t.reg);
+  auto store = make_fs_store(ctx.v2.get(), t.reg.root());
+  auto before = t.reg.snapshot();
+  RunContext dry = ctx.on(*store, DryRun::yes);
+  CollectRun planned = collect(dry, gc_request());
+  ASSERT_FALSE(planned.stopped) << planned.stopped->message;
+  ASSERT_TRUE(planned.collection);
+  EXPECT_FALSE(planned.swept);
+  EXPECT_GT(planned.collection->plan.blobs, 0U);
+  CheckRun checked = check(dry, verify_all());
+  ASSERT_TRUE(checked.report);
+  EXPECT_EQ(checked.report->repairs.size(), 2U);
+  EXPECT_EQ(t.reg.snapshot(), before);  // no lock file either
+
+  RunContext real = ctx.on(*store, DryRun::no);
+  CollectRun swept = collect(real, gc_request());
+  ASSERT_FALSE(swept.stopped) << swept.stopped->message;
+  ASSERT_TRUE(swept.swept);
+  EXPECT_FALSE(t.reg.has_blob(t.unused));
+  EXPECT_TRUE(t.reg.has_blob(t.layer));
+  EXPECT_TRUE(t.reg.exists(std::string(k_lock_file)));  // a run that deletes took the lock
+}
+
+// fsck --repair refuses, as gc does, when the scan shows something writing to the tree: here
+// a file dated in the future, whose age cannot be told. Nothing is repaired.
+TEST(Run, RepairsAreRefusedWhileTheTreeLooksWritten) {
+  Tree t;
+  t.reg.backdate(layout::tag_current_link("app", "v1"), -86400);
+  Context ctx(t.reg);
+  auto store = make_fs_store(ctx.v2.get(), t.reg.root());
+  RunContext real = ctx.on(*store, DryRun::no);
+  CheckRun refused = check(real, verify_all());
+  ASSERT_TRUE(refused.stopped);
+  EXPECT_NE(refused.stopped->message.find("dated in the future"), std::string::npos)
+      << refused.stopped->message;
+  EXPECT_TRUE(t.reg.exists(layout::layer_link("app", t.ghost)));
+  EXPECT_TRUE(t.reg.exists(layout::blob_data(t.spoiled)));
+  ASSERT_FALSE(ctx.notices.empty());
+  EXPECT_EQ(ctx.notices.back().level, Notice::Level::refusal);
+
+  real.policy.force = true;
+  CheckRun forced = check(real, verify_all());
+  ASSERT_FALSE(forced.stopped) << forced.stopped->message;
+  EXPECT_FALSE(t.reg.exists(layout::layer_link("app", t.ghost)));
+}
+
+// fsck --repair goes through the store's guard, as a sweep does: after the tree changed
+// since the scan (a push wrote a layer link), a corrupt blob is not moved aside, since what
+// was pushed may need it; the repair says why.
+TEST(Run, ARepairWaitsForATreeThatChangedSinceTheScan) {
+  Tree t;
+  Context ctx(t.reg);
+  test::FaultStore store(make_fs_store(ctx.v2.get(), t.reg.root()));
+  store.before_sweep = [&t] { t.reg.link_layer("other", t.spoiled); };
+  RunContext real = ctx.on(store, DryRun::no);
+  CheckRun done = check(real, verify_all());
+  ASSERT_FALSE(done.stopped) << done.stopped->message;
+  ASSERT_TRUE(done.report);
+  EXPECT_TRUE(t.reg.exists(layout::blob_data(t.spoiled)));
+  bool said = false;
+  for (const Repair& r : done.report->repairs) {
+    if (r.action == "move-to-lost-found") {
+      said = r.error.find("changed since the scan") != std::string::npos;
+    }
+  }
+  EXPECT_TRUE(said);
+}
+
+}  // namespace
+}  // namespace regsweep
