@@ -463,7 +463,7 @@ Piece list_piece(const std::vector<StoreObject>& all, const std::string& dir, bo
   return p;
 }
 
-// The tree listed as S3Store lists it, a level at a time down to each blob prefix and each
+// The tree listed as the object store lists it, a level at a time down to each blob prefix and each
 // repository's own directories, then listed whole; the pieces of `blobs/` first, the others
 // in any order, each given a key at a time.
 Inventory listed_in_pieces(const std::vector<StoreObject>& all, const ObjectReader& read,

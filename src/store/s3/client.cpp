@@ -31,25 +31,6 @@ void global_init() {
 
 }  // namespace
 
-std::string uri_encode(std::string_view text, bool keep_slash) {
-  static constexpr char k_digits[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
-  for (char ch : text) {
-    auto c = static_cast<unsigned char>(ch);
-    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                      c == '-' || c == '_' || c == '.' || c == '~';
-    if (unreserved || (keep_slash && c == '/')) {
-      out += ch;
-    } else {
-      out += '%';
-      out += k_digits[c >> 4U];
-      out += k_digits[c & 0xFU];
-    }
-  }
-  return out;
-}
-
 // ---- requests ----
 
 S3Client::S3Client(S3Settings settings, S3ClientOptions options)
@@ -158,39 +139,6 @@ bool retryable(const S3Client::Handle* /*unused*/, CURLcode c, long status,
 
 }  // namespace
 
-namespace {
-
-// Keeps the value of a response's Date header.
-std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
-  std::size_t len = size * n;
-  std::string_view line(data, len);
-  constexpr std::string_view k_date = "date:";
-  if (line.size() > k_date.size() &&
-      std::equal(k_date.begin(), k_date.end(), line.begin(),
-                 [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
-    std::string_view v = line.substr(k_date.size());
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
-      v.remove_prefix(1);
-    }
-    while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) {
-      v.remove_suffix(1);
-    }
-    *static_cast<std::string*>(user) = std::string(v);
-  }
-  return len;
-}
-
-}  // namespace
-
-void S3Client::note_server_clock(const std::string& date) {
-  if (auto server = parse_http_date(date)) {
-    // The server's clock against this machine's, to the second: ages are the server's.
-    m_clock_offset.store(*server - static_cast<std::int64_t>(std::time(nullptr)),
-                         std::memory_order_relaxed);
-    m_clock_known.store(true, std::memory_order_release);
-  }
-}
-
 S3Client::Response S3Client::attempt(Handle& handle, Request& request) {
   Response r;
   CURL* c = handle.curl;
@@ -251,10 +199,10 @@ S3Client::Response S3Client::attempt(Handle& handle, Request& request) {
   Transfer t{&r.body, request.max, request.sink, &received, &request.too_large, 0, c};
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, object::keep_date_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.date);
   r.curl = curl_easy_perform(c);
-  note_server_clock(r.date);
+  m_clock.note(r.date);
   curl_slist_free_all(headers);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
   request.offset += received;

@@ -23,46 +23,22 @@
 
 #include "regsweep/config.hpp"
 #include "regsweep/result.hpp"
+#include "store/object/bucket.hpp"
+#include "store/object/http.hpp"
+
+namespace pugi {
+class xml_node;
+}  // namespace pugi
 
 namespace regsweep {
 
-// One object of a listing.
-struct S3Object {
-  std::string key;  // the full key
-  std::uint64_t size = 0;
-  std::int64_t mtime_ns = 0;  // LastModified, nanoseconds since the epoch
-};
-
-// One page of ListObjectsV2.
-struct S3Page {
-  std::vector<S3Object> objects;
-  std::vector<std::string> prefixes;  // CommonPrefixes, with a delimiter
-};
-
-// An incomplete multipart upload.
-struct S3Multipart {
-  std::string key;
-  std::string upload_id;
-  std::int64_t initiated_ns = 0;
-};
-
-// A key a DeleteObjects request did not delete, with the server's code and message.
-struct S3DeleteFailure {
-  std::string key;
-  std::string code;
-  std::string message;
-  std::string version_id;  // the version asked for, when one was
-};
-
-// One version of a key in a versioned bucket, as ListObjectVersions gives it: stored bytes
-// or a delete marker.
-struct S3Version {
-  std::string key;
-  std::string version_id;
-  bool delete_marker = false;
-  bool latest = false;  // the key's current version: what a GET of the key answers with
-  std::uint64_t size = 0;
-};
+// The client speaks in full keys (with the root directory), in the object store's types
+// (store/object/bucket.hpp); S3Bucket (bucket.cpp) maps them to the tree's keys.
+using S3Object = StoreObject;  // LastModified as mtime_ns
+using S3Page = object::Page;   // one page of ListObjectsV2; prefixes: CommonPrefixes
+using S3Multipart = object::Multipart;
+using S3DeleteFailure = object::DeleteFailure;  // a key DeleteObjects did not delete
+using S3Version = object::Version;              // one version, as ListObjectVersions gives it
 
 struct S3ClientOptions {
   int max_attempts = 6;              // per request, the first included
@@ -129,12 +105,7 @@ class S3Client {
 
   // The server's clock minus this machine's, in seconds, from the Date header of the last
   // answer; nothing before one came. Ages of objects are judged by the server's clock.
-  std::optional<std::int64_t> clock_offset() const {
-    if (!m_clock_known.load(std::memory_order_acquire)) {
-      return std::nullopt;
-    }
-    return m_clock_offset.load(std::memory_order_relaxed);
-  }
+  std::optional<std::int64_t> clock_offset() const { return m_clock.offset(); }
 
   struct Handle;  // a curl easy handle, kept alive between requests
 
@@ -147,8 +118,18 @@ class S3Client {
   void give_back(std::unique_ptr<Handle> handle);
   std::string url(std::string_view key, const std::string& query) const;
   Error error_of(const Response& response, std::string_view what, std::string_view key) const;
-  // Records the offset of the server's clock from a response's Date header.
-  void note_server_clock(const std::string& date);
+  // Every page of a listing paged by a key marker and an id marker (ListObjectVersions,
+  // ListMultipartUploads), its `root` element to `page`, which returns true when it needs no
+  // more. `query` makes a page's query from the markers. Complete, or an error.
+  struct MarkerPaging {
+    std::string_view verb;  // "list the versions of"
+    std::string_view target;
+    const char* root;
+    const char* next_id_marker;
+    std::function<std::string(const std::string& key_marker, const std::string& id_marker)> query;
+  };
+  Status marker_pages(const MarkerPaging& listing,
+                      const std::function<bool(const pugi::xml_node&)>& page);
 
   S3Settings m_settings;
   S3ClientOptions m_options;
@@ -158,12 +139,9 @@ class S3Client {
   std::vector<std::unique_ptr<Handle>> m_pool;
   std::atomic<std::uint64_t> m_requests{0};
   std::atomic<std::uint64_t> m_retries{0};
-  std::atomic<std::int64_t> m_clock_offset{0};
-  std::atomic<bool> m_clock_known{false};
+  object::ServerClock m_clock;
 };
 
-// URI-encodes `text` as SigV4 wants it: unreserved characters kept, `/` kept when
-// `keep_slash`, everything else %XX in upper case.
-std::string uri_encode(std::string_view text, bool keep_slash);
+using object::uri_encode;
 
 }  // namespace regsweep

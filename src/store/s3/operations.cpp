@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 
 #include <cerrno>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -218,13 +219,43 @@ Result<std::vector<S3DeleteFailure>> S3Client::delete_versions(
   return failed;
 }
 
-Result<std::vector<S3Version>> S3Client::list_versions(std::string_view key) {
-  std::vector<S3Version> out;
+Status S3Client::marker_pages(const MarkerPaging& listing,
+                              const std::function<bool(const pugi::xml_node&)>& page) {
   std::string key_marker;
   std::string id_marker;
+  const std::string shown = "'s3://" + m_settings.bucket + "/" + std::string(listing.target) + "'";
   while (true) {
     Request req;
-    // Parameters in the order SigV4's canonical request sorts them.
+    req.query = listing.query(key_marker, id_marker);
+    req.max = 64U << 20U;
+    Response r = perform(req);
+    if (r.curl != CURLE_OK || r.status != 200) {
+      return error_of(r, listing.verb, listing.target);
+    }
+    pugi::xml_document doc;
+    pugi::xml_node root;
+    if (!doc.load_buffer(r.body.data(), r.body.size()) || !(root = doc.child(listing.root))) {
+      return Error{"cannot " + std::string(listing.verb) + " " + shown +
+                       ": the server's answer is not a listing",
+                   EIO};
+    }
+    if (page(root) || std::string_view(root.child_value("IsTruncated")) != "true") {
+      return ok_status();
+    }
+    key_marker = root.child_value("NextKeyMarker");
+    id_marker = root.child_value(listing.next_id_marker);
+    if (key_marker.empty() && id_marker.empty()) {
+      return Error{"cannot " + std::string(listing.verb) + " " + shown +
+                       ": a truncated page without a marker",
+                   EIO};
+    }
+  }
+}
+
+Result<std::vector<S3Version>> S3Client::list_versions(std::string_view key) {
+  std::vector<S3Version> out;
+  // Parameters in the order SigV4's canonical request sorts them.
+  auto query = [&](const std::string& key_marker, const std::string& id_marker) {
     std::string q;
     if (!key_marker.empty()) {
       q += "key-marker=" + uri_encode(key_marker, false) + "&";
@@ -233,62 +264,40 @@ Result<std::vector<S3Version>> S3Client::list_versions(std::string_view key) {
     if (!id_marker.empty()) {
       q += "version-id-marker=" + uri_encode(id_marker, false) + "&";
     }
-    q += "versions=";
-    req.query = q;
-    req.max = 64U << 20U;
-    Response r = perform(req);
-    if (r.curl != CURLE_OK || r.status != 200) {
-      return error_of(r, "list the versions of", key);
-    }
-    pugi::xml_document doc;
-    if (!doc.load_buffer(r.body.data(), r.body.size())) {
-      return Error{"cannot list the versions of 's3://" + m_settings.bucket + "/" +
-                       std::string(key) + "': the server's answer is not XML",
-                   EIO};
-    }
-    pugi::xml_node root = doc.child("ListVersionsResult");
-    if (!root) {
-      return Error{"cannot list the versions of 's3://" + m_settings.bucket + "/" +
-                       std::string(key) + "': the server's answer is no version listing",
-                   EIO};
-    }
-    bool past = false;  // keys sort after `key`: its own versions are all listed
-    for (pugi::xml_node v : root.children()) {
-      std::string_view name = v.name();
-      if (name != "Version" && name != "DeleteMarker") {
-        continue;
-      }
-      if (std::string_view(v.child_value("Key")) != key) {
-        past = true;
-        continue;
-      }
-      S3Version version;
-      version.key = std::string(key);
-      version.version_id = v.child_value("VersionId");
-      version.delete_marker = name == "DeleteMarker";
-      version.latest = std::string_view(v.child_value("IsLatest")) == "true";
-      version.size = v.child("Size").text().as_ullong();
-      out.push_back(std::move(version));
-    }
-    if (past || std::string_view(root.child_value("IsTruncated")) != "true") {
-      return out;
-    }
-    key_marker = root.child_value("NextKeyMarker");
-    id_marker = root.child_value("NextVersionIdMarker");
-    if (key_marker.empty() && id_marker.empty()) {
-      return Error{"cannot list the versions of 's3://" + m_settings.bucket + "/" +
-                       std::string(key) + "': a truncated page without a marker",
-                   EIO};
-    }
+    return q + "versions=";
+  };
+  Status s = marker_pages(
+      {"list the versions of", key, "ListVersionsResult", "NextVersionIdMarker", query},
+      [&](const pugi::xml_node& root) {
+        bool past = false;  // keys sort after `key`: its own versions are all listed
+        for (pugi::xml_node v : root.children()) {
+          std::string_view name = v.name();
+          if (name != "Version" && name != "DeleteMarker") {
+            continue;
+          }
+          if (std::string_view(v.child_value("Key")) != key) {
+            past = true;
+            continue;
+          }
+          S3Version version;
+          version.key = std::string(key);
+          version.version_id = v.child_value("VersionId");
+          version.delete_marker = name == "DeleteMarker";
+          version.latest = std::string_view(v.child_value("IsLatest")) == "true";
+          version.size = v.child("Size").text().as_ullong();
+          out.push_back(std::move(version));
+        }
+        return past;
+      });
+  if (!s) {
+    return s.error();
   }
+  return out;
 }
 
 Result<std::vector<S3Multipart>> S3Client::list_multipart(std::string_view prefix) {
   std::vector<S3Multipart> out;
-  std::string key_marker;
-  std::string id_marker;
-  while (true) {
-    Request req;
+  auto query = [&](const std::string& key_marker, const std::string& id_marker) {
     std::string q;
     if (!key_marker.empty()) {
       q += "key-marker=" + uri_encode(key_marker, false) + "&";
@@ -297,33 +306,36 @@ Result<std::vector<S3Multipart>> S3Client::list_multipart(std::string_view prefi
     if (!id_marker.empty()) {
       q += "&upload-id-marker=" + uri_encode(id_marker, false);
     }
-    req.query = q;
-    req.max = 64U << 20U;
-    Response r = perform(req);
-    if (r.curl != CURLE_OK || r.status != 200) {
-      return error_of(r, "list the multipart uploads of", prefix);
-    }
-    pugi::xml_document doc;
-    if (!doc.load_buffer(r.body.data(), r.body.size())) {
-      return Error{"the multipart upload listing is not XML", EIO};
-    }
-    pugi::xml_node root = doc.child("ListMultipartUploadsResult");
-    for (pugi::xml_node u : root.children("Upload")) {
-      S3Multipart m;
-      m.key = u.child_value("Key");
-      m.upload_id = u.child_value("UploadId");
-      m.initiated_ns = parse_rfc3339_ns(u.child_value("Initiated")).value_or(0);
-      out.push_back(std::move(m));
-    }
-    if (std::string_view(root.child_value("IsTruncated")) != "true") {
-      return out;
-    }
-    key_marker = root.child_value("NextKeyMarker");
-    id_marker = root.child_value("NextUploadIdMarker");
-    if (key_marker.empty() && id_marker.empty()) {
-      return out;
-    }
+    return q;
+  };
+  std::optional<Error> unreadable;
+  Status s = marker_pages({"list the multipart uploads of", prefix, "ListMultipartUploadsResult",
+                           "NextUploadIdMarker", query},
+                          [&](const pugi::xml_node& root) {
+                            for (pugi::xml_node u : root.children("Upload")) {
+                              S3Multipart m;
+                              m.key = u.child_value("Key");
+                              m.upload_id = u.child_value("UploadId");
+                              auto t = parse_rfc3339_ns(u.child_value("Initiated"));
+                              if (!t) {
+                                unreadable = Error{"cannot list the multipart uploads of 's3://" +
+                                                       m_settings.bucket + "/" + m.key +
+                                                       "': no readable Initiated time",
+                                                   EIO};
+                                return true;
+                              }
+                              m.initiated_ns = *t;
+                              out.push_back(std::move(m));
+                            }
+                            return false;
+                          });
+  if (!s) {
+    return s.error();
   }
+  if (unreadable) {
+    return *unreadable;
+  }
+  return out;
 }
 
 Status S3Client::abort_multipart(const S3Multipart& upload) {

@@ -1,0 +1,97 @@
+#pragma once
+
+// What an object store's backend gives the machinery every object store shares (store.hpp
+// in this folder): a flat namespace of keys with listings by prefix, reads, writes, deletes
+// in batches, incomplete multipart uploads and, where the store keeps them, versions. Keys
+// are relative to docker/registry/v2, as everywhere above the backend; the backend adds its
+// own prefix (a bucket and a root directory) and takes it off what it lists.
+//
+// Calls may come from many threads at once. Each returns in bounded time (the backend's
+// deadlines and retries) and names the key it could not do in its error.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "regsweep/result.hpp"
+#include "regsweep/store.hpp"
+
+namespace regsweep::object {
+
+// One page of a listing, in key order.
+struct Page {
+  std::vector<StoreObject> objects;
+  std::vector<std::string> prefixes;  // the "directories" one level down, with a delimiter
+};
+
+// An incomplete multipart upload (a blob upload's `data` being written).
+struct Multipart {
+  std::string key;
+  std::string upload_id;
+  std::int64_t initiated_ns = 0;
+};
+
+// A key (or a version of it) a batch delete did not delete, with the server's code and
+// message.
+struct DeleteFailure {
+  std::string key;
+  std::string code;
+  std::string message;
+  std::string version_id;  // the version asked for, when one was
+};
+
+// One version of a key in a store that keeps them: stored bytes or a delete marker.
+struct Version {
+  std::string key;
+  std::string version_id;
+  bool delete_marker = false;
+  bool latest = false;  // the key's current version: what a read of the key answers with
+  std::uint64_t size = 0;
+};
+
+class Bucket {
+ public:
+  virtual ~Bucket() = default;
+
+  // Where the tree is, for messages ("s3://bucket/prefix").
+  virtual const std::string& location() const = 0;
+  // A key as the backend names it (with its prefix), and as an operator would write it
+  // ("s3://bucket/<full key>"), for messages.
+  virtual std::string full_key(std::string_view key) const = 0;
+  virtual std::string shown(std::string_view key) const = 0;
+
+  // Every page of the listing below `prefix` ("" for the tree; else ending in '/'), one
+  // level only (with the next level's prefixes) when `one_level`. Complete, or an error.
+  virtual Status list(std::string_view prefix, bool one_level,
+                      const std::function<void(Page&)>& page) = 0;
+  // A small object whole; ENOENT when there is none; EFBIG when larger than `max`.
+  virtual Result<std::string> get(std::string_view key, std::uint64_t max) = 0;
+  virtual Status get_stream(std::string_view key,
+                            const std::function<void(std::string_view)>& sink) = 0;
+  virtual Status put(std::string_view key, std::string_view body) = 0;
+  virtual Status remove(std::string_view key) = 0;
+  // Deletes up to max_batch() keys in one request: those not deleted, with the reasons. A
+  // key that does not exist counts as deleted.
+  virtual std::size_t max_batch() const = 0;
+  virtual Result<std::vector<DeleteFailure>> remove_batch(const std::vector<std::string>& keys) = 0;
+
+  virtual Result<std::vector<Multipart>> list_multipart(std::string_view prefix) = 0;
+  virtual Status abort_multipart(const Multipart& upload) = 0;
+
+  // The store's clock minus this machine's, in seconds, once any answer carried it.
+  virtual std::optional<std::int64_t> clock_offset() const = 0;
+
+  // Whether deleted objects are kept as versions: empty when not, else the state
+  // ("Enabled", "Suspended").
+  virtual Result<std::string> versioning() = 0;
+  // Every version of exactly `key`, delete markers included.
+  virtual Result<std::vector<Version>> list_versions(std::string_view key) = 0;
+  // Deletes up to max_batch() versions in one request: those not deleted.
+  virtual Result<std::vector<DeleteFailure>> remove_versions(
+      const std::vector<Version>& versions) = 0;
+};
+
+}  // namespace regsweep::object
