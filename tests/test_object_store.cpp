@@ -1,0 +1,151 @@
+// The object store every bucket backend shares (src/store/object/), over a bucket in memory:
+// the parallel walk, the scan from its listing, the batched remover, the re-listing guard
+// and the lock, with no server.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+#include <string>
+
+#include "fault_store.hpp"
+#include "memory_bucket.hpp"
+#include "regsweep/layout.hpp"
+#include "regsweep/lock.hpp"
+#include "regsweep/run.hpp"
+#include "store/object/store.hpp"
+#include "temp_registry.hpp"
+
+namespace regsweep {
+namespace {
+
+// Two repositories sharing a layer; an untagged manifest; a blob nothing references.
+struct Tree {
+  test::TempRegistry reg;
+  Digest shared, own, image, untagged, unused;
+  Tree() {
+    shared = reg.put_layer("app", "shared");
+    reg.link_layer("team/tool", shared);
+    own = reg.put_layer("team/tool", "own");
+    image = reg.put_image("app", {shared}, "app");
+    reg.tag("app", "v1", image);
+    Digest tool = reg.put_image("team/tool", {shared, own}, "tool");
+    reg.tag("team/tool", "latest", tool);
+    untagged = reg.put_image("app", {shared}, "old");
+    unused = reg.put_blob("nothing uses this");
+    reg.backdate("", 7200);
+  }
+};
+
+// The keys of a bucket, or the files of a tree, but the lock.
+std::set<std::string> keys_of(const test::MemoryBucket& bucket) {
+  std::set<std::string> out;
+  for (const auto& [key, entry] : bucket.objects) {
+    if (key != k_lock_file) {
+      out.insert(key);
+    }
+  }
+  return out;
+}
+std::set<std::string> files_of(const std::string& v2) {
+  std::set<std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(v2)) {
+    std::string rel = std::filesystem::relative(e.path(), v2).string();
+    if (e.is_regular_file() && rel != k_lock_file) {
+      out.insert(rel);
+    }
+  }
+  return out;
+}
+
+CollectRun gc_m(Store& store, tbb::task_arena& arena) {
+  RunContext run{.store = store,
+                 .arena = arena,
+                 .dry_run = DryRun::no,
+                 .policy = {},
+                 .serve = std::nullopt,
+                 .config_path = {},
+                 .notify = {},
+                 .before_step = {}};
+  CollectRequest request;
+  request.command = "gc";
+  request.options = test::options(true);
+  return collect(run, request);
+}
+
+struct InMemory {
+  test::MemoryBucket* bucket;
+  std::unique_ptr<Store> store;
+  explicit InMemory(const test::TempRegistry& reg) {
+    auto owned = std::make_unique<test::MemoryBucket>();
+    owned->load(reg.v2());
+    bucket = owned.get();
+    store = object::make_object_store(std::move(owned), "the bucket");
+  }
+};
+
+TEST(ObjectStore, CollectsWhatTheFilesystemStoreCollects) {
+  Tree t;
+  InMemory mem(t.reg);
+  tbb::task_arena arena(2);
+  CollectRun in_bucket = gc_m(*mem.store, arena);
+  ASSERT_FALSE(in_bucket.stopped) << in_bucket.stopped->message;
+  ASSERT_TRUE(in_bucket.swept);
+  EXPECT_EQ(in_bucket.swept->failed, 0U);
+
+  auto v2 = open_registry(t.reg.root());
+  ASSERT_TRUE(v2);
+  auto on_disk = make_fs_store(v2->get(), t.reg.root());
+  CollectRun in_tree = gc_m(*on_disk, arena);
+  ASSERT_FALSE(in_tree.stopped) << in_tree.stopped->message;
+  EXPECT_EQ(in_bucket.collection->plan.actions.size(), in_tree.collection->plan.actions.size());
+  EXPECT_EQ(in_bucket.swept->blobs_deleted, in_tree.swept->blobs_deleted);
+  EXPECT_GE(in_bucket.swept->blobs_deleted, 2U);  // the unused blob, the untagged manifest
+  EXPECT_EQ(keys_of(*mem.bucket), files_of(t.reg.v2()));
+  EXPECT_EQ(mem.bucket->objects.count(layout::blob_data(t.unused)), 0U);
+  EXPECT_EQ(mem.bucket->objects.count(layout::blob_data(t.shared)), 1U);
+}
+
+// Rule 3: a key written to a repository between the scan and the sweep (a push) keeps every
+// deletion in that repository and every blob.
+TEST(ObjectStore, AKeyWrittenAfterTheScanKeepsItsRepositoryAndEveryBlob) {
+  Tree t;
+  InMemory mem(t.reg);
+  test::FaultStore store(std::move(mem.store));
+  Digest pushed = sha256_of("pushed since");
+  store.before_sweep = [&] {
+    (void)mem.bucket->put(layout::layer_link("app", pushed), "sha256:" + pushed.hex());
+  };
+  tbb::task_arena arena(2);
+  CollectRun run = gc_m(store, arena);
+  ASSERT_FALSE(run.stopped) << run.stopped->message;
+  ASSERT_TRUE(run.swept);
+  EXPECT_GT(run.swept->skipped_count, 0U);
+  EXPECT_EQ(mem.bucket->objects.count(layout::blob_data(t.unused)), 1U);
+  EXPECT_EQ(mem.bucket->objects.count(layout::blob_data(t.untagged)), 1U);
+  EXPECT_EQ(mem.bucket->objects.count(layout::revision_link("app", t.untagged)), 1U);
+  EXPECT_TRUE(has_error(run.swept->findings));
+}
+
+// A key the server refuses to delete is a failed deletion, named with the bucket's own name
+// for it; the rest of the batch is deleted.
+TEST(ObjectStore, ARefusedDeleteIsAFailedDeletionNamingTheKey) {
+  Tree t;
+  InMemory mem(t.reg);
+  mem.bucket->refuse_delete.insert(layout::blob_data(t.unused));
+  tbb::task_arena arena(2);
+  CollectRun run = gc_m(*mem.store, arena);
+  ASSERT_FALSE(run.stopped) << run.stopped->message;
+  ASSERT_TRUE(run.swept);
+  EXPECT_EQ(run.swept->failed, 1U);
+  EXPECT_EQ(mem.bucket->objects.count(layout::blob_data(t.unused)), 1U);
+  EXPECT_EQ(mem.bucket->objects.count(layout::blob_data(t.untagged)), 0U);
+  bool named = false;
+  for (const auto& [index, message] : run.swept->errors) {
+    named = named || message.find("mem://tree/" + layout::blob_data(t.unused)) != std::string::npos;
+  }
+  EXPECT_TRUE(named);
+}
+
+}  // namespace
+}  // namespace regsweep
