@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <boost/filesystem.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -260,8 +261,20 @@ GcRun collect_impl(const TempRegistry& reg, const GcOptions& options, int jobs, 
 
 }  // namespace
 
-bool can_drop_privileges() {
-  return ::geteuid() == 0 && std::system("command -v setpriv >/dev/null 2>&1") == 0;
+bool can_run_unprivileged() {
+  return ::geteuid() != 0 || std::system("command -v setpriv >/dev/null 2>&1") == 0;
+}
+
+std::string unprivileged(const std::string& tree_root) {
+  if (::geteuid() != 0) {
+    return "";
+  }
+  std::string chown = "chown -R 65534:65534 '" + tree_root + "'";
+  if (std::system(chown.c_str()) != 0) {
+    std::fprintf(stderr, "cannot chown '%s'\n", tree_root.c_str());
+    std::abort();
+  }
+  return "setpriv --reuid=65534 --regid=65534 --clear-groups ";
 }
 
 GcOptions options(bool delete_untagged) {

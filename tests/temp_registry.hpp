@@ -80,9 +80,14 @@ class TempRegistry {
 
 std::string layer_bytes(const std::string& seed, std::size_t size);
 
-// True when a test can run the command line as an unprivileged user (uid 65534), to make
-// files unreadable to it: as root, with setpriv (util-linux).
-bool can_drop_privileges();
+// Real-permission tests: what a file made unreadable with chmod does to a run. As any user
+// but root, the run is refused it already; as root (which reads everything), the run is
+// started as uid 65534 with setpriv (util-linux), the tree chowned to it. True when one of
+// the two can be done: a test that cannot fails rather than skips.
+bool can_run_unprivileged();
+// The prefix of a command line that runs it unprivileged ("" when the test is not root),
+// after making `tree_root` the unprivileged user's when it is.
+std::string unprivileged(const std::string& tree_root);
 
 }  // namespace regsweep::test
 
