@@ -109,6 +109,15 @@ ServeSettings serve_settings_from_text(const std::string& yaml_text) {
       if (http["net"] && http["net"].IsScalar() && !http["net"].as<std::string>().empty()) {
         out.net = http["net"].as<std::string>();
       }
+      // As the registry decides (registry.go): a certificate, or Let's Encrypt's cache file.
+      YAML::Node tls = http["tls"];
+      if (tls && tls.IsMap()) {
+        auto set = [](const YAML::Node& n) {
+          return n && n.IsScalar() && !n.as<std::string>().empty();
+        };
+        out.tls = set(tls["certificate"]) || (tls["letsencrypt"] && tls["letsencrypt"].IsMap() &&
+                                              set(tls["letsencrypt"]["cachefile"]));
+      }
     }
     YAML::Node ro = doc["storage"]["maintenance"]["readonly"];
     if (ro && ro.IsMap() && ro["enabled"] && ro["enabled"].IsScalar()) {
@@ -302,6 +311,9 @@ Result<RootChoice> locate_root(const std::optional<std::string>& config_arg,
     if (env.http_addr && !env.http_addr->empty()) {
       serve.addr = *env.http_addr;
     }
+    if (env.http_tls_certificate && !env.http_tls_certificate->empty()) {
+      serve.tls = true;
+    }
     return RootChoice{.root = s3->location(),
                       .s3 = *s3,
                       .origin = "configuration '" + *config + "'",
@@ -317,6 +329,9 @@ Result<RootChoice> locate_root(const std::optional<std::string>& config_arg,
   ServeSettings serve = serve_settings_from_text(text);
   if (env.http_addr && !env.http_addr->empty()) {
     serve.addr = *env.http_addr;
+  }
+  if (env.http_tls_certificate && !env.http_tls_certificate->empty()) {
+    serve.tls = true;
   }
   auto root = root_from_config_text(text, *config);
   if (!root) {

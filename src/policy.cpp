@@ -12,7 +12,7 @@ Status registry_stopped(const std::optional<ServeSettings>& serve, const std::st
   if (policy.force || !serve || serve->readonly || serve->addr.empty()) {
     return ok_status();
   }
-  ProbeResult probe = probe_registry(serve->addr, serve->net, policy.probe_timeout);
+  ProbeResult probe = probe_registry(serve->addr, serve->net, serve->tls, policy.probe_timeout);
   if (probe.refused) {
     return ok_status();
   }

@@ -1,25 +1,25 @@
-// The registry probe: one connection, one request, bounded by a deadline.
+// The registry probe: `GET /v2/` with libcurl (http, or https when the registry serves TLS),
+// bounded by one deadline.
 //
 // 1. Parse http.addr: ":5000" and "0.0.0.0:5000" mean this machine (127.0.0.1); "[::]:5000"
-//    means ::1; a host name is resolved.
-// 2. Connect without blocking, poll until the deadline; the name is resolved within it too.
-// 3. Send GET /v2/ and read until the first bytes say "HTTP/" or the deadline passes.
-// Only a refused connection says nobody serves; anything else that is not an answer leaves
-// it unknown, and a sweep treats unknown as serving (docs/safety.md, rule 3).
+//    means ::1; a host name is resolved here, within the deadline (getaddrinfo_a), so that
+//    each of its addresses is asked on its own (CURLOPT_CONNECT_TO).
+// 2. Ask each address until one answers: any HTTP status is an answer.
+// Only a refused connection at every address says nobody serves; anything else that is not
+// an answer leaves it unknown, and a sweep treats unknown as serving (docs/safety.md, rule 3).
+// No proxy is used, whatever the environment says: the probe asks this machine's network.
 
 #include "regsweep/probe.hpp"
 
-#include <fcntl.h>
+#include <arpa/inet.h>
+#include <curl/curl.h>
 #include <netdb.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-
-#include "regsweep/fs.hpp"
+#include <memory>
+#include <mutex>
 
 namespace regsweep {
 
@@ -27,110 +27,80 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int remaining_ms(Clock::time_point deadline) {
+long remaining_ms(Clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  return left.count() > 0 ? static_cast<int>(left.count()) : 0;
+  return left.count() > 0 ? static_cast<long>(left.count()) : 0;
 }
 
-// Waits for `events` on `fd` until the deadline; true when they came.
-bool wait_for(int fd, short events, Clock::time_point deadline) {
-  while (true) {
-    pollfd p{fd, events, 0};
-    int n = ::poll(&p, 1, remaining_ms(deadline));
-    if (n > 0) {
-      return (p.revents & events) != 0;
-    }
-    if (n == 0 || errno != EINTR) {
-      return false;
-    }
-  }
+std::size_t discard(char* /*data*/, std::size_t size, std::size_t n, void* /*user*/) {
+  return size * n;
 }
 
-// Connects `fd` to `sa` without blocking past the deadline: 0, or why not (ETIMEDOUT when
-// the deadline passed).
-int connect_by(int fd, const sockaddr* sa, socklen_t len, Clock::time_point deadline) {
-  if (::connect(fd, sa, len) == 0) {
-    return 0;
+// Why no answer came, from what libcurl says: empty when nothing listens there (refused).
+std::string why_no_answer(CURLcode rc, long os_errno, bool unix_socket) {
+  if (rc == CURLE_COULDNT_CONNECT &&
+      (os_errno == ECONNREFUSED || (unix_socket && os_errno == ENOENT))) {
+    return {};
   }
-  if (errno != EINPROGRESS) {
-    return errno;
+  if (rc == CURLE_OPERATION_TIMEDOUT) {
+    return "no answer within the probe's time";
   }
-  if (!wait_for(fd, POLLOUT, deadline)) {
-    return ETIMEDOUT;
+  if (rc == CURLE_COULDNT_CONNECT) {
+    return std::string("cannot connect: ") +
+           (os_errno != 0 ? std::strerror(static_cast<int>(os_errno)) : "unknown error");
   }
-  int err = 0;
-  socklen_t elen = sizeof(err);
-  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0) {
-    return errno;
-  }
-  return err;
+  return std::string("something accepts connections there, but gave no HTTP answer (") +
+         curl_easy_strerror(rc) + ")";
 }
 
-// Sends the request on a connected socket and reads the start of the answer.
-bool asks_http(int fd, Clock::time_point deadline) {
-  static constexpr std::string_view k_request =
-      "GET /v2/ HTTP/1.0\r\nHost: localhost\r\nUser-Agent: regsweep\r\n\r\n";
-  std::size_t sent = 0;
-  while (sent < k_request.size()) {
-    if (!wait_for(fd, POLLOUT, deadline)) {
-      return false;
-    }
-    ssize_t n = ::send(fd, k_request.data() + sent, k_request.size() - sent, MSG_NOSIGNAL);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
-      continue;
-    }
-    if (n <= 0) {
-      return false;
-    }
-    sent += static_cast<std::size_t>(n);
+// Asks `url` once, at the numeric address `connect_to` ("HOST:PORT:ADDR:PORT", empty for
+// none) or on the socket `unix_path`; records in `out` an answer, or why none came.
+void ask(ProbeResult& out, const std::string& url, const std::string& connect_to,
+         const std::string& unix_path, Clock::time_point deadline, bool& all_refused) {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  long ms = remaining_ms(deadline);
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> c(curl_easy_init(), curl_easy_cleanup);
+  if (ms <= 0 || !c) {
+    all_refused = false;
+    out.unknown = ms <= 0 ? "no answer within the probe's time" : "cannot start an HTTP request";
+    return;
   }
-  char buf[5];
-  std::size_t got = 0;
-  while (got < sizeof(buf)) {
-    if (!wait_for(fd, POLLIN, deadline)) {
-      return false;
-    }
-    ssize_t n = ::recv(fd, buf + got, sizeof(buf) - got, 0);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
-      continue;
-    }
-    if (n <= 0) {
-      return false;
-    }
-    got += static_cast<std::size_t>(n);
+  curl_slist* to = connect_to.empty() ? nullptr : curl_slist_append(nullptr, connect_to.c_str());
+  curl_easy_setopt(c.get(), CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c.get(), CURLOPT_CONNECT_TO, to);
+  if (!unix_path.empty()) {
+    curl_easy_setopt(c.get(), CURLOPT_UNIX_SOCKET_PATH, unix_path.c_str());
   }
-  return std::memcmp(buf, "HTTP/", sizeof(buf)) == 0;
+  curl_easy_setopt(c.get(), CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c.get(), CURLOPT_TIMEOUT_MS, ms);
+  curl_easy_setopt(c.get(), CURLOPT_PROXY, "");
+  curl_easy_setopt(c.get(), CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c.get(), CURLOPT_USERAGENT, "regsweep");
+  // Whether something serves, not who: the probe sends nothing secret.
+  curl_easy_setopt(c.get(), CURLOPT_SSL_VERIFYPEER, 0L);
+  curl_easy_setopt(c.get(), CURLOPT_SSL_VERIFYHOST, 0L);
+  curl_easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, discard);
+  CURLcode rc = curl_easy_perform(c.get());
+  curl_slist_free_all(to);
+  long status = 0;
+  curl_easy_getinfo(c.get(), CURLINFO_RESPONSE_CODE, &status);
+  if (status > 0) {
+    out.answers = true;
+    return;
+  }
+  long os_errno = 0;
+  curl_easy_getinfo(c.get(), CURLINFO_OS_ERRNO, &os_errno);
+  std::string why = why_no_answer(rc, os_errno, !unix_path.empty());
+  if (!why.empty()) {
+    all_refused = false;
+    out.unknown = why;
+  }
 }
 
 }  // namespace
 
 namespace {
-
-// Connects to `sa` and asks; records in `out` an answer, a refusal, or why neither.
-void ask(ProbeResult& out, int family, const sockaddr* sa, socklen_t len,
-         Clock::time_point deadline, bool& all_refused) {
-  fs::Fd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) {
-    all_refused = false;
-    out.unknown = std::string("cannot open a socket: ") + std::strerror(errno);
-    return;
-  }
-  if (int why = connect_by(fd.get(), sa, len, deadline); why != 0) {
-    if (why == ECONNREFUSED || (family == AF_UNIX && why == ENOENT)) {
-      return;  // nothing listens there
-    }
-    all_refused = false;
-    out.unknown = why == ETIMEDOUT ? std::string("no answer within the probe's time")
-                                   : std::string("cannot connect: ") + std::strerror(why);
-    return;
-  }
-  all_refused = false;
-  if (asks_http(fd.get(), deadline)) {
-    out.answers = true;
-  } else {
-    out.unknown = "something accepts connections there, but gave no HTTP answer in time";
-  }
-}
 
 // Resolves `host` within the deadline (getaddrinfo_a): a resolver that does not answer must
 // not hang the run. The addresses (freeaddrinfo them), or null with `out.unknown` saying why.
@@ -148,7 +118,7 @@ addrinfo* resolve(const std::string& host, const std::string& port, Clock::time_
     return nullptr;
   }
   while (::gai_error(&request) == EAI_INPROGRESS) {
-    int ms = remaining_ms(deadline);
+    int ms = static_cast<int>(remaining_ms(deadline));
     if (ms <= 0) {
       ::gai_cancel(&request);
       while (::gai_error(&request) == EAI_INPROGRESS) {  // the lookup thread owns it until done
@@ -176,10 +146,11 @@ addrinfo* resolve(const std::string& host, const std::string& port, Clock::time_
 
 }  // namespace
 
-ProbeResult probe_registry(const std::string& addr, const std::string& net,
+ProbeResult probe_registry(const std::string& addr, const std::string& net, bool tls,
                            std::chrono::milliseconds timeout) {
   ProbeResult out;
   const Clock::time_point deadline = Clock::now() + timeout;
+  const std::string scheme = tls ? "https" : "http";
   bool all_refused = true;
   if (addr.empty()) {
     out.unknown = "no address";
@@ -187,14 +158,7 @@ ProbeResult probe_registry(const std::string& addr, const std::string& net,
   }
   if (net == "unix") {
     out.url = "unix:" + addr + " /v2/";
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    if (addr.size() >= sizeof(sa.sun_path)) {
-      out.unknown = "the socket path is too long";
-      return out;
-    }
-    std::memcpy(sa.sun_path, addr.data(), addr.size());
-    ask(out, AF_UNIX, reinterpret_cast<const sockaddr*>(&sa), sizeof(sa), deadline, all_refused);
+    ask(out, scheme + "://localhost/v2/", "", addr, deadline, all_refused);
     out.refused = all_refused && !out.answers;
     return out;
   }
@@ -214,19 +178,25 @@ ProbeResult probe_registry(const std::string& addr, const std::string& net,
   } else if (host == "::") {
     host = "::1";
   }
-  out.url = "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-            port + "/v2/";
+  const std::string url_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  out.url = scheme + "://" + url_host + ":" + port + "/v2/";
   addrinfo* found = resolve(host, port, deadline, out);
   if (found == nullptr) {
     return out;
   }
   for (addrinfo* ai = found; ai != nullptr && !out.answers; ai = ai->ai_next) {
-    if (remaining_ms(deadline) <= 0) {
+    char numeric[INET6_ADDRSTRLEN] = {0};
+    const void* where =
+        ai->ai_family == AF_INET6
+            ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr)
+            : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr);
+    if (::inet_ntop(ai->ai_family, where, numeric, sizeof(numeric)) == nullptr) {
       all_refused = false;
-      out.unknown = "no answer within the probe's time";
-      break;
+      out.unknown = "cannot name an address of '" + host + "'";
+      continue;
     }
-    ask(out, ai->ai_family, ai->ai_addr, ai->ai_addrlen, deadline, all_refused);
+    std::string target = ai->ai_family == AF_INET6 ? "[" + std::string(numeric) + "]" : numeric;
+    ask(out, out.url, url_host + ":" + port + ":" + target + ":" + port, "", deadline, all_refused);
   }
   ::freeaddrinfo(found);
   out.refused = all_refused && !out.answers;

@@ -104,7 +104,7 @@ std::int64_t storage_now(Store& store, const std::function<void(const Notice&)>&
 
 CollectRun collect(RunContext& run, CollectRequest request) {
   CollectRun out;
-  auto lock = begin(run, request.command, ", or pass --force");
+  auto lock = begin(run, request.command, "or pass --force");
   if (!lock) {
     out.stopped = lock.error();
     return out;

@@ -595,22 +595,75 @@ TEST(DataLoss, TheProbeGivesUpOnAnAddressThatDoesNotAnswer) {
     port = gone.port();
   }
   auto started = std::chrono::steady_clock::now();
-  ProbeResult p =
-      probe_registry("127.0.0.1:" + std::to_string(port), "tcp", std::chrono::milliseconds(2000));
+  ProbeResult p = probe_registry("127.0.0.1:" + std::to_string(port), "tcp", false,
+                                 std::chrono::milliseconds(2000));
   EXPECT_FALSE(p.answers);
   EXPECT_TRUE(p.refused);  // nothing listens: a registry does not serve there
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
-  ProbeResult bad = probe_registry("no port", "tcp", std::chrono::milliseconds(100));
+  ProbeResult bad = probe_registry("no port", "tcp", false, std::chrono::milliseconds(100));
   EXPECT_FALSE(bad.answers);
   EXPECT_FALSE(bad.refused);
   EXPECT_FALSE(bad.unknown.empty());
+}
+
+// A registry that serves TLS (http.tls.certificate) is asked over https, and named so: here a
+// TLS server (openssl s_server) on a port of this machine, with a self-signed certificate.
+TEST(DataLoss, ARegistryServingTlsIsProbedOverHttps) {
+  Tree t;
+  const std::string dir = t.reg.root();
+  std::string make_cert =
+      "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 "
+      "-keyout '" +
+      dir + "/key.pem' -out '" + dir + "/cert.pem' >/dev/null 2>&1";
+  ASSERT_EQ(std::system(make_cert.c_str()), 0) << "openssl is needed for this test";
+  int port = 0;
+  {
+    FakeRegistry gone;
+    port = gone.port();
+  }
+  std::string serve = "openssl s_server -quiet -www -accept 127.0.0.1:" + std::to_string(port) +
+                      " -cert '" + dir + "/cert.pem' -key '" + dir +
+                      "/key.pem' >/dev/null 2>&1 & "
+                      "echo $! >'" +
+                      dir + "/server.pid'";
+  ASSERT_EQ(std::system(serve.c_str()), 0);
+  std::string addr = "127.0.0.1:" + std::to_string(port);
+  ProbeResult over_tls;
+  for (int i = 0; i < 50 && !over_tls.answers; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    over_tls = probe_registry(addr, "tcp", true, std::chrono::milliseconds(2000));
+  }
+  ProbeResult plain = probe_registry(addr, "tcp", false, std::chrono::milliseconds(2000));
+  std::string path = dir + "/tls.yml";
+  {
+    std::ofstream out(path);
+    out << "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: " << dir
+        << "\nhttp:\n  addr: " << addr << "\n  tls:\n    certificate: " << dir
+        << "/cert.pem\n    key: " << dir << "/key.pem\n";
+  }
+  CliRun r = run_cli("gc --min-age 0 -q '" + path + "'", dir);
+  std::string stop = "kill $(cat '" + dir + "/server.pid')";
+  EXPECT_EQ(std::system(stop.c_str()), 0);
+  EXPECT_TRUE(over_tls.answers) << over_tls.unknown;
+  EXPECT_EQ(over_tls.url, "https://" + addr + "/v2/");
+  // Plain HTTP to a TLS port gets no HTTP answer here: unknown, never "nobody serves".
+  EXPECT_FALSE(plain.answers);
+  EXPECT_FALSE(plain.refused);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("a registry answers at https://" + addr), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("and restart it, or pass --force; nothing was deleted"), std::string::npos)
+      << r.err;
+  for (const std::string& p : t.needed()) {
+    EXPECT_TRUE(t.reg.exists(p)) << p << " was deleted";
+  }
 }
 
 // Issue 31, cause 12: an http.addr that does not resolve here (a name only the registry's
 // network knows, or localhost without /etc/hosts) cannot tell whether a registry serves: the
 // sweep is refused, with the address and the way out, never taken as "not answering".
 TEST(DataLoss, AProbeThatCannotTellCountsAsServing) {
-  ProbeResult p = probe_registry("registry.invalid:5000", "tcp", std::chrono::milliseconds(2000));
+  ProbeResult p =
+      probe_registry("registry.invalid:5000", "tcp", false, std::chrono::milliseconds(2000));
   EXPECT_FALSE(p.answers);
   EXPECT_FALSE(p.refused);
   EXPECT_NE(p.unknown.find("does not resolve"), std::string::npos) << p.unknown;

@@ -17,10 +17,11 @@ inline constexpr const char* k_default_rootdirectory = "/var/lib/registry";
 
 // The environment variables the registry honours for the storage root.
 struct RegistryEnv {
-  std::optional<std::string> configuration_path;  // REGISTRY_CONFIGURATION_PATH
-  std::optional<std::string> storage;             // REGISTRY_STORAGE (the driver name)
-  std::optional<std::string> rootdirectory;       // REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY
-  std::optional<std::string> http_addr;           // REGISTRY_HTTP_ADDR
+  std::optional<std::string> configuration_path;    // REGISTRY_CONFIGURATION_PATH
+  std::optional<std::string> storage;               // REGISTRY_STORAGE (the driver name)
+  std::optional<std::string> rootdirectory;         // REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY
+  std::optional<std::string> http_addr;             // REGISTRY_HTTP_ADDR
+  std::optional<std::string> http_tls_certificate;  // REGISTRY_HTTP_TLS_CERTIFICATE
   // REGISTRY_STORAGE_S3_<KEY>, by the key in lower case ("accesskey", "regionendpoint", …).
   std::map<std::string, std::string> s3;
   // The AWS SDK's variables, used when the configuration leaves the keys (or region) empty.
@@ -34,6 +35,7 @@ struct RegistryEnv {
 struct ServeSettings {
   std::string addr;       // http.addr ("127.0.0.1:5000", ":5000"); empty when not set
   std::string net;        // http.net: "tcp" (the default) or "unix"
+  bool tls = false;       // http.tls.certificate or http.tls.letsencrypt: it serves https
   bool readonly = false;  // storage.maintenance.readonly.enabled
 };
 

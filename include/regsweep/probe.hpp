@@ -14,15 +14,16 @@ struct ProbeResult {
   // serves cannot be told, and `unknown` says why.
   bool refused = false;
   std::string unknown;
-  std::string url;  // what was asked, for messages ("http://127.0.0.1:5000/v2/")
+  std::string url;  // what was asked, for messages ("https://127.0.0.1:5000/v2/")
 };
 
-// Sends `GET /v2/` to the registry's `http.addr` ("host:port", ":port" meaning this machine,
-// "[v6]:port") with `net` "tcp", or to the socket path with "unix", and waits at most
-// `timeout` in all, the name's resolution included. Never blocks longer. An address it cannot
+// Sends `GET /v2/` (over TLS when `tls`: the registry has http.tls) to the registry's
+// `http.addr` ("host:port", ":port" meaning this machine, "[v6]:port") with `net` "tcp", or to
+// the socket path with "unix", and waits at most `timeout` in all, the name's resolution
+// included. Never blocks longer. An address it cannot
 // parse or resolve, one that does not answer in time, and an answer that is not HTTP leave it
 // unknown: only a refused connection says that no registry serves there.
-ProbeResult probe_registry(const std::string& addr, const std::string& net,
+ProbeResult probe_registry(const std::string& addr, const std::string& net, bool tls,
                            std::chrono::milliseconds timeout);
 
 }  // namespace regsweep

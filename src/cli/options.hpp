@@ -71,6 +71,7 @@ inline RegistryEnv registry_env() {
       .storage = getenv_opt("REGISTRY_STORAGE"),
       .rootdirectory = getenv_opt("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY"),
       .http_addr = getenv_opt("REGISTRY_HTTP_ADDR"),
+      .http_tls_certificate = getenv_opt("REGISTRY_HTTP_TLS_CERTIFICATE"),
       .s3 = {},
       .aws_access_key_id = getenv_opt("AWS_ACCESS_KEY_ID"),
       .aws_secret_access_key = getenv_opt("AWS_SECRET_ACCESS_KEY"),
