@@ -45,44 +45,60 @@ namespace regsweep {
 namespace {
 
 struct KindInfo {
-  std::string_view kind;
+  ProblemKind kind;
+  std::string_view name;
   Severity severity;
   std::string_view action;
 };
 
 constexpr KindInfo k_kinds[] = {
-    {"blob-missing", Severity::error, "re-push the broken tags, or restore the blob from a backup"},
-    {"layer-unlinked", Severity::error,
+    {ProblemKind::blob_missing, "blob-missing", Severity::error,
+     "re-push the broken tags, or restore the blob from a backup"},
+    {ProblemKind::layer_unlinked, "layer-unlinked", Severity::error,
      "re-push the broken tags (the registry serves a blob only through a repository's link)"},
-    {"revision-missing", Severity::error,
+    {ProblemKind::revision_missing, "revision-missing", Severity::error,
      "re-push the broken tags: the registry serves a manifest only through a revision link"},
-    {"digest-mismatch", Severity::error,
+    {ProblemKind::digest_mismatch, "digest-mismatch", Severity::error,
      "run fsck --repair to move the blob to lost+found, then re-push the broken tags"},
-    {"manifest-missing", Severity::error, "re-push the broken tags, or delete them"},
-    {"child-missing", Severity::error, "re-push the multi-platform image"},
-    {"manifest-unparseable", Severity::error,
+    {ProblemKind::manifest_missing, "manifest-missing", Severity::error,
+     "re-push the broken tags, or delete them"},
+    {ProblemKind::child_missing, "child-missing", Severity::error,
+     "re-push the multi-platform image"},
+    {ProblemKind::manifest_unparseable, "manifest-unparseable", Severity::error,
      "inspect the blob; re-push the tags that name it, or restore it from a backup"},
-    {"malformed-link", Severity::error,
+    {ProblemKind::malformed_link, "malformed-link", Severity::error,
      "rewrite the link as 'sha256:<hex>' (no newline), or re-push the tag"},
-    {"link-mismatch", Severity::error, "rewrite the link to name its directory's digest"},
-    {"symlink", Severity::error, "replace the symbolic link with the real directory or file"},
-    {"unreadable", Severity::error, "fix the ownership and permissions (the registry's user)"},
-    {"invalid-name", Severity::error, "rename or remove the directory: the registry refuses it"},
-    {"unknown-entry", Severity::warning, "remove it if nothing of yours needs it"},
-    {"blob-without-data", Severity::warning, "remove the directory; re-push if a tag needs it"},
-    {"dangling-link", Severity::warning, "run fsck --repair (or gc) to remove it"},
-    {"upload-without-startedat", Severity::warning,
+    {ProblemKind::link_mismatch, "link-mismatch", Severity::error,
+     "rewrite the link to name its directory's digest"},
+    {ProblemKind::symlink, "symlink", Severity::error,
+     "replace the symbolic link with the real directory or file"},
+    {ProblemKind::unreadable, "unreadable", Severity::error,
+     "fix the ownership and permissions (the registry's user)"},
+    {ProblemKind::invalid_name, "invalid-name", Severity::error,
+     "rename or remove the directory: the registry refuses it"},
+    {ProblemKind::unknown_entry, "unknown-entry", Severity::warning,
+     "remove it if nothing of yours needs it"},
+    {ProblemKind::blob_without_data, "blob-without-data", Severity::warning,
+     "remove the directory; re-push if a tag needs it"},
+    {ProblemKind::dangling_link, "dangling-link", Severity::warning,
+     "run fsck --repair (or gc) to remove it"},
+    {ProblemKind::upload_without_startedat, "upload-without-startedat", Severity::warning,
      "remove it if no push is running (gc --purge-uploads uses its modification time)"},
-    {"temp-leftover", Severity::warning, "run gc to remove leftovers older than an hour"},
+    {ProblemKind::temp_leftover, "temp-leftover", Severity::warning,
+     "run gc to remove leftovers older than an hour"},
+    {ProblemKind::delete_failed, "delete-failed", Severity::error, "inspect it"},
+    {ProblemKind::changed_since_scan, "changed-since-scan", Severity::error, "inspect it"},
+    {ProblemKind::same_push_time, "same-push-time", Severity::error, "inspect it"},
+    {ProblemKind::tags_unknown, "tags-unknown", Severity::error, "inspect it"},
 };
 
-const KindInfo* info(std::string_view kind) {
+const KindInfo& info(ProblemKind kind) {
   for (const KindInfo& k : k_kinds) {
     if (k.kind == kind) {
-      return &k;
+      return k;
     }
   }
-  return nullptr;
+  return k_kinds[0];  // every kind is in the table (a test checks it)
 }
 
 std::uint64_t sample_key(std::uint64_t seed, const Digest& d) {
@@ -101,18 +117,12 @@ class Checker {
  public:
   Checker(const Inventory& inv, const ManifestTable& table) : m_inv(inv), m_table(table) {}
 
-  void add(const std::string& kind, const std::string& path, std::string repo, std::string message,
+  void add(ProblemKind kind, const std::string& path, std::string repo, std::string message,
            const std::string& broken_tag = "") {
     auto key = std::make_pair(kind, path);
     auto it = m_problems.find(key);
     if (it == m_problems.end()) {
-      const KindInfo* k = info(kind);
-      Problem p{kind,
-                k != nullptr ? k->severity : Severity::error,
-                path,
-                std::move(repo),
-                std::move(message),
-                {}};
+      Problem p{kind, info(kind).severity, path, std::move(repo), std::move(message), {}};
       it = m_problems.emplace(key, std::move(p)).first;
     }
     if (!broken_tag.empty()) {
@@ -126,7 +136,7 @@ class Checker {
     std::string name = repo.name + ":" + tag.name;
     if (!tag.current) {
       if (tag.has_current) {
-        add("malformed-link", layout::tag_current_link(repo.name, tag.name), repo.name,
+        add(ProblemKind::malformed_link, layout::tag_current_link(repo.name, tag.name), repo.name,
             "link '" + layout::tag_current_link(repo.name, tag.name) + "' cannot be read", name);
       }
       return;
@@ -154,20 +164,21 @@ class Checker {
       }
       std::string data = layout::blob_data(d);
       if (find_blob(m_inv, d) == nullptr) {
-        add("manifest-missing", data, repo.name,
+        add(ProblemKind::manifest_missing, data, repo.name,
             "manifest " + d.str() + " of '" + repo.name + "' does not exist", name);
         continue;
       }
       if (corrupt.count(d) != 0) {
-        add("digest-mismatch", data, "", "blob '" + data + "' does not hash to its name", name);
+        add(ProblemKind::digest_mismatch, data, "", "blob '" + data + "' does not hash to its name",
+            name);
       }
       if (revisions.count(d) == 0) {
-        add("revision-missing", layout::revision_link(repo.name, d), repo.name,
+        add(ProblemKind::revision_missing, layout::revision_link(repo.name, d), repo.name,
             "'" + repo.name + "' has no revision link for manifest " + d.str(), name);
       }
       const ManifestRecord* m = m_table.find(m_inv, d);
       if (m == nullptr || !m->parsed()) {
-        add("manifest-unparseable", data, "",
+        add(ProblemKind::manifest_unparseable, data, "",
             m == nullptr ? "manifest '" + data + "' was not read" : m->error(), name);
         continue;
       }
@@ -177,22 +188,24 @@ class Checker {
         std::string bdata = layout::blob_data(b);
         if (find_blob(m_inv, b) == nullptr) {
           if (!foreign) {
-            add("blob-missing", bdata, "",
+            add(ProblemKind::blob_missing, bdata, "",
                 "blob " + b.str() + " (referenced by manifest " + d.str() + ") does not exist",
                 name);
           }
           continue;
         }
         if (corrupt.count(b) != 0) {
-          add("digest-mismatch", bdata, "", "blob '" + bdata + "' does not hash to its name", name);
+          add(ProblemKind::digest_mismatch, bdata, "",
+              "blob '" + bdata + "' does not hash to its name", name);
         }
         if (auto bad = bad_layers.find(b); bad != bad_layers.end()) {
           // The link is there but names something else or nothing: the pull fails on it.
           bool mismatch = other_target(repo, *bad->second) != nullptr;
-          add(mismatch ? "link-mismatch" : "malformed-link", layout::layer_link(repo.name, b),
-              repo.name, "link '" + layout::layer_link(repo.name, b) + "' is damaged", name);
+          add(mismatch ? ProblemKind::link_mismatch : ProblemKind::malformed_link,
+              layout::layer_link(repo.name, b), repo.name,
+              "link '" + layout::layer_link(repo.name, b) + "' is damaged", name);
         } else if (layers.count(b) == 0) {
-          add("layer-unlinked", layout::layer_link(repo.name, b), repo.name,
+          add(ProblemKind::layer_unlinked, layout::layer_link(repo.name, b), repo.name,
               "'" + repo.name + "' does not link blob " + b.str() + " that manifest " + d.str() +
                   " references",
               name);
@@ -221,14 +234,55 @@ class Checker {
  private:
   const Inventory& m_inv;
   const ManifestTable& m_table;
-  std::map<std::pair<std::string, std::string>, Problem> m_problems;
+  std::map<std::pair<ProblemKind, std::string>, Problem> m_problems;
 };
 
 }  // namespace
 
-std::string_view suggested_action(std::string_view kind) {
-  const KindInfo* k = info(kind);
-  return k != nullptr ? k->action : "inspect it";
+std::string_view to_string(ProblemKind kind) {
+  return info(kind).name;
+}
+
+std::string_view suggested_action(ProblemKind kind) {
+  return info(kind).action;
+}
+
+ProblemKind problem_kind_of(FindingKind kind) {
+  switch (kind) {
+    case FindingKind::malformed_link:
+      return ProblemKind::malformed_link;
+    case FindingKind::link_mismatch:
+      return ProblemKind::link_mismatch;
+    case FindingKind::symlink:
+      return ProblemKind::symlink;
+    case FindingKind::unreadable:
+      return ProblemKind::unreadable;
+    case FindingKind::unknown_entry:
+      return ProblemKind::unknown_entry;
+    case FindingKind::invalid_name:
+      return ProblemKind::invalid_name;
+    case FindingKind::manifest_unparseable:
+      return ProblemKind::manifest_unparseable;
+    case FindingKind::manifest_missing:
+      return ProblemKind::manifest_missing;
+    case FindingKind::child_missing:
+      return ProblemKind::child_missing;
+    case FindingKind::blob_without_data:
+      return ProblemKind::blob_without_data;
+    case FindingKind::delete_failed:
+      return ProblemKind::delete_failed;
+    case FindingKind::changed_since_scan:
+      return ProblemKind::changed_since_scan;
+    case FindingKind::same_push_time:
+      return ProblemKind::same_push_time;
+    case FindingKind::tags_unknown:
+      return ProblemKind::tags_unknown;
+  }
+  return ProblemKind::unreadable;
+}
+
+std::string_view to_string(RepairAction action) {
+  return action == RepairAction::move_to_lost_found ? "move-to-lost-found" : "remove-dangling-link";
 }
 
 Result<Digest> hash_object(Store& store, const std::string& key) {
@@ -313,7 +367,7 @@ void find_links_to_repair(const Inventory& inv, const Repository& repo, Checker&
     if (l.dangling() && !repo.uncertain && !blob_unknown(inv, d)) {
       LinkAction a{&repo, tag, l.ref, kind, Reason::dangling_link};
       std::string dir = Action{kind, a.reason, repo.name, tag != nullptr ? *tag : "", d, 0}.path();
-      checker.add("dangling-link", dir, repo.name,
+      checker.add(ProblemKind::dangling_link, dir, repo.name,
                   "link '" + dir + "' names " + d.str() + ", which does not exist");
       repair_links.push_back(a);
     }
@@ -389,11 +443,12 @@ std::vector<Repair> repairs_of(const Plan& repairs, const SweepResult* swept,
   for (std::size_t i = 0; i < repairs.actions.size(); ++i) {
     Action a = repairs.actions[i];
     bool move = a.kind == ActionKind::quarantine;
-    out.push_back(Repair{move ? "move-to-lost-found" : "remove-dangling-link", a.path(),
-                         move ? layout::lost_found_entry(a.digest, repairs.made_at) : "",
-                         swept == nullptr    ? ""
-                         : swept->skipped(i) ? kept_why(why(i))
-                                             : swept->error(i)});
+    out.push_back(
+        Repair{move ? RepairAction::move_to_lost_found : RepairAction::remove_dangling_link,
+               a.path(), move ? layout::lost_found_entry(a.digest, repairs.made_at) : "",
+               swept == nullptr    ? ""
+               : swept->skipped(i) ? kept_why(why(i))
+                                   : swept->error(i)});
   }
   std::sort(out.begin(), out.end(),
             [](const Repair& a, const Repair& b) { return a.path < b.path; });
@@ -461,12 +516,13 @@ Result<FsckPlan> plan_fsck(Store& store, const FsckOptions& options, tbb::task_a
   for (const Finding& f : findings) {
     // Missing manifests are reported per tag below, with the tags they break.
     if (f.kind != FindingKind::manifest_missing && f.kind != FindingKind::child_missing) {
-      checker.add(std::string(to_string(f.kind)), f.path, f.repository, f.message);
+      checker.add(problem_kind_of(f.kind), f.path, f.repository, f.message);
     }
   }
   for (const Digest& d : corrupt) {
     std::string data = layout::blob_data(d);
-    checker.add("digest-mismatch", data, "", "blob '" + data + "' does not hash to its name");
+    checker.add(ProblemKind::digest_mismatch, data, "",
+                "blob '" + data + "' does not hash to its name");
   }
   std::deque<LinkAction> repair_links;
   for (const Repository& repo : inv.repositories) {
@@ -477,7 +533,7 @@ Result<FsckPlan> plan_fsck(Store& store, const FsckOptions& options, tbb::task_a
     for (const Upload& u : repo.uploads) {
       if (!u.started) {
         std::string p = layout::upload_dir(repo.name, u.id);
-        checker.add("upload-without-startedat", p, repo.name,
+        checker.add(ProblemKind::upload_without_startedat, p, repo.name,
                     "upload '" + p + "' has no readable startedat");
       }
     }
@@ -487,13 +543,15 @@ Result<FsckPlan> plan_fsck(Store& store, const FsckOptions& options, tbb::task_a
   }
   for (const Leftover& l : inv.leftovers) {
     if (l.kind == Leftover::Kind::temp_file) {
-      checker.add("temp-leftover", l.path, l.repository,
+      checker.add(ProblemKind::temp_leftover, l.path, l.repository,
                   "'" + l.path + "' is left over from an interrupted write");
     }
   }
   report.problems = checker.take();
   std::sort(report.problems.begin(), report.problems.end(), [](const Problem& a, const Problem& b) {
-    return std::tie(a.severity, a.kind, a.path) > std::tie(b.severity, b.kind, b.path);
+    // By the kind's name, as the reports show it.
+    return std::make_tuple(a.severity, to_string(a.kind), std::string_view(a.path)) >
+           std::make_tuple(b.severity, to_string(b.kind), std::string_view(b.path));
   });
   std::vector<std::uint32_t> corrupt_blobs;
   corrupt_blobs.reserve(corrupt.size());

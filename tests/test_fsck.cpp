@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <set>
 
 #include "fault_store.hpp"
 #include "regsweep/fsck.hpp"
@@ -32,7 +33,7 @@ FsckReport check(const test::TempRegistry& reg, bool verify = false, bool repair
 
 const Problem* find(const FsckReport& r, const std::string& kind) {
   for (const Problem& p : r.problems) {
-    if (p.kind == kind) {
+    if (to_string(p.kind) == kind) {
       return &p;
     }
   }
@@ -62,7 +63,8 @@ struct Clean {
 TEST(Fsck, ACleanTreeReportsNothing) {
   Clean c;
   FsckReport r = check(c.reg, true);
-  EXPECT_TRUE(r.problems.empty()) << r.problems.front().kind << ": " << r.problems.front().message;
+  EXPECT_TRUE(r.problems.empty()) << to_string(r.problems.front().kind) << ": "
+                                  << r.problems.front().message;
   EXPECT_TRUE(r.repairs.empty());
   EXPECT_EQ(r.tags, 3U);
   EXPECT_EQ(r.blobs_verified, r.blobs);
@@ -131,7 +133,7 @@ TEST(Fsck, EveryKindOnAPurposeBuiltTree) {
                              k.kind == "temp-leftover")
             ? Severity::warning
             : Severity::error);
-    EXPECT_FALSE(suggested_action(k.kind).empty());
+    EXPECT_FALSE(suggested_action(p->kind).empty());
   }
 }
 
@@ -185,6 +187,27 @@ TEST(Fsck, RepairKeepsALinkWhoseBlobAppearedSinceTheScan) {
   EXPECT_TRUE(c.reg.exists(layout::layer_link("a", late)));
   ASSERT_EQ(r->repairs.size(), 1U);
   EXPECT_NE(r->repairs[0].error.find("exists now"), std::string::npos) << r->repairs[0].error;
+}
+
+}  // namespace
+}  // namespace regsweep
+
+namespace regsweep {
+namespace {
+
+// Every kind has its own name and advice, and each finding of the scan is reported under its
+// own name.
+TEST(Fsck, EveryProblemKindHasANameAndAdvice) {
+  std::set<std::string_view> names;
+  for (int k = 0; k <= static_cast<int>(ProblemKind::tags_unknown); ++k) {
+    auto kind = static_cast<ProblemKind>(k);
+    EXPECT_TRUE(names.insert(to_string(kind)).second) << to_string(kind);
+    EXPECT_FALSE(suggested_action(kind).empty()) << to_string(kind);
+  }
+  for (int f = 0; f <= static_cast<int>(FindingKind::tags_unknown); ++f) {
+    auto finding = static_cast<FindingKind>(f);
+    EXPECT_EQ(to_string(problem_kind_of(finding)), to_string(finding));
+  }
 }
 
 }  // namespace

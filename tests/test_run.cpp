@@ -132,7 +132,7 @@ TEST(Run, ARepairWaitsForATreeThatChangedSinceTheScan) {
   EXPECT_TRUE(t.reg.exists(layout::blob_data(t.spoiled)));
   bool said = false;
   for (const Repair& r : done.report->repairs) {
-    if (r.action == "move-to-lost-found") {
+    if (r.action == RepairAction::move_to_lost_found) {
       said = r.error.find("changed since the scan") != std::string::npos;
     }
   }

@@ -22,9 +22,38 @@
 
 namespace regsweep {
 
+// What fsck finds wrong: its own checks' kinds, then what the scan, the manifests and the
+// marking report (FindingKind), under the same names.
+enum class ProblemKind : std::uint8_t {
+  blob_missing,
+  layer_unlinked,
+  revision_missing,
+  digest_mismatch,
+  manifest_missing,
+  child_missing,
+  manifest_unparseable,
+  malformed_link,
+  link_mismatch,
+  symlink,
+  unreadable,
+  invalid_name,
+  unknown_entry,
+  blob_without_data,
+  dangling_link,
+  upload_without_startedat,
+  temp_leftover,
+  delete_failed,
+  changed_since_scan,
+  same_push_time,
+  tags_unknown,
+};
+// Its name in reports: "blob-missing", "digest-mismatch", …
+std::string_view to_string(ProblemKind kind);
+ProblemKind problem_kind_of(FindingKind kind);
+
 // A finding of fsck: what, where, and the repository:tag names a pull of which now fails.
 struct Problem {
-  std::string kind;   // e.g. "blob-missing", "digest-mismatch", "malformed-link"
+  ProblemKind kind;
   Severity severity;  // error: a pull can fail; warning: untidy
   std::string path;   // relative to docker/registry/v2
   std::string repository;
@@ -33,10 +62,13 @@ struct Problem {
 };
 
 // One-line advice for a kind of problem.
-std::string_view suggested_action(std::string_view kind);
+std::string_view suggested_action(ProblemKind kind);
+
+enum class RepairAction : std::uint8_t { remove_dangling_link, move_to_lost_found };
+std::string_view to_string(RepairAction action);  // "remove-dangling-link", …
 
 struct Repair {
-  std::string action;  // "remove-dangling-link" or "move-to-lost-found"
+  RepairAction action;
   std::string path;
   std::string target;  // for moves: where the blob went
   std::string error;   // empty when done (or planned, in a dry run)

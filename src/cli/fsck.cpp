@@ -68,7 +68,11 @@ void print_json(const FsckReport& report, const FsckCounts& c, const std::string
   w.end_object();
   w.key("problems").begin_array();
   for (const Problem& p : report.problems) {
-    w.begin_object().key("kind").value(p.kind).key("severity").value(to_string(p.severity));
+    w.begin_object()
+        .key("kind")
+        .value(to_string(p.kind))
+        .key("severity")
+        .value(to_string(p.severity));
     w.key("path").value(p.path).key("repository");
     if (p.repository.empty()) {
       w.null();
@@ -84,7 +88,7 @@ void print_json(const FsckReport& report, const FsckCounts& c, const std::string
   }
   w.end_array().key("repairs").begin_array();
   for (const Repair& r : report.repairs) {
-    w.begin_object().key("action").value(r.action).key("path").value(r.path);
+    w.begin_object().key("action").value(to_string(r.action)).key("path").value(r.path);
     if (!r.target.empty()) {
       w.key("target").value(r.target);
     }
@@ -104,11 +108,11 @@ void print_text(const FsckReport& report, const FsckCounts& c, bool applied, boo
   const std::uint64_t warnings = c.warnings;
   const std::set<std::string>& broken = c.broken;
   const double mbps = c.mbps;
-  std::string kind;
+  std::optional<ProblemKind> kind;
   for (const Problem& p : report.problems) {
     if (p.kind != kind) {
       kind = p.kind;
-      std::cout << to_string(p.severity) << ": " << p.kind
+      std::cout << to_string(p.severity) << ": " << to_string(p.kind)
                 << "\n  action: " << suggested_action(p.kind) << '\n';
     }
     std::cout << "  " << printable(p.message) << '\n';
@@ -123,7 +127,7 @@ void print_text(const FsckReport& report, const FsckCounts& c, bool applied, boo
   for (const Repair& r : report.repairs) {
     std::cout << (applied ? (r.error.empty() ? "repaired: " : "repair failed: ")
                           : "repair (with --repair): ")
-              << (r.action == "remove-dangling-link"
+              << (r.action == RepairAction::remove_dangling_link
                       ? "remove dangling link '" + printable(r.path) + "'"
                       : "move '" + printable(r.path) + "' to '" + printable(r.target) + "'")
               << (r.error.empty() ? "" : ": " + printable(r.error)) << '\n';
