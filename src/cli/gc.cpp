@@ -106,15 +106,11 @@ po::options_description gc_options(const char* usage, Collect command, GcRawArgs
                                    GcArgs& out) {
   po::options_description desc(usage);
   GcOptions& o = out.options;
-  desc.add_options()                //
-      ("help,h", "show this help")  //
-      ("root", po::value(&raw.root)->value_name("DIR"),
-       "the storage root (holding docker/registry/v2), or s3://BUCKET[/PREFIX] for a bucket; "
-       "overrides the configuration")  //
-      ("s3-endpoint", po::value(&out.s3_endpoint)->value_name("URL"),
-       "with --root s3://...: the S3 endpoint (http://host:port); AWS when not given. Keys "
-       "come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")                              //
-      ("config", po::value(&raw.config)->value_name("CONFIG"), "the registry's config.yml")  //
+  desc.add_options()("help,h", "show this help");
+  add_where_options(desc, raw.root, out.s3_endpoint, raw.config,
+                    "the storage root (holding docker/registry/v2), or s3://BUCKET[/PREFIX] for a "
+                    "bucket; overrides the configuration");
+  desc.add_options()  //
       ("dry-run,d", po::bool_switch(&out.dry_run),
        "print what would be deleted, change nothing")  //
       ("delete-untagged,m", po::bool_switch(&o.delete_untagged),
@@ -147,10 +143,8 @@ po::options_description gc_options(const char* usage, Collect command, GcRawArgs
        "write metrics for node_exporter's textfile collector to FILE (atomically): last run, "
        "last success, exit code, duration, what was deleted and kept, findings by kind (the "
        "tree's blob bytes among them: every blob is stat'ed, where a run without it stats only "
-       "those it might delete)")  //
-      ("jobs,j", po::value(&out.jobs)->value_name("N"),
-       "threads that read and parse (default: 64, or the core count if higher: I/O waits, so a "
-       "cold or networked disk wants many requests in flight whatever the core count)");
+       "those it might delete)");
+  add_jobs_option(desc, out.jobs);
   if (command == Collect::rm) {
     desc.add_options()(
         "no-gc", po::bool_switch(&raw.no_gc),
@@ -199,19 +193,10 @@ std::optional<int> parse_gc(const std::vector<std::string>& args, bool is_rm, Gc
 }  // namespace
 
 std::optional<int> check_gc_args(const po::variables_map& vm, const GcRawArgs& raw, GcArgs& out) {
-  if (vm.count("config") != 0) {
-    out.config = raw.config;
-  }
-  if (vm.count("root") != 0) {
-    out.root = raw.root;
+  if (auto stop = take_where(vm, raw.config, raw.root, out.config, out.root, out.jobs)) {
+    return stop;
   }
   GcOptions& o = out.options;
-  if (vm.count("jobs") != 0 && out.jobs < 1) {
-    return usage_error("--jobs must be at least 1");
-  }
-  if (out.jobs == 0) {
-    out.jobs = default_jobs();
-  }
   // The metrics give the tree's total blob bytes: every blob is stat'ed for them.
   o.every_blob_size = !out.prometheus.empty();
   if (vm.count("purge-uploads") != 0) {

@@ -239,6 +239,48 @@ inline std::optional<int> parse_args(const std::vector<std::string>& raw_args,
 }
 
 // The options every command that reads a tree has: CONFIG or --root, --jobs, and globs.
+// --root, --s3-endpoint and --config: where the tree is, as every command that reads one
+// takes them (`root_help` says what --root means for the command).
+inline void add_where_options(po::options_description& desc, std::string& root_arg,
+                              std::string& s3_endpoint, std::string& config_arg,
+                              const char* root_help) {
+  desc.add_options()                                                //
+      ("root", po::value(&root_arg)->value_name("DIR"), root_help)  //
+      ("s3-endpoint", po::value(&s3_endpoint)->value_name("URL"),   //
+       "with --root s3://...: the S3 endpoint (http://host:port); AWS when not given. Keys "
+       "come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")  //
+      ("config", po::value(&config_arg)->value_name("CONFIG"), "the registry's config.yml");
+}
+
+// --jobs, as every command that reads a tree takes it.
+inline void add_jobs_option(po::options_description& desc, int& jobs) {
+  desc.add_options()("jobs,j", po::value(&jobs)->value_name("N"),
+                     "threads that read and parse (default: 64, or the core count if higher: I/O "
+                     "waits, so a cold or networked disk wants many requests in flight whatever "
+                     "the core count)");
+}
+
+// After parsing: what --config, --root and --jobs said, checked; the exit code when the
+// command stops here.
+inline std::optional<int> take_where(const po::variables_map& vm, const std::string& config_arg,
+                                     const std::string& root_arg,
+                                     std::optional<std::string>& config,
+                                     std::optional<std::string>& root, int& jobs) {
+  if (vm.count("config") != 0) {
+    config = config_arg;
+  }
+  if (vm.count("root") != 0) {
+    root = root_arg;
+  }
+  if (vm.count("jobs") != 0 && jobs < 1) {
+    return usage_error("--jobs must be at least 1");
+  }
+  if (jobs == 0) {
+    jobs = default_jobs();
+  }
+  return std::nullopt;
+}
+
 struct TreeArgs {
   std::optional<std::string> config;
   std::optional<std::string> root;
@@ -254,26 +296,17 @@ struct TreeArgs {
         ("help,h", "show this help")  //
         ("quiet,q", po::bool_switch(&quiet),
          "no progress and no summary: on a clean run nothing is printed but the output a flag "
-         "asked for; findings and errors still go to stderr")  //
-        ("root", po::value(&root_arg)->value_name("DIR"),
-         "the storage root: a directory, or s3://BUCKET[/PREFIX] for a bucket")  //
-        ("s3-endpoint", po::value(&s3_endpoint)->value_name("URL"),
-         "with --root s3://...: the S3 endpoint (http://host:port); AWS when not given. Keys "
-         "come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")                              //
-        ("config", po::value(&config_arg)->value_name("CONFIG"), "the registry's config.yml")  //
-        ("jobs,j", po::value(&jobs)->value_name("N"),
-         "threads that read and parse (default: 64, or the core count if higher: I/O waits, so a "
-         "cold or networked disk wants many requests in flight whatever the core count)");
+         "asked for; findings and errors still go to stderr");
+    add_where_options(desc, root_arg, s3_endpoint, config_arg,
+                      "the storage root: a directory, or s3://BUCKET[/PREFIX] for a bucket");
+    add_jobs_option(desc, jobs);
   }
 
   // After parsing: the flags, then positionals (a first one ending in .yml/.yaml is the
   // configuration, the rest are globs). Returns an exit code, k_exit_ok to go on.
   int finish(const po::variables_map& vm) {
-    if (vm.count("config") != 0) {
-      config = config_arg;
-    }
-    if (vm.count("root") != 0) {
-      root = root_arg;
+    if (auto stop = take_where(vm, config_arg, root_arg, config, root, jobs)) {
+      return *stop;
     }
     if (vm.count("args") != 0) {
       for (const std::string& arg : vm["args"].as<std::vector<std::string>>()) {
@@ -290,12 +323,6 @@ struct TreeArgs {
           globs.push_back(arg);
         }
       }
-    }
-    if (vm.count("jobs") != 0 && jobs < 1) {
-      return usage_error("--jobs must be at least 1");
-    }
-    if (jobs == 0) {
-      jobs = default_jobs();
     }
     return k_exit_ok;
   }
