@@ -69,7 +69,7 @@ class GcMarking {
   // which only keeps more; what it no longer keeps is examined in turn.
   void examine_candidates() {
     for (;;) {
-      Examined ex = m_store.examine_blobs(m_c.inventory, m_arena,
+      Examined ex = examine_blobs(m_store, m_c.inventory, m_arena,
                                           [this](std::size_t b) { return candidate(b); });
       m_found.insert(m_found.end(), ex.findings.begin(), ex.findings.end());
       bool young_blob = ex.examined > 0 && m_grace.young(ex.newest_mtime);
@@ -99,7 +99,7 @@ class GcMarking {
   // either way the marking is redone, and what it no longer keeps examined.
   Verified verify() {
     Verified verified =
-        m_store.verify_layer_links(m_c.inventory, m_arena, [this](std::size_t r, const Link& l) {
+        verify_layer_links(m_store, m_c.inventory, m_arena, [this](std::size_t r, const Link& l) {
           return might_delete(m_c.inventory, m_c.marks, r, l) ||
                  (m_ageless_marks && might_delete(m_c.inventory, *m_ageless_marks, r, l));
         });
@@ -131,7 +131,7 @@ class GcMarking {
                                  [](const Link& rev, std::uint32_t ref) { return rev.ref < ref; });
       return !l.dangling() && it != revs.end() && it->ref == l.ref;
     };
-    return m_store.verify_tag_history(m_c.inventory, m_arena,
+    return verify_tag_history(m_store, m_c.inventory, m_arena,
                                       [&](std::size_t r, const Tag& /*tag*/, const Link& l) {
                                         return !a_revision(r, l) || dead(m_c.marks, r, l) ||
                                                (m_ageless_marks && dead(*m_ageless_marks, r, l));

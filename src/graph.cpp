@@ -313,7 +313,7 @@ void ManifestLoader::into(ManifestTable& table, Store& store, const Inventory& i
 BlobExaminer blob_examiner(Store& store, Inventory& inventory, tbb::task_arena& arena,
                            std::vector<Finding>& findings) {
   return [&store, &inventory, &arena, &findings](const std::vector<std::uint32_t>& blobs) {
-    Examined ex = store.examine_blobs(inventory, arena, [&](std::size_t i) {
+    Examined ex = examine_blobs(store, inventory, arena, [&](std::size_t i) {
       return std::binary_search(blobs.begin(), blobs.end(), static_cast<std::uint32_t>(i));
     });
     findings.insert(findings.end(), ex.findings.begin(), ex.findings.end());

@@ -1,6 +1,8 @@
 #include "temp_registry.hpp"
 
-#include "regsweep/revalidate.hpp"
+#include "store/fs/lock.hpp"
+#include "store/fs/remover.hpp"
+#include "store/fs/revalidate.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -245,7 +247,7 @@ GcRun collect_impl(const TempRegistry& reg, const GcOptions& options, int jobs, 
     throw std::runtime_error(v2.error().message);
   }
   tbb::task_arena arena(jobs);
-  auto c = plan_gc(v2->get(), options, arena);
+  auto c = plan_gc(*make_fs_store(v2->get()), options, arena);
   if (!c) {
     throw std::runtime_error(c.error().message);
   }

@@ -92,6 +92,7 @@ std::string unprivileged(const std::string& tree_root);
 }  // namespace regsweep::test
 
 #include "regsweep/collect.hpp"
+#include "regsweep/open.hpp"
 #include "regsweep/store.hpp"
 #include "regsweep/sweep.hpp"
 
@@ -131,19 +132,7 @@ class ForwardingStore : public Store {
   Result<Inventory> scan(tbb::task_arena& arena, const ScanOptions& options) override {
     return m_inner->scan(arena, options);
   }
-  Verified verify_layer_links(Inventory& inv, tbb::task_arena& arena,
-                              const std::function<bool(std::size_t, const Link&)>& w) override {
-    return m_inner->verify_layer_links(inv, arena, w);
-  }
-  Verified verify_tag_history(
-      Inventory& inv, tbb::task_arena& arena,
-      const std::function<bool(std::size_t, const Tag&, const Link&)>& w) override {
-    return m_inner->verify_tag_history(inv, arena, w);
-  }
-  Examined examine_blobs(Inventory& inv, tbb::task_arena& arena,
-                         const std::function<bool(std::size_t)>& w) override {
-    return m_inner->examine_blobs(inv, arena, w);
-  }
+  LazyLooks* lazy_looks() override { return m_inner->lazy_looks(); }
   Status list(std::string_view p, const std::function<void(const StoreObject&)>& v) override {
     return m_inner->list(p, v);
   }

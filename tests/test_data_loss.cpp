@@ -24,7 +24,9 @@
 
 #include "regsweep/layout.hpp"
 #include "regsweep/probe.hpp"
-#include "regsweep/revalidate.hpp"
+#include "store/fs/lock.hpp"
+#include "store/fs/remover.hpp"
+#include "store/fs/revalidate.hpp"
 #include "temp_registry.hpp"
 
 namespace regsweep {
@@ -397,7 +399,7 @@ RaceRun race(test::TempRegistry& reg, bool delete_untagged,
     return {};
   }
   tbb::task_arena arena(2);
-  auto c = plan_gc(v2->get(), test::options(delete_untagged), arena);
+  auto c = plan_gc(*make_fs_store(v2->get()), test::options(delete_untagged), arena);
   if (!c) {
     ADD_FAILURE() << c.error().message;
     return {};

@@ -23,7 +23,7 @@ FsckReport check(const test::TempRegistry& reg, bool verify = false, bool repair
   o.verify_percent = verify ? 100 : 0;
   o.repair = repair;
   o.now = static_cast<std::int64_t>(std::time(nullptr));
-  auto r = fsck(v2->get(), o, arena);
+  auto r = fsck(*make_fs_store(v2->get()), o, arena);
   if (!r) {
     ADD_FAILURE() << r.error().message;
     return {};

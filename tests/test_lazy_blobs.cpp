@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "fault_store.hpp"
+#include "store/fs/scan/fs_scan.hpp"
 #include "regsweep/collect.hpp"
 #include "regsweep/graph.hpp"
 #include "regsweep/layout.hpp"

@@ -8,6 +8,8 @@
 
 #include "regsweep/layout.hpp"
 #include "regsweep/lock.hpp"
+#include "store/fs/lock.hpp"
+#include "store/fs/remover.hpp"
 #include "regsweep/policy.hpp"
 #include "regsweep/usage.hpp"
 #include "temp_registry.hpp"
@@ -139,7 +141,7 @@ TEST(Grace, GcAndDuAgreeOnWhatIsKeptForBeingYoung) {
   tbb::task_arena arena(2);
   UsageOptions uo;
   uo.grace = Grace(static_cast<std::int64_t>(std::time(nullptr)), 3600);
-  auto u = compute_usage(v2->get(), uo, arena);
+  auto u = compute_usage(*make_fs_store(v2->get()), uo, arena);
   ASSERT_TRUE(u);
   EXPECT_EQ(u->totals.young_bytes, kept);
   EXPECT_EQ(u->totals.unreferenced_bytes, c.plan.blob_bytes);

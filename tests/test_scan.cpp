@@ -5,7 +5,7 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include "regsweep/layout.hpp"
-#include "regsweep/scan.hpp"
+#include "store/fs/scan/fs_scan.hpp"
 #include "temp_registry.hpp"
 
 namespace regsweep {

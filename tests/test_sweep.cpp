@@ -5,6 +5,7 @@
 
 #include "regsweep/fs.hpp"
 #include "regsweep/layout.hpp"
+#include "store/fs/remover.hpp"
 #include "temp_registry.hpp"
 
 namespace regsweep {

@@ -23,7 +23,7 @@ Usage usage_of(const test::TempRegistry& reg, std::vector<std::string> globs = {
   tbb::task_arena arena(2);
   UsageOptions o;
   o.globs = std::move(globs);
-  auto u = compute_usage(v2->get(), o, arena);
+  auto u = compute_usage(*make_fs_store(v2->get()), o, arena);
   EXPECT_TRUE(u);
   return std::move(*u);
 }
@@ -147,7 +147,7 @@ TEST(Listing, TagsWithDigestMediaTypePlatformsSizeAndCreation) {
   reg.tag("m", "single", img);
   auto v2 = open_registry(reg.root());
   tbb::task_arena arena(2);
-  auto listing = list_registry(v2->get(), {}, true, arena);
+  auto listing = list_registry(*make_fs_store(v2->get()), {}, true, arena);
   ASSERT_TRUE(listing);
   ASSERT_EQ(listing->repositories.size(), 1U);
   const auto& tags = listing->repositories[0].tags;
@@ -161,7 +161,7 @@ TEST(Listing, TagsWithDigestMediaTypePlatformsSizeAndCreation) {
   EXPECT_TRUE(tags[0].complete);
   EXPECT_EQ(tags[1].size, file_size(reg, img) + file_size(reg, cfg) + file_size(reg, l));
   reg.remove(layout::blob_dir(l));
-  auto again = list_registry(v2->get(), {"m"}, true, arena);
+  auto again = list_registry(*make_fs_store(v2->get()), {"m"}, true, arena);
   EXPECT_FALSE(again->repositories[0].tags[1].complete);
 }
 

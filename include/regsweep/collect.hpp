@@ -65,9 +65,4 @@ std::vector<std::size_t> tags_to_watch(const Collection& collection, bool delete
 // be read or a removal spec matches nothing.
 Result<Collection> plan_gc(Store& store, const GcOptions& options, tbb::task_arena& arena);
 
-// The same on the filesystem tree below an open docker/registry/v2 (open_registry).
-inline Result<Collection> plan_gc(int v2_fd, const GcOptions& options, tbb::task_arena& arena) {
-  return plan_gc(*make_fs_store(v2_fd), options, arena);
-}
-
 }  // namespace regsweep

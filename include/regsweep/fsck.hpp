@@ -124,11 +124,6 @@ void apply_repairs(Store& store, FsckPlan& planned, std::unique_ptr<SweepGuard> 
 // tree cannot be read at all.
 Result<FsckReport> fsck(Store& store, const FsckOptions& options, tbb::task_arena& arena);
 
-// The same on the filesystem tree below an open docker/registry/v2 (open_registry).
-inline Result<FsckReport> fsck(int v2_fd, const FsckOptions& options, tbb::task_arena& arena) {
-  return fsck(*make_fs_store(v2_fd), options, arena);
-}
-
 // The SHA-256 of a stored object, streamed (OpenSSL EVP).
 Result<Digest> hash_object(Store& store, const std::string& key);
 

@@ -40,10 +40,4 @@ struct Listing {
 Result<Listing> list_registry(Store& store, const std::vector<std::string>& globs, bool with_tags,
                               tbb::task_arena& arena);
 
-// The same on the filesystem tree below an open docker/registry/v2 (open_registry).
-inline Result<Listing> list_registry(int v2_fd, const std::vector<std::string>& globs,
-                                     bool with_tags, tbb::task_arena& arena) {
-  return list_registry(*make_fs_store(v2_fd), globs, with_tags, arena);
-}
-
 }  // namespace regsweep

@@ -1,15 +1,15 @@
 #pragma once
 
-// The run lock: `<root>/docker/registry/v2/regsweep.lock`, held with flock(2) for as long as
-// the RegistryLock lives, holding the holder's pid, host, start time and command. The kernel
-// releases it when the holder exits, however it exits, so a lock whose holder is gone is
-// simply taken over.
+// The run lock: `regsweep.lock` at the top of the tree (docker/registry/v2), held for as long
+// as the RegistryLock lives, holding the holder's pid, host, start time and command. Each
+// store takes it its own way (Store::lock): a filesystem with flock(2), which the kernel
+// releases however the holder exits (src/store/fs/lock.hpp); an object store as an object
+// (src/store/object/lock.hpp).
 
 #include <memory>
 #include <string>
 #include <string_view>
 
-#include "regsweep/fs.hpp"
 #include "regsweep/result.hpp"
 
 namespace regsweep {
@@ -32,23 +32,6 @@ class RegistryLock {
  private:
   std::string m_previous;
 };
-
-// The lock file of a filesystem tree.
-class FileLock final : public RegistryLock {
- public:
-  FileLock(fs::Fd fd, std::string previous)
-      : RegistryLock(std::move(previous)), m_fd(std::move(fd)) {}
-  // Empties the lock file (a clean release), then releases the lock.
-  ~FileLock() override;
-
- private:
-  fs::Fd m_fd;
-};
-
-// Takes the lock without waiting. Error naming the holder (pid, host, start, command) when
-// another run holds it, or naming the path when the lock file cannot be created (for
-// instance, a symbolic link is there).
-Result<std::unique_ptr<RegistryLock>> acquire_lock(int v2_fd, std::string_view command);
 
 // What a lock says of its holder, in one format for every store: "pid 4242 on host-a,
 // started 2026-12-06T12:00:00Z: regsweep gc", and a newline.

@@ -18,6 +18,16 @@ struct OpenedStore {
   std::unique_ptr<Store> store;
 };
 
+// Opens `<root>/docker/registry/v2`, one component at a time, refusing a symbolic link where
+// the tree's top directories belong. Error (naming the path) when the root does not exist or
+// does not hold a registry tree.
+Result<fs::Fd> open_registry(const std::string& root);
+
+// The store of a local filesystem tree: `v2_fd` is the open `<root>/docker/registry/v2`
+// (open_registry), which must outlive the store; `location` names the root in messages.
+// Every path is opened one component at a time without following a symbolic link.
+std::unique_ptr<Store> make_fs_store(int v2_fd, std::string location = {});
+
 // Opens the tree `root` names. Error (naming the path) when a directory holds no registry
 // tree or one of its top directories is a symbolic link.
 Result<OpenedStore> open_store(const RootChoice& root);

@@ -34,32 +34,11 @@ struct ScanOptions {
   bool stat_blobs = true;
 };
 
-// Walks `<root>/docker/registry/v2` once, in parallel inside `arena`, without following any
-// symbolic link. Problems with single files become findings in the inventory; an Error is
-// returned only when the tree itself cannot be opened (no `docker/registry/v2` directory).
-Result<Inventory> scan(int v2_fd, tbb::task_arena& arena, const ScanOptions& options = {});
-
 struct Verified {
   std::vector<Finding> findings;
   bool other_targets = false;     // a link read names another digest than its directory
   std::int64_t newest_mtime = 0;  // of the links read, seconds: marking again if young
 };
-
-// Reads the unverified layer links of repository `r` for which `wanted(r, link)` is true, and
-// records what they hold as a full scan would have: their time, a problem (the link is then
-// kept) or a second digest. A link directory with no link file (what the registry's own
-// delete leaves) is no link: it is dropped from the repository. `v2_fd` is
-// `<root>/docker/registry/v2`.
-Verified verify_layer_links(int v2_fd, Inventory& inventory, tbb::task_arena& arena,
-                            const std::function<bool(std::size_t, const Link&)>& wanted);
-
-// Reads the unverified tag history links (ScanOptions::read_tag_history false) of repository
-// `r` for which `wanted(r, tag, link)` is true, as verify_layer_links reads layer links: a
-// history entry with no link file is dropped from its tag, one that holds something else is
-// reported, and a link naming another digest is reported (as a full scan would).
-Verified verify_tag_history(
-    int v2_fd, Inventory& inventory, tbb::task_arena& arena,
-    const std::function<bool(std::size_t, const Tag&, const Link&)>& wanted);
 
 struct Examined {
   std::vector<Finding> findings;
@@ -68,13 +47,30 @@ struct Examined {
   std::int64_t newest_mtime = 0;  // of the blobs examined, seconds: marking again if young
 };
 
-// Examines the unexamined blobs (ScanOptions::stat_blobs false) for which `wanted(i)` is
-// true, as a full scan would have: a regular `data` gives the blob its size and time;
-// anything else is reported, and the blob becomes Blob::k_not_a_blob, added to
-// Inventory::unknown_blobs (or, when only leftovers of an interrupted write are there, to
-// Inventory::leftovers). The inventory's newest time, watched directories and leftovers
-// are updated; the findings are returned. `v2_fd` is `<root>/docker/registry/v2`.
-Examined examine_blobs(int v2_fd, Inventory& inventory, tbb::task_arena& arena,
-                       const std::function<bool(std::size_t)>& wanted);
+// What a store whose scan leaves things unread (the ScanOptions above, false) reads when the
+// pipeline needs it: its second looks, for what `wanted` selects, recorded in the inventory
+// as a full scan would have. A store whose scan reads everything has none
+// (Store::lazy_looks): an object store's listing gives every key's size and time, and its
+// scan reads every link of another size than the registry writes.
+class LazyLooks {
+ public:
+  virtual ~LazyLooks() = default;
+  // Reads the unverified layer links of repository `r` for which `wanted(r, link)` is true:
+  // their time, a problem (the link is then kept) or a second digest. A link directory with
+  // no link file (what the registry's own delete leaves) is no link: it is dropped.
+  virtual Verified verify_layer_links(
+      Inventory& inventory, tbb::task_arena& arena,
+      const std::function<bool(std::size_t, const Link&)>& wanted) = 0;
+  // Reads the unverified tag history links of repository `r` for which `wanted(r, tag, link)`
+  // is true, as verify_layer_links reads layer links.
+  virtual Verified verify_tag_history(
+      Inventory& inventory, tbb::task_arena& arena,
+      const std::function<bool(std::size_t, const Tag&, const Link&)>& wanted) = 0;
+  // Examines the unexamined blobs for which `wanted(i)` is true: a regular `data` gives the
+  // blob its size and time; anything else is reported, and the blob becomes
+  // Blob::k_not_a_blob. A blob left unexamined is never deleted.
+  virtual Examined examine_blobs(Inventory& inventory, tbb::task_arena& arena,
+                                 const std::function<bool(std::size_t)>& wanted) = 0;
+};
 
 }  // namespace regsweep

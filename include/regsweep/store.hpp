@@ -66,32 +66,9 @@ class Store {
   // Error only when the tree itself cannot be read.
   virtual Result<Inventory> scan(tbb::task_arena& arena, const ScanOptions& options) = 0;
 
-  // The lazy scan's second looks (ScanOptions): a store whose scan leaves something unread
-  // reads it here, for what `wanted` selects; one whose scan leaves nothing unread keeps
-  // these, which have nothing to do. An object store's listing gives every key's size and
-  // time, and its scan reads every link of another size than the registry writes (the
-  // others are taken from their keys, as a filesystem scan takes them from their names).
-  //
-  // Reads the layer links a scan with ScanOptions::read_layer_links false did not read (see
-  // verify_layer_links in scan.hpp).
-  virtual Verified verify_layer_links(
-      Inventory& /*inventory*/, tbb::task_arena& /*arena*/,
-      const std::function<bool(std::size_t, const Link&)>& /*wanted*/) {
-    return {};
-  }
-  // Reads the tag history links a scan with ScanOptions::read_tag_history false did not
-  // read (see verify_tag_history in scan.hpp).
-  virtual Verified verify_tag_history(
-      Inventory& /*inventory*/, tbb::task_arena& /*arena*/,
-      const std::function<bool(std::size_t, const Tag&, const Link&)>& /*wanted*/) {
-    return {};
-  }
-  // Examines the blobs a scan with ScanOptions::stat_blobs false took from their names (see
-  // examine_blobs in scan.hpp). A blob left unexamined is never deleted.
-  virtual Examined examine_blobs(Inventory& /*inventory*/, tbb::task_arena& /*arena*/,
-                                 const std::function<bool(std::size_t)>& /*wanted*/) {
-    return {};
-  }
+  // The second looks of a store whose scan leaves things unread (ScanOptions; scan.hpp):
+  // none (null) for one whose scan reads everything. Called through the functions below.
+  virtual LazyLooks* lazy_looks() { return nullptr; }
 
   // Every object below the directory `prefix` ("" for the whole tree), with its size and
   // time, to `visit`, one at a time; a store may call it from one thread only. Error, naming
@@ -151,14 +128,22 @@ class Store {
   virtual Purged purge_noncurrent(tbb::task_arena& /*arena*/) { return {}; }
 };
 
-// Opens `<root>/docker/registry/v2`, one component at a time, refusing a symbolic link where
-// the tree's top directories belong. Error (naming the path) when the root does not exist or
-// does not hold a registry tree.
-Result<fs::Fd> open_registry(const std::string& root);
-
-// The store of a local filesystem tree: `v2_fd` is the open `<root>/docker/registry/v2`
-// (open_registry), which must outlive the store; `location` names the root in messages.
-// Every path is opened one component at a time without following a symbolic link.
-std::unique_ptr<Store> make_fs_store(int v2_fd, std::string location = {});
+// A store's second looks (Store::lazy_looks); nothing to do in a store that has none.
+inline Verified verify_layer_links(Store& store, Inventory& inventory, tbb::task_arena& arena,
+                                   const std::function<bool(std::size_t, const Link&)>& wanted) {
+  LazyLooks* lazy = store.lazy_looks();
+  return lazy != nullptr ? lazy->verify_layer_links(inventory, arena, wanted) : Verified{};
+}
+inline Verified verify_tag_history(
+    Store& store, Inventory& inventory, tbb::task_arena& arena,
+    const std::function<bool(std::size_t, const Tag&, const Link&)>& wanted) {
+  LazyLooks* lazy = store.lazy_looks();
+  return lazy != nullptr ? lazy->verify_tag_history(inventory, arena, wanted) : Verified{};
+}
+inline Examined examine_blobs(Store& store, Inventory& inventory, tbb::task_arena& arena,
+                              const std::function<bool(std::size_t)>& wanted) {
+  LazyLooks* lazy = store.lazy_looks();
+  return lazy != nullptr ? lazy->examine_blobs(inventory, arena, wanted) : Examined{};
+}
 
 }  // namespace regsweep

@@ -57,9 +57,4 @@ struct UsageOptions {
 // Reads the tree once and computes usage. Reads only; no lock needed.
 Result<Usage> compute_usage(Store& store, const UsageOptions& options, tbb::task_arena& arena);
 
-// The same on the filesystem tree below an open docker/registry/v2 (open_registry).
-inline Result<Usage> compute_usage(int v2_fd, const UsageOptions& options, tbb::task_arena& arena) {
-  return compute_usage(*make_fs_store(v2_fd), options, arena);
-}
-
 }  // namespace regsweep

@@ -35,7 +35,9 @@
 
 #include "../temp_registry.hpp"
 #include "regsweep/layout.hpp"
-#include "regsweep/revalidate.hpp"
+#include "store/fs/lock.hpp"
+#include "store/fs/remover.hpp"
+#include "store/fs/revalidate.hpp"
 
 namespace regsweep::fuzz {
 namespace {
@@ -297,7 +299,7 @@ int run(std::uint64_t seed, double seconds, long iterations) {
       std::cerr << "treefuzz: " << v2.error().message << "\n";
       return 1;
     }
-    auto c = plan_gc(v2->get(), options, arena);
+    auto c = plan_gc(*make_fs_store(v2->get()), options, arena);
     if (!c) {
       std::cerr << "treefuzz: seed " << seed + i << ": " << c.error().message << "\n";
       return 1;

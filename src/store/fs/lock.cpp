@@ -1,4 +1,4 @@
-#include "regsweep/lock.hpp"
+#include "store/fs/lock.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>

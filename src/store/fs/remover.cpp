@@ -9,7 +9,7 @@
 
 #include "regsweep/fs.hpp"
 #include "regsweep/layout.hpp"
-#include "regsweep/sweep.hpp"
+#include "store/fs/remover.hpp"
 
 namespace regsweep {
 

@@ -9,7 +9,7 @@
 // 4. Actions of changed repositories are skipped; after any change, blob deletions and
 //    blob-side tidying too.
 
-#include "regsweep/revalidate.hpp"
+#include "store/fs/revalidate.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -10,7 +10,11 @@
 
 #include "regsweep/fs.hpp"
 #include "regsweep/layout.hpp"
-#include "regsweep/revalidate.hpp"
+#include "regsweep/open.hpp"
+#include "store/fs/scan/fs_scan.hpp"
+#include "store/fs/lock.hpp"
+#include "store/fs/remover.hpp"
+#include "store/fs/revalidate.hpp"
 #include "regsweep/store.hpp"
 #include "regsweep/sweep.hpp"
 
@@ -20,7 +24,7 @@ namespace {
 
 constexpr std::size_t k_chunk = 1U << 20U;
 
-class FsStore final : public Store {
+class FsStore final : public Store, public LazyLooks {
  public:
   FsStore(int v2_fd, std::string location) : m_fd(v2_fd), m_location(std::move(location)) {}
 
@@ -29,6 +33,8 @@ class FsStore final : public Store {
   Result<Inventory> scan(tbb::task_arena& arena, const ScanOptions& options) override {
     return regsweep::scan(m_fd, arena, options);
   }
+
+  LazyLooks* lazy_looks() override { return this; }
 
   Verified verify_layer_links(
       Inventory& inventory, tbb::task_arena& arena,

@@ -8,7 +8,7 @@
 // 3. Each repository's links are read (revision, layer, tag current and history links).
 // Whatever cannot be read becomes a finding and sets the flag that keeps what it might hold.
 
-#include "regsweep/scan.hpp"
+#include "store/fs/scan/fs_scan.hpp"
 
 #include "scanner.hpp"
 

@@ -25,7 +25,7 @@
 #include "regsweep/fs.hpp"
 #include "regsweep/inventory.hpp"
 #include "regsweep/layout.hpp"
-#include "regsweep/scan.hpp"
+#include "store/fs/scan/fs_scan.hpp"
 
 namespace regsweep::scan_detail {
 

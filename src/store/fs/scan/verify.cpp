@@ -15,7 +15,7 @@
 #include "link_files.hpp"
 #include "regsweep/fs.hpp"
 #include "regsweep/layout.hpp"
-#include "regsweep/scan.hpp"
+#include "store/fs/scan/fs_scan.hpp"
 
 namespace regsweep {
 

@@ -1,0 +1,46 @@
+#pragma once
+
+// The filesystem store's scan (src/store/fs/scan/) and its second looks (scan.hpp's
+// LazyLooks), over an open `<root>/docker/registry/v2` (`v2_fd`).
+
+#include <functional>
+
+#include <oneapi/tbb/task_arena.h>
+
+#include "regsweep/inventory.hpp"
+#include "regsweep/result.hpp"
+#include "regsweep/scan.hpp"
+
+namespace regsweep {
+
+// Walks `<root>/docker/registry/v2` once, in parallel inside `arena`, without following any
+// symbolic link. Problems with single files become findings in the inventory; an Error is
+// returned only when the tree itself cannot be opened (no `docker/registry/v2` directory).
+Result<Inventory> scan(int v2_fd, tbb::task_arena& arena, const ScanOptions& options = {});
+
+// Reads the unverified layer links of repository `r` for which `wanted(r, link)` is true, and
+// records what they hold as a full scan would have: their time, a problem (the link is then
+// kept) or a second digest. A link directory with no link file (what the registry's own
+// delete leaves) is no link: it is dropped from the repository. `v2_fd` is
+// `<root>/docker/registry/v2`.
+Verified verify_layer_links(int v2_fd, Inventory& inventory, tbb::task_arena& arena,
+                            const std::function<bool(std::size_t, const Link&)>& wanted);
+
+// Reads the unverified tag history links (ScanOptions::read_tag_history false) of repository
+// `r` for which `wanted(r, tag, link)` is true, as verify_layer_links reads layer links: a
+// history entry with no link file is dropped from its tag, one that holds something else is
+// reported, and a link naming another digest is reported (as a full scan would).
+Verified verify_tag_history(
+    int v2_fd, Inventory& inventory, tbb::task_arena& arena,
+    const std::function<bool(std::size_t, const Tag&, const Link&)>& wanted);
+
+// Examines the unexamined blobs (ScanOptions::stat_blobs false) for which `wanted(i)` is
+// true, as a full scan would have: a regular `data` gives the blob its size and time;
+// anything else is reported, and the blob becomes Blob::k_not_a_blob, added to
+// Inventory::unknown_blobs (or, when only leftovers of an interrupted write are there, to
+// Inventory::leftovers). The inventory's newest time, watched directories and leftovers
+// are updated; the findings are returned. `v2_fd` is `<root>/docker/registry/v2`.
+Examined examine_blobs(int v2_fd, Inventory& inventory, tbb::task_arena& arena,
+                       const std::function<bool(std::size_t)>& wanted);
+
+}  // namespace regsweep
