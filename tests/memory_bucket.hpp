@@ -47,6 +47,8 @@ class MemoryBucket final : public object::Bucket {
 
   std::map<std::string, Entry, std::less<>> objects;
   std::set<std::string, std::less<>> refuse_delete;  // answered AccessDenied
+  std::vector<object::Multipart> multipart;          // incomplete multipart uploads
+  std::vector<std::string> aborted;                  // the keys of those aborted
 
   const std::string& location() const override { return m_location; }
   std::string full_key(std::string_view key) const override { return std::string(key); }
@@ -130,10 +132,20 @@ class MemoryBucket final : public object::Bucket {
     }
     return failed;
   }
-  Result<std::vector<object::Multipart>> list_multipart(std::string_view /*prefix*/) override {
-    return std::vector<object::Multipart>{};
+  Result<std::vector<object::Multipart>> list_multipart(std::string_view prefix) override {
+    std::vector<object::Multipart> out;
+    for (const object::Multipart& m : multipart) {
+      if (m.key.compare(0, prefix.size(), prefix) == 0) {
+        out.push_back(m);
+      }
+    }
+    return out;
   }
-  Status abort_multipart(const object::Multipart& /*upload*/) override { return ok_status(); }
+  Status abort_multipart(const object::Multipart& upload) override {
+    std::lock_guard lock(m_mutex);
+    aborted.push_back(upload.key);
+    return ok_status();
+  }
   std::optional<std::int64_t> clock_offset() const override { return 0; }
   Result<std::string> versioning() override { return std::string(); }
   Result<std::vector<object::Version>> list_versions(std::string_view /*key*/) override {

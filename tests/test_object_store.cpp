@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <ctime>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -145,6 +147,57 @@ TEST(ObjectStore, ARefusedDeleteIsAFailedDeletionNamingTheKey) {
     named = named || message.find("mem://tree/" + layout::blob_data(t.unused)) != std::string::npos;
   }
   EXPECT_TRUE(named);
+}
+
+// An incomplete multipart upload joins its upload (or makes the repository it is in, when
+// that has no other key), dated by when it started; --purge-uploads aborts an old one.
+TEST(ObjectStore, IncompleteMultipartUploadsJoinTheirUploadAndArePurged) {
+  Tree t;
+  InMemory mem(t.reg);
+  const std::int64_t old_ns = (std::time(nullptr) - 30 * 86400) * std::int64_t{1000000000};
+  mem.bucket->multipart = {
+      {layout::upload_dir("app", "u-1") + "/data", "id-1", old_ns},
+      {layout::upload_dir("gone/repo", "u-2") + "/data", "id-2", old_ns},
+  };
+  tbb::task_arena arena(2);
+  auto inv = mem.store->scan(arena, ScanOptions{});
+  ASSERT_TRUE(inv) << inv.error().message;
+  auto named = [&](const std::string& name) -> const Repository* {
+    for (const Repository& r : inv->repositories) {
+      if (r.name == name) {
+        return &r;
+      }
+    }
+    return nullptr;
+  };
+  const Repository* app = named("app");
+  const Repository* gone = named("gone/repo");
+  ASSERT_NE(app, nullptr);
+  ASSERT_NE(gone, nullptr);
+  ASSERT_EQ(app->uploads.size(), 1U);
+  EXPECT_EQ(app->uploads[0].id, "u-1");
+  EXPECT_EQ(app->uploads[0].newest_mtime, old_ns / 1000000000);
+  ASSERT_EQ(gone->uploads.size(), 1U);
+  EXPECT_TRUE(test::has_finding(inv->findings, FindingKind::unknown_entry, "gone/repo"));
+
+  RunContext run{.store = *mem.store,
+                 .arena = arena,
+                 .dry_run = DryRun::no,
+                 .policy = {},
+                 .serve = std::nullopt,
+                 .config_path = {},
+                 .notify = {},
+                 .before_step = {}};
+  CollectRequest request;
+  request.command = "gc";
+  request.options = test::options();
+  request.options.plan.purge_uploads_older_than = 7 * 86400;
+  CollectRun done = collect(run, request);
+  ASSERT_FALSE(done.stopped) << done.stopped->message;
+  std::sort(mem.bucket->aborted.begin(), mem.bucket->aborted.end());
+  EXPECT_EQ(mem.bucket->aborted,
+            (std::vector<std::string>{layout::upload_dir("app", "u-1") + "/data",
+                                      layout::upload_dir("gone/repo", "u-2") + "/data"}));
 }
 
 }  // namespace

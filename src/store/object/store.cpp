@@ -44,10 +44,8 @@ bool listed_whole(std::string_view d) {
   if (d == "blobs/" || d == "blobs/sha256/" || d == "repositories/") {
     return false;
   }
-  if (d.rfind("repositories/", 0) == 0) {
-    std::string_view name = d.substr(0, d.size() - 1);
-    name = name.substr(name.rfind('/') + 1);
-    return layout::is_reserved(name);
+  if (layout::is_at_or_below(d, layout::k_repositories_dir)) {
+    return layout::is_reserved(layout::base_name(d.substr(0, d.size() - 1)));
   }
   return true;
 }
@@ -60,12 +58,19 @@ bool listed_whole(std::string_view d) {
 void add_multipart(Inventory& inv, std::vector<Multipart> uploads, std::vector<Multipart>& kept) {
   for (Multipart& m : uploads) {
     const std::string& rel = m.key;
-    std::string repo = layout::repository_of(rel);
-    std::string dir = layout::uploads_dir(repo) + "/";
-    if (rel.empty() || repo.empty() || rel.compare(0, dir.size(), dir) != 0) {
+    std::optional<layout::PathSpec> upload;  // the upload directory the key is below
+    for (std::string p = layout::parent(rel); !p.empty() && !upload; p = layout::parent(p)) {
+      auto spec = layout::classify(p);
+      if (spec && spec->kind == layout::PathKind::upload_dir) {
+        upload = std::move(spec);
+      }
+    }
+    if (!upload) {
       continue;
     }
-    std::string id = rel.substr(dir.size(), rel.find('/', dir.size()) - dir.size());
+    const std::string& repo = upload->repository;
+    const std::string& id = upload->name;
+    std::string dir = layout::uploads_dir(repo) + "/";
     auto r = std::lower_bound(inv.repositories.begin(), inv.repositories.end(), repo,
                               [](const Repository& x, const std::string& n) { return x.name < n; });
     if (r == inv.repositories.end() || r->name != repo) {
