@@ -49,6 +49,10 @@ class MemoryBucket final : public object::Bucket {
   std::set<std::string, std::less<>> refuse_delete;  // answered AccessDenied
   std::vector<object::Multipart> multipart;          // incomplete multipart uploads
   std::vector<std::string> aborted;                  // the keys of those aborted
+  // A listing below `fail_prefix` fails (EIO) on its page `fail_page` (1 for the first);
+  // 0: none does.
+  std::string fail_prefix;
+  std::size_t fail_page = 0;
 
   const std::string& location() const override { return m_location; }
   std::string full_key(std::string_view key) const override { return std::string(key); }
@@ -75,7 +79,12 @@ class MemoryBucket final : public object::Bucket {
         found.push_back(StoreObject{it->first, it->second.bytes.size(), it->second.mtime_ns});
       }
     }
+    std::size_t page_number = 0;
     for (std::size_t at = 0; at == 0 || at < found.size() + prefixes.size(); at += 3) {
+      if (fail_page != 0 && ++page_number == fail_page && !fail_prefix.empty() &&
+          prefix.compare(0, fail_prefix.size(), fail_prefix) == 0) {
+        return Error{"cannot list '" + shown(prefix) + "': the connection was reset", EIO};
+      }
       object::Page p;
       for (std::size_t i = at; i < at + 3 && i < found.size(); ++i) {
         p.objects.push_back(found[i]);

@@ -149,6 +149,43 @@ TEST(ObjectStore, ARefusedDeleteIsAFailedDeletionNamingTheKey) {
   EXPECT_TRUE(named);
 }
 
+// Rule 1: a listing that fails part way (here on its second page) is no listing: the run
+// stops before planning, and nothing is deleted.
+TEST(ObjectStore, AListingThatFailsOnAPageStopsTheRun) {
+  Tree t;
+  InMemory mem(t.reg);
+  auto before = mem.bucket->objects.size();
+  mem.bucket->fail_prefix = "repositories/app/_manifests/";
+  mem.bucket->fail_page = 2;
+  tbb::task_arena arena(2);
+  CollectRun run = gc_m(*mem.store, arena);
+  ASSERT_TRUE(run.stopped);
+  EXPECT_NE(run.stopped->message.find("mem://tree/repositories/app/_manifests/"), std::string::npos)
+      << run.stopped->message;
+  EXPECT_FALSE(run.swept);
+  EXPECT_EQ(mem.bucket->objects.size(), before);
+}
+
+// Rule 3: when the guard cannot list `repositories/` again before a phase, whether anything
+// changed is unknown: nothing more is deleted, and the run says why.
+TEST(ObjectStore, AGuardThatCannotListAgainDeletesNothingMore) {
+  Tree t;
+  InMemory mem(t.reg);
+  test::FaultStore store(std::move(mem.store));
+  store.before_sweep = [&] {
+    mem.bucket->fail_prefix = "repositories/";
+    mem.bucket->fail_page = 1;
+  };
+  tbb::task_arena arena(2);
+  CollectRun run = gc_m(store, arena);
+  ASSERT_FALSE(run.stopped) << run.stopped->message;
+  ASSERT_TRUE(run.swept);
+  EXPECT_EQ(run.swept->blobs_deleted, 0U);
+  EXPECT_EQ(mem.bucket->objects.count(layout::blob_data(t.unused)), 1U);
+  EXPECT_EQ(mem.bucket->objects.count(layout::revision_link("app", t.untagged)), 1U);
+  EXPECT_TRUE(has_error(run.swept->findings));
+}
+
 // An incomplete multipart upload joins its upload (or makes the repository it is in, when
 // that has no other key), dated by when it started; --purge-uploads aborts an old one.
 TEST(ObjectStore, IncompleteMultipartUploadsJoinTheirUploadAndArePurged) {
