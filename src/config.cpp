@@ -270,6 +270,23 @@ Result<S3Settings> s3_from_url(const std::string& url, const std::string& endpoi
   return *s;
 }
 
+namespace {
+
+// Where the registry serves: the configuration's http section, with the environment's
+// overrides (REGISTRY_HTTP_ADDR, REGISTRY_HTTP_TLS_CERTIFICATE), as the registry reads them.
+ServeSettings serve_of(const std::string& config_text, const RegistryEnv& env) {
+  ServeSettings serve = serve_settings_from_text(config_text);
+  if (env.http_addr && !env.http_addr->empty()) {
+    serve.addr = *env.http_addr;
+  }
+  if (env.http_tls_certificate && !env.http_tls_certificate->empty()) {
+    serve.tls = true;
+  }
+  return serve;
+}
+
+}  // namespace
+
 Result<RootChoice> locate_root(const std::optional<std::string>& config_arg,
                                const std::optional<std::string>& root_arg, const RegistryEnv& env,
                                const std::string& s3_endpoint) {
@@ -307,13 +324,7 @@ Result<RootChoice> locate_root(const std::optional<std::string>& config_arg,
     if (!s3) {
       return s3.error();
     }
-    ServeSettings serve = serve_settings_from_text(text);
-    if (env.http_addr && !env.http_addr->empty()) {
-      serve.addr = *env.http_addr;
-    }
-    if (env.http_tls_certificate && !env.http_tls_certificate->empty()) {
-      serve.tls = true;
-    }
+    ServeSettings serve = serve_of(text, env);
     return RootChoice{.root = s3->location(),
                       .s3 = *s3,
                       .origin = "configuration '" + *config + "'",
@@ -326,13 +337,7 @@ Result<RootChoice> locate_root(const std::optional<std::string>& config_arg,
                  0};
   }
   bool env_root = env.rootdirectory && !env.rootdirectory->empty();
-  ServeSettings serve = serve_settings_from_text(text);
-  if (env.http_addr && !env.http_addr->empty()) {
-    serve.addr = *env.http_addr;
-  }
-  if (env.http_tls_certificate && !env.http_tls_certificate->empty()) {
-    serve.tls = true;
-  }
+  ServeSettings serve = serve_of(text, env);
   auto root = root_from_config_text(text, *config);
   if (!root) {
     // The environment can supply the driver the file lacks, as the registry allows.

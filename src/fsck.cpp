@@ -141,19 +141,7 @@ class Checker {
       }
       return;
     }
-    std::unordered_set<Digest, DigestHash> revisions;
-    for (const Link& l : repo.revisions) {
-      revisions.insert(link_digest(m_inv, repo, l));
-    }
-    std::unordered_set<Digest, DigestHash> layers;
-    std::unordered_map<Digest, const Link*, DigestHash> bad_layers;
-    for (const Link& l : repo.layers) {
-      if (!l.problem()) {
-        layers.insert(link_digest(m_inv, repo, l));
-      } else {
-        bad_layers[link_digest(m_inv, repo, l)] = &l;
-      }
-    }
+    RepoLinks links = links_of(repo);
     std::vector<Digest> todo{*tag.current};
     std::unordered_set<Digest, DigestHash> seen;
     while (!todo.empty()) {
@@ -172,7 +160,7 @@ class Checker {
         add(ProblemKind::digest_mismatch, data, "", "blob '" + data + "' does not hash to its name",
             name);
       }
-      if (revisions.count(d) == 0) {
+      if (links.revisions.count(d) == 0) {
         add(ProblemKind::revision_missing, layout::revision_link(repo.name, d), repo.name,
             "'" + repo.name + "' has no revision link for manifest " + d.str(), name);
       }
@@ -182,41 +170,71 @@ class Checker {
             m == nullptr ? "manifest '" + data + "' was not read" : m->error(), name);
         continue;
       }
-      for (ManifestRef r : m->blobs()) {
-        const Digest& b = m_table.digest(m_inv, r);
-        bool foreign = m->is_foreign(b);
-        std::string bdata = layout::blob_data(b);
-        if (find_blob(m_inv, b) == nullptr) {
-          if (!foreign) {
-            add(ProblemKind::blob_missing, bdata, "",
-                "blob " + b.str() + " (referenced by manifest " + d.str() + ") does not exist",
-                name);
-          }
-          continue;
-        }
-        if (corrupt.count(b) != 0) {
-          add(ProblemKind::digest_mismatch, bdata, "",
-              "blob '" + bdata + "' does not hash to its name", name);
-        }
-        if (auto bad = bad_layers.find(b); bad != bad_layers.end()) {
-          // The link is there but names something else or nothing: the pull fails on it.
-          bool mismatch = other_target(repo, *bad->second) != nullptr;
-          add(mismatch ? ProblemKind::link_mismatch : ProblemKind::malformed_link,
-              layout::layer_link(repo.name, b), repo.name,
-              "link '" + layout::layer_link(repo.name, b) + "' is damaged", name);
-        } else if (layers.count(b) == 0) {
-          add(ProblemKind::layer_unlinked, layout::layer_link(repo.name, b), repo.name,
-              "'" + repo.name + "' does not link blob " + b.str() + " that manifest " + d.str() +
-                  " references",
-              name);
-        }
-      }
+      check_blobs(repo, links, d, *m, corrupt, name);
       for (ManifestRef c : m->children()) {
         todo.push_back(m_table.digest(m_inv, c));
       }
     }
   }
 
+ private:
+  // A repository's links, by what they name.
+  struct RepoLinks {
+    std::unordered_set<Digest, DigestHash> revisions;
+    std::unordered_set<Digest, DigestHash> layers;
+    std::unordered_map<Digest, const Link*, DigestHash> bad_layers;  // damaged layer links
+  };
+  RepoLinks links_of(const Repository& repo) const {
+    RepoLinks out;
+    for (const Link& l : repo.revisions) {
+      out.revisions.insert(link_digest(m_inv, repo, l));
+    }
+    for (const Link& l : repo.layers) {
+      if (!l.problem()) {
+        out.layers.insert(link_digest(m_inv, repo, l));
+      } else {
+        out.bad_layers[link_digest(m_inv, repo, l)] = &l;
+      }
+    }
+    return out;
+  }
+
+  // The blobs manifest `d` (`m`) references: each needs its blob and, in `repo`, a layer
+  // link; what is missing or corrupt breaks the tag `name`.
+  void check_blobs(const Repository& repo, const RepoLinks& links, const Digest& d,
+                   const ManifestRecord& m, const std::unordered_set<Digest, DigestHash>& corrupt,
+                   const std::string& name) {
+    for (ManifestRef r : m.blobs()) {
+      const Digest& b = m_table.digest(m_inv, r);
+      bool foreign = m.is_foreign(b);
+      std::string bdata = layout::blob_data(b);
+      if (find_blob(m_inv, b) == nullptr) {
+        if (!foreign) {
+          add(ProblemKind::blob_missing, bdata, "",
+              "blob " + b.str() + " (referenced by manifest " + d.str() + ") does not exist", name);
+        }
+        continue;
+      }
+      if (corrupt.count(b) != 0) {
+        add(ProblemKind::digest_mismatch, bdata, "",
+            "blob '" + bdata + "' does not hash to its name", name);
+      }
+      if (auto bad = links.bad_layers.find(b); bad != links.bad_layers.end()) {
+        // The link is there but names something else or nothing: the pull fails on it.
+        bool mismatch = other_target(repo, *bad->second) != nullptr;
+        add(mismatch ? ProblemKind::link_mismatch : ProblemKind::malformed_link,
+            layout::layer_link(repo.name, b), repo.name,
+            "link '" + layout::layer_link(repo.name, b) + "' is damaged", name);
+      } else if (links.layers.count(b) == 0) {
+        add(ProblemKind::layer_unlinked, layout::layer_link(repo.name, b), repo.name,
+            "'" + repo.name + "' does not link blob " + b.str() + " that manifest " + d.str() +
+                " references",
+            name);
+      }
+    }
+  }
+
+ public:
   std::vector<Problem> take() {
     std::vector<Problem> out;
     for (auto& [key, p] : m_problems) {
@@ -431,7 +449,7 @@ class BlobsStillAbsent final : public SweepGuard {
 };
 
 // Why a repair was kept: a guard's reason, or else a failed deletion before it (sweep.hpp).
-std::string kept_why(std::string why) {
+std::string kept_why(const std::string& why) {
   return why.empty() ? "kept: an earlier repair failed" : why;
 }
 

@@ -90,5 +90,28 @@ TEST(Config, LocateRootOrder) {
   EXPECT_FALSE(locate_root(std::nullopt, std::nullopt, {}));
 }
 
+// Whether the registry serves TLS, as it decides (a certificate, or Let's Encrypt's cache
+// file): the probe then asks over https.
+TEST(Config, ServingTlsIsReadFromTheConfigurationAndTheEnvironment) {
+  EXPECT_FALSE(serve_settings_from_text("http:\n  addr: :5000\n").tls);
+  EXPECT_TRUE(
+      serve_settings_from_text("http:\n  addr: :5000\n  tls:\n    certificate: /c.pem\n").tls);
+  EXPECT_TRUE(serve_settings_from_text(
+                  "http:\n  addr: :5000\n  tls:\n    letsencrypt:\n      cachefile: /c\n")
+                  .tls);
+  EXPECT_FALSE(serve_settings_from_text("http:\n  tls:\n    certificate: \"\"\n").tls);
+
+  test::TempRegistry reg;
+  std::string cfg = reg.root() + "/config.yml";
+  std::ofstream(cfg) << "storage:\n  filesystem:\n    rootdirectory: /r\nhttp:\n  addr: :5000\n";
+  auto plain = locate_root(cfg, std::nullopt, {});
+  ASSERT_TRUE(plain && plain->serve);
+  EXPECT_FALSE(plain->serve->tls);
+  auto tls = locate_root(cfg, std::nullopt,
+                         env_with(&RegistryEnv::http_tls_certificate, "/etc/registry/cert.pem"));
+  ASSERT_TRUE(tls && tls->serve);
+  EXPECT_TRUE(tls->serve->tls);
+}
+
 }  // namespace
 }  // namespace regsweep
