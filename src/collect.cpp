@@ -70,7 +70,7 @@ class GcMarking {
   void examine_candidates() {
     for (;;) {
       Examined ex = examine_blobs(m_store, m_c.inventory, m_arena,
-                                          [this](std::size_t b) { return candidate(b); });
+                                  [this](std::size_t b) { return candidate(b); });
       m_found.insert(m_found.end(), ex.findings.begin(), ex.findings.end());
       bool young_blob = ex.examined > 0 && m_grace.young(ex.newest_mtime);
       if (!ex.not_blobs && !young_blob) {
@@ -132,10 +132,10 @@ class GcMarking {
       return !l.dangling() && it != revs.end() && it->ref == l.ref;
     };
     return verify_tag_history(m_store, m_c.inventory, m_arena,
-                                      [&](std::size_t r, const Tag& /*tag*/, const Link& l) {
-                                        return !a_revision(r, l) || dead(m_c.marks, r, l) ||
-                                               (m_ageless_marks && dead(*m_ageless_marks, r, l));
-                                      });
+                              [&](std::size_t r, const Tag& /*tag*/, const Link& l) {
+                                return !a_revision(r, l) || dead(m_c.marks, r, l) ||
+                                       (m_ageless_marks && dead(*m_ageless_marks, r, l));
+                              });
   }
 
  private:

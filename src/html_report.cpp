@@ -12,10 +12,10 @@
 #include <map>
 #include <string_view>
 
+#include "html_assets.hpp"  // src/assets/du-report.css and .js, built in (CMakeLists.txt)
 #include "regsweep/human.hpp"
 #include "regsweep/json_writer.hpp"
 #include "regsweep/markup.hpp"
-#include "html_assets.hpp"  // src/assets/du-report.css and .js, built in (CMakeLists.txt)
 
 namespace regsweep {
 

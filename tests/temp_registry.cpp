@@ -247,16 +247,17 @@ GcRun collect_impl(const TempRegistry& reg, const GcOptions& options, int jobs, 
     throw std::runtime_error(v2.error().message);
   }
   tbb::task_arena arena(jobs);
-  auto c = plan_gc(*make_fs_store(v2->get()), options, arena);
+  auto store = make_fs_store(v2->get());
+  auto c = plan_gc(*store, options, arena);
   if (!c) {
     throw std::runtime_error(c.error().message);
   }
   SweepResult s;
   if (do_sweep) {
-    auto remover = make_tree_remover(v2->get());
-    Revalidator guard(v2->get(), c->inventory,
-                      tags_to_watch(*c, options.delete_untagged));  // as the command line does
-    s = sweep(c->plan, *remover, arena, &guard);
+    auto remover = store->remover();
+    auto guard =
+        store->guard(c->inventory, tags_to_watch(*c, options.delete_untagged));  // as the CLI does
+    s = sweep(c->plan, *remover, arena, guard.get());
   }
   return GcRun{std::move(*c), std::move(s)};
 }

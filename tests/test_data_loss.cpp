@@ -399,15 +399,16 @@ RaceRun race(test::TempRegistry& reg, bool delete_untagged,
     return {};
   }
   tbb::task_arena arena(2);
-  auto c = plan_gc(*make_fs_store(v2->get()), test::options(delete_untagged), arena);
+  auto store = make_fs_store(v2->get());
+  auto c = plan_gc(*store, test::options(delete_untagged), arena);
   if (!c) {
     ADD_FAILURE() << c.error().message;
     return {};
   }
   meanwhile();
-  auto remover = make_tree_remover(v2->get());
-  Revalidator guard(v2->get(), c->inventory, tags_to_watch(*c, delete_untagged));
-  SweepResult s = sweep(c->plan, *remover, arena, &guard);
+  auto remover = store->remover();
+  auto guard = store->guard(c->inventory, tags_to_watch(*c, delete_untagged));
+  SweepResult s = sweep(c->plan, *remover, arena, guard.get());
   return RaceRun{std::move(*c), std::move(s)};
 }
 

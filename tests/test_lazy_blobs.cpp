@@ -7,12 +7,12 @@
 #include <sstream>
 
 #include "fault_store.hpp"
-#include "store/fs/scan/fs_scan.hpp"
 #include "regsweep/collect.hpp"
 #include "regsweep/graph.hpp"
 #include "regsweep/layout.hpp"
 #include "regsweep/mark.hpp"
 #include "regsweep/plan.hpp"
+#include "store/fs/scan/fs_scan.hpp"
 #include "temp_registry.hpp"
 
 namespace regsweep {

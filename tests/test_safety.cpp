@@ -8,10 +8,10 @@
 
 #include "regsweep/layout.hpp"
 #include "regsweep/lock.hpp"
-#include "store/fs/lock.hpp"
-#include "store/fs/remover.hpp"
 #include "regsweep/policy.hpp"
 #include "regsweep/usage.hpp"
+#include "store/fs/lock.hpp"
+#include "store/fs/remover.hpp"
 #include "temp_registry.hpp"
 
 namespace regsweep {

@@ -152,16 +152,6 @@ class BlobLookup {
   std::size_t m_size = 0;
 };
 
-// A directory whose entries decide what may be deleted, with its modification time (in
-// nanoseconds) and link count taken before it was listed: a push after the scan changes the
-// time, and a new subdirectory (a new link's directory) the count, even within the file
-// system's clock tick.
-struct Watched {
-  std::string path;  // relative to docker/registry/v2
-  std::int64_t mtime_ns = 0;
-  std::uint64_t nlink = 0;
-};
-
 struct Inventory {
   bool has_repositories_dir = false;
   std::vector<Repository> repositories;  // sorted by name
@@ -186,10 +176,6 @@ struct Inventory {
   std::int64_t newest_mtime_ns = 0;
   std::string newest_path;
   std::vector<Finding> findings;  // sorted
-  // repositories/ and every directory below it the scan listed down to the link
-  // directories (`_manifests/tags`, `…/revisions/sha256`, `_layers/sha256`), blob prefix
-  // directories, and directories that lack their link or data file. Sorted by path.
-  std::vector<Watched> watched;
 };
 
 // The digest a link reference (Link::ref) of `repo` names: a blob's, from the inventory's

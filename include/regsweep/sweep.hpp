@@ -43,7 +43,6 @@ class Remover {
   virtual Status sync_dir(std::string_view path) = 0;
 };
 
-
 // Decides, before each phase of a sweep, which actions must not be done after all: what a
 // deletion depends on may have changed since the scan (rule 3 in docs/safety.md).
 class SweepGuard {

@@ -299,14 +299,15 @@ int run(std::uint64_t seed, double seconds, long iterations) {
       std::cerr << "treefuzz: " << v2.error().message << "\n";
       return 1;
     }
-    auto c = plan_gc(*make_fs_store(v2->get()), options, arena);
+    auto store = make_fs_store(v2->get());
+    auto c = plan_gc(*store, options, arena);
     if (!c) {
       std::cerr << "treefuzz: seed " << seed + i << ": " << c.error().message << "\n";
       return 1;
     }
-    auto remover = make_tree_remover(v2->get());
-    Revalidator guard(v2->get(), c->inventory, tags_to_watch(*c, delete_untagged));
-    SweepResult s = sweep(c->plan, *remover, arena, &guard);
+    auto remover = store->remover();
+    auto guard = store->guard(c->inventory, tags_to_watch(*c, delete_untagged));
+    SweepResult s = sweep(c->plan, *remover, arena, guard.get());
     for (auto it = applied.rbegin(); it != applied.rend(); ++it) {
       it->undo();
     }

@@ -43,11 +43,11 @@ Result<Seen> look(int v2_fd, const std::string& path) {
 
 }  // namespace
 
-Revalidator::Revalidator(int v2_fd, const Inventory& scanned,
+Revalidator::Revalidator(int v2_fd, const Inventory& scanned, WatchedDirs watched,
                          std::vector<std::size_t> watch_tags_of)
     : m_v2(v2_fd),
       m_scanned(scanned),
-      m_watched(scanned.watched),
+      m_watched(std::move(watched)),
       m_tag_repos(std::move(watch_tags_of)) {}
 
 std::set<std::string> Revalidator::own_changes(ActionKind next, const Plan& plan,

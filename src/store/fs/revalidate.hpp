@@ -3,7 +3,7 @@
 // Rule 3 of docs/safety.md: what was true at the scan must still be true at the delete.
 //
 // The scan recorded the modification time of every directory whose entries decide what may
-// be deleted (Inventory::watched) and of every tag's current link. Before each phase of the
+// be deleted (WatchedDirs, fs_scan.hpp) and of every tag's current link. Before each phase of the
 // sweep, the Revalidator takes them again: a directory changed in a repository (a manifest,
 // tag or layer link pushed since the scan) skips every deletion in that repository; any
 // change at all skips every blob deletion and blob-side tidying, since a new manifest may
@@ -17,15 +17,17 @@
 
 #include "regsweep/inventory.hpp"
 #include "regsweep/sweep.hpp"
+#include "store/fs/scan/fs_scan.hpp"
 
 namespace regsweep {
 
 class Revalidator final : public SweepGuard {
  public:
-  // `v2_fd`: the open docker/registry/v2. `scanned` must outlive the Revalidator. The
-  // current links of the tags of the repositories `watch_tags_of` are watched too (see
-  // Store::guard).
-  Revalidator(int v2_fd, const Inventory& scanned, std::vector<std::size_t> watch_tags_of);
+  // `v2_fd`: the open docker/registry/v2. `scanned` must outlive the Revalidator; `watched`
+  // is what the scan of it recorded. The current links of the tags of the repositories
+  // `watch_tags_of` are watched too (see Store::guard).
+  Revalidator(int v2_fd, const Inventory& scanned, WatchedDirs watched,
+              std::vector<std::size_t> watch_tags_of);
 
   void before_phase(ActionKind next, const Plan& plan, const std::vector<std::uint8_t>& done,
                     std::vector<std::uint8_t>& skip) override;

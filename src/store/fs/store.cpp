@@ -11,12 +11,12 @@
 #include "regsweep/fs.hpp"
 #include "regsweep/layout.hpp"
 #include "regsweep/open.hpp"
-#include "store/fs/scan/fs_scan.hpp"
+#include "regsweep/store.hpp"
+#include "regsweep/sweep.hpp"
 #include "store/fs/lock.hpp"
 #include "store/fs/remover.hpp"
 #include "store/fs/revalidate.hpp"
-#include "regsweep/store.hpp"
-#include "regsweep/sweep.hpp"
+#include "store/fs/scan/fs_scan.hpp"
 
 namespace regsweep {
 
@@ -30,8 +30,11 @@ class FsStore final : public Store, public LazyLooks {
 
   const std::string& location() const override { return m_location; }
 
+  // What the scan listed (and the second looks since) is kept for the guard, as an object
+  // store keeps the keys it listed.
   Result<Inventory> scan(tbb::task_arena& arena, const ScanOptions& options) override {
-    return regsweep::scan(m_fd, arena, options);
+    m_watched.clear();
+    return regsweep::scan(m_fd, arena, options, &m_watched);
   }
 
   LazyLooks* lazy_looks() override { return this; }
@@ -39,18 +42,18 @@ class FsStore final : public Store, public LazyLooks {
   Verified verify_layer_links(
       Inventory& inventory, tbb::task_arena& arena,
       const std::function<bool(std::size_t, const Link&)>& wanted) override {
-    return regsweep::verify_layer_links(m_fd, inventory, arena, wanted);
+    return regsweep::verify_layer_links(m_fd, inventory, arena, wanted, &m_watched);
   }
 
   Verified verify_tag_history(
       Inventory& inventory, tbb::task_arena& arena,
       const std::function<bool(std::size_t, const Tag&, const Link&)>& wanted) override {
-    return regsweep::verify_tag_history(m_fd, inventory, arena, wanted);
+    return regsweep::verify_tag_history(m_fd, inventory, arena, wanted, &m_watched);
   }
 
   Examined examine_blobs(Inventory& inventory, tbb::task_arena& arena,
                          const std::function<bool(std::size_t)>& wanted) override {
-    return regsweep::examine_blobs(m_fd, inventory, arena, wanted);
+    return regsweep::examine_blobs(m_fd, inventory, arena, wanted, &m_watched);
   }
 
   Status list(std::string_view prefix,
@@ -116,7 +119,7 @@ class FsStore final : public Store, public LazyLooks {
 
   std::unique_ptr<SweepGuard> guard(const Inventory& scanned,
                                     std::vector<std::size_t> watch_tags_of) override {
-    return std::make_unique<Revalidator>(m_fd, scanned, std::move(watch_tags_of));
+    return std::make_unique<Revalidator>(m_fd, scanned, m_watched, std::move(watch_tags_of));
   }
 
   Result<std::unique_ptr<RegistryLock>> lock(std::string_view command) override {
@@ -165,6 +168,7 @@ class FsStore final : public Store, public LazyLooks {
 
   int m_fd;
   std::string m_location;
+  WatchedDirs m_watched;  // of the last scan: the guard compares with it
 };
 
 }  // namespace

@@ -414,7 +414,7 @@ void Scanner::merge_examined(Inventory& inv, Examined& out) {
 namespace regsweep {
 
 Examined examine_blobs(int v2_fd, Inventory& inventory, tbb::task_arena& arena,
-                       const std::function<bool(std::size_t)>& wanted) {
+                       const std::function<bool(std::size_t)>& wanted, WatchedDirs* watched) {
   Examined out;
   std::vector<std::size_t> todo;
   for (std::size_t i = 0; i < inventory.blobs.size(); ++i) {
@@ -426,7 +426,7 @@ Examined examine_blobs(int v2_fd, Inventory& inventory, tbb::task_arena& arena,
   if (todo.empty()) {
     return out;
   }
-  scan_detail::Scanner scanner(v2_fd, &inventory, ScanOptions{});
+  scan_detail::Scanner scanner(v2_fd, &inventory, ScanOptions{}, watched);
   arena.execute([&] { scanner.examine_blobs(inventory.blobs, todo); });
   scanner.merge_examined(inventory, out);
   return out;

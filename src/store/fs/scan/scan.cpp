@@ -40,12 +40,13 @@ namespace regsweep {
 
 using scan_detail::Scanner;
 
-Result<Inventory> scan(int v2_fd, tbb::task_arena& arena, const ScanOptions& options) {
+Result<Inventory> scan(int v2_fd, tbb::task_arena& arena, const ScanOptions& options,
+                       WatchedDirs* watched) {
   Inventory inv;
   struct timespec started {};
   ::clock_gettime(CLOCK_REALTIME, &started);
   inv.scan_started_ns = static_cast<std::int64_t>(started.tv_sec) * 1000000000 + started.tv_nsec;
-  Scanner scanner(v2_fd, &inv, options);
+  Scanner scanner(v2_fd, &inv, options, watched);
   arena.execute([&] {
     tbb::task_group group;
     // Blobs first: every link found afterwards is held as an index into them.

@@ -46,8 +46,9 @@ class Scanner {
  public:
   // `inv`: where the blob scan puts the blobs and their lookup; links found after it are
   // held as indices into them.
-  Scanner(int v2_fd, const Inventory* inv, const ScanOptions& options)
-      : m_v2(v2_fd), m_inv(inv), m_options(options) {}
+  // `watched_out`, when given, gets the directories to watch.
+  Scanner(int v2_fd, const Inventory* inv, const ScanOptions& options, WatchedDirs* watched_out)
+      : m_v2(v2_fd), m_inv(inv), m_options(options), m_watched_out(watched_out) {}
 
   void finding(FindingKind kind, Severity severity, std::string path, std::string repo,
                std::string message) {
@@ -131,8 +132,8 @@ class Scanner {
   // per prefix directory; one that is no blob becomes Blob::k_not_a_blob.
   void examine_blobs(std::vector<Blob>& blobs, const std::vector<std::size_t>& todo);
 
-  // What examine_blobs found, into `inv` (unknown blobs, leftovers, watched directories,
-  // the newest time) and `out` (findings).
+  // What examine_blobs found, into `inv` (unknown blobs, leftovers, the newest time), the
+  // watched directories (m_watched_out) and `out` (findings).
   void merge_examined(Inventory& inv, Examined& out);
 
   // Walks a directory below repositories/ whose repository name would be `name`.
@@ -220,7 +221,8 @@ class Scanner {
   }
 
   // What the walk found besides repositories and findings, into `inv`: unknown blobs and
-  // the newest time merged, leftovers and watched directories added (each list sorted).
+  // the newest time merged, leftovers added; the watched directories into `m_watched_out`
+  // (each list sorted).
   void merge_found(Inventory& inv) {
     if (m_blobs_incomplete.load()) {
       inv.blobs_complete = false;
@@ -239,12 +241,14 @@ class Scanner {
     for (auto& v : m_leftovers) {
       inv.leftovers.insert(inv.leftovers.end(), v.begin(), v.end());
     }
-    for (auto& v : m_watched) {
-      inv.watched.insert(inv.watched.end(), std::make_move_iterator(v.begin()),
-                         std::make_move_iterator(v.end()));
+    if (m_watched_out != nullptr) {
+      for (auto& v : m_watched) {
+        m_watched_out->insert(m_watched_out->end(), std::make_move_iterator(v.begin()),
+                              std::make_move_iterator(v.end()));
+      }
+      std::sort(m_watched_out->begin(), m_watched_out->end(),
+                [](const Watched& a, const Watched& b) { return a.path < b.path; });
     }
-    std::sort(inv.watched.begin(), inv.watched.end(),
-              [](const Watched& a, const Watched& b) { return a.path < b.path; });
     std::sort(inv.leftovers.begin(), inv.leftovers.end(),
               [](const Leftover& a, const Leftover& b) { return a.path < b.path; });
   }
@@ -253,6 +257,7 @@ class Scanner {
   int m_v2;
   const Inventory* m_inv;
   ScanOptions m_options;
+  WatchedDirs* m_watched_out;
   std::mutex m_owner_mutex;  // guards Repository::absent and other_targets while links are read
   tbb::enumerable_thread_specific<std::vector<Finding>> m_findings;
   tbb::enumerable_thread_specific<std::vector<Repository>> m_repos;

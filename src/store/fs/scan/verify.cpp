@@ -71,7 +71,8 @@ void inspect_linkless(int layers_fd, const std::string& hex, const std::string& 
 // reads found.
 class Verifier {
  public:
-  Verifier(int v2_fd, const Inventory& inventory) : m_v2(v2_fd), m_inventory(inventory) {}
+  Verifier(int v2_fd, const Inventory& inventory, WatchedDirs* watched_out)
+      : m_v2(v2_fd), m_inventory(inventory), m_watched_out(watched_out) {}
 
   // Reads `links[i]` for each i of `todo` (ascending), all in `dir_path` (a `sha256` link
   // directory below v2), as a full scan would have: its time, a problem (the link is then
@@ -123,7 +124,8 @@ class Verifier {
     }
   }
 
-  // What the reads found; the leftovers and directories to watch go into `inventory`.
+  // What the reads found; the leftovers go into `inventory`, the directories to watch into
+  // the list given.
   Verified finish(Inventory& inventory) {
     Verified out;
     for (auto& v : m_findings) {
@@ -134,11 +136,13 @@ class Verifier {
     }
     std::sort(inventory.leftovers.begin(), inventory.leftovers.end(),
               [](const Leftover& a, const Leftover& b) { return a.path < b.path; });
-    for (auto& v : m_watched) {
-      inventory.watched.insert(inventory.watched.end(), v.begin(), v.end());
+    if (m_watched_out != nullptr) {
+      for (auto& v : m_watched) {
+        m_watched_out->insert(m_watched_out->end(), v.begin(), v.end());
+      }
+      std::sort(m_watched_out->begin(), m_watched_out->end(),
+                [](const Watched& a, const Watched& b) { return a.path < b.path; });
     }
-    std::sort(inventory.watched.begin(), inventory.watched.end(),
-              [](const Watched& a, const Watched& b) { return a.path < b.path; });
     out.other_targets = m_other_targets.load();
     out.newest_mtime = m_newest.load();
     return out;
@@ -147,6 +151,7 @@ class Verifier {
  private:
   int m_v2;
   const Inventory& m_inventory;
+  WatchedDirs* m_watched_out;
   tbb::enumerable_thread_specific<std::vector<Finding>> m_findings;
   tbb::enumerable_thread_specific<std::vector<Leftover>> m_leftovers;
   tbb::enumerable_thread_specific<std::vector<Watched>> m_watched;
@@ -157,8 +162,9 @@ class Verifier {
 }  // namespace
 
 Verified verify_layer_links(int v2_fd, Inventory& inventory, tbb::task_arena& arena,
-                            const std::function<bool(std::size_t, const Link&)>& wanted) {
-  Verifier verifier(v2_fd, inventory);
+                            const std::function<bool(std::size_t, const Link&)>& wanted,
+                            WatchedDirs* watched) {
+  Verifier verifier(v2_fd, inventory, watched);
   arena.execute([&] {
     tbb::parallel_for(std::size_t{0}, inventory.repositories.size(), [&](std::size_t r) {
       Repository& repo = inventory.repositories[r];
@@ -180,10 +186,10 @@ Verified verify_layer_links(int v2_fd, Inventory& inventory, tbb::task_arena& ar
   return verifier.finish(inventory);
 }
 
-Verified verify_tag_history(
-    int v2_fd, Inventory& inventory, tbb::task_arena& arena,
-    const std::function<bool(std::size_t, const Tag&, const Link&)>& wanted) {
-  Verifier verifier(v2_fd, inventory);
+Verified verify_tag_history(int v2_fd, Inventory& inventory, tbb::task_arena& arena,
+                            const std::function<bool(std::size_t, const Tag&, const Link&)>& wanted,
+                            WatchedDirs* watched) {
+  Verifier verifier(v2_fd, inventory, watched);
   arena.execute([&] {
     tbb::parallel_for(std::size_t{0}, inventory.repositories.size(), [&](std::size_t r) {
       Repository& repo = inventory.repositories[r];
