@@ -1,8 +1,10 @@
 #include "regsweep/policy.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <iterator>
 
+#include "regsweep/human.hpp"
 #include "regsweep/probe.hpp"
 
 namespace regsweep {
@@ -67,6 +69,65 @@ Result<SweepResult> sweep_collection(Store& store, const Collection& collection,
   auto remover = store.remover();
   auto guard = store.guard(collection.inventory, tags_to_watch(collection, delete_untagged));
   return sweep(collection.plan, *remover, arena, guard.get());
+}
+
+std::optional<DeleteCap> parse_delete_cap(const std::string& text) {
+  if (text.empty()) {
+    return std::nullopt;
+  }
+  DeleteCap cap;
+  cap.given = text;
+  std::string number = text;
+  bool percent = number.back() == '%';
+  if (percent) {
+    number.pop_back();
+  }
+  if (number.empty() ||
+      number.find_first_not_of(percent ? "0123456789." : "0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  try {
+    if (percent) {
+      double p = std::stod(number);
+      if (!(p > 0 && p <= 100)) {
+        return std::nullopt;
+      }
+      cap.percent = p;
+    } else {
+      cap.blobs = std::stoull(number);
+    }
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  return cap;
+}
+
+Status within_cap(const Collection& collection, const DeleteCap& cap) {
+  std::uint64_t total = 0;
+  bool every_size = true;  // every blob was stat'ed (a share cap asks for it)
+  for (const Blob& b : collection.inventory.blobs) {
+    if (b.has_data()) {
+      total += b.size;
+    } else if (b.unexamined()) {
+      every_size = false;
+    }
+  }
+  const Plan& plan = collection.plan;
+  double share =
+      total > 0 ? 100.0 * static_cast<double>(plan.blob_bytes) / static_cast<double>(total) : 0.0;
+  bool over = (cap.blobs && plan.blobs > *cap.blobs) ||
+              (cap.percent && (!every_size || share > *cap.percent));
+  if (!over) {
+    return ok_status();
+  }
+  std::string what = std::to_string(plan.blobs) + " blobs, " + human_bytes(plan.blob_bytes);
+  if (every_size) {
+    char pct[32];
+    std::snprintf(pct, sizeof(pct), "%.1f%%", share);
+    what += " of the tree's " + human_bytes(total) + " (" + pct + ")";
+  }
+  return Error{"the plan deletes " + what + ", more than --max-delete " + cap.given + " allows",
+               EDQUOT};
 }
 
 bool purge_noncurrent_versions(Store& store, tbb::task_arena& arena, SweepResult& swept) {

@@ -126,7 +126,19 @@ CollectRun collect(RunContext& run, CollectRequest request) {
   }
   out.collection = std::move(*collection);
   say_activity(run, out.collection->activity);
+  Status capped =
+      request.max_delete ? within_cap(*out.collection, *request.max_delete) : ok_status();
   if (run.dry_run == DryRun::yes) {
+    if (!capped) {
+      say(run, Notice::Level::warning, "a real run would not sweep: " + capped.error().message);
+    }
+    return out;
+  }
+  if (!capped) {
+    out.stopped = Error{"refusing to sweep: " + capped.error().message +
+                            ". Review the plan with --dry-run, then raise --max-delete (or leave "
+                            "it out); nothing was deleted",
+                        capped.error().sys_errno};
     return out;
   }
   if (Status s = may_sweep(*out.collection, run.policy); !s) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <ctime>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -137,6 +138,67 @@ TEST(Run, ARepairWaitsForATreeThatChangedSinceTheScan) {
     }
   }
   EXPECT_TRUE(said);
+}
+
+TEST(Run, MaxDeleteIsACountOrAShareOfTheBytes) {
+  auto count = parse_delete_cap("10");
+  ASSERT_TRUE(count && count->blobs);
+  EXPECT_EQ(*count->blobs, 10U);
+  EXPECT_FALSE(count->percent);
+  auto share = parse_delete_cap("2.5%");
+  ASSERT_TRUE(share && share->percent);
+  EXPECT_DOUBLE_EQ(*share->percent, 2.5);
+  for (const char* bad : {"", "x", "0%", "101%", "-1", "1e3", "%", "5 %", "1.5"}) {
+    EXPECT_FALSE(parse_delete_cap(bad)) << bad;
+  }
+}
+
+// --max-delete: a plan that deletes more than the cap deletes nothing, not even with --force;
+// a dry run says a real run would stop.
+TEST(Run, APlanOverTheCapDeletesNothing) {
+  for (const char* given : {"0", "0.1%"}) {
+    SCOPED_TRACE(given);
+    Tree t;
+    Context ctx(t.reg);
+    auto store = make_fs_store(ctx.v2.get(), t.reg.root());
+    auto before = t.reg.snapshot();
+    CollectRequest capped = gc_request();
+    capped.max_delete = parse_delete_cap(given);
+    capped.options.every_blob_size = true;  // as the command line asks for a share
+    RunContext dry = ctx.on(*store, DryRun::yes);
+    CollectRun planned = collect(dry, capped);
+    ASSERT_FALSE(planned.stopped) << planned.stopped->message;
+    ASSERT_FALSE(ctx.notices.empty());
+    EXPECT_NE(ctx.notices.back().text.find("a real run would not sweep"), std::string::npos);
+    RunContext real = ctx.on(*store, DryRun::no);
+    real.policy.force = true;
+    CollectRun refused = collect(real, capped);
+    ASSERT_TRUE(refused.stopped);
+    EXPECT_NE(refused.stopped->message.find(std::string("more than --max-delete ") + given),
+              std::string::npos)
+        << refused.stopped->message;
+    EXPECT_FALSE(refused.swept);
+    // Every path is still there, and only the lock was added (it changed v2's time).
+    std::set<std::string> paths_before;
+    std::set<std::string> paths_after;
+    for (const auto& entry : before) {
+      paths_before.insert(entry.first);
+    }
+    for (const auto& entry : t.reg.snapshot()) {
+      if (entry.first.find(std::string(k_lock_file)) == std::string::npos) {
+        paths_after.insert(entry.first);
+      }
+    }
+    EXPECT_EQ(paths_after, paths_before);
+    EXPECT_TRUE(t.reg.has_blob(t.unused));
+
+    CollectRequest roomy = gc_request();
+    roomy.max_delete = parse_delete_cap("100%");
+    roomy.options.every_blob_size = true;
+    CollectRun swept = collect(real, roomy);
+    ASSERT_FALSE(swept.stopped) << swept.stopped->message;
+    EXPECT_FALSE(t.reg.has_blob(t.unused));
+  }
 }
 
 }  // namespace

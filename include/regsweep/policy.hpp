@@ -10,6 +10,7 @@
 // --force overrides both; what changed since the scan is still kept (the Revalidator).
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,6 +46,19 @@ Status may_sweep(const Collection& collection, const SweepPolicy& policy);
 // --force") ends the advice.
 Status may_sweep(const std::vector<std::string>& activity, bool dated_in_future,
                  const SweepPolicy& policy, std::string_view override_hint);
+
+// --max-delete: the most a run may delete, as a number of blobs or a share of the tree's blob
+// bytes (which needs every blob's size: GcOptions::every_blob_size).
+struct DeleteCap {
+  std::optional<std::uint64_t> blobs;  // at most this many blobs
+  std::optional<double> percent;       // at most this share of the blobs' bytes, in percent
+  std::string given;                   // as the operator wrote it, for messages ("10%")
+};
+// Parses `N` or `P%` (0 < P <= 100); nullopt when `text` is neither.
+std::optional<DeleteCap> parse_delete_cap(const std::string& text);
+// Ok when the collection's plan deletes no more than `cap` allows; otherwise an error that
+// says how many blobs and what share the plan deletes.
+Status within_cap(const Collection& collection, const DeleteCap& cap);
 
 // --delete-noncurrent-versions, after the sweep (Store::purge_noncurrent): what it deleted
 // goes into `swept` (its counts, and a finding for each version it could not). Whether every

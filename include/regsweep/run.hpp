@@ -73,6 +73,8 @@ struct CollectRequest {
   // In a bucket that keeps deleted objects: delete the noncurrent versions of what the run
   // deleted, after the sweep (Store::purge_noncurrent).
   bool delete_noncurrent_versions = false;
+  // --max-delete: a plan that deletes more is not swept (not even with --force).
+  std::optional<DeleteCap> max_delete;
 };
 
 // How far a collection got and what it found; filled as far as the run got.

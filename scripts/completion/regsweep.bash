@@ -7,7 +7,8 @@ _regsweep() {
 
   local commands="garbage-collect gc rm prune du ls fsck"
   local gc_opts="--help --root --s3-endpoint --config --dry-run --delete-untagged --keep-empty-repos
-    --purge-uploads --delete-orphan-signatures --delete-noncurrent-versions --min-age --force --quiet
+    --purge-uploads --delete-orphan-signatures --delete-noncurrent-versions --min-age --force
+    --max-delete --quiet
     --json --prometheus --jobs -h -d -m -q -j"
   local rm_opts="$gc_opts --no-gc"
   local prune_opts="$gc_opts --policy --keep-n --older-than --name-regex --name-regex-keep --keep

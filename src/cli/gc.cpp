@@ -134,6 +134,10 @@ po::options_description gc_options(const char* usage, Collect command, GcRawArgs
        "http.addr (or whether one does cannot be told), uploads started within the grace "
        "period, files changed during the scan (the registry looks active), or a file is dated "
        "in the future; what changed since the scan is still kept")  //
+      ("max-delete", po::value(&raw.max_delete)->value_name("N|P%"),
+       "delete nothing (exit 1) when the plan would delete more than N blobs, or more than P "
+       "percent of the blobs' bytes (every blob is then stat'ed); --force does not override "
+       "it. A dry run says whether a real run would stop")  //
       ("quiet,q", po::bool_switch(&out.quiet),
        "print nothing on stdout, no deletion lines and no progress; findings and errors still "
        "go to stderr (for cron: a clean run prints nothing)")  //
@@ -220,6 +224,16 @@ std::optional<int> check_gc_args(const po::variables_map& vm, const GcRawArgs& r
   }
   o.plan.remove_empty_repositories = !raw.keep_empty;
   o.plan.collect = !raw.no_gc;
+  if (vm.count("max-delete") != 0) {
+    out.max_delete = parse_delete_cap(raw.max_delete);
+    if (!out.max_delete) {
+      return usage_error("--max-delete: '" + raw.max_delete +
+                         "' is neither a number of blobs (such as 1000) nor a share of the "
+                         "blobs' bytes above 0 and at most 100 (such as 10%)");
+    }
+    // A share of the tree's bytes needs every blob's size.
+    o.every_blob_size = o.every_blob_size || out.max_delete->percent.has_value();
+  }
   return std::nullopt;
 }
 
@@ -363,7 +377,8 @@ CollectRequest request_of(const GcArgs& a) {
                    .options = a.options,
                    .min_age = a.min_age,
                    .prune = std::nullopt,
-                   .delete_noncurrent_versions = a.delete_noncurrent_versions};
+                   .delete_noncurrent_versions = a.delete_noncurrent_versions,
+                   .max_delete = a.max_delete};
   if (a.command == Collect::prune) {
     r.prune = CollectRequest::Prune{a.rules, a.scope};
   }

@@ -33,7 +33,8 @@ struct GcArgs {
   // the run deleted, after the sweep (Store::purge_noncurrent).
   bool delete_noncurrent_versions = false;
   SweepPolicy policy;
-  GcOptions options;  // all but the time, taken when the run starts
+  std::optional<DeleteCap> max_delete;  // --max-delete
+  GcOptions options;                    // all but the time, taken when the run starts
   std::int64_t min_age = 0;
   // prune: the rules, and the repository globs that limit them (empty: all).
   std::vector<RetentionRule> rules;
@@ -46,6 +47,7 @@ struct GcRawArgs {
   std::string config;
   std::string purge_age;
   std::string min_age = "1h";
+  std::string max_delete;
   bool keep_empty = false;
   bool no_gc = false;
 };

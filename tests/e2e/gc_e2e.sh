@@ -97,6 +97,18 @@ check "ls -t lists every tag" test "$("$REGSWEEP" ls -t --root "$W/dry" | wc -l)
 check "ls -t shows the index's platforms" \
   bash -c "'$REGSWEEP' ls -t --root '$W/dry' multi/oci | grep -q 'linux/amd64,linux/arm64'"
 
+echo "# --max-delete: a plan over the cap deletes nothing"
+before=$(tree_state "$ROOT")
+for cap in 1 1%; do
+  set +e
+  "$REGSWEEP" gc --min-age 0 -m "$W/rs.yml" --max-delete "$cap" >/dev/null 2>"$W/cap.err"
+  rc=$?
+  set -e
+  check "gc -m --max-delete $cap exits 1 (got $rc)" test $rc -eq 1
+  check "  saying how many blobs and which flag" grep -q "blobs.*more than --max-delete $cap" "$W/cap.err"
+  check "  and changes nothing" test "$before" = "$(tree_state "$ROOT")"
+done
+
 echo "# without -m"
 blobs_before=$(blob_list "$ROOT")
 set +e
