@@ -60,6 +60,17 @@ std::set<std::string> files_of(const std::string& v2) {
   return out;
 }
 
+// What a run that may delete nothing more must leave: the unused blob, the untagged manifest
+// and its revision link, and a finding that says why.
+void expect_nothing_collected(const test::MemoryBucket& bucket, const Tree& t,
+                              const CollectRun& run) {
+  EXPECT_EQ(bucket.objects.count(layout::blob_data(t.unused)), 1U);
+  EXPECT_EQ(bucket.objects.count(layout::blob_data(t.untagged)), 1U);
+  EXPECT_EQ(bucket.objects.count(layout::revision_link("app", t.untagged)), 1U);
+  ASSERT_TRUE(run.swept);
+  EXPECT_TRUE(has_error(run.swept->findings));
+}
+
 CollectRun gc_m(Store& store, tbb::task_arena& arena) {
   RunContext run{.store = store,
                  .arena = arena,
@@ -123,10 +134,7 @@ TEST(ObjectStore, AKeyWrittenAfterTheScanKeepsItsRepositoryAndEveryBlob) {
   ASSERT_FALSE(run.stopped) << run.stopped->message;
   ASSERT_TRUE(run.swept);
   EXPECT_GT(run.swept->skipped_count, 0U);
-  EXPECT_EQ(mem.bucket->objects.count(layout::blob_data(t.unused)), 1U);
-  EXPECT_EQ(mem.bucket->objects.count(layout::blob_data(t.untagged)), 1U);
-  EXPECT_EQ(mem.bucket->objects.count(layout::revision_link("app", t.untagged)), 1U);
-  EXPECT_TRUE(has_error(run.swept->findings));
+  expect_nothing_collected(*mem.bucket, t, run);
 }
 
 // A key the server refuses to delete is a failed deletion, named with the bucket's own name
@@ -181,9 +189,7 @@ TEST(ObjectStore, AGuardThatCannotListAgainDeletesNothingMore) {
   ASSERT_FALSE(run.stopped) << run.stopped->message;
   ASSERT_TRUE(run.swept);
   EXPECT_EQ(run.swept->blobs_deleted, 0U);
-  EXPECT_EQ(mem.bucket->objects.count(layout::blob_data(t.unused)), 1U);
-  EXPECT_EQ(mem.bucket->objects.count(layout::revision_link("app", t.untagged)), 1U);
-  EXPECT_TRUE(has_error(run.swept->findings));
+  expect_nothing_collected(*mem.bucket, t, run);
 }
 
 // An incomplete multipart upload joins its upload (or makes the repository it is in, when

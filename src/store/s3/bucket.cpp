@@ -61,13 +61,7 @@ class S3Bucket final : public object::Bucket {
   }
 
   Result<std::vector<object::Multipart>> list_multipart(std::string_view prefix) override {
-    auto uploads = m_client.list_multipart(full_key(prefix));
-    if (uploads) {
-      for (S3Multipart& m : *uploads) {
-        m.key = tree_key(m.key);
-      }
-    }
-    return uploads;
+    return tree_keys(m_client.list_multipart(full_key(prefix)));
   }
   Status abort_multipart(const object::Multipart& upload) override {
     S3Multipart full = upload;
@@ -79,13 +73,7 @@ class S3Bucket final : public object::Bucket {
 
   Result<std::string> versioning() override { return m_client.versioning(); }
   Result<std::vector<object::Version>> list_versions(std::string_view key) override {
-    auto versions = m_client.list_versions(full_key(key));
-    if (versions) {
-      for (S3Version& v : *versions) {
-        v.key = tree_key(v.key);
-      }
-    }
-    return versions;
+    return tree_keys(m_client.list_versions(full_key(key)));
   }
   Result<std::vector<object::DeleteFailure>> remove_versions(
       const std::vector<object::Version>& versions) override {
@@ -101,14 +89,15 @@ class S3Bucket final : public object::Bucket {
   std::string tree_key(const std::string& key) const {
     return key.compare(0, m_prefix.size(), m_prefix) == 0 ? key.substr(m_prefix.size()) : key;
   }
-  Result<std::vector<object::DeleteFailure>> tree_keys(
-      Result<std::vector<S3DeleteFailure>> failed) const {
-    if (failed) {
-      for (S3DeleteFailure& f : *failed) {
-        f.key = tree_key(f.key);
+  // The same for each of what a request answered (failures, uploads, versions).
+  template <typename Keyed>
+  Result<std::vector<Keyed>> tree_keys(Result<std::vector<Keyed>> answered) const {
+    if (answered) {
+      for (Keyed& k : *answered) {
+        k.key = tree_key(k.key);
       }
     }
-    return failed;
+    return answered;
   }
 
   S3Client m_client;
