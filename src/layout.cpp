@@ -404,6 +404,41 @@ std::optional<PathSpec> classify_in_repository(std::string repo,
 
 }  // namespace
 
+std::vector<std::string_view> split_key(std::string_view key) {
+  std::vector<std::string_view> out;
+  std::size_t at = 0;
+  while (at <= key.size()) {
+    std::size_t slash = key.find('/', at);
+    if (slash == std::string_view::npos) {
+      out.push_back(key.substr(at));
+      break;
+    }
+    out.push_back(key.substr(at, slash - at));
+    at = slash + 1;
+  }
+  return out;
+}
+
+std::string join_parts(const std::vector<std::string_view>& parts, std::size_t from,
+                       std::size_t to) {
+  std::string out;
+  for (std::size_t i = from; i < to; ++i) {
+    if (i > from) {
+      out += '/';
+    }
+    out += parts[i];
+  }
+  return out;
+}
+
+std::size_t repository_end(const std::vector<std::string_view>& parts) {
+  std::size_t r = 1;
+  while (r < parts.size() && !is_reserved(parts[r])) {
+    ++r;
+  }
+  return r;
+}
+
 std::optional<PathSpec> classify(std::string_view path) {
   auto c = components(path);
   if (!c || c->size() < 2) {
@@ -415,10 +450,7 @@ std::optional<PathSpec> classify(std::string_view path) {
   if (c->front() != k_repositories_dir) {
     return std::nullopt;
   }
-  std::size_t first_reserved = 1;
-  while (first_reserved < c->size() && !is_reserved((*c)[first_reserved])) {
-    ++first_reserved;
-  }
+  std::size_t first_reserved = repository_end(*c);
   if (first_reserved == 1) {
     return std::nullopt;  // no name before `_manifests`, `_layers`, …
   }

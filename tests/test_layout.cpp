@@ -210,3 +210,19 @@ TEST(Layout, WhatTheLayoutDoesNotNameIsNotClassified) {
 
 }  // namespace
 }  // namespace regsweep
+
+namespace regsweep {
+namespace {
+
+TEST(Layout, KeysAreTakenApartAndJoinedHereOnly) {
+  auto parts = layout::split_key("repositories/team/app/_layers/sha256//x");
+  ASSERT_EQ(parts.size(), 7U);
+  EXPECT_EQ(parts[5], "");  // an empty component is kept: the key leaves the layout there
+  EXPECT_EQ(layout::join_parts(parts, 1, 3), "team/app");
+  EXPECT_EQ(layout::repository_end(parts), 3U);
+  EXPECT_EQ(layout::repository_end(layout::split_key("repositories/ns/app")), 3U);
+  EXPECT_EQ(layout::split_key("").size(), 1U);
+}
+
+}  // namespace
+}  // namespace regsweep

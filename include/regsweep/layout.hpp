@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "regsweep/digest.hpp"
 
@@ -88,6 +89,16 @@ std::string path_of(const PathSpec& spec);
 // Path -> spec: nullopt for anything the layout does not name (leftovers, unknown entries).
 // Names are taken as they are; whether the registry accepts them is is_valid_* below.
 std::optional<PathSpec> classify(std::string_view path);
+
+// Keys taken apart and put together, here only (an object store's listing scanner reads
+// each part with the names and predicates below): `key` split at every '/' (an empty
+// component included), and the parts [from, to) joined again.
+std::vector<std::string_view> split_key(std::string_view key);
+std::string join_parts(const std::vector<std::string_view>& parts, std::size_t from,
+                       std::size_t to);
+// In the components of a path below repositories/ (parts[0] is `repositories`): where the
+// repository's name ends, at the first reserved component, or parts.size().
+std::size_t repository_end(const std::vector<std::string_view>& parts);
 
 // The one key the layout puts in the directory `dir`, when it puts exactly one there: a
 // blob's `data`, a revision's, layer link's or tag index entry's `link`; nullopt for any other

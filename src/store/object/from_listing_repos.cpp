@@ -7,20 +7,17 @@ namespace regsweep::listing_detail {
 using namespace scan_detail;  // NOLINT(google-build-using-namespace): the scan's own helpers
 
 void ListingScan::repository_key(const Listed& o) {
-  auto c = components(o.key);
-  std::size_t r = 1;
-  while (r < c.size() && !layout::is_reserved(c[r])) {
-    ++r;
-  }
-  std::string name = joined(c, 1, r);
+  auto c = split_key(o.key);
+  std::size_t r = layout::repository_end(c);
+  std::string name = join_parts(c, 1, r);
   if (r + 1 >= c.size()) {
     // An object where a namespace, repository or reserved directory would be.
-    std::string owner = r == c.size() ? joined(c, 1, c.size() - 1) : name;
+    std::string owner = r == c.size() ? join_parts(c, 1, c.size() - 1) : name;
     report(FindingKind::unknown_entry, o.key, owner,
            "'" + o.key + "' is not part of the registry layout; ignored");
     return;
   }
-  std::string rdir = joined(c, 0, r + 1);
+  std::string rdir = join_parts(c, 0, r + 1);
   if (!layout::is_repo_marker(c[r])) {
     report(FindingKind::unknown_entry, rdir, name,
            "'" + rdir + "' is not part of the registry layout; ignored");
@@ -33,7 +30,7 @@ void ListingScan::repository_key(const Listed& o) {
   }
   for (std::size_t i = 1; i < r; ++i) {
     if (!layout::is_valid_repo_component(c[i])) {
-      std::string path = joined(c, 0, i + 1);
+      std::string path = join_parts(c, 0, i + 1);
       report(FindingKind::invalid_name, path, name,
              "'" + path + "' is not a valid repository name component; scanned anyway");
     }

@@ -24,32 +24,8 @@ namespace listing_detail {
 
 using namespace scan_detail;  // NOLINT(google-build-using-namespace): the scan's own helpers
 
-inline std::vector<std::string_view> components(std::string_view key) {
-  std::vector<std::string_view> out;
-  std::size_t at = 0;
-  while (at <= key.size()) {
-    std::size_t slash = key.find('/', at);
-    if (slash == std::string_view::npos) {
-      out.push_back(key.substr(at));
-      break;
-    }
-    out.push_back(key.substr(at, slash - at));
-    at = slash + 1;
-  }
-  return out;
-}
-
-inline std::string joined(const std::vector<std::string_view>& parts, std::size_t from,
-                          std::size_t to) {
-  std::string out;
-  for (std::size_t i = from; i < to; ++i) {
-    if (i > from) {
-      out += '/';
-    }
-    out += parts[i];
-  }
-  return out;
-}
+using layout::join_parts;
+using layout::split_key;
 
 inline struct timespec to_timespec(std::int64_t ns) {
   struct timespec ts {};
@@ -220,23 +196,23 @@ class ListingScan {
   // ---- blobs ----
 
   void blob_key(const Listed& o) {
-    auto c = components(o.key);
+    auto c = split_key(o.key);
     // blobs / sha256 / xx / hex / data
     if (c.size() < 3 || c[1] != layout::k_algorithm) {
-      std::string path = joined(c, 0, std::min<std::size_t>(c.size(), 2));
+      std::string path = join_parts(c, 0, std::min<std::size_t>(c.size(), 2));
       report(FindingKind::unknown_entry, path, "",
              "'" + path + "' is not part of the registry layout; ignored");
       return;
     }
     auto prefix = layout::parse_blob_prefix(c[2]);
     if (!prefix || c.size() < 4) {
-      std::string path = joined(c, 0, 3);
+      std::string path = join_parts(c, 0, 3);
       report(FindingKind::unknown_entry, path, "",
              "'" + path + "' is not part of the registry layout; ignored");
       return;
     }
     auto digest = parse_hex(c[3]);
-    std::string dir = joined(c, 0, 4);
+    std::string dir = join_parts(c, 0, 4);
     if (!digest || c[3].substr(0, 2) != c[2]) {
       report(FindingKind::unknown_entry, dir, "", "'" + dir + "' is not a blob directory; ignored");
       return;
