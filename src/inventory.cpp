@@ -61,6 +61,18 @@ std::uint32_t BlobLookup::find(const std::vector<Blob>& blobs, const Digest& dig
   return k_no_blob;
 }
 
+StoredBytes stored_blob_bytes(const Inventory& inventory) {
+  StoredBytes out;
+  for (const Blob& b : inventory.blobs) {
+    if (b.has_data()) {
+      out.bytes += b.size;
+    } else if (b.unexamined()) {
+      out.every_blob = false;
+    }
+  }
+  return out;
+}
+
 std::uint32_t blob_index(const std::vector<Blob>& blobs, const Digest& digest) {
   return search(blobs, 0, blobs.size(), digest);
 }

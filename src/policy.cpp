@@ -103,15 +103,8 @@ std::optional<DeleteCap> parse_delete_cap(const std::string& text) {
 }
 
 Status within_cap(const Collection& collection, const DeleteCap& cap) {
-  std::uint64_t total = 0;
-  bool every_size = true;  // every blob was stat'ed (a share cap asks for it)
-  for (const Blob& b : collection.inventory.blobs) {
-    if (b.has_data()) {
-      total += b.size;
-    } else if (b.unexamined()) {
-      every_size = false;
-    }
-  }
+  // Every blob was stat'ed when a share cap asked for it (GcOptions::every_blob_size).
+  const auto [total, every_size] = stored_blob_bytes(collection.inventory);
   const Plan& plan = collection.plan;
   double share =
       total > 0 ? 100.0 * static_cast<double>(plan.blob_bytes) / static_cast<double>(total) : 0.0;

@@ -214,4 +214,12 @@ std::uint32_t blob_index(const Inventory& inventory, const Digest& digest);
 // The same over any list of blobs sorted by digest.
 std::uint32_t blob_index(const std::vector<Blob>& blobs, const Digest& digest);
 
+// The bytes of the blobs whose `data` the scan (or a second look) stat'ed, and whether that
+// is every blob: a scan that took blobs from their names leaves some unexamined.
+struct StoredBytes {
+  std::uint64_t bytes = 0;
+  bool every_blob = true;
+};
+StoredBytes stored_blob_bytes(const Inventory& inventory);
+
 }  // namespace regsweep

@@ -258,11 +258,8 @@ struct GcOutcome {
 
 void record(GcOutcome& out, const Collection& c) {
   out.blobs = c.inventory.blobs.size();
-  for (const Blob& b : c.inventory.blobs) {
-    if (b.has_data()) {  // every one with --prometheus, which stats them all
-      out.blob_bytes += b.size;
-    }
-  }
+  // Every blob's with --prometheus, which stats them all.
+  out.blob_bytes = stored_blob_bytes(c.inventory).bytes;
   out.blobs_eligible = c.plan.blobs;
   out.bytes_eligible = c.plan.blob_bytes;
   out.count(c.findings);
