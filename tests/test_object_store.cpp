@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <string>
 
@@ -71,7 +72,8 @@ void expect_nothing_collected(const test::MemoryBucket& bucket, const Tree& t,
   EXPECT_TRUE(has_error(run.swept->findings));
 }
 
-CollectRun gc_m(Store& store, tbb::task_arena& arena) {
+// A real run of `options` (gc, with no grace period) on `store`.
+CollectRun gc_with(Store& store, tbb::task_arena& arena, GcOptions options) {
   RunContext run{.store = store,
                  .arena = arena,
                  .dry_run = DryRun::no,
@@ -82,8 +84,12 @@ CollectRun gc_m(Store& store, tbb::task_arena& arena) {
                  .before_step = {}};
   CollectRequest request;
   request.command = "gc";
-  request.options = test::options(true);
+  request.options = std::move(options);
   return collect(run, request);
+}
+
+CollectRun gc_m(Store& store, tbb::task_arena& arena) {
+  return gc_with(store, arena, test::options(true));
 }
 
 struct InMemory {
@@ -94,6 +100,12 @@ struct InMemory {
     owned->load(reg.v2());
     bucket = owned.get();
     store = object::make_object_store(std::move(owned), "the bucket");
+  }
+  // From now on, `meanwhile` runs between the scan and the sweep (FaultStore::before_sweep).
+  void between_scan_and_sweep(std::function<void()> meanwhile) {
+    auto faulty = std::make_unique<test::FaultStore>(std::move(store));
+    faulty->before_sweep = std::move(meanwhile);
+    store = std::move(faulty);
   }
 };
 
@@ -124,13 +136,11 @@ TEST(ObjectStore, CollectsWhatTheFilesystemStoreCollects) {
 TEST(ObjectStore, AKeyWrittenAfterTheScanKeepsItsRepositoryAndEveryBlob) {
   Tree t;
   InMemory mem(t.reg);
-  test::FaultStore store(std::move(mem.store));
   Digest pushed = sha256_of("pushed since");
-  store.before_sweep = [&] {
-    (void)mem.bucket->put(layout::layer_link("app", pushed), "sha256:" + pushed.hex());
-  };
+  mem.between_scan_and_sweep(
+      [&] { (void)mem.bucket->put(layout::layer_link("app", pushed), "sha256:" + pushed.hex()); });
   tbb::task_arena arena(2);
-  CollectRun run = gc_m(store, arena);
+  CollectRun run = gc_m(*mem.store, arena);
   ASSERT_FALSE(run.stopped) << run.stopped->message;
   ASSERT_TRUE(run.swept);
   EXPECT_GT(run.swept->skipped_count, 0U);
@@ -179,13 +189,12 @@ TEST(ObjectStore, AListingThatFailsOnAPageStopsTheRun) {
 TEST(ObjectStore, AGuardThatCannotListAgainDeletesNothingMore) {
   Tree t;
   InMemory mem(t.reg);
-  test::FaultStore store(std::move(mem.store));
-  store.before_sweep = [&] {
+  mem.between_scan_and_sweep([&] {
     mem.bucket->fail_prefix = "repositories/";
     mem.bucket->fail_page = 1;
-  };
+  });
   tbb::task_arena arena(2);
-  CollectRun run = gc_m(store, arena);
+  CollectRun run = gc_m(*mem.store, arena);
   ASSERT_FALSE(run.stopped) << run.stopped->message;
   ASSERT_TRUE(run.swept);
   EXPECT_EQ(run.swept->blobs_deleted, 0U);
@@ -223,19 +232,9 @@ TEST(ObjectStore, IncompleteMultipartUploadsJoinTheirUploadAndArePurged) {
   ASSERT_EQ(gone->uploads.size(), 1U);
   EXPECT_TRUE(test::has_finding(inv->findings, FindingKind::unknown_entry, "gone/repo"));
 
-  RunContext run{.store = *mem.store,
-                 .arena = arena,
-                 .dry_run = DryRun::no,
-                 .policy = {},
-                 .serve = std::nullopt,
-                 .config_path = {},
-                 .notify = {},
-                 .before_step = {}};
-  CollectRequest request;
-  request.command = "gc";
-  request.options = test::options();
-  request.options.plan.purge_uploads_older_than = 7 * 86400;
-  CollectRun done = collect(run, request);
+  GcOptions purging = test::options();
+  purging.plan.purge_uploads_older_than = 7 * 86400;
+  CollectRun done = gc_with(*mem.store, arena, purging);
   ASSERT_FALSE(done.stopped) << done.stopped->message;
   std::sort(mem.bucket->aborted.begin(), mem.bucket->aborted.end());
   EXPECT_EQ(mem.bucket->aborted,
