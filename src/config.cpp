@@ -1,11 +1,14 @@
 #include "regsweep/config.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdint>
 
 #include <yaml-cpp/yaml.h>
 
 #include "regsweep/fs.hpp"
+#include "regsweep/open.hpp"
 
 namespace regsweep {
 
@@ -75,7 +78,8 @@ Result<std::string> root_from_config_text(const std::string& yaml_text, const st
   }
   if (*driver != "filesystem") {
     return Error{"configuration '" + path + "' uses the '" + *driver +
-                     "' storage driver; regsweep works on the filesystem and s3 drivers only",
+                     "' storage driver; regsweep works on the " + supported_drivers() +
+                     " drivers only",
                  0};
   }
   try {
@@ -129,64 +133,6 @@ ServeSettings serve_settings_from_text(const std::string& yaml_text) {
   return out;
 }
 
-namespace {
-
-// A parameter as the registry's drivers read it: a scalar, "" when absent or null.
-std::string param(const YAML::Node& section, const char* key) {
-  if (!section || !section.IsMap()) {
-    return {};
-  }
-  YAML::Node v = section[key];
-  if (!v || v.IsNull() || !v.IsScalar()) {
-    return {};
-  }
-  return v.as<std::string>();
-}
-
-// A boolean parameter: Go's strconv.ParseBool forms, as the s3 driver parses a string.
-Result<bool> bool_param(const std::string& text, bool fallback, const char* key,
-                        const std::string& path) {
-  if (text.empty()) {
-    return fallback;
-  }
-  if (auto b = parse_go_bool(text)) {
-    return *b;
-  }
-  return Error{
-      "configuration '" + path + "': storage.s3." + key + " is '" + text + "', not a boolean", 0};
-}
-
-Status finish_s3(S3Settings& s, const RegistryEnv& env, const std::string& origin) {
-  if (s.access_key.empty() && s.secret_key.empty()) {
-    s.access_key = env.aws_access_key_id.value_or("");
-    s.secret_key = env.aws_secret_access_key.value_or("");
-    if (s.session_token.empty()) {
-      s.session_token = env.aws_session_token.value_or("");
-    }
-  }
-  if (s.region.empty()) {
-    s.region = env.aws_region.value_or("");
-  }
-  if (s.region.empty() && !s.endpoint.empty()) {
-    s.region = "us-east-1";  // any region signs for an endpoint of one's own
-  }
-  if (s.bucket.empty()) {
-    return Error{origin + " names no bucket (storage.s3.bucket)", 0};
-  }
-  if (s.region.empty()) {
-    return Error{origin + " names no region (storage.s3.region, or AWS_REGION)", 0};
-  }
-  if (s.access_key.empty() || s.secret_key.empty()) {
-    return Error{origin +
-                     " gives no S3 credentials: set storage.s3.accesskey and secretkey, "
-                     "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
-                 0};
-  }
-  return ok_status();
-}
-
-}  // namespace
-
 std::optional<bool> parse_go_bool(std::string_view text) {
   for (const char* t : {"1", "t", "T", "TRUE", "true", "True"}) {
     if (text == t) {
@@ -201,73 +147,105 @@ std::optional<bool> parse_go_bool(std::string_view text) {
   return std::nullopt;
 }
 
-Result<S3Settings> s3_from_config_text(const std::string& yaml_text, const std::string& path,
-                                       const RegistryEnv& env) {
-  YAML::Node section;
+namespace {
+
+// Adds the scalars of `node` to `out` under `prefix` (nested maps' keys joined with '.').
+void flatten(const YAML::Node& node, const std::string& prefix,
+             std::map<std::string, std::string>& out) {
+  if (!node || !node.IsMap()) {
+    return;
+  }
+  for (const auto& kv : node) {
+    std::string key = prefix + kv.first.as<std::string>();
+    const YAML::Node& v = kv.second;
+    if (v.IsMap()) {
+      flatten(v, key + ".", out);
+    } else if (v.IsScalar()) {
+      out[key] = v.as<std::string>();
+    }
+  }
+}
+
+std::string upper(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return text;
+}
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+// The scheme of `text` when it is a URL of an object driver's ("s3://…"), else nothing.
+std::optional<std::string> object_scheme(std::string_view text) {
+  auto sep = text.find("://");
+  if (sep == std::string_view::npos || sep == 0) {
+    return std::nullopt;
+  }
+  std::string scheme(text.substr(0, sep));
+  return is_object_driver(scheme) ? std::optional<std::string>(scheme) : std::nullopt;
+}
+
+}  // namespace
+
+std::string DriverParameters::value(std::string_view key) const {
+  auto it = values.find(std::string(key));
+  return it != values.end() ? it->second : std::string();
+}
+
+Result<bool> DriverParameters::flag(std::string_view key, bool fallback) const {
+  std::string text = value(key);
+  if (text.empty()) {
+    return fallback;
+  }
+  if (auto b = parse_go_bool(text)) {
+    return *b;
+  }
+  return Error{
+      origin + ": storage." + driver + "." + std::string(key) + " is '" + text + "', not a boolean",
+      0};
+}
+
+std::string DriverParameters::variable(std::string_view name) const {
+  auto it = environment.find(std::string(name));
+  return it != environment.end() ? it->second : std::string();
+}
+
+std::string trim_slashes(std::string_view text) {
+  while (!text.empty() && text.front() == '/') {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && text.back() == '/') {
+    text.remove_suffix(1);
+  }
+  return std::string(text);
+}
+
+Result<DriverParameters> driver_parameters_from_text(const std::string& yaml_text,
+                                                     const std::string& path,
+                                                     const std::string& driver,
+                                                     const RegistryEnv& env) {
+  DriverParameters out;
+  out.driver = driver;
+  out.origin = "configuration '" + path + "'";
+  out.environment = env.variables;
   try {
-    section = YAML::Load(yaml_text)["storage"]["s3"];
+    YAML::Node storage = YAML::Load(yaml_text)["storage"];
+    if (storage && storage.IsMap()) {
+      flatten(storage[driver], "", out.values);
+    }
   } catch (const YAML::Exception& e) {
     return Error{"cannot parse configuration '" + path + "': " + e.what(), 0};
   }
-  auto get = [&](const char* key) {
-    auto it = env.s3.find(key);
-    return it != env.s3.end() ? it->second : param(section, key);
-  };
-  S3Settings s;
-  s.bucket = get("bucket");
-  s.region = get("region");
-  s.endpoint = get("regionendpoint");
-  s.access_key = get("accesskey");
-  s.secret_key = get("secretkey");
-  s.session_token = get("sessiontoken");
-  std::string root = get("rootdirectory");
-  while (!root.empty() && root.front() == '/') {
-    root.erase(0, 1);
-  }
-  while (!root.empty() && root.back() == '/') {
-    root.pop_back();
-  }
-  s.rootdirectory = root;
-  auto secure = bool_param(get("secure"), true, "secure", path);
-  auto skip = bool_param(get("skipverify"), false, "skipverify", path);
-  auto v4 = bool_param(get("v4auth"), true, "v4auth", path);
-  auto path_style = bool_param(get("forcepathstyle"), false, "forcepathstyle", path);
-  for (const auto* r : {&secure, &skip, &v4, &path_style}) {
-    if (!*r) {
-      return r->error();
+  // REGISTRY_STORAGE_<DRIVER>_<KEY> overrides storage.<driver>.<key>, as the registry reads it.
+  const std::string prefix = "REGISTRY_STORAGE_" + upper(driver) + "_";
+  for (const auto& [name, value] : env.variables) {
+    if (name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0) {
+      out.values[lower(name.substr(prefix.size()))] = value;
     }
   }
-  if (!*v4) {
-    return Error{"configuration '" + path +
-                     "' sets storage.s3.v4auth to false; regsweep signs with AWS Signature "
-                     "Version 4 only",
-                 0};
-  }
-  s.secure = *secure;
-  s.skip_verify = *skip;
-  s.force_path_style = *path_style;
-  if (Status ok = finish_s3(s, env, "configuration '" + path + "'"); !ok) {
-    return ok.error();
-  }
-  return s;
-}
-
-Result<S3Settings> s3_from_url(const std::string& url, const std::string& endpoint,
-                               const RegistryEnv& env) {
-  auto s = parse_s3_url(url);
-  if (!s) {
-    return Error{"'" + url + "' is not an s3://BUCKET[/PREFIX] location", 0};
-  }
-  s->region.clear();
-  s->endpoint = endpoint;
-  s->force_path_style = !endpoint.empty();
-  if (endpoint.rfind("http://", 0) == 0) {
-    s->secure = false;
-  }
-  if (Status ok = finish_s3(*s, env, "--root " + url); !ok) {
-    return ok.error();
-  }
-  return *s;
+  return out;
 }
 
 namespace {
@@ -289,18 +267,20 @@ ServeSettings serve_of(const std::string& config_text, const RegistryEnv& env) {
 
 Result<RootChoice> locate_root(const std::optional<std::string>& config_arg,
                                const std::optional<std::string>& root_arg, const RegistryEnv& env,
-                               const std::string& s3_endpoint) {
-  if (root_arg && root_arg->rfind("s3://", 0) == 0) {
-    auto s3 = s3_from_url(*root_arg, s3_endpoint, env);
-    if (!s3) {
-      return s3.error();
-    }
+                               const std::string& endpoint) {
+  if (auto scheme = root_arg ? object_scheme(*root_arg) : std::nullopt) {
+    DriverParameters driver{.driver = *scheme,
+                            .values = {},
+                            .url = *root_arg,
+                            .endpoint = endpoint,
+                            .origin = "--root " + *root_arg,
+                            .environment = env.variables};
     return RootChoice{
-        .root = s3->location(), .s3 = *s3, .origin = "--root", .serve = {}, .config_path = {}};
+        .root = {}, .object = driver, .origin = "--root", .serve = {}, .config_path = {}};
   }
   if (root_arg) {
     return RootChoice{
-        .root = *root_arg, .s3 = {}, .origin = "--root", .serve = {}, .config_path = {}};
+        .root = *root_arg, .object = {}, .origin = "--root", .serve = {}, .config_path = {}};
   }
   std::optional<std::string> config = config_arg ? config_arg : env.configuration_path;
   if (!config || config->empty()) {
@@ -314,26 +294,27 @@ Result<RootChoice> locate_root(const std::optional<std::string>& config_arg,
     return read.error();
   }
   std::string text = std::move(*read);
-  auto driver = driver_of(text, *config);
-  if (!driver) {
-    return driver.error();
+  auto named = driver_of(text, *config);
+  if (!named) {
+    return named.error();
   }
-  std::string chosen = env.storage && !env.storage->empty() ? *env.storage : *driver;
-  if (chosen == "s3") {
-    auto s3 = s3_from_config_text(text, *config, env);
-    if (!s3) {
-      return s3.error();
+  std::string chosen = env.storage && !env.storage->empty() ? *env.storage : *named;
+  if (is_object_driver(chosen)) {
+    auto driver = driver_parameters_from_text(text, *config, chosen, env);
+    if (!driver) {
+      return driver.error();
     }
     ServeSettings serve = serve_of(text, env);
-    return RootChoice{.root = s3->location(),
-                      .s3 = *s3,
+    return RootChoice{.root = {},
+                      .object = std::move(*driver),
                       .origin = "configuration '" + *config + "'",
                       .serve = serve,
                       .config_path = *config};
   }
   if (env.storage && !env.storage->empty() && *env.storage != "filesystem") {
     return Error{"REGISTRY_STORAGE selects the '" + *env.storage +
-                     "' storage driver; regsweep works on the filesystem and s3 drivers only",
+                     "' storage driver; regsweep works on the " + supported_drivers() +
+                     " drivers only",
                  0};
   }
   bool env_root = env.rootdirectory && !env.rootdirectory->empty();
@@ -343,7 +324,7 @@ Result<RootChoice> locate_root(const std::optional<std::string>& config_arg,
     // The environment can supply the driver the file lacks, as the registry allows.
     if (env_root && text.find("storage") == std::string::npos) {
       return RootChoice{.root = *env.rootdirectory,
-                        .s3 = {},
+                        .object = {},
                         .origin = "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY",
                         .serve = serve,
                         .config_path = *config};
@@ -352,53 +333,16 @@ Result<RootChoice> locate_root(const std::optional<std::string>& config_arg,
   }
   if (env_root) {
     return RootChoice{.root = *env.rootdirectory,
-                      .s3 = {},
+                      .object = {},
                       .origin = "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY",
                       .serve = serve,
                       .config_path = *config};
   }
   return RootChoice{.root = *root,
-                    .s3 = {},
+                    .object = {},
                     .origin = "configuration '" + *config + "'",
                     .serve = serve,
                     .config_path = *config};
-}
-
-std::string S3Settings::location() const {
-  return "s3://" + bucket + (rootdirectory.empty() ? "" : "/" + rootdirectory);
-}
-
-std::string S3Settings::v2_prefix() const {
-  return (rootdirectory.empty() ? "" : rootdirectory + "/") + "docker/registry/v2/";
-}
-
-std::string S3Settings::key(std::string_view v2_relative) const {
-  return v2_prefix() + std::string(v2_relative);
-}
-
-std::optional<S3Settings> parse_s3_url(std::string_view text) {
-  constexpr std::string_view k_scheme = "s3://";
-  if (text.substr(0, k_scheme.size()) != k_scheme) {
-    return std::nullopt;
-  }
-  text.remove_prefix(k_scheme.size());
-  S3Settings s;
-  auto slash = text.find('/');
-  s.bucket = std::string(text.substr(0, slash));
-  if (s.bucket.empty()) {
-    return std::nullopt;
-  }
-  if (slash != std::string_view::npos) {
-    std::string_view rest = text.substr(slash + 1);
-    while (!rest.empty() && rest.back() == '/') {
-      rest.remove_suffix(1);
-    }
-    while (!rest.empty() && rest.front() == '/') {
-      rest.remove_prefix(1);
-    }
-    s.rootdirectory = std::string(rest);
-  }
-  return s;
 }
 
 }  // namespace regsweep

@@ -28,7 +28,7 @@ class BlobsStillAbsent final : public SweepGuard {
         continue;
       }
       std::string data = layout::blob_data(a.digest);
-      auto there = m_store.read(data, 0);
+      auto there = m_store.stat(data);
       Presence found = presence_of(there);
       if (found == Presence::absent) {
         continue;

@@ -60,8 +60,9 @@ class MemoryBucket final : public object::Bucket {
     return "mem://tree/" + std::string(key);
   }
 
-  Status list(std::string_view prefix, bool one_level,
+  Status list(std::string_view prefix, ListDepth depth,
               const std::function<void(object::Page&)>& page) override {
+    const bool one_level = depth == ListDepth::one_level;
     std::vector<StoreObject> found;
     std::vector<std::string> prefixes;
     {
@@ -95,6 +96,14 @@ class MemoryBucket final : public object::Bucket {
       page(p);
     }
     return ok_status();
+  }
+  Result<StoreObject> head(std::string_view key) override {
+    std::lock_guard lock(m_mutex);
+    auto it = objects.find(key);
+    if (it == objects.end()) {
+      return Error{"no such key '" + std::string(key) + "'", ENOENT};
+    }
+    return StoreObject{it->first, it->second.bytes.size(), it->second.mtime_ns};
   }
   Result<std::string> get(std::string_view key, std::uint64_t max) override {
     std::lock_guard lock(m_mutex);

@@ -127,15 +127,17 @@ bool has_finding(const std::vector<Finding>& findings, FindingKind kind,
 // wrong (a read that fails, a tree that changes when the remover is made).
 class ForwardingStore : public Store {
  public:
-  explicit ForwardingStore(std::unique_ptr<Store> inner) : m_inner(std::move(inner)) {}
-  const std::string& location() const override { return m_inner->location(); }
+  explicit ForwardingStore(std::unique_ptr<Store> inner)
+      : Store(inner->location()), m_inner(std::move(inner)) {}
   Result<Inventory> scan(tbb::task_arena& arena, const ScanOptions& options) override {
     return m_inner->scan(arena, options);
   }
   LazyLooks* lazy_looks() override { return m_inner->lazy_looks(); }
-  Status list(std::string_view p, const std::function<void(const StoreObject&)>& v) override {
-    return m_inner->list(p, v);
+  Status list(std::string_view p, ListDepth depth,
+              const std::function<void(const ListPage&)>& page) override {
+    return m_inner->list(p, depth, page);
   }
+  Result<StoreObject> stat(std::string_view key) override { return m_inner->stat(key); }
   Result<std::string> read(std::string_view key, std::uint64_t max) override {
     return m_inner->read(key, max);
   }

@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "regsweep/config.hpp"
+#include "regsweep/open.hpp"
 #include "temp_registry.hpp"
 
 namespace regsweep {
@@ -80,8 +81,21 @@ TEST(Config, LocateRootOrder) {
   ASSERT_TRUE(d);
   EXPECT_EQ(d->root, "/from/flag");
 
+  // REGISTRY_STORAGE=s3 over a filesystem configuration: the s3 driver, with no bucket.
   auto e = locate_root(cfg, std::nullopt, env_with(&RegistryEnv::storage, "s3"));
-  EXPECT_FALSE(e);
+  ASSERT_TRUE(e) << e.error().message;
+  ASSERT_TRUE(e->object);
+  auto opened = open_store(*e);
+  ASSERT_FALSE(opened);
+  EXPECT_NE(opened.error().message.find("names no bucket"), std::string::npos)
+      << opened.error().message;
+  // A driver regsweep has no store for is named, with those it has.
+  auto g = locate_root(cfg, std::nullopt, env_with(&RegistryEnv::storage, "gcs"));
+  ASSERT_FALSE(g);
+  EXPECT_NE(g.error().message.find("'gcs' storage driver; regsweep works on the filesystem and s3 "
+                                   "drivers only"),
+            std::string::npos)
+      << g.error().message;
 
   auto f = locate_root(reg.root() + "/missing.yml", std::nullopt, {});
   ASSERT_FALSE(f);

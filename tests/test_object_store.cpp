@@ -8,6 +8,7 @@
 #include <ctime>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 
@@ -16,6 +17,7 @@
 #include "regsweep/layout.hpp"
 #include "regsweep/lock.hpp"
 #include "regsweep/run.hpp"
+#include "store/object/http.hpp"
 #include "store/object/store.hpp"
 #include "temp_registry.hpp"
 
@@ -240,6 +242,87 @@ TEST(ObjectStore, IncompleteMultipartUploadsJoinTheirUploadAndArePurged) {
   EXPECT_EQ(mem.bucket->aborted,
             (std::vector<std::string>{layout::upload_dir("app", "u-1") + "/data",
                                       layout::upload_dir("gone/repo", "u-2") + "/data"}));
+}
+
+}  // namespace
+}  // namespace regsweep
+
+namespace regsweep {
+namespace {
+
+// What a listing gives, pages joined: each key with its size, and the prefixes.
+struct Listed {
+  std::map<std::string, std::uint64_t> objects;
+  std::set<std::string> prefixes;
+  Status status = ok_status();
+};
+Listed listed(Store& store, std::string_view prefix, ListDepth depth) {
+  Listed out;
+  out.status = store.list(prefix, depth, [&](const ListPage& page) {
+    for (const StoreObject& o : page.objects) {
+      EXPECT_TRUE(out.objects.emplace(o.key, o.size).second) << "listed twice: " << o.key;
+    }
+    out.prefixes.insert(page.prefixes.begin(), page.prefixes.end());
+  });
+  return out;
+}
+
+// The seam's primitives answer alike on a disk and in a bucket: a store is these, whatever
+// the storage.
+TEST(ObjectStore, ListsAndStatsAsTheFilesystemStoreDoes) {
+  Tree t;
+  InMemory mem(t.reg);
+  auto v2 = open_registry(t.reg.root());
+  ASSERT_TRUE(v2);
+  auto disk = make_fs_store(v2->get(), t.reg.root());
+  for (Store* store : {mem.store.get(), disk.get()}) {
+    SCOPED_TRACE(store->location());
+    Listed top = listed(*store, "repositories", ListDepth::one_level);
+    ASSERT_TRUE(top.status) << top.status.error().message;
+    EXPECT_EQ(top.prefixes, (std::set<std::string>{"repositories/app/", "repositories/team/"}));
+    EXPECT_TRUE(top.objects.empty());
+    Listed all = listed(*store, "", ListDepth::tree);
+    ASSERT_TRUE(all.status) << all.status.error().message;
+    EXPECT_TRUE(all.prefixes.empty());
+    EXPECT_EQ(all.objects.count(layout::tag_current_link("team/tool", "latest")), 1U);
+
+    std::string data = layout::blob_data(t.unused);
+    auto found = store->stat(data);
+    ASSERT_TRUE(found) << found.error().message;
+    EXPECT_EQ(found->key, data);
+    EXPECT_EQ(found->size, std::string("nothing uses this").size());
+    EXPECT_EQ(found->size, all.objects.at(data));
+    EXPECT_GT(found->mtime_ns, 0);
+    EXPECT_EQ(presence_of(found), Presence::present);
+    auto missing = store->stat(layout::blob_data(sha256_of("never written")));
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(presence_of(missing), Presence::absent);
+    EXPECT_NE(missing.error().message.find(layout::blob_data(sha256_of("never written"))),
+              std::string::npos)
+        << missing.error().message;
+  }
+  // On a disk, a directory where an object is asked for is not absent: it is unknown.
+  auto dir = disk->stat("repositories/app");
+  ASSERT_FALSE(dir);
+  EXPECT_EQ(presence_of(dir), Presence::unknown);
+}
+
+// A HEAD's answer: the object's size and time from its headers, or an error naming it.
+TEST(ObjectStore, AHeadAnswerGivesSizeAndTimeOrAnError) {
+  object::KeptHeaders h{.date = "Sun, 06 Dec 2026 18:00:00 GMT",
+                        .last_modified = "Sat, 05 Dec 2026 17:30:01 GMT",
+                        .content_length = "1234"};
+  auto o = object::object_of_headers(h, "k", "s3://b/k");
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(o->size, 1234U);
+  EXPECT_EQ(o->mtime_ns, 1796491801LL * 1000000000);
+  h.content_length = "12x";
+  auto bad = object::object_of_headers(h, "k", "s3://b/k");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("s3://b/k"), std::string::npos);
+  h.content_length = "1";
+  h.last_modified.clear();
+  EXPECT_FALSE(object::object_of_headers(h, "k", "s3://b/k"));
 }
 
 }  // namespace

@@ -42,6 +42,16 @@ http:
   addr: 127.0.0.1:5000
 )";
 
+// The bucket a configuration's text describes, as the store factory would open it.
+Result<S3Settings> s3_from_config_text(const std::string& text, const std::string& path,
+                                       const RegistryEnv& env) {
+  auto driver = driver_parameters_from_text(text, path, "s3", env);
+  if (!driver) {
+    return driver.error();
+  }
+  return s3_settings(*driver);
+}
+
 TEST(S3Config, ReadsTheKeysTheRegistryReads) {
   auto s = s3_from_config_text(k_s3_config, "c.yml", {});
   ASSERT_TRUE(s) << s.error().message;
@@ -59,8 +69,8 @@ TEST(S3Config, ReadsTheKeysTheRegistryReads) {
 
 TEST(S3Config, EnvironmentOverridesAndAwsFallbacks) {
   RegistryEnv env;
-  env.s3["bucket"] = "other";
-  env.s3["rootdirectory"] = "";
+  env.variables["REGISTRY_STORAGE_S3_BUCKET"] = "other";
+  env.variables["REGISTRY_STORAGE_S3_ROOTDIRECTORY"] = "";
   auto s = s3_from_config_text(k_s3_config, "c.yml", env);
   ASSERT_TRUE(s) << s.error().message;
   EXPECT_EQ(s->bucket, "other");
@@ -71,9 +81,9 @@ TEST(S3Config, EnvironmentOverridesAndAwsFallbacks) {
   const char* no_keys = "storage:\n  s3:\n    bucket: b\n    region: us-east-1\n";
   EXPECT_FALSE(s3_from_config_text(no_keys, "c.yml", {}));
   RegistryEnv aws;
-  aws.aws_access_key_id = "AKID";
-  aws.aws_secret_access_key = "secret";
-  aws.aws_session_token = "token";
+  aws.variables = {{"AWS_ACCESS_KEY_ID", "AKID"},
+                   {"AWS_SECRET_ACCESS_KEY", "secret"},
+                   {"AWS_SESSION_TOKEN", "token"}};
   auto k = s3_from_config_text(no_keys, "c.yml", aws);
   ASSERT_TRUE(k) << k.error().message;
   EXPECT_EQ(k->access_key, "AKID");
@@ -117,36 +127,50 @@ TEST(S3Config, LocateRootChoosesTheBucket) {
   std::string cfg = reg.root() + "/docker/registry/c.yml";
   auto r = locate_root(cfg, std::nullopt, {});
   ASSERT_TRUE(r) << r.error().message;
-  ASSERT_TRUE(r->s3);
-  EXPECT_EQ(r->root, "s3://images/team/reg");
+  ASSERT_TRUE(r->object);
+  EXPECT_EQ(r->object->driver, "s3");
+  auto rs = s3_settings(*r->object);
+  ASSERT_TRUE(rs) << rs.error().message;
+  EXPECT_EQ(rs->location(), "s3://images/team/reg");
   ASSERT_TRUE(r->serve);
   EXPECT_EQ(r->serve->addr, "127.0.0.1:5000");
-  EXPECT_EQ(r->root.find("secret"), std::string::npos);
 
   // REGISTRY_STORAGE=s3 with the parameters from the environment only.
   reg.write("../fs.yml", "storage:\n  filesystem:\n    rootdirectory: /x\n");
   RegistryEnv env;
   env.storage = "s3";
-  env.s3 = {{"bucket", "b"}, {"region", "r"}, {"accesskey", "a"}, {"secretkey", "s"}};
+  env.variables = {{"REGISTRY_STORAGE_S3_BUCKET", "b"},
+                   {"REGISTRY_STORAGE_S3_REGION", "r"},
+                   {"REGISTRY_STORAGE_S3_ACCESSKEY", "a"},
+                   {"REGISTRY_STORAGE_S3_SECRETKEY", "s"}};
   auto e = locate_root(reg.root() + "/docker/registry/fs.yml", std::nullopt, env);
   ASSERT_TRUE(e) << e.error().message;
-  ASSERT_TRUE(e->s3);
-  EXPECT_EQ(e->s3->bucket, "b");
+  ASSERT_TRUE(e->object);
+  auto es = s3_settings(*e->object);
+  ASSERT_TRUE(es) << es.error().message;
+  EXPECT_EQ(es->bucket, "b");
 
   // --root s3://bucket/prefix with --s3-endpoint and the AWS variables.
   RegistryEnv aws;
-  aws.aws_access_key_id = "AKID";
-  aws.aws_secret_access_key = "secret";
+  aws.variables = {{"AWS_ACCESS_KEY_ID", "AKID"}, {"AWS_SECRET_ACCESS_KEY", "secret"}};
   auto u =
       locate_root(std::nullopt, std::string("s3://bkt/some/prefix/"), aws, "http://127.0.0.1:7480");
   ASSERT_TRUE(u) << u.error().message;
-  ASSERT_TRUE(u->s3);
-  EXPECT_EQ(u->s3->bucket, "bkt");
-  EXPECT_EQ(u->s3->rootdirectory, "some/prefix");
-  EXPECT_EQ(u->s3->endpoint, "http://127.0.0.1:7480");
-  EXPECT_EQ(u->s3->region, "us-east-1");
-  EXPECT_FALSE(locate_root(std::nullopt, std::string("s3://bkt"), {}, "http://h"))
-      << "no credentials at all is an error";
+  ASSERT_TRUE(u->object);
+  auto us = s3_settings(*u->object);
+  ASSERT_TRUE(us) << us.error().message;
+  EXPECT_EQ(us->bucket, "bkt");
+  EXPECT_EQ(us->rootdirectory, "some/prefix");
+  EXPECT_EQ(us->endpoint, "http://127.0.0.1:7480");
+  EXPECT_EQ(us->region, "us-east-1");
+  auto bare = locate_root(std::nullopt, std::string("s3://bkt"), {}, "http://h");
+  ASSERT_TRUE(bare);
+  EXPECT_FALSE(s3_settings(*bare->object)) << "no credentials at all is an error";
+  // A URL of no object driver's is a directory's name, as before.
+  auto other = locate_root(std::nullopt, std::string("gs://bkt"), {}, {});
+  ASSERT_TRUE(other);
+  EXPECT_FALSE(other->object);
+  EXPECT_EQ(other->root, "gs://bkt");
 }
 
 TEST(S3Client, EncodesTimesAndUrls) {
@@ -180,11 +204,11 @@ class ListedFsStore final : public Store {
  public:
   bool duplicate = false;  // list every key twice
   std::string drop;        // leave this key out of the listing
-  explicit ListedFsStore(std::unique_ptr<Store> fs) : m_fs(std::move(fs)) {}
-  const std::string& location() const override { return m_fs->location(); }
+  explicit ListedFsStore(std::unique_ptr<Store> fs) : Store(fs->location()), m_fs(std::move(fs)) {}
+
   Result<Inventory> scan(tbb::task_arena& arena, const ScanOptions& options) override {
     std::vector<StoreObject> objects;
-    Status s = m_fs->list("", [&](const StoreObject& o) { objects.push_back(o); });
+    Status s = list_objects(*m_fs, "", [&](const StoreObject& o) { objects.push_back(o); });
     if (!s) {
       return s.error();
     }
@@ -207,9 +231,11 @@ class ListedFsStore final : public Store {
     }
     return inventory_from_listing(shown, read, arena, options, 0x7fffffffffffffff);
   }
-  Status list(std::string_view p, const std::function<void(const StoreObject&)>& v) override {
-    return m_fs->list(p, v);
+  Status list(std::string_view p, ListDepth depth,
+              const std::function<void(const ListPage&)>& page) override {
+    return m_fs->list(p, depth, page);
   }
+  Result<StoreObject> stat(std::string_view key) override { return m_fs->stat(key); }
   Result<std::string> read(std::string_view key, std::uint64_t max) override {
     return m_fs->read(key, max);
   }
@@ -522,7 +548,7 @@ TEST(ListingScan, InPiecesAndInAnyOrderGivesWhatTheWholeListingGives) {
   auto v2 = open_registry(reg.root());
   auto fs = make_fs_store(v2->get(), reg.root());
   std::vector<StoreObject> all;
-  ASSERT_TRUE(fs->list("", [&](const StoreObject& o) { all.push_back(o); }));
+  ASSERT_TRUE(list_objects(*fs, "", [&](const StoreObject& o) { all.push_back(o); }));
   // Keys that are also "directories", at each kind of level: listed whole, and one level
   // at a time, where the other keys show only as a common prefix.
   for (std::string key : {layout::blob_data(orphan) + "/x", std::string("blobs/sha256/ab"),
@@ -555,7 +581,7 @@ TEST(ListingScan, ABlobListedAfterTheRepositoriesKeepsEveryBlob) {
   ListingInventory building(read, {});
   building.blobs_listed();
   ListingInventory::Unit unit(building);
-  ASSERT_TRUE(fs->list("", [&](const StoreObject& o) { unit.object(o); }));
+  ASSERT_TRUE(list_objects(*fs, "", [&](const StoreObject& o) { unit.object(o); }));
   unit.close();
   tbb::task_arena arena(2);
   Inventory inv = building.finish(arena, 0);
@@ -588,7 +614,7 @@ TEST(ListingScan, OddKeysAreFindingsAndKeepWhatTheyMayHide) {
   auto v2 = open_registry(reg.root());
   auto fs = make_fs_store(v2->get(), reg.root());
   std::vector<StoreObject> objects;
-  ASSERT_TRUE(fs->list("", [&](const StoreObject& o) { objects.push_back(o); }));
+  ASSERT_TRUE(list_objects(*fs, "", [&](const StoreObject& o) { objects.push_back(o); }));
   auto add = [&](std::string key) {
     objects.push_back(StoreObject{std::move(key), 5, 1000000000});
   };

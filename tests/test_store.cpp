@@ -17,7 +17,7 @@ namespace {
 std::map<std::string, std::uint64_t> listed(Store& store, const std::string& prefix,
                                             Status* status = nullptr) {
   std::map<std::string, std::uint64_t> out;
-  Status s = store.list(prefix, [&](const StoreObject& o) {
+  Status s = list_objects(store, prefix, [&](const StoreObject& o) {
     EXPECT_GT(o.mtime_ns, 0);
     out[o.key] = o.size;
   });

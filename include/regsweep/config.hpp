@@ -22,13 +22,9 @@ struct RegistryEnv {
   std::optional<std::string> rootdirectory;         // REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY
   std::optional<std::string> http_addr;             // REGISTRY_HTTP_ADDR
   std::optional<std::string> http_tls_certificate;  // REGISTRY_HTTP_TLS_CERTIFICATE
-  // REGISTRY_STORAGE_S3_<KEY>, by the key in lower case ("accesskey", "regionendpoint", …).
-  std::map<std::string, std::string> s3;
-  // The AWS SDK's variables, used when the configuration leaves the keys (or region) empty.
-  std::optional<std::string> aws_access_key_id;      // AWS_ACCESS_KEY_ID
-  std::optional<std::string> aws_secret_access_key;  // AWS_SECRET_ACCESS_KEY
-  std::optional<std::string> aws_session_token;      // AWS_SESSION_TOKEN
-  std::optional<std::string> aws_region;             // AWS_REGION, else AWS_DEFAULT_REGION
+  // The whole environment, by name: a driver's REGISTRY_STORAGE_<DRIVER>_<KEY> overrides,
+  // and the variables a store backend reads itself (the AWS SDK's, for S3).
+  std::map<std::string, std::string> variables;
 };
 
 // Where the configured registry serves, and whether it only reads.
@@ -39,34 +35,36 @@ struct ServeSettings {
   bool readonly = false;  // storage.maintenance.readonly.enabled
 };
 
-// The bucket and how to reach it, as the registry's s3 driver is configured.
-struct S3Settings {
-  std::string bucket;
-  std::string region = "us-east-1";
-  std::string endpoint;       // regionendpoint: scheme://host[:port]; empty for AWS itself
-  std::string rootdirectory;  // without leading or trailing slash; "" for the bucket's top
-  std::string access_key;
-  std::string secret_key;
-  std::string session_token;
-  bool secure = true;        // https when the endpoint names no scheme
-  bool skip_verify = false;  // do not verify the server's certificate
-  bool force_path_style = false;
+// The parameters of an object-storage driver (any but `filesystem`), as the registry reads
+// them: its `storage.<driver>` section with the REGISTRY_STORAGE_<DRIVER>_<KEY> overrides, or
+// a `--root <driver>://…` URL with its endpoint. Each store backend reads its own
+// (src/store/<driver>/): this reader knows none of them.
+struct DriverParameters {
+  std::string driver;  // "s3", …: the section's name, or the URL's scheme
+  // storage.<driver>.<key> → value, for each scalar (a nested map's keys joined with '.'),
+  // with the environment's overrides (keys in lower case); nothing for a null value.
+  std::map<std::string, std::string> values;
+  std::string url;       // with --root: the URL given; empty from a configuration
+  std::string endpoint;  // with --root: the endpoint flag's value
+  std::string origin;    // for messages: "configuration '<path>'", or "--root <url>"
+  std::map<std::string, std::string> environment;  // RegistryEnv::variables
 
-  // "s3://bucket/rootdirectory", for messages: never a secret.
-  std::string location() const;
-  // The key of `v2_relative` (a path below docker/registry/v2).
-  std::string key(std::string_view v2_relative) const;
-  // The prefix every key of the tree starts with: "<rootdirectory>/docker/registry/v2/".
-  std::string v2_prefix() const;
+  // The parameter `key`: "" when absent.
+  std::string value(std::string_view key) const;
+  // A boolean parameter as the registry's drivers parse a string (Go's strconv.ParseBool):
+  // `fallback` when absent or empty; an error naming it when it is no boolean.
+  Result<bool> flag(std::string_view key, bool fallback) const;
+  // The environment variable `name`: "" when unset.
+  std::string variable(std::string_view name) const;
 };
 
-// Parses `s3://bucket[/prefix]` (for --root); nullopt when `text` is no such URL.
-std::optional<S3Settings> parse_s3_url(std::string_view text);
+// `text` without leading and trailing slashes: a root directory as keys are built from it.
+std::string trim_slashes(std::string_view text);
 
 struct RootChoice {
-  std::string root;  // a directory, or the bucket's location ("s3://bucket/prefix")
-  // Set when the tree is in object storage (the s3 driver, or --root s3://…).
-  std::optional<S3Settings> s3;
+  std::string root;  // the directory; empty for object storage (the store names its location)
+  // Set when the tree is in object storage (an object driver, or --root <driver>://…).
+  std::optional<DriverParameters> object;
   std::string origin;  // where it came from, for messages: "--root", "config '…'", …
   // Read from the configuration file, with REGISTRY_HTTP_ADDR applied; nullopt with --root.
   std::optional<ServeSettings> serve;
@@ -87,21 +85,18 @@ Result<std::string> root_from_config_text(const std::string& yaml_text, const st
 // The root, in the registry's order: `root_arg` if given; else the config file (`config_arg`,
 // else REGISTRY_CONFIGURATION_PATH) with REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY
 // overriding its rootdirectory. Error when neither a root nor a config can be found.
-// `s3_endpoint`: with --root s3://bucket/prefix, the endpoint (--s3-endpoint); AWS's own
-// when empty.
+// A driver that stores in object storage (is_object_driver, open.hpp) is chosen by its
+// section, REGISTRY_STORAGE, or a --root URL of its scheme; `endpoint`: with such a URL, where
+// the service is (the backend's default when empty).
 Result<RootChoice> locate_root(const std::optional<std::string>& config_arg,
                                const std::optional<std::string>& root_arg, const RegistryEnv& env,
-                               const std::string& s3_endpoint = {});
+                               const std::string& endpoint = {});
 
-// The bucket from a config file's `storage.s3` section as the registry's s3 driver reads it,
-// with the REGISTRY_STORAGE_S3_* overrides and, for empty keys and region, the AWS_*
-// variables. Error naming what is missing (a bucket, a region) or unreadable.
-Result<S3Settings> s3_from_config_text(const std::string& yaml_text, const std::string& path,
-                                       const RegistryEnv& env);
-
-// The bucket `--root s3://bucket/prefix` names, reached at `endpoint`, with the AWS_*
-// variables' keys and region.
-Result<S3Settings> s3_from_url(const std::string& url, const std::string& endpoint,
-                               const RegistryEnv& env);
+// A driver's parameters from a config file's text (DriverParameters), with the environment's
+// overrides. Error when the text cannot be parsed.
+Result<DriverParameters> driver_parameters_from_text(const std::string& yaml_text,
+                                                     const std::string& path,
+                                                     const std::string& driver,
+                                                     const RegistryEnv& env);
 
 }  // namespace regsweep

@@ -43,6 +43,16 @@ struct StoreObject {
   std::int64_t mtime_ns = 0;  // last modification, nanoseconds since the epoch
 };
 
+// How deep a listing goes: the whole tree below its prefix, or one level (a '/' delimiter),
+// with the directories of the next level as prefixes.
+enum class ListDepth { tree, one_level };
+
+// One page of a listing, in key order.
+struct ListPage {
+  std::vector<StoreObject> objects;
+  std::vector<std::string> prefixes;  // ListDepth::one_level: the next level, each ending in '/'
+};
+
 // What a direct look at one object finds: a read of it of at most 0 bytes (`look`) says
 // absent (ENOENT), present (it has bytes, or is empty), or unknown (any other error). Absence
 // that justifies a deletion is confirmed so (docs/safety.md, rule 1).
@@ -53,14 +63,30 @@ inline Presence presence_of(const Result<std::string>& look) {
   }
   return look.error().sys_errno == ENOENT ? Presence::absent : Presence::unknown;
 }
+// The same from a stat (Store::stat): absent (ENOENT), present, or unknown.
+inline Presence presence_of(const Result<StoreObject>& look) {
+  if (look) {
+    return Presence::present;
+  }
+  return look.error().sys_errno == ENOENT ? Presence::absent : Presence::unknown;
+}
 
-// read(), stream() and the remover may be called from many threads at once.
+// What every store answers, whatever its storage: list, read, stream, stat, delete in
+// batches (the remover), lock; and the two things whose fast form depends on the storage: the
+// scan (a disk is walked by directory, a bucket listed in parallel by prefix) and the guard
+// (what "unchanged since the scan" can be checked by). list, read, stream and stat are also
+// what generic code asks when it needs one more look (fsck's repairs, the listing scanner).
+//
+// read(), stream(), stat() and the remover may be called from many threads at once.
 class Store {
  public:
+  // `location`: where the tree is, for messages: a directory or a bucket and prefix.
+  explicit Store(std::string location) : m_location(std::move(location)) {}
   virtual ~Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
 
-  // Where the tree is, for messages: a directory or a bucket and prefix.
-  virtual const std::string& location() const = 0;
+  const std::string& location() const { return m_location; }
 
   // The scan stage: the inventory of the whole tree, with findings for what could not be read.
   // Error only when the tree itself cannot be read.
@@ -70,11 +96,13 @@ class Store {
   // none (null) for one whose scan reads everything. Called through the functions below.
   virtual LazyLooks* lazy_looks() { return nullptr; }
 
-  // Every object below the directory `prefix` ("" for the whole tree), with its size and
-  // time, to `visit`, one at a time; a store may call it from one thread only. Error, naming
-  // the path, when something below cannot be listed: a listing is complete or it is an error.
-  virtual Status list(std::string_view prefix,
-                      const std::function<void(const StoreObject&)>& visit) = 0;
+  // The objects below the directory `prefix` ("" for the whole tree), with their sizes and
+  // times, page by page in key order to `page`; with ListDepth::one_level only those directly
+  // in it, and the directories below as prefixes. A store may call `page` from one thread
+  // only. Error, naming the path, when something below cannot be listed: a listing is
+  // complete or it is an error.
+  virtual Status list(std::string_view prefix, ListDepth depth,
+                      const std::function<void(const ListPage&)>& page) = 0;
 
   // A small object whole (a manifest, a link, an image config): an error naming the key when
   // it cannot be read, is not a plain object, or is larger than `max` bytes.
@@ -83,6 +111,11 @@ class Store {
   // A large object (a blob's data) in chunks, in order, to `sink`.
   virtual Status stream(std::string_view key,
                         const std::function<void(std::string_view chunk)>& sink) = 0;
+
+  // A direct look at one object: its size and time. An error naming the key when it cannot be
+  // had: ENOENT when there is no such object (the confirmation of absence rule 1 asks for),
+  // EINVAL when it is not a plain object (a directory, a link), anything else when unknown.
+  virtual Result<StoreObject> stat(std::string_view key) = 0;
 
   // What deletes and moves, in batches (sweep.hpp).
   virtual std::unique_ptr<Remover> remover() = 0;
@@ -126,7 +159,20 @@ class Store {
   // again since keeps its versions. Nothing any read of the store answers changes. Nothing
   // to do in a store that keeps no versions.
   virtual Purged purge_noncurrent(tbb::task_arena& /*arena*/) { return {}; }
+
+ private:
+  std::string m_location;
 };
+
+// Every object below `prefix`, one at a time: the pages of a whole-tree listing.
+inline Status list_objects(Store& store, std::string_view prefix,
+                           const std::function<void(const StoreObject&)>& visit) {
+  return store.list(prefix, ListDepth::tree, [&](const ListPage& page) {
+    for (const StoreObject& o : page.objects) {
+      visit(o);
+    }
+  });
+}
 
 // A store's second looks (Store::lazy_looks); nothing to do in a store that has none.
 inline Verified verify_layer_links(Store& store, Inventory& inventory, tbb::task_arena& arena,

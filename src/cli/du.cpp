@@ -320,7 +320,7 @@ int run_du(const std::vector<std::string>& args) {
     }
   }
   int code = k_exit_ok;
-  auto session = open_session(a.tree.config, a.tree.root, a.tree.jobs, code, a.tree.s3_endpoint);
+  auto session = open_session(a.tree.config, a.tree.root, a.tree.jobs, code, a.tree.endpoint);
   if (!session) {
     return code;
   }

@@ -187,7 +187,7 @@ int run_fsck(const std::vector<std::string>& args) {
   fo.repair = repair;
   fo.now = static_cast<std::int64_t>(std::time(nullptr));
   int code = k_exit_ok;
-  auto session = open_session(a.config, a.root, a.jobs, code, a.s3_endpoint);
+  auto session = open_session(a.config, a.root, a.jobs, code, a.endpoint);
   if (!session) {
     return code;
   }

@@ -107,7 +107,7 @@ po::options_description gc_options(const char* usage, Collect command, GcRawArgs
   po::options_description desc(usage);
   GcOptions& o = out.options;
   desc.add_options()("help,h", "show this help");
-  add_where_options(desc, raw.root, out.s3_endpoint, raw.config,
+  add_where_options(desc, raw.root, out.endpoint, raw.config,
                     "the storage root (holding docker/registry/v2), or s3://BUCKET[/PREFIX] for a "
                     "bucket; overrides the configuration");
   desc.add_options()  //
@@ -393,7 +393,7 @@ int run(GcArgs& a, GcOutcome& outcome) {
     }
   }
   int open_code = k_exit_ok;
-  auto session = open_session(a.config, a.root, a.jobs, open_code, a.s3_endpoint);
+  auto session = open_session(a.config, a.root, a.jobs, open_code, a.endpoint);
   if (!session) {
     return open_code;
   }

@@ -23,7 +23,7 @@ struct GcArgs {
   Collect command = Collect::gc;
   std::optional<std::string> config;
   std::optional<std::string> root;
-  std::string s3_endpoint;  // with --root s3://…
+  std::string endpoint;  // with --root s3://…
   int jobs = 0;
   std::string json_path;
   std::string prometheus;

@@ -53,7 +53,7 @@ int run_ls(const std::vector<std::string>& args) {
     return *stop;
   }
   int code = k_exit_ok;
-  auto session = open_session(a.config, a.root, a.jobs, code, a.s3_endpoint);
+  auto session = open_session(a.config, a.root, a.jobs, code, a.endpoint);
   if (!session) {
     return code;
   }

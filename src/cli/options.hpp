@@ -72,26 +72,14 @@ inline RegistryEnv registry_env() {
       .rootdirectory = getenv_opt("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY"),
       .http_addr = getenv_opt("REGISTRY_HTTP_ADDR"),
       .http_tls_certificate = getenv_opt("REGISTRY_HTTP_TLS_CERTIFICATE"),
-      .s3 = {},
-      .aws_access_key_id = getenv_opt("AWS_ACCESS_KEY_ID"),
-      .aws_secret_access_key = getenv_opt("AWS_SECRET_ACCESS_KEY"),
-      .aws_session_token = getenv_opt("AWS_SESSION_TOKEN"),
-      .aws_region = getenv_opt("AWS_REGION"),
+      .variables = {},
   };
-  if (!env.aws_region) {
-    env.aws_region = getenv_opt("AWS_DEFAULT_REGION");
-  }
-  constexpr std::string_view k_s3 = "REGISTRY_STORAGE_S3_";
   for (char** e = environ; *e != nullptr; ++e) {
     std::string_view var(*e);
     auto eq = var.find('=');
-    if (eq == std::string_view::npos || var.substr(0, k_s3.size()) != k_s3) {
-      continue;
+    if (eq != std::string_view::npos) {
+      env.variables.emplace(std::string(var.substr(0, eq)), std::string(var.substr(eq + 1)));
     }
-    std::string key(var.substr(k_s3.size(), eq - k_s3.size()));
-    std::transform(key.begin(), key.end(), key.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    env.s3[key] = std::string(var.substr(eq + 1));
   }
   return env;
 }
@@ -107,7 +95,7 @@ struct OpenTree {
 
 inline std::optional<OpenTree> open_tree(const std::optional<std::string>& config,
                                          const std::optional<std::string>& root_arg, int& exit_code,
-                                         const std::string& s3_endpoint = {}) {
+                                         const std::string& endpoint = {}) {
   RegistryEnv env = registry_env();
   if (!config && !root_arg && !env.configuration_path) {
     exit_code = usage_error(
@@ -115,14 +103,14 @@ inline std::optional<OpenTree> open_tree(const std::optional<std::string>& confi
         "or name the storage root with --root");
     return std::nullopt;
   }
-  auto root = locate_root(config, root_arg, env, s3_endpoint);
+  auto root = locate_root(config, root_arg, env, endpoint);
   if (!root) {
     std::cerr << "regsweep: " << root.error().message << "\n";
     exit_code = k_exit_cannot_run;
     return std::nullopt;
   }
 #ifdef __GLIBC__
-  if (root->s3) {
+  if (root->object) {
     // A bucket's threads wait on the network, not on malloc: one arena for all of them, not
     // one each, which would keep each thread's freed pages (about 20 MB at 64 threads).
     ::mallopt(M_ARENA_MAX, 1);
@@ -134,7 +122,8 @@ inline std::optional<OpenTree> open_tree(const std::optional<std::string>& confi
     exit_code = k_exit_cannot_run;
     return std::nullopt;
   }
-  return OpenTree{root->root, std::move(opened->v2), std::move(opened->store), root->serve,
+  std::string where = root->object ? opened->store->location() : root->root;
+  return OpenTree{where, std::move(opened->v2), std::move(opened->store), root->serve,
                   root->config_path};
 }
 
@@ -242,11 +231,11 @@ inline std::optional<int> parse_args(const std::vector<std::string>& raw_args,
 // --root, --s3-endpoint and --config: where the tree is, as every command that reads one
 // takes them (`root_help` says what --root means for the command).
 inline void add_where_options(po::options_description& desc, std::string& root_arg,
-                              std::string& s3_endpoint, std::string& config_arg,
+                              std::string& endpoint, std::string& config_arg,
                               const char* root_help) {
   desc.add_options()                                                //
       ("root", po::value(&root_arg)->value_name("DIR"), root_help)  //
-      ("s3-endpoint", po::value(&s3_endpoint)->value_name("URL"),   //
+      ("s3-endpoint", po::value(&endpoint)->value_name("URL"),      //
        "with --root s3://...: the S3 endpoint (http://host:port); AWS when not given. Keys "
        "come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")  //
       ("config", po::value(&config_arg)->value_name("CONFIG"), "the registry's config.yml");
@@ -289,7 +278,7 @@ struct TreeArgs {
   bool quiet = false;
   std::string root_arg;
   std::string config_arg;
-  std::string s3_endpoint;
+  std::string endpoint;
 
   void add_options(po::options_description& desc) {
     desc.add_options()                //
@@ -297,7 +286,7 @@ struct TreeArgs {
         ("quiet,q", po::bool_switch(&quiet),
          "no progress and no summary: on a clean run nothing is printed but the output a flag "
          "asked for; findings and errors still go to stderr");
-    add_where_options(desc, root_arg, s3_endpoint, config_arg,
+    add_where_options(desc, root_arg, endpoint, config_arg,
                       "the storage root: a directory, or s3://BUCKET[/PREFIX] for a bucket");
     add_jobs_option(desc, jobs);
   }
@@ -358,8 +347,8 @@ struct Session {
 // `exit_code`, the reason printed) when it cannot be opened.
 inline std::unique_ptr<Session> open_session(const std::optional<std::string>& config,
                                              const std::optional<std::string>& root, int jobs,
-                                             int& exit_code, const std::string& s3_endpoint = {}) {
-  auto tree = open_tree(config, root, exit_code, s3_endpoint);
+                                             int& exit_code, const std::string& endpoint = {}) {
+  auto tree = open_tree(config, root, exit_code, endpoint);
   if (!tree) {
     return nullptr;
   }

@@ -311,6 +311,21 @@ done
 registry_stop
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 
+echo "# fsck --repair on the bucket: a dangling layer link goes once a direct look finds its blob absent"
+ghost=$(printf 'never pushed' | sha256sum | cut -d' ' -f1)
+printf 'sha256:%s' "$ghost" >"$W/ghost-link"
+s3_put b-rs "reg/docker/registry/v2/repositories/lib/app/_layers/sha256/$ghost/link" "$W/ghost-link"
+kept=$(s3_keys b-rs | grep -v "/$ghost/")
+sleep 2  # the bucket's times are to the second (see the damaged bucket below)
+set +e
+"$REGSWEEP" fsck --repair "$W/b-rs.yml" >"$W/repair.out" 2>"$W/repair.err"
+rc=$?
+set -e
+check "fsck --repair on the bucket repairs the dangling link (exit $rc)" grep -q "^repaired: .*$ghost" "$W/repair.out"
+check "  the link is gone (its blob was looked at with HEAD: absent)" \
+  test -z "$(s3_keys b-rs | grep "/$ghost/" || true)"
+check "  and nothing else changed" test "$kept" = "$(s3_keys b-rs)"
+
 echo "# bad input on S3: findings, exit 3, nothing lost"
 s3 -X PUT "$RGW_ENDPOINT/bad" >/dev/null
 registry_on bad

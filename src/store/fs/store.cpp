@@ -26,9 +26,7 @@ constexpr std::size_t k_chunk = 1U << 20U;
 
 class FsStore final : public Store, public LazyLooks {
  public:
-  FsStore(int v2_fd, std::string location) : m_fd(v2_fd), m_location(std::move(location)) {}
-
-  const std::string& location() const override { return m_location; }
+  FsStore(int v2_fd, std::string location) : Store(std::move(location)), m_fd(v2_fd) {}
 
   // What the scan listed (and the second looks since) is kept for the guard, as an object
   // store keeps the keys it listed.
@@ -56,13 +54,35 @@ class FsStore final : public Store, public LazyLooks {
     return regsweep::examine_blobs(m_fd, inventory, arena, wanted, &m_watched);
   }
 
-  Status list(std::string_view prefix,
-              const std::function<void(const StoreObject&)>& visit) override {
+  Status list(std::string_view prefix, ListDepth depth,
+              const std::function<void(const ListPage&)>& page) override {
     auto dir = fs::open_dir(m_fd, prefix);
     if (!dir) {
       return dir.error();
     }
-    return walk(dir->get(), std::string(prefix), visit);
+    ListPage out;
+    Status s = walk(dir->get(), std::string(prefix), depth, out, page);
+    if (s && (!out.objects.empty() || !out.prefixes.empty())) {
+      page(out);
+    }
+    return s;
+  }
+
+  Result<StoreObject> stat(std::string_view key) override {
+    auto dir = fs::open_dir(m_fd, layout::parent(key));
+    if (!dir) {
+      // The key, whichever directory above it could not be opened: a symbolic link or a
+      // mount point there is not ENOENT, and stays unknown.
+      return fs::sys_error("stat", key, dir.error().sys_errno);
+    }
+    auto info = fs::stat(dir->get(), layout::base_name(key));
+    if (!info) {
+      return fs::sys_error("stat", key, info.error().sys_errno);
+    }
+    if (info->type != fs::EntryType::file) {
+      return Error{"'" + std::string(key) + "' is not a regular file", EINVAL};
+    }
+    return object_of(std::string(key), *info);
   }
 
   Result<std::string> read(std::string_view key, std::uint64_t max) override {
@@ -127,10 +147,17 @@ class FsStore final : public Store, public LazyLooks {
   }
 
  private:
-  // Depth first, in name order. Anything that is neither a directory nor a regular file, and
-  // anything that cannot be read, ends the listing with an error naming it.
-  Status walk(int dirfd, const std::string& path,
-              const std::function<void(const StoreObject&)>& visit) {
+  static StoreObject object_of(std::string key, const fs::FileInfo& info) {
+    return StoreObject{
+        std::move(key), info.size,
+        static_cast<std::int64_t>(info.mtime.tv_sec) * 1000000000 + info.mtime.tv_nsec};
+  }
+
+  // Depth first, in name order, the objects met so far in `out`, which goes to `page` before
+  // each directory below is entered. Anything that is neither a directory nor a regular file,
+  // and anything that cannot be read, ends the listing with an error naming it.
+  Status walk(int dirfd, const std::string& path, ListDepth depth, ListPage& out,
+              const std::function<void(const ListPage&)>& page) {
     auto entries = fs::list_dir(dirfd, path);
     if (!entries) {
       return entries.error();
@@ -139,12 +166,20 @@ class FsStore final : public Store, public LazyLooks {
               [](const fs::DirEntry& a, const fs::DirEntry& b) { return a.name < b.name; });
     for (const fs::DirEntry& e : *entries) {
       std::string child = path.empty() ? e.name : layout::join(path, e.name);
+      if (e.type == fs::EntryType::directory && depth == ListDepth::one_level) {
+        out.prefixes.push_back(child + "/");
+        continue;
+      }
       if (e.type == fs::EntryType::directory) {
         auto sub = fs::open_dir(dirfd, e.name);
         if (!sub) {
           return fs::sys_error("open directory", child, sub.error().sys_errno);
         }
-        if (Status s = walk(sub->get(), child, visit); !s) {
+        if (!out.objects.empty()) {
+          page(out);
+          out.objects.clear();
+        }
+        if (Status s = walk(sub->get(), child, depth, out, page); !s) {
           return s;
         }
         continue;
@@ -159,15 +194,12 @@ class FsStore final : public Store, public LazyLooks {
       if (!info) {
         return fs::sys_error("stat", child, info.error().sys_errno);
       }
-      visit(StoreObject{
-          child, info->size,
-          static_cast<std::int64_t>(info->mtime.tv_sec) * 1000000000 + info->mtime.tv_nsec});
+      out.objects.push_back(object_of(child, *info));
     }
     return ok_status();
   }
 
   int m_fd;
-  std::string m_location;
   WatchedDirs m_watched;  // of the last scan: the guard compares with it
 };
 

@@ -21,11 +21,8 @@
 
 namespace regsweep::object {
 
-// One page of a listing, in key order.
-struct Page {
-  std::vector<StoreObject> objects;
-  std::vector<std::string> prefixes;  // the "directories" one level down, with a delimiter
-};
+// One page of a listing, in key order (store.hpp).
+using Page = ListPage;
 
 // An incomplete multipart upload (a blob upload's `data` being written).
 struct Multipart {
@@ -64,9 +61,12 @@ class Bucket {
   virtual std::string shown(std::string_view key) const = 0;
 
   // Every page of the listing below `prefix` ("" for the tree; else ending in '/'), one
-  // level only (with the next level's prefixes) when `one_level`. Complete, or an error.
-  virtual Status list(std::string_view prefix, bool one_level,
+  // level only (with the next level's prefixes) with ListDepth::one_level. Complete, or an
+  // error.
+  virtual Status list(std::string_view prefix, ListDepth depth,
                       const std::function<void(Page&)>& page) = 0;
+  // One object's size and time, by a direct look (not a listing); ENOENT when there is none.
+  virtual Result<StoreObject> head(std::string_view key) = 0;
   // A small object whole; ENOENT when there is none; EFBIG when larger than `max`.
   virtual Result<std::string> get(std::string_view key, std::uint64_t max) = 0;
   virtual Status get_stream(std::string_view key,

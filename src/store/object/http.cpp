@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <ctime>
+#include <optional>
 
 #include "regsweep/timeutil.hpp"
 
@@ -29,23 +31,55 @@ std::string uri_encode(std::string_view text, bool keep_slash) {
   return out;
 }
 
-std::size_t keep_date_header(char* data, std::size_t size, std::size_t n, void* user) {
+namespace {
+
+// The value of `line` when it is the header `name` (lower case, with its colon).
+std::optional<std::string_view> header_value(std::string_view line, std::string_view name) {
+  if (line.size() <= name.size() ||
+      !std::equal(name.begin(), name.end(), line.begin(), [](char a, char b) {
+        return a == std::tolower(static_cast<unsigned char>(b));
+      })) {
+    return std::nullopt;
+  }
+  std::string_view v = line.substr(name.size());
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
+    v.remove_prefix(1);
+  }
+  while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) {
+    v.remove_suffix(1);
+  }
+  return v;
+}
+
+}  // namespace
+
+std::size_t keep_headers(char* data, std::size_t size, std::size_t n, void* user) {
   std::size_t len = size * n;
   std::string_view line(data, len);
-  constexpr std::string_view k_date = "date:";
-  if (line.size() > k_date.size() &&
-      std::equal(k_date.begin(), k_date.end(), line.begin(),
-                 [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
-    std::string_view v = line.substr(k_date.size());
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
-      v.remove_prefix(1);
-    }
-    while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) {
-      v.remove_suffix(1);
-    }
-    *static_cast<std::string*>(user) = std::string(v);
+  auto* kept = static_cast<KeptHeaders*>(user);
+  if (auto date = header_value(line, "date:")) {
+    kept->date = std::string(*date);
+  } else if (auto modified = header_value(line, "last-modified:")) {
+    kept->last_modified = std::string(*modified);
+  } else if (auto length = header_value(line, "content-length:")) {
+    kept->content_length = std::string(*length);
   }
   return len;
+}
+
+Result<StoreObject> object_of_headers(const KeptHeaders& headers, std::string key,
+                                      std::string_view shown) {
+  std::uint64_t size = 0;
+  const std::string& length = headers.content_length;
+  auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), size);
+  if (length.empty() || ec != std::errc() || end != length.data() + length.size()) {
+    return Error{"cannot stat '" + std::string(shown) + "': the answer has no readable size", EIO};
+  }
+  auto when = parse_http_date(headers.last_modified);
+  if (!when) {
+    return Error{"cannot stat '" + std::string(shown) + "': the answer has no readable time", EIO};
+  }
+  return StoreObject{std::move(key), size, *when * 1000000000};
 }
 
 void ServerClock::note(const std::string& date_header) {

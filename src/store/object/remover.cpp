@@ -79,7 +79,7 @@ class ObjectRemover final : public Remover {
       return ok_status();
     }
     std::string left;
-    Status listed = m_bucket.list(path + "/", false, [&](Page& page) {
+    Status listed = m_bucket.list(path + "/", ListDepth::tree, [&](Page& page) {
       for (StoreObject& o : page.objects) {
         if (!m_scanned.listed(o)) {
           left = o.key;

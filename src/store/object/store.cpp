@@ -98,9 +98,7 @@ void add_multipart(Inventory& inv, std::vector<Multipart> uploads, std::vector<M
 class ObjectStore final : public Store {
  public:
   ObjectStore(std::unique_ptr<Bucket> bucket, std::string writer)
-      : m_bucket(std::move(bucket)), m_writer(std::move(writer)) {}
-
-  const std::string& location() const override { return m_bucket->location(); }
+      : Store(bucket->location()), m_bucket(std::move(bucket)), m_writer(std::move(writer)) {}
 
   DeletionEffect deletion_effect() override {
     auto state = m_bucket->versioning();
@@ -157,15 +155,13 @@ class ObjectStore final : public Store {
     return inv;
   }
 
-  Status list(std::string_view prefix,
-              const std::function<void(const StoreObject&)>& visit) override {
+  Status list(std::string_view prefix, ListDepth depth,
+              const std::function<void(const ListPage&)>& page) override {
     std::string below = prefix.empty() ? std::string() : std::string(prefix) + "/";
-    return m_bucket->list(below, false, [&](Page& page) {
-      for (const StoreObject& o : page.objects) {
-        visit(o);
-      }
-    });
+    return m_bucket->list(below, depth, [&](Page& p) { page(p); });
   }
+
+  Result<StoreObject> stat(std::string_view key) override { return m_bucket->head(key); }
 
   Result<std::string> read(std::string_view key, std::uint64_t max) override {
     auto got = m_bucket->get(key, max);
@@ -244,11 +240,12 @@ void ObjectStore::walk(const std::string& prefix, bool whole, Walk& w) {
   }
   std::vector<std::string> deeper;
   std::unique_ptr<ListingSink::Unit> unit = w.sink.open();
-  Status s = m_bucket->list(prefix, !whole, [&](Page& page) {
-    unit->page(page.objects, page.prefixes);
-    deeper.insert(deeper.end(), page.prefixes.begin(), page.prefixes.end());
-    progress().advance(page.objects.size());
-  });
+  Status s =
+      m_bucket->list(prefix, whole ? ListDepth::tree : ListDepth::one_level, [&](Page& page) {
+        unit->page(page.objects, page.prefixes);
+        deeper.insert(deeper.end(), page.prefixes.begin(), page.prefixes.end());
+        progress().advance(page.objects.size());
+      });
   if (!s) {
     std::lock_guard lock(w.error_mutex);
     if (!w.error) {
@@ -286,7 +283,7 @@ Result<std::unique_ptr<RegistryLock>> ObjectStore::lock(std::string_view command
   lock.shown = m_bucket->shown(key);
   lock.time = [this, key]() -> Result<std::optional<std::int64_t>> {
     std::optional<std::int64_t> held_since;
-    Status listed = m_bucket->list(key, false, [&](Page& page) {
+    Status listed = m_bucket->list(key, ListDepth::tree, [&](Page& page) {
       for (const StoreObject& o : page.objects) {
         if (o.key == key) {
           held_since = o.mtime_ns;

@@ -25,17 +25,25 @@ class S3Bucket final : public object::Bucket {
     return "s3://" + m_client.settings().bucket + "/" + full_key(key);
   }
 
-  Status list(std::string_view prefix, bool one_level,
+  Status list(std::string_view prefix, ListDepth depth,
               const std::function<void(object::Page&)>& page) override {
-    return m_client.list(full_key(prefix), one_level ? "/" : "", [&](S3Page& p) {
-      for (S3Object& o : p.objects) {
-        o.key = tree_key(o.key);
-      }
-      for (std::string& d : p.prefixes) {
-        d = tree_key(d);
-      }
-      page(p);
-    });
+    return m_client.list(full_key(prefix), depth == ListDepth::one_level ? "/" : "",
+                         [&](S3Page& p) {
+                           for (S3Object& o : p.objects) {
+                             o.key = tree_key(o.key);
+                           }
+                           for (std::string& d : p.prefixes) {
+                             d = tree_key(d);
+                           }
+                           page(p);
+                         });
+  }
+  Result<StoreObject> head(std::string_view key) override {
+    auto got = m_client.head(full_key(key));
+    if (got) {
+      got->key = std::string(key);
+    }
+    return got;
   }
   Result<std::string> get(std::string_view key, std::uint64_t max) override {
     return m_client.get(full_key(key), max);
@@ -110,6 +118,14 @@ class S3Bucket final : public object::Bucket {
 std::unique_ptr<Store> make_s3_store(S3Settings settings, S3ClientOptions options) {
   return object::make_object_store(std::make_unique<S3Bucket>(std::move(settings), options),
                                    "the bucket");
+}
+
+Result<std::unique_ptr<Store>> open_s3_store(const DriverParameters& driver) {
+  auto settings = s3_settings(driver);
+  if (!settings) {
+    return settings.error();
+  }
+  return make_s3_store(std::move(*settings));
 }
 
 }  // namespace regsweep

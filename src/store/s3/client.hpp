@@ -1,7 +1,7 @@
 #pragma once
 
 // Object storage: where a registry's S3 driver keeps its tree, and a client for the few S3
-// requests regsweep makes (ListObjectsV2, GetObject, PutObject, DeleteObjects,
+// requests regsweep makes (ListObjectsV2, GetObject, HeadObject, PutObject, DeleteObjects,
 // ListMultipartUploads, AbortMultipartUpload, GetBucketVersioning, ListObjectVersions).
 // Requests are signed by libcurl (CURLOPT_AWS_SIGV4); bodies are parsed with pugixml. The client
 // may be used from many threads at once: each request takes a kept-alive handle from a pool, so the
@@ -11,20 +11,19 @@
 // exponential backoff; what still fails is an Error naming the key and the server's words.
 // Secrets are never part of an Error, a log line or anything else the client returns.
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "regsweep/config.hpp"
 #include "regsweep/result.hpp"
 #include "store/object/bucket.hpp"
 #include "store/object/http.hpp"
+#include "store/object/http_client.hpp"
+#include "store/s3/settings.hpp"
 
 namespace pugi {
 class xml_node;
@@ -40,20 +39,8 @@ using S3Multipart = object::Multipart;
 using S3DeleteFailure = object::DeleteFailure;  // a key DeleteObjects did not delete
 using S3Version = object::Version;              // one version, as ListObjectVersions gives it
 
-struct S3ClientOptions {
-  int max_attempts = 6;              // per request, the first included
-  long connect_timeout_ms = 10000;   // per attempt
-  long request_timeout_ms = 120000;  // per attempt, for requests with small bodies
-  long stall_timeout_s = 60;         // a stream that moves no byte for this long fails
-  long backoff_first_ms = 100;       // doubled after each failed attempt, with jitter
-  long backoff_max_ms = 5000;
-};
-
-// What the client did, for reports and benchmarks.
-struct S3Counters {
-  std::uint64_t requests = 0;  // HTTP requests sent, retries included
-  std::uint64_t retries = 0;
-};
+using S3ClientOptions = object::HttpOptions;
+using S3Counters = object::HttpCounters;  // what the client did, for reports and benchmarks
 
 class S3Client {
  public:
@@ -77,6 +64,8 @@ class S3Client {
   // resumes from the byte it reached.
   Status get_stream(std::string_view key, const std::function<void(std::string_view)>& sink);
 
+  // HeadObject: the object's size and time, by a direct look; ENOENT when there is none.
+  Result<S3Object> head(std::string_view key);
   Status put(std::string_view key, std::string_view body);
 
   // Deletes up to 1,000 keys in one request (quiet mode): the keys the server did not
@@ -101,21 +90,16 @@ class S3Client {
   Result<std::vector<S3Multipart>> list_multipart(std::string_view prefix);
   Status abort_multipart(const S3Multipart& upload);
 
-  S3Counters counters() const { return S3Counters{m_requests.load(), m_retries.load()}; }
+  S3Counters counters() const { return m_http.counters(); }
 
   // The server's clock minus this machine's, in seconds, from the Date header of the last
   // answer; nothing before one came. Ages of objects are judged by the server's clock.
-  std::optional<std::int64_t> clock_offset() const { return m_clock.offset(); }
-
-  struct Handle;  // a curl easy handle, kept alive between requests
+  std::optional<std::int64_t> clock_offset() const { return m_http.clock_offset(); }
 
  private:
   struct Request;
-  struct Response;
+  using Response = object::HttpResponse;
   Response perform(Request& request);
-  Response attempt(Handle& handle, Request& request);
-  std::unique_ptr<Handle> take_handle();
-  void give_back(std::unique_ptr<Handle> handle);
   std::string url(std::string_view key, const std::string& query) const;
   Error error_of(const Response& response, std::string_view what, std::string_view key) const;
   // Every page of a listing paged by a key marker and an id marker (ListObjectVersions,
@@ -132,14 +116,9 @@ class S3Client {
                       const std::function<bool(const pugi::xml_node&)>& page);
 
   S3Settings m_settings;
-  S3ClientOptions m_options;
   std::string m_sigv4;  // "aws:amz:<region>:s3"
   std::string m_userpwd;
-  std::mutex m_pool_mutex;
-  std::vector<std::unique_ptr<Handle>> m_pool;
-  std::atomic<std::uint64_t> m_requests{0};
-  std::atomic<std::uint64_t> m_retries{0};
-  object::ServerClock m_clock;
+  object::HttpClient m_http;
 };
 
 using object::uri_encode;

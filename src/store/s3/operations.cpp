@@ -123,6 +123,18 @@ Status S3Client::get_stream(std::string_view key,
   return ok_status();
 }
 
+Result<S3Object> S3Client::head(std::string_view key) {
+  Request req;
+  req.method = "HEAD";
+  req.key = std::string(key);
+  Response r = perform(req);
+  if (r.curl != CURLE_OK || r.status != 200) {
+    return error_of(r, "stat", key);
+  }
+  return object::object_of_headers(r.headers, std::string(key),
+                                   "s3://" + m_settings.bucket + "/" + std::string(key));
+}
+
 Status S3Client::put(std::string_view key, std::string_view body) {
   Request req;
   req.method = "PUT";

@@ -1,8 +1,7 @@
 #pragma once
 
-// The S3 client's requests and answers (client.cpp performs them, operations.cpp makes them).
-
-#include <curl/curl.h>
+// The S3 client's requests (client.cpp performs them, operations.cpp makes them); answers are
+// object::HttpResponse.
 
 #include <cstdint>
 #include <functional>
@@ -12,14 +11,6 @@
 #include "store/s3/client.hpp"
 
 namespace regsweep {
-
-struct S3Client::Handle {
-  CURL* curl = nullptr;
-  Handle() : curl(curl_easy_init()) {}
-  ~Handle() { curl_easy_cleanup(curl); }
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-};
 
 struct S3Client::Request {
   const char* method = "GET";
@@ -32,16 +23,6 @@ struct S3Client::Request {
   const std::function<void(std::string_view)>* sink = nullptr;
   std::uint64_t offset = 0;
   bool too_large = false;
-};
-
-struct S3Client::Response {
-  CURLcode curl = CURLE_OK;
-  std::string curl_error;
-  long status = 0;
-  std::string body;
-  std::string code;     // the S3 error Code
-  std::string message;  // the S3 error Message
-  std::string date;     // the Date header, as sent
 };
 
 }  // namespace regsweep

@@ -17,4 +17,8 @@ namespace regsweep {
 
 std::unique_ptr<Store> make_s3_store(S3Settings settings, S3ClientOptions options = {});
 
+// The store the s3 driver's parameters describe (the store factory's entry, open.cpp); error
+// when they are incomplete or unreadable (s3_settings).
+Result<std::unique_ptr<Store>> open_s3_store(const DriverParameters& driver);
+
 }  // namespace regsweep
