@@ -6,7 +6,7 @@ _regsweep() {
   _init_completion -s || return
 
   local commands="garbage-collect gc rm prune du ls fsck"
-  local gc_opts="--help --root --s3-endpoint --config --dry-run --delete-untagged --keep-empty-repos
+  local gc_opts="--help --root --endpoint --s3-endpoint --config --dry-run --delete-untagged --keep-empty-repos
     --purge-uploads --delete-orphan-signatures --delete-noncurrent-versions --min-age --force
     --max-delete --quiet
     --json --prometheus --jobs -h -d -m -q -j"
@@ -14,10 +14,10 @@ _regsweep() {
   local prune_opts="$gc_opts --policy --keep-n --older-than --name-regex --name-regex-keep --keep
     --pushed-within --order --allow-delete-all"
   local du_opts="--bytes --sort --top --json --csv --prometheus --html --min-age --help --quiet --root
-    --s3-endpoint --config --jobs -h -q -j"
-  local ls_opts="--tags --bytes --json --help --quiet --root --s3-endpoint --config --jobs -t -h -q -j"
+    --endpoint --s3-endpoint --config --jobs -h -q -j"
+  local ls_opts="--tags --bytes --json --help --quiet --root --endpoint --s3-endpoint --config --jobs -t -h -q -j"
   local fsck_opts="--verify-data --seed --repair --json --help --quiet --root
-    --s3-endpoint --config --jobs
+    --endpoint --s3-endpoint --config --jobs
     -h -q -j"
 
   if [[ $cword -eq 1 ]]; then
@@ -43,7 +43,7 @@ _regsweep() {
       COMPREPLY=($(compgen -W "pushed semver" -- "$cur"))
       return
       ;;
-    --s3-endpoint)
+    --endpoint|--s3-endpoint)
       return
       ;;
     --min-age | --purge-uploads | --jobs | -j | --top | --seed | --verify-data | --keep-n | \

@@ -228,16 +228,17 @@ inline std::optional<int> parse_args(const std::vector<std::string>& raw_args,
 }
 
 // The options every command that reads a tree has: CONFIG or --root, --jobs, and globs.
-// --root, --s3-endpoint and --config: where the tree is, as every command that reads one
-// takes them (`root_help` says what --root means for the command).
+// --root, --endpoint (--s3-endpoint) and --config: where the tree is, as every command that
+// reads one takes them (`root_help` says what --root means for the command).
 inline void add_where_options(po::options_description& desc, std::string& root_arg,
                               std::string& endpoint, std::string& config_arg,
                               const char* root_help) {
   desc.add_options()                                                //
       ("root", po::value(&root_arg)->value_name("DIR"), root_help)  //
-      ("s3-endpoint", po::value(&endpoint)->value_name("URL"),      //
-       "with --root s3://...: the S3 endpoint (http://host:port); AWS when not given. Keys "
-       "come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")  //
+      ("endpoint", po::value(&endpoint)->value_name("URL"),         //
+       "with --root s3://BUCKET[/PREFIX]: the S3 endpoint (http://host:port); AWS when not "
+       "given. Keys come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")               //
+      ("s3-endpoint", po::value(&endpoint)->value_name("URL"), "the same as --endpoint")  //
       ("config", po::value(&config_arg)->value_name("CONFIG"), "the registry's config.yml");
 }
 

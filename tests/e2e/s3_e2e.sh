@@ -304,6 +304,11 @@ set -e
 check "rm lib/app:v1 with --root s3://b-rs/reg exits 0 (got $rc)" test $rc -eq 0
 check "  the tag is gone" test -z "$(s3_tags b-rs | grep '^lib/app:v1$' || true)"
 check "  the other tags are not" test "$(s3_tags b-rs | wc -l)" -eq "$(($(echo "$TAGS" | wc -l) - 1))"
+"$REGSWEEP" ls -t --root s3://b-rs/reg --endpoint "$RGW_ENDPOINT" >"$W/ls-endpoint.out" 2>&1 || true
+"$REGSWEEP" ls -t --root s3://b-rs/reg --s3-endpoint "$RGW_ENDPOINT" >"$W/ls-s3-endpoint.out" 2>&1 || true
+check "--endpoint is --s3-endpoint: ls -t lists the same $(wc -l <"$W/ls-endpoint.out") tags" \
+  cmp "$W/ls-endpoint.out" "$W/ls-s3-endpoint.out"
+check "  every tag left" test "$(wc -l <"$W/ls-endpoint.out")" -eq "$(s3_tags b-rs | wc -l)"
 registry_on b-rs
 for t in $(s3_tags b-rs); do
   check "pull $t after rm" pull "$t" "$W/pulled"
