@@ -9,7 +9,7 @@ BUILD=${BUILD_DIR:-$TOP/build}
 source "$TOP/tests/e2e/lib.sh"
 
 e2e_workdir
-commands="gc rm prune du ls fsck"
+commands="gc rm prune du ls fsck restore quarantine"
 
 echo "# man pages and completion follow --help (from the source tree)"
 # The options `regsweep CMD --help` lists, as --long and -s names.
@@ -24,7 +24,8 @@ for c in $commands; do
   page="$TOP/docs/man/$(page_of "$c").8"
   # rm's and prune's pages list gc's options by name; their own ones are checked below
   case $c in rm | prune) page="$TOP/docs/man/regsweep-gc.8 $TOP/docs/man/regsweep-$c.8" ;; esac
-  missing=$(while read -r o; do cat $page | grep -q -- "$(echo "$o" | sed 's/-/\\\\-/g')" || echo "$o"; done <"$W/help.$c")
+  # grep reads the pages itself: with pipefail, `cat | grep -q` fails when grep stops early.
+  missing=$(while read -r o; do grep -q -- "$(echo "$o" | sed 's/-/\\\\-/g')" $page || echo "$o"; done <"$W/help.$c")
   check "every option of $c --help is in its man page${missing:+ (missing: $(echo $missing))}" test -z "$missing"
 done
 grep -q -- '\\-\\-no\\-gc' "$TOP/docs/man/regsweep-rm.8"
@@ -63,7 +64,8 @@ check "the installed binary collects a sample tree (dry run, exit 0)" test $? -e
 check "  and for real (exit 0)" test $? -eq 0
 (cd / && env -i PATH=/usr/sbin:/usr/bin:/bin regsweep fsck --root "$W/tree" -q)
 check "  leaving a tree fsck finds clean" test $? -eq 0
-for p in regsweep regsweep-gc regsweep-rm regsweep-prune regsweep-du regsweep-ls regsweep-fsck; do
+for p in regsweep regsweep-gc regsweep-rm regsweep-prune regsweep-du regsweep-ls regsweep-fsck \
+  regsweep-restore regsweep-quarantine; do
   check "man -w $p finds the installed page" bash -c "man -w $p | grep -q '^/usr/share/man/man8/$p.8.gz$'"
   out=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 "$p" 2>&1 >/dev/null)
   check "  and man --warnings is silent on it" test -z "$out"
