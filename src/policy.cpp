@@ -62,11 +62,13 @@ Status may_sweep(const Collection& collection, const SweepPolicy& policy) {
 
 Result<SweepResult> sweep_collection(Store& store, const Collection& collection,
                                      bool delete_untagged, const SweepPolicy& policy,
-                                     tbb::task_arena& arena) {
+                                     tbb::task_arena& arena, std::unique_ptr<Remover> remover) {
   if (Status s = may_sweep(collection, policy); !s) {
     return s.error();
   }
-  auto remover = store.remover();
+  if (!remover) {
+    remover = store.remover();
+  }
   auto guard = store.guard(collection.inventory, tags_to_watch(collection, delete_untagged));
   return sweep(collection.plan, *remover, arena, guard.get());
 }

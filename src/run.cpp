@@ -3,11 +3,15 @@
 
 #include "regsweep/run.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <ctime>
+#include <functional>
 #include <memory>
 #include <utility>
 
 #include "regsweep/lock.hpp"
+#include "regsweep/quarantine.hpp"
 
 namespace regsweep {
 
@@ -78,10 +82,109 @@ Keeping keeping_of(RunContext& run, bool delete_noncurrent_versions) {
   return out;
 }
 
+// --quarantine: the new run, with its journal written before anything moves.
+struct OpenedQuarantine {
+  QuarantineJournal journal;
+  std::unique_ptr<Remover> mover;
+};
+Result<OpenedQuarantine> open_quarantine(RunContext& run, const CollectRequest& request,
+                                         const Collection& collection) {
+  QuarantineArea* area = run.store.quarantine();
+  if (area == nullptr) {
+    return Error{"--quarantine is not available on '" + run.store.location() +
+                     "' yet (object storage); nothing was deleted. Run without --quarantine",
+                 ENOTSUP};
+  }
+  OpenedQuarantine out;
+  QuarantineJournal& j = out.journal;
+  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  j.started = now_ms / 1000;
+  j.run_id = new_run_id(now_ms);
+  j.command = request.command_line;
+  j.location = run.store.location();
+  for (const Action& a : collection.plan.actions) {
+    j.planned.push_back(a.path());
+  }
+  if (Status s = area->create(j.run_id); !s) {
+    return s.error();
+  }
+  if (Status s = area->write_journal(j.run_id, journal_json(j)); !s) {
+    (void)area->purge(j.run_id);
+    return Error{"cannot start quarantine run " + j.run_id + ": " + s.error().message +
+                     "; nothing was deleted",
+                 s.error().sys_errno};
+  }
+  out.mover = area->mover(j.run_id);
+  say(run, Notice::Level::info,
+      "quarantine run " + j.run_id + ": what is deleted goes to '" + area->where() + "/" +
+          j.run_id + "'");
+  return out;
+}
+
+// After the sweep: the journal, complete, with every object the run holds.
+void close_quarantine(RunContext& run, QuarantineJournal& j) {
+  QuarantineArea* area = run.store.quarantine();
+  Status listed = area->objects(j.run_id, [&](const StoreObject& o) { j.moved.push_back(o); });
+  j.complete = static_cast<bool>(listed);
+  j.ended = static_cast<std::int64_t>(std::time(nullptr));
+  Status written = listed ? area->write_journal(j.run_id, journal_json(j)) : listed;
+  if (!written) {
+    say(run, Notice::Level::warning,
+        "quarantine run " + j.run_id + ": the journal could not be completed (" +
+            written.error().message + "); what was moved stays in the run, and restore finds it");
+  }
+}
+
+// What a dry run says of the steps it skips: a cap a real run would stop at, and where
+// --quarantine would move things.
+void say_dry_run(const RunContext& run, const CollectRequest& request, const Status& capped) {
+  if (!capped) {
+    say(run, Notice::Level::warning, "a real run would not sweep: " + capped.error().message);
+  }
+  if (request.quarantine) {
+    QuarantineArea* area = run.store.quarantine();
+    say(run, Notice::Level::note,
+        area != nullptr
+            ? "dry run: with --quarantine, what it deletes would be moved into a new run in '" +
+                  area->where() + "'"
+            : "dry run: --quarantine is not available on '" + run.store.location() +
+                  "' yet: a real run would refuse");
+  }
+}
+
 void before(const RunContext& run, std::string_view step) {
   if (run.before_step) {
     run.before_step(step);
   }
+}
+
+// The sweep of a collection, into a new quarantine run with --quarantine: its journal is
+// written before the first move and completed after the last.
+Status sweep_step(RunContext& run, const CollectRequest& request, CollectRun& out) {
+  std::optional<QuarantineJournal> journal;
+  std::unique_ptr<Remover> mover;
+  if (request.quarantine) {
+    auto opened = open_quarantine(run, request, *out.collection);
+    if (!opened) {
+      return opened.error();
+    }
+    journal = std::move(opened->journal);
+    mover = std::move(opened->mover);
+    out.quarantine_run = journal->run_id;
+  }
+  before(run, "the sweep");
+  auto swept = sweep_collection(run.store, *out.collection, request.options.delete_untagged,
+                                run.policy, run.arena, std::move(mover));
+  if (journal) {
+    close_quarantine(run, *journal);
+  }
+  if (!swept) {
+    return swept.error();
+  }
+  out.swept = std::move(*swept);
+  return ok_status();
 }
 
 }  // namespace
@@ -129,9 +232,7 @@ CollectRun collect(RunContext& run, CollectRequest request) {
   Status capped =
       request.max_delete ? within_cap(*out.collection, *request.max_delete) : ok_status();
   if (run.dry_run == DryRun::yes) {
-    if (!capped) {
-      say(run, Notice::Level::warning, "a real run would not sweep: " + capped.error().message);
-    }
+    say_dry_run(run, request, capped);
     return out;
   }
   if (!capped) {
@@ -145,14 +246,10 @@ CollectRun collect(RunContext& run, CollectRequest request) {
     out.stopped = s.error();
     return out;
   }
-  before(run, "the sweep");
-  auto swept =
-      sweep_collection(run.store, *out.collection, options.delete_untagged, run.policy, run.arena);
-  if (!swept) {
-    out.stopped = swept.error();
+  if (Status s = sweep_step(run, request, out); !s) {
+    out.stopped = s.error();
     return out;
   }
-  out.swept = std::move(*swept);
   if (keeping.purge) {
     before(run, "the purge of noncurrent versions");
     bool complete = purge_noncurrent_versions(run.store, run.arena, *out.swept);
@@ -184,6 +281,144 @@ CheckRun check(RunContext& run, FsckOptions options) {
     apply_repairs(run.store, *planned, run.store.guard(planned->inventory, {}), run.arena);
   }
   out.report = std::move(planned->report);
+  return out;
+}
+
+namespace {
+
+// The runs to restore: `ids`, each checked, or the latest; newest first.
+Result<std::vector<std::string>> runs_to_restore(QuarantineArea& area,
+                                                 std::vector<std::string> ids) {
+  auto all = area.runs();
+  if (!all) {
+    return all.error();
+  }
+  if (ids.empty()) {
+    if (all->empty()) {
+      return Error{"no quarantine run in '" + area.where() + "': nothing to restore", ENOENT};
+    }
+    return std::vector<std::string>{all->back()};
+  }
+  for (const std::string& id : ids) {
+    if (std::find(all->begin(), all->end(), id) == all->end()) {
+      return Error{"no quarantine run '" + id + "' in '" + area.where() + "'", ENOENT};
+    }
+  }
+  std::sort(ids.begin(), ids.end(), std::greater<>());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
+}
+
+// Puts one run back; whether it all went back.
+Result<bool> restore_run(RunContext& run, QuarantineArea& area, const std::string& id,
+                         Restored& out) {
+  std::vector<StoreObject> objects;
+  if (Status s = area.objects(id, [&](const StoreObject& o) { objects.push_back(o); }); !s) {
+    return s.error();
+  }
+  std::stable_sort(objects.begin(), objects.end(), [](const StoreObject& a, const StoreObject& b) {
+    return restore_rank(a.key) < restore_rank(b.key);
+  });
+  bool whole = true;
+  for (const StoreObject& o : objects) {
+    if (run.dry_run == DryRun::yes) {
+      ++out.restored;
+      out.bytes += o.size;
+      continue;
+    }
+    auto put = area.put_back(id, o.key);
+    if (put && *put == QuarantineArea::PutBack::restored) {
+      ++out.restored;
+      out.bytes += o.size;
+    } else if (put && *put == QuarantineArea::PutBack::identical) {
+      ++out.identical;
+    } else {
+      whole = false;
+      std::string why =
+          put ? "something else stands there now; both are kept" : put.error().message;
+      out.findings.push_back(
+          Finding{FindingKind::changed_since_scan, Severity::error, o.key, "",
+                  "not restored from quarantine run " + id + ": '" + o.key + "': " + why});
+    }
+  }
+  return whole;
+}
+
+}  // namespace
+
+RestoreRun restore(RunContext& run, std::vector<std::string> ids) {
+  RestoreRun out;
+  QuarantineArea* area = run.store.quarantine();
+  if (area == nullptr) {
+    out.stopped = Error{"'" + run.store.location() + "' has no quarantine yet", ENOTSUP};
+    return out;
+  }
+  auto chosen = runs_to_restore(*area, std::move(ids));
+  if (!chosen) {
+    out.stopped = chosen.error();
+    return out;
+  }
+  auto lock = begin(run, "restore", "then restore");
+  if (!lock) {
+    out.stopped = lock.error();
+    return out;
+  }
+  Restored restored;
+  before(run, "the restore");
+  for (const std::string& id : *chosen) {
+    auto whole = restore_run(run, *area, id, restored);
+    if (!whole) {
+      out.stopped = whole.error();
+      break;
+    }
+    restored.runs.push_back(id);
+    if (*whole && run.dry_run == DryRun::no) {
+      if (Status s = area->purge(id); s) {
+        restored.purged.push_back(id);
+      } else {
+        say(run, Notice::Level::warning,
+            "quarantine run " + id +
+                " was put back but could not be deleted: " + s.error().message);
+      }
+    }
+  }
+  out.restored = std::move(restored);
+  return out;
+}
+
+PurgeRun purge_quarantine(RunContext& run, std::int64_t max_age) {
+  PurgeRun out;
+  QuarantineArea* area = run.store.quarantine();
+  if (area == nullptr) {
+    return out;  // no quarantine: nothing to purge
+  }
+  std::unique_ptr<RegistryLock> lock;
+  if (run.dry_run == DryRun::no) {
+    auto taken = run.store.lock("quarantine --purge-older-than");
+    if (!taken) {
+      out.stopped = taken.error();
+      return out;
+    }
+    lock = std::move(*taken);
+  }
+  auto runs = list_quarantine(*area);
+  if (!runs) {
+    out.stopped = runs.error();
+    return out;
+  }
+  std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  for (QuarantineRunInfo& info : *runs) {
+    if (now - info.started <= max_age) {
+      continue;
+    }
+    if (run.dry_run == DryRun::no) {
+      if (Status s = area->purge(info.id); !s) {
+        out.stopped = s.error();
+        return out;
+      }
+    }
+    out.purged.push_back(std::move(info));
+  }
   return out;
 }
 

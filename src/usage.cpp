@@ -10,6 +10,8 @@
 
 #include "regsweep/usage.hpp"
 
+#include "regsweep/quarantine.hpp"
+
 #include <algorithm>
 #include <map>
 
@@ -207,6 +209,18 @@ Result<Usage> compute_usage(Store& store, const UsageOptions& options, tbb::task
     }
   }
   usage.findings = std::move(findings);
+  if (QuarantineArea* area = store.quarantine()) {
+    auto runs = list_quarantine(*area);
+    if (runs) {
+      usage.totals.quarantine_runs = runs->size();
+      for (const QuarantineRunInfo& r : *runs) {
+        usage.totals.quarantine_bytes += r.bytes;
+      }
+    } else {
+      usage.findings.push_back(Finding{FindingKind::unreadable, Severity::warning, "", "",
+                                       "the quarantine cannot be read: " + runs.error().message});
+    }
+  }
   return usage;
 }
 

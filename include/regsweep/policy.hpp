@@ -67,9 +67,11 @@ bool purge_noncurrent_versions(Store& store, tbb::task_arena& arena, SweepResult
 
 // Sweeps a collection's plan in `store` when may_sweep allows it, with the store's guard
 // (rule 3 of docs/safety.md): what the deletions depend on is taken again from the storage
-// before each phase. The caller holds the store's lock.
+// before each phase. The caller holds the store's lock. `remover`: what deletes (a quarantine's
+// mover); the store's own when null.
 Result<SweepResult> sweep_collection(Store& store, const Collection& collection,
                                      bool delete_untagged, const SweepPolicy& policy,
-                                     tbb::task_arena& arena);
+                                     tbb::task_arena& arena,
+                                     std::unique_ptr<Remover> remover = nullptr);
 
 }  // namespace regsweep

@@ -20,6 +20,7 @@
 #include "regsweep/config.hpp"
 #include "regsweep/fsck.hpp"
 #include "regsweep/policy.hpp"
+#include "regsweep/quarantine.hpp"
 #include "regsweep/result.hpp"
 #include "regsweep/retention.hpp"
 #include "regsweep/store.hpp"
@@ -75,6 +76,10 @@ struct CollectRequest {
   bool delete_noncurrent_versions = false;
   // --max-delete: a plan that deletes more is not swept (not even with --force).
   std::optional<DeleteCap> max_delete;
+  // --quarantine: what the run would delete is moved into a new quarantine run instead
+  // (quarantine.hpp), whose journal names `command_line`.
+  bool quarantine = false;
+  std::string command_line;
 };
 
 // How far a collection got and what it found; filled as far as the run got.
@@ -84,6 +89,8 @@ struct CollectRun {
   std::optional<Retention> retention;    // prune: every tag's verdict
   // Deleting here only hid what was deleted (a versioned bucket), and it was not purged.
   bool bytes_hidden = false;
+  // --quarantine: the run everything went into, once made.
+  std::optional<std::string> quarantine_run;
   // Why the run stopped before its end: nothing after that point was done.
   std::optional<Error> stopped;
 };
@@ -96,5 +103,23 @@ struct CheckRun {
   std::optional<Error> stopped;
 };
 CheckRun check(RunContext& run, FsckOptions options);
+
+// restore: puts quarantine runs back (`ids`; the latest when empty), newest first, each in
+// the order restore_rank gives, under the same probe and lock as a sweep. A run wholly put
+// back (every object restored, or standing with the same bytes) is then deleted; one with
+// an object that stands differently or failed is kept, with a finding for each.
+struct RestoreRun {
+  std::optional<Restored> restored;
+  std::optional<Error> stopped;
+};
+RestoreRun restore(RunContext& run, std::vector<std::string> ids);
+
+// quarantine --purge-older-than: deletes the runs that started more than `max_age` seconds
+// before now, under the run lock (the registry may serve: it never reads the quarantine).
+struct PurgeRun {
+  std::vector<QuarantineRunInfo> purged;  // with a dry run: those that would be
+  std::optional<Error> stopped;
+};
+PurgeRun purge_quarantine(RunContext& run, std::int64_t max_age);
 
 }  // namespace regsweep

@@ -33,8 +33,9 @@
 
 namespace regsweep {
 
-class Remover;     // sweep.hpp
-class SweepGuard;  // sweep.hpp
+class QuarantineArea;  // quarantine.hpp
+class Remover;         // sweep.hpp
+class SweepGuard;      // sweep.hpp
 
 // One stored object, as a listing gives it.
 struct StoreObject {
@@ -135,6 +136,10 @@ class Store {
   // (an object store stamps objects with its clock): "now" for ages is this machine's clock
   // plus it. Nothing for a local tree, and when it cannot be had.
   virtual std::optional<std::int64_t> clock_offset() { return std::nullopt; }
+
+  // Where --quarantine moves what a run would delete (quarantine.hpp); none (null) in a
+  // store that has no quarantine yet.
+  virtual QuarantineArea* quarantine() { return nullptr; }
 
   // Whether deleting here frees space: not in a versioned bucket, which keeps what is
   // deleted as a noncurrent version (`keeps`), or when that cannot be told (`unknown`);

@@ -40,6 +40,9 @@ struct UsageTotals {
   std::uint64_t young_bytes = 0;
   std::uint64_t upload_bytes = 0;
   std::uint64_t repositories = 0;
+  // In the quarantine (--quarantine, beside v2): its runs and their bytes, freed at the purge.
+  std::uint64_t quarantine_runs = 0;
+  std::uint64_t quarantine_bytes = 0;
 };
 
 struct Usage {

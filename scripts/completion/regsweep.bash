@@ -5,10 +5,10 @@ _regsweep() {
   local cur prev words cword
   _init_completion -s || return
 
-  local commands="garbage-collect gc rm prune du ls fsck"
+  local commands="garbage-collect gc rm prune du ls fsck restore quarantine"
   local gc_opts="--help --root --endpoint --s3-endpoint --config --dry-run --delete-untagged --keep-empty-repos
     --purge-uploads --delete-orphan-signatures --delete-noncurrent-versions --min-age --force
-    --max-delete --quiet
+    --max-delete --quarantine --quiet
     --json --prometheus --jobs -h -d -m -q -j"
   local rm_opts="$gc_opts --no-gc"
   local prune_opts="$gc_opts --policy --keep-n --older-than --name-regex --name-regex-keep --keep
@@ -19,6 +19,10 @@ _regsweep() {
   local fsck_opts="--verify-data --seed --repair --json --help --quiet --root
     --endpoint --s3-endpoint --config --jobs
     -h -q -j"
+  local restore_opts="--dry-run --force --help --quiet --root --endpoint --s3-endpoint --config
+    --jobs -d -h -q -j"
+  local quarantine_opts="--json --purge-older-than --dry-run --help --quiet --root --endpoint
+    --s3-endpoint --config --jobs -d -h -q -j"
 
   if [[ $cword -eq 1 ]]; then
     COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
@@ -47,7 +51,8 @@ _regsweep() {
       return
       ;;
     --min-age | --purge-uploads | --jobs | -j | --top | --seed | --verify-data | --keep-n | \
-      --older-than | --pushed-within | --name-regex | --name-regex-keep | --keep)
+      --older-than | --pushed-within | --name-regex | --name-regex-keep | --keep | \
+      --purge-older-than)
       return
       ;;
   esac
@@ -59,6 +64,8 @@ _regsweep() {
     du) opts=$du_opts ;;
     ls) opts=$ls_opts ;;
     fsck) opts=$fsck_opts ;;
+    restore) opts=$restore_opts ;;
+    quarantine) opts=$quarantine_opts ;;
     *) return ;;
   esac
   if [[ $cur == -* ]]; then
@@ -67,6 +74,6 @@ _regsweep() {
     return
   fi
   case $cmd in
-    garbage-collect | gc | prune | du | ls | fsck) _filedir '@(yml|yaml)' ;;
+    garbage-collect | gc | prune | du | ls | fsck | restore | quarantine) _filedir '@(yml|yaml)' ;;
   esac
 } && complete -F _regsweep regsweep

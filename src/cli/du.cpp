@@ -132,6 +132,10 @@ std::string prometheus_text(const Usage& usage, double seconds) {
   total("regsweep_young_bytes", "Unreferenced bytes kept for being younger than the grace period.",
         t.young_bytes);
   total("regsweep_upload_bytes", "Bytes in uploads.", t.upload_bytes);
+  total("regsweep_quarantine_runs", "Quarantine runs (--quarantine), not yet purged.",
+        t.quarantine_runs);
+  total("regsweep_quarantine_bytes", "Bytes in the quarantine runs: freed when they are purged.",
+        t.quarantine_bytes);
   family("regsweep_du_last_run_timestamp_seconds", "When this file was written.");
   o << "regsweep_du_last_run_timestamp_seconds " << std::time(nullptr) << '\n';
   family("regsweep_du_duration_seconds", "How long the scan took.");
@@ -159,6 +163,8 @@ void print_json(const std::vector<RepoUsage>& rows, const Usage& usage, const st
   w.key("unreferenced_bytes").value(t.unreferenced_bytes);
   w.key("unreferenced_m_bytes").value(t.unreferenced_m_bytes);
   w.key("young_bytes").value(t.young_bytes).key("upload_bytes").value(t.upload_bytes);
+  w.key("quarantine_runs").value(t.quarantine_runs);
+  w.key("quarantine_bytes").value(t.quarantine_bytes);
   w.end_object();
   w.key("findings").begin_array();
   for (const Finding& f : usage.findings) {
@@ -228,6 +234,10 @@ void print_table(const std::vector<RepoUsage>& rows, const UsageTotals& t, bool 
             << " referenced, " << fmt(t.unreferenced_bytes) << " unreferenced (gc would free), "
             << fmt(t.unreferenced_m_bytes) << " with gc -m, " << fmt(t.young_bytes)
             << " kept for being young, " << fmt(t.upload_bytes) << " in uploads\n";
+  if (t.quarantine_runs > 0) {
+    std::cout << "QUARANTINE " << t.quarantine_runs << " runs: " << fmt(t.quarantine_bytes)
+              << " (freed when 'regsweep quarantine --purge-older-than AGE' deletes them)\n";
+  }
 }
 
 // What du's command line asked for, parsed and checked.

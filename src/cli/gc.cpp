@@ -134,6 +134,11 @@ po::options_description gc_options(const char* usage, Collect command, GcRawArgs
        "http.addr (or whether one does cannot be told), uploads started within the grace "
        "period, files changed during the scan (the registry looks active), or a file is dated "
        "in the future; what changed since the scan is still kept")  //
+      ("quarantine", po::bool_switch(&out.quarantine),
+       "move what would be deleted into a new quarantine run (docker/registry/quarantine/"
+       "<run-id>/, beside v2 on the same filesystem) instead of deleting it: 'regsweep "
+       "restore' puts it back; space comes back when 'regsweep quarantine "
+       "--purge-older-than AGE' deletes the run. On a disk only, for now")  //
       ("max-delete", po::value(&raw.max_delete)->value_name("N|P%"),
        "delete nothing (exit 1) when the plan would delete more than N blobs, or more than P "
        "percent of the blobs' bytes (every blob is then stat'ed); --force does not override "
@@ -248,6 +253,7 @@ struct GcOutcome {
   std::optional<SweepResult> swept;
   std::map<std::pair<std::string, std::string>, std::uint64_t> findings;  // (kind, severity)
   std::optional<Retention> retention;  // prune: every tag's verdict
+  bool quarantined = false;            // --quarantine: swept blobs were moved, not freed
 
   void count(const std::vector<Finding>& found) {
     for (const Finding& f : found) {
@@ -301,7 +307,8 @@ std::string gc_metrics(const GcArgs& a, const GcOutcome& o, int exit_code, doubl
   gauge("regsweep_gc_duration_seconds", "How long the last run took.", seconds);
   const SweepResult* sw = o.swept ? &*o.swept : nullptr;
   std::uint64_t deleted = sw != nullptr ? sw->blobs_deleted : 0;
-  std::uint64_t freed = sw != nullptr ? sw->bytes_freed : 0;
+  std::uint64_t moved = sw != nullptr ? sw->bytes_freed : 0;
+  std::uint64_t freed = o.quarantined ? 0 : moved;
   gauge("regsweep_gc_blobs", "Blobs in the tree when the last run scanned it.", o.blobs);
   gauge("regsweep_gc_blob_bytes", "Bytes of those blobs.", o.blob_bytes);
   gauge("regsweep_gc_eligible_blobs", "Blobs the last run planned to delete.", o.blobs_eligible);
@@ -309,12 +316,16 @@ std::string gc_metrics(const GcArgs& a, const GcOutcome& o, int exit_code, doubl
         o.bytes_eligible);
   gauge("regsweep_gc_deleted_blobs", "Blobs the last run deleted.", deleted);
   gauge("regsweep_gc_deleted_bytes", "Bytes the last run freed by deleting blobs.", freed);
+  gauge("regsweep_gc_quarantined_bytes",
+        "Bytes of the blobs the last run moved into a quarantine run (--quarantine): freed "
+        "only when the run is purged.",
+        o.quarantined ? moved : 0);
   gauge("regsweep_gc_noncurrent_bytes",
         "Bytes of noncurrent versions the last run deleted (--delete-noncurrent-versions).",
         sw != nullptr ? sw->noncurrent_bytes_freed : 0);
   gauge("regsweep_gc_kept_blobs", "Blobs left in the tree after the last run.", o.blobs - deleted);
   gauge("regsweep_gc_kept_bytes", "Bytes of the blobs left after the last run.",
-        o.blob_bytes - freed);
+        o.blob_bytes - moved);
   family("regsweep_gc_deletions", "Deletions the last run made, by kind.");
   for (std::size_t k = 0; k < std::tuple_size_v<decltype(SweepResult::done_by_kind)>; ++k) {
     m << "regsweep_gc_deletions{kind=\"" << to_string(static_cast<ActionKind>(k)) << "\"} "
@@ -335,7 +346,8 @@ std::string gc_metrics(const GcArgs& a, const GcOutcome& o, int exit_code, doubl
 
 // Renders the run (text, log, JSON) and returns its exit code.
 int report(const GcArgs& a, const OpenTree& tree, const Collection& collection,
-           const SweepResult* swept, const std::vector<TagVerdict>* verdicts, bool bytes_hidden) {
+           const SweepResult* swept, const std::vector<TagVerdict>* verdicts, bool bytes_hidden,
+           const std::string& quarantine_run) {
   bool errors = has_error(collection.findings) ||
                 (swept != nullptr && (swept->failed > 0 || has_error(swept->findings)));
   int code = errors ? k_exit_findings : k_exit_ok;
@@ -343,7 +355,8 @@ int report(const GcArgs& a, const OpenTree& tree, const Collection& collection,
                       .delete_untagged = a.options.delete_untagged,
                       .root = tree.root,
                       .retention = verdicts,
-                      .bytes_hidden = bytes_hidden};
+                      .bytes_hidden = bytes_hidden,
+                      .quarantine_run = quarantine_run};
   if (a.json_path != "-") {
     render_retention(std::cout, ropts, swept == nullptr);
     render_text(std::cout, collection, swept, ropts);
@@ -375,7 +388,9 @@ CollectRequest request_of(const GcArgs& a) {
                    .min_age = a.min_age,
                    .prune = std::nullopt,
                    .delete_noncurrent_versions = a.delete_noncurrent_versions,
-                   .max_delete = a.max_delete};
+                   .max_delete = a.max_delete,
+                   .quarantine = a.quarantine,
+                   .command_line = a.command_line};
   if (a.command == Collect::prune) {
     r.prune = CollectRequest::Prune{a.rules, a.scope};
   }
@@ -405,6 +420,7 @@ int run(GcArgs& a, GcOutcome& outcome) {
   };
   CollectRun done = with_progress(a.quiet, [&] { return collect(context, request_of(a)); });
   outcome.retention = std::move(done.retention);
+  outcome.quarantined = done.quarantine_run.has_value();
   if (done.collection) {
     record(outcome, *done.collection);
   }
@@ -417,7 +433,8 @@ int run(GcArgs& a, GcOutcome& outcome) {
     return k_exit_cannot_run;
   }
   return report(a, session->tree, *done.collection, outcome.swept ? &*outcome.swept : nullptr,
-                outcome.retention ? &outcome.retention->verdicts : nullptr, done.bytes_hidden);
+                outcome.retention ? &outcome.retention->verdicts : nullptr, done.bytes_hidden,
+                done.quarantine_run.value_or(""));
 }
 
 }  // namespace
@@ -443,6 +460,7 @@ int run_gc(const std::vector<std::string>& args, bool is_rm) {
   if (auto stop = parse_gc(args, is_rm, a)) {
     return *stop;
   }
+  a.command_line = command_line(is_rm ? "rm" : "gc", args);
   return run_collection(a);
 }
 

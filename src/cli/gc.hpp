@@ -34,6 +34,8 @@ struct GcArgs {
   bool delete_noncurrent_versions = false;
   SweepPolicy policy;
   std::optional<DeleteCap> max_delete;  // --max-delete
+  bool quarantine = false;              // --quarantine
+  std::string command_line;             // as given, for the quarantine's journal
   GcOptions options;                    // all but the time, taken when the run starts
   std::int64_t min_age = 0;
   // prune: the rules, and the repository globs that limit them (empty: all).

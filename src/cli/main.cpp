@@ -28,6 +28,8 @@ commands:
   ls                    the offline catalog: repositories and, with -t, their tags
   fsck                  find what is broken (links, manifests, blob contents) and which
                         tags it breaks; --repair fixes what cannot lose data
+  restore               put back what a --quarantine run of gc, rm or prune moved aside
+  quarantine            list the quarantine runs; --purge-older-than AGE deletes old ones
 
 Run 'regsweep <command> --help' for a command's options.
 
@@ -68,6 +70,12 @@ int main(int argc, char** argv) {
       if (!rest.empty() && rest.front() == "prune") {
         return run_prune({"--help"});
       }
+      if (!rest.empty() && rest.front() == "restore") {
+        return run_restore({"--help"});
+      }
+      if (!rest.empty() && rest.front() == "quarantine") {
+        return run_quarantine({"--help"});
+      }
       std::cout << k_main_help;
       return k_exit_ok;
     }
@@ -89,6 +97,12 @@ int main(int argc, char** argv) {
     }
     if (cmd == "fsck") {
       return run_fsck(rest);
+    }
+    if (cmd == "restore") {
+      return run_restore(rest);
+    }
+    if (cmd == "quarantine") {
+      return run_quarantine(rest);
     }
     if (cmd == "prune") {
       return run_prune(rest);

@@ -64,6 +64,17 @@ inline int usage_error(const std::string& message) {
   return k_exit_usage;
 }
 
+// "regsweep <command> <args…>", for a journal: each argument as given, quoted when it holds
+// a space or a quote.
+inline std::string command_line(std::string_view command, const std::vector<std::string>& args) {
+  std::string out = "regsweep " + std::string(command);
+  for (const std::string& arg : args) {
+    bool plain = !arg.empty() && arg.find_first_of(" \t'\"\\$") == std::string::npos;
+    out += plain ? " " + arg : " '" + arg + "'";
+  }
+  return out;
+}
+
 // The registry's environment, as the registry reads it.
 inline RegistryEnv registry_env() {
   RegistryEnv env{
@@ -320,9 +331,9 @@ struct TreeArgs {
   // Parses `args` against `desc` with these options added; the exit code when the command
   // stops here (help printed, or a usage error).
   std::optional<int> parse(const std::vector<std::string>& args, po::options_description& desc,
-                           po::variables_map& vm) {
+                           po::variables_map& vm, const char* footer = "") {
     add_options(desc);
-    if (auto stop = parse_args(args, desc, vm)) {
+    if (auto stop = parse_args(args, desc, vm, footer)) {
       return stop;
     }
     if (int code = finish(vm); code != k_exit_ok) {
@@ -442,5 +453,7 @@ int run_du(const std::vector<std::string>& args);
 int run_ls(const std::vector<std::string>& args);
 int run_fsck(const std::vector<std::string>& args);
 int run_prune(const std::vector<std::string>& args);
+int run_restore(const std::vector<std::string>& args);
+int run_quarantine(const std::vector<std::string>& args);
 
 }  // namespace regsweep::cli

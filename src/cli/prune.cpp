@@ -171,6 +171,7 @@ int run_prune(const std::vector<std::string>& args) {
   if (auto stop = parse_prune(args, a)) {
     return *stop;
   }
+  a.command_line = command_line("prune", args);
   return run_collection(a);
 }
 

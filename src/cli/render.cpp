@@ -185,10 +185,12 @@ void render_text(std::ostream& out, const Collection& c, const SweepResult* swee
     auto done = [&](ActionKind k) { return sweep->done_by_kind[static_cast<std::size_t>(k)]; };
     std::uint64_t links = done(ActionKind::tag) + done(ActionKind::tag_history) +
                           done(ActionKind::revision) + done(ActionKind::layer_link);
-    out << "regsweep: deleted " << sweep->blobs_deleted << " blobs ("
-        << human_bytes(sweep->bytes_freed) << ", " << sweep->bytes_freed
-        << (options.bytes_hidden ? " bytes hidden, not freed: the store keeps deleted objects), "
-                                 : " bytes freed), ")
+    out << "regsweep: " << (options.quarantine_run.empty() ? "deleted " : "quarantined ")
+        << sweep->blobs_deleted << " blobs (" << human_bytes(sweep->bytes_freed) << ", "
+        << sweep->bytes_freed
+        << (!options.quarantine_run.empty() ? " bytes, freed only when the run is purged), "
+            : options.bytes_hidden ? " bytes hidden, not freed: the store keeps deleted objects), "
+                                   : " bytes freed), ")
         << done(ActionKind::repository) << " repositories, " << done(ActionKind::upload)
         << " uploads (" << human_bytes(sweep->upload_bytes_freed) << "), " << links << " links and "
         << done(ActionKind::tidy) + sweep->removed_dirs.size()
@@ -199,6 +201,11 @@ void render_text(std::ostream& out, const Collection& c, const SweepResult* swee
              "referenced";
     }
     out << '\n';
+    if (!options.quarantine_run.empty()) {
+      out << "regsweep: quarantine run " << options.quarantine_run
+          << " holds it all: 'regsweep restore ... " << options.quarantine_run
+          << "' puts it back, 'regsweep quarantine ... --purge-older-than AGE' frees it\n";
+    }
     if (sweep->purged_noncurrent) {
       out << "regsweep: deleted " << sweep->noncurrent_versions_deleted
           << " noncurrent versions of the objects it deleted ("
@@ -269,8 +276,16 @@ void json_summary(JsonWriter& w, const Collection& c, const SweepResult* sweep,
   w.key("empty_blob_prefixes").value(plan.empty_blob_prefixes);
   w.end_object();
   w.key("blobs_deleted").value(sweep != nullptr ? sweep->blobs_deleted : 0);
-  w.key("bytes_freed").value(sweep != nullptr ? sweep->bytes_freed : 0);
+  bool quarantined = !opts.quarantine_run.empty();
+  w.key("bytes_freed").value(sweep != nullptr && !quarantined ? sweep->bytes_freed : 0);
   w.key("bytes_hidden").value(opts.bytes_hidden);
+  w.key("quarantine_run");
+  if (quarantined) {
+    w.value(opts.quarantine_run);
+  } else {
+    w.null();
+  }
+  w.key("bytes_quarantined").value(sweep != nullptr && quarantined ? sweep->bytes_freed : 0);
   w.key("noncurrent_versions_deleted")
       .value(sweep != nullptr ? sweep->noncurrent_versions_deleted : 0);
   w.key("noncurrent_bytes_freed").value(sweep != nullptr ? sweep->noncurrent_bytes_freed : 0);

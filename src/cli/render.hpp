@@ -23,6 +23,8 @@ struct RenderOptions {
   const std::vector<TagVerdict>* retention = nullptr;  // prune: every tag's verdict
   // The store keeps what is deleted (a versioned bucket): bytes are hidden, not freed.
   bool bytes_hidden = false;
+  // --quarantine: the run what was deleted went into (nothing freed until it is purged).
+  std::string quarantine_run;
 };
 
 // The start of the log line of a deletion of `kind`, followed by its path: the registry's

@@ -197,6 +197,11 @@ cp -a "$W/t" "$W/j"
 "$REGSWEEP" fsck --root "$W/j" --json --verify-data >"$W/fsck.json" 2>/dev/null
 "$REGSWEEP" fsck --root "$W/j" --json --repair >"$W/fsck-repair.json" 2>/dev/null
 "$REGSWEEP" prune --root "$W/j" --keep-n 1 -d --json "$W/prune.json" >/dev/null 2>&1
+cp -a "$W/j" "$W/qj"
+"$REGSWEEP" gc --root "$W/qj" -m --purge-uploads=1h --force --quarantine --json "$W/gc-quarantine.json" >/dev/null 2>&1
+"$REGSWEEP" quarantine --root "$W/qj" --json >"$W/quarantine.json" 2>/dev/null
+check "gc --quarantine names its run in the JSON, and quarantine lists it" \
+  test "$(jq -r .summary.quarantine_run "$W/gc-quarantine.json")" = "$(jq -r '.runs[0].id' "$W/quarantine.json")"
 "$REGSWEEP" gc --root "$W/j" -m --purge-uploads=1h --force --json "$W/gc.json" >/dev/null 2>&1
 # A deletion that fails: a blob directory the sweep cannot remove (its prefix is read-only).
 # A real-permissions case: the kernel's refusal is what is reported. As root (who may write

@@ -14,6 +14,7 @@
 #include "regsweep/store.hpp"
 #include "regsweep/sweep.hpp"
 #include "store/fs/lock.hpp"
+#include "store/fs/quarantine.hpp"
 #include "store/fs/remover.hpp"
 #include "store/fs/revalidate.hpp"
 #include "store/fs/scan/fs_scan.hpp"
@@ -146,6 +147,13 @@ class FsStore final : public Store, public LazyLooks {
     return acquire_lock(m_fd, command);
   }
 
+  QuarantineArea* quarantine() override {
+    if (!m_quarantine) {
+      m_quarantine = make_fs_quarantine(m_fd, location());
+    }
+    return m_quarantine.get();
+  }
+
  private:
   static StoreObject object_of(std::string key, const fs::FileInfo& info) {
     return StoreObject{
@@ -200,6 +208,7 @@ class FsStore final : public Store, public LazyLooks {
   }
 
   int m_fd;
+  std::unique_ptr<QuarantineArea> m_quarantine;
   WatchedDirs m_watched;  // of the last scan: the guard compares with it
 };
 
