@@ -29,8 +29,11 @@ constexpr int k_max_depth = 32;
 
 // Opens `relpath` below `base` as a directory, creating each missing component; a component
 // created takes the owner of the directory it is made in (a tree a registry user owns stays
-// its own when root restores into it).
+// its own when root restores into it). One open when it is all there already.
 Result<fs::Fd> make_dirs(int base, std::string_view relpath, std::string_view shown) {
+  if (auto there = fs::open_dir(base, relpath); there || there.error().sys_errno != ENOENT) {
+    return there;
+  }
   auto at = fs::open_dir(base, "");
   if (!at) {
     return at.error();

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# usage: bench/quarantine.sh [SHAPE...]   (SHAPES 100k 1m; RUNS=3; BENCH_DIR=/tmp/regsweep-bench)
+# Times a real `regsweep gc -m --min-age 0` and the same with --quarantine, each on a fresh
+# hard-linked copy of the same generated tree (bench/run.sh's shapes), alternating, warm
+# cache; then `regsweep restore` of the quarantine run. Writes docs/performance-quarantine.md.
+# The target (issue 33): --quarantine at most 1.2 times a plain gc on the 1M-blob tree.
+set -euo pipefail
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+R=$TOP/build/regsweep
+W=${BENCH_DIR:-/tmp/regsweep-bench}
+RUNS=${RUNS:-3}
+SHAPES=${*:-100k 1m}
+[ -x "$R" ] || "$TOP/scripts/build.sh" >/dev/null
+args_of() {
+  case $1 in
+    100k) echo "--repos 345 --images 40 --tags 10 --shared 2000" ;;
+    1m) echo "--repos 3450 --images 40 --tags 10 --shared 20000" ;;
+    *) echo "unknown shape $1" >&2 && exit 2 ;;
+  esac
+}
+# seconds COMMAND...: wall seconds of one run
+seconds() {
+  local s e
+  s=$(date +%s.%N)
+  "$@" >/dev/null 2>&1 || true
+  e=$(date +%s.%N)
+  echo "$e - $s" | bc
+}
+median() { sort -n | sed -n "$(((RUNS + 1) / 2))p"; }
+fresh() { # fresh copy of TREE at COPY
+  rm -rf "$2"
+  cp -al "$1" "$2"
+  rm -f "$2/docker/registry/v2/regsweep.lock"
+}
+
+out=$TOP/docs/performance-quarantine.md
+{
+  echo "# --quarantine against a plain gc"
+  echo
+  echo "\`bench/quarantine.sh\` on this machine ($(nproc) cores), $(date -u +%Y-%m-%d): a real"
+  echo "\`gc -m --min-age 0\`, and the same with \`--quarantine\`, each on a fresh hard-linked copy"
+  echo "of the generated tree, alternating, warm cache; median of $RUNS. Then \`restore\` of the run."
+  echo
+  echo "| shape | files | gc -m | gc -m --quarantine | ratio | restore |"
+  echo "|---|---|---|---|---|---|"
+} >"$out.tmp"
+for shape in $SHAPES; do
+  GEN=$(args_of "$shape")
+  T=$W/$shape/tree
+  if [ "$(cat "$W/$shape/args" 2>/dev/null)" != "$GEN" ]; then
+    rm -rf "$W/$shape"
+    mkdir -p "$W/$shape"
+    echo "generating $shape: scripts/gen-tree TREE $GEN" >&2
+    # shellcheck disable=SC2086
+    "$TOP/scripts/gen-tree" "$T" $GEN >"$W/$shape/gen.txt"
+    echo "$GEN" >"$W/$shape/args"
+  fi
+  files=$(find "$T" -type f | wc -l)
+  plain=() quarantine=() restore=()
+  for _ in $(seq 1 "$RUNS"); do
+    fresh "$T" "$W/copy"
+    plain+=("$(seconds "$R" gc -m --min-age 0 -q --root "$W/copy")")
+    fresh "$T" "$W/copy"
+    quarantine+=("$(seconds "$R" gc -m --min-age 0 -q --quarantine --root "$W/copy")")
+    restore+=("$(seconds "$R" restore -q --root "$W/copy")")
+  done
+  rm -rf "$W/copy"
+  p=$(printf '%s\n' "${plain[@]}" | median)
+  q=$(printf '%s\n' "${quarantine[@]}" | median)
+  r=$(printf '%s\n' "${restore[@]}" | median)
+  printf '| %s | %s | %.2f s | %.2f s | %.2f | %.2f s |\n' "$shape" "$files" "$p" "$q" \
+    "$(echo "$q / $p" | bc -l)" "$r" >>"$out.tmp"
+done
+mv "$out.tmp" "$out"
+cat "$out"
