@@ -46,15 +46,7 @@ push "$L" old tmp/untagged:keep
 push "$L" v2 tmp/untagged:keep         # 'old' untagged here too
 
 # A referrer (signature-like artifact) attached to lib/app:v2 by subject.
-printf '{}' >"$W/empty.json"
-printf 'signature of v2' >"$W/sig.bin"
-e=$(upload_blob lib/app "$W/empty.json")
-s=$(upload_blob lib/app "$W/sig.bin")
-v2d=$(manifest_digest lib/app v2)
-printf '{"schemaVersion":2,"mediaType":"%s","artifactType":"application/vnd.example.signature","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"%s","size":2},"layers":[{"mediaType":"application/octet-stream","digest":"%s","size":15}],"subject":{"mediaType":"%s","digest":"%s","size":%s}}' \
-  $M "$e" "$s" $M "$v2d" "$v2s" >"$W/referrer.json"
-ref="sha256:$(sha_of "$W/referrer.json")"
-put_manifest lib/app "$ref" "$W/referrer.json" $M
+ref=$(attach_referrer lib/app "$(manifest_digest lib/app v2)" "$v2s" 'signature of v2')
 
 # Delete through the API: every tag of tmp/doomed goes with its manifest.
 delete_manifest tmp/doomed "$(manifest_digest tmp/doomed 1)"

@@ -277,6 +277,22 @@ upload_blob() {
   echo "$d"
 }
 
+# attach_referrer NAME SUBJECT-DIGEST SUBJECT-SIZE BYTES: pushes to NAME an OCI artifact whose
+# one layer holds BYTES and whose subject is the image manifest SUBJECT-DIGEST (of
+# SUBJECT-SIZE bytes); pushes it by digest and prints that digest. Its manifest is left in
+# $W/referrer.json.
+attach_referrer() {
+  local m=application/vnd.oci.image.manifest.v1+json e s
+  printf '{}' >"$W/empty.json"
+  printf '%s' "$4" >"$W/sig.bin"
+  e=$(upload_blob "$1" "$W/empty.json")
+  s=$(upload_blob "$1" "$W/sig.bin")
+  printf '{"schemaVersion":2,"mediaType":"%s","artifactType":"application/vnd.example.signature","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"%s","size":2},"layers":[{"mediaType":"application/octet-stream","digest":"%s","size":%s}],"subject":{"mediaType":"%s","digest":"%s","size":%s}}' \
+    $m "$e" "$s" "${#4}" $m "$2" "$3" >"$W/referrer.json"
+  put_manifest "$1" "sha256:$(sha_of "$W/referrer.json")" "$W/referrer.json" $m
+  echo "sha256:$(sha_of "$W/referrer.json")"
+}
+
 # put_manifest NAME REF FILE MEDIATYPE: PUT a manifest by tag or digest.
 put_manifest() {
   curl -fsS -X PUT -H "Content-Type: $4" --data-binary "@$3" \

@@ -43,15 +43,7 @@ push "$L" old lib/app:latest
 push "$L" v2 lib/app:latest # 'old' is left untagged: -m collects it
 push "$L" multi multi/oci:1 --all
 push "$L" other tmp/doomed:1
-printf '{}' >"$W/empty.json"
-printf 'signature bytes' >"$W/sig.bin"
-e=$(upload_blob lib/app "$W/empty.json")
-s=$(upload_blob lib/app "$W/sig.bin")
-v2d=$(manifest_digest lib/app latest)
-printf '{"schemaVersion":2,"mediaType":"%s","artifactType":"application/vnd.example.signature","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"%s","size":2},"layers":[{"mediaType":"application/octet-stream","digest":"%s","size":15}],"subject":{"mediaType":"%s","digest":"%s","size":%s}}' \
-  $M "$e" "$s" $M "$v2d" "$v2s" >"$W/referrer.json"
-REF="sha256:$(sha_of "$W/referrer.json")"
-put_manifest lib/app "$REF" "$W/referrer.json" $M
+REF=$(attach_referrer lib/app "$(manifest_digest lib/app latest)" "$v2s" 'signature bytes')
 delete_manifest tmp/doomed "$(manifest_digest tmp/doomed 1)"
 registry_stop
 TAGS=$(all_tags "$ROOT")
@@ -188,7 +180,7 @@ check "purge -d names every run and deletes none" test "$(wc -l <"$W/pd.out")" -
 "$REGSWEEP" quarantine --root "$ROOT" --purge-older-than 0s >"$W/p.out"
 check "purge --purge-older-than 0s empties it" test -z "$(runs)"
 check "  v2 is unchanged" test "$(files "$ROOT")" = "$kept"
-"$REGSWEEP" quarantine --root "$ROOT" --json >"$W/empty.json"
-check "  quarantine lists no run" test "$(jq '.runs | length' "$W/empty.json")" = 0
+"$REGSWEEP" quarantine --root "$ROOT" --json >"$W/none.json"
+check "  quarantine lists no run" test "$(jq '.runs | length' "$W/none.json")" = 0
 
 e2e_finish

@@ -110,8 +110,6 @@ oci_tag "$L" $M "$v2" "$v2s" v2
 oci_tag "$L" $M "$old" "$olds" old
 oci_tag "$L" $M "$doomed" "$dooms" doomed
 oci_tag "$L" application/vnd.oci.image.index.v1+json "$idx" "$idxs" multi
-printf '{}' >"$W/empty.json"
-printf 'signature of v2' >"$W/sig.bin"
 
 # scenario: the pushes, on the registry REGISTRY_PORT serves.
 scenario() {
@@ -130,14 +128,9 @@ scenario() {
   push "$L" old tmp/untagged:keep
   push "$L" v2 tmp/untagged:keep
   # A referrer attached to lib/app:v2 by subject, and a cosign-style signature tag.
-  local e s v2d
-  e=$(upload_blob lib/app "$W/empty.json")
-  s=$(upload_blob lib/app "$W/sig.bin")
+  local v2d
   v2d=$(manifest_digest lib/app v2)
-  printf '{"schemaVersion":2,"mediaType":"%s","artifactType":"application/vnd.example.signature","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"%s","size":2},"layers":[{"mediaType":"application/octet-stream","digest":"%s","size":15}],"subject":{"mediaType":"%s","digest":"%s","size":%s}}' \
-    $M "$e" "$s" $M "$v2d" "$v2s" >"$W/referrer.json"
-  REF="sha256:$(sha_of "$W/referrer.json")"
-  put_manifest lib/app "$REF" "$W/referrer.json" $M
+  REF=$(attach_referrer lib/app "$v2d" "$v2s" 'signature of v2')
   put_manifest lib/app "sha256-${v2d#sha256:}.sig" "$W/referrer.json" $M
   # API deletes: every tag of tmp/doomed goes with its manifest.
   delete_manifest tmp/doomed "$(manifest_digest tmp/doomed 1)"
