@@ -172,6 +172,27 @@ check "a restore killed mid-way, run again, exits 0 (got $rc)" test $rc -eq 0
 check "  and gives back every file of the original tree with its bytes" test "$(files "$G")" = "$ORIGINAL"
 check "  leaving no run" test -z "$(find "$GQ" -mindepth 1 -maxdepth 1 -type d)"
 
+if [ "$(id -u)" -eq 0 ]; then
+  echo "# blobs on another filesystem: --quarantine refuses before anything moves"
+  X=$W/mounted
+  cp -a "$W/plain" "$X"
+  mkdir "$W/blobs-copy"
+  cp -a "$X/docker/registry/v2/blobs/." "$W/blobs-copy/"
+  mount -t tmpfs -o size=64m tmpfs "$X/docker/registry/v2/blobs"
+  cp -a "$W/blobs-copy/." "$X/docker/registry/v2/blobs/"
+  "$REGSWEEP" rm --min-age 0 lib/app:v1 --root "$X" -q >/dev/null 2>&1 || true # something to collect
+  before_x=$(files "$X")
+  set +e
+  "$REGSWEEP" gc -m --min-age 0 --quarantine --root "$X" >"$W/x.out" 2>"$W/x.err"
+  rc=$?
+  set -e
+  check "gc --quarantine with blobs on a tmpfs exits 1 (got $rc)" test $rc -eq 1
+  check "  saying why ($(head -c 120 "$W/x.err"))" grep -q "another filesystem" "$W/x.err"
+  check "  and nothing moved" test "$(files "$X")" = "$before_x"
+  check "  nor is any run left" test -z "$(find "$X/docker/registry/quarantine" -mindepth 1 2>/dev/null)"
+  umount "$X/docker/registry/v2/blobs"
+fi
+
 echo "# purge empties the quarantine and touches nothing in v2"
 sleep 1
 kept=$(files "$ROOT")
