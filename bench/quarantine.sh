@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# usage: bench/quarantine.sh [SHAPE...]   (SHAPES 100k 1m; RUNS=3; BENCH_DIR=/tmp/regsweep-bench)
+# usage: bench/quarantine.sh [SHAPE...]   (SHAPES 100k 1m; RUNS=3; RESTORE=0 to skip restore;
+#                                          BENCH_DIR=/tmp/regsweep-bench)
 # Times a real `regsweep gc -m --min-age 0` and the same with --quarantine, each on a fresh
 # hard-linked copy of the same generated tree (bench/run.sh's shapes), alternating, warm
 # cache; then `regsweep restore` of the quarantine run. Writes docs/performance-quarantine.md.
@@ -62,7 +63,11 @@ for shape in $SHAPES; do
     plain+=("$(seconds "$R" gc -m --min-age 0 -q --root "$W/copy")")
     fresh "$T" "$W/copy"
     quarantine+=("$(seconds "$R" gc -m --min-age 0 -q --quarantine --root "$W/copy")")
-    restore+=("$(seconds "$R" restore -q --root "$W/copy")")
+    if [ "${RESTORE:-1}" != 0 ]; then
+      restore+=("$(seconds "$R" restore -q --root "$W/copy")")
+    else
+      restore+=(0)
+    fi
   done
   rm -rf "$W/copy"
   p=$(printf '%s\n' "${plain[@]}" | median)

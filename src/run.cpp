@@ -10,6 +10,8 @@
 #include <memory>
 #include <utility>
 
+#include <oneapi/tbb/parallel_for.h>
+
 #include "regsweep/lock.hpp"
 #include "regsweep/quarantine.hpp"
 
@@ -319,14 +321,33 @@ Result<bool> restore_run(RunContext& run, QuarantineArea& area, const std::strin
   std::stable_sort(objects.begin(), objects.end(), [](const StoreObject& a, const StoreObject& b) {
     return restore_rank(a.key) < restore_rank(b.key);
   });
-  bool whole = true;
-  for (const StoreObject& o : objects) {
-    if (run.dry_run == DryRun::yes) {
+  if (run.dry_run == DryRun::yes) {
+    for (const StoreObject& o : objects) {
       ++out.restored;
       out.bytes += o.size;
-      continue;
     }
-    auto put = area.put_back(id, o.key);
+    return true;
+  }
+  // Rank by rank, in order; within a rank (no object there references another of it), in
+  // parallel.
+  std::vector<Result<QuarantineArea::PutBack>> puts(objects.size(),
+                                                    QuarantineArea::PutBack::restored);
+  for (std::size_t begin = 0; begin < objects.size();) {
+    int rank = restore_rank(objects[begin].key);
+    std::size_t end = begin;
+    while (end < objects.size() && restore_rank(objects[end].key) == rank) {
+      ++end;
+    }
+    run.arena.execute([&] {
+      tbb::parallel_for(begin, end,
+                        [&](std::size_t i) { puts[i] = area.put_back(id, objects[i].key); });
+    });
+    begin = end;
+  }
+  bool whole = true;
+  for (std::size_t i = 0; i < objects.size(); ++i) {
+    const auto& put = puts[i];
+    const StoreObject& o = objects[i];
     if (put && *put == QuarantineArea::PutBack::restored) {
       ++out.restored;
       out.bytes += o.size;
