@@ -167,7 +167,8 @@ void before(const RunContext& run, std::string_view step) {
 Status sweep_step(RunContext& run, const CollectRequest& request, CollectRun& out) {
   std::optional<QuarantineJournal> journal;
   std::unique_ptr<Remover> mover;
-  if (request.quarantine) {
+  // Nothing to move makes no run: nightly runs with nothing to collect leave no empty ones.
+  if (request.quarantine && !out.collection->plan.actions.empty()) {
     auto opened = open_quarantine(run, request, *out.collection);
     if (!opened) {
       return opened.error();

@@ -133,6 +133,8 @@ TEST(Quarantine, LeavesWhatADeletionLeavesAndRestoresTheSameTree) {
   EXPECT_FALSE(quarantined.reg.has_blob(quarantined.untagged));
   // The same v2, path for path (the trees' digests are the same: the same content).
   EXPECT_EQ(files_of(quarantined.reg), files_of(deleted.reg));
+  CollectRun again = gc_m(*q.store, arena, true);
+  EXPECT_FALSE(again.quarantine_run) << "nothing to move makes no run";
   QuarantineArea* area = q.store->quarantine();
   ASSERT_NE(area, nullptr);
   auto runs = list_quarantine(*area);
