@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <memory>
+
 namespace regsweep {
 
 namespace {
@@ -69,6 +71,20 @@ Digest sha256_of(std::string_view bytes) {
   Digest d;
   unsigned int len = 0;
   EVP_Digest(bytes.data(), bytes.size(), d.bytes.data(), &len, EVP_sha256(), nullptr);
+  return d;
+}
+
+Result<Digest> sha256_of_stream(const std::function<Status(const ChunkSink&)>& stream) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  Status s = stream(
+      [&](std::string_view chunk) { EVP_DigestUpdate(ctx.get(), chunk.data(), chunk.size()); });
+  if (!s) {
+    return s.error();
+  }
+  Digest d;
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), d.bytes.data(), &len);
   return d;
 }
 

@@ -305,18 +305,7 @@ std::string_view to_string(RepairAction action) {
 }
 
 Result<Digest> hash_object(Store& store, const std::string& key) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  Status s = store.stream(key, [&](std::string_view chunk) {
-    EVP_DigestUpdate(ctx.get(), chunk.data(), chunk.size());
-  });
-  if (!s) {
-    return s.error();
-  }
-  Digest d;
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), d.bytes.data(), &len);
-  return d;
+  return sha256_of_stream([&](const ChunkSink& sink) { return store.stream(key, sink); });
 }
 
 namespace {

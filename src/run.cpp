@@ -94,7 +94,7 @@ Result<OpenedQuarantine> open_quarantine(RunContext& run, const CollectRequest& 
   QuarantineArea* area = run.store.quarantine();
   if (area == nullptr) {
     return Error{"--quarantine is not available on '" + run.store.location() +
-                     "' yet (object storage); nothing was deleted. Run without --quarantine",
+                     "'; nothing was deleted. Run without --quarantine",
                  ENOTSUP};
   }
   OpenedQuarantine out;
@@ -152,7 +152,7 @@ void say_dry_run(const RunContext& run, const CollectRequest& request, const Sta
             ? "dry run: with --quarantine, what it deletes would be moved into a new run in '" +
                   area->where() + "'"
             : "dry run: --quarantine is not available on '" + run.store.location() +
-                  "' yet: a real run would refuse");
+                  "': a real run would refuse");
   }
 }
 
@@ -372,7 +372,7 @@ RestoreRun restore(RunContext& run, std::vector<std::string> ids) {
   RestoreRun out;
   QuarantineArea* area = run.store.quarantine();
   if (area == nullptr) {
-    out.stopped = Error{"'" + run.store.location() + "' has no quarantine yet", ENOTSUP};
+    out.stopped = Error{"'" + run.store.location() + "' has no quarantine", ENOTSUP};
     return out;
   }
   auto chosen = runs_to_restore(*area, std::move(ids));

@@ -328,4 +328,24 @@ bool has_finding(const std::vector<Finding>& findings, FindingKind kind,
   });
 }
 
+RunContext run_context(Store& store, tbb::task_arena& arena, DryRun dry_run) {
+  return RunContext{.store = store,
+                    .arena = arena,
+                    .dry_run = dry_run,
+                    .policy = {},
+                    .serve = std::nullopt,
+                    .config_path = {},
+                    .notify = {},
+                    .before_step = {}};
+}
+
+OpenedStore open_store(const TempRegistry& reg) {
+  auto v2 = open_registry(reg.root());
+  if (!v2) {
+    throw std::runtime_error("cannot open " + reg.root() + ": " + v2.error().message);
+  }
+  auto store = make_fs_store(v2->get(), reg.root());
+  return OpenedStore{std::move(*v2), std::move(store)};
+}
+
 }  // namespace regsweep::test

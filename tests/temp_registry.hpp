@@ -93,6 +93,7 @@ std::string unprivileged(const std::string& tree_root);
 
 #include "regsweep/collect.hpp"
 #include "regsweep/open.hpp"
+#include "regsweep/run.hpp"
 #include "regsweep/store.hpp"
 #include "regsweep/sweep.hpp"
 
@@ -118,6 +119,16 @@ std::vector<Digest> planned(const Collection& c, ActionKind kind);
 
 // Whether the plan deletes the blob `d`.
 bool deletes_blob(const Collection& c, const Digest& d);
+
+// A run of the library (run.hpp) over `store`: no probe, no notices, no pauses.
+RunContext run_context(Store& store, tbb::task_arena& arena, DryRun dry_run = DryRun::no);
+
+// The filesystem store of the registry, with the v2 directory it holds open.
+struct OpenedStore {
+  fs::Fd v2;
+  std::unique_ptr<Store> store;
+};
+OpenedStore open_store(const TempRegistry& reg);
 
 // Whether `findings` has one of `kind` whose path contains `path_part`.
 bool has_finding(const std::vector<Finding>& findings, FindingKind kind,

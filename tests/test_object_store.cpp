@@ -76,14 +76,7 @@ void expect_nothing_collected(const test::MemoryBucket& bucket, const Tree& t,
 
 // A real run of `options` (gc, with no grace period) on `store`.
 CollectRun gc_with(Store& store, tbb::task_arena& arena, GcOptions options) {
-  RunContext run{.store = store,
-                 .arena = arena,
-                 .dry_run = DryRun::no,
-                 .policy = {},
-                 .serve = std::nullopt,
-                 .config_path = {},
-                 .notify = {},
-                 .before_step = {}};
+  RunContext run = test::run_context(store, arena);
   CollectRequest request;
   request.command = "gc";
   request.options = std::move(options);

@@ -6,11 +6,9 @@
 #include <map>
 #include <string>
 
-#include "memory_bucket.hpp"
 #include "regsweep/layout.hpp"
 #include "regsweep/quarantine.hpp"
 #include "regsweep/run.hpp"
-#include "store/object/store.hpp"
 #include "temp_registry.hpp"
 
 namespace regsweep {
@@ -44,26 +42,8 @@ struct Tree {
   }
 };
 
-struct Opened {
-  fs::Fd v2;
-  std::unique_ptr<Store> store;
-};
-Opened open(const test::TempRegistry& reg) {
-  auto v2 = open_registry(reg.root());
-  EXPECT_TRUE(v2);
-  auto store = make_fs_store(v2->get(), reg.root());
-  return Opened{std::move(*v2), std::move(store)};
-}
-
 RunContext context(Store& store, tbb::task_arena& arena, DryRun dry_run = DryRun::no) {
-  return RunContext{.store = store,
-                    .arena = arena,
-                    .dry_run = dry_run,
-                    .policy = {},
-                    .serve = std::nullopt,
-                    .config_path = {},
-                    .notify = {},
-                    .before_step = {}};
+  return test::run_context(store, arena, dry_run);
 }
 
 CollectRun gc_m(Store& store, tbb::task_arena& arena, bool quarantine) {
@@ -120,8 +100,8 @@ TEST(Quarantine, LeavesWhatADeletionLeavesAndRestoresTheSameTree) {
   Tree deleted;
   auto before = files_of(quarantined.reg);
   tbb::task_arena arena(2);
-  auto q = open(quarantined.reg);
-  auto d = open(deleted.reg);
+  auto q = test::open_store(quarantined.reg);
+  auto d = test::open_store(deleted.reg);
   CollectRun moved = gc_m(*q.store, arena, true);
   CollectRun gone = gc_m(*d.store, arena, false);
   ASSERT_FALSE(moved.stopped) << moved.stopped->message;
@@ -165,7 +145,7 @@ TEST(Quarantine, LeavesWhatADeletionLeavesAndRestoresTheSameTree) {
 TEST(Quarantine, RestoreNeverReplacesWhatStands) {
   Tree t;
   tbb::task_arena arena(2);
-  auto q = open(t.reg);
+  auto q = test::open_store(t.reg);
   CollectRun moved = gc_m(*q.store, arena, true);
   ASSERT_TRUE(moved.quarantine_run);
   // The unused blob is pushed again (the same bytes); the untagged manifest's revision link
@@ -191,7 +171,7 @@ TEST(Quarantine, RestoreNeverReplacesWhatStands) {
 TEST(Quarantine, PurgeDeletesOnlyRunsOlderThanTheAge) {
   Tree t;
   tbb::task_arena arena(2);
-  auto q = open(t.reg);
+  auto q = test::open_store(t.reg);
   QuarantineArea* area = q.store->quarantine();
   std::string old_id = new_run_id(1000000000'000);  // 2001
   ASSERT_TRUE(area->create(old_id));
@@ -203,23 +183,6 @@ TEST(Quarantine, PurgeDeletesOnlyRunsOlderThanTheAge) {
   ASSERT_EQ(purged.purged.size(), 1U);
   EXPECT_EQ(purged.purged[0].id, old_id);
   EXPECT_EQ(*area->runs(), std::vector<std::string>{*moved.quarantine_run});
-}
-
-// On object storage there is no quarantine yet: --quarantine refuses before anything is
-// deleted.
-TEST(Quarantine, AStoreWithoutOneRefusesBeforeAnythingIsDeleted) {
-  Tree t;
-  auto owned = std::make_unique<test::MemoryBucket>();
-  owned->load(t.reg.v2());
-  test::MemoryBucket* bucket = owned.get();
-  auto store = object::make_object_store(std::move(owned), "the bucket");
-  std::size_t keys = bucket->objects.size();
-  tbb::task_arena arena(2);
-  CollectRun run = gc_m(*store, arena, true);
-  ASSERT_TRUE(run.stopped);
-  EXPECT_NE(run.stopped->message.find("nothing was deleted"), std::string::npos);
-  EXPECT_EQ(bucket->objects.count(layout::blob_data(t.unused)), 1U);
-  EXPECT_GE(bucket->objects.size(), keys);  // the lock object at most
 }
 
 }  // namespace

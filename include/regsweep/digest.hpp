@@ -6,9 +6,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "regsweep/result.hpp"
 
 namespace regsweep {
 
@@ -63,6 +66,9 @@ std::optional<Digest> parse_digest(std::string_view text);
 
 // The digest of some bytes.
 Digest sha256_of(std::string_view bytes);
+// The digest of what `stream` gives its sink, chunk by chunk; its error when it fails.
+using ChunkSink = std::function<void(std::string_view)>;
+Result<Digest> sha256_of_stream(const std::function<Status(const ChunkSink&)>& stream);
 
 struct DigestHash {
   std::size_t operator()(const Digest& d) const noexcept {

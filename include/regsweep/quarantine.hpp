@@ -24,6 +24,10 @@ namespace regsweep {
 
 class Remover;  // sweep.hpp
 
+// The area's directory, beside v2 (docker/registry/quarantine), and each run's journal.
+inline constexpr std::string_view k_quarantine_dir = "quarantine";
+inline constexpr std::string_view k_journal_file = "journal.json";
+
 // A store's quarantine area (Store::quarantine). Paths are relative to docker/registry/v2;
 // each call names the path it could not do in its error, and returns in bounded time.
 class QuarantineArea {

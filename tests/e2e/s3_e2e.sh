@@ -104,12 +104,14 @@ read -r doomed dooms <<<"$(oci_image "$L" amd64 doomed:70000)"
 read -r amd amds <<<"$(oci_image "$L" amd64 base:300000 amd:30000)"
 read -r arm arms <<<"$(oci_image "$L" arm64 armbase:200000 arm:30000)"
 read -r idx idxs <<<"$(oci_index "$L" "$amd $amds amd64" "$arm $arms arm64")"
+read -r big bigs <<<"$(oci_image "$L" amd64 big:12000000)" # above 5 MiB: a multipart copy
 M=application/vnd.oci.image.manifest.v1+json
 oci_tag "$L" $M "$v1" "$v1s" v1
 oci_tag "$L" $M "$v2" "$v2s" v2
 oci_tag "$L" $M "$old" "$olds" old
 oci_tag "$L" $M "$doomed" "$dooms" doomed
 oci_tag "$L" application/vnd.oci.image.index.v1+json "$idx" "$idxs" multi
+oci_tag "$L" $M "$big" "$bigs" big
 
 # scenario: the pushes, on the registry REGISTRY_PORT serves.
 scenario() {
@@ -144,10 +146,14 @@ scenario() {
 }
 
 echo "# pushing the same images to four buckets and a directory"
-for b in b-rs b-rs-m b-up b-up-m; do
+for b in b-rs b-rs-m b-up b-up-m b-q; do
   s3 -X PUT "$RGW_ENDPOINT/$b" >/dev/null
   registry_on "$b"
   scenario
+  if [ "$b" = b-q ]; then # a 12 MB layer, unreferenced once its manifest is deleted
+    push "$L" big tmp/big:1
+    delete_manifest tmp/big "$(manifest_digest tmp/big 1)"
+  fi
   registry_stop
   s3_config "$b" "$W/$b.yml"
 done
@@ -287,6 +293,57 @@ set -e
 "$REGSWEEP" gc --min-age 0 -m -d "$W/b-rs-m.yml" --json "$W/again.json" >/dev/null 2>&1 || true
 check "a second gc -m converges: nothing left to delete (exit $rc)" \
   test $rc -eq 0 -a "$(jq .summary.blobs_eligible "$W/again.json")" = 0
+
+echo "# gc -m --quarantine on a bucket: v2 as after a plain gc -m; restore; purge"
+# s3_sums BUCKET [AREA]: every key below reg/docker/registry/AREA (v2) but the lock, with its
+# size and the sha256 of its bytes.
+s3_sums() {
+  s3_keys "$1" | grep "^reg/docker/registry/${2:-v2}/" | grep -v regsweep.lock | while read -r k size _; do
+    echo "$k $size $(s3 "$RGW_ENDPOINT/$1/$k" | sha256sum | cut -c1-64)"
+  done
+}
+v2_keys() { s3_keys "$1" | awk '{print $1, $2}' | grep '^reg/docker/registry/v2/' | grep -v -e regsweep.lock -e /_uploads/; }
+q_before=$(s3_sums b-q)
+set +e
+export REGSWEEP_TEST_MAX_COPY=5242880 # the 12 MB layer goes in a multipart copy (5 MiB parts)
+"$REGSWEEP" gc --min-age 0 -m --purge-uploads=0s --quarantine "$W/b-q.yml" --json "$W/b-q.json" >"$W/b-q.out" 2>"$W/b-q.err"
+rc=$?
+set -e
+check "gc -m --quarantine on the bucket exits 0 (got $rc)" test $rc -eq 0
+QRUN=$(jq -r .summary.quarantine_run "$W/b-q.json")
+check "  it made a run ($QRUN)" grep -q "quarantine run $QRUN" "$W/b-q.out"
+check "  v2 holds the keys a plain gc -m left ($(v2_keys b-q | wc -l))" test "$(v2_keys b-q)" = "$(v2_keys b-rs-m)"
+gone=$(join -v1 <(echo "$q_before" | sort -k1,1) <(s3_keys b-q | awk '{print $1}' | sort))
+in_run=$(s3_sums b-q quarantine | sed "s|^reg/docker/registry/quarantine/$QRUN/|reg/docker/registry/v2/|" | grep -v '/v2/journal.json ' | sort)
+check "  the run holds exactly the $(echo "$gone" | grep -c .) deleted keys, with their bytes" \
+  test -n "$gone" -a "$gone" = "$in_run"
+BIGKEY=$(jq -r '.layers[0].digest' "$L/blobs/sha256/${big#sha256:}" | sed 's/^sha256://')
+check "  the 12 MB layer went in a multipart copy of 3 parts (its copy's ETag ends in -3)" \
+  test -n "$(s3_keys b-q | grep "^reg/docker/registry/quarantine/$QRUN/blobs/sha256/${BIGKEY:0:2}/$BIGKEY/data " | grep -E -- '-3(&quot;|")?$' || true)"
+check "  the journal is complete" bash -c "s3 '$RGW_ENDPOINT/b-q/reg/docker/registry/quarantine/$QRUN/journal.json' | jq -e .complete >/dev/null"
+check "  no copy was left unfinished" test "$(multipart b-q)" = 0
+"$REGSWEEP" quarantine --json "$W/b-q.yml" >"$W/b-q-list.json"
+check "quarantine lists the run on the bucket, with its bytes" \
+  test "$(jq -r '.runs[0].id, (.runs[0].bytes > 0)' "$W/b-q-list.json" | tr '\n' ' ')" = "$QRUN true "
+set +e
+"$REGSWEEP" restore "$W/b-q.yml" >"$W/b-q-restore.out" 2>&1
+rc=$?
+set -e
+check "restore on the bucket exits 0 (got $rc)" test $rc -eq 0
+check "  every key is back with its bytes, and nothing else" test "$(s3_sums b-q)" = "$q_before"
+check "  the restored run is deleted" test -z "$(s3_keys b-q | grep '^reg/docker/registry/quarantine/' || true)"
+registry_on b-q
+for t in $TAGS; do
+  check "pull $t from the bucket after restore" pull "$t" "$W/pulled"
+done
+registry_stop
+"$REGSWEEP" gc --min-age 0 -m --quarantine "$W/b-q.yml" -q >/dev/null 2>&1 || true
+check "a second gc -m --quarantine makes a run" test -n "$(s3_keys b-q | grep '^reg/docker/registry/quarantine/' || true)"
+"$REGSWEEP" quarantine --purge-older-than 0s "$W/b-q.yml" >"$W/b-q-purge.out" 2>&1 || true
+check "purge empties the bucket's quarantine" test -z "$(s3_keys b-q | grep '^reg/docker/registry/quarantine/' || true)"
+check "  and leaves v2 as gc -m did" test "$(v2_keys b-q)" = "$(v2_keys b-rs-m)"
+
+unset REGSWEEP_TEST_MAX_COPY
 
 echo "# rm, and --root s3:// without a config"
 export AWS_ACCESS_KEY_ID=$RGW_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$RGW_SECRET_KEY

@@ -22,8 +22,8 @@ namespace regsweep {
 
 namespace {
 
-constexpr std::string_view k_area = "quarantine";
-constexpr std::string_view k_journal = "journal.json";
+constexpr std::string_view k_area = k_quarantine_dir;
+constexpr std::string_view k_journal = k_journal_file;
 constexpr std::string_view k_journal_tmp = "journal.json.tmp";
 constexpr int k_max_depth = 32;
 

@@ -2,15 +2,17 @@
 
 // What an object store's backend gives the machinery every object store shares (store.hpp
 // in this folder): a flat namespace of keys with listings by prefix, reads, writes, deletes
-// in batches, incomplete multipart uploads and, where the store keeps them, versions. Keys
-// are relative to docker/registry/v2, as everywhere above the backend; the backend adds its
-// own prefix (a bucket and a root directory) and takes it off what it lists.
+// in batches, server-side copies, incomplete multipart uploads and, where the store keeps
+// them, versions. Keys are relative to docker/registry/v2, as everywhere above the backend;
+// the backend adds its own prefix (a bucket and a root directory) and takes it off what it
+// lists.
 //
 // Calls may come from many threads at once. Each returns in bounded time (the backend's
 // deadlines and retries) and names the key it could not do in its error.
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -80,6 +82,22 @@ class Bucket {
 
   virtual Result<std::vector<Multipart>> list_multipart(std::string_view prefix) = 0;
   virtual Status abort_multipart(const Multipart& upload) = 0;
+
+  // The same store with keys relative to docker/registry/<dir>/ instead of v2 (the
+  // quarantine's), sharing this one's connections; it lives no longer than this one.
+  virtual std::unique_ptr<Bucket> beside(std::string_view dir) = 0;
+  // Server-side copies, the bytes never passing through here. `source` is a full key
+  // (full_key() of this store or of a view beside it). copy() takes at most max_copy() bytes;
+  // larger objects go in a multipart copy: start_multipart, then copy_part for each range
+  // [first, last] of the source (parts numbered from 1), answering the part's tag, then
+  // complete_multipart with the tags in order (abort_multipart gives up).
+  virtual std::uint64_t max_copy() const = 0;
+  virtual Status copy(std::string_view source, std::string_view key) = 0;
+  virtual Result<std::string> start_multipart(std::string_view key) = 0;
+  virtual Result<std::string> copy_part(const Multipart& upload, int part, std::string_view source,
+                                        std::uint64_t first, std::uint64_t last) = 0;
+  virtual Status complete_multipart(const Multipart& upload,
+                                    const std::vector<std::string>& tags) = 0;
 
   // The store's clock minus this machine's, in seconds, once any answer carried it.
   virtual std::optional<std::int64_t> clock_offset() const = 0;

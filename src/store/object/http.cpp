@@ -2,6 +2,8 @@
 
 #include "store/object/http.hpp"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -89,6 +91,16 @@ void ServerClock::note(const std::string& date_header) {
                    std::memory_order_relaxed);
     m_known.store(true, std::memory_order_release);
   }
+}
+
+std::string md5_base64(std::string_view body) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned n = 0;
+  EVP_Digest(body.data(), body.size(), md, &n, EVP_md5(), nullptr);
+  std::string out(4 * ((n + 2) / 3) + 1, '\0');
+  int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), md, static_cast<int>(n));
+  out.resize(static_cast<std::size_t>(len));
+  return out;
 }
 
 }  // namespace regsweep::object

@@ -1,8 +1,8 @@
 #pragma once
 
-// What every HTTP object store's client needs whatever its API: URI encoding, and the
-// server's clock, from the Date header of its answers (object stores stamp objects with
-// their own clock, and ages are judged by it).
+// What every HTTP object store's client needs whatever its API: URI encoding, Content-MD5,
+// the mapping of its keys to the tree's, and the server's clock, from the Date header of its
+// answers (object stores stamp objects with their own clock, and ages are judged by it).
 
 #include <atomic>
 #include <cstddef>
@@ -10,9 +10,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include "regsweep/result.hpp"
-#include "regsweep/store.hpp"
+#include <utility>
+#include <vector>
 
 #include "regsweep/result.hpp"
 #include "regsweep/store.hpp"
@@ -22,6 +21,39 @@ namespace regsweep::object {
 // URI-encodes `text` (RFC 3986, as SigV4 and Azure's shared key want it): unreserved
 // characters kept, `/` kept when `keep_slash`, everything else %XX in upper case.
 std::string uri_encode(std::string_view text, bool keep_slash);
+// The base64 MD5 of a request's body, for Content-MD5.
+std::string md5_base64(std::string_view body);
+
+// A backend's keys are the tree's behind a prefix ("<rootdirectory>/docker/registry/v2/").
+class KeyPrefix {
+ public:
+  explicit KeyPrefix(std::string prefix) : m_prefix(std::move(prefix)) {}
+  const std::string& prefix() const { return m_prefix; }
+  std::string full(std::string_view key) const { return m_prefix + std::string(key); }
+  // A backend's key as the tree's: without the prefix (which every key listed below it has).
+  std::string tree(const std::string& key) const {
+    return key.compare(0, m_prefix.size(), m_prefix) == 0 ? key.substr(m_prefix.size()) : key;
+  }
+  // The same for each of what a request answered (failures, uploads, versions).
+  template <typename Keyed>
+  Result<std::vector<Keyed>> tree(Result<std::vector<Keyed>> answered) const {
+    if (answered) {
+      for (Keyed& k : *answered) {
+        k.key = tree(k.key);
+      }
+    }
+    return answered;
+  }
+  // `keyed` (a multipart upload, a version) with its key made full.
+  template <typename Keyed>
+  Keyed with_full_key(Keyed keyed) const {
+    keyed.key = full(keyed.key);
+    return keyed;
+  }
+
+ private:
+  std::string m_prefix;
+};
 
 // The headers of an answer an object store's client reads: the server's clock, and an
 // object's size and time (a HEAD request's answer).

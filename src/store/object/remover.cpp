@@ -14,8 +14,12 @@ namespace {
 class ObjectRemover final : public Remover {
  public:
   ObjectRemover(Bucket& bucket, const ScannedKeys& scanned, const std::vector<Multipart>& multipart,
-                DeletedKeys* deleted)
-      : m_bucket(bucket), m_scanned(scanned), m_multipart(multipart), m_deleted(deleted) {}
+                DeletedKeys* deleted, KeepFirst keep)
+      : m_bucket(bucket),
+        m_scanned(scanned),
+        m_multipart(multipart),
+        m_deleted(deleted),
+        m_keep(std::move(keep)) {}
 
   Status remove_tree(std::string_view path) override {
     return remove_batch({std::string(path)})[0];
@@ -31,6 +35,7 @@ class ObjectRemover final : public Remover {
         out[i] = s.error();
       }
     }
+    keep_first(keys, owner, out);
     abort_multipart(paths, out);
     const std::size_t batch = m_bucket.max_batch();
     std::vector<std::string> chunk;
@@ -97,15 +102,51 @@ class ObjectRemover final : public Remover {
                  EEXIST};
   }
 
+  // Keeps each key first, when asked to. A path with a key not kept, or already failed,
+  // loses none of its keys.
+  void keep_first(std::vector<std::string>& keys, std::vector<std::size_t>& owner,
+                  std::vector<Status>& out) {
+    if (!m_keep) {
+      return;
+    }
+    auto drop_failed = [&] {
+      std::size_t to = 0;
+      for (std::size_t k = 0; k < keys.size(); ++k) {
+        if (out[owner[k]]) {
+          if (to != k) {  // a string moved onto itself is left empty
+            keys[to] = std::move(keys[k]);
+            owner[to] = owner[k];
+          }
+          ++to;
+        }
+      }
+      keys.resize(to);
+      owner.resize(to);
+    };
+    drop_failed();
+    std::vector<Status> kept = keys.empty() ? std::vector<Status>{} : m_keep(keys);
+    for (std::size_t k = 0; k < keys.size(); ++k) {
+      if ((k >= kept.size() || !kept[k]) && out[owner[k]]) {
+        out[owner[k]] =
+            k < kept.size() ? kept[k].error() : Error{"'" + keys[k] + "' was not kept", EIO};
+      }
+    }
+    drop_failed();
+  }
+
   Status move_aside(std::string_view path, std::string_view /*to*/) override {
     return Error{"cannot move '" + std::string(path) +
                      "' aside: moving blobs to lost+found is not done on object storage",
                  ENOTSUP};
   }
 
-  // Multipart uploads below the paths (an upload's `data` being written) are aborted.
+  // Multipart uploads below the paths (an upload's `data` being written) are aborted, but
+  // not below a path that failed, which is kept whole.
   void abort_multipart(const std::vector<std::string>& paths, std::vector<Status>& out) {
     for (std::size_t i = 0; i < paths.size(); ++i) {
+      if (!out[i]) {
+        continue;
+      }
       std::string dir = paths[i] + "/";
       for (const Multipart& m : m_multipart) {
         if (m.key.compare(0, dir.size(), dir) != 0) {
@@ -127,14 +168,15 @@ class ObjectRemover final : public Remover {
   const ScannedKeys& m_scanned;
   const std::vector<Multipart>& m_multipart;
   DeletedKeys* m_deleted;
+  KeepFirst m_keep;
 };
 
 }  // namespace
 
 std::unique_ptr<Remover> make_remover(Bucket& bucket, const ScannedKeys& scanned,
-                                      const std::vector<Multipart>& multipart,
-                                      DeletedKeys* deleted) {
-  return std::make_unique<ObjectRemover>(bucket, scanned, multipart, deleted);
+                                      const std::vector<Multipart>& multipart, DeletedKeys* deleted,
+                                      KeepFirst keep) {
+  return std::make_unique<ObjectRemover>(bucket, scanned, multipart, deleted, std::move(keep));
 }
 
 }  // namespace regsweep::object

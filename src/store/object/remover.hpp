@@ -3,6 +3,7 @@
 // An object store's remover and what --delete-noncurrent-versions does after it, over any
 // backend (bucket.hpp).
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -37,13 +38,18 @@ struct DeletedKeys {
   }
 };
 
+// What a remover does with a batch's keys before it deletes them (--quarantine: copies each
+// into the run); one Status per key, in order. A path with a key it could not keep is not
+// deleted at all, and fails with that key's error.
+using KeepFirst = std::function<std::vector<Status>(const std::vector<std::string>& keys)>;
+
 // Deletes in batches of the backend's size. A blob's or a link's directory holds one key,
 // the layout's; anything else is listed, and only the keys the scan listed (`scanned`),
 // unchanged, are deleted; the incomplete multipart uploads below a path are aborted.
-// `deleted`, when given, is told each key deleted.
+// `deleted`, when given, is told each key deleted; `keep`, when given, keeps each first.
 std::unique_ptr<Remover> make_remover(Bucket& bucket, const ScannedKeys& scanned,
-                                      const std::vector<Multipart>& multipart,
-                                      DeletedKeys* deleted);
+                                      const std::vector<Multipart>& multipart, DeletedKeys* deleted,
+                                      KeepFirst keep = {});
 
 // Deletes the stored noncurrent versions of each of `keys` (keys the sweep deleted), while
 // its current version is a delete marker (Store::purge_noncurrent).

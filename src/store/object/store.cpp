@@ -24,6 +24,7 @@
 #include "regsweep/progress.hpp"
 #include "store/object/listing.hpp"
 #include "store/object/lock.hpp"
+#include "store/object/quarantine.hpp"
 #include "store/object/remover.hpp"
 
 namespace regsweep::object {
@@ -180,6 +181,15 @@ class ObjectStore final : public Store {
     return make_remover(*m_bucket, *m_scanned, m_multipart, m_deleted.get());
   }
 
+  QuarantineArea* quarantine() override {
+    if (!m_quarantine) {
+      m_quarantine = make_object_quarantine(*m_bucket, [this](KeepFirst keep) {
+        return make_remover(*m_bucket, *m_scanned, m_multipart, m_deleted.get(), std::move(keep));
+      });
+    }
+    return m_quarantine.get();
+  }
+
   void note_deletions() override {
     if (!m_deleted) {
       m_deleted = std::make_unique<DeletedKeys>();
@@ -227,6 +237,7 @@ class ObjectStore final : public Store {
   std::unique_ptr<ScannedKeys> m_scanned = std::make_unique<ScannedKeys>();
   std::vector<Multipart> m_multipart;
   std::unique_ptr<DeletedKeys> m_deleted;  // when note_deletions() was called
+  std::unique_ptr<QuarantineArea> m_quarantine;
   // A guard lists with as many requests in flight as the scan did.
   tbb::task_arena m_guard_arena{64};
 };

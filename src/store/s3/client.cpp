@@ -91,6 +91,7 @@ S3Client::Response S3Client::perform(Request& request) {
   if (!m_settings.session_token.empty()) {
     h.headers.push_back("x-amz-security-token: " + m_settings.session_token);
   }
+  h.headers.insert(h.headers.end(), request.headers.begin(), request.headers.end());
   if (!request.content_md5.empty()) {
     h.headers.push_back("Content-MD5: " + request.content_md5);
   }

@@ -2,7 +2,8 @@
 
 // Object storage: where a registry's S3 driver keeps its tree, and a client for the few S3
 // requests regsweep makes (ListObjectsV2, GetObject, HeadObject, PutObject, DeleteObjects,
-// ListMultipartUploads, AbortMultipartUpload, GetBucketVersioning, ListObjectVersions).
+// ListMultipartUploads, AbortMultipartUpload, GetBucketVersioning, ListObjectVersions, and
+// the copies).
 // Requests are signed by libcurl (CURLOPT_AWS_SIGV4); bodies are parsed with pugixml. The client
 // may be used from many threads at once: each request takes a kept-alive handle from a pool, so the
 // number of requests in flight is the number of threads asking (the store's arena, --jobs).
@@ -90,6 +91,14 @@ class S3Client {
   Result<std::vector<S3Multipart>> list_multipart(std::string_view prefix);
   Status abort_multipart(const S3Multipart& upload);
 
+  // Server-side copies of `source` (a full key of this bucket), copy.cpp: CopyObject, and
+  // CreateMultipartUpload, UploadPartCopy (bytes first..last) and CompleteMultipartUpload.
+  Status copy(std::string_view source, std::string_view key);
+  Result<std::string> start_multipart(std::string_view key);
+  Result<std::string> copy_part(const S3Multipart& upload, int part, std::string_view source,
+                                std::uint64_t first, std::uint64_t last);
+  Status complete_multipart(const S3Multipart& upload, const std::vector<std::string>& tags);
+
   S3Counters counters() const { return m_http.counters(); }
 
   // The server's clock minus this machine's, in seconds, from the Date header of the last
@@ -99,9 +108,13 @@ class S3Client {
  private:
   struct Request;
   using Response = object::HttpResponse;
+  static Request request(const char* method, std::string_view key, std::string query);
   Response perform(Request& request);
   std::string url(std::string_view key, const std::string& query) const;
   Error error_of(const Response& response, std::string_view what, std::string_view key) const;
+  // Performs `req`: `root`'s child `value` from a 200 answer's XML body, else an Error.
+  Result<std::string> answer(Request& req, const char* root, const char* value,
+                             std::string_view what);
   // Every page of a listing paged by a key marker and an id marker (ListObjectVersions,
   // ListMultipartUploads), its `root` element to `page`, which returns true when it needs no
   // more. `query` makes a page's query from the markers. Complete, or an error.

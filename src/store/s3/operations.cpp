@@ -1,8 +1,6 @@
 // The S3 client's operations: each builds its request, performs it (client.cpp) and reads
 // the answer with pugixml.
 
-#include <openssl/evp.h>
-
 #include <cerrno>
 #include <optional>
 #include <string>
@@ -16,20 +14,6 @@
 #include "store/s3/request.hpp"
 
 namespace regsweep {
-
-namespace {
-
-std::string md5_base64(std::string_view body) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned n = 0;
-  EVP_Digest(body.data(), body.size(), md, &n, EVP_md5(), nullptr);
-  std::string out(4 * ((n + 2) / 3) + 1, '\0');
-  int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), md, static_cast<int>(n));
-  out.resize(static_cast<std::size_t>(len));
-  return out;
-}
-
-}  // namespace
 
 Status S3Client::list(std::string_view prefix, std::string_view delimiter,
                       const std::function<void(S3Page&)>& page) {
@@ -92,8 +76,7 @@ Status S3Client::list(std::string_view prefix, std::string_view delimiter,
 }
 
 Result<std::string> S3Client::get(std::string_view key, std::uint64_t max) {
-  Request req;
-  req.key = std::string(key);
+  Request req = request("GET", key, "");
   req.max = max;
   Response r = perform(req);
   // The server's answer first: a 404's error document is larger than a small `max` too.
@@ -113,8 +96,7 @@ Result<std::string> S3Client::get(std::string_view key, std::uint64_t max) {
 
 Status S3Client::get_stream(std::string_view key,
                             const std::function<void(std::string_view)>& sink) {
-  Request req;
-  req.key = std::string(key);
+  Request req = request("GET", key, "");
   req.sink = &sink;
   Response r = perform(req);
   if (r.curl != CURLE_OK || (r.status != 200 && r.status != 206)) {
@@ -124,9 +106,7 @@ Status S3Client::get_stream(std::string_view key,
 }
 
 Result<S3Object> S3Client::head(std::string_view key) {
-  Request req;
-  req.method = "HEAD";
-  req.key = std::string(key);
+  Request req = request("HEAD", key, "");
   Response r = perform(req);
   if (r.curl != CURLE_OK || r.status != 200) {
     return error_of(r, "stat", key);
@@ -136,9 +116,7 @@ Result<S3Object> S3Client::head(std::string_view key) {
 }
 
 Status S3Client::put(std::string_view key, std::string_view body) {
-  Request req;
-  req.method = "PUT";
-  req.key = std::string(key);
+  Request req = request("PUT", key, "");
   req.body = std::string(body);
   Response r = perform(req);
   if (r.curl != CURLE_OK || r.status != 200) {
@@ -165,9 +143,7 @@ Result<std::string> S3Client::versioning() {
 }
 
 Status S3Client::delete_object(std::string_view key) {
-  Request req;
-  req.method = "DELETE";
-  req.key = std::string(key);
+  Request req = request("DELETE", key, "");
   Response r = perform(req);
   if (r.curl != CURLE_OK || (r.status != 204 && r.status != 200 && r.status != 404)) {
     return error_of(r, "delete", key);
@@ -213,7 +189,7 @@ Result<std::vector<S3DeleteFailure>> S3Client::delete_versions(
   req.method = "POST";
   req.query = "delete=";
   req.body = delete_body(versions);
-  req.content_md5 = md5_base64(req.body);
+  req.content_md5 = object::md5_base64(req.body);
   req.max = 64U << 20U;
   Response r = perform(req);
   if (r.curl != CURLE_OK || r.status != 200) {
@@ -351,10 +327,7 @@ Result<std::vector<S3Multipart>> S3Client::list_multipart(std::string_view prefi
 }
 
 Status S3Client::abort_multipart(const S3Multipart& upload) {
-  Request req;
-  req.method = "DELETE";
-  req.key = upload.key;
-  req.query = "uploadId=" + uri_encode(upload.upload_id, false);
+  Request req = request("DELETE", upload.key, "uploadId=" + uri_encode(upload.upload_id, false));
   Response r = perform(req);
   if (r.curl != CURLE_OK || (r.status != 204 && r.status != 404)) {
     return error_of(r, "abort the multipart upload of", upload.key);

@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "store/s3/client.hpp"
 
@@ -14,8 +15,9 @@ namespace regsweep {
 
 struct S3Client::Request {
   const char* method = "GET";
-  std::string key;    // full key; empty for a bucket request
-  std::string query;  // already encoded, parameters in sorted order
+  std::string key;                   // full key; empty for a bucket request
+  std::string query;                 // already encoded, parameters in sorted order
+  std::vector<std::string> headers;  // "Name: value", besides the signing's
   std::string body;
   std::string content_md5;
   std::uint64_t max = 1U << 20U;  // a larger body fails with EFBIG
