@@ -29,6 +29,8 @@ std::string_view to_string(FindingKind kind) {
       return "blob-without-data";
     case FindingKind::changed_since_scan:
       return "changed-since-scan";
+    case FindingKind::changed_since_plan:
+      return "changed-since-plan";
     case FindingKind::delete_failed:
       return "delete-failed";
     case FindingKind::same_push_time:

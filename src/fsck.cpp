@@ -291,6 +291,7 @@ ProblemKind problem_kind_of(FindingKind kind) {
     case FindingKind::delete_failed:
       return ProblemKind::delete_failed;
     case FindingKind::changed_since_scan:
+    case FindingKind::changed_since_plan:  // apply's alone: fsck never sees one
       return ProblemKind::changed_since_scan;
     case FindingKind::same_push_time:
       return ProblemKind::same_push_time;

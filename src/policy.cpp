@@ -62,14 +62,15 @@ Status may_sweep(const Collection& collection, const SweepPolicy& policy) {
 
 Result<SweepResult> sweep_collection(Store& store, const Collection& collection,
                                      bool delete_untagged, const SweepPolicy& policy,
-                                     tbb::task_arena& arena, std::unique_ptr<Remover> remover) {
+                                     tbb::task_arena& arena, SweepWith with) {
   if (Status s = may_sweep(collection, policy); !s) {
     return s.error();
   }
-  if (!remover) {
-    remover = store.remover();
-  }
+  std::unique_ptr<Remover> remover = with.remover ? std::move(with.remover) : store.remover();
   auto guard = store.guard(collection.inventory, tags_to_watch(collection, delete_untagged));
+  if (with.reviewed) {
+    guard = reviewed_guard(std::move(*with.reviewed), std::move(guard));
+  }
   return sweep(collection.plan, *remover, arena, guard.get());
 }
 

@@ -164,7 +164,8 @@ void before(const RunContext& run, std::string_view step) {
 
 // The sweep of a collection, into a new quarantine run with --quarantine: its journal is
 // written before the first move and completed after the last.
-Status sweep_step(RunContext& run, const CollectRequest& request, CollectRun& out) {
+Status sweep_step(RunContext& run, const CollectRequest& request, CollectRun& out,
+                  std::optional<ReviewedSkips> reviewed) {
   std::optional<QuarantineJournal> journal;
   std::unique_ptr<Remover> mover;
   // Nothing to move makes no run: nightly runs with nothing to collect leave no empty ones.
@@ -178,8 +179,9 @@ Status sweep_step(RunContext& run, const CollectRequest& request, CollectRun& ou
     out.quarantine_run = journal->run_id;
   }
   before(run, "the sweep");
-  auto swept = sweep_collection(run.store, *out.collection, request.options.delete_untagged,
-                                run.policy, run.arena, std::move(mover));
+  auto swept = sweep_collection(
+      run.store, *out.collection, request.options.delete_untagged, run.policy, run.arena,
+      SweepWith{.remover = std::move(mover), .reviewed = std::move(reviewed)});
   if (journal) {
     close_quarantine(run, *journal);
   }
@@ -210,6 +212,12 @@ std::int64_t storage_now(Store& store, const std::function<void(const Notice&)>&
 
 CollectRun collect(RunContext& run, CollectRequest request) {
   CollectRun out;
+  if (request.reviewed != nullptr && request.reviewed->location != run.store.location()) {
+    out.stopped = Error{"the plan is for '" + request.reviewed->location + "', not '" +
+                            run.store.location() + "'; nothing was deleted",
+                        EINVAL};
+    return out;
+  }
   auto lock = begin(run, request.command, "or pass --force");
   if (!lock) {
     out.stopped = lock.error();
@@ -249,7 +257,15 @@ CollectRun collect(RunContext& run, CollectRequest request) {
     out.stopped = s.error();
     return out;
   }
-  if (Status s = sweep_step(run, request, out); !s) {
+  std::optional<ReviewedSkips> reviewed;
+  if (request.reviewed != nullptr) {
+    reviewed = reviewed_skips(out.collection->plan, out.collection->inventory, *request.reviewed);
+    out.reviewed = CollectRun::Reviewed{.carried = reviewed->carried,
+                                        .changed = reviewed->changed,
+                                        .not_reviewed = reviewed->not_reviewed,
+                                        .dependent = reviewed->dependent};
+  }
+  if (Status s = sweep_step(run, request, out, std::move(reviewed)); !s) {
     out.stopped = s.error();
     return out;
   }

@@ -23,6 +23,7 @@ enum class FindingKind {
   blob_without_data,     // a blob directory with no data file
   delete_failed,         // the sweep could not remove something
   changed_since_scan,    // the tree changed between the scan and a deletion: it was skipped
+  changed_since_plan,    // apply: a reviewed action a fresh scan no longer plans: not done
   same_push_time,        // every tag of a repository has one time: push order is unknown
   tags_unknown,          // prune: a repository's tags cannot all be read; none is pruned
 };

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,6 +22,7 @@
 #include "regsweep/collect.hpp"
 #include "regsweep/config.hpp"
 #include "regsweep/result.hpp"
+#include "regsweep/reviewed_plan.hpp"
 #include "regsweep/store.hpp"
 #include "regsweep/sweep.hpp"
 
@@ -65,13 +67,19 @@ Status within_cap(const Collection& collection, const DeleteCap& cap);
 // noncurrent version it chose is gone.
 bool purge_noncurrent_versions(Store& store, tbb::task_arena& arena, SweepResult& swept);
 
+// What a sweep uses besides the store's own: `remover`, what deletes (a quarantine's mover;
+// the store's own when null); `reviewed`, for apply, what a reviewed plan does not hold
+// (reviewed_plan.hpp), skipped before the store's guard is asked.
+struct SweepWith {
+  std::unique_ptr<Remover> remover;
+  std::optional<ReviewedSkips> reviewed;
+};
+
 // Sweeps a collection's plan in `store` when may_sweep allows it, with the store's guard
 // (rule 3 of docs/safety.md): what the deletions depend on is taken again from the storage
-// before each phase. The caller holds the store's lock. `remover`: what deletes (a quarantine's
-// mover); the store's own when null.
+// before each phase. The caller holds the store's lock.
 Result<SweepResult> sweep_collection(Store& store, const Collection& collection,
                                      bool delete_untagged, const SweepPolicy& policy,
-                                     tbb::task_arena& arena,
-                                     std::unique_ptr<Remover> remover = nullptr);
+                                     tbb::task_arena& arena, SweepWith with = {});
 
 }  // namespace regsweep

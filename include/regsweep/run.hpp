@@ -23,6 +23,7 @@
 #include "regsweep/quarantine.hpp"
 #include "regsweep/result.hpp"
 #include "regsweep/retention.hpp"
+#include "regsweep/reviewed_plan.hpp"
 #include "regsweep/store.hpp"
 #include "regsweep/sweep.hpp"
 
@@ -80,6 +81,9 @@ struct CollectRequest {
   // (quarantine.hpp), whose journal names `command_line`.
   bool quarantine = false;
   std::string command_line;
+  // apply: the reviewed plan. Only what the fresh plan holds on the same evidence is carried
+  // out (reviewed_skips); a plan for another location is refused before the lock.
+  const PlanFile* reviewed = nullptr;
 };
 
 // How far a collection got and what it found; filled as far as the run got.
@@ -91,6 +95,14 @@ struct CollectRun {
   bool bytes_hidden = false;
   // --quarantine: the run everything went into, once made.
   std::optional<std::string> quarantine_run;
+  // apply: how the fresh plan compared with the reviewed one (ReviewedSkips' counts).
+  struct Reviewed {
+    std::uint64_t carried = 0;
+    std::uint64_t changed = 0;
+    std::uint64_t not_reviewed = 0;
+    std::uint64_t dependent = 0;
+  };
+  std::optional<Reviewed> reviewed;
   // Why the run stopped before its end: nothing after that point was done.
   std::optional<Error> stopped;
 };

@@ -5,11 +5,11 @@ _regsweep() {
   local cur prev words cword
   _init_completion -s || return
 
-  local commands="garbage-collect gc rm prune du ls fsck restore quarantine"
+  local commands="garbage-collect gc rm prune du ls fsck restore quarantine apply"
   local gc_opts="--help --root --endpoint --s3-endpoint --config --dry-run --delete-untagged --keep-empty-repos
     --purge-uploads --delete-orphan-signatures --delete-noncurrent-versions --min-age --force
     --max-delete --quarantine --quiet
-    --json --prometheus --jobs -h -d -m -q -j"
+    --json --plan-out --prometheus --jobs -h -d -m -q -j"
   local rm_opts="$gc_opts --no-gc"
   local prune_opts="$gc_opts --policy --keep-n --older-than --name-regex --name-regex-keep --keep
     --pushed-within --order --allow-delete-all"
@@ -23,6 +23,7 @@ _regsweep() {
     --jobs -d -h -q -j"
   local quarantine_opts="--json --purge-older-than --dry-run --help --quiet --root --endpoint
     --s3-endpoint --config --jobs -d -h -q -j"
+  local apply_opts="--max-plan-age --quarantine --quiet --json --prometheus --help -h -q"
 
   if [[ $cword -eq 1 ]]; then
     COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
@@ -34,7 +35,7 @@ _regsweep() {
       _filedir -d
       return
       ;;
-    --config | --json | --prometheus | --html | --policy)
+    --config | --json | --prometheus | --html | --policy | --plan-out)
       _filedir
       return
       ;;
@@ -52,7 +53,7 @@ _regsweep() {
       ;;
     --min-age | --purge-uploads | --jobs | -j | --top | --seed | --verify-data | --keep-n | \
       --older-than | --pushed-within | --name-regex | --name-regex-keep | --keep | \
-      --purge-older-than)
+      --purge-older-than | --max-plan-age)
       return
       ;;
   esac
@@ -66,6 +67,7 @@ _regsweep() {
     fsck) opts=$fsck_opts ;;
     restore) opts=$restore_opts ;;
     quarantine) opts=$quarantine_opts ;;
+    apply) opts=$apply_opts ;;
     *) return ;;
   esac
   if [[ $cur == -* ]]; then
@@ -75,5 +77,6 @@ _regsweep() {
   fi
   case $cmd in
     garbage-collect | gc | prune | du | ls | fsck | restore | quarantine) _filedir '@(yml|yaml)' ;;
+    apply) _filedir json ;;
   esac
 } && complete -F _regsweep regsweep

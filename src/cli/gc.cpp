@@ -24,6 +24,8 @@
 #include "output.hpp"
 #include "regsweep/collect.hpp"
 #include "regsweep/config.hpp"
+#include "regsweep/digest.hpp"
+#include "regsweep/fs.hpp"
 #include "regsweep/lock.hpp"
 #include "regsweep/policy.hpp"
 #include "regsweep/run.hpp"
@@ -148,6 +150,9 @@ po::options_description gc_options(const char* usage, Collect command, GcRawArgs
        "go to stderr (for cron: a clean run prints nothing)")  //
       ("json", po::value(&out.json_path)->value_name("FILE"),
        "write a JSON report to FILE ('-' for stdout; then the text output is not printed)")  //
+      ("plan-out", po::value(&out.plan_out)->value_name("FILE"),
+       "with --dry-run: write the plan to FILE for review, with the evidence of each deletion "
+       "(docs/json.md); 'regsweep apply FILE' carries out what still holds")  //
       ("prometheus", po::value(&out.prometheus)->value_name("FILE"),
        "write metrics for node_exporter's textfile collector to FILE (atomically): last run, "
        "last success, exit code, duration, what was deleted and kept, findings by kind (the "
@@ -184,7 +189,8 @@ std::optional<int> take_positional(const po::variables_map& vm, GcArgs& out) {
   return std::nullopt;
 }
 
-// Parses gc's or rm's arguments into `out`; the exit code when the command stops here.
+}  // namespace
+
 std::optional<int> parse_gc(const std::vector<std::string>& args, bool is_rm, GcArgs& out) {
   GcRawArgs raw;
   out.command = is_rm ? Collect::rm : Collect::gc;
@@ -198,8 +204,6 @@ std::optional<int> parse_gc(const std::vector<std::string>& args, bool is_rm, Gc
   }
   return take_positional(vm, out);
 }
-
-}  // namespace
 
 std::optional<int> check_gc_args(const po::variables_map& vm, const GcRawArgs& raw, GcArgs& out) {
   if (auto stop = take_where(vm, raw.config, raw.root, out.config, out.root, out.jobs)) {
@@ -226,6 +230,11 @@ std::optional<int> check_gc_args(const po::variables_map& vm, const GcRawArgs& r
     return usage_error(
         "--no-gc cannot be used with -m, --purge-uploads, --delete-orphan-signatures or "
         "--keep-empty-repos: it collects nothing");
+  }
+  if (!out.plan_out.empty() && !out.dry_run) {
+    return usage_error(
+        "--plan-out writes a plan for review: use it with --dry-run (-d), then 'regsweep "
+        "apply FILE'");
   }
   o.plan.remove_empty_repositories = !raw.keep_empty;
   o.plan.collect = !raw.no_gc;
@@ -390,16 +399,58 @@ CollectRequest request_of(const GcArgs& a) {
                    .delete_noncurrent_versions = a.delete_noncurrent_versions,
                    .max_delete = a.max_delete,
                    .quarantine = a.quarantine,
-                   .command_line = a.command_line};
+                   .command_line = a.command_line,
+                   .reviewed = a.reviewed};
   if (a.command == Collect::prune) {
     r.prune = CollectRequest::Prune{a.rules, a.scope};
   }
   return r;
 }
 
+// --plan-out: the dry run's plan, with the evidence of each action, for `regsweep apply`.
+bool write_plan(const GcArgs& a, const OpenTree& tree, const Collection& c) {
+  PlanFile p;
+  p.location = tree.store->location();
+  p.config = tree.config_path;
+  if (!p.config.empty()) {
+    auto text = fs::read_named_file(p.config, 16U << 20U);
+    if (!text) {
+      std::cerr << "regsweep: cannot read '" << p.config << "' again: " << text.error().message
+                << "\n";
+      return false;
+    }
+    p.config_sha256 = sha256_of(*text).hex();
+  }
+  std::vector<char> cwd(4096);
+  p.directory = ::getcwd(cwd.data(), cwd.size()) != nullptr ? cwd.data() : "";
+  p.command = a.command == Collect::rm ? "rm" : a.command == Collect::prune ? "prune" : "gc";
+  p.arguments = a.arguments;
+  p.command_line = a.command_line;
+  p.created = static_cast<std::int64_t>(std::time(nullptr));
+  p.actions.reserve(c.plan.actions.size());
+  for (const Action& x : c.plan.actions) {
+    p.actions.push_back(planned_action(x, c.inventory));
+  }
+  if (!write_atomically(a.plan_out, plan_file_json(p))) {
+    std::cerr << "regsweep: cannot write the plan '" << a.plan_out << "'\n";
+    return false;
+  }
+  return true;
+}
+
+// apply: how the fresh plan compared with the reviewed one, on stdout.
+void say_reviewed(const GcArgs& a, const CollectRun::Reviewed& r) {
+  if (a.quiet || a.json_path == "-") {
+    return;
+  }
+  std::cout << "apply: " << r.carried << " deletions of the plan carried out; " << r.changed
+            << " changed since the plan and kept; " << r.not_reviewed
+            << " new since the plan not done, and " << r.dependent << " waiting on them\n";
+}
+
 // Runs gc or rm as `a` asks, recording in `outcome` how far it got; the exit code.
 int run(GcArgs& a, GcOutcome& outcome) {
-  for (const std::string* path : {&a.json_path, &a.prometheus}) {
+  for (const std::string* path : {&a.json_path, &a.prometheus, &a.plan_out}) {
     if (!path->empty()) {
       if (auto problem = output_problem(*path)) {
         std::cerr << "regsweep: " << *problem << "; nothing was read or deleted\n";
@@ -432,9 +483,16 @@ int run(GcArgs& a, GcOutcome& outcome) {
     std::cerr << "regsweep: " << done.stopped->message << "\n";
     return k_exit_cannot_run;
   }
-  return report(a, session->tree, *done.collection, outcome.swept ? &*outcome.swept : nullptr,
-                outcome.retention ? &outcome.retention->verdicts : nullptr, done.bytes_hidden,
-                done.quarantine_run.value_or(""));
+  if (!a.plan_out.empty() && !write_plan(a, session->tree, *done.collection)) {
+    return k_exit_cannot_run;
+  }
+  int code = report(a, session->tree, *done.collection, outcome.swept ? &*outcome.swept : nullptr,
+                    outcome.retention ? &outcome.retention->verdicts : nullptr, done.bytes_hidden,
+                    done.quarantine_run.value_or(""));
+  if (done.reviewed) {
+    say_reviewed(a, *done.reviewed);
+  }
+  return code;
 }
 
 }  // namespace
@@ -461,6 +519,7 @@ int run_gc(const std::vector<std::string>& args, bool is_rm) {
     return *stop;
   }
   a.command_line = command_line(is_rm ? "rm" : "gc", args);
+  a.arguments = args;
   return run_collection(a);
 }
 

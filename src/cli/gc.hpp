@@ -13,6 +13,7 @@
 #include "regsweep/collect.hpp"
 #include "regsweep/policy.hpp"
 #include "regsweep/retention.hpp"
+#include "regsweep/reviewed_plan.hpp"
 
 namespace regsweep::cli {
 
@@ -36,6 +37,9 @@ struct GcArgs {
   std::optional<DeleteCap> max_delete;  // --max-delete
   bool quarantine = false;              // --quarantine
   std::string command_line;             // as given, for the quarantine's journal
+  std::vector<std::string> arguments;   // after the command, as given (for --plan-out)
+  std::string plan_out;                 // --plan-out: where a dry run writes its plan
+  const PlanFile* reviewed = nullptr;   // apply: the plan reviewed
   GcOptions options;                    // all but the time, taken when the run starts
   std::int64_t min_age = 0;
   // prune: the rules, and the repository globs that limit them (empty: all).
@@ -68,5 +72,9 @@ std::optional<int> check_gc_args(const boost::program_options::variables_map& vm
 
 // Runs the collection `a` describes and writes its metrics; the exit code.
 int run_collection(GcArgs& a);
+
+// Parses gc's, rm's or prune's arguments into `out`; the exit code when the command stops.
+std::optional<int> parse_gc(const std::vector<std::string>& args, bool is_rm, GcArgs& out);
+std::optional<int> parse_prune(const std::vector<std::string>& args, GcArgs& out);
 
 }  // namespace regsweep::cli

@@ -30,6 +30,8 @@ commands:
                         tags it breaks; --repair fixes what cannot lose data
   restore               put back what a --quarantine run of gc, rm or prune moved aside
   quarantine            list the quarantine runs; --purge-older-than AGE deletes old ones
+  apply                 carry out a plan written by --dry-run --plan-out FILE, after review,
+                        as far as a fresh scan still plans it on the same evidence
 
 Run 'regsweep <command> --help' for a command's options.
 
@@ -76,6 +78,9 @@ int main(int argc, char** argv) {
       if (!rest.empty() && rest.front() == "quarantine") {
         return run_quarantine({"--help"});
       }
+      if (!rest.empty() && rest.front() == "apply") {
+        return run_apply({"--help"});
+      }
       std::cout << k_main_help;
       return k_exit_ok;
     }
@@ -106,6 +111,9 @@ int main(int argc, char** argv) {
     }
     if (cmd == "prune") {
       return run_prune(rest);
+    }
+    if (cmd == "apply") {
+      return run_apply(rest);
     }
     return usage_error("unknown command '" + cmd + "'");
   } catch (const std::exception& e) {

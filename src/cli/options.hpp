@@ -453,6 +453,7 @@ int run_du(const std::vector<std::string>& args);
 int run_ls(const std::vector<std::string>& args);
 int run_fsck(const std::vector<std::string>& args);
 int run_prune(const std::vector<std::string>& args);
+int run_apply(const std::vector<std::string>& args);
 int run_restore(const std::vector<std::string>& args);
 int run_quarantine(const std::vector<std::string>& args);
 

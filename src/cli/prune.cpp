@@ -90,6 +90,8 @@ std::optional<int> rule_from_flags(const po::variables_map& vm, const RuleFlags&
   return std::nullopt;
 }
 
+}  // namespace
+
 std::optional<int> parse_prune(const std::vector<std::string>& args, GcArgs& out) {
   GcRawArgs raw;
   RuleFlags f;
@@ -164,14 +166,13 @@ std::optional<int> parse_prune(const std::vector<std::string>& args, GcArgs& out
   return std::nullopt;
 }
 
-}  // namespace
-
 int run_prune(const std::vector<std::string>& args) {
   GcArgs a;
   if (auto stop = parse_prune(args, a)) {
     return *stop;
   }
   a.command_line = command_line("prune", args);
+  a.arguments = args;
   return run_collection(a);
 }
 

@@ -197,6 +197,8 @@ cp -a "$W/t" "$W/j"
 "$REGSWEEP" fsck --root "$W/j" --json --verify-data >"$W/fsck.json" 2>/dev/null
 "$REGSWEEP" fsck --root "$W/j" --json --repair >"$W/fsck-repair.json" 2>/dev/null
 "$REGSWEEP" prune --root "$W/j" --keep-n 1 -d --json "$W/prune.json" >/dev/null 2>&1
+"$REGSWEEP" gc --root "$W/j" -d -m --purge-uploads=1h --plan-out "$W/plan.json" >/dev/null 2>&1
+check "gc -d --plan-out writes a regsweep-plan/1 plan" test "$(jq -r .schema "$W/plan.json")" = regsweep-plan/1
 cp -a "$W/j" "$W/qj"
 "$REGSWEEP" gc --root "$W/qj" -m --purge-uploads=1h --force --quarantine --json "$W/gc-quarantine.json" >/dev/null 2>&1
 "$REGSWEEP" quarantine --root "$W/qj" --json >"$W/quarantine.json" 2>/dev/null

@@ -9,7 +9,7 @@ BUILD=${BUILD_DIR:-$TOP/build}
 source "$TOP/tests/e2e/lib.sh"
 
 e2e_workdir
-commands="gc rm prune du ls fsck restore quarantine"
+commands="gc rm prune du ls fsck restore quarantine apply"
 
 echo "# man pages and completion follow --help (from the source tree)"
 # The options `regsweep CMD --help` lists, as --long and -s names.
