@@ -89,6 +89,8 @@ constexpr KindInfo k_kinds[] = {
      "run gc to remove leftovers older than an hour"},
     {ProblemKind::delete_failed, "delete-failed", Severity::error, "inspect it"},
     {ProblemKind::changed_since_scan, "changed-since-scan", Severity::error, "inspect it"},
+    {ProblemKind::changed_since_plan, "changed-since-plan", Severity::error,
+     "make and review a new plan"},
     {ProblemKind::same_push_time, "same-push-time", Severity::error, "inspect it"},
     {ProblemKind::tags_unknown, "tags-unknown", Severity::error, "inspect it"},
 };
@@ -291,8 +293,9 @@ ProblemKind problem_kind_of(FindingKind kind) {
     case FindingKind::delete_failed:
       return ProblemKind::delete_failed;
     case FindingKind::changed_since_scan:
-    case FindingKind::changed_since_plan:  // apply's alone: fsck never sees one
       return ProblemKind::changed_since_scan;
+    case FindingKind::changed_since_plan:
+      return ProblemKind::changed_since_plan;
     case FindingKind::same_push_time:
       return ProblemKind::same_push_time;
     case FindingKind::tags_unknown:

@@ -44,6 +44,7 @@ enum class ProblemKind : std::uint8_t {
   temp_leftover,
   delete_failed,
   changed_since_scan,
+  changed_since_plan,  // apply's only: fsck never reports one
   same_push_time,
   tags_unknown,
 };
