@@ -72,7 +72,7 @@ bool is_run_id(std::string_view text);
 std::optional<std::int64_t> run_started(std::string_view id);
 
 // A run's journal: written before the first move (complete = false, with what is planned)
-// and again after the last (complete = true, with every object moved).
+// and again after the last (complete = true, with every path moved).
 struct QuarantineJournal {
   std::string run_id;
   std::int64_t started = 0;  // seconds since the epoch
@@ -81,7 +81,9 @@ struct QuarantineJournal {
   std::string location;      // the tree's root or bucket
   bool complete = false;
   std::vector<std::string> planned;  // the paths the run was to move, in order
-  std::vector<StoreObject> moved;    // every object moved, with its size (complete only)
+  // Every path the sweep moved, as the plan names it (a blob's directory, a link, an upload, a
+  // repository's own directories), with its bytes (a blob's or an upload's; else 0).
+  std::vector<StoreObject> moved;
 };
 std::string journal_json(const QuarantineJournal& journal);
 Result<QuarantineJournal> parse_journal(std::string_view text);

@@ -3,6 +3,7 @@
 #include "store/object/http.hpp"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <cctype>
@@ -100,6 +101,28 @@ std::string md5_base64(std::string_view body) {
   std::string out(4 * ((n + 2) / 3) + 1, '\0');
   int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), md, static_cast<int>(n));
   out.resize(static_cast<std::size_t>(len));
+  return out;
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned n = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &n);
+  return std::string(reinterpret_cast<const char*>(out), n);
+}
+
+UrlParts url_parts(const std::string& url) {
+  const std::size_t authority = url.find("://") + 3;
+  const std::size_t path = std::min(url.find('/', authority), url.size());
+  const std::size_t query = std::min(url.find('?', path), url.size());
+  UrlParts out{url.substr(authority, path - authority), url.substr(path, query - path),
+               query < url.size() ? url.substr(query + 1) : std::string()};
+  std::string_view own = url.compare(0, 8, "https://") == 0 ? ":443" : ":80";
+  if (out.host.size() > own.size() &&
+      out.host.compare(out.host.size() - own.size(), own.size(), own) == 0) {
+    out.host.resize(out.host.size() - own.size());
+  }
   return out;
 }
 

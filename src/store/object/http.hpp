@@ -23,6 +23,17 @@ namespace regsweep::object {
 std::string uri_encode(std::string_view text, bool keep_slash);
 // The base64 MD5 of a request's body, for Content-MD5.
 std::string md5_base64(std::string_view body);
+// HMAC-SHA256 of `data` with `key`, raw bytes: what SigV4 and Azure's Shared Key sign with.
+std::string hmac_sha256(std::string_view key, std::string_view data);
+
+// A request URL's parts, as a signature covers them: the host as the Host header says it (a
+// scheme's own port left out, as libcurl sends it), the path, the query (after '?').
+struct UrlParts {
+  std::string host;
+  std::string path;
+  std::string query;
+};
+UrlParts url_parts(const std::string& url);
 
 // A backend's keys are the tree's behind a prefix ("<rootdirectory>/docker/registry/v2/").
 class KeyPrefix {

@@ -111,7 +111,7 @@ HttpResponse HttpClient::attempt(Handle& handle, HttpRequest& request) {
   } else {
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, m_options.request_timeout_ms);
   }
-  if (m_service.prepare) {
+  if (m_service.prepare && !request.signed_here) {
     m_service.prepare(c);
   }
   struct curl_slist* headers = nullptr;

@@ -50,6 +50,7 @@ struct HttpRequest {
   const std::function<void(std::string_view)>* sink = nullptr;
   std::uint64_t offset = 0;
   bool too_large = false;
+  bool signed_here = false;  // the caller signed it: the service's prepare() is not called
 };
 
 struct HttpResponse {

@@ -99,6 +99,9 @@ S3Client::Response S3Client::perform(Request& request) {
   h.max = request.max;
   h.sink = request.sink;
   h.offset = request.offset;
+  if (request.sign_here) {
+    sign_here(h);
+  }
   Response r = m_http.perform(h);
   request.body = std::move(h.body);
   request.offset = h.offset;

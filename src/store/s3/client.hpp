@@ -1,19 +1,13 @@
 #pragma once
 
-// Object storage: where a registry's S3 driver keeps its tree, and a client for the few S3
-// requests regsweep makes (ListObjectsV2, GetObject, HeadObject, PutObject, DeleteObjects,
-// ListMultipartUploads, AbortMultipartUpload, GetBucketVersioning, ListObjectVersions, and
-// the copies).
-// Requests are signed by libcurl (CURLOPT_AWS_SIGV4); bodies are parsed with pugixml. The client
-// may be used from many threads at once: each request takes a kept-alive handle from a pool, so the
-// number of requests in flight is the number of threads asking (the store's arena, --jobs).
-//
-// Every request has a deadline; 5xx answers, SlowDown and broken connections are retried with
-// exponential backoff; what still fails is an Error naming the key and the server's words.
-// Secrets are never part of an Error, a log line or anything else the client returns.
+// The client for the S3 requests regsweep makes (listings, reads, writes, deletes, multipart
+// uploads, versions, server-side copies), signed by libcurl (CURLOPT_AWS_SIGV4), answers read
+// with pugixml, over object::HttpClient (pool, deadlines, retries). Usable from many threads.
+// What fails is an Error naming the key and the server's words, never a secret.
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,8 +26,8 @@ class xml_node;
 
 namespace regsweep {
 
-// The client speaks in full keys (with the root directory), in the object store's types
-// (store/object/bucket.hpp); S3Bucket (bucket.cpp) maps them to the tree's keys.
+// The client speaks in full keys, in the object store's types (store/object/bucket.hpp);
+// object::PrefixedBucket maps them to the tree's keys.
 using S3Object = StoreObject;  // LastModified as mtime_ns
 using S3Page = object::Page;   // one page of ListObjectsV2; prefixes: CommonPrefixes
 using S3Multipart = object::Multipart;
@@ -52,47 +46,22 @@ class S3Client {
 
   const S3Settings& settings() const { return m_settings; }
 
-  // Every page of ListObjectsV2 below `prefix` (a full key prefix), with `delimiter` when not
-  // empty, to `page` in order. Error when a page cannot be had.
+  // Each call is object::Bucket's of the same meaning (bucket.hpp), on full keys: the page
+  // below `prefix` with `delimiter` ListObjectsV2's; a key that does not exist counts as
+  // deleted; versions newest first; the copies in copy.cpp.
   Status list(std::string_view prefix, std::string_view delimiter,
               const std::function<void(S3Page&)>& page);
-
-  // The object `key` whole; an Error with sys_errno ENOENT when there is none, EFBIG when it
-  // is larger than `max` bytes.
   Result<std::string> get(std::string_view key, std::uint64_t max);
-
-  // The object `key` in chunks, in order, to `sink`. A retry after a broken connection
-  // resumes from the byte it reached.
   Status get_stream(std::string_view key, const std::function<void(std::string_view)>& sink);
-
-  // HeadObject: the object's size and time, by a direct look; ENOENT when there is none.
   Result<S3Object> head(std::string_view key);
   Status put(std::string_view key, std::string_view body);
-
-  // Deletes up to 1,000 keys in one request (quiet mode): the keys the server did not
-  // delete, with its reasons. A key that does not exist counts as deleted (S3's semantics).
   Result<std::vector<S3DeleteFailure>> delete_objects(const std::vector<std::string>& keys);
-
-  // A single key.
   Status delete_object(std::string_view key);
-
-  // Every version of exactly `key` (not of keys it is a prefix of), delete markers included,
-  // newest first.
   Result<std::vector<S3Version>> list_versions(std::string_view key);
-
-  // Deletes up to 1,000 versions (key and version id each) in one request: those the server
-  // did not delete, with its reasons. Deleting a version removes it for good.
   Result<std::vector<S3DeleteFailure>> delete_versions(const std::vector<S3Version>& versions);
-
-  // The bucket's versioning state: "Enabled", "Suspended", or "" for never enabled.
-  Result<std::string> versioning();
-
-  // Incomplete multipart uploads below `prefix`.
+  Result<std::string> versioning();  // "Enabled", "Suspended", or "" for never enabled
   Result<std::vector<S3Multipart>> list_multipart(std::string_view prefix);
   Status abort_multipart(const S3Multipart& upload);
-
-  // Server-side copies of `source` (a full key of this bucket), copy.cpp: CopyObject, and
-  // CreateMultipartUpload, UploadPartCopy (bytes first..last) and CompleteMultipartUpload.
   Status copy(std::string_view source, std::string_view key);
   Result<std::string> start_multipart(std::string_view key);
   Result<std::string> copy_part(const S3Multipart& upload, int part, std::string_view source,
@@ -109,7 +78,10 @@ class S3Client {
   struct Request;
   using Response = object::HttpResponse;
   static Request request(const char* method, std::string_view key, std::string query);
+  // Performs `req`: an Error naming its key unless the answer's status is one of `ok`.
+  Status call(Request req, std::initializer_list<long> ok, std::string_view what);
   Response perform(Request& request);
+  void sign_here(object::HttpRequest& h) const;
   std::string url(std::string_view key, const std::string& query) const;
   Error error_of(const Response& response, std::string_view what, std::string_view key) const;
   // Performs `req`: `root`'s child `value` from a 200 answer's XML body, else an Error.

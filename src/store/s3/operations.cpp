@@ -1,6 +1,7 @@
 // The S3 client's operations: each builds its request, performs it (client.cpp) and reads
 // the answer with pugixml.
 
+#include <algorithm>
 #include <cerrno>
 #include <optional>
 #include <string>
@@ -115,14 +116,18 @@ Result<S3Object> S3Client::head(std::string_view key) {
                                    "s3://" + m_settings.bucket + "/" + std::string(key));
 }
 
+Status S3Client::call(Request req, std::initializer_list<long> ok, std::string_view what) {
+  Response r = perform(req);
+  if (r.curl != CURLE_OK || std::find(ok.begin(), ok.end(), r.status) == ok.end()) {
+    return error_of(r, what, req.key);
+  }
+  return ok_status();
+}
+
 Status S3Client::put(std::string_view key, std::string_view body) {
   Request req = request("PUT", key, "");
   req.body = std::string(body);
-  Response r = perform(req);
-  if (r.curl != CURLE_OK || r.status != 200) {
-    return error_of(r, "write", key);
-  }
-  return ok_status();
+  return call(std::move(req), {200}, "write");
 }
 
 Result<std::string> S3Client::versioning() {
@@ -143,12 +148,7 @@ Result<std::string> S3Client::versioning() {
 }
 
 Status S3Client::delete_object(std::string_view key) {
-  Request req = request("DELETE", key, "");
-  Response r = perform(req);
-  if (r.curl != CURLE_OK || (r.status != 204 && r.status != 200 && r.status != 404)) {
-    return error_of(r, "delete", key);
-  }
-  return ok_status();
+  return call(request("DELETE", key, ""), {204, 200, 404}, "delete");
 }
 
 namespace {
@@ -327,12 +327,8 @@ Result<std::vector<S3Multipart>> S3Client::list_multipart(std::string_view prefi
 }
 
 Status S3Client::abort_multipart(const S3Multipart& upload) {
-  Request req = request("DELETE", upload.key, "uploadId=" + uri_encode(upload.upload_id, false));
-  Response r = perform(req);
-  if (r.curl != CURLE_OK || (r.status != 204 && r.status != 404)) {
-    return error_of(r, "abort the multipart upload of", upload.key);
-  }
-  return ok_status();
+  return call(request("DELETE", upload.key, "uploadId=" + uri_encode(upload.upload_id, false)),
+              {204, 404}, "abort the multipart upload of");
 }
 
 }  // namespace regsweep

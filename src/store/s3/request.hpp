@@ -1,7 +1,6 @@
 #pragma once
 
-// The S3 client's requests (client.cpp performs them, operations.cpp makes them); answers are
-// object::HttpResponse.
+// The S3 client's requests (client.cpp performs them); answers are object::HttpResponse.
 
 #include <cstdint>
 #include <functional>
@@ -25,6 +24,7 @@ struct S3Client::Request {
   const std::function<void(std::string_view)>* sink = nullptr;
   std::uint64_t offset = 0;
   bool too_large = false;
+  bool sign_here = false;  // signed by sign_here(), not by libcurl (copy.cpp)
 };
 
 }  // namespace regsweep

@@ -1,14 +1,9 @@
 #pragma once
 
 // The store of a tree in an S3 bucket, as the registry's s3 driver writes it: keys
-// `<rootdirectory>/docker/registry/v2/...`, the same paths as on a filesystem (layout.md).
-// What it can and cannot promise is in docs/safety.md: there is no atomic rename and no
-// directory to watch, so rule 3 is kept by listing `repositories/` again before each phase.
+// `<rootdirectory>/docker/registry/v2/...` (layout.md); its promises: docs/safety.md.
 
 #include <memory>
-#include <vector>
-
-#include <oneapi/tbb/task_arena.h>
 
 #include "regsweep/store.hpp"
 #include "store/s3/client.hpp"
