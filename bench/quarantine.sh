@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # usage: bench/quarantine.sh [SHAPE...]   (SHAPES 100k 1m; RUNS=3; RESTORE=0 to skip restore;
-#                                          BENCH_DIR=/tmp/regsweep-bench)
+#                                          BENCH_DIR=/tmp/regsweep-bench; REGSWEEP=binary;
+#                                          OUT=file, default docs/performance-quarantine.md)
 # Times a real `regsweep gc -m --min-age 0` and the same with --quarantine, each on a fresh
 # hard-linked copy of the same generated tree (bench/run.sh's shapes), alternating, warm
 # cache; then `regsweep restore` of the quarantine run. Writes docs/performance-quarantine.md.
 # The target (issue 33): --quarantine at most 1.2 times a plain gc on the 1M-blob tree.
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-R=$TOP/build/regsweep
+R=${REGSWEEP:-$TOP/build/regsweep}
 W=${BENCH_DIR:-/tmp/regsweep-bench}
 RUNS=${RUNS:-3}
 SHAPES=${*:-100k 1m}
@@ -34,7 +35,7 @@ fresh() { # fresh copy of TREE at COPY
   rm -f "$2/docker/registry/v2/regsweep.lock"
 }
 
-out=$TOP/docs/performance-quarantine.md
+out=${OUT:-$TOP/docs/performance-quarantine.md}
 {
   echo "# --quarantine against a plain gc"
   echo
