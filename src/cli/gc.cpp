@@ -140,7 +140,7 @@ po::options_description gc_options(const char* usage, Collect command, GcRawArgs
        "move what would be deleted into a new quarantine run (docker/registry/quarantine/"
        "<run-id>/, beside v2 on the same filesystem, or in the same bucket by server-side "
        "copy) instead of deleting it: 'regsweep restore' puts it back; space comes back when "
-       "'regsweep quarantine --purge-older-than AGE' deletes the run")  //
+       "'regsweep quarantine' purges the run")  //
       ("max-delete", po::value(&raw.max_delete)->value_name("N|P%"),
        "delete nothing (exit 1) when the plan would delete more than N blobs, or more than P "
        "percent of the blobs' bytes (every blob is then stat'ed); --force does not override "
