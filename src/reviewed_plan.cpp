@@ -38,10 +38,6 @@ std::string key_of(const PlannedAction& a) {
 bool leaves_nothing(ActionKind kind) {
   return kind == ActionKind::blob || kind == ActionKind::upload || kind == ActionKind::tidy;
 }
-bool blob_side(const Action& a) {
-  return a.kind == ActionKind::blob || a.kind == ActionKind::quarantine ||
-         (a.kind == ActionKind::tidy && a.repository.empty());
-}
 
 class ReviewedGuard final : public SweepGuard {
  public:

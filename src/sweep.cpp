@@ -136,16 +136,10 @@ void ChangesSinceScan::record_unknown(const std::string& path, const std::string
   }
 }
 
-namespace {
-
-// Blob-side: what a new manifest may make needed again (a blob, one moved to lost+found, the
-// tidying of blob directories).
 bool blob_side(const Action& a) {
   return a.kind == ActionKind::blob || a.kind == ActionKind::quarantine ||
          (a.kind == ActionKind::tidy && a.repository.empty());
 }
-
-}  // namespace
 
 void ChangesSinceScan::skip_dependents(const Plan& plan, const std::vector<std::uint8_t>& done,
                                        std::vector<std::uint8_t>& skip) const {

@@ -45,6 +45,11 @@ class Remover {
 
 // Decides, before each phase of a sweep, which actions must not be done after all: what a
 // deletion depends on may have changed since the scan (rule 3 in docs/safety.md).
+// Blob-side: what a new manifest may make needed again (a blob, one moved to lost+found, the
+// tidying of blob directories). What a deletion left undone keeps referenced, with the rest
+// of its repository (the sweep's guards, apply's reviewed skips).
+bool blob_side(const Action& a);
+
 class SweepGuard {
  public:
   virtual ~SweepGuard() = default;
