@@ -7,19 +7,18 @@
 # chroot), the object-storage test bed (Ceph's radosgw, mon and osd: scripts/radosgw.sh) and
 # a headless browser with a font for the HTML report's test (chromium, fonts-dejavu-core), and
 # the storage fault suite's FUSE passthrough and ext4 images (python3-fusepy, fuse3, e2fsprogs),
-# and a clock that is off for the object-storage clock checks (faketime).
-# Uses
-# apt-get as root, or through sudo.
+# a clock that is off for the object-storage clock checks (faketime), and the registry's redis
+# blob descriptor cache (redis-server). Uses apt-get as root, or through sudo.
 set -euo pipefail
 what=${1:-build}
 pkgs=(cmake g++ make pkg-config libboost-filesystem-dev libboost-program-options-dev libssl-dev
   libsimdjson-dev libtbb-dev libgtest-dev libyaml-cpp-dev openssl libcurl4-openssl-dev
-  libpugixml-dev)
+  libpugixml-dev libhiredis-dev)
 if [ "$what" = test ]; then
   pkgs+=(docker-registry skopeo jq curl tar gzip findutils bc util-linux python3 clang
     libclang-rt-14-dev clang-format clang-tidy git prometheus lintian bash-completion
     busybox-static man-db systemd binutils radosgw ceph-mon ceph-osd ceph-common chromium
-    fonts-dejavu-core python3-fusepy fuse3 e2fsprogs faketime)
+    fonts-dejavu-core python3-fusepy fuse3 e2fsprogs faketime redis-server)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -34,7 +33,7 @@ DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recomme
 # The packages start a registry and a Prometheus server where an init system runs; the tests
 # start their own registry and need only promtool.
 if [ "$what" = test ] && command -v systemctl >/dev/null 2>&1; then
-  for unit in docker-registry prometheus ceph-mon.target ceph-osd.target ceph-radosgw.target; do
+  for unit in docker-registry prometheus redis-server ceph-mon.target ceph-osd.target ceph-radosgw.target; do
     if systemctl is-active -q "$unit" 2>/dev/null; then
       $SUDO systemctl stop "$unit" || true
     fi

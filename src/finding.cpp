@@ -37,6 +37,8 @@ std::string_view to_string(FindingKind kind) {
       return "same-push-time";
     case FindingKind::tags_unknown:
       return "tags-unknown";
+    case FindingKind::cache_stale:
+      return "cache-stale";
   }
   return "unknown";
 }

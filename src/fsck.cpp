@@ -93,6 +93,8 @@ constexpr KindInfo k_kinds[] = {
      "make and review a new plan"},
     {ProblemKind::same_push_time, "same-push-time", Severity::error, "inspect it"},
     {ProblemKind::tags_unknown, "tags-unknown", Severity::error, "inspect it"},
+    {ProblemKind::cache_stale, "cache-stale", Severity::error,
+     "run the redis-cli command the message gives, with the registry stopped"},
 };
 
 const KindInfo& info(ProblemKind kind) {
@@ -300,6 +302,8 @@ ProblemKind problem_kind_of(FindingKind kind) {
       return ProblemKind::same_push_time;
     case FindingKind::tags_unknown:
       return ProblemKind::tags_unknown;
+    case FindingKind::cache_stale:
+      return ProblemKind::cache_stale;
   }
   return ProblemKind::unreadable;
 }

@@ -125,13 +125,14 @@ class RepairGuard final : public SweepGuard {
 
 }  // namespace
 
-void apply_repairs(Store& store, FsckPlan& planned, std::unique_ptr<SweepGuard> store_guard,
-                   tbb::task_arena& arena) {
+SweepResult apply_repairs(Store& store, FsckPlan& planned, std::unique_ptr<SweepGuard> store_guard,
+                          tbb::task_arena& arena) {
   RepairGuard guard(store, std::move(store_guard));
   auto remover = store.remover();
   SweepResult swept = sweep(planned.repairs, *remover, arena, &guard);
   planned.report.repairs =
       repairs_of(planned.repairs, &swept, [&](std::size_t i) { return guard.why(i); });
+  return swept;
 }
 
 }  // namespace regsweep

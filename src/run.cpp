@@ -202,6 +202,26 @@ Status sweep_step(RunContext& run, const CollectRequest& request, CollectRun& ou
   return ok_status();
 }
 
+// With a redis blob descriptor cache: removes the entries of what `swept` did of `plan`, or
+// reports those every action would make (a dry run: `swept` null). The report, and a failure
+// as a finding in `findings`.
+std::optional<CacheReport> clear_cache(const RunContext& run, const Plan& plan,
+                                       const SweepResult* swept, std::vector<Finding>* findings) {
+  if (run.cache.kind != BlobCacheSettings::Kind::redis) {
+    return std::nullopt;
+  }
+  CacheEntries entries = cache_entries(plan, swept);
+  if (swept == nullptr) {
+    return planned_cache_clear(run.cache.redis, entries);
+  }
+  before(run, "the cache clearing");
+  CacheReport report = clear_blob_cache(run.cache, entries);
+  if (report.finding && findings != nullptr) {
+    findings->push_back(*report.finding);
+  }
+  return report;
+}
+
 }  // namespace
 
 std::int64_t storage_now(Store& store, const std::function<void(const Notice&)>& notify) {
@@ -254,6 +274,7 @@ CollectRun collect(RunContext& run, CollectRequest request) {
       request.max_delete ? within_cap(*out.collection, *request.max_delete) : ok_status();
   if (run.dry_run == DryRun::yes) {
     say_dry_run(run, request, capped);
+    out.cache = clear_cache(run, out.collection->plan, nullptr, nullptr);
     return out;
   }
   if (!capped) {
@@ -284,6 +305,9 @@ CollectRun collect(RunContext& run, CollectRequest request) {
     bool complete = purge_noncurrent_versions(run.store, run.arena, *out.swept);
     out.bytes_hidden = keeping.keeps && !complete;
   }
+  // After every deletion: an entry removed before its deletion could be written again by a
+  // registry still serving (--force) and then outlive it.
+  out.cache = clear_cache(run, out.collection->plan, &*out.swept, &out.swept->findings);
   return out;
 }
 
@@ -307,7 +331,21 @@ CheckRun check(RunContext& run, FsckOptions options) {
       return out;
     }
     before(run, "the repairs");
-    apply_repairs(run.store, *planned, run.store.guard(planned->inventory, {}), run.arena);
+    SweepResult swept =
+        apply_repairs(run.store, *planned, run.store.guard(planned->inventory, {}), run.arena);
+    out.cache = clear_cache(run, planned->repairs, &swept, nullptr);
+    if (out.cache && out.cache->finding) {
+      const Finding& f = *out.cache->finding;
+      planned->report.problems.insert(planned->report.problems.begin(),
+                                      Problem{.kind = ProblemKind::cache_stale,
+                                              .severity = f.severity,
+                                              .path = f.path,
+                                              .repository = f.repository,
+                                              .message = f.message,
+                                              .broken_tags = {}});
+    }
+  } else {
+    out.cache = clear_cache(run, planned->repairs, nullptr, nullptr);
   }
   out.report = std::move(planned->report);
   return out;

@@ -336,7 +336,8 @@ RunContext run_context(Store& store, tbb::task_arena& arena, DryRun dry_run) {
                     .serve = std::nullopt,
                     .config_path = {},
                     .notify = {},
-                    .before_step = {}};
+                    .before_step = {},
+                    .cache = {}};
 }
 
 OpenedStore open_store(const TempRegistry& reg) {

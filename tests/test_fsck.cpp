@@ -199,12 +199,12 @@ namespace {
 // own name.
 TEST(Fsck, EveryProblemKindHasANameAndAdvice) {
   std::set<std::string_view> names;
-  for (int k = 0; k <= static_cast<int>(ProblemKind::tags_unknown); ++k) {
+  for (int k = 0; k <= static_cast<int>(ProblemKind::cache_stale); ++k) {
     auto kind = static_cast<ProblemKind>(k);
     EXPECT_TRUE(names.insert(to_string(kind)).second) << to_string(kind);
     EXPECT_FALSE(suggested_action(kind).empty()) << to_string(kind);
   }
-  for (int f = 0; f <= static_cast<int>(FindingKind::tags_unknown); ++f) {
+  for (int f = 0; f <= static_cast<int>(FindingKind::cache_stale); ++f) {
     auto finding = static_cast<FindingKind>(f);
     EXPECT_EQ(to_string(problem_kind_of(finding)), to_string(finding));
   }

@@ -52,7 +52,8 @@ struct Context {
                       .serve = std::nullopt,
                       .config_path = {},
                       .notify = [this](const Notice& n) { notices.push_back(n); },
-                      .before_step = {}};
+                      .before_step = {},
+                      .cache = {}};
   }
 };
 

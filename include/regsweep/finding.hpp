@@ -26,6 +26,7 @@ enum class FindingKind {
   changed_since_plan,    // apply: a reviewed action a fresh scan no longer plans: not done
   same_push_time,        // every tag of a repository has one time: push order is unknown
   tags_unknown,          // prune: a repository's tags cannot all be read; none is pruned
+  cache_stale,  // the registry's redis cache may still list what was deleted (blob_cache.hpp)
 };
 
 std::string_view to_string(FindingKind kind);

@@ -91,6 +91,10 @@ Result<std::string> read_file(int dirfd, std::string_view relpath, std::uint64_t
 // anything but a regular file (sys_errno EISDIR for a directory) and files over `max_size`.
 Result<std::string> read_named_file(const std::string& path, std::uint64_t max_size);
 
+// Writes `text` to a new file at `path`, readable by its owner only (mode 0600): never over
+// an existing file or through a symbolic link (O_EXCL, O_NOFOLLOW).
+Status write_new_file(const std::string& path, std::string_view text);
+
 // Information on an entry below `dirfd` without following a final symbolic link.
 Result<FileInfo> stat(int dirfd, std::string_view relpath);
 

@@ -47,6 +47,7 @@ enum class ProblemKind : std::uint8_t {
   changed_since_plan,  // apply's only: fsck never reports one
   same_push_time,
   tags_unknown,
+  cache_stale,  // fsck --repair: the registry's redis cache may list what was repaired away
 };
 // Its name in reports: "blob-missing", "digest-mismatch", …
 std::string_view to_string(ProblemKind kind);
@@ -116,9 +117,10 @@ Result<FsckPlan> plan_fsck(Store& store, const FsckOptions& options, tbb::task_a
 
 // Applies the planned repairs, each under `store_guard` (Store::guard: what it depends on is
 // as the scan saw it) and, for a dangling link, only while its blob is still absent; records
-// what became of each in planned.report.repairs. The caller holds the store's lock.
-void apply_repairs(Store& store, FsckPlan& planned, std::unique_ptr<SweepGuard> store_guard,
-                   tbb::task_arena& arena);
+// what became of each in planned.report.repairs, and returns the sweep of planned.repairs.
+// The caller holds the store's lock.
+SweepResult apply_repairs(Store& store, FsckPlan& planned, std::unique_ptr<SweepGuard> store_guard,
+                          tbb::task_arena& arena);
 
 // Checks the tree in `store`: plan_fsck, then with `options.repair` apply_repairs (the caller
 // holds the lock; check() in run.hpp runs the whole safety sequence). Error only when the

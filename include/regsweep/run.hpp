@@ -16,6 +16,7 @@
 
 #include <oneapi/tbb/task_arena.h>
 
+#include "regsweep/blob_cache.hpp"
 #include "regsweep/collect.hpp"
 #include "regsweep/config.hpp"
 #include "regsweep/fsck.hpp"
@@ -55,6 +56,9 @@ struct RunContext {
   // Called right before each step that deletes: "the sweep", "the purge of noncurrent
   // versions" (tests pause there to change the tree); may be empty.
   std::function<void(std::string_view step)> before_step;
+  // The registry's blob descriptor cache: with redis, a run that deletes removes the entries
+  // of what it deleted, after the deletions (blob_cache.hpp).
+  BlobCacheSettings cache = {};
 };
 
 // "Now" for ages and the grace period: this machine's clock, or the storage's where it keeps
@@ -103,6 +107,9 @@ struct CollectRun {
     std::uint64_t dependent = 0;
   };
   std::optional<Reviewed> reviewed;
+  // With a redis blob descriptor cache: what was (or, in a dry run, would be) removed from it.
+  // A removal that failed is also a finding of the sweep.
+  std::optional<CacheReport> cache;
   // Why the run stopped before its end: nothing after that point was done.
   std::optional<Error> stopped;
 };
@@ -112,6 +119,7 @@ CollectRun collect(RunContext& run, CollectRequest request);
 // and guard as a collection.
 struct CheckRun {
   std::optional<FsckReport> report;
+  std::optional<CacheReport> cache;  // as in CollectRun; a failure is also a problem
   std::optional<Error> stopped;
 };
 CheckRun check(RunContext& run, FsckOptions options);

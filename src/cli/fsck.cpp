@@ -203,6 +203,9 @@ int run_fsck(const std::vector<std::string>& args) {
     print_json(*report, counts, session->tree.root, repair);
   } else {
     print_text(*report, counts, repair, a.quiet);
+    if (done.cache && !a.quiet) {
+      render_cache(std::cout, *done.cache, !repair);
+    }
   }
   bool repair_failed = std::any_of(report->repairs.begin(), report->repairs.end(),
                                    [](const Repair& r) { return !r.error.empty(); });

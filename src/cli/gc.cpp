@@ -263,6 +263,7 @@ struct GcOutcome {
   std::map<std::pair<std::string, std::string>, std::uint64_t> findings;  // (kind, severity)
   std::optional<Retention> retention;  // prune: every tag's verdict
   bool quarantined = false;            // --quarantine: swept blobs were moved, not freed
+  std::optional<CacheReport> cache;    // with a redis blob descriptor cache
 
   void count(const std::vector<Finding>& found) {
     for (const Finding& f : found) {
@@ -342,6 +343,14 @@ std::string gc_metrics(const GcArgs& a, const GcOutcome& o, int exit_code, doubl
   }
   gauge("regsweep_gc_failed_deletions", "Deletions of the last run that failed.",
         sw != nullptr ? sw->failed : 0);
+  const CacheReport* cache = o.cache && o.cache->attempted ? &*o.cache : nullptr;
+  gauge("regsweep_gc_cache_entries_removed",
+        "Entries the last run removed from the registry's redis blob descriptor cache.",
+        cache != nullptr ? cache->removed : 0);
+  gauge("regsweep_gc_cache_entries_failed",
+        "Removals from the registry's redis blob descriptor cache that failed: those entries "
+        "may be stale.",
+        cache != nullptr ? cache->failed : 0);
   gauge("regsweep_gc_skipped_deletions",
         "Deletions the last run skipped because the tree changed after the scan.",
         sw != nullptr ? sw->skipped_count : 0);
@@ -356,7 +365,7 @@ std::string gc_metrics(const GcArgs& a, const GcOutcome& o, int exit_code, doubl
 // Renders the run (text, log, JSON) and returns its exit code.
 int report(const GcArgs& a, const OpenTree& tree, const Collection& collection,
            const SweepResult* swept, const std::vector<TagVerdict>* verdicts, bool bytes_hidden,
-           const std::string& quarantine_run) {
+           const std::string& quarantine_run, const CacheReport* cache) {
   bool errors = has_error(collection.findings) ||
                 (swept != nullptr && (swept->failed > 0 || has_error(swept->findings)));
   int code = errors ? k_exit_findings : k_exit_ok;
@@ -365,7 +374,8 @@ int report(const GcArgs& a, const OpenTree& tree, const Collection& collection,
                       .root = tree.root,
                       .retention = verdicts,
                       .bytes_hidden = bytes_hidden,
-                      .quarantine_run = quarantine_run};
+                      .quarantine_run = quarantine_run,
+                      .cache = cache};
   if (a.json_path != "-") {
     render_retention(std::cout, ropts, swept == nullptr);
     render_text(std::cout, collection, swept, ropts);
@@ -465,13 +475,15 @@ int run(GcArgs& a, GcOutcome& outcome) {
   }
   RunContext context = run_context(*session, a.dry_run, a.policy, a.quiet);
   context.before_step = [](std::string_view step) {
-    pause_before(step == "the sweep" ? "REGSWEEP_TEST_PAUSE_BEFORE_SWEEP"
-                                     : "REGSWEEP_TEST_PAUSE_BEFORE_PURGE",
+    pause_before(step == "the sweep"            ? "REGSWEEP_TEST_PAUSE_BEFORE_SWEEP"
+                 : step == "the cache clearing" ? "REGSWEEP_TEST_PAUSE_BEFORE_CACHE"
+                                                : "REGSWEEP_TEST_PAUSE_BEFORE_PURGE",
                  step);
   };
   CollectRun done = with_progress(a.quiet, [&] { return collect(context, request_of(a)); });
   outcome.retention = std::move(done.retention);
   outcome.quarantined = done.quarantine_run.has_value();
+  outcome.cache = done.cache;
   if (done.collection) {
     record(outcome, *done.collection);
   }
@@ -488,7 +500,7 @@ int run(GcArgs& a, GcOutcome& outcome) {
   }
   int code = report(a, session->tree, *done.collection, outcome.swept ? &*outcome.swept : nullptr,
                     outcome.retention ? &outcome.retention->verdicts : nullptr, done.bytes_hidden,
-                    done.quarantine_run.value_or(""));
+                    done.quarantine_run.value_or(""), done.cache ? &*done.cache : nullptr);
   if (done.reviewed) {
     say_reviewed(a, *done.reviewed);
   }

@@ -102,6 +102,7 @@ struct OpenTree {
   std::unique_ptr<Store> store;        // the tree below v2
   std::optional<ServeSettings> serve;  // from the configuration file, when one was read
   std::string config_path;
+  BlobCacheSettings cache;  // the registry's blob descriptor cache, from the same file
 };
 
 inline std::optional<OpenTree> open_tree(const std::optional<std::string>& config,
@@ -133,9 +134,17 @@ inline std::optional<OpenTree> open_tree(const std::optional<std::string>& confi
     exit_code = k_exit_cannot_run;
     return std::nullopt;
   }
+  auto cache = blob_cache_of_file(root->config_path, env);
+  if (!cache) {
+    std::cerr << "regsweep: " << cache.error().message << "\n";
+    exit_code = k_exit_cannot_run;
+    return std::nullopt;
+  }
+  const char* tmp = std::getenv("TMPDIR");
+  cache->stale_dir = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
   std::string where = root->object ? opened->store->location() : root->root;
-  return OpenTree{where, std::move(opened->v2), std::move(opened->store), root->serve,
-                  root->config_path};
+  return OpenTree{where,       std::move(opened->v2), std::move(opened->store),
+                  root->serve, root->config_path,     std::move(*cache)};
 }
 
 inline bool is_directory(const std::string& path) {
@@ -392,7 +401,8 @@ inline RunContext run_context(Session& session, bool dry_run, const SweepPolicy&
                     .serve = session.tree.serve,
                     .config_path = session.tree.config_path,
                     .notify = [quiet](const Notice& n) { print_notice(n, quiet); },
-                    .before_step = {}};
+                    .before_step = {},
+                    .cache = session.tree.cache};
 }
 
 // Shows on stderr, while `work` runs, the stage it is in, how far it has come (a count, and a

@@ -133,6 +133,30 @@ void render_retention(std::ostream& out, const RenderOptions& options, bool dry_
       << options.retention->size() << " tags\n\n";
 }
 
+namespace {
+
+// What only the grace period kept, in one line.
+void render_kept_young(std::ostream& out, const Collection& c) {
+  if (c.kept_young.empty()) {
+    return;
+  }
+  std::uint64_t blobs = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t other = 0;
+  for (const Action& a : c.kept_young) {
+    if (a.kind == ActionKind::blob) {
+      ++blobs;
+      bytes += a.bytes;
+    } else {
+      ++other;
+    }
+  }
+  out << "regsweep: kept for being younger than the grace period: " << blobs << " blobs ("
+      << human_bytes(bytes) << ") and " << other << " other entries\n";
+}
+
+}  // namespace
+
 void render_text(std::ostream& out, const Collection& c, const SweepResult* sweep,
                  const RenderOptions& options) {
   if (options.quiet) {
@@ -159,21 +183,7 @@ void render_text(std::ostream& out, const Collection& c, const SweepResult* swee
         << " temp files of interrupted writes, " << plan.dangling_links << " dangling links and "
         << plan.empty_blob_prefixes << " empty blob prefix directories\n";
   }
-  if (!c.kept_young.empty()) {
-    std::uint64_t blobs = 0;
-    std::uint64_t bytes = 0;
-    std::uint64_t other = 0;
-    for (const Action& a : c.kept_young) {
-      if (a.kind == ActionKind::blob) {
-        ++blobs;
-        bytes += a.bytes;
-      } else {
-        ++other;
-      }
-    }
-    out << "regsweep: kept for being younger than the grace period: " << blobs << " blobs ("
-        << human_bytes(bytes) << ") and " << other << " other entries\n";
-  }
+  render_kept_young(out, c);
   if (sweep == nullptr) {
     out << "regsweep: dry run: would delete " << plan.blobs << " blobs ("
         << human_bytes(plan.blob_bytes) << ", " << plan.blob_bytes << " bytes), " << plan.manifests
@@ -181,6 +191,7 @@ void render_text(std::ostream& out, const Collection& c, const SweepResult* swee
         << " tag history entries, " << plan.tags << " tags, " << plan.repositories
         << " repositories, " << plan.uploads << " uploads (" << human_bytes(plan.upload_bytes)
         << ") and " << plan.tidy << " leftovers; nothing was changed\n";
+
   } else {
     auto done = [&](ActionKind k) { return sweep->done_by_kind[static_cast<std::size_t>(k)]; };
     std::uint64_t links = done(ActionKind::tag) + done(ActionKind::tag_history) +
@@ -206,6 +217,7 @@ void render_text(std::ostream& out, const Collection& c, const SweepResult* swee
           << " holds it all: 'regsweep restore ... " << options.quarantine_run
           << "' puts it back, 'regsweep quarantine ... --purge-older-than AGE' frees it\n";
     }
+
     if (sweep->purged_noncurrent) {
       out << "regsweep: deleted " << sweep->noncurrent_versions_deleted
           << " noncurrent versions of the objects it deleted ("
@@ -213,6 +225,50 @@ void render_text(std::ostream& out, const Collection& c, const SweepResult* swee
           << " bytes freed)\n";
     }
   }
+  if (options.cache != nullptr) {
+    render_cache(out, *options.cache, sweep == nullptr);
+  }
+}
+
+void render_cache(std::ostream& out, const CacheReport& cache, bool dry_run) {
+  if (cache.blobs + cache.links + cache.repositories == 0) {
+    return;
+  }
+  std::string what = std::to_string(cache.blobs) + " blobs, " + std::to_string(cache.links) +
+                     " links and " + std::to_string(cache.repositories) + " repositories";
+  std::string where =
+      "the registry's redis cache at '" + cache.address + "' (db " + std::to_string(cache.db) + ")";
+  if (dry_run) {
+    out << "regsweep: dry run: would remove from " << where << " the entries of " << what << '\n';
+    return;
+  }
+  out << "regsweep: removed " << cache.removed << " entries from " << where << " for " << what
+      << "; " << cache.failed << " removals failed\n";
+}
+
+void json_cache(JsonWriter& w, const CacheReport* cache) {
+  if (cache == nullptr) {
+    w.null();
+    return;
+  }
+  w.begin_object();
+  w.key("kind").value("redis");
+  w.key("address").value(cache->address);
+  w.key("db").value(static_cast<std::uint64_t>(cache->db));
+  w.key("blobs").value(cache->blobs);
+  w.key("links").value(cache->links);
+  w.key("repositories").value(cache->repositories);
+  w.key("attempted").value(cache->attempted);
+  w.key("entries_removed").value(cache->removed);
+  w.key("entries_failed").value(cache->failed);
+  w.key("milliseconds").value(static_cast<std::uint64_t>(cache->seconds * 1000));
+  w.key("stale_file");
+  if (cache->stale_file.empty()) {
+    w.null();
+  } else {
+    w.value(cache->stale_file);
+  }
+  w.end_object();
 }
 
 void render_log(std::ostream& err, const Collection& c, const SweepResult* sweep,
@@ -235,7 +291,7 @@ void render_log(std::ostream& err, const Collection& c, const SweepResult* sweep
       }
     }
   }
-  if (sweep->blobs_deleted > 0 && !options.quiet) {
+  if (sweep->blobs_deleted > 0 && !options.quiet && options.cache == nullptr) {
     err << "note: restart the registry now: its blob descriptor cache still lists the deleted "
            "blobs, and pushes and pulls of them fail until it restarts\n";
   }
@@ -352,6 +408,8 @@ std::string render_json(const Collection& c, const SweepResult* sweep, const Ren
   w.key("delete_untagged").value(options.delete_untagged);
   w.key("exit_code").value(exit_code);
   json_summary(w, c, sweep, options);
+  w.key("blob_cache");
+  json_cache(w, options.cache);
   w.key("deletions").begin_array();
   for (std::size_t i = 0; i < c.plan.actions.size(); ++i) {
     json_deletion(w, c.plan.actions[i], sweep, i);

@@ -9,8 +9,10 @@
 #include <string>
 #include <string_view>
 
+#include "regsweep/blob_cache.hpp"
 #include "regsweep/collect.hpp"
 #include "regsweep/human.hpp"
+#include "regsweep/json_writer.hpp"
 #include "regsweep/retention.hpp"
 #include "regsweep/sweep.hpp"
 
@@ -25,7 +27,17 @@ struct RenderOptions {
   bool bytes_hidden = false;
   // --quarantine: the run what was deleted went into (nothing freed until it is purged).
   std::string quarantine_run;
+  // With a redis blob descriptor cache: what was (would be) removed from it; null otherwise.
+  const CacheReport* cache = nullptr;
 };
+
+// The cache's line on stdout: what a real run removes (or would) from the registry's redis
+// cache. Nothing without one, or with nothing to remove.
+void render_cache(std::ostream& out, const CacheReport& cache, bool dry_run);
+
+// The cache in a JSON report: {"kind", "address", "db", "blobs", "links", "repositories",
+// "entries_removed", "entries_failed", "milliseconds", "stale_file"}; null without a redis cache.
+void json_cache(JsonWriter& w, const CacheReport* cache);
 
 // The start of the log line of a deletion of `kind`, followed by its path: the registry's
 // wording where it deletes the same thing ("Deleting blob: ").

@@ -59,6 +59,8 @@ free_port() {
 }
 
 # registry_config ROOT PORT FILE: writes a config for the real registry.
+# E2E_STORAGE_YAML: YAML lines added to the storage section (indented by two);
+# E2E_EXTRA_YAML: top-level YAML added at the end (a redis section).
 registry_config() {
   cat >"$3" <<YAML
 version: 0.1
@@ -67,6 +69,7 @@ log:
   accesslog:
     disabled: true
 storage:
+${E2E_STORAGE_YAML:-}
   filesystem:
     rootdirectory: $1
   delete:
@@ -79,6 +82,7 @@ http:
 compatibility:
   schema1:
     enabled: true
+${E2E_EXTRA_YAML:-}
 YAML
 }
 
