@@ -16,8 +16,10 @@
 #include <gtest/gtest.h>
 
 #include "cache/redis_client.hpp"
+#include "memory_bucket.hpp"
 #include "regsweep/layout.hpp"
 #include "regsweep/run.hpp"
+#include "store/object/store.hpp"
 #include "temp_registry.hpp"
 
 namespace regsweep {
@@ -219,6 +221,31 @@ TEST(BlobCache, RepairsClearTheirEntriesToo) {
   EXPECT_EQ(done.cache->failed, 2U);  // the link's member and hash
   EXPECT_EQ(done.report->problems.front().kind, ProblemKind::cache_stale);
   EXPECT_FALSE(reg.exists(layout::layer_link("app", sha256_of("ghost"))));
+}
+
+// The cache is the registry's whatever its storage: a run on a bucket clears the entries of
+// what it deleted there, after the deletions, as on a disk.
+TEST(BlobCache, ARunOnABucketClearsItsEntriesToo) {
+  Tree t;
+  auto bucket = std::make_unique<test::MemoryBucket>();
+  bucket->load(t.reg.v2());
+  auto store = object::make_object_store(std::move(bucket), "the bucket");
+  tbb::task_arena arena(2);
+  RunContext real = test::run_context(*store, arena, DryRun::no);
+  real.cache.kind = BlobCacheSettings::Kind::redis;
+  real.cache.redis.addrs = {"127.0.0.1:1"};
+  real.cache.stale_dir = t.reg.root();
+  CollectRequest r;
+  r.command = "gc";
+  r.options = test::options();
+  CollectRun done = collect(real, r);
+  ASSERT_TRUE(done.swept);
+  ASSERT_TRUE(done.cache);
+  EXPECT_EQ(done.cache->blobs, done.swept->blobs_deleted);
+  EXPECT_GT(done.cache->blobs, 0U);
+  EXPECT_EQ(done.cache->repositories, 1U);
+  ASSERT_FALSE(done.swept->findings.empty());
+  EXPECT_EQ(done.swept->findings.back().kind, FindingKind::cache_stale);
 }
 
 // A redis-server of its own on 127.0.0.1, when installed.

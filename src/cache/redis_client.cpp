@@ -207,8 +207,12 @@ Status Connection::start_tls(const RedisTls& tls, Clock::time_point deadline) {
   if (!m_ssl || SSL_set_fd(m_ssl.get(), m_fd) != 1) {
     return failure(ssl_error_text());
   }
-  SSL_set_tlsext_host_name(m_ssl.get(), tls.server_name.c_str());
-  SSL_set1_host(m_ssl.get(), tls.server_name.c_str());
+  // The name the certificate must carry: an IP address is checked as one (and sent as no
+  // server name, which may not be an address); a host name as a DNS name.
+  if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(m_ssl.get()), tls.server_name.c_str()) != 1) {
+    SSL_set_tlsext_host_name(m_ssl.get(), tls.server_name.c_str());
+    SSL_set1_host(m_ssl.get(), tls.server_name.c_str());
+  }
   while (true) {
     int r = SSL_connect(m_ssl.get());
     if (r == 1) {

@@ -11,6 +11,7 @@
 #   (redis from the registry's environment variables) remove exactly the entries of what they
 #   deleted: the image pulls again, the kept image's entries and another application's key
 #   stay;
+# * 3.x's redis.addrs and tls.rootcas: over TLS, refused with a CA that did not sign;
 # * faults: redis stopped, a wrong password, a server that accepts and never answers: exit 3
 #   within seconds, a finding naming the server and the command that removes what may be
 #   stale, and the storage's deletions made; that command, run, makes the image pull again.
@@ -186,11 +187,60 @@ check "after regsweep rm, the pushed-again image pulls" pull tmp/doomed:gone "$W
 registry_stop
 unset REGISTRY_REDIS_ADDR
 
-echo "# faults: redis stopped; the finding's command, run later, makes the image pull"
+echo "# a 3.x configuration: redis.addrs, TLS checked against the configuration's CA (rootcas)"
+mkdir -p "$W/tls"
+(
+  cd "$W/tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=cache test CA"
+  openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=127.0.0.1"
+  printf 'subjectAltName=IP:127.0.0.1\n' >san.ext
+  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem \
+    -days 2 -extfile san.ext
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 -subj "/CN=other CA"
+) >/dev/null 2>&1
+TLS_PORT=$(free_port) || e2e_fail "no free port"
 redis_stop
 REDIS_AUTH=$PASSWORD
-redis_start --requirepass "$PASSWORD"
+redis_start --requirepass "$PASSWORD" --tls-port "$TLS_PORT" --tls-cert-file "$W/tls/server.pem" \
+  --tls-key-file "$W/tls/server.key" --tls-ca-cert-file "$W/tls/ca.pem" --tls-auth-clients no
 E2E_EXTRA_YAML=$REDIS_YAML
+scenario "$W/tls-root" lib/app 3 # the registry (2.8: no TLS) on the plain port, the same data
+tls_config() {
+  cat >"$W/tls.yml" <<YAML
+version: 0.1
+storage:
+  cache:
+    blobdescriptor: redis
+  filesystem:
+    rootdirectory: $W/tls-root
+redis:
+  addrs: [127.0.0.1:$TLS_PORT]
+  password: $PASSWORD
+  db: 3
+  tls:
+    rootcas: [$1]
+YAML
+}
+tls_config "$W/tls/other.pem"
+set +e
+"$REGSWEEP" gc --min-age 0 --config "$W/tls.yml" >"$W/tls-bad.out" 2>"$W/tls-bad.err"
+brc=$?
+set -e
+check "TLS with a CA that did not sign the server's certificate exits 3 (got $brc)" test $brc -eq 3
+check "  saying the handshake failed" grep -q "TLS handshake failed" "$W/tls-bad.err"
+check "  the layer's entry is still there" test "$(rcli 3 exists "blobs::$GONE_LAYER")" = 1
+scenario "$W/tls-root" lib/app 3
+tls_config "$W/tls/ca.pem"
+set +e
+"$REGSWEEP" gc --min-age 0 --config "$W/tls.yml" >"$W/tls.out" 2>"$W/tls.err"
+rc=$?
+set -e
+check "regsweep gc over TLS, from 3.x's redis.addrs, exits 0 (got $rc)" test $rc -eq 0
+check "  and removed the layer's entries" \
+  test "$(rcli 3 exists "blobs::$GONE_LAYER") $(rcli 3 sismember repository::lib/app::blobs "$GONE_LAYER")" = "0 0"
+check "  and the pushed-again image pulls" repush_pulls "$W/tls-root" lib/app
+
+echo "# faults: redis stopped; the finding's command, run later, makes the image pull"
 scenario "$W/f1" lib/app 3
 registry_config "$W/f1" 0 "$W/config.yml"
 rcli 3 save >/dev/null
