@@ -373,6 +373,17 @@ out=${OUT:-docs/performance.md}
   echo "buckets, with an added round trip per request) and [performance-prune.md](performance-prune.md)"
   echo "(\`bench/prune.sh\`)."
   echo
+  echo "## --quarantine"
+  echo
+  echo "See [performance-quarantine.md](performance-quarantine.md) (\`bench/quarantine.sh\`: a real"
+  echo "\`gc -m\` with and without \`--quarantine\` on the same trees, and \`restore\`)."
+  echo
+  echo "## The registry's redis blob descriptor cache"
+  echo
+  echo "See [performance-cache.md](performance-cache.md) (\`bench/cache.sh\`: a real \`gc -m\` on the"
+  echo "1M-blob tree with a redis cache holding an entry for every blob and link, against the same"
+  echo "run without one; the removal of the deleted entries' share of the run)."
+  echo
   echo "## The HTML usage report"
   echo
   echo "See [performance-html.md](performance-html.md) (\`bench/html.sh\`: size and drawing time"
