@@ -1,10 +1,10 @@
 // Sweeping a plan.
 //
 // 1. For each action kind in plan order (tag history, revisions, layer links, blobs): delete
-//    every action of that kind in parallel. A later kind starts only when the earlier one is
-//    done, so an interruption leaves no reference to something already deleted.
-// 2. Remove the directories the deletions left empty (deepest first).
-// 3. fsync every directory an entry was removed from, so the deletions are durable in order.
+//    every action of that kind in parallel, then make them durable (one barrier: syncfs on a
+//    disk). A later kind starts only when the earlier one is durable, so neither an
+//    interruption nor a power loss leaves a reference to something already deleted.
+// 2. Remove the directories the deletions left empty (deepest first); one more barrier.
 
 #include "regsweep/sweep.hpp"
 
@@ -224,6 +224,35 @@ class LeftReferenced {
   std::uint64_t m_skipped = 0;
 };
 
+// Makes the deletions of the phase [begin, end) durable before the next phase starts, when it
+// deleted anything. When that fails, the phase may be undone by a crash while the next is not:
+// every later action is skipped (an error finding says so) and false is returned.
+bool durable(const Plan& plan, Remover& remover, std::size_t begin, std::size_t end,
+             SweepResult& out) {
+  bool any = false;
+  for (std::size_t i = begin; i < end && !any; ++i) {
+    any = !out.skipped(i);
+  }
+  if (!any) {
+    return true;
+  }
+  Status s = remover.barrier();
+  if (s) {
+    return true;
+  }
+  std::uint64_t later = 0;
+  for (std::size_t i = end; i < plan.actions.size(); ++i) {
+    out.skip[i] = 1;
+    ++later;
+  }
+  out.findings.push_back(Finding{
+      FindingKind::delete_failed, Severity::error, plan.actions[begin].path(), "",
+      "cannot make the deletions of " + std::string(to_string(plan.actions[begin].kind)) +
+          " entries durable: " + s.error().message + "; the " + std::to_string(later) +
+          " deletions after them were not done (they could outlive a crash that undid these)"});
+  return false;
+}
+
 // Runs the plan phase by phase (a phase is a run of one kind), each in parallel batches,
 // asking `guard` (when given) before each phase what to skip, and skipping what an earlier
 // phase's failed deletions leave referenced. Failures go to out.errors.
@@ -279,6 +308,9 @@ void run_phases(const Plan& plan, Remover& remover, tbb::task_arena& arena, Swee
           }
         }
       }
+      if (!durable(plan, remover, begin, end, out)) {
+        break;  // what follows may delete what this phase's deletions referenced
+      }
       begin = end;
     }
   });
@@ -288,10 +320,9 @@ void run_phases(const Plan& plan, Remover& remover, tbb::task_arena& arena, Swee
   }
 }
 
-// Counts what was done, skipped and failed; collects the directories to sync and those a
-// deletion may have left empty.
-void tally(const Plan& plan, SweepResult& out, std::set<std::string>& to_sync,
-           std::vector<std::string>& cleanup) {
+// Counts what was done, skipped and failed; collects the directories a deletion may have left
+// empty.
+void tally(const Plan& plan, SweepResult& out, std::vector<std::string>& cleanup) {
   for (std::size_t i = 0; i < plan.actions.size(); ++i) {
     const Action& a = plan.actions[i];
     if (out.skipped(i)) {
@@ -313,15 +344,13 @@ void tally(const Plan& plan, SweepResult& out, std::set<std::string>& to_sync,
       ++out.blobs_deleted;
       out.bytes_freed += a.bytes;
     }
-    to_sync.insert(a.kind == ActionKind::repository ? a.path() : layout::parent(a.path()));
     std::vector<std::string> then = a.then_if_empty();
     cleanup.insert(cleanup.end(), then.begin(), then.end());
   }
 }
 
-// Removes the directories in `cleanup` that are empty, deepest first.
-void remove_emptied(Remover& remover, std::vector<std::string> cleanup, SweepResult& out,
-                    std::set<std::string>& to_sync) {
+// Removes the directories in `cleanup` that are empty, deepest first, and makes that durable.
+void remove_emptied(Remover& remover, std::vector<std::string> cleanup, SweepResult& out) {
   std::sort(cleanup.begin(), cleanup.end(), [](const std::string& a, const std::string& b) {
     return depth(a) != depth(b) ? depth(a) > depth(b) : a < b;
   });
@@ -334,31 +363,18 @@ void remove_emptied(Remover& remover, std::vector<std::string> cleanup, SweepRes
           Finding{FindingKind::delete_failed, Severity::error, dir, "", removed.error().message});
     } else if (*removed) {
       out.removed_dirs.push_back(dir);
-      to_sync.erase(dir);
-      to_sync.insert(layout::parent(dir));
     }
   }
   std::sort(out.removed_dirs.begin(), out.removed_dirs.end());
-}
-
-// Makes the deletions durable: syncs every directory they changed, in parallel.
-void sync_dirs(Remover& remover, tbb::task_arena& arena, const std::set<std::string>& to_sync,
-               SweepResult& out) {
-  std::vector<std::string> sync_list(to_sync.begin(), to_sync.end());
-  std::vector<std::string> sync_errors(sync_list.size());
-  arena.execute([&] {
-    tbb::parallel_for(std::size_t{0}, sync_list.size(), [&](std::size_t i) {
-      Status s = remover.sync_dir(sync_list[i]);
-      if (!s && s.error().sys_errno != ENOENT) {
-        sync_errors[i] = s.error().message;
-      }
-    });
-  });
-  for (std::size_t i = 0; i < sync_list.size(); ++i) {
-    if (!sync_errors[i].empty()) {
-      out.findings.push_back(
-          Finding{FindingKind::delete_failed, Severity::warning, sync_list[i], "", sync_errors[i]});
-    }
+  if (out.removed_dirs.empty()) {
+    return;
+  }
+  if (Status s = remover.barrier(); !s) {
+    // The deletions themselves were made durable phase by phase: only empty directories may
+    // come back after a crash.
+    out.findings.push_back(
+        Finding{FindingKind::delete_failed, Severity::warning, "", "",
+                "cannot make the removal of empty directories durable: " + s.error().message});
   }
 }
 
@@ -367,11 +383,9 @@ void sync_dirs(Remover& remover, tbb::task_arena& arena, const std::set<std::str
 SweepResult sweep(const Plan& plan, Remover& remover, tbb::task_arena& arena, SweepGuard* guard) {
   SweepResult out;
   run_phases(plan, remover, arena, guard, out);
-  std::set<std::string> to_sync;
   std::vector<std::string> cleanup;
-  tally(plan, out, to_sync, cleanup);
-  remove_emptied(remover, std::move(cleanup), out, to_sync);
-  sync_dirs(remover, arena, to_sync, out);
+  tally(plan, out, cleanup);
+  remove_emptied(remover, std::move(cleanup), out);
   if (guard != nullptr) {
     std::vector<Finding> why = guard->take_findings();
     out.findings.insert(out.findings.end(), why.begin(), why.end());

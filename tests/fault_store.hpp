@@ -94,7 +94,7 @@ class FaultStore final : public ForwardingStore {
       }
       return m_inner->remove_if_empty(path);
     }
-    Status sync_dir(std::string_view path) override { return m_inner->sync_dir(path); }
+    Status barrier() override { return m_inner->barrier(); }
 
    private:
     std::optional<Error> fault(std::string_view path) const {

@@ -112,8 +112,9 @@ Status remove_tree(int dirfd, std::string_view relpath, Contents contents = Cont
 // false when it was not empty or did not exist.
 Result<bool> remove_if_empty(int dirfd, std::string_view relpath);
 
-// fsyncs the directory `relpath` below `dirfd`.
-Status sync_dir(int dirfd, std::string_view relpath);
+// Syncs the filesystem `dirfd` is on (syncfs(2)): every change made on it so far is on disk,
+// or the error says which write-back failed.
+Status sync_filesystem(int dirfd);
 
 // "cannot <what> '<path>': <strerror>".
 Error sys_error(std::string_view what, std::string_view path, int err);

@@ -1,9 +1,10 @@
 #pragma once
 
 // Executes a plan. Phases run in plan order (tag history, revisions, layer links, blobs moved
-// to lost+found, blobs deleted), each in parallel; then directories the deletions left empty are
-// removed, up to but never including the directories the layout needs (see layout.md), and every
-// touched directory is fsynced. A failed delete is recorded and the sweep goes on, without what
+// to lost+found, blobs deleted), each in parallel and each made durable (Remover::barrier)
+// before the next starts; then directories the deletions left empty are removed, up to but
+// never including the directories the layout needs (see layout.md), and made durable. A failed
+// delete is recorded and the sweep goes on, without what
 // the failure leaves referenced: the later actions of its repository and every later
 // blob-side action.
 
@@ -40,7 +41,12 @@ class Remover {
   virtual Status move_aside(std::string_view path, std::string_view to) = 0;
   // True when removed; false when not empty or absent.
   virtual Result<bool> remove_if_empty(std::string_view path) = 0;
-  virtual Status sync_dir(std::string_view path) = 0;
+  // Makes every deletion made so far durable before any later one is made: the sweep calls it
+  // after each phase that deleted anything, and after removing the directories left empty. A
+  // filesystem syncs the filesystem the tree is on (syncfs: one journal commit, where an
+  // fsync per directory would wait on the disk once a directory); an object store's deletions
+  // are durable when acknowledged.
+  virtual Status barrier() = 0;
 };
 
 // Decides, before each phase of a sweep, which actions must not be done after all: what a

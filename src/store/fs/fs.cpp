@@ -580,13 +580,9 @@ Result<bool> remove_if_empty(int dirfd, std::string_view relpath) {
   return true;
 }
 
-Status sync_dir(int dirfd, std::string_view relpath) {
-  auto dir = open_dir(dirfd, relpath);
-  if (!dir) {
-    return dir.error();
-  }
-  if (::fsync(dir->get()) != 0) {
-    return sys_error("sync directory", relpath, errno);
+Status sync_filesystem(int dirfd) {
+  if (::syncfs(dirfd) != 0) {
+    return sys_error("sync the filesystem of", ".", errno);
   }
   return ok_status();
 }

@@ -177,7 +177,7 @@ class Mover final : public Remover {
   Result<bool> remove_if_empty(std::string_view path) override {
     return m_tree->remove_if_empty(path);
   }
-  Status sync_dir(std::string_view path) override { return m_tree->sync_dir(path); }
+  Status barrier() override { return m_tree->barrier(); }
 
  private:
   int m_v2;

@@ -46,7 +46,7 @@ class TreeRemover final : public Remover {
     }
     return fs::remove_if_empty(m_fd, path);
   }
-  Status sync_dir(std::string_view path) override { return fs::sync_dir(m_fd, path); }
+  Status barrier() override { return fs::sync_filesystem(m_fd); }
   Status move_aside(std::string_view path, std::string_view to) override {
     std::string_view name = layout::base_name(to);
     auto what = layout::classify(path);

@@ -161,7 +161,8 @@ class ObjectRemover final : public Remover {
 
   // An object store has no directories: nothing is left to remove.
   Result<bool> remove_if_empty(std::string_view /*path*/) override { return false; }
-  Status sync_dir(std::string_view /*path*/) override { return ok_status(); }
+  // A deletion the store acknowledged is durable: nothing to wait for.
+  Status barrier() override { return ok_status(); }
 
  private:
   Bucket& m_bucket;
