@@ -15,19 +15,7 @@ RUNS=${RUNS:-1}
 SHAPES=${*:-1m}
 [ -x "$R" ] || "$TOP/scripts/build.sh" >/dev/null
 source "$TOP/tests/e2e/lib.sh"
-args_of() {
-  case $1 in
-    100k) echo "--repos 345 --images 40 --tags 10 --shared 2000" ;;
-    1m) echo "--repos 3450 --images 40 --tags 10 --shared 20000" ;;
-    *) echo "unknown shape $1" >&2 && exit 2 ;;
-  esac
-}
-median() { sort -n | sed -n "$(((RUNS + 1) / 2))p"; }
-fresh() {
-  rm -rf "$2"
-  cp -al "$1" "$2"
-  rm -f "$2/docker/registry/v2/regsweep.lock"
-}
+source "$TOP/bench/lib.sh"
 
 PORT=$(free_port)
 mkdir -p "$W/redis"
@@ -89,15 +77,7 @@ out=${OUT:-$TOP/docs/performance-cache.md}
   echo "|---|---|---|---|---|---|---|---|---|"
 } >"$out.tmp"
 for shape in $SHAPES; do
-  GEN=$(args_of "$shape")
-  T=$W/$shape/tree
-  if [ "$(cat "$W/$shape/args" 2>/dev/null)" != "$GEN" ]; then
-    rm -rf "$W/$shape"
-    mkdir -p "$W/$shape"
-    # shellcheck disable=SC2086
-    "$TOP/scripts/gen-tree" "$T" $GEN >"$W/$shape/gen.txt"
-    echo "$GEN" >"$W/$shape/args"
-  fi
+  T=$(tree_of "$shape")
   printf 'version: 0.1\nstorage:\n  cache:\n    blobdescriptor: redis\n  filesystem:\n    rootdirectory: %s\nredis:\n  addr: 127.0.0.1:%s\n' \
     "$W/copy" "$PORT" >"$W/cache-config.yml"
   plain=() cached=() removal=()

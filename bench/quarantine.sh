@@ -13,27 +13,7 @@ W=${BENCH_DIR:-/tmp/regsweep-bench}
 RUNS=${RUNS:-3}
 SHAPES=${*:-100k 1m}
 [ -x "$R" ] || "$TOP/scripts/build.sh" >/dev/null
-args_of() {
-  case $1 in
-    100k) echo "--repos 345 --images 40 --tags 10 --shared 2000" ;;
-    1m) echo "--repos 3450 --images 40 --tags 10 --shared 20000" ;;
-    *) echo "unknown shape $1" >&2 && exit 2 ;;
-  esac
-}
-# seconds COMMAND...: wall seconds of one run
-seconds() {
-  local s e
-  s=$(date +%s.%N)
-  "$@" >/dev/null 2>&1 || true
-  e=$(date +%s.%N)
-  echo "$e - $s" | bc
-}
-median() { sort -n | sed -n "$(((RUNS + 1) / 2))p"; }
-fresh() { # fresh copy of TREE at COPY
-  rm -rf "$2"
-  cp -al "$1" "$2"
-  rm -f "$2/docker/registry/v2/regsweep.lock"
-}
+source "$TOP/bench/lib.sh"
 
 out=${OUT:-$TOP/docs/performance-quarantine.md}
 {
@@ -47,16 +27,7 @@ out=${OUT:-$TOP/docs/performance-quarantine.md}
   echo "|---|---|---|---|---|---|"
 } >"$out.tmp"
 for shape in $SHAPES; do
-  GEN=$(args_of "$shape")
-  T=$W/$shape/tree
-  if [ "$(cat "$W/$shape/args" 2>/dev/null)" != "$GEN" ]; then
-    rm -rf "$W/$shape"
-    mkdir -p "$W/$shape"
-    echo "generating $shape: scripts/gen-tree TREE $GEN" >&2
-    # shellcheck disable=SC2086
-    "$TOP/scripts/gen-tree" "$T" $GEN >"$W/$shape/gen.txt"
-    echo "$GEN" >"$W/$shape/args"
-  fi
+  T=$(tree_of "$shape")
   files=$(find "$T" -type f | wc -l)
   plain=() quarantine=() restore=()
   for _ in $(seq 1 "$RUNS"); do

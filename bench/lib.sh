@@ -1,0 +1,45 @@
+# Helpers the benchmarks that time real runs on copies of the generated trees share (bench/
+# quarantine.sh, bench/cache.sh). Source it after setting TOP, W (the work directory) and RUNS.
+
+# args_of SHAPE: scripts/gen-tree's arguments for SHAPE (bench/run.sh's shapes).
+args_of() {
+  case $1 in
+    100k) echo "--repos 345 --images 40 --tags 10 --shared 2000" ;;
+    1m) echo "--repos 3450 --images 40 --tags 10 --shared 20000" ;;
+    *) echo "unknown shape $1" >&2 && exit 2 ;;
+  esac
+}
+
+# tree_of SHAPE: prints the generated tree of SHAPE ($W/SHAPE/tree), generated once and
+# reused while its generator arguments stay the same.
+tree_of() {
+  local gen
+  gen=$(args_of "$1")
+  if [ "$(cat "$W/$1/args" 2>/dev/null)" != "$gen" ]; then
+    rm -rf "${W:?}/$1"
+    mkdir -p "$W/$1"
+    echo "generating $1: scripts/gen-tree TREE $gen" >&2
+    # shellcheck disable=SC2086
+    "$TOP/scripts/gen-tree" "$W/$1/tree" $gen >"$W/$1/gen.txt"
+    echo "$gen" >"$W/$1/args"
+  fi
+  echo "$W/$1/tree"
+}
+
+# seconds COMMAND...: wall seconds of one run
+seconds() {
+  local s e
+  s=$(date +%s.%N)
+  "$@" >/dev/null 2>&1 || true
+  e=$(date +%s.%N)
+  echo "$e - $s" | bc
+}
+
+median() { sort -n | sed -n "$(((RUNS + 1) / 2))p"; }
+
+# fresh TREE COPY: a fresh hard-linked copy of TREE at COPY, without a lock file.
+fresh() {
+  rm -rf "$2"
+  cp -al "$1" "$2"
+  rm -f "$2/docker/registry/v2/regsweep.lock"
+}
