@@ -11,7 +11,8 @@
 #   (redis from the registry's environment variables) remove exactly the entries of what they
 #   deleted: the image pulls again, the kept image's entries and another application's key
 #   stay;
-# * 3.x's redis.addrs and tls.rootcas: over TLS, refused with a CA that did not sign;
+# * 3.x's redis.addrs and tls.rootcas: over TLS, refused with a CA that did not sign; 3.x's
+#   sentinels (mastername) and a three-node cluster (its MOVED answers followed);
 # * faults: redis stopped, a wrong password, a server that accepts and never answers: exit 3
 #   within seconds, a finding naming the server and the command that removes what may be
 #   stale, and the storage's deletions made; that command, run, makes the image pull again.
@@ -21,6 +22,15 @@ source "$(dirname "$0")/lib.sh"
 
 REDIS_PID=""
 SILENT_PID=""
+EXTRA_PIDS=() # sentinels and cluster nodes
+extra_stop() {
+  local p
+  for p in "${EXTRA_PIDS[@]}"; do
+    kill "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  EXTRA_PIDS=()
+}
 redis_stop() {
   if [ -n "$REDIS_PID" ]; then
     kill "$REDIS_PID" 2>/dev/null || true
@@ -37,7 +47,7 @@ silent_stop() {
 }
 
 e2e_workdir
-trap 'registry_stop; redis_stop; silent_stop; [ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
+trap 'registry_stop; redis_stop; silent_stop; extra_stop; [ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
 M=application/vnd.oci.image.manifest.v1+json
 REDIS_PORT=$(free_port) || e2e_fail "no free port"
 PASSWORD=cache-secret
@@ -267,6 +277,96 @@ REDISCLI_AUTH=$PASSWORD sh -c "$FIX" >"$W/fix.out" 2>&1
 check "  the command removes it" test "$(rcli 3 exists "blobs::$GONE_LAYER")" = 0
 check "  another application's key stays" test "$(rcli 3 get otherapp:session)" = keep-me
 check "  and the pushed-again image pulls" repush_pulls "$W/f1" lib/app
+
+echo "# 3.x with sentinels: the master they name (redis.mastername)"
+SENTINEL_PORT=$(free_port) || e2e_fail "no free port"
+cat >"$W/sentinel.conf" <<CONF
+port $SENTINEL_PORT
+bind 127.0.0.1
+sentinel monitor cache 127.0.0.1 $REDIS_PORT 1
+sentinel auth-pass cache $PASSWORD
+CONF
+redis-server "$W/sentinel.conf" --sentinel >>"$W/sentinel.log" 2>&1 &
+EXTRA_PIDS+=($!)
+for _ in $(seq 1 100); do
+  redis-cli -p "$SENTINEL_PORT" sentinel get-master-addr-by-name cache 2>/dev/null | grep -q . && break
+  sleep 0.1
+done
+scenario "$W/sentinel-root" lib/app 3
+cat >"$W/sentinel.yml" <<YAML
+version: 0.1
+storage:
+  cache:
+    blobdescriptor: redis
+  filesystem:
+    rootdirectory: $W/sentinel-root
+redis:
+  addrs: [127.0.0.1:1, 127.0.0.1:$SENTINEL_PORT]
+  mastername: cache
+  password: $PASSWORD
+  db: 3
+YAML
+set +e
+"$REGSWEEP" gc --min-age 0 --config "$W/sentinel.yml" >"$W/sentinel.out" 2>"$W/sentinel.err"
+rc=$?
+set -e
+extra_stop
+check "regsweep gc through a sentinel (the first address down) exits 0 (got $rc)" test $rc -eq 0
+check "  it names the master it reached" grep -q "redis cache at '127.0.0.1:$REDIS_PORT'" "$W/sentinel.out"
+check "  and removed the layer's entries" \
+  test "$(rcli 3 exists "blobs::$GONE_LAYER") $(rcli 3 sismember repository::lib/app::blobs "$GONE_LAYER")" = "0 0"
+
+echo "# 3.x with a cluster (several addrs): the MOVED answers are followed"
+NODES=()
+for i in 1 2 3; do
+  port=$(free_port) || e2e_fail "no free port"
+  mkdir -p "$W/node$i"
+  redis-server --bind 127.0.0.1 --port "$port" --cluster-enabled yes --dir "$W/node$i" \
+    --cluster-config-file "$W/node$i/nodes.conf" --save "" --appendonly no \
+    --daemonize no >>"$W/node$i.log" 2>&1 &
+  EXTRA_PIDS+=($!)
+  NODES+=("127.0.0.1:$port")
+done
+for n in "${NODES[@]}"; do
+  for _ in $(seq 1 100); do redis-cli -p "${n#*:}" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
+done
+redis-cli --cluster create "${NODES[@]}" --cluster-replicas 0 --cluster-yes >"$W/cluster.log" 2>&1 ||
+  e2e_fail "cannot make a redis cluster: $(tail -3 "$W/cluster.log")"
+for _ in $(seq 1 100); do
+  redis-cli -p "${NODES[0]#*:}" cluster info | grep -q "cluster_state:ok" && break
+  sleep 0.1
+done
+ccli() { redis-cli -c -p "${NODES[0]#*:}" "$@"; }
+scenario "$W/cluster-root" lib/app 3
+cat >"$W/cluster.yml" <<YAML
+version: 0.1
+storage:
+  cache:
+    blobdescriptor: redis
+  filesystem:
+    rootdirectory: $W/cluster-root
+redis:
+  addrs: [${NODES[0]}, ${NODES[1]}, ${NODES[2]}]
+YAML
+"$REGSWEEP" gc --min-age 0 -d --json "$W/cluster-dry.json" --config "$W/cluster.yml" >/dev/null 2>&1 || true
+GONE_BLOBS=$(jq -r '.deletions[] | select(.kind == "blob") | .digest' "$W/cluster-dry.json")
+for d in $GONE_BLOBS "$KEEP_LAYER"; do
+  ccli hset "blobs::$d" digest "$d" size 1 >/dev/null
+  ccli sadd repository::lib/app::blobs "$d" >/dev/null
+done
+NODES_HOLDING=$(for d in $GONE_BLOBS; do ccli cluster keyslot "blobs::$d"; done | awk '{print int($1 / 5461)}' | sort -u | wc -l)
+set +e
+"$REGSWEEP" gc --min-age 0 --config "$W/cluster.yml" >"$W/cluster.out" 2>"$W/cluster.err"
+rc=$?
+set -e
+check "regsweep gc on a cluster exits 0 (got $rc)" test $rc -eq 0
+check "  the entries were on $NODES_HOLDING of its 3 nodes: some MOVED answers were followed" \
+  test "$NODES_HOLDING" -ge 2
+left=0
+for d in $GONE_BLOBS; do left=$((left + $(ccli exists "blobs::$d"))); done
+check "  every deleted blob's entry is gone, whichever node held it ($left left)" test $left -eq 0
+check "  the kept layer's stays" test "$(ccli exists "blobs::$KEEP_LAYER")" = 1
+extra_stop
 
 echo "# faults: a wrong password"
 scenario "$W/f2" lib/app 3
