@@ -218,6 +218,7 @@ std::optional<CacheReport> clear_cache(const RunContext& run, const Plan& plan,
   CacheReport report = clear_blob_cache(run.cache, entries);
   if (report.finding && findings != nullptr) {
     findings->push_back(*report.finding);
+    sort_findings(*findings);  // reports list them sorted
   }
   return report;
 }

@@ -244,8 +244,8 @@ TEST(BlobCache, ARunOnABucketClearsItsEntriesToo) {
   EXPECT_EQ(done.cache->blobs, done.swept->blobs_deleted);
   EXPECT_GT(done.cache->blobs, 0U);
   EXPECT_EQ(done.cache->repositories, 1U);
-  ASSERT_FALSE(done.swept->findings.empty());
-  EXPECT_EQ(done.swept->findings.back().kind, FindingKind::cache_stale);
+  EXPECT_TRUE(std::any_of(done.swept->findings.begin(), done.swept->findings.end(),
+                          [](const Finding& f) { return f.kind == FindingKind::cache_stale; }));
 }
 
 // A redis-server of its own on 127.0.0.1, when installed.
