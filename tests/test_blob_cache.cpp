@@ -198,6 +198,23 @@ TEST(BlobCache, AServerThatCannotBeReachedLeavesAFindingAndTheCommands) {
   EXPECT_NE(text.str().find("DEL repository::gone/repo::blobs\n"), std::string::npos);
 }
 
+// `blobdescriptor: redis` with no address (the registry would not start): nothing can be
+// removed, and the finding says why.
+TEST(BlobCache, ARedisCacheWithoutAnAddressIsAFinding) {
+  test::TempRegistry dir;
+  auto s = blob_cache_settings("storage:\n  cache:\n    blobdescriptor: redis\n", "c.yml", {});
+  ASSERT_TRUE(s);
+  s->stale_dir = dir.root();
+  CacheReport r = clear_blob_cache(*s, some_entries(1));
+  EXPECT_EQ(r.failed, 1U + 2U + 1U);
+  ASSERT_TRUE(r.finding);
+  EXPECT_NE(r.finding->message.find("no redis address (redis.addr or redis.addrs) in the "
+                                    "configuration 'c.yml'"),
+            std::string::npos)
+      << r.finding->message;
+  EXPECT_NE(r.finding->message.find("redis-cli -h HOST -p PORT"), std::string::npos);
+}
+
 // fsck --repair removes a dangling link; the cache entry of that link is removed after it,
 // and a cache that cannot be reached is a problem of the report (exit 3).
 TEST(BlobCache, RepairsClearTheirEntriesToo) {

@@ -274,7 +274,8 @@ std::string write_stale(const std::string& dir, const std::vector<Command>& stal
 
 // The finding of a clearing that failed: the server, what may be stale, the one command.
 Finding stale_finding(const BlobCacheSettings& s, const CacheReport& r, const std::string& why) {
-  auto [host, port] = cache::split_address(r.address);
+  // No address configured: the command names the server to fill in.
+  auto [host, port] = cache::split_address(r.address.empty() ? "HOST:PORT" : r.address);
   std::string cli = "redis-cli -h " + host + " -p " + port;
   cli += s.redis.db != 0 ? " -n " + std::to_string(s.redis.db) : "";
   cli += !s.redis.username.empty() ? " --user " + s.redis.username : "";
@@ -288,14 +289,14 @@ Finding stale_finding(const BlobCacheSettings& s, const CacheReport& r, const st
   if (!s.redis.password.empty()) {
     fix += " (with REDISCLI_AUTH set to the password of the " + s.redis.origin + ")";
   }
-  std::string message = "the registry's redis cache at '" + r.address + "' (db " +
-                        std::to_string(r.db) + ") may still list " + std::to_string(r.failed) +
-                        " entries of the " + std::to_string(r.blobs) + " blobs, " +
-                        std::to_string(r.links) + " links and " + std::to_string(r.repositories) +
-                        " repositories this run deleted: " + why +
-                        "; pushes of them would be skipped as 'already exists' and leave "
-                        "images broken; " +
-                        fix;
+  std::string message =
+      "the registry's redis cache at '" + (r.address.empty() ? "(no address)" : r.address) +
+      "' (db " + std::to_string(r.db) + ") may still list " + std::to_string(r.failed) +
+      " entries of the " + std::to_string(r.blobs) + " blobs, " + std::to_string(r.links) +
+      " links and " + std::to_string(r.repositories) + " repositories this run deleted: " + why +
+      "; pushes of them would be skipped as 'already exists' and leave "
+      "images broken; " +
+      fix;
   return Finding{.kind = FindingKind::cache_stale,
                  .severity = Severity::error,
                  .path = {},
