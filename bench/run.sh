@@ -378,6 +378,12 @@ out=${OUT:-docs/performance.md}
   echo "See [performance-quarantine.md](performance-quarantine.md) (\`bench/quarantine.sh\`: a real"
   echo "\`gc -m\` with and without \`--quarantine\` on the same trees, and \`restore\`)."
   echo
+  echo "## The real run against the unlink floor"
+  echo
+  echo "See [performance-realrun.md](performance-realrun.md) (\`bench/realrun.sh\`: real \`gc\` and"
+  echo "\`gc -m\` against upstream's and against \`bench/unlink_floor.c\`, which only deletes the plan's"
+  echo "paths, one \`syncfs\` a phase)."
+  echo
   echo "## The registry's redis blob descriptor cache"
   echo
   echo "See [performance-cache.md](performance-cache.md) (\`bench/cache.sh\`: a real \`gc -m\` on the"
