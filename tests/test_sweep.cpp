@@ -180,6 +180,45 @@ TEST(Sweep, ACrashBetweenPhasesNeverLeavesALinkToADeletedBlob) {
   EXPECT_LE(remover.barriers, phase + 2);
 }
 
+// A barrier that fails (a write-back error): what the phase deleted may come back after a
+// crash, so nothing of a later phase is deleted, and an error says why.
+TEST(Sweep, ABarrierThatFailsStopsTheLaterPhases) {
+  class FailingBarrier final : public Remover {
+   public:
+    explicit FailingBarrier(int v2_fd) : m_real(make_tree_remover(v2_fd)) {}
+    Status remove_tree(std::string_view path) override { return m_real->remove_tree(path); }
+    Status remove_empty_tree(std::string_view path) override {
+      return m_real->remove_empty_tree(path);
+    }
+    Result<bool> remove_if_empty(std::string_view path) override {
+      return m_real->remove_if_empty(path);
+    }
+    Status move_aside(std::string_view path, std::string_view to) override {
+      return m_real->move_aside(path, to);
+    }
+    Status barrier() override { return Error{"sync the filesystem: injected failure", EIO}; }
+
+   private:
+    std::unique_ptr<Remover> m_real;
+  };
+  test::TempRegistry reg;
+  Digest layer = reg.put_layer("r", "layer");
+  Digest img = reg.put_image("r", {layer}, "old");
+  reg.tag("r", "v1", img);
+  reg.tag("r", "v1", reg.put_image("r", {}, "new"));
+  Collection c = test::plan(reg, true);
+  auto v2 = open_registry(reg.root());
+  FailingBarrier remover(v2->get());
+  tbb::task_arena arena(2);
+  SweepResult s = sweep(c.plan, remover, arena);
+  EXPECT_TRUE(reg.has_blob(layer));  // a later phase: not deleted
+  EXPECT_TRUE(reg.has_blob(img));
+  EXPECT_GT(s.skipped_count, 0U);
+  EXPECT_TRUE(std::any_of(s.findings.begin(), s.findings.end(), [](const Finding& f) {
+    return f.severity == Severity::error && f.message.find("durable") != std::string::npos;
+  }));
+}
+
 TEST(Sweep, AFailedDeleteIsRecordedAndTheSweepGoesOn) {
   test::TempRegistry reg;
   reg.mkdir("repositories");  // without it, blobs are kept as a sign of a wrong root
