@@ -13,21 +13,12 @@
 namespace regsweep {
 namespace {
 
-// Records every call, fails on chosen paths, and deletes for real otherwise.
-class RecordingRemover final : public Remover {
+// The tree's own remover, each call passed on: the removers below override what they watch
+// or break.
+class ForwardingRemover : public Remover {
  public:
-  RecordingRemover(int v2_fd, std::set<std::string> fail_on)
-      : m_real(make_tree_remover(v2_fd)), m_fail_on(std::move(fail_on)) {}
-  Status remove_tree(std::string_view path) override {
-    {
-      std::lock_guard lock(m_mutex);
-      calls.emplace_back(path);
-    }
-    if (m_fail_on.count(std::string(path)) != 0) {
-      return Error{"cannot remove '" + std::string(path) + "': injected failure", EIO};
-    }
-    return m_real->remove_tree(path);
-  }
+  explicit ForwardingRemover(int v2_fd) : m_real(make_tree_remover(v2_fd)) {}
+  Status remove_tree(std::string_view path) override { return m_real->remove_tree(path); }
   Status remove_empty_tree(std::string_view path) override {
     return m_real->remove_empty_tree(path);
   }
@@ -39,10 +30,29 @@ class RecordingRemover final : public Remover {
     return m_real->move_aside(path, to);
   }
 
+ private:
+  std::unique_ptr<Remover> m_real;
+};
+
+// Records every call, fails on chosen paths, and deletes for real otherwise.
+class RecordingRemover final : public ForwardingRemover {
+ public:
+  RecordingRemover(int v2_fd, std::set<std::string> fail_on)
+      : ForwardingRemover(v2_fd), m_fail_on(std::move(fail_on)) {}
+  Status remove_tree(std::string_view path) override {
+    {
+      std::lock_guard lock(m_mutex);
+      calls.emplace_back(path);
+    }
+    if (m_fail_on.count(std::string(path)) != 0) {
+      return Error{"cannot remove '" + std::string(path) + "': injected failure", EIO};
+    }
+    return ForwardingRemover::remove_tree(path);
+  }
+
   std::vector<std::string> calls;
 
  private:
-  std::unique_ptr<Remover> m_real;
   std::set<std::string> m_fail_on;
   std::mutex m_mutex;
 };
@@ -96,30 +106,27 @@ TEST(Sweep, ReferencesGoBeforeWhatTheyPointTo) {
 // a crash (a power loss) may undo it, in any order. Deletes for real, and counts each deletion
 // issued while one of an earlier phase (a reference to what it deletes) is not yet durable:
 // a crash there could keep the reference and lose what it points to.
-class DurabilityRemover final : public Remover {
+class DurabilityRemover final : public ForwardingRemover {
  public:
   DurabilityRemover(int v2_fd, std::map<std::string, int> phase_of)
-      : m_real(make_tree_remover(v2_fd)), m_phase_of(std::move(phase_of)) {}
+      : ForwardingRemover(v2_fd), m_phase_of(std::move(phase_of)) {}
   Status remove_tree(std::string_view path) override {
     record(path);
-    return m_real->remove_tree(path);
+    return ForwardingRemover::remove_tree(path);
   }
   Status remove_empty_tree(std::string_view path) override {
     record(path);
-    return m_real->remove_empty_tree(path);
-  }
-  Result<bool> remove_if_empty(std::string_view path) override {
-    return m_real->remove_if_empty(path);
+    return ForwardingRemover::remove_empty_tree(path);
   }
   Status move_aside(std::string_view path, std::string_view to) override {
     record(path);
-    return m_real->move_aside(path, to);
+    return ForwardingRemover::move_aside(path, to);
   }
   Status barrier() override {
     std::lock_guard lock(m_mutex);
     m_pending.clear();
     ++barriers;
-    return m_real->barrier();
+    return ForwardingRemover::barrier();
   }
 
   std::vector<std::string> unsafe;  // deletions issued before an earlier phase was durable
@@ -138,7 +145,6 @@ class DurabilityRemover final : public Remover {
     }
     m_pending.insert(phase);
   }
-  std::unique_ptr<Remover> m_real;
   std::map<std::string, int> m_phase_of;
   std::multiset<int> m_pending;  // phases of the deletions since the last barrier
   std::mutex m_mutex;
@@ -183,23 +189,10 @@ TEST(Sweep, ACrashBetweenPhasesNeverLeavesALinkToADeletedBlob) {
 // A barrier that fails (a write-back error): what the phase deleted may come back after a
 // crash, so nothing of a later phase is deleted, and an error says why.
 TEST(Sweep, ABarrierThatFailsStopsTheLaterPhases) {
-  class FailingBarrier final : public Remover {
+  class FailingBarrier final : public ForwardingRemover {
    public:
-    explicit FailingBarrier(int v2_fd) : m_real(make_tree_remover(v2_fd)) {}
-    Status remove_tree(std::string_view path) override { return m_real->remove_tree(path); }
-    Status remove_empty_tree(std::string_view path) override {
-      return m_real->remove_empty_tree(path);
-    }
-    Result<bool> remove_if_empty(std::string_view path) override {
-      return m_real->remove_if_empty(path);
-    }
-    Status move_aside(std::string_view path, std::string_view to) override {
-      return m_real->move_aside(path, to);
-    }
+    using ForwardingRemover::ForwardingRemover;
     Status barrier() override { return Error{"sync the filesystem: injected failure", EIO}; }
-
-   private:
-    std::unique_ptr<Remover> m_real;
   };
   test::TempRegistry reg;
   Digest layer = reg.put_layer("r", "layer");
