@@ -6,6 +6,8 @@ args_of() {
   case $1 in
     100k) echo "--repos 345 --images 40 --tags 10 --shared 2000" ;;
     1m) echo "--repos 3450 --images 40 --tags 10 --shared 20000" ;;
+    # About as many blobs as 100k, in five times as many repositories (1,700 of 8 images).
+    many) echo "--repos 1700 --images 8 --tags 2 --shared 2000" ;;
     *) echo "unknown shape $1" >&2 && exit 2 ;;
   esac
 }

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# usage: bench/realrun.sh [SHAPE...]   (SHAPES 100k 1m, default 100k; RUNS=3; BENCH_DIR=/tmp/regsweep-bench;
-#                                       REGSWEEP=binary; OUT=file, default docs/performance-realrun.md)
+# usage: bench/realrun.sh [SHAPE...]   (SHAPES 100k many 1m, default 100k; RUNS=3;
+#                                       BENCH_DIR=/tmp/regsweep-bench; REGSWEEP=binary;
+#                                       COMMANDS="gc gc-m" (default both);
+#                                       OUT=file, default docs/performance-realrun.md;
+#                                       APPEND=1 adds this run's rows to OUT's table)
 # The real run, which operators run from cron, against upstream's real run and against the
 # unlink floor (bench/unlink_floor.c): for `gc` and `gc -m`, each on a fresh hard-linked copy
 # of the generated tree (warm: the copy was just made), medians of RUNS:
@@ -37,11 +40,15 @@ floor_list() {
 }
 
 out=${OUT:-$TOP/docs/performance-realrun.md}
-{
+if [ "${APPEND:-}" = 1 ] && [ -f "$out" ]; then
+  # The rows of earlier runs stay, as they were measured; the notes below the table go.
+  sed -n '1,/^|---/p;/^| /p' "$out" | awk '!seen[$0]++' >"$out.tmp"
+else {
   echo "# The real run: regsweep against upstream and against the unlink floor"
   echo
   echo "\`bench/realrun.sh\` on this machine ($(nproc) cores), $(date -u +%Y-%m-%d): each command on a"
-  echo "fresh hard-linked copy of the generated tree (warm: the copy was just made), median of $RUNS."
+  echo "fresh hard-linked copy of the generated tree (warm: the copy was just made), the median of"
+  echo "the runs each row names. The shapes: \`bench/lib.sh\`'s \`args_of\`."
   echo "The floor (\`bench/unlink_floor.c\`) unlinks and removes exactly the paths the plan deletes,"
   echo "phase by phase on 2 threads with one \`syncfs\` a phase, reading and checking nothing; it"
   echo "leaves the directories the deletions empty, which regsweep removes."
@@ -49,9 +56,12 @@ out=${OUT:-$TOP/docs/performance-realrun.md}
   echo "| shape | command | deletions | upstream | regsweep | dry run | floor | upstream / regsweep | regsweep / (dry run + floor) |"
   echo "|---|---|---|---|---|---|---|---|---|"
 } >"$out.tmp"
+fi
 for shape in $SHAPES; do
   T=$(tree_of "$shape")
-  for flags in "" "-m"; do
+  for command in ${COMMANDS:-gc gc-m}; do
+    flags=""
+    [ "$command" = gc-m ] && flags="-m"
     up=() rs=() dry=() fl=()
     floor_list "$flags"
     n=$(wc -l <"$W/floor.list")
@@ -72,8 +82,8 @@ for shape in $SHAPES; do
     r=$(printf '%s\n' "${rs[@]}" | median)
     d=$(printf '%s\n' "${dry[@]}" | median)
     f=$(printf '%s\n' "${fl[@]}" | median)
-    printf '| %s | gc %s | %s | %.2f s | %.2f s | %.2f s | %.2f s | %.2f | %.2f |\n' "$shape" \
-      "$flags" "$n" "$u" "$r" "$d" "$f" "$(echo "$u / $r" | bc -l)" \
+    printf '| %s (runs: %s) | gc %s | %s | %.2f s | %.2f s | %.2f s | %.2f s | %.2f | %.2f |\n' "$shape" \
+      "$RUNS" "$flags" "$n" "$u" "$r" "$d" "$f" "$(echo "$u / $r" | bc -l)" \
       "$(echo "$r / ($d + $f)" | bc -l)" >>"$out.tmp"
   done
 done
