@@ -19,6 +19,7 @@
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/parallel_for_each.h>
+#include <oneapi/tbb/partitioner.h>
 
 #include "regsweep/layout.hpp"
 #include "regsweep/progress.hpp"
@@ -87,6 +88,13 @@ void run_batch(const Plan& plan, Remover& remover, const std::vector<std::size_t
                                        : "the store gave no answer for '" + paths[k] + "'");
     }
   }
+}
+
+// The phase's share of each thread, at most the remover's batch size: a request per thread
+// while the phase is large, full batches once it is larger still.
+std::size_t batch_grain(std::size_t actions, const Remover& remover, tbb::task_arena& arena) {
+  auto threads = static_cast<std::size_t>(std::max(1, arena.max_concurrency()));
+  return std::clamp<std::size_t>((actions + threads - 1) / threads, 1, remover.batch_size());
 }
 
 std::size_t depth(const std::string& path) {
@@ -283,19 +291,27 @@ void run_phases(const Plan& plan, Remover& remover, tbb::task_arena& arena, Swee
       }
       left.skip(plan, begin, end, out.skip);
       // In batches: a store that deletes by request sends one per batch.
-      tbb::parallel_for(tbb::blocked_range<std::size_t>(begin, end),
-                        [&](const tbb::blocked_range<std::size_t>& range) {
-                          std::vector<std::size_t> batch;
-                          std::vector<std::string> paths;
-                          for (std::size_t i = range.begin(); i != range.end(); ++i) {
-                            if (!out.skipped(i)) {
-                              batch.push_back(i);
-                              paths.push_back(plan.actions[i].path());
-                            }
-                          }
-                          run_batch(plan, remover, batch, paths, failed);
-                          progress().advance(range.size());
-                        });
+      auto one_range = [&](const tbb::blocked_range<std::size_t>& range) {
+        std::vector<std::size_t> batch;
+        std::vector<std::string> paths;
+        for (std::size_t i = range.begin(); i != range.end(); ++i) {
+          if (!out.skipped(i)) {
+            batch.push_back(i);
+            paths.push_back(plan.actions[i].path());
+          }
+        }
+        run_batch(plan, remover, batch, paths, failed);
+        progress().advance(range.size());
+      };
+      if (remover.batch_size() <= 1) {
+        tbb::parallel_for(tbb::blocked_range<std::size_t>(begin, end), one_range);
+      } else {
+        // As many requests in flight as the arena has threads, each as full as the phase
+        // allows: the partitioner alone would send a few keys a request.
+        tbb::parallel_for(
+            tbb::blocked_range<std::size_t>(begin, end, batch_grain(end - begin, remover, arena)),
+            one_range, tbb::simple_partitioner());
+      }
       left.failed(plan, out.errors, begin, end);
       if (guard != nullptr) {
         std::lock_guard lock(errors_mutex);

@@ -57,6 +57,8 @@ class MemoryBucket final : public object::Bucket {
   std::size_t multipart_completed = 0;
   std::size_t multipart_aborted = 0;                 // copies given up
   std::set<std::string, std::less<>> refuse_delete;  // answered AccessDenied
+  std::size_t batch_limit = 2;                       // max_batch()
+  std::vector<std::size_t> batches;                  // the size of each remove_batch request
   std::vector<object::Multipart> multipart;          // incomplete multipart uploads
   std::vector<std::string> aborted;                  // the keys of those aborted
   // A listing below `fail_prefix` fails (EIO) on its page `fail_page` (1 for the first);
@@ -150,9 +152,13 @@ class MemoryBucket final : public object::Bucket {
     }
     return ok_status();
   }
-  std::size_t max_batch() const override { return 2; }
+  std::size_t max_batch() const override { return batch_limit; }
   Result<std::vector<object::DeleteFailure>> remove_batch(
       const std::vector<std::string>& keys) override {
+    {
+      std::lock_guard lock(mutex());
+      batches.push_back(keys.size());
+    }
     std::vector<object::DeleteFailure> failed;
     for (const std::string& k : keys) {
       if (refuse_delete.count(k) != 0) {

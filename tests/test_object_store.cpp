@@ -126,6 +126,32 @@ TEST(ObjectStore, CollectsWhatTheFilesystemStoreCollects) {
   EXPECT_EQ(mem.bucket->objects.count(layout::blob_data(t.shared)), 1U);
 }
 
+// A phase goes out in as many requests as the arena has threads, each as full as the phase
+// allows, not a few keys a request: 240 unused blobs, batches of up to 100, 4 threads.
+TEST(ObjectStore, APhaseSendsAFewFullBatchesInParallel) {
+  Tree t;
+  for (int i = 0; i < 240; ++i) {
+    t.reg.put_blob("unused " + std::to_string(i));
+  }
+  t.reg.backdate("", 7200);
+  InMemory mem(t.reg);
+  mem.bucket->batch_limit = 100;
+  tbb::task_arena arena(4);
+  CollectRun run = gc_with(*mem.store, arena, test::options(false));
+  ASSERT_FALSE(run.stopped) << run.stopped->message;
+  ASSERT_TRUE(run.swept);
+  EXPECT_EQ(run.swept->failed, 0U);
+  EXPECT_EQ(run.swept->blobs_deleted, 241U);
+  std::size_t keys = 0;
+  for (std::size_t b : mem.bucket->batches) {
+    keys += b;
+    EXPECT_LE(b, 100U);
+  }
+  EXPECT_EQ(keys, 241U);
+  // 241 blobs over 4 threads: 61 a request, so 4 requests (5 at most, as ranges split).
+  EXPECT_LE(mem.bucket->batches.size(), 5U);
+}
+
 // Rule 3: a key written to a repository between the scan and the sweep (a push) keeps every
 // deletion in that repository and every blob.
 TEST(ObjectStore, AKeyWrittenAfterTheScanKeepsItsRepositoryAndEveryBlob) {

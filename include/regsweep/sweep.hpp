@@ -36,6 +36,9 @@ class Remover {
   // Removes each of `paths` as remove_tree does; one Status per path, in order. An object
   // store deletes them in batched requests; by default, remove_tree is called for each.
   virtual std::vector<Status> remove_batch(const std::vector<std::string>& paths);
+  // How many paths a remove_batch call is best given: an object store's batch request's
+  // size; 1 (the default) where each path is removed on its own, as on a filesystem.
+  virtual std::size_t batch_size() const { return 1; }
   // Moves `path` (below blobs/) to `to` (lost+found/<name>, created if needed), replacing
   // nothing: the bytes are kept, out of the registry's sight.
   virtual Status move_aside(std::string_view path, std::string_view to) = 0;

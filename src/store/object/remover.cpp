@@ -25,6 +25,8 @@ class ObjectRemover final : public Remover {
     return remove_batch({std::string(path)})[0];
   }
 
+  std::size_t batch_size() const override { return m_bucket.max_batch(); }
+
   std::vector<Status> remove_batch(const std::vector<std::string>& paths) override {
     // Each path's keys, deleted in requests of up to max_batch() keys.
     std::vector<std::string> keys;
