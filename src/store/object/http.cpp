@@ -66,6 +66,14 @@ std::size_t keep_headers(char* data, std::size_t size, std::size_t n, void* user
     kept->last_modified = std::string(*modified);
   } else if (auto length = header_value(line, "content-length:")) {
     kept->content_length = std::string(*length);
+  } else if (auto type = header_value(line, "content-type:")) {
+    kept->content_type = std::string(*type);
+  } else if (auto after = header_value(line, "retry-after:")) {
+    kept->retry_after = std::string(*after);
+  } else if (auto code = header_value(line, "x-ms-error-code:")) {
+    kept->error_code = std::string(*code);
+  } else if (auto copy = header_value(line, "x-ms-copy-status:")) {
+    kept->copy_status = std::string(*copy);
   }
   return len;
 }

@@ -66,12 +66,17 @@ class KeyPrefix {
   std::string m_prefix;
 };
 
-// The headers of an answer an object store's client reads: the server's clock, and an
-// object's size and time (a HEAD request's answer).
+// The headers of an answer an object store's client reads: the server's clock, an object's
+// size and time (a HEAD request's answer), how long to wait before a retry, and the service's
+// own that a body cannot carry (a HEAD's error code, a copy's state).
 struct KeptHeaders {
   std::string date;            // Date, as sent
   std::string last_modified;   // Last-Modified
   std::string content_length;  // Content-Length
+  std::string content_type;    // Content-Type (a multipart answer's boundary)
+  std::string retry_after;     // Retry-After: seconds, or an HTTP date
+  std::string error_code;      // x-ms-error-code (Azure)
+  std::string copy_status;     // x-ms-copy-status (Azure)
 };
 
 // A libcurl CURLOPT_HEADERFUNCTION that keeps those headers' values in the KeptHeaders its

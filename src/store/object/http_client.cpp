@@ -4,8 +4,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <random>
 #include <thread>
+
+#include <strings.h>
+
+#include "regsweep/timeutil.hpp"
 
 namespace regsweep::object {
 
@@ -58,6 +63,21 @@ bool retryable_transfer(CURLcode c) {
   return c == CURLE_COULDNT_CONNECT || c == CURLE_SEND_ERROR || c == CURLE_RECV_ERROR ||
          c == CURLE_OPERATION_TIMEDOUT || c == CURLE_GOT_NOTHING || c == CURLE_PARTIAL_FILE ||
          c == CURLE_COULDNT_RESOLVE_HOST || c == CURLE_HTTP2 || c == CURLE_HTTP2_STREAM;
+}
+
+// What a Retry-After header asks to wait (seconds, or an HTTP date), in milliseconds, at most
+// `limit`; 0 when there is none or it cannot be read.
+long retry_after_ms(const std::string& value, long limit) {
+  if (value.empty()) {
+    return 0;
+  }
+  long ms = 0;
+  if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    ms = value.size() > 6 ? limit : std::stol(value) * 1000;
+  } else if (auto when = parse_http_date(value)) {
+    ms = (*when - static_cast<long>(std::time(nullptr))) * 1000;
+  }
+  return std::clamp(ms, 0L, limit);
 }
 
 void global_init() {
@@ -114,18 +134,25 @@ HttpResponse HttpClient::attempt(Handle& handle, HttpRequest& request) {
   if (m_service.prepare && !request.signed_here) {
     m_service.prepare(c);
   }
-  struct curl_slist* headers = nullptr;
-  for (const std::string& h : request.headers) {
-    headers = curl_slist_append(headers, h.c_str());
-  }
-  std::string range;
+  std::vector<std::string> lines = request.headers;
   if (request.sink != nullptr && request.offset > 0) {
-    range = "Range: bytes=" + std::to_string(request.offset) + "-";
-    headers = curl_slist_append(headers, range.c_str());
+    lines.push_back("Range: bytes=" + std::to_string(request.offset) + "-");
   }
   std::string method = request.method;
+  if ((method == "PUT" || method == "POST") &&
+      std::none_of(lines.begin(), lines.end(), [](const std::string& h) {
+        return h.size() > 13 && strncasecmp(h.c_str(), "content-type:", 13) == 0;
+      })) {
+    lines.emplace_back("Content-Type: application/octet-stream");
+  }
+  if (m_service.sign && !request.signed_here) {
+    m_service.sign(request, lines);
+  }
+  struct curl_slist* headers = nullptr;
+  for (const std::string& h : lines) {
+    headers = curl_slist_append(headers, h.c_str());
+  }
   if (method == "PUT" || method == "POST") {
-    headers = curl_slist_append(headers, "Content-Type: application/octet-stream");
     curl_easy_setopt(c, CURLOPT_POST, 1L);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
@@ -175,6 +202,7 @@ HttpResponse HttpClient::perform(HttpRequest& request) {
     }
     m_retries.fetch_add(1, std::memory_order_relaxed);
     long wait = backoff / 2 + static_cast<long>(jitter() % static_cast<unsigned>(backoff / 2 + 1));
+    wait = std::max(wait, retry_after_ms(r.headers.retry_after, m_options.retry_after_max_ms));
     std::this_thread::sleep_for(std::chrono::milliseconds(wait));
     backoff = std::min(backoff * 2, m_options.backoff_max_ms);
   }

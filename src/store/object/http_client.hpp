@@ -2,7 +2,8 @@
 
 // The transport every HTTP object store's client shares: kept-alive libcurl handles in a
 // pool, a deadline on every request, retries with exponential backoff and jitter on broken
-// connections, 5xx, 429 and what the service says is worth a retry, bodies capped in size or
+// connections, 5xx, 429 and what the service says is worth a retry (waiting at least what a
+// Retry-After header asks, up to a limit), bodies capped in size or
 // streamed (a retry resumes a stream from the byte it reached), and the server's clock. What
 // is the service's own (its URLs, signing, error documents) comes in a Service.
 //
@@ -32,6 +33,7 @@ struct HttpOptions {
   long stall_timeout_s = 60;         // a stream that moves no byte for this long fails
   long backoff_first_ms = 100;       // doubled after each failed attempt, with jitter
   long backoff_max_ms = 5000;
+  long retry_after_max_ms = 30000;  // the longest a Retry-After header makes a retry wait
 };
 
 // What a client did, for reports and benchmarks.
@@ -73,6 +75,10 @@ class HttpClient {
     std::function<void(HttpResponse&)> inspect;
     // Whether the service's error `code` is worth a retry ("SlowDown").
     std::function<bool(const std::string& code)> retry_code;
+    // Signs each attempt (a signature that covers its time and headers): given the request
+    // and the headers it goes with (the caller's, a resumed stream's Range, the default
+    // Content-Type), adds the signing's own. Not called for a request signed_here.
+    std::function<void(const HttpRequest&, std::vector<std::string>& headers)> sign;
   };
 
   HttpClient(HttpOptions options, Service service, bool skip_verify);
