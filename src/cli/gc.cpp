@@ -110,8 +110,9 @@ po::options_description gc_options(const char* usage, Collect command, GcRawArgs
   GcOptions& o = out.options;
   desc.add_options()("help,h", "show this help");
   add_where_options(desc, raw.root, out.endpoint, raw.config,
-                    "the storage root (holding docker/registry/v2), or s3://BUCKET[/PREFIX] for a "
-                    "bucket; overrides the configuration");
+                    "the storage root (holding docker/registry/v2), s3://BUCKET[/PREFIX] for a "
+                    "bucket, or azure://CONTAINER[/PREFIX] for an Azure Blob container; overrides "
+                    "the configuration");
   desc.add_options()  //
       ("dry-run,d", po::bool_switch(&out.dry_run),
        "print what would be deleted, change nothing")  //

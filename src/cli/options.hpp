@@ -257,7 +257,10 @@ inline void add_where_options(po::options_description& desc, std::string& root_a
       ("root", po::value(&root_arg)->value_name("DIR"), root_help)  //
       ("endpoint", po::value(&endpoint)->value_name("URL"),         //
        "with --root s3://BUCKET[/PREFIX]: the S3 endpoint (http://host:port); AWS when not "
-       "given. Keys come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")               //
+       "given. Keys come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. With --root "
+       "azure://CONTAINER[/PREFIX]: the Blob service URL (https://ACCOUNT.blob.core.windows.net "
+       "when not given); the account and its key come from AZURE_STORAGE_ACCOUNT and "
+       "AZURE_STORAGE_KEY")                                                               //
       ("s3-endpoint", po::value(&endpoint)->value_name("URL"), "the same as --endpoint")  //
       ("config", po::value(&config_arg)->value_name("CONFIG"), "the registry's config.yml");
 }
@@ -308,7 +311,8 @@ struct TreeArgs {
          "no progress and no summary: on a clean run nothing is printed but the output a flag "
          "asked for; findings and errors still go to stderr");
     add_where_options(desc, root_arg, endpoint, config_arg,
-                      "the storage root: a directory, or s3://BUCKET[/PREFIX] for a bucket");
+                      "the storage root: a directory, s3://BUCKET[/PREFIX] for a bucket, or "
+                      "azure://CONTAINER[/PREFIX] for an Azure Blob container");
     add_jobs_option(desc, jobs);
   }
 

@@ -5,6 +5,7 @@
 
 #include <array>
 
+#include "store/azure/azure_store.hpp"
 #include "store/s3/s3_store.hpp"
 
 namespace regsweep {
@@ -18,6 +19,7 @@ struct ObjectDriver {
 
 constexpr std::array k_object_drivers{
     ObjectDriver{"s3", open_s3_store},
+    ObjectDriver{"azure", open_azure_store},
 };
 
 }  // namespace
