@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An HTTP/1.1 proxy in front of an S3 endpoint, for benchmarks and tests.
+"""An HTTP/1.1 proxy in front of an S3 or Azure Blob endpoint, for benchmarks and tests.
 
 It forwards every request unchanged (signatures stay valid: the Host header is the client's
 and is passed through as is), and can
@@ -7,7 +7,12 @@ and is passed through as is), and can
     the kernel has no netem;
   * answer some requests itself with 503 SlowDown (--fail-every N: every Nth request;
     --fail-after N: every request after the Nth; --fail-method M: only requests of method M,
-    counted among themselves), to test retries and server errors;
+    counted among themselves), to test retries and server errors; --fail-status 429 answers
+    429 instead, --retry-after S adds a Retry-After header, --azure makes the error Azure's
+    (ServerBusy, with x-ms-error-code);
+  * reset a connection after forwarding a request (--reset-every N, counted with the failures'
+    requests): the server does the work, its answer never reaches the client, and the client
+    sees the connection reset, as when a network drops mid-request;
   * answer GETs of some objects itself with 403 InvalidObjectState, as S3 does for an object
     in an archive storage class that is not restored (--archived GLOB: the request's path,
     /bucket/key, matched with fnmatch; may be given more than once);
@@ -19,8 +24,9 @@ them); request bodies need a Content-Length (a chunked request makes the connect
 pipe from then on). Responses are relayed as a byte stream.
 
 usage: s3proxy.py --listen PORT --target HOST:PORT [--delay-ms MS] [--fail-every N]
-                  [--fail-after N] [--fail-method M] [--archived GLOB] [--stats FILE]
-                  [--pid FILE]
+                  [--fail-after N] [--fail-method M] [--fail-status 503|429]
+                  [--retry-after S] [--azure] [--reset-every N] [--archived GLOB]
+                  [--stats FILE] [--pid FILE]
 """
 import argparse
 import asyncio
@@ -29,10 +35,12 @@ import json
 import os
 import signal
 
-STATS = {"requests": 0, "by_method": {}, "injected_503": 0, "archived_403": 0}
+STATS = {"requests": 0, "by_method": {}, "injected_503": 0, "archived_403": 0, "resets": 0}
 MATCHING = [0]  # requests the failure rules apply to
 SLOWDOWN = (b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code>"
             b"<Message>Please reduce your request rate.</Message></Error>")
+SERVER_BUSY = (b"<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>ServerBusy</Code>"
+               b"<Message>The server is busy.</Message></Error>")
 ARCHIVED = (b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InvalidObjectState</Code>"
             b"<Message>The operation is not valid for the object's storage class</Message></Error>")
 
@@ -93,11 +101,13 @@ async def handle(args, creader, cwriter):
             STATS["requests"] += 1
             STATS["by_method"][method] = STATS["by_method"].get(method, 0) + 1
             fail = False
+            reset = False
             if not args.fail_method or method == args.fail_method:
                 MATCHING[0] += 1
                 n = MATCHING[0]
                 fail = bool((args.fail_every and n % args.fail_every == 0) or
                             (args.fail_after is not None and n > args.fail_after))
+                reset = bool(args.reset_every and n % args.reset_every == 0)
             if args.delay_ms:
                 await asyncio.sleep(args.delay_ms / 1000.0)
             if method == "GET" and any(fnmatch.fnmatchcase(path, g) for g in args.archived):
@@ -109,11 +119,31 @@ async def handle(args, creader, cwriter):
                 continue
             if fail:
                 STATS["injected_503"] += 1
-                cwriter.write(b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n"
-                              b"Content-Length: " + str(len(SLOWDOWN)).encode() + b"\r\n\r\n" +
-                              SLOWDOWN)
+                doc = SERVER_BUSY if args.azure else SLOWDOWN
+                reason = b"Too Many Requests" if args.fail_status == 429 else b"Slow Down"
+                extra = b""
+                if args.azure:
+                    extra += b"x-ms-error-code: ServerBusy\r\n"
+                if args.retry_after is not None:
+                    extra += b"Retry-After: " + str(args.retry_after).encode() + b"\r\n"
+                cwriter.write(b"HTTP/1.1 " + str(args.fail_status).encode() + b" " + reason +
+                              b"\r\nContent-Type: application/xml\r\n" + extra +
+                              b"Content-Length: " + str(len(doc)).encode() + b"\r\n\r\n" + doc)
                 await cwriter.drain()
                 continue
+            if reset:
+                # The server does the work; its answer is dropped and the client's connection
+                # reset. Requests on a connection are sequential: nothing else is in flight.
+                STATS["resets"] += 1
+                back.cancel()
+                swriter.write(head + body)
+                await swriter.drain()
+                try:
+                    await asyncio.wait_for(sreader.read(1), 30)
+                except (asyncio.TimeoutError, ConnectionError):
+                    pass
+                cwriter.transport.abort()
+                break
             swriter.write(head + body)
             await swriter.drain()
             if chunked:
@@ -123,7 +153,10 @@ async def handle(args, creader, cwriter):
         pass
     finally:
         swriter.close()
-        await back
+        try:
+            await back
+        except asyncio.CancelledError:
+            pass
 
 
 async def main():
@@ -134,6 +167,10 @@ async def main():
     p.add_argument("--fail-every", type=int, default=0)
     p.add_argument("--fail-after", type=int, default=None)
     p.add_argument("--fail-method")
+    p.add_argument("--fail-status", type=int, default=503, choices=(503, 429))
+    p.add_argument("--retry-after", type=int, default=None)
+    p.add_argument("--azure", action="store_true")
+    p.add_argument("--reset-every", type=int, default=0)
     p.add_argument("--archived", action="append", default=[])
     p.add_argument("--stats")
     p.add_argument("--pid")

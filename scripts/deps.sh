@@ -7,8 +7,10 @@
 # chroot), the object-storage test bed (Ceph's radosgw, mon and osd: scripts/radosgw.sh) and
 # a headless browser with a font for the HTML report's test (chromium, fonts-dejavu-core), and
 # the storage fault suite's FUSE passthrough and ext4 images (python3-fusepy, fuse3, e2fsprogs),
-# a clock that is off for the object-storage clock checks (faketime), and the registry's redis
-# blob descriptor cache (redis-server). Uses apt-get as root, or through sudo.
+# a clock that is off for the object-storage clock checks (faketime), the registry's redis
+# blob descriptor cache (redis-server), and Microsoft's Azure Blob emulator, Azurite, from the
+# npm registry (into $AZURITE_PREFIX, default /opt/regsweep-test/azurite; nodejs and npm from
+# Debian when the machine has no npm). Uses apt-get as root, or through sudo.
 set -euo pipefail
 what=${1:-build}
 pkgs=(cmake g++ make pkg-config libboost-filesystem-dev libboost-program-options-dev libssl-dev
@@ -20,13 +22,28 @@ if [ "$what" = test ]; then
     busybox-static man-db systemd binutils radosgw ceph-mon ceph-osd ceph-common chromium
     fonts-dejavu-core python3-fusepy fuse3 e2fsprogs faketime redis-server)
 fi
+if [ "$what" = test ] && ! command -v npm >/dev/null 2>&1; then
+  pkgs+=(nodejs npm)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
+# azurite: the emulator of tests/e2e/azure_e2e.sh (scripts/azurite.sh), one pinned version.
+azurite() {
+  local prefix=${AZURITE_PREFIX:-/opt/regsweep-test/azurite} version=3.37.0
+  [ -x "$prefix/node_modules/.bin/azurite-blob" ] &&
+    grep -q "\"version\": \"$version\"" "$prefix/node_modules/azurite/package.json" && return 0
+  echo "installing: azurite@$version (npm) in $prefix" >&2
+  $SUDO mkdir -p "$prefix"
+  (cd "$prefix" && $SUDO npm install --no-audit --no-fund --loglevel=error "azurite@$version" >/dev/null)
+}
+if [ ${#missing[@]} -eq 0 ]; then
+  [ "$what" = test ] && azurite
+  exit 0
+fi
 echo "installing: ${missing[*]}" >&2
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
@@ -39,3 +56,5 @@ if [ "$what" = test ] && command -v systemctl >/dev/null 2>&1; then
     fi
   done
 fi
+[ "$what" = test ] && azurite
+exit 0
