@@ -101,13 +101,14 @@ echo "# $(echo "$TAGS" | wc -l) tags, $(blob_list "$W/disk" | wc -l) blobs"
 
 echo "# uploading the tree into five containers, under the driver's names"
 V2=$W/disk/docker/registry/v2
-for c in c-gc c-gcm c-old c-root c-q; do azb mkcontainer "$c"; done
+for c in c-gc c-gcm c-old c-root c-q c-apply; do azb mkcontainer "$c"; done
 azb upload c-gc "$V2" docker/registry/v2/ >/dev/null
 azb upload c-gcm "$V2" docker/registry/v2/ >/dev/null
 azb upload c-old "$V2" /docker/registry/v2/ >/dev/null
 azb upload c-root "$V2" team/reg/docker/registry/v2/ >/dev/null
 azb upload c-q "$V2" docker/registry/v2/ >/dev/null
-for c in c-gc c-gcm c-old c-q; do az_config "$c" "$W/$c.yml"; done
+azb upload c-apply "$V2" docker/registry/v2/ >/dev/null
+for c in c-gc c-gcm c-old c-q c-apply; do az_config "$c" "$W/$c.yml"; done
 cp -a "$W/disk" "$W/disk-gc"
 cp -a "$W/disk" "$W/disk-gcm"
 registry_config "$W/disk-gc" 0 "$W/disk-gc.yml"
@@ -214,6 +215,16 @@ check "restore exits 0 (got $rc)" test $rc -eq 0
 check "  every blob back" test "$(az_blobs c-q docker/registry/v2/)" = "$blobs_before"
 check "  the run is gone" test -z "$(azb list c-q docker/registry/quarantine/)"
 check "  every tag complete" azb verify c-q docker/registry/v2/
+
+echo "# a reviewed plan: gc -m --dry-run --plan-out, then apply"
+run plan gc --min-age 0 -m -d --purge-uploads=0s --plan-out "$W/plan-apply.json" "$W/c-apply.yml"
+check "gc -m -d --plan-out on the container exits 0 (got $rc)" test $rc -eq 0
+check "  and changes nothing" test "$(az_blobs c-apply docker/registry/v2/)" = "$(blob_list "$W/disk")"
+run apply apply "$W/plan-apply.json"
+check "apply exits 0 (got $rc)" test $rc -eq 0
+check "  the same blobs are left as after gc -m" \
+  test "$(az_blobs c-apply docker/registry/v2/)" = "$(az_blobs c-gcm docker/registry/v2/)"
+check "  every tag complete" azb verify c-apply docker/registry/v2/
 
 echo "# a wrong account key"
 sed "s|accountkey: .*|accountkey: d3Jvbmcga2V5IGZvciB0aGUgdGVzdA==|" "$W/c-gc.yml" >"$W/wrongkey.yml"
