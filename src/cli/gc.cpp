@@ -305,12 +305,12 @@ std::string gc_metrics(const GcArgs& a, const GcOutcome& o, int exit_code, doubl
   std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
   bool success = exit_code == k_exit_ok && !a.dry_run;
   gauge("regsweep_gc_last_run_timestamp_seconds", "When the last gc run ended.", now);
+  // Written from the first run, 0 until one succeeds: an alert on its age then fires for a
+  // gc that never succeeded too (docs/regsweep-alerts.yml).
   auto before = previous_success(a.prometheus);
-  if (success || before) {
-    gauge("regsweep_gc_last_success_timestamp_seconds",
-          "When a gc run that deletes last ended with exit code 0.",
-          success ? std::to_string(now) : *before);
-  }
+  gauge("regsweep_gc_last_success_timestamp_seconds",
+        "When a gc run that deletes last ended with exit code 0; 0 before the first.",
+        success ? std::to_string(now) : before.value_or("0"));
   gauge("regsweep_gc_exit_code",
         "Exit code of the last run: 0 clean, 1 could not run, 3 findings or failed deletions.",
         exit_code);

@@ -124,8 +124,8 @@ check "  and prints nothing on stdout" test ! -s "$W/out"
 check "promtool check metrics accepts gc's file" bash -c "promtool check metrics <'$W/gc.prom'"
 check "promtool check metrics accepts du's file" bash -c "promtool check metrics <'$W/du.prom'"
 check "the exit code is recorded" grep -qx 'regsweep_gc_exit_code 3' "$W/gc.prom"
-check "a run that found problems records no success" \
-  bash -c "! grep -q '^regsweep_gc_last_success_timestamp_seconds' '$W/gc.prom'"
+check "a run that found problems, with no success before, records a last success of 0" \
+  grep -qx 'regsweep_gc_last_success_timestamp_seconds 0' "$W/gc.prom"
 check "the findings are counted by kind" grep -q '^regsweep_gc_findings{kind="malformed-link",severity="error"} 1$' "$W/gc.prom"
 check "the deleted blob is counted" grep -qx 'regsweep_gc_deleted_blobs 1' "$W/gc.prom"
 # The blob bytes are every blob's, though gc stats only the blobs it might delete without
@@ -141,6 +141,46 @@ sleep 1
 check "a run that cannot start records exit code 1" grep -qx 'regsweep_gc_exit_code 1' "$W/ok.prom"
 check "  and keeps the last success" \
   grep -qx "regsweep_gc_last_success_timestamp_seconds $success" "$W/ok.prom"
+
+echo "# the documented alert (docs/regsweep-alerts.yml), on the metrics files gc wrote"
+# promtool's clock starts at 0: a success at time S is written as S minus now, so that the
+# rule sees the age the file gives. The never-succeeded file is the failed run's above.
+age_series() { # FILE NAME STEP: the last success in FILE as the rule's input, hourly for 12
+  local v           # days, going up by STEP seconds an hour (3600: it keeps succeeding)
+  v=$(awk '/^regsweep_gc_last_success_timestamp_seconds /{print $2}' "$1")
+  [ -n "$v" ] || return 0
+  [ "$v" = 0 ] || v=$((v - $(date +%s)))
+  printf "      - series: 'regsweep_gc_last_success_timestamp_seconds{instance=\"%s\"}'\n        values: '%s+%sx288'\n" "$2" "$v" "$3"
+}
+cat >"$W/alerts_test.yml" <<YAML
+rule_files:
+  - $TOP/docs/regsweep-alerts.yml
+evaluation_interval: 1h
+tests:
+  - interval: 1h
+    input_series:
+$(age_series "$W/gc.prom" never 0)
+$(age_series "$W/ok.prom" healthy 3600)
+      - series: 'regsweep_gc_last_success_timestamp_seconds{instance="stale"}'
+        values: '-86400x288'
+    alert_rule_test:
+      - eval_time: 3d
+        alertname: RegistryGcNotSucceeding
+        exp_alerts: []
+      - eval_time: 9d
+        alertname: RegistryGcNotSucceeding
+        exp_alerts:
+          - exp_labels: {severity: warning, instance: never}
+            exp_annotations:
+              summary: "regsweep gc has not succeeded for 8 days on never"
+              description: "See regsweep_gc_exit_code and the findings in the journal of regsweep-gc.service."
+          - exp_labels: {severity: warning, instance: stale}
+            exp_annotations:
+              summary: "regsweep gc has not succeeded for 8 days on stale"
+              description: "See regsweep_gc_exit_code and the findings in the journal of regsweep-gc.service."
+YAML
+check "promtool test rules: the alert fires for a gc that never succeeded and a stale one, not a healthy one" \
+  promtool test rules "$W/alerts_test.yml"
 
 echo "# progress: on a terminal only, and not with -q"
 # The test hook pauses a real run before its sweep (inside the progress display) until a
