@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -161,57 +162,94 @@ inline bool looks_like_config(const std::string& arg) {
   return ends(".yml") || ends(".yaml");
 }
 
-// Rewrites Go-style boolean flags, as the registry's command line accepts them, into the
-// switches `desc` knows: `--dry-run=true` and `-d=1` become `--dry-run` and `-d`;
-// `--dry-run=false` and `-m=f` are dropped; `-dm=false` keeps `-d`. A value Go would not
-// read is a usage error. Everything after `--` is left alone.
+// The long name of the boolean switch `name` (a long name, or with `shorthand` a one-letter
+// one) among `desc`'s options; nullopt when it is no switch (it takes a value, or is unknown).
+inline std::optional<std::string> switch_name(
+    const boost::program_options::options_description& desc, const std::string& name,
+    bool shorthand) {
+  for (const auto& o : desc.options()) {
+    bool match =
+        shorthand
+            ? o->canonical_display_name(
+                  boost::program_options::command_line_style::allow_dash_for_short) == "-" + name
+            : o->long_name() == name;
+    if (match) {
+      return o->semantic()->max_tokens() == 0 ? std::optional<std::string>(o->long_name())
+                                              : std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+// Rewrites boolean switches as the registry's command line (Go's flag parsing) reads them:
+// `--dry-run`, `-d`, `--dry-run=true`, `-d=1`, `-dm` and `-dm=false` each set a switch, a
+// later setting of the same switch (by either name) overrides an earlier one, and a repeated
+// switch is no error: `-m --delete-untagged=false` is false. Each switch left true is passed
+// once, by its long name, before any `--`; everything else is left as it is. A value Go
+// would not read is a usage error.
 inline std::optional<std::vector<std::string>> go_bool_flags(
     const std::vector<std::string>& args, const boost::program_options::options_description& desc,
     std::string& error) {
-  auto is_switch = [&](const std::string& name, bool shorthand) {
-    for (const auto& o : desc.options()) {
-      bool match =
-          shorthand
-              ? o->canonical_display_name(
-                    boost::program_options::command_line_style::allow_dash_for_short) == "-" + name
-              : o->long_name() == name;
-      if (match) {
-        return o->semantic()->max_tokens() == 0;
-      }
-    }
-    return false;
-  };
   std::vector<std::string> out;
-  bool rest = false;
-  for (const std::string& a : args) {
-    auto eq = a.find('=');
-    if (rest || a == "--" || a.size() < 2 || a[0] != '-' || eq == std::string::npos) {
-      rest = rest || a == "--";
+  std::map<std::string, bool> value;  // by long name
+  std::vector<std::string> order;     // long names, first setting first
+  auto set = [&](const std::string& name, bool b) {
+    if (value.emplace(name, b).second) {
+      order.push_back(name);
+    } else {
+      value[name] = b;
+    }
+  };
+  std::size_t rest = args.size();
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--") {
+      rest = i;
+      break;
+    }
+    if (a.size() < 2 || a[0] != '-') {
       out.push_back(a);
       continue;
     }
     bool is_long = a.compare(0, 2, "--") == 0;
-    std::string flag = a.substr(is_long ? 2 : 1, eq - (is_long ? 2 : 1));
-    std::string last = is_long ? flag : flag.substr(flag.empty() ? 0 : flag.size() - 1);
-    if (flag.empty() || !is_switch(last, !is_long)) {
+    auto eq = a.find('=');
+    std::string flag =
+        a.substr(is_long ? 2 : 1, (eq == std::string::npos ? a.size() : eq) - (is_long ? 2 : 1));
+    // The switches the token names: one long name, or each letter of a cluster.
+    std::vector<std::string> names;
+    bool all_switches = !flag.empty();
+    for (std::size_t k = 0; all_switches && k < (is_long ? 1 : flag.size()); ++k) {
+      auto n = switch_name(desc, is_long ? flag : flag.substr(k, 1), !is_long);
+      all_switches = n.has_value();
+      if (n) {
+        names.push_back(*n);
+      }
+    }
+    if (!all_switches) {
       out.push_back(a);  // an option that takes a value, or unknown: the parser decides
       continue;
     }
-    std::string value = a.substr(eq + 1);
-    auto b = parse_go_bool(value);
-    if (!b) {
-      error = "invalid argument \"" + value + "\" for \"" + a.substr(0, eq) +
-              "\": a boolean is one of 1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False";
-      return std::nullopt;
+    bool last_value = true;
+    if (eq != std::string::npos) {
+      std::string text = a.substr(eq + 1);
+      auto b = parse_go_bool(text);
+      if (!b) {
+        error = "invalid argument \"" + text + "\" for \"" + a.substr(0, eq) +
+                "\": a boolean is one of 1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False";
+        return std::nullopt;
+      }
+      last_value = *b;
     }
-    std::string kept = is_long ? (*b ? "--" + flag : "") : "-" + flag.substr(0, flag.size() - 1);
-    if (!is_long && *b) {
-      kept += last;
-    }
-    if (kept.size() > 1) {
-      out.push_back(kept);
+    for (std::size_t k = 0; k < names.size(); ++k) {
+      set(names[k], k + 1 == names.size() ? last_value : true);
     }
   }
+  for (const std::string& name : order) {
+    if (value[name]) {
+      out.push_back("--" + name);
+    }
+  }
+  out.insert(out.end(), args.begin() + static_cast<std::ptrdiff_t>(rest), args.end());
   return out;
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Drop-in to the letter: the same `garbage-collect` command lines, Go-style boolean flags
-# included, given to Debian's docker-registry and to regsweep on copies of one tree. Both
+# included (a later setting of a switch wins, a repeated one is no error), given to Debian's
+# docker-registry and to regsweep on copies of one tree. Both
 # must agree on success or failure and on what is left; a real run logs upstream's
 # "Deleting blob: <path>" lines for the same blobs.
 set -euo pipefail
@@ -64,6 +65,13 @@ forms=(
   "-d -m=0"
   "--dry-run=maybe"
   "-m=yes"
+  # The last setting of a switch wins, by either name, and a repeated one is no error.
+  "-m --delete-untagged=false"
+  "--delete-untagged=false -m"
+  "-m -m"
+  "-d -d"
+  "-dm -m=false"
+  "--dry-run=false -d"
 )
 n=0
 for form in "${forms[@]}"; do
