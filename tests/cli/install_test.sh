@@ -93,6 +93,36 @@ got=$(bash -c "source /usr/share/bash-completion/bash_completion; source '$comp'
   _regsweep; printf '%s\n' \"\${COMPREPLY[@]}\"" 2>/dev/null | sort | tr '\n' ' ')
 check "completing 'regsweep g' offers the commands (got: $got)" test "$got" = "garbage-collect gc "
 
+echo "# the timer's run on a machine without node_exporter (its Exec lines, as systemd runs them)"
+unit=/lib/systemd/system/regsweep-gc.service
+textdir=/var/lib/prometheus/node-exporter
+if [ -e "$textdir" ]; then
+  echo "# $textdir exists here: the run without it is not checked"
+else
+  "$TOP/scripts/sample-tree.sh" "$W/timer-tree" >/dev/null
+  find "$W/timer-tree" -exec touch -h -d '3 days ago' {} +
+  registry_config "$W/timer-tree" 0 "$W/timer.yml"
+  ok=1
+  while IFS= read -r line; do
+    cmd=${line#*=}
+    cmd=${cmd//\/etc\/docker\/registry\/config.yml/$W/timer.yml}
+    (cd / && env -i PATH=/usr/sbin:/usr/bin:/bin sh -c "$cmd") >>"$W/timer.log" 2>&1 || { ok=0; echo "failed: $cmd" >>"$W/timer.log"; }
+  done < <(grep -E '^ExecStart(Pre)?=' "$unit")
+  check "every Exec line of the service succeeds without node_exporter" test $ok -eq 1 || cat "$W/timer.log"
+  check "  the metrics are written, with the run's success" \
+    bash -c "grep -q '^regsweep_gc_exit_code 0$' $textdir/regsweep-gc.prom && ! grep -q '^regsweep_gc_last_success_timestamp_seconds 0$' $textdir/regsweep-gc.prom"
+  rm -rf "$textdir"
+  rmdir /var/lib/prometheus 2>/dev/null || true
+fi
+
+echo "# an enabled timer, then dpkg --purge"
+systemctl enable regsweep-gc.timer >"$W/enable.log" 2>&1
+check "systemctl enable makes the timer's symlink (offline)" \
+  test -L /etc/systemd/system/timers.target.wants/regsweep-gc.timer || cat "$W/enable.log"
 dpkg -r regsweep >"$W/dpkg.log" 2>&1
 check "dpkg -r removes it" bash -c "test $? -eq 0 && test ! -e /usr/sbin/regsweep"
+dpkg --purge regsweep >"$W/purge.log" 2>&1
+check "dpkg --purge succeeds" test $? -eq 0 || cat "$W/purge.log"
+left=$(find /etc/systemd /lib/systemd /usr/lib/systemd -name 'regsweep-gc*' 2>/dev/null)
+check "  and leaves no unit or symlink of it behind${left:+: $left}" test -z "$left"
 e2e_finish
