@@ -45,3 +45,18 @@ fresh() {
   cp -al "$1" "$2"
   rm -f "$2/docker/registry/v2/regsweep.lock"
 }
+
+# realrun_section DOC: the section docs/performance.md opens with, the real run's table from
+# DOC (bench/realrun.sh's page: what operators run from cron, against upstream and the
+# unlink floor), with the date it was measured.
+realrun_section() {
+  echo "## The real run: what operators run"
+  echo
+  echo "From [\`bench/realrun.sh\`](performance-realrun.md) ($(grep -o '20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]' "$1" | head -1)): the real"
+  echo "\`gc\` and \`gc -m\` on fresh hard-linked copies, against upstream's real run and against the"
+  echo "unlink floor (unlinking exactly the paths the plan deletes, one \`syncfs\` a phase, nothing"
+  echo "read). The ratio to upstream is bounded by upstream / floor: the deletions are the disk's."
+  echo
+  sed -n '/^| shape/,/^$/p' "$1" | sed '/^$/d'
+  echo
+}

@@ -2,6 +2,10 @@
 # usage: bench/realrun.sh [SHAPE...]   (SHAPES 100k many 1m, default 100k; RUNS=3;
 #                                       BENCH_DIR=/tmp/regsweep-bench; REGSWEEP=binary;
 #                                       COMMANDS="gc gc-m" (default both);
+#                                       FLOOR_THREADS=N, the floor's threads (default 64,
+#                                       as many as regsweep's default -j);
+#                                       FLOOR_ONLY=1 times the floor alone (the other
+#                                       columns are left empty);
 #                                       OUT=file, default docs/performance-realrun.md;
 #                                       APPEND=1 adds this run's rows to OUT's table)
 # The real run, which operators run from cron, against upstream's real run and against the
@@ -50,10 +54,10 @@ else {
   echo "fresh hard-linked copy of the generated tree (warm: the copy was just made), the median of"
   echo "the runs each row names. The shapes: \`bench/lib.sh\`'s \`args_of\`."
   echo "The floor (\`bench/unlink_floor.c\`) unlinks and removes exactly the paths the plan deletes,"
-  echo "phase by phase on 2 threads with one \`syncfs\` a phase, reading and checking nothing; it"
+  echo "phase by phase on the threads the row names, one \`syncfs\` a phase, reading and checking nothing; it"
   echo "leaves the directories the deletions empty, which regsweep removes."
   echo
-  echo "| shape | command | deletions | upstream | regsweep | dry run | floor | upstream / regsweep | regsweep / (dry run + floor) |"
+  echo "| shape | command | deletions | upstream | regsweep | dry run | floor (threads) | upstream / regsweep | regsweep / (dry run + floor) |"
   echo "|---|---|---|---|---|---|---|---|---|"
 } >"$out.tmp"
 fi
@@ -66,24 +70,31 @@ for shape in $SHAPES; do
     floor_list "$flags"
     n=$(wc -l <"$W/floor.list")
     for _ in $(seq 1 "$RUNS"); do
+      if [ -z "${FLOOR_ONLY:-}" ]; then
+        fresh "$T" "$W/copy"
+        # shellcheck disable=SC2086
+        up+=("$(seconds docker-registry garbage-collect $flags "$W/realrun.yml")")
+        fresh "$T" "$W/copy"
+        # The dry run first: it changes nothing, and the real run then finds the same tree.
+        # shellcheck disable=SC2086
+        dry+=("$(seconds "$R" gc $flags --min-age 0 -q -d --root "$W/copy")")
+        # shellcheck disable=SC2086
+        rs+=("$(seconds "$R" gc $flags --min-age 0 -q --root "$W/copy")")
+      fi
       fresh "$T" "$W/copy"
-      # shellcheck disable=SC2086
-      up+=("$(seconds docker-registry garbage-collect $flags "$W/realrun.yml")")
-      fresh "$T" "$W/copy"
-      # The dry run first: it changes nothing, and the real run then finds the same tree.
-      # shellcheck disable=SC2086
-      dry+=("$(seconds "$R" gc $flags --min-age 0 -q -d --root "$W/copy")")
-      # shellcheck disable=SC2086
-      rs+=("$(seconds "$R" gc $flags --min-age 0 -q --root "$W/copy")")
-      fresh "$T" "$W/copy"
-      fl+=("$(seconds "$W/unlink_floor" "$W/copy" "$W/floor.list" 2)")
+      fl+=("$(seconds "$W/unlink_floor" "$W/copy" "$W/floor.list" "${FLOOR_THREADS:-64}")")
     done
+    f=$(printf '%s\n' "${fl[@]}" | median)
+    if [ -n "${FLOOR_ONLY:-}" ]; then
+      printf '| %s (runs: %s) | gc %s | %s | | | | %.2f s (%s) | | |\n' "$shape" "$RUNS" "$flags" \
+        "$n" "$f" "${FLOOR_THREADS:-64}" >>"$out.tmp"
+      continue
+    fi
     u=$(printf '%s\n' "${up[@]}" | median)
     r=$(printf '%s\n' "${rs[@]}" | median)
     d=$(printf '%s\n' "${dry[@]}" | median)
-    f=$(printf '%s\n' "${fl[@]}" | median)
-    printf '| %s (runs: %s) | gc %s | %s | %.2f s | %.2f s | %.2f s | %.2f s | %.2f | %.2f |\n' "$shape" \
-      "$RUNS" "$flags" "$n" "$u" "$r" "$d" "$f" "$(echo "$u / $r" | bc -l)" \
+    printf '| %s (runs: %s) | gc %s | %s | %.2f s | %.2f s | %.2f s | %.2f s (%s) | %.2f | %.2f |\n' "$shape" \
+      "$RUNS" "$flags" "$n" "$u" "$r" "$d" "$f" "${FLOOR_THREADS:-64}" "$(echo "$u / $r" | bc -l)" \
       "$(echo "$r / ($d + $f)" | bc -l)" >>"$out.tmp"
   done
 done
