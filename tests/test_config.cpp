@@ -92,8 +92,8 @@ TEST(Config, LocateRootOrder) {
   // A driver regsweep has no store for is named, with those it has.
   auto g = locate_root(cfg, std::nullopt, env_with(&RegistryEnv::storage, "gcs"));
   ASSERT_FALSE(g);
-  EXPECT_NE(g.error().message.find("'gcs' storage driver; regsweep works on the filesystem and s3 "
-                                   "drivers only"),
+  EXPECT_NE(g.error().message.find("'gcs' storage driver; regsweep works on the filesystem, s3 "
+                                   "and azure drivers only"),
             std::string::npos)
       << g.error().message;
 

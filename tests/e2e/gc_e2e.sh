@@ -13,19 +13,7 @@ L=$W/layout
 
 echo "# building images"
 oci_init "$L"
-read -r v1 v1s <<<"$(oci_image "$L" amd64 base:300000 app1:50000)"
-read -r v2 v2s <<<"$(oci_image "$L" amd64 base:300000 app2:50000)"
-read -r old olds <<<"$(oci_image "$L" amd64 base:300000 old:40000)"
-read -r doomed dooms <<<"$(oci_image "$L" amd64 doomed:70000)"
-read -r amd amds <<<"$(oci_image "$L" amd64 base:300000 amd:30000)"
-read -r arm arms <<<"$(oci_image "$L" arm64 armbase:200000 arm:30000)"
-read -r idx idxs <<<"$(oci_index "$L" "$amd $amds amd64" "$arm $arms arm64")"
-M=application/vnd.oci.image.manifest.v1+json
-oci_tag "$L" $M "$v1" "$v1s" v1
-oci_tag "$L" $M "$v2" "$v2s" v2
-oci_tag "$L" $M "$old" "$olds" old
-oci_tag "$L" $M "$doomed" "$dooms" doomed
-oci_tag "$L" application/vnd.oci.image.index.v1+json "$idx" "$idxs" multi
+sample_images "$L"
 
 echo "# pushing"
 registry_start "$ROOT" "$W"
@@ -197,8 +185,13 @@ check "an s3 config without a region is refused with exit 1 (got $rc)" test $rc 
 check "the refusal names what is missing" grep -q "names no region" "$W/err"
 printf 'storage:\n  azure:\n    accountname: x\n' >"$W/azure.yml"
 "$REGSWEEP" gc --min-age 0 "$W/azure.yml" >/dev/null 2>"$W/err"; rc=$?
+check "an azure config without a container is refused with exit 1 (got $rc)" test $rc -eq 1
+check "the refusal names what is missing" grep -q "names no container" "$W/err"
+printf 'storage:\n  gcs:\n    bucket: x\n' >"$W/gcs.yml"
+"$REGSWEEP" gc --min-age 0 "$W/gcs.yml" >/dev/null 2>"$W/err"; rc=$?
 check "another driver is refused with exit 1 (got $rc)" test $rc -eq 1
-check "the refusal names the driver" grep -q "'azure' storage driver" "$W/err"
+check "the refusal names the driver and those regsweep works on" \
+  grep -q "'gcs' storage driver; regsweep works on the filesystem, s3 and azure drivers" "$W/err"
 mkdir -p "$W/empty/docker/registry/v2"
 "$REGSWEEP" gc --min-age 0 --root "$W/empty" >"$W/out" 2>&1; rc=$?
 check "an empty registry is not an error (got $rc)" test $rc -eq 0
