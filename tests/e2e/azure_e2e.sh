@@ -62,19 +62,7 @@ deletions() { jq -r '.deletions[] | select(.kind != "tidy" and .kind != "upload"
 echo "# building images and pushing them to the real registry on disk"
 L=$W/layout
 oci_init "$L"
-read -r v1 v1s <<<"$(oci_image "$L" amd64 base:300000 app1:50000)"
-read -r v2 v2s <<<"$(oci_image "$L" amd64 base:300000 app2:50000)"
-read -r old olds <<<"$(oci_image "$L" amd64 base:300000 old:40000)"
-read -r doomed dooms <<<"$(oci_image "$L" amd64 doomed:70000)"
-read -r amd amds <<<"$(oci_image "$L" amd64 base:300000 amd:30000)"
-read -r arm arms <<<"$(oci_image "$L" arm64 armbase:200000 arm:30000)"
-read -r idx idxs <<<"$(oci_index "$L" "$amd $amds amd64" "$arm $arms arm64")"
-M=application/vnd.oci.image.manifest.v1+json
-oci_tag "$L" $M "$v1" "$v1s" v1
-oci_tag "$L" $M "$v2" "$v2s" v2
-oci_tag "$L" $M "$old" "$olds" old
-oci_tag "$L" $M "$doomed" "$dooms" doomed
-oci_tag "$L" application/vnd.oci.image.index.v1+json "$idx" "$idxs" multi
+sample_images "$L"
 registry_start "$W/disk" "$W"
 push "$L" v1 lib/app:v1
 push "$L" v1 lib/app:latest

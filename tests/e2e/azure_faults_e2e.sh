@@ -12,14 +12,6 @@ source "$(dirname "$0")/lib.sh"
 
 e2e_workdir
 AZ=$W/azurite
-PROXY_PID=""
-proxy_stop() {
-  if [ -n "$PROXY_PID" ]; then
-    kill "$PROXY_PID" 2>/dev/null || true
-    wait "$PROXY_PID" 2>/dev/null || true
-    PROXY_PID=""
-  fi
-}
 trap 'proxy_stop; "$TOP/scripts/azurite.sh" stop "$AZ"; [ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
 "$TOP/scripts/azurite.sh" start "$AZ" || e2e_fail "azurite did not start"
 source "$AZ/env"
@@ -34,22 +26,11 @@ run() {
   set -e
 }
 
-# proxy ARGS...: the fault proxy in front of Azurite; sets PROXY (its service URL).
+# proxy ARGS...: the fault proxy in front of Azurite, speaking Azure's errors; sets PROXY
+# (its service URL).
 proxy() {
-  proxy_stop
-  local port
-  port=$(free_port)
-  python3 "$TOP/bench/s3proxy.py" --listen "$port" --target "127.0.0.1:$AZ_PORT" --azure \
-    --stats "$W/proxy.json" "$@" &
-  PROXY_PID=$!
-  for _ in $(seq 1 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      PROXY=http://127.0.0.1:$port/devstoreaccount1
-      return 0
-    fi
-    sleep 0.1
-  done
-  e2e_fail "the proxy did not start"
+  proxy_start "127.0.0.1:$AZ_PORT" --azure "$@"
+  PROXY=http://127.0.0.1:$PROXY_PORT/devstoreaccount1
 }
 stat_of() { proxy_stop; jq -r ".$1" "$W/proxy.json"; }
 

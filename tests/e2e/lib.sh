@@ -130,6 +130,52 @@ registry_stop() {
   fi
 }
 
+# sample_images LAYOUT: the images most suites push, written into the OCI layout LAYOUT
+# (oci_init first) and tagged there: v1 and v2 (two apps on one base layer), old, doomed (a
+# layer of its own), multi (an amd64 and arm64 index). Sets v1 v1s v2 v2s old olds doomed
+# dooms amd amds arm arms idx idxs (each digest and size) and M, the image media type.
+sample_images() {
+  local L=$1
+  read -r v1 v1s <<<"$(oci_image "$L" amd64 base:300000 app1:50000)"
+  read -r v2 v2s <<<"$(oci_image "$L" amd64 base:300000 app2:50000)"
+  read -r old olds <<<"$(oci_image "$L" amd64 base:300000 old:40000)"
+  read -r doomed dooms <<<"$(oci_image "$L" amd64 doomed:70000)"
+  read -r amd amds <<<"$(oci_image "$L" amd64 base:300000 amd:30000)"
+  read -r arm arms <<<"$(oci_image "$L" arm64 armbase:200000 arm:30000)"
+  read -r idx idxs <<<"$(oci_index "$L" "$amd $amds amd64" "$arm $arms arm64")"
+  M=application/vnd.oci.image.manifest.v1+json
+  oci_tag "$L" $M "$v1" "$v1s" v1
+  oci_tag "$L" $M "$v2" "$v2s" v2
+  oci_tag "$L" $M "$old" "$olds" old
+  oci_tag "$L" $M "$doomed" "$dooms" doomed
+  oci_tag "$L" application/vnd.oci.image.index.v1+json "$idx" "$idxs" multi
+}
+
+# proxy_start HOST:PORT ARGS...: bench/s3proxy.py in front of HOST:PORT with ARGS (its faults),
+# counting into $W/proxy.json; sets PROXY_PID and PROXY_PORT. proxy_stop stops it by that PID.
+PROXY_PID=""
+proxy_start() {
+  local target=$1
+  shift
+  proxy_stop
+  PROXY_PORT=$(free_port)
+  python3 "$TOP/bench/s3proxy.py" --listen "$PROXY_PORT" --target "$target" \
+    --stats "$W/proxy.json" "$@" &
+  PROXY_PID=$!
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$PROXY_PORT") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  e2e_fail "the proxy did not start"
+}
+proxy_stop() {
+  if [ -n "$PROXY_PID" ]; then
+    kill "$PROXY_PID" 2>/dev/null || true
+    wait "$PROXY_PID" 2>/dev/null || true
+    PROXY_PID=""
+  fi
+}
+
 # sha_of FILE: the hex sha256 of a file.
 sha_of() { sha256sum "$1" | cut -d' ' -f1; }
 

@@ -10,14 +10,6 @@ source "$(dirname "$0")/lib.sh"
 
 e2e_workdir
 CEPH=$W/ceph
-PROXY_PID=""
-proxy_stop() {
-  if [ -n "$PROXY_PID" ]; then
-    kill "$PROXY_PID" 2>/dev/null || true
-    wait "$PROXY_PID" 2>/dev/null || true
-    PROXY_PID=""
-  fi
-}
 trap 'proxy_stop; "$TOP/scripts/radosgw.sh" stop "$CEPH"; registry_stop; [ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
 "$TOP/scripts/radosgw.sh" start "$CEPH" >"$W/rgw.out" 2>&1 || { cat "$W/rgw.out"; e2e_fail "radosgw did not start"; }
 source "$CEPH/env"
@@ -63,18 +55,8 @@ registry_on_bucket() {
 
 # proxy ARGS...: bench/s3proxy.py in front of radosgw; sets PROXY (its endpoint).
 proxy() {
-  proxy_stop
-  local port
-  port=$(free_port)
-  python3 "$TOP/bench/s3proxy.py" --listen "$port" --target "${RGW_ENDPOINT#http://}" \
-    --stats "$W/proxy.json" "$@" &
-  PROXY_PID=$!
-  PROXY=http://127.0.0.1:$port
-  for _ in $(seq 1 50); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  e2e_fail "the proxy did not start"
+  proxy_start "${RGW_ENDPOINT#http://}" "$@"
+  PROXY=http://127.0.0.1:$PROXY_PORT
 }
 
 # every_tag_pulls: starts the registry on the bucket and pulls every tag; true when all pull.
