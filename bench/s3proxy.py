@@ -12,7 +12,8 @@ and is passed through as is), and can
     (ServerBusy, with x-ms-error-code);
   * reset a connection after forwarding a request (--reset-every N, counted with the failures'
     requests): the server does the work, its answer never reaches the client, and the client
-    sees the connection reset, as when a network drops mid-request;
+    sees the connection reset, as when a network drops mid-request; --reset-once resets the
+    first of each distinct request (method, target and body) and lets its retries through;
   * answer GETs of some objects itself with 403 InvalidObjectState, as S3 does for an object
     in an archive storage class that is not restored (--archived GLOB: the request's path,
     /bucket/key, matched with fnmatch; may be given more than once);
@@ -25,18 +26,20 @@ pipe from then on). Responses are relayed as a byte stream.
 
 usage: s3proxy.py --listen PORT --target HOST:PORT [--delay-ms MS] [--fail-every N]
                   [--fail-after N] [--fail-method M] [--fail-status 503|429]
-                  [--retry-after S] [--azure] [--reset-every N] [--archived GLOB]
+                  [--retry-after S] [--azure] [--reset-every N] [--reset-once] [--archived GLOB]
                   [--stats FILE] [--pid FILE]
 """
 import argparse
 import asyncio
 import fnmatch
+import hashlib
 import json
 import os
 import signal
 
 STATS = {"requests": 0, "by_method": {}, "injected_503": 0, "archived_403": 0, "resets": 0}
 MATCHING = [0]  # requests the failure rules apply to
+SEEN = set()  # --reset-once: the requests already reset, by a hash of method, target and body
 SLOWDOWN = (b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code>"
             b"<Message>Please reduce your request rate.</Message></Error>")
 SERVER_BUSY = (b"<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>ServerBusy</Code>"
@@ -108,6 +111,11 @@ async def handle(args, creader, cwriter):
                 fail = bool((args.fail_every and n % args.fail_every == 0) or
                             (args.fail_after is not None and n > args.fail_after))
                 reset = bool(args.reset_every and n % args.reset_every == 0)
+                if args.reset_once:
+                    key = hashlib.sha256(method.encode() + b" " + target.encode() + b"\n" +
+                                         body).hexdigest()
+                    reset = key not in SEEN
+                    SEEN.add(key)
             if args.delay_ms:
                 await asyncio.sleep(args.delay_ms / 1000.0)
             if method == "GET" and any(fnmatch.fnmatchcase(path, g) for g in args.archived):
@@ -171,6 +179,7 @@ async def main():
     p.add_argument("--retry-after", type=int, default=None)
     p.add_argument("--azure", action="store_true")
     p.add_argument("--reset-every", type=int, default=0)
+    p.add_argument("--reset-once", action="store_true")
     p.add_argument("--archived", action="append", default=[])
     p.add_argument("--stats")
     p.add_argument("--pid")

@@ -11,6 +11,8 @@
 #        scripts/azurite.sh stop DIR          stops it by the PID it saved in DIR/pid
 #        scripts/azurite.sh kill DIR          the same with SIGKILL, as a crash would
 # AZURITE_PREFIX: where deps.sh installed it (default /opt/regsweep-test/azurite).
+# AZURITE_IN_MEMORY=1 keeps everything in memory (nothing survives a stop): Azurite otherwise
+# writes its whole index to disk every 5 s, which the benchmarks would time.
 set -euo pipefail
 cmd=${1:?usage: scripts/azurite.sh start|stop|kill DIR [PORT]}
 D=${2:?usage: scripts/azurite.sh start|stop|kill DIR [PORT]}
@@ -37,6 +39,8 @@ stop() {
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
+  # A busy emulator may not heed SIGTERM: after 10 s it is killed.
+  kill -KILL "$pid" 2>/dev/null || true
   rm -f "$D/pid"
 }
 
@@ -45,8 +49,10 @@ case $cmd in
     [ -x "$BIN" ] || { echo "azurite is not installed at $BIN: run scripts/deps.sh test" >&2; exit 1; }
     mkdir -p "$D/data"
     port=${3:-$(free_port)}
-    "$BIN" --blobHost 127.0.0.1 --blobPort "$port" --location "$D/data" --silent \
-      --disableTelemetry --disableProductStyleUrl >>"$D/azurite.log" 2>&1 &
+    store=(--location "$D/data")
+    [ "${AZURITE_IN_MEMORY:-}" = 1 ] && store=(--inMemoryPersistence)
+    (cd "$D" && exec "$BIN" --blobHost 127.0.0.1 --blobPort "$port" "${store[@]}" --silent \
+      --disableTelemetry --disableProductStyleUrl >>"$D/azurite.log" 2>&1) &
     echo $! >"$D/pid"
     for _ in $(seq 1 200); do
       if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then

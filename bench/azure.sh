@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# regsweep on Azure Blob: the generated trees (bench/run.sh's shapes) uploaded into Azurite
+# (scripts/azurite.sh) under the 3.x azure driver's names, every request through
+# bench/s3proxy.py, which counts them. For each shape, against the listing floor (one List
+# Blobs pass over the container's tree, 5,000 names a page, tests/e2e/azure_blob.py):
+#   dry     regsweep gc -m --dry-run (the scan, the plan; nothing changed)
+#   real    regsweep gc -m (the same, then the sweep: Blob Batch deletions of 256)
+# Upstream cannot be run: Debian's docker-registry has no azure driver. Azurite keeps its
+# index in one process and scans it for each listing, so its times are the emulator's, not
+# Azure's; the request counts are what Azure would be sent. Azurite keeps its data in memory
+# here (scripts/azurite.sh's AZURITE_IN_MEMORY). Writes docs/performance-azure.md.
+#
+# usage: bench/azure.sh [WORKDIR]    (default /tmp/regsweep-azbench; SHAPES="10k 100k"; RUNS=1;
+#                                     REAL=0 leaves the real run out: Azurite spends seconds on
+#                                     each Blob Batch of a few hundred deletions)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TOP=$(pwd)
+W=${1:-/tmp/regsweep-azbench}
+SHAPES=${SHAPES:-"10k 100k"}
+RUNS=${RUNS:-1}
+RS=${REGSWEEP:-$TOP/build/regsweep}
+[ -x "$RS" ] || scripts/build.sh >/dev/null
+declare -A GEN=(
+  [10k]="--repos 35 --images 40 --tags 10 --shared 200"
+  [100k]="--repos 345 --images 40 --tags 10 --shared 2000"
+)
+mkdir -p "$W"
+source tests/e2e/lib.sh
+PROXY_PID=""
+cleanup() {
+  [ -z "$PROXY_PID" ] || kill "$PROXY_PID" 2>/dev/null || true
+  scripts/azurite.sh stop "$W/azurite" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+rm -rf "$W/azurite"
+AZURITE_IN_MEMORY=1 scripts/azurite.sh start "$W/azurite"
+source "$W/azurite/env"
+PORT=$(free_port)
+python3 bench/s3proxy.py --listen "$PORT" --target "127.0.0.1:$AZ_PORT" --azure --stats "$W/proxy.json" &
+PROXY_PID=$!
+sleep 1
+P=http://127.0.0.1:$PORT/devstoreaccount1
+azb() { python3 tests/e2e/azure_blob.py "$P" "$@"; }
+requests() { sleep 1.2; jq .requests "$W/proxy.json"; }
+# timed NAME COMMAND...: wall seconds of COMMAND (output to $W/NAME.out), and the requests it made.
+timed() {
+  local name=$1 before s e
+  shift
+  before=$(requests)
+  s=$(date +%s.%N)
+  "$@" >"$W/$name.out" 2>&1 || true
+  e=$(date +%s.%N)
+  echo "$(echo "$e - $s" | bc) $(($(requests) - before))"
+}
+
+out=$TOP/docs/performance-azure.md
+{
+  echo "# regsweep on Azure Blob (Azurite)"
+  echo
+  echo "\`bench/azure.sh\` on this machine ($(nproc) cores), $(date -u +%Y-%m-%d): each generated tree uploaded"
+  echo "into Azurite $(jq -r .version /opt/regsweep-test/azurite/node_modules/azurite/package.json 2>/dev/null || echo '?')"
+  echo "under the 3.x azure driver's blob names, every request through a counting proxy. The floor is"
+  echo "one List Blobs pass over the tree (5,000 names a page, one page after another). Medians of $RUNS."
+  echo "Debian's registry has no azure driver: upstream's garbage-collect cannot be run here. Azurite"
+  echo "scans its whole index for every listing page, so its times grow with the container and say"
+  echo "little about Azure's; the request counts are what Azure would be sent."
+  echo
+  echo "| tree | blobs listed | floor: List Blobs | requests | gc -m --dry-run | requests | gc -m | requests | deletions | batches |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+} >"$out.tmp"
+for shape in $SHAPES; do
+  T=$W/$shape
+  [ -d "$T/docker" ] || scripts/gen-tree "$T" ${GEN[$shape]} >/dev/null
+  c=tree-$shape
+  azb mkcontainer "$c"
+  echo "# uploading $shape ($(find "$T" -type f | wc -l) files)" >&2
+  azb upload "$c" "$T/docker/registry/v2" docker/registry/v2/ >/dev/null
+  read -r floor floor_req <<<"$(timed floor-$shape azb list "$c" docker/registry/v2/)"
+  listed=$(wc -l <"$W/floor-$shape.out")
+  read -r dry dry_req <<<"$(timed dry-$shape "$RS" gc -m -d --min-age 0 -q --root "azure://$c" --endpoint "$P")"
+  if [ "${REAL:-1}" = 0 ]; then
+    printf '| %s | %s | %.2f s | %s | %.2f s | %s | — | — | — | — |\n' "$shape" "$listed" \
+      "$floor" "$floor_req" "$dry" "$dry_req" >>"$out.tmp"
+    continue
+  fi
+  before_post=$(jq '.by_method.POST // 0' "$W/proxy.json")
+  read -r real real_req <<<"$(timed real-$shape "$RS" gc -m --min-age 0 --json "$W/real-$shape.json" --root "azure://$c" --endpoint "$P")"
+  sleep 1.2
+  batches=$(($(jq '.by_method.POST // 0' "$W/proxy.json") - before_post))
+  deleted=$(jq '[.deletions[]] | length' "$W/real-$shape.json")
+  printf '| %s | %s | %.2f s | %s | %.2f s | %s | %.2f s | %s | %s | %s |\n' "$shape" "$listed" \
+    "$floor" "$floor_req" "$dry" "$dry_req" "$real" "$real_req" "$deleted" "$batches" >>"$out.tmp"
+done
+mv "$out.tmp" "$out"
+cat "$out"
