@@ -328,9 +328,10 @@ TEST(ObjectStore, ListsAndStatsAsTheFilesystemStoreDoes) {
 
 // A HEAD's answer: the object's size and time from its headers, or an error naming it.
 TEST(ObjectStore, AHeadAnswerGivesSizeAndTimeOrAnError) {
-  object::KeptHeaders h{.date = "Sun, 06 Dec 2026 18:00:00 GMT",
-                        .last_modified = "Sat, 05 Dec 2026 17:30:01 GMT",
-                        .content_length = "1234"};
+  object::KeptHeaders h;
+  h.date = "Sun, 06 Dec 2026 18:00:00 GMT";
+  h.last_modified = "Sat, 05 Dec 2026 17:30:01 GMT";
+  h.content_length = "1234";
   auto o = object::object_of_headers(h, "k", "s3://b/k");
   ASSERT_TRUE(o) << o.error().message;
   EXPECT_EQ(o->size, 1234U);

@@ -49,7 +49,8 @@ S3Client::S3Client(S3Settings settings, S3ClientOptions options)
                                             curl_easy_setopt(c, CURLOPT_USERPWD, m_userpwd.c_str());
                                           },
                                       .inspect = read_error,
-                                      .retry_code = retry_code},
+                                      .retry_code = retry_code,
+                                      .sign = nullptr},
           m_settings.skip_verify) {}
 
 S3Client::~S3Client() = default;
