@@ -348,6 +348,9 @@ int run_du(const std::vector<std::string>& args) {
     std::cerr << "regsweep: " << usage.error().message << "\n";
     return k_exit_cannot_run;
   }
+  if (auto stop = unmatched_filters(a.tree.globs, usage->repositories, "du")) {
+    return *stop;
+  }
   std::vector<RepoUsage> rows = sorted_rows(usage->repositories, a.sort_by, a.top);
   bool errors = print_findings(usage->findings);
   if (a.json) {

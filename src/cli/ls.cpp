@@ -63,6 +63,9 @@ int run_ls(const std::vector<std::string>& args) {
     std::cerr << "regsweep: " << listing.error().message << "\n";
     return k_exit_cannot_run;
   }
+  if (auto stop = unmatched_filters(a.globs, listing->repositories, "ls")) {
+    return *stop;
+  }
   bool errors = print_findings(listing->findings);
   if (json) {
     JsonWriter w;

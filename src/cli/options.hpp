@@ -35,6 +35,7 @@
 #include "regsweep/policy.hpp"
 #include "regsweep/progress.hpp"
 #include "regsweep/run.hpp"
+#include "regsweep/select.hpp"
 
 namespace regsweep::cli {
 
@@ -328,6 +329,34 @@ inline std::optional<int> take_where(const po::variables_map& vm, const std::str
   }
   if (jobs == 0) {
     jobs = default_jobs();
+  }
+  return std::nullopt;
+}
+
+// After a listing filtered by `globs` (du, ls): `matched`, the repositories it kept. A glob
+// that matched none is said on stderr; one named like a file du or ls writes (.json, .csv,
+// .prom, .html) is a usage error, as `du --json report.json` would otherwise take the file
+// for a filter and print nothing: --json writes to standard output. The exit code when the
+// command must stop before printing.
+template <typename Rows>
+std::optional<int> unmatched_filters(const std::vector<std::string>& globs, const Rows& matched,
+                                     std::string_view command) {
+  for (const std::string& g : globs) {
+    bool any = std::any_of(matched.begin(), matched.end(),
+                           [&](const auto& r) { return glob_match_any({g}, r.name); });
+    if (any) {
+      continue;
+    }
+    auto dot = g.rfind('.');
+    std::string ext = dot == std::string::npos ? "" : g.substr(dot);
+    if (ext == ".json" || ext == ".csv" || ext == ".prom" || ext == ".html") {
+      return usage_error(
+          "'" + g + "' matches no repository, and is named like a file: " + std::string(command) +
+          " takes repository globs, and --json writes to standard output "
+          "(regsweep " +
+          std::string(command) + " --json > " + g + ")");
+    }
+    std::cerr << "warning: the filter '" << g << "' matches no repository\n";
   }
   return std::nullopt;
 }

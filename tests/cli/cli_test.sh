@@ -109,6 +109,17 @@ check "ls '${first%?}[!$last]' runs (exit 3 for the broken tag, got $rc)" test $
 check "  saying so" grep -q "tags/broken/current/link" "$W/ls-not.err"
 check "  and does not list '$first'" bash -c "! grep -qx '$first' '$W/ls-not.out'"
 
+echo "# a filter that matches nothing; an output file given where a filter goes"
+"$REGSWEEP" du --root "$W/clean" --json "$W/report.json" >"$W/du-file.out" 2>"$W/du-file.err"; rc=$?
+check "du --json FILE is a usage error (exit 2, got $rc)" test $rc -eq 2
+check "  saying --json writes to standard output" grep -q "json writes to standard output" "$W/du-file.err"
+check "  printing no report and writing no file" bash -c "test ! -s '$W/du-file.out' && test ! -e '$W/report.json'"
+"$REGSWEEP" ls --root "$W/clean" --json out.json >/dev/null 2>"$W/ls-file.err"; rc=$?
+check "ls --json FILE is a usage error too (got $rc)" test $rc -eq 2
+"$REGSWEEP" ls --root "$W/clean" -q no-such-repo >"$W/ls-none.out" 2>"$W/ls-none.err"; rc=$?
+check "ls with a filter that matches nothing exits 0 (got $rc)" test $rc -eq 0
+check "  warning that it matches no repository" grep -q "the filter 'no-such-repo' matches no repository" "$W/ls-none.err"
+
 echo "# CSV columns are the JSON keys"
 "$REGSWEEP" du --root "$W/t" --csv 2>/dev/null | head -1 | tr ',' '\n' >"$W/csv.keys"
 "$REGSWEEP" du --root "$W/t" --json 2>/dev/null | jq -r '.repositories[0] | keys_unsorted[]' >"$W/json.keys"
