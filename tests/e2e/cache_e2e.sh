@@ -318,8 +318,21 @@ check "  and removed the layer's entries" \
 
 echo "# 3.x with a cluster (several addrs): the MOVED answers are followed"
 NODES=()
+# A cluster node also listens on its port + 10000 (the cluster bus): both must be free, and
+# the bus port below the kernel's ephemeral range, where outgoing connections take theirs.
+cluster_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$(free_port) || return 1
+    if [ "$p" -lt 22000 ] && ! (exec 3<>"/dev/tcp/127.0.0.1/$((p + 10000))") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  return 1
+}
 for i in 1 2 3; do
-  port=$(free_port) || e2e_fail "no free port"
+  port=$(cluster_port) || e2e_fail "no free port pair for a cluster node"
   mkdir -p "$W/node$i"
   redis-server --bind 127.0.0.1 --port "$port" --cluster-enabled yes --dir "$W/node$i" \
     --cluster-config-file "$W/node$i/nodes.conf" --save "" --appendonly no \
@@ -327,8 +340,15 @@ for i in 1 2 3; do
   EXTRA_PIDS+=($!)
   NODES+=("127.0.0.1:$port")
 done
+i=0
 for n in "${NODES[@]}"; do
-  for _ in $(seq 1 100); do redis-cli -p "${n#*:}" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
+  i=$((i + 1))
+  up=0
+  for _ in $(seq 1 100); do
+    redis-cli -p "${n#*:}" ping 2>/dev/null | grep -q PONG && up=1 && break
+    sleep 0.1
+  done
+  [ $up = 1 ] || e2e_fail "cluster node $n did not start: $(tail -3 "$W/node$i.log")"
 done
 redis-cli --cluster create "${NODES[@]}" --cluster-replicas 0 --cluster-yes >"$W/cluster.log" 2>&1 ||
   e2e_fail "cannot make a redis cluster: $(tail -3 "$W/cluster.log")"
