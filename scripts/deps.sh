@@ -31,9 +31,10 @@ for p in "${pkgs[@]}"; do
 done
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
-# azurite: the emulator of tests/e2e/azure_e2e.sh (scripts/azurite.sh), one pinned version.
+# azurite: the emulator of tests/e2e/azure_e2e.sh (scripts/azurite.sh), one pinned version:
+# 3.35.0 declares node 10 or later, which Debian 12's nodejs 18 meets (3.37.0 declares 22).
 azurite() {
-  local prefix=${AZURITE_PREFIX:-/opt/regsweep-test/azurite} version=3.37.0
+  local prefix=${AZURITE_PREFIX:-/opt/regsweep-test/azurite} version=3.35.0
   [ -x "$prefix/node_modules/.bin/azurite-blob" ] &&
     grep -q "\"version\": \"$version\"" "$prefix/node_modules/azurite/package.json" && return 0
   echo "installing: azurite@$version (npm) in $prefix" >&2
