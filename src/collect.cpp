@@ -192,10 +192,10 @@ Result<Collection> plan_gc(Store& store, const GcOptions& options, tbb::task_are
     for (const Repository& repo : c.inventory.repositories) {
       for (const Upload& u : repo.uploads) {
         if ((u.started && grace.young(*u.started)) || grace.young(u.newest_mtime)) {
-          c.activity.push_back("upload '" + layout::upload_dir(repo.name, u.id) +
-                               "' was written to " +
-                               std::to_string(options.plan.now - u.newest_mtime) +
-                               " s ago, within the grace period");
+          c.young_uploads.push_back("upload '" + layout::upload_dir(repo.name, u.id) +
+                                    "' was written to " +
+                                    std::to_string(options.plan.now - u.newest_mtime) +
+                                    " s ago, within the grace period");
         }
       }
     }

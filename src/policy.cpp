@@ -9,14 +9,18 @@
 
 namespace regsweep {
 
-Status registry_stopped(const std::optional<ServeSettings>& serve, const std::string& config_path,
-                        const SweepPolicy& policy, std::string_view override_hint) {
-  if (policy.force || !serve || serve->readonly || serve->addr.empty()) {
-    return ok_status();
+Result<Serving> registry_stopped(const std::optional<ServeSettings>& serve,
+                                 const std::string& config_path, const SweepPolicy& policy,
+                                 std::string_view override_hint) {
+  if (policy.force || !serve || serve->addr.empty()) {
+    return Serving::unknown;
+  }
+  if (serve->readonly) {
+    return Serving::none;
   }
   ProbeResult probe = probe_registry(serve->addr, serve->net, serve->tls, policy.probe_timeout);
   if (probe.refused) {
-    return ok_status();
+    return Serving::none;
   }
   if (!probe.answers) {
     // A probe that cannot tell counts as serving (rule 3): a registry on a network this
@@ -36,10 +40,26 @@ Status registry_stopped(const std::optional<ServeSettings>& serve, const std::st
                EBUSY};
 }
 
-Status may_sweep(const std::vector<std::string>& activity, bool dated_in_future,
+Status may_sweep(const std::vector<std::string>& activity,
+                 const std::vector<std::string>& young_uploads, bool dated_in_future,
                  const SweepPolicy& policy, std::string_view override_hint) {
-  if (policy.force || activity.empty()) {
+  if (policy.force) {
     return ok_status();
+  }
+  if (activity.empty()) {
+    if (young_uploads.empty() || policy.known_stopped) {
+      return ok_status();
+    }
+    // A young upload alone: kept either way (the grace period); it refuses the sweep only
+    // because a registry that may still be serving could finish it while blobs go.
+    return Error{
+        "refusing to sweep: an upload was written within the grace period (named above) and "
+        "whether a registry serves the tree is not known. If the registry is stopped, run with "
+        "its configuration file (CONFIG or --config: the run then asks http.addr, and a "
+        "refused connection lets it go on, keeping the young upload); otherwise stop it (or "
+        "put it in read-only mode) and run again" +
+            std::string(override_hint) + "; nothing was deleted",
+        EBUSY};
   }
   if (dated_in_future) {
     return Error{
@@ -57,7 +77,8 @@ Status may_sweep(const std::vector<std::string>& activity, bool dated_in_future,
 }
 
 Status may_sweep(const Collection& collection, const SweepPolicy& policy) {
-  return may_sweep(collection.activity, collection.dated_in_future, policy, ", or pass --force");
+  return may_sweep(collection.activity, collection.young_uploads, collection.dated_in_future,
+                   policy, ", or pass --force");
 }
 
 Result<SweepResult> sweep_collection(Store& store, const Collection& collection,

@@ -33,9 +33,11 @@ Result<std::unique_ptr<RegistryLock>> begin(RunContext& run, std::string_view co
   if (run.dry_run == DryRun::yes) {
     return std::unique_ptr<RegistryLock>{};
   }
-  if (Status s = registry_stopped(run.serve, run.config_path, run.policy, override_hint); !s) {
-    return s.error();
+  auto serving = registry_stopped(run.serve, run.config_path, run.policy, override_hint);
+  if (!serving) {
+    return serving.error();
   }
+  run.policy.known_stopped = *serving == Serving::none;
   auto taken = run.store.lock(command);
   if (!taken) {
     return taken.error();
@@ -49,9 +51,24 @@ Result<std::unique_ptr<RegistryLock>> begin(RunContext& run, std::string_view co
 
 // The signs that something writes to the tree, said before the run goes on (a dry run, or
 // --force) or refuses.
-void say_activity(const RunContext& run, const std::vector<std::string>& activity) {
+// Young uploads are kept either way; they refuse a sweep only when no probe said the
+// registry is stopped (may_sweep).
+void say_activity(const RunContext& run, const std::vector<std::string>& activity,
+                  const std::vector<std::string>& young_uploads) {
   bool goes_on = run.dry_run == DryRun::yes || run.policy.force;
   for (const std::string& line : activity) {
+    say(run, goes_on ? Notice::Level::warning : Notice::Level::refusal, line);
+  }
+  if (run.policy.known_stopped && activity.empty() && !goes_on) {
+    for (const std::string& line : young_uploads) {
+      say(run, Notice::Level::info,
+          line + ": kept, and the run goes on: no writable registry serves the tree (" +
+              (run.serve && run.serve->readonly ? "it is read-only" : "the probe was refused") +
+              ")");
+    }
+    return;
+  }
+  for (const std::string& line : young_uploads) {
     say(run, goes_on ? Notice::Level::warning : Notice::Level::refusal, line);
   }
 }
@@ -270,7 +287,7 @@ CollectRun collect(RunContext& run, CollectRequest request) {
     return out;
   }
   out.collection = std::move(*collection);
-  say_activity(run, out.collection->activity);
+  say_activity(run, out.collection->activity, out.collection->young_uploads);
   Status capped =
       request.max_delete ? within_cap(*out.collection, *request.max_delete) : ok_status();
   if (run.dry_run == DryRun::yes) {
@@ -326,8 +343,8 @@ CheckRun check(RunContext& run, FsckOptions options) {
     return out;
   }
   if (options.repair) {
-    say_activity(run, planned->activity);
-    if (Status s = may_sweep(planned->activity, planned->dated_in_future, run.policy, ""); !s) {
+    say_activity(run, planned->activity, {});
+    if (Status s = may_sweep(planned->activity, {}, planned->dated_in_future, run.policy, ""); !s) {
       out.stopped = s.error();
       return out;
     }

@@ -170,8 +170,9 @@ TEST(Activity, YoungUploadsAndChangesDuringTheScanAreReported) {
 
   reg.start_upload("r", "u", "");
   Collection c = test::plan(reg, with_grace(3600));
-  ASSERT_EQ(c.activity.size(), 1U);
-  EXPECT_NE(c.activity[0].find("_uploads/u"), std::string::npos);
+  EXPECT_TRUE(c.activity.empty());
+  ASSERT_EQ(c.young_uploads.size(), 1U);
+  EXPECT_NE(c.young_uploads[0].find("_uploads/u"), std::string::npos);
 
   test::TempRegistry reg2;
   Digest d = reg2.put_blob("written while scanning");
@@ -179,6 +180,48 @@ TEST(Activity, YoungUploadsAndChangesDuringTheScanAreReported) {
   Collection c2 = test::plan(reg2, with_grace(0));
   ASSERT_EQ(c2.activity.size(), 1U);
   EXPECT_NE(c2.activity[0].find("changed during the scan"), std::string::npos);
+}
+
+// Issue 37: a young upload is kept by the grace period whatever happens; it refuses a sweep
+// only while a registry may be serving. When the probe found none (SweepPolicy::known_stopped)
+// the sweep goes on and the upload stays.
+TEST(Activity, AYoungUploadRefusesOnlyWhileARegistryMayServe) {
+  test::TempRegistry reg;
+  reg.tag("r", "v", reg.put_image("r", {}));
+  Digest orphan = reg.put_blob("an old orphan");
+  reg.backdate("repositories", 2 * 3600);
+  reg.backdate("blobs", 2 * 3600);
+  reg.start_upload("r", "u", "");
+  Collection c = test::plan(reg, with_grace(3600));
+  ASSERT_EQ(c.young_uploads.size(), 1U);
+  ASSERT_TRUE(test::deletes_blob(c, orphan));
+  auto v2 = open_registry(reg.root());
+  tbb::task_arena arena(2);
+  auto store = make_fs_store(v2->get());
+  auto before = reg.snapshot();
+  auto refused = sweep_collection(*store, c, false, SweepPolicy{}, arena);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("configuration file"), std::string::npos)
+      << refused.error().message;
+  EXPECT_EQ(refused.error().message.find("looks active"), std::string::npos);
+  EXPECT_EQ(reg.snapshot(), before);
+  auto swept = sweep_collection(*store, c, false, SweepPolicy{.known_stopped = true}, arena);
+  ASSERT_TRUE(swept) << swept.error().message;
+  EXPECT_FALSE(reg.exists(layout::blob_dir(orphan)));
+  EXPECT_TRUE(reg.exists(layout::upload_dir("r", "u")));
+}
+
+// A file changed during the scan still refuses when the registry is known to be stopped:
+// something else writes.
+TEST(Activity, AChangeDuringTheScanRefusesEvenWhenTheRegistryIsStopped) {
+  test::TempRegistry reg;
+  reg.tag("r", "v", reg.put_image("r", {}));
+  reg.put_blob("an orphan");
+  Digest d = reg.put_blob("written while scanning");
+  reg.backdate(layout::blob_dir(d), -20);
+  Collection c = test::plan(reg, with_grace(0));
+  ASSERT_FALSE(c.activity.empty());
+  EXPECT_FALSE(may_sweep(c, SweepPolicy{.known_stopped = true}));
 }
 
 // Issue 31, cause 11: `rm ci/app:old -m` removes untagged manifests in ci/app only; another

@@ -43,9 +43,13 @@ struct Collection {
   std::vector<Finding> findings;  // scan, manifest and mark findings, sorted
   // What a run with no grace period would also delete: kept for being young.
   std::vector<Action> kept_young;
-  // Signs that something writes to the tree (uploads started within the grace period, files
-  // changed during the scan, files dated in the future): a sweep should not run.
+  // Signs that something writes to the tree (files changed during the scan, files dated in
+  // the future): a sweep should not run.
   std::vector<std::string> activity;
+  // Uploads written within the grace period, one line each. They are kept (the plan purges
+  // no young upload); they say a registry may be serving, which keeps a sweep from running
+  // unless the registry is known to be stopped (SweepPolicy::registry_stopped).
+  std::vector<std::string> young_uploads;
   // Set when the newest time seen is later than the end of the planning: a clock that is
   // wrong, not a registry that writes. Its activity line says which file.
   bool dated_in_future = false;

@@ -5,8 +5,9 @@
 //
 // * A registry that answers at the configuration's http.addr and is not read-only may write
 //   to the tree while it is swept (registry_stopped).
-// * Uploads started within the grace period, or files changed during the scan, say that
-//   something writes to the tree (may_sweep).
+// * Files changed during the scan say that something writes to the tree (may_sweep); so do
+//   uploads written within the grace period, unless the probe found no writable registry:
+//   then they are kept (as young) and the run goes on.
 // --force overrides both; what changed since the scan is still kept (the Revalidator).
 
 #include <chrono>
@@ -32,6 +33,16 @@ struct SweepPolicy {
   bool force = false;  // sweep even when the registry looks active
   // How long the registry is given to answer.
   std::chrono::milliseconds probe_timeout{3000};
+  // Set (by the run, from registry_stopped) when no writable registry serves the tree: every
+  // connection to its http.addr was refused, or it is read-only. Young uploads then do not
+  // keep a sweep from running: they are kept, and said.
+  bool known_stopped = false;
+};
+
+// What registry_stopped learned.
+enum class Serving {
+  unknown,  // nothing was asked: no configuration read, no http.addr, or --force
+  none,     // no writable registry: every connection was refused, or it is read-only
 };
 
 // Ok when no registry serves the tree: no configuration file was read (`serve` empty), the
@@ -39,14 +50,16 @@ struct SweepPolicy {
 // registry answers, or whether one does cannot be told: a name that does not resolve, no
 // answer in time) an error that says what to do; `override_hint` names how to go ahead anyway
 // when one answers ("or pass --force").
-Status registry_stopped(const std::optional<ServeSettings>& serve, const std::string& config_path,
-                        const SweepPolicy& policy, std::string_view override_hint);
+Result<Serving> registry_stopped(const std::optional<ServeSettings>& serve,
+                                 const std::string& config_path, const SweepPolicy& policy,
+                                 std::string_view override_hint);
 
 // Ok when the collection saw no sign that something writes to the tree, or when forced.
 Status may_sweep(const Collection& collection, const SweepPolicy& policy);
-// The same for any run's signs (`activity`, Collection): `override_hint` (", or pass
-// --force") ends the advice.
-Status may_sweep(const std::vector<std::string>& activity, bool dated_in_future,
+// The same for any run's signs (`activity`, `young_uploads`, Collection): `override_hint`
+// (", or pass --force") ends the advice.
+Status may_sweep(const std::vector<std::string>& activity,
+                 const std::vector<std::string>& young_uploads, bool dated_in_future,
                  const SweepPolicy& policy, std::string_view override_hint);
 
 // --max-delete: the most a run may delete, as a number of blobs or a share of the tree's blob

@@ -438,6 +438,9 @@ std::string render_json(const Collection& c, const SweepResult* sweep, const Ren
   for (const std::string& a : c.activity) {
     w.value(a);
   }
+  for (const std::string& a : c.young_uploads) {
+    w.value(a);
+  }
   w.end_array();
   if (options.retention != nullptr) {
     w.key("retention").begin_array();

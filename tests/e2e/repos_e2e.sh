@@ -61,6 +61,16 @@ set -e
 check "a real run refuses while an upload started within the grace period (got $rc)" test $rc -eq 1
 check "the refusal names the upload" grep -q "_uploads/" "$W/young.err"
 check "the refusal deleted nothing" test "$before" = "$(tree_state "$ROOT")"
+check "and says how to let it go on (the configuration's probe)" grep -q "configuration file" "$W/young.err"
+# With the registry's configuration, the probe finds its address refused: the registry is
+# known to be stopped, so the young upload is kept and said, and the run goes on (issue 37).
+set +e
+"$REGSWEEP" gc "$W/registry.yml" >"$W/stopped.out" 2>"$W/stopped.err"; rc=$?
+set -e
+check "with the configuration of the stopped registry, a real run goes on (exit 0, got $rc)" test $rc -eq 0
+check "  saying the young upload is kept" grep -q "_uploads/.*kept, and the run goes on" "$W/stopped.err"
+check "  and the grace period kept everything young, the upload too" \
+  test "$before" = "$(tree_state "$ROOT")"
 "$REGSWEEP" gc --root "$ROOT" -d --json "$W/young.json" >/dev/null 2>&1 || true
 check "with the grace period, a fresh tree has nothing to delete" \
   test "$(jq '.deletions | length' "$W/young.json")" -eq 0
