@@ -133,6 +133,43 @@ ServeSettings serve_settings_from_text(const std::string& yaml_text) {
   return out;
 }
 
+Result<LogSettings> log_settings_from_text(const std::string& yaml_text,
+                                           const std::map<std::string, std::string>& env) {
+  LogSettings out;
+  try {
+    YAML::Node log = YAML::Load(yaml_text)["log"];
+    if (log && log.IsMap()) {
+      if (log["formatter"] && log["formatter"].IsScalar()) {
+        out.formatter = log["formatter"].as<std::string>();
+      }
+      if (log["level"] && log["level"].IsScalar() && !log["level"].as<std::string>().empty()) {
+        out.level = log["level"].as<std::string>();
+      }
+      if (log["fields"] && log["fields"].IsMap()) {
+        for (const auto& kv : log["fields"]) {
+          if (kv.first.IsScalar() && kv.second.IsScalar()) {
+            out.fields[kv.first.as<std::string>()] = kv.second.as<std::string>();
+          }
+        }
+      }
+    }
+  } catch (const YAML::Exception&) {
+    // The storage section decides whether the file is usable; the log keeps its defaults.
+  }
+  if (auto f = env.find("REGISTRY_LOG_FORMATTER"); f != env.end() && !f->second.empty()) {
+    out.formatter = f->second;
+  }
+  if (auto l = env.find("REGISTRY_LOG_LEVEL"); l != env.end() && !l->second.empty()) {
+    out.level = l->second;
+  }
+  if (!out.formatter.empty() && out.formatter != "text" && out.formatter != "json" &&
+      out.formatter != "logstash") {
+    // The registry's own words (registry.go, configureLogging).
+    return Error{"unsupported logging formatter: \"" + out.formatter + "\"", 0};
+  }
+  return out;
+}
+
 std::optional<bool> parse_go_bool(std::string_view text) {
   for (const char* t : {"1", "t", "T", "TRUE", "true", "True"}) {
     if (text == t) {

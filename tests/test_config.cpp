@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <ctime>
 #include <fstream>
 
 #include "regsweep/config.hpp"
+#include "regsweep/log_format.hpp"
 #include "regsweep/open.hpp"
 #include "temp_registry.hpp"
 
@@ -125,6 +128,55 @@ TEST(Config, ServingTlsIsReadFromTheConfigurationAndTheEnvironment) {
                          env_with(&RegistryEnv::http_tls_certificate, "/etc/registry/cert.pem"));
   ASSERT_TRUE(tls && tls->serve);
   EXPECT_TRUE(tls->serve->tls);
+}
+
+// Issue 37: the registry's log section, and lines written as its logrus formatters write them.
+TEST(LogSettings, TheFormatterLevelAndFieldsWithTheEnvironmentsOverrides) {
+  const std::string yaml =
+      "log:\n  level: warn\n  formatter: text\n  fields:\n    service: registry\n"
+      "storage:\n  filesystem:\n    rootdirectory: /r\n";
+  auto s = log_settings_from_text(yaml, {});
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->formatter, "text");
+  EXPECT_EQ(s->level, "warn");
+  EXPECT_EQ(s->fields.at("service"), "registry");
+  EXPECT_FALSE(log_enabled(*s, LogLevel::info));
+  EXPECT_TRUE(log_enabled(*s, LogLevel::warning));
+  auto env = log_settings_from_text(
+      yaml, {{"REGISTRY_LOG_FORMATTER", "json"}, {"REGISTRY_LOG_LEVEL", "debug"}});
+  ASSERT_TRUE(env);
+  EXPECT_EQ(env->formatter, "json");
+  EXPECT_TRUE(log_enabled(*env, LogLevel::info));
+  auto none = log_settings_from_text("storage:\n  filesystem: {}\n", {});
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->formatter.empty());
+  EXPECT_EQ(none->level, "info");
+  auto bad = log_settings_from_text("log:\n  formatter: xml\n", {});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "unsupported logging formatter: \"xml\"");
+}
+
+TEST(LogSettings, RecordsAreWrittenAsLogrusWritesThem) {
+  ::setenv("TZ", "UTC", 1);
+  ::tzset();
+  LogSettings text{
+      .formatter = "text", .level = "info", .fields = {{"b", "two words"}, {"a", "x"}}};
+  // 2026-12-07T07:08:02.5688Z
+  const std::int64_t t = std::int64_t{1796627282} * 1000000000 + 568800000;
+  EXPECT_EQ(log_record(text, LogLevel::info, "Deleting blob: /docker/x", t),
+            "time=\"2026-12-07T07:08:02.5688Z\" level=info msg=\"Deleting blob: /docker/x\" a=x "
+            "b=\"two words\"");
+  EXPECT_EQ(log_record(text, LogLevel::warning, "plain", t - 568800000),
+            "time=\"2026-12-07T07:08:02Z\" level=warning msg=plain a=x b=\"two words\"");
+  LogSettings json{.formatter = "json", .level = "info", .fields = {{"service", "registry"}}};
+  EXPECT_EQ(log_record(json, LogLevel::error, "a \"q\" <b>\n", t),
+            "{\"level\":\"error\",\"msg\":\"a \\\"q\\\" \\u003cb\\u003e\\n\",\"service\":"
+            "\"registry\",\"time\":\"2026-12-07T07:08:02.5688Z\"}");
+  LogSettings logstash{.formatter = "logstash", .level = "info", .fields = {}};
+  EXPECT_EQ(log_record(logstash, LogLevel::info, "m", t),
+            "{\"@timestamp\":\"2026-12-07T07:08:02.5688Z\",\"@version\":\"1\",\"level\":\"info\","
+            "\"message\":\"m\"}");
+  EXPECT_EQ(go_quote("tab\there \"é\" \x01\xff"), "\"tab\\there \\\"é\\\" \\x01\\xff\"");
 }
 
 }  // namespace

@@ -35,6 +35,22 @@ struct ServeSettings {
   bool readonly = false;  // storage.maintenance.readonly.enabled
 };
 
+// How the registry formats its log (its `log` section), which a drop-in's log lines follow.
+struct LogSettings {
+  // log.formatter, or REGISTRY_LOG_FORMATTER: "text" (logfmt), "json", "logstash"; empty
+  // when neither sets it.
+  std::string formatter;
+  // log.level, or REGISTRY_LOG_LEVEL ("error", "warn", "info", "debug"…); "info" when unset.
+  std::string level = "info";
+  // log.fields: the static fields each line carries, by name.
+  std::map<std::string, std::string> fields;
+};
+
+// The log settings from a config file's text, with the environment's overrides; an error
+// when the formatter is not one the registry knows (it refuses to start then).
+Result<LogSettings> log_settings_from_text(const std::string& yaml_text,
+                                           const std::map<std::string, std::string>& env);
+
 // The parameters of an object-storage driver (any but `filesystem`), as the registry reads
 // them: its `storage.<driver>` section with the REGISTRY_STORAGE_<DRIVER>_<KEY> overrides, or
 // a `--root <driver>://…` URL with its endpoint. Each store backend reads its own

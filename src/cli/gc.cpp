@@ -474,6 +474,13 @@ int run(GcArgs& a, GcOutcome& outcome) {
   if (!session) {
     return open_code;
   }
+  if (!session->tree.log_problem.empty()) {
+    // The registry refuses to start with it too (configureLogging).
+    std::cerr << "regsweep: " << session->tree.log_problem << "; nothing was read or deleted\n";
+    return k_exit_cannot_run;
+  }
+  // Log lines as the registry's own, when its configuration names a formatter.
+  set_log_style(session->tree.log);
   RunContext context = run_context(*session, a.dry_run, a.policy, a.quiet);
   context.before_step = [](std::string_view step) {
     pause_before(step == "the sweep"            ? "REGSWEEP_TEST_PAUSE_BEFORE_SWEEP"
@@ -493,7 +500,7 @@ int run(GcArgs& a, GcOutcome& outcome) {
     outcome.count(outcome.swept->findings);
   }
   if (done.stopped) {
-    std::cerr << "regsweep: " << done.stopped->message << "\n";
+    log_line(std::cerr, LogLevel::error, "regsweep: ", done.stopped->message);
     return k_exit_cannot_run;
   }
   if (!a.plan_out.empty() && !write_plan(a, session->tree, *done.collection)) {

@@ -31,11 +31,14 @@
 #include "regsweep/collect.hpp"
 #include "regsweep/config.hpp"
 #include "regsweep/finding.hpp"
+#include "regsweep/fs.hpp"
 #include "regsweep/open.hpp"
 #include "regsweep/policy.hpp"
 #include "regsweep/progress.hpp"
 #include "regsweep/run.hpp"
 #include "regsweep/select.hpp"
+
+#include "output.hpp"
 
 namespace regsweep::cli {
 
@@ -105,6 +108,10 @@ struct OpenTree {
   std::optional<ServeSettings> serve;  // from the configuration file, when one was read
   std::string config_path;
   BlobCacheSettings cache;  // the registry's blob descriptor cache, from the same file
+  // The registry's log settings, from the same file and the environment (gc, rm and prune
+  // write their log lines so); `log_problem` says why they are unusable, when they are.
+  LogSettings log = {};
+  std::string log_problem = {};
 };
 
 inline std::optional<OpenTree> open_tree(const std::optional<std::string>& config,
@@ -145,8 +152,19 @@ inline std::optional<OpenTree> open_tree(const std::optional<std::string>& confi
   const char* tmp = std::getenv("TMPDIR");
   cache->stale_dir = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
   std::string where = root->object ? opened->store->location() : root->root;
-  return OpenTree{where,       std::move(opened->v2), std::move(opened->store),
-                  root->serve, root->config_path,     std::move(*cache)};
+  OpenTree tree{where,       std::move(opened->v2), std::move(opened->store),
+                root->serve, root->config_path,     std::move(*cache)};
+  if (!root->config_path.empty()) {
+    auto text = fs::read_named_file(root->config_path, 16U << 20U);
+    auto log =
+        text ? log_settings_from_text(*text, env.variables) : Result<LogSettings>(LogSettings{});
+    if (log) {
+      tree.log = std::move(*log);
+    } else {
+      tree.log_problem = "configuration '" + root->config_path + "': " + log.error().message;
+    }
+  }
+  return tree;
 }
 
 inline bool is_directory(const std::string& path) {
@@ -456,10 +474,14 @@ inline void print_notice(const Notice& n, bool quiet) {
   if (!quiet && ::isatty(STDERR_FILENO) == 1) {
     std::cerr << "\r\033[K";
   }
-  std::cerr << (n.level == Notice::Level::warning   ? "warning: "
-                : n.level == Notice::Level::refusal ? "regsweep: "
-                                                    : "note: ")
-            << n.text << '\n';
+  log_line(std::cerr,
+           n.level == Notice::Level::warning   ? LogLevel::warning
+           : n.level == Notice::Level::refusal ? LogLevel::error
+                                               : LogLevel::info,
+           n.level == Notice::Level::warning   ? "warning: "
+           : n.level == Notice::Level::refusal ? "regsweep: "
+                                               : "note: ",
+           n.text);
 }
 
 // The context of a run on the session's tree (run.hpp), its notices printed on stderr.

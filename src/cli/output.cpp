@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 
 namespace regsweep::cli {
@@ -87,6 +88,34 @@ std::string prom_escape(const std::string& s) {
     }
   }
   return out;
+}
+
+namespace {
+LogSettings& log_style() {
+  static LogSettings style;
+  return style;
+}
+}  // namespace
+
+void set_log_style(const LogSettings& settings) {
+  log_style() = settings;
+}
+
+void log_line(std::ostream& out, LogLevel level, std::string_view plain_prefix,
+              std::string_view message) {
+  const LogSettings& style = log_style();
+  if (style.formatter.empty()) {
+    out << plain_prefix << message << '\n';
+    return;
+  }
+  if (!log_enabled(style, level)) {
+    return;
+  }
+  struct timespec now {};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  out << log_record(style, level, message,
+                    static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec)
+      << '\n';
 }
 
 }  // namespace regsweep::cli

@@ -1,5 +1,7 @@
 #include "render.hpp"
 
+#include "output.hpp"
+
 #include <cstdio>
 
 #include "regsweep/json_writer.hpp"
@@ -273,27 +275,33 @@ void json_cache(JsonWriter& w, const CacheReport* cache) {
 
 void render_log(std::ostream& err, const Collection& c, const SweepResult* sweep,
                 const RenderOptions& options) {
+  auto finding = [&](const Finding& f) {
+    log_line(err, f.severity == Severity::error ? LogLevel::error : LogLevel::warning,
+             std::string(to_string(f.severity)) + ": ", printable(f.message));
+  };
   for (const Finding& f : c.findings) {
-    err << to_string(f.severity) << ": " << printable(f.message) << '\n';
+    finding(f);
   }
   if (sweep == nullptr) {
     return;
   }
   for (const Finding& f : sweep->findings) {
-    err << to_string(f.severity) << ": " << printable(f.message) << '\n';
+    finding(f);
   }
   if (!options.quiet) {
     for (std::size_t i = 0; i < c.plan.actions.size(); ++i) {
       if (sweep->error(i).empty() && !sweep->skipped(i)) {
         const Action& a = c.plan.actions[i];
-        err << deletion_log_prefix(a.kind) << '/' << layout::k_v2_dir << '/' << printable(a.path())
-            << '\n';
+        log_line(err, LogLevel::info, "",
+                 std::string(deletion_log_prefix(a.kind)) + '/' + std::string(layout::k_v2_dir) +
+                     '/' + printable(a.path()));
       }
     }
   }
   if (sweep->blobs_deleted > 0 && !options.quiet && options.cache == nullptr) {
-    err << "note: restart the registry now: its blob descriptor cache still lists the deleted "
-           "blobs, and pushes and pulls of them fail until it restarts\n";
+    log_line(err, LogLevel::info, "note: ",
+             "restart the registry now: its blob descriptor cache still lists the deleted "
+             "blobs, and pushes and pulls of them fail until it restarts");
   }
 }
 

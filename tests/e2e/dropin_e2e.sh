@@ -108,4 +108,71 @@ for form in "${forms[@]}"; do
     check "'$form' is a usage error naming the value" grep -q '"maybe"' "$W/rs.$n.err"
   fi
 done
+
+echo "# log lines under the registry's log.formatter (logrus's forms), plain without it"
+# logrus's fields that only Go has (go.version, instance.id) are left out of both.
+deletions_of() { # FILE FORM: the deletion records of FILE as "level msg" lines, sorted
+  case $2 in
+    text) grep '^time="' "$1" | grep -v '^time="[^"]*" level=[a-z]* msg="[^"]*"' >&2 && return 1
+          sed -n 's/^time="[^"]*" level=\([a-z]*\) msg="\(Deleting blob: [^"]*\)".*/\1 \2/p' "$1" | sort ;;
+    json) grep '^{' "$1" | jq -r 'select(.msg|startswith("Deleting blob: ")) | "\(.level) \(.msg)"' | sort ;;
+    logstash) grep '^{' "$1" | jq -r 'select(.message|startswith("Deleting blob: ")) | "\(.level) \(.message)"' | sort ;;
+  esac
+}
+for form in text json logstash; do
+  for who in up rs; do
+    rm -rf "$W/$who.log-$form"
+    cp -a "$ROOT" "$W/$who.log-$form"
+    config_for "$W/$who.log-$form" "$W/$who.log-$form.yml"
+    sed -i "s/^  level: info/  level: info\n  formatter: $form\n  fields:\n    service: registry/" "$W/$who.log-$form.yml"
+  done
+  docker-registry garbage-collect "$W/up.log-$form.yml" >/dev/null 2>"$W/up.log-$form.err"
+  set +e
+  "$REGSWEEP" garbage-collect "$W/rs.log-$form.yml" >/dev/null 2>"$W/rs.log-$form.err"
+  rrc=$?
+  set -e
+  check "formatter $form: regsweep succeeds (exit $rrc)" test $rrc -eq 0
+  check "formatter $form: upstream logs its deletions so" \
+    bash -c "test -n \"\$(cat)\"" <<<"$(deletions_of "$W/up.log-$form.err" $form)"
+  check "formatter $form: regsweep logs the same records (level and msg)" \
+    test "$(deletions_of "$W/up.log-$form.err" $form)" = "$(deletions_of "$W/rs.log-$form.err" $form)"
+  check "formatter $form: every line regsweep writes on stderr is a record" \
+    bash -c "! grep -v '^time=\"[^\"]*\" level=[a-z]* msg=' '$W/rs.log-$form.err' | grep -v '^{' | grep -q ."
+done
+check "formatter text: the static fields are written as upstream writes them" \
+  bash -c "grep '^time=' '$W/rs.log-text.err' | grep -q ' service=registry\$'"
+check "formatter json: the static fields are written as upstream writes them" \
+  test "$(grep '^{' "$W/rs.log-json.err" | head -1 | jq -r .service)" = registry
+# The time as upstream writes it: RFC 3339 with nanoseconds.
+check "formatter text: the time is RFC 3339 with nanoseconds" \
+  bash -c "grep -Eq '^time=\"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})\" level=info' '$W/rs.log-text.err'"
+# log.level warn hides the info records, as it does upstream's.
+for who in up rs; do
+  rm -rf "$W/$who.log-warn"
+  cp -a "$ROOT" "$W/$who.log-warn"
+  config_for "$W/$who.log-warn" "$W/$who.log-warn.yml"
+  sed -i "s/^  level: info/  level: warn\n  formatter: text/" "$W/$who.log-warn.yml"
+done
+docker-registry garbage-collect "$W/up.log-warn.yml" >/dev/null 2>"$W/up.log-warn.err"
+"$REGSWEEP" garbage-collect "$W/rs.log-warn.yml" >/dev/null 2>"$W/rs.log-warn.err"
+check "level warn: upstream writes no deletion record" bash -c "! grep -q 'Deleting blob' '$W/up.log-warn.err'"
+check "  nor does regsweep" bash -c "! grep -q 'Deleting blob' '$W/rs.log-warn.err'"
+check "  and both deleted the same" test "$(state "$W/up.log-warn")" = "$(state "$W/rs.log-warn")"
+# The environment's override, as the registry reads it; an unknown formatter is refused by both.
+rm -rf "$W/rs.log-env" && cp -a "$ROOT" "$W/rs.log-env" && config_for "$W/rs.log-env" "$W/rs.log-env.yml"
+REGISTRY_LOG_FORMATTER=json "$REGSWEEP" garbage-collect "$W/rs.log-env.yml" >/dev/null 2>"$W/rs.log-env.err"
+check "REGISTRY_LOG_FORMATTER=json: JSON records" \
+  test "$(grep -c '^{' "$W/rs.log-env.err")" -gt 0
+rm -rf "$W/rs.log-bad" && cp -a "$ROOT" "$W/rs.log-bad" && config_for "$W/rs.log-bad" "$W/rs.log-bad.yml"
+set +e
+REGISTRY_LOG_FORMATTER=xml docker-registry garbage-collect "$W/rs.log-bad.yml" >/dev/null 2>"$W/up.log-bad.err"
+REGISTRY_LOG_FORMATTER=xml "$REGSWEEP" garbage-collect "$W/rs.log-bad.yml" >/dev/null 2>"$W/rs.log-bad.err"
+rrc=$?
+set -e
+check "an unknown formatter: upstream refuses it" grep -q 'unsupported logging formatter: "xml"' "$W/up.log-bad.err"
+check "  and so does regsweep (exit 1, got $rrc), naming it" \
+  bash -c "test $rrc -eq 1 && grep -q 'unsupported logging formatter: \"xml\"' '$W/rs.log-bad.err'"
+check "  deleting nothing" test "$(state "$W/rs.log-bad")" = "$(state "$ROOT")"
+# Without a formatter in the configuration: regsweep's plain lines (the first form, above).
+check "no formatter: plain lines ('Deleting blob: ' at the start)" grep -q '^Deleting blob: ' "$W/rs.1.err"
 e2e_finish
