@@ -43,7 +43,7 @@ median() { sort -n | sed -n "$(((RUNS + 1) / 2))p"; }
 fresh() {
   rm -rf "$2"
   cp -al "$1" "$2"
-  rm -f "$2/docker/registry/v2/regsweep.lock"
+  rm -f "$2/docker/registry/regsweep.lock"
 }
 
 # realrun_section DOC: the section docs/performance.md opens with, the real run's table from

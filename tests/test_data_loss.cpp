@@ -695,11 +695,20 @@ TEST(DataLoss, AProbeThatCannotTellCountsAsServing) {
 
 TEST(DataLoss, AFifoWhereALockOrAConfigBelongsIsRefusedNotWaitedOn) {
   Tree t;
+  // Where an earlier build kept its lock (in v2): left alone, not waited on.
   ASSERT_EQ(::mkfifo(t.abs("regsweep.lock").c_str(), 0644), 0);
+  // Where the lock is (docker/registry): refused.
+  ASSERT_EQ(::mkfifo(t.abs("../regsweep.lock").c_str(), 0644), 0);
   CliRun r = run_cli("gc --root '" + t.reg.root() + "' --min-age 0 -q", t.reg.root());
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_NE(r.err.find("regsweep.lock' is not a regular file"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("'docker/registry/regsweep.lock' is not a regular file"), std::string::npos)
+      << r.err;
   EXPECT_TRUE(t.reg.has_blob(t.orphan));
+  ASSERT_EQ(::unlink(t.abs("../regsweep.lock").c_str()), 0);
+  r = run_cli("gc --root '" + t.reg.root() + "' --min-age 0 -q", t.reg.root());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(t.reg.has_blob(t.orphan));
+  t.reg.put_blob("an orphan");  // again, for what follows
 
   std::string fifo = t.reg.root() + "/config.yml";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);

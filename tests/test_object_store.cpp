@@ -128,6 +128,32 @@ TEST(ObjectStore, CollectsWhatTheFilesystemStoreCollects) {
 
 // A phase goes out in as many requests as the arena has threads, each as full as the phase
 // allows, not a few keys a request: 240 unused blobs, batches of up to 100, 4 threads.
+// Issue 37: the lock is docker/registry/regsweep.lock, beside v2. An earlier build's lock in
+// v2, renewed lately, refuses the run; a stale one is removed once the new lock is held.
+TEST(ObjectStore, TheLockIsBesideV2AndAnEarlierBuildsLockInV2IsHonoured) {
+  Tree t;
+  InMemory mem(t.reg);
+  const std::string legacy(k_legacy_lock);
+  mem.bucket->objects[legacy] =
+      test::MemoryBucket::Entry{"pid 1 on elsewhere, started 2026-12-07T07:00:00Z: regsweep gc\n",
+                                test::MemoryBucket::now_ns()};
+  auto refused = mem.store->lock("gc");
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("earlier build"), std::string::npos)
+      << refused.error().message;
+  EXPECT_EQ(mem.bucket->areas[""].count(std::string(k_lock_file)), 0U);
+  // Not renewed for 10 minutes: its run is gone.
+  mem.bucket->objects[legacy].mtime_ns =
+      test::MemoryBucket::now_ns() - std::int64_t{600} * 1000000000;
+  {
+    auto taken = mem.store->lock("gc");
+    ASSERT_TRUE(taken) << taken.error().message;
+    EXPECT_EQ(mem.bucket->objects.count(legacy), 0U);
+    EXPECT_EQ(mem.bucket->areas[""].count(std::string(k_lock_file)), 1U);
+  }
+  EXPECT_EQ(mem.bucket->areas[""].count(std::string(k_lock_file)), 0U);  // released
+}
+
 TEST(ObjectStore, APhaseSendsAFewFullBatchesInParallel) {
   Tree t;
   for (int i = 0; i < 240; ++i) {

@@ -1,5 +1,7 @@
 // The grace period, the stop-the-world check, the lock and containment.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -334,11 +336,43 @@ TEST(Lock, ASymlinkedLockFileIsRefused) {
   test::TempRegistry reg;
   test::TempRegistry outside;
   outside.write("target", "precious");
-  reg.symlink(outside.v2() + "/target", std::string(k_lock_file));
+  reg.symlink(outside.v2() + "/target", "../" + std::string(k_lock_file));
   auto before = outside.snapshot();
   auto v2 = open_registry(reg.root());
   EXPECT_FALSE(acquire_lock(v2->get(), "gc"));
   EXPECT_EQ(outside.snapshot(), before);
+}
+
+// Issue 37: the lock is kept out of the registry's v2 directory. An earlier build's lock
+// there still refuses a run while it is held, and is removed once it is free.
+TEST(Lock, TheLockIsBesideV2AndAnEarlierBuildsLockInV2IsHonoured) {
+  test::TempRegistry reg;
+  auto v2 = open_registry(reg.root());
+  ASSERT_TRUE(v2);
+  const std::string legacy = reg.v2() + "/" + std::string(k_legacy_lock);
+  int held = ::open(legacy.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(held, 0);
+  const std::string body = "pid 1 on elsewhere, started 2026-12-07T07:00:00Z: regsweep gc\n";
+  ASSERT_EQ(::write(held, body.data(), body.size()), static_cast<ssize_t>(body.size()));
+  ASSERT_EQ(::flock(held, LOCK_EX | LOCK_NB), 0);
+  auto refused = acquire_lock(v2->get(), "gc");
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("docker/registry/v2/regsweep.lock"), std::string::npos)
+      << refused.error().message;
+  EXPECT_NE(refused.error().message.find("pid 1 on elsewhere"), std::string::npos);
+  EXPECT_TRUE(reg.exists(std::string(k_legacy_lock)));
+  ::close(held);  // the earlier build's run ends
+  {
+    auto taken = acquire_lock(v2->get(), "gc");
+    ASSERT_TRUE(taken) << taken.error().message;
+    EXPECT_FALSE(reg.exists(std::string(k_legacy_lock)));
+    EXPECT_TRUE(reg.exists("../" + std::string(k_lock_file)));
+  }
+  // Nothing of the lock is left in v2 after a run.
+  auto again = acquire_lock(v2->get(), "gc");
+  ASSERT_TRUE(again);
+  again->reset();
+  EXPECT_FALSE(reg.exists(std::string(k_legacy_lock)));
 }
 
 TEST(Containment, TheSweeperRefusesPathsOutsideTheTree) {

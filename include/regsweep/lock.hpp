@@ -1,7 +1,10 @@
 #pragma once
 
-// The run lock: `regsweep.lock` at the top of the tree (docker/registry/v2), held for as long
-// as the RegistryLock lives, holding the holder's pid, host, start time and command. Each
+// The run lock: `regsweep.lock` beside the tree (docker/registry/regsweep.lock, out of the
+// registry's own v2 directory), held for as long as the RegistryLock lives, holding the
+// holder's pid, host, start time and command. Earlier builds kept it at
+// docker/registry/v2/regsweep.lock (`k_legacy_lock`): a run refuses while one of them holds
+// it there, and removes it there once it is free. Each
 // store takes it its own way (Store::lock): a filesystem with flock(2), which the kernel
 // releases however the holder exits (src/store/fs/lock.hpp); an object store as an object
 // (src/store/object/lock.hpp).
@@ -14,7 +17,9 @@
 
 namespace regsweep {
 
-inline constexpr std::string_view k_lock_file = "regsweep.lock";
+inline constexpr std::string_view k_lock_file = "regsweep.lock";  // in docker/registry
+// Where earlier versions kept it: docker/registry/v2/regsweep.lock (the same name, in v2).
+inline constexpr std::string_view k_legacy_lock = "regsweep.lock";
 
 class RegistryLock {
  public:

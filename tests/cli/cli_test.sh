@@ -264,7 +264,7 @@ chmod a-w "$W/f/$V2/blobs/sha256/${blob:0:2}"
 if [ "$(id -u)" -eq 0 ]; then
   chmod a+x "$W" && chmod -R a+rX "$W/f" && chmod a+w "$W/f/$V2"
   chmod -R a+w "$W/f/$V2/repositories"
-  chmod a+w "$W/f/$V2/regsweep.lock" 2>/dev/null
+  chmod a+w "$W/f/docker/registry" "$W/f/docker/registry/regsweep.lock" 2>/dev/null || true
   setpriv --reuid=nobody --regid=nogroup --clear-groups "$REGSWEEP" gc --root "$W/f" --force \
     --json - >"$W/gc-failed.json" 2>/dev/null
 else

@@ -9,7 +9,7 @@ KILLS=${KILLS:-20}
 source "$HERE/lib.sh"
 
 e2e_workdir
-paths() { (cd "$1" && find . -path ./docker/registry/v2/regsweep.lock -prune -o -print | sort); }
+paths() { (cd "$1" && find . -path ./docker/registry/regsweep.lock -prune -o -print | sort); }
 
 "$HERE/../../scripts/gen-tree" "$W/tree" --repos 8 --images 8 --tags 2 --shared 40 \
   --orphan-ratio 30 --deleted-ratio 0.15 >/dev/null

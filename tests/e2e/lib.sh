@@ -353,7 +353,7 @@ put_manifest() {
 # tree_state ROOT: every path below ROOT with type, size and mtime (for "changed nothing").
 # regsweep's own lock file, and the mtime of the directory holding it, are left out.
 tree_state() {
-  (cd "$1" && find . -path ./docker/registry/v2/regsweep.lock -prune -o \
+  (cd "$1" && find . -path ./docker/registry/regsweep.lock -prune -o \
     -path ./docker/registry/v2 -printf 'd v2\n' -o -printf '%y %s %T@ %p\n' | sort -k4)
 }
 

@@ -166,7 +166,7 @@ pid=$!
 sleep 0.4
 kill -9 $pid 2>/dev/null || true
 wait $pid 2>/dev/null || true
-rm -f "$G/docker/registry/v2/regsweep.lock"
+rm -f "$G/docker/registry/regsweep.lock"
 set +e
 "$REGSWEEP" restore --root "$G" -q $(cd "$GQ" && ls) >"$W/gr.out" 2>&1
 rc=$?

@@ -172,7 +172,7 @@ check "gc exits 1 when the listing fails (got $rc)" test $rc -eq 1
 check "  saying what the server answered" grep -q "503 SlowDown" "$W/down.err"
 # The lock could not be deleted either (the server answers nothing but 503): it stays, and
 # the next run on this host takes it over.
-check "  and nothing was deleted" test "$before" = "$(s3_keys faults | grep -v 'v2/regsweep.lock$')"
+check "  and nothing was deleted" test "$before" = "$(s3_keys faults | grep -v 'registry/regsweep.lock$')"
 
 echo "# 503 on every delete: failures counted and reported, nothing lost, a rerun converges"
 proxy --fail-method POST --fail-after 0
@@ -190,14 +190,14 @@ check "every tag still pulls" every_tag_pulls
 echo "# SIGKILL at several points of a real gc -m (50 ms added to each request)"
 proxy --delay-ms 50
 config "$W/slow.yml" "$PROXY"
-initial=$(s3_keys faults | grep -vc 'v2/regsweep.lock$')
+initial=$(s3_keys faults | grep -vc 'registry/regsweep.lock$')
 # First, a kill as soon as the deletes have begun: watched through the bucket, not timed, so
 # that it lands in the sweep however fast the machine is.
 "$REGSWEEP" gc --min-age 0 -m "$W/slow.yml" >"$W/kill.out" 2>&1 &
 pid=$!
 n=$initial
 while kill -0 "$pid" 2>/dev/null; do
-  n=$(s3_keys faults | grep -vc 'v2/regsweep.lock$')
+  n=$(s3_keys faults | grep -vc 'registry/regsweep.lock$')
   [ "$n" -lt "$initial" ] && break
 done
 kill -9 "$pid" 2>/dev/null || true
@@ -214,7 +214,7 @@ for t in 0.3 0.6 0.9 1.2 1.6 2.0 2.5 3.0; do
   sleep "$t"
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  n=$(s3_keys faults | grep -vc 'v2/regsweep.lock$')
+  n=$(s3_keys faults | grep -vc 'registry/regsweep.lock$')
   counts="$counts $n"
   check "after a kill at ${t}s ($n of $initial keys left), every tag still pulls" every_tag_pulls
 done
@@ -223,19 +223,19 @@ echo "# keys left after each kill:$counts"
 "$REGSWEEP" gc --min-age 0 -m "$W/slow.yml" >"$W/kill.out" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do
-  s3_keys faults | grep -q 'v2/regsweep.lock$' && break
+  s3_keys faults | grep -q 'registry/regsweep.lock$' && break
   sleep 0.05
 done
 kill -9 "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
-check "a killed run leaves its lock object behind" bash -c "echo '$(s3_keys faults)' | grep -q 'v2/regsweep.lock$'"
+check "a killed run leaves its lock object behind" bash -c "echo '$(s3_keys faults)' | grep -q 'registry/regsweep.lock$'"
 set +e
 "$REGSWEEP" gc --min-age 0 -m "$W/direct.yml" >"$W/final.out" 2>"$W/final.err"
 rc=$?
 set -e
 check "a rerun after the kills takes over the dead run's lock and completes (got $rc)" test $rc -eq 0
 check "  saying whose lock it took over" grep -q "took over the lock last held by pid $pid " "$W/final.err"
-check "  and releases it at the end" test -z "$(s3_keys faults | grep 'v2/regsweep.lock$' || true)"
+check "  and releases it at the end" test -z "$(s3_keys faults | grep 'registry/regsweep.lock$' || true)"
 "$REGSWEEP" gc --min-age 0 -m -d "$W/direct.yml" --json "$W/after.json" >/dev/null 2>&1 || true
 check "and converges: nothing is left to delete" test "$(jq '.deletions | length' "$W/after.json")" = 0
 check "every tag still pulls at the end" every_tag_pulls
@@ -395,7 +395,7 @@ check "  the JSON report counts them ($(jq .summary.noncurrent_versions_deleted 
 check "  and says the bytes are freed, not hidden" test "$(jq .summary.bytes_hidden "$W/purge.json")" = false
 check "  the text says it" grep -q "noncurrent versions of the objects it deleted" "$W/purge.out"
 # (but the run's own lock object, written and deleted by every run, which leaves versions)
-others() { not_under | grep -v '^DeleteMarker' | grep -v ' reg/docker/registry/v2/regsweep.lock ' | sort; }
+others() { not_under | grep -v '^DeleteMarker' | grep -v ' reg/docker/registry/regsweep.lock ' | sort; }
 check "every version of every other key is as it was" \
   diff <(others <"$W/v-before.txt") <(others <"$W/v-after.txt")
 check "the blob written again keeps every version it had" \

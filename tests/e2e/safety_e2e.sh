@@ -207,7 +207,7 @@ registry_stop
 # --- Rule 4 ---------------------------------------------------------------------------------
 echo "# rule 4: a FIFO where the lock belongs"
 fresh fifo-lock
-mkfifo "$T/$V2/regsweep.lock"
+mkfifo "$T/docker/registry/regsweep.lock"
 start=$(date +%s)
 collect_twice
 check "gc and gc -m refuse with exit 1 (got $RC1, $RC2), within seconds" \

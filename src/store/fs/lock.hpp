@@ -1,6 +1,6 @@
 #pragma once
 
-// The run lock of a filesystem tree: flock(2) on `<root>/docker/registry/v2/regsweep.lock`.
+// The run lock of a filesystem tree: flock(2) on `<root>/docker/registry/regsweep.lock`.
 // The kernel releases it when the holder exits, however it exits, so a lock whose holder is
 // gone is simply taken over.
 

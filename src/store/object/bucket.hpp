@@ -84,7 +84,8 @@ class Bucket {
   virtual Status abort_multipart(const Multipart& upload) = 0;
 
   // The same store with keys relative to docker/registry/<dir>/ instead of v2 (the
-  // quarantine's), sharing this one's connections; it lives no longer than this one.
+  // quarantine's; docker/registry/ itself when `dir` is empty: the lock's), sharing this
+  // one's connections; it lives no longer than this one.
   virtual std::unique_ptr<Bucket> beside(std::string_view dir) = 0;
   // Server-side copies, the bytes never passing through here. `source` is a full key
   // (full_key() of this store or of a view beside it). copy() takes at most max_copy() bytes;

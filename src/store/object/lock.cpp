@@ -59,27 +59,50 @@ class ObjectLock final : public RegistryLock {
 
 }  // namespace
 
-Result<std::unique_ptr<RegistryLock>> take_lock(LockObject object, std::string_view command) {
-  std::string previous;
+namespace {
+
+// The lock's last holder, as it says it: an Error (EAGAIN) naming it while it holds the lock
+// (renewed within k_lock_stale_s by a holder not known gone; `note` ends the holder's part);
+// nothing when there is no lock.
+Result<std::optional<std::string>> last_holder(const LockObject& object, std::string_view note) {
   auto held_since = object.time();
   if (!held_since) {
     return held_since.error();
   }
-  if (*held_since) {
-    auto body = object.get(4096);
-    std::string holder = body ? *body : std::string("an unreadable lock");
-    while (!holder.empty() && holder.back() == '\n') {
-      holder.pop_back();
-    }
-    std::int64_t age = (now_ns() - **held_since) / 1000000000;
-    if (age < k_lock_stale_s && !lock_holder_gone(holder)) {
-      return Error{"another run holds the lock '" + object.shown + "' (" + holder + ", renewed " +
-                       std::to_string(std::max<std::int64_t>(age, 0)) +
-                       " s ago); wait for it, or delete the lock if no run is going on",
-                   EAGAIN};
-    }
-    previous = holder;
+  if (!*held_since) {
+    return std::optional<std::string>{};
   }
+  auto body = object.get(4096);
+  std::string holder = body ? *body : std::string("an unreadable lock");
+  while (!holder.empty() && holder.back() == '\n') {
+    holder.pop_back();
+  }
+  std::int64_t age = (now_ns() - **held_since) / 1000000000;
+  if (age < k_lock_stale_s && !lock_holder_gone(holder)) {
+    return Error{"another run holds the lock '" + object.shown + "' (" + holder + ", renewed " +
+                     std::to_string(std::max<std::int64_t>(age, 0)) + " s ago)" +
+                     std::string(note) + "; wait for it, or delete the lock if no run is going on",
+                 EAGAIN};
+  }
+  return std::optional<std::string>(holder);
+}
+
+}  // namespace
+
+Result<bool> legacy_lock_free(const LockObject& object) {
+  auto last = last_holder(object, ", where an earlier build of regsweep keeps it");
+  if (!last) {
+    return last.error();
+  }
+  return last->has_value();
+}
+
+Result<std::unique_ptr<RegistryLock>> take_lock(LockObject object, std::string_view command) {
+  auto last = last_holder(object, "");
+  if (!last) {
+    return last.error();
+  }
+  std::string previous = last->value_or("");
   std::string body = lock_body(command);
   if (Status s = object.put(body); !s) {
     return s.error();

@@ -31,4 +31,9 @@ struct LockObject {
 // Takes the lock for `command`; an Error (EAGAIN) naming its holder when another run has it.
 Result<std::unique_ptr<RegistryLock>> take_lock(LockObject object, std::string_view command);
 
+// An earlier build's lock (k_legacy_lock, in v2): an Error (EAGAIN) naming its holder while it
+// is held (renewed within 5 minutes by a holder not known gone); else whether there is one to
+// remove (true) or none (false).
+Result<bool> legacy_lock_free(const LockObject& object);
+
 }  // namespace regsweep::object

@@ -32,11 +32,12 @@ struct BackendTraits {
 template <typename Client>
 class PrefixedBucket final : public Bucket {
  public:
-  // The tree's bucket: keys below docker/registry/`dir`.
+  // The tree's bucket: keys below docker/registry/`dir` (below docker/registry/ itself
+  // when `dir` is empty).
   PrefixedBucket(std::shared_ptr<Client> client, BackendTraits traits, std::string_view dir = "v2")
       : m_client(std::move(client)),
         m_traits(std::move(traits)),
-        m_keys(m_traits.registry + std::string(dir) + "/") {}
+        m_keys(dir.empty() ? m_traits.registry : m_traits.registry + std::string(dir) + "/") {}
 
   const std::string& location() const override { return m_traits.location; }
   std::string full_key(std::string_view key) const override { return m_keys.full(key); }

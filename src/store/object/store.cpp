@@ -233,6 +233,7 @@ class ObjectStore final : public Store {
                    std::string_view skip = {});
 
   std::unique_ptr<Bucket> m_bucket;
+  std::unique_ptr<Bucket> m_registry;  // docker/registry/, where the lock is (lock())
   std::string m_writer;
   std::unique_ptr<ScannedKeys> m_scanned = std::make_unique<ScannedKeys>();
   std::vector<Multipart> m_multipart;
@@ -288,13 +289,15 @@ Status ObjectStore::list_tree(tbb::task_arena& arena, std::string_view sub, List
   return ok_status();
 }
 
-Result<std::unique_ptr<RegistryLock>> ObjectStore::lock(std::string_view command) {
-  const std::string key(k_lock_file);
+namespace {
+
+// The lock object `key` of `bucket` (take_lock).
+LockObject lock_object(Bucket& bucket, const std::string& key) {
   LockObject lock;
-  lock.shown = m_bucket->shown(key);
-  lock.time = [this, key]() -> Result<std::optional<std::int64_t>> {
+  lock.shown = bucket.shown(key);
+  lock.time = [&bucket, key]() -> Result<std::optional<std::int64_t>> {
     std::optional<std::int64_t> held_since;
-    Status listed = m_bucket->list(key, ListDepth::tree, [&](Page& page) {
+    Status listed = bucket.list(key, ListDepth::tree, [&](Page& page) {
       for (const StoreObject& o : page.objects) {
         if (o.key == key) {
           held_since = o.mtime_ns;
@@ -306,10 +309,30 @@ Result<std::unique_ptr<RegistryLock>> ObjectStore::lock(std::string_view command
     }
     return held_since;
   };
-  lock.get = [this, key](std::uint64_t max) { return m_bucket->get(key, max); };
-  lock.put = [this, key](std::string_view body) { return m_bucket->put(key, body); };
-  lock.remove = [this, key] { return m_bucket->remove(key); };
-  return take_lock(std::move(lock), command);
+  lock.get = [&bucket, key](std::uint64_t max) { return bucket.get(key, max); };
+  lock.put = [&bucket, key](std::string_view body) { return bucket.put(key, body); };
+  lock.remove = [&bucket, key] { return bucket.remove(key); };
+  return lock;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RegistryLock>> ObjectStore::lock(std::string_view command) {
+  // Beside v2 (docker/registry/regsweep.lock); an earlier build's, in v2, refuses the run
+  // while it is renewed and is removed once this run holds its own (lock.hpp).
+  if (!m_registry) {
+    m_registry = m_bucket->beside("");
+  }
+  LockObject legacy = lock_object(*m_bucket, std::string(k_legacy_lock));
+  auto stale = legacy_lock_free(legacy);
+  if (!stale) {
+    return stale.error();
+  }
+  auto taken = take_lock(lock_object(*m_registry, std::string(k_lock_file)), command);
+  if (taken && *stale) {
+    (void)legacy.remove();
+  }
+  return taken;
 }
 
 }  // namespace
