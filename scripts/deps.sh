@@ -15,7 +15,7 @@ set -euo pipefail
 what=${1:-build}
 pkgs=(cmake g++ make pkg-config libboost-filesystem-dev libboost-program-options-dev libssl-dev
   libsimdjson-dev libtbb-dev libgtest-dev libyaml-cpp-dev openssl libcurl4-openssl-dev
-  libpugixml-dev libhiredis-dev)
+  libpugixml-dev libhiredis-dev libre2-dev)
 if [ "$what" = test ]; then
   pkgs+=(docker-registry skopeo jq curl tar gzip findutils bc util-linux python3 clang
     libclang-rt-14-dev clang-format clang-tidy git prometheus lintian bash-completion

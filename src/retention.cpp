@@ -1,9 +1,10 @@
 #include "regsweep/retention.hpp"
 
 #include <algorithm>
-#include <regex>
+#include <memory>
 #include <tuple>
 
+#include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
 #include "regsweep/layout.hpp"
@@ -18,8 +19,9 @@ namespace {
 // A rule with its expressions compiled once.
 struct Compiled {
   const RetentionRule* rule;
-  std::optional<std::regex> select;
-  std::optional<std::regex> keep;
+  std::shared_ptr<const RE2> select;  // nothing: every tag
+  std::shared_ptr<const RE2> keep;
+  std::vector<std::vector<std::shared_ptr<const RE2>>> keep_tags;  // each entry's patterns
 
   bool applies_to(const std::string& repository) const {
     return (rule->repositories.empty() || glob_match_any(rule->repositories, repository)) &&
@@ -68,9 +70,80 @@ bool newer(const Tag& a, const std::optional<TagVersion>& va, const Tag& b,
   return a.name > b.name;
 }
 
+// What a rule with keep_tags says of each tag of `repo`, as zot decides: each tag is the first
+// entry's whose patterns it matches (anywhere in the name, as Go's MatchString); of an entry's
+// tags, the keep_n most recently pushed and those pushed within pushed_within are kept (all
+// when neither is set); the rest, and the tags no entry takes, are deleted. The grace period,
+// `keep` globs and name_regex_keep keep a tag whatever zot would say.
+std::vector<Said> judge_keep_tags(const Compiled& c, const Repository& repo, const Grace& grace,
+                                  std::int64_t now) {
+  const RetentionRule& r = *c.rule;
+  std::vector<Said> out(repo.tags.size());
+  std::vector<std::vector<std::size_t>> groups(r.keep_tags.size());
+  for (std::size_t i = 0; i < repo.tags.size(); ++i) {
+    const Tag& t = repo.tags[i];
+    if (!t.current || t.current_problem || signature_subject(t.name)) {
+      continue;  // unreadable (kept), or following its subject (follow_subjects)
+    }
+    std::size_t e = 0;
+    for (; e < c.keep_tags.size(); ++e) {
+      const auto& patterns = c.keep_tags[e];
+      if (patterns.empty() || std::any_of(patterns.begin(), patterns.end(), [&](const auto& re) {
+            return RE2::PartialMatch(t.name, *re);
+          })) {
+        break;
+      }
+    }
+    if (e == c.keep_tags.size()) {
+      out[i] = {Say::remove, "matches no keep_tags patterns"};
+    } else {
+      groups[e].push_back(i);
+    }
+  }
+  for (std::size_t e = 0; e < groups.size(); ++e) {
+    const KeepTagsEntry& entry = r.keep_tags[e];
+    std::vector<std::size_t>& group = groups[e];
+    std::sort(group.begin(), group.end(), [&](std::size_t a, std::size_t b) {
+      return newer(repo.tags[a], std::nullopt, repo.tags[b], std::nullopt);
+    });
+    const std::string which = "keep_tags entry " + std::to_string(e + 1);
+    for (std::size_t k = 0; k < group.size(); ++k) {
+      const Tag& t = repo.tags[group[k]];
+      Said& s = out[group[k]];
+      if (!entry.keep_n && !entry.pushed_within) {
+        s = {Say::keep, "matches the patterns of " + which};
+      } else if (entry.keep_n && k < *entry.keep_n) {
+        s = {Say::keep,
+             "among the " + std::to_string(*entry.keep_n) + " most recently pushed of " + which};
+      } else if (entry.pushed_within && now - t.current_mtime < *entry.pushed_within) {
+        s = {Say::keep, "pushed within " + human_age(*entry.pushed_within) + " (" + which + ")"};
+      } else {
+        s = {Say::remove, "kept by none of the rules of " + which};
+      }
+    }
+  }
+  for (std::size_t i = 0; i < repo.tags.size(); ++i) {
+    const Tag& t = repo.tags[i];
+    if (out[i].say != Say::remove) {
+      continue;
+    }
+    if (grace.young(t.current_mtime)) {
+      out[i] = {Say::keep, "pushed within the grace period"};
+    } else if (glob_match_any(r.keep, t.name)) {
+      out[i] = {Say::keep, "matches a keep pattern"};
+    } else if (c.keep && RE2::FullMatch(t.name, *c.keep)) {
+      out[i] = {Say::keep, "matches name_regex_keep"};
+    }
+  }
+  return out;
+}
+
 // What rule `c` says of each tag of `repo` (indexed like repo.tags), in GitLab's order.
 std::vector<Said> judge(const Compiled& c, const Repository& repo, const Grace& grace,
                         std::int64_t now) {
+  if (!c.rule->keep_tags.empty()) {
+    return judge_keep_tags(c, repo, grace, now);
+  }
   const RetentionRule& r = *c.rule;
   std::vector<Said> out(repo.tags.size());
   std::vector<std::size_t> ranked;
@@ -82,7 +155,7 @@ std::vector<Said> judge(const Compiled& c, const Repository& repo, const Grace& 
     if (signature_subject(t.name)) {
       continue;  // follows its subject (follow_subjects), never counted against keep_n
     }
-    if (c.select && !std::regex_match(t.name, *c.select)) {
+    if (c.select && !RE2::FullMatch(t.name, *c.select)) {
       continue;
     }
     Said& s = out[i];
@@ -91,7 +164,7 @@ std::vector<Said> judge(const Compiled& c, const Repository& repo, const Grace& 
       s.reason = "pushed within the grace period";
     } else if (glob_match_any(r.keep, t.name)) {
       s.reason = "matches a keep pattern";
-    } else if (c.keep && std::regex_match(t.name, *c.keep)) {
+    } else if (c.keep && RE2::FullMatch(t.name, *c.keep)) {
       s.reason = "matches name_regex_keep";
     } else if (r.pushed_within && now - t.current_mtime < *r.pushed_within) {
       s.reason = "pushed within " + human_age(*r.pushed_within);
@@ -187,30 +260,38 @@ void check_times(const Repository& repo, std::vector<Finding>& findings) {
   }
 }
 
-std::optional<std::regex> compile(const std::optional<std::string>& re, const std::string& what,
-                                  const std::string& rule, std::string& error) {
+// `re` compiled as RE2 (GitLab's syntax: `(?i)` and the like), to be matched whole; nothing
+// when absent; `error` set when it does not compile.
+std::shared_ptr<const RE2> compile(const std::optional<std::string>& re, const std::string& what,
+                                   const std::string& rule, std::string& error) {
   if (!re) {
-    return std::nullopt;
+    return nullptr;
   }
-  try {
-    return std::regex(*re, std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
-    error = rule + ": " + what + " '" + *re + "' is not a regular expression: " + e.what();
-    return std::nullopt;
+  RE2::Options options;
+  options.set_log_errors(false);
+  auto compiled = std::make_shared<const RE2>(*re, options);
+  if (!compiled->ok()) {
+    error = rule + ": " + what + " '" + *re +
+            "' is not a regular expression (RE2 syntax): " + compiled->error();
+    return nullptr;
   }
+  return compiled;
 }
 
 }  // namespace
 
 std::optional<TagVersion> parse_tag_version(const std::string& tag) {
-  static const std::regex version(
-      R"(^[vV]?(\d{1,9})(?:\.(\d{1,9}))?(?:\.(\d{1,9}))?(?:-([0-9A-Za-z.-]+))?$)");
-  std::smatch m;
-  if (!std::regex_match(tag, m, version)) {
+  static const RE2 version(
+      R"([vV]?(\d{1,9})(?:\.(\d{1,9}))?(?:\.(\d{1,9}))?(?:-([0-9A-Za-z.-]+))?)");
+  std::string major;
+  std::string minor;
+  std::string patch;
+  std::string pre;
+  if (!RE2::FullMatch(tag, version, &major, &minor, &patch, &pre)) {
     return std::nullopt;
   }
-  auto num = [&](std::size_t i) { return m[i].matched ? std::stoull(m[i].str()) : 0ULL; };
-  return TagVersion{num(1), num(2), num(3), m[4].matched ? m[4].str() : ""};
+  auto num = [](const std::string& digits) { return digits.empty() ? 0ULL : std::stoull(digits); };
+  return TagVersion{num(major), num(minor), num(patch), pre};
 }
 
 Result<Retention> decide_retention(const Inventory& inventory,
@@ -220,8 +301,17 @@ Result<Retention> decide_retention(const Inventory& inventory,
   std::vector<Compiled> compiled;
   for (const RetentionRule& r : rules) {
     std::string error;
-    Compiled c{&r, compile(r.name_regex, "name_regex", r.name, error),
-               compile(r.name_regex_keep, "name_regex_keep", r.name, error)};
+    Compiled c{&r,
+               compile(r.name_regex, "name_regex", r.name, error),
+               compile(r.name_regex_keep, "name_regex_keep", r.name, error),
+               {}};
+    for (const KeepTagsEntry& entry : r.keep_tags) {
+      std::vector<std::shared_ptr<const RE2>> patterns;
+      for (const std::string& p : entry.patterns) {
+        patterns.push_back(compile(p, "keep_tags pattern", r.name, error));
+      }
+      c.keep_tags.push_back(std::move(patterns));
+    }
     if (!error.empty()) {
       return Error{error, 0};
     }
@@ -349,6 +439,39 @@ std::int64_t duration_of(const YAML::Node& n, const std::string& where) {
   return *d;
 }
 
+// zot's keepTags: a list of {patterns, keep_n, pushed_within} (its own key names are taken
+// too: mostRecentlyPushedCount, pushedWithin).
+std::vector<KeepTagsEntry> keep_tags_of(const YAML::Node& n, const std::string& where) {
+  if (!n.IsSequence() || n.size() == 0) {
+    throw std::runtime_error(where + " must be a list of entries");
+  }
+  std::vector<KeepTagsEntry> out;
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    const std::string at = where + " entry " + std::to_string(i + 1);
+    if (!n[i].IsMap()) {
+      throw std::runtime_error(at + " is not a mapping");
+    }
+    KeepTagsEntry e;
+    for (const auto& kv : n[i]) {
+      const std::string key = kv.first.as<std::string>();
+      if (key == "patterns") {
+        e.patterns = strings_of(kv.second, at + ": patterns");
+      } else if (key == "keep_n" || key == "mostRecentlyPushedCount") {
+        e.keep_n = kv.second.as<std::uint64_t>();
+      } else if (key == "pushed_within" || key == "pushedWithin") {
+        e.pushed_within = duration_of(kv.second, at + ": " + key);
+      } else if (key == "mostRecentlyPulledCount" || key == "pulledWithin") {
+        throw std::runtime_error(at + ": " + key +
+                                 " cannot be honoured: the registry's storage records no pulls");
+      } else {
+        throw std::runtime_error(at + ": unknown key '" + key + "'");
+      }
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 RetentionRule rule_of(const YAML::Node& p, std::size_t index) {
   RetentionRule r;
   r.name = "policy " + std::to_string(index + 1);
@@ -384,9 +507,17 @@ RetentionRule rule_of(const YAML::Node& p, std::size_t index) {
       r.semver_order = o == "semver";
     } else if (key == "allow_delete_all") {
       r.allow_delete_all = v.as<bool>();
+    } else if (key == "keep_tags") {
+      r.keep_tags = keep_tags_of(v, where);
     } else {
       throw std::runtime_error(r.name + ": unknown key '" + key + "'");
     }
+  }
+  if (!r.keep_tags.empty() &&
+      (r.name_regex || r.keep_n || r.older_than || r.pushed_within || r.semver_order)) {
+    throw std::runtime_error(r.name +
+                             ": keep_tags (zot's model) takes keep_n and pushed_within in its "
+                             "entries, and no name_regex, older_than or order beside it");
   }
   return r;
 }

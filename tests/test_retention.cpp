@@ -341,6 +341,117 @@ TEST(Retention, InvalidRegexIsAnError) {
   EXPECT_NE(got.error().message.find("name_regex"), std::string::npos);
 }
 
+// Issue 37: the expressions are RE2's, as GitLab's cleanup policies take them: its documented
+// examples match the same tags (whole names), `(?i)` works, and what RE2 refuses (a
+// lookahead, which GitLab refuses too) is an error naming the rule's field.
+TEST(Retention, ExpressionsAreRe2AsGitLabTakesThem) {
+  const Inventory inv = inventory({repo("app", {{"main", 1},
+                                                {"v1.2.0", 2},
+                                                {"v", 3},
+                                                {"release", 4},
+                                                {"release-2026", 5},
+                                                {"Nightly-1", 6},
+                                                {"nightly-2", 7},
+                                                {"feature-x", 8}})});
+  auto matched = [&](const std::string& re) {
+    RetentionRule r = rule();
+    r.name_regex = re;
+    std::set<std::string> out;
+    for (const std::string& t : removed(decide(inv, {r}))) {
+      out.insert(t.substr(4));  // without "app:"
+    }
+    return out;
+  };
+  using Set = std::set<std::string>;
+  EXPECT_EQ(matched(".*").size(), 8U);
+  EXPECT_EQ(matched("v.+"), (Set{"v1.2.0"}));
+  EXPECT_EQ(matched("main"), (Set{"main"}));
+  EXPECT_EQ(matched("release.*"), (Set{"release", "release-2026"}));
+  EXPECT_EQ(matched("(?:v.+|main|release.*)"), (Set{"main", "release", "release-2026", "v1.2.0"}));
+  EXPECT_EQ(matched("(?i)nightly-.*"), (Set{"Nightly-1", "nightly-2"}));
+  EXPECT_EQ(matched("nightly-.*"), (Set{"nightly-2"}));
+  RetentionRule lookahead = rule();
+  lookahead.name_regex_keep = "(?!v).*";
+  auto refused = decide_retention(inv, {lookahead}, {}, Grace(), k_now);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("name_regex_keep"), std::string::npos);
+  EXPECT_NE(refused.error().message.find("RE2"), std::string::npos) << refused.error().message;
+}
+
+// Issue 37: zot's keepTags, decided as zot decides (pkg/retention): a tag belongs to the first
+// entry whose patterns it matches anywhere in its name; an entry keeps the top keep_n by push
+// OR those pushed within pushed_within (all of its tags when it sets neither); the others,
+// and the tags no entry takes, are deleted.
+TEST(Retention, KeepTagsIsZotsModel) {
+  // Tags pushed 1 to 8 days ago.
+  const Inventory inv = inventory({repo("app", {{"a1", 1},
+                                                {"a2", 2},
+                                                {"a3", 3},
+                                                {"a4", 4},
+                                                {"v2.1", 5},
+                                                {"xv2", 6},
+                                                {"web-prod", 7},
+                                                {"v3.0", 8}})});
+  auto kept = [&](std::vector<KeepTagsEntry> entries) {
+    RetentionRule r = rule();
+    r.keep_tags = std::move(entries);
+    std::set<std::string> out;
+    for (const TagVerdict& v : decide(inv, {r}).verdicts) {
+      if (!v.remove) {
+        out.insert(v.tag);
+      }
+    }
+    return out;
+  };
+  using Set = std::set<std::string>;
+  // Patterns only: every tag they match (anywhere in the name) is kept, the rest deleted.
+  EXPECT_EQ(kept({{.patterns = {"v2.*", ".*-prod"}, .keep_n = {}, .pushed_within = {}}}),
+            (Set{"v2.1", "xv2", "web-prod"}));
+  // A count and a time: the 2 most recent OR pushed within 4 days (strictly): a1, a2, a3.
+  // (GitLab's reading, keep_n counted after those pushed within, would keep a4 and v2.1 too.)
+  EXPECT_EQ(kept({{.patterns = {}, .keep_n = 2, .pushed_within = 4 * k_day}}),
+            (Set{"a1", "a2", "a3"}));
+  RetentionRule gitlab = rule();
+  gitlab.keep_n = 2;
+  gitlab.pushed_within = 4 * k_day;
+  EXPECT_EQ(removed(decide(inv, {gitlab})), (Set{"app:xv2", "app:web-prod", "app:v3.0"}));
+  // A tag is the first matching entry's only: v-tags go to the first, which keeps one of them;
+  // the second keeps the two most recent of the others.
+  EXPECT_EQ(kept({{.patterns = {"^v"}, .keep_n = 1, .pushed_within = {}},
+                  {.patterns = {}, .keep_n = 2, .pushed_within = {}}}),
+            (Set{"v2.1", "a1", "a2"}));
+  // The grace period keeps what zot would delete.
+  RetentionRule young = rule();
+  young.keep_tags = {{.patterns = {"^v"}, .keep_n = {}, .pushed_within = {}}};
+  Retention r = decide(inv, {young}, Grace(k_now, 2 * k_day + 1));
+  Set left;
+  for (const TagVerdict& v : r.verdicts) {
+    if (!v.remove) {
+      left.insert(v.tag);
+    }
+  }
+  EXPECT_EQ(left, (Set{"a1", "a2", "v2.1", "v3.0"}));
+}
+
+TEST(Retention, KeepTagsInAPolicyFile) {
+  auto rules = parse_retention_policy(
+      "policies:\n  - repositories: ['infra/*']\n    keep: []\n    keep_tags:\n"
+      "      - patterns: ['v2.*', '.*-prod']\n"
+      "      - mostRecentlyPushedCount: 10\n        pushedWithin: 720h\n",
+      "p.yml");
+  ASSERT_TRUE(rules) << rules.error().message;
+  ASSERT_EQ(rules->size(), 1U);
+  ASSERT_EQ((*rules)[0].keep_tags.size(), 2U);
+  EXPECT_EQ((*rules)[0].keep_tags[0].patterns.size(), 2U);
+  EXPECT_EQ((*rules)[0].keep_tags[1].keep_n, 10U);
+  EXPECT_EQ((*rules)[0].keep_tags[1].pushed_within, 720 * 3600);
+  // Pull times are not in the tree; a rule beside keep_tags would be another model.
+  EXPECT_FALSE(
+      parse_retention_policy("policies:\n  - keep_tags:\n      - pulledWithin: 168h\n", "p.yml"));
+  EXPECT_FALSE(parse_retention_policy(
+      "policies:\n  - keep_n: 3\n    keep_tags:\n      - patterns: ['v.*']\n", "p.yml"));
+}
+
 TEST(Retention, TagVersions) {
   EXPECT_EQ(parse_tag_version("v1.2.3")->minor, 2U);
   EXPECT_EQ(parse_tag_version("2.0.0-rc.1")->pre, "rc.1");

@@ -24,6 +24,15 @@
 
 namespace regsweep {
 
+// One entry of zot's keepTags (RetentionRule::keep_tags): a tag is its entry's when the first
+// entry whose patterns it matches is this one; of an entry's tags, those among the keep_n most
+// recently pushed, or pushed within pushed_within, are kept (all of them when neither is set).
+struct KeepTagsEntry {
+  std::vector<std::string> patterns;          // RE2, unanchored as zot's; empty: every tag
+  std::optional<std::uint64_t> keep_n;        // zot's mostRecentlyPushedCount
+  std::optional<std::int64_t> pushed_within;  // zot's pushedWithin (s)
+};
+
 struct RetentionRule {
   std::string name;                            // for reports: "policy 1", or the file's `name`
   std::vector<std::string> repositories;       // globs (rm's syntax); empty: every repository
@@ -36,6 +45,9 @@ struct RetentionRule {
   std::optional<std::int64_t> pushed_within;   // tags pushed within this are kept (s)
   bool semver_order = false;  // newest = highest version (v-prefix allowed) instead of latest push
   bool allow_delete_all = false;  // may delete every tag of a repository
+  // zot's model instead of GitLab's: the tags no entry keeps are deleted. With it, the rule
+  // takes no name_regex, keep_n, older_than, pushed_within or order (parse_retention_policy).
+  std::vector<KeepTagsEntry> keep_tags;
 };
 
 struct TagVerdict {

@@ -32,7 +32,9 @@ default all), minus those kept outright (--keep patterns, default 'latest'; --na
 --pushed-within), sorted newest first (push time: when the tag's current link was last
 written; or --order semver), the newest --keep-n kept, and of the rest only those older than
 --older-than deleted. Rules are flags for one rule, or a policy file (--policy FILE) with a
-list 'policies:' of rules for cron. REPOSITORY-GLOBs limit the repositories (rm's globs).
+list 'policies:' of rules for cron; there a rule may instead take zot's keepTags model
+(keep_tags: the tags no entry keeps are deleted). REPOSITORY-GLOBs limit the repositories
+(rm's globs).
 
 options)";
 
@@ -106,7 +108,7 @@ std::optional<int> parse_prune(const std::vector<std::string>& args, GcArgs& out
       ("older-than", po::value(&f.older_than)->value_name("DURATION"),
        "delete only tags pushed longer ago than DURATION (7d, 12h)")  //
       ("name-regex", po::value(&f.name_regex)->value_name("RE"),
-       "the tags the rule may delete: a full match of RE (ECMAScript syntax; default all)")  //
+       "the tags the rule may delete: a full match of RE (RE2 syntax, as GitLab's; default all)")  //
       ("name-regex-keep", po::value(&f.name_regex_keep)->value_name("RE"),
        "never delete tags RE matches fully")  //
       ("keep", po::value(&f.keep)->value_name("PATTERN")->composing(),
