@@ -113,13 +113,17 @@ std::string render_usage_html(const Usage& usage, const HtmlFacts& facts) {
   out += "<style>" + std::string(assets::k_du_report_css) + "</style></head><body>\n";
   out += "<h1>Disk usage of " + markup_escape(facts.location) + "</h1>\n";
   out += totals_html(usage.totals) + "\n";
+  // Findings first: what could not be read, or is damaged, matters before any figure below.
+  out += "<h2>Findings (" + std::to_string(usage.findings.size()) + ")</h2>\n" +
+         findings_html(usage.findings) + "\n";
   out +=
       "<h2>Repositories</h2><div id=\"controls\"><label>Area: <select id=\"metric\">"
       "<option value=\"e\" selected>exclusive bytes</option>"
       "<option value=\"l\">logical bytes</option>"
       "<option value=\"r\">reclaimable bytes</option></select></label> "
-      "colour: share of the cell gc would free, <span class=\"legend\"></span> "
-      "none to all</div>\n";
+      "colour: share of the cell gc would free, on a log scale: <span class=\"legend\">"
+      "<span>0</span><span>1%</span><span>10%</span><span>all</span>"
+      "</span></div>\n";
   out +=
       "<div id=\"info\" aria-live=\"polite\">Point at or focus a cell for its "
       "figures.</div>\n";
@@ -152,7 +156,6 @@ std::string render_usage_html(const Usage& usage, const HtmlFacts& facts) {
          "</dd><dt>Grace period</dt><dd>" + std::to_string(facts.grace_seconds) +
          " s</dd><dt>Findings</dt><dd>" + std::to_string(usage.findings.size()) +
          "</dd><dt>Version</dt><dd>regsweep " + markup_escape(facts.version) + "</dd></dl>\n";
-  out += findings_html(usage.findings) + "\n";
   out += "<script type=\"application/json\" id=\"data\">" + data_json(usage) + "</script>\n";
   out += "<script>" + std::string(assets::k_du_report_js) + "</script>\n</body></html>\n";
   return out;

@@ -29,9 +29,19 @@ rest=rest.slice(i);var s=row.reduce(function(t,q){return t+q.a;},0);
 if(w>=h){var cw=h>0?s/h:0;var cy=y;row.forEach(function(q){var ch=cw>0?q.a/cw:0;out.push({it:q,x:x,y:cy,w:cw,h:ch});cy+=ch;});x+=cw;w-=cw;}
 else{var rh=w>0?s/w:0;var cx=x;row.forEach(function(q){var qw=rh>0?q.a/rh:0;out.push({it:q,x:cx,y:y,w:qw,h:rh});cx+=qw;});y+=rh;h-=rh;}}
 return out;}
-function colour(f){f=Math.max(0,Math.min(1,f));var a=[74,122,181],b=[232,197,71],c=[217,71,43];
+// The share of a cell gc would free, on a log scale: 0.1% already differs from none, and 1%,
+// 10% and all are a third of the scale apart (a tree with little to reclaim is not one colour).
+function scaled(f){f=Math.max(0,Math.min(1,f));return Math.log(1+999*f)/Math.log(1000);}
+function colour(f){f=scaled(f);var a=[74,122,181],b=[232,197,71],c=[217,71,43];
 var p=f<.5?a:b,q=f<.5?b:c,t=f<.5?f*2:(f-.5)*2;
 return "rgb("+[0,1,2].map(function(i){return Math.round(p[i]+(q[i]-p[i])*t);}).join(",")+")";}
+// The label a cell w by h has room for: its whole name at the largest size from 11px down to
+// 7px that holds it (about 0.6em a character), else at 7px cut with an ellipsis; nothing when
+// not even two characters fit.
+function label_fit(name,w,h){var max=Math.min(11,Math.floor(h-2));if(max<7)return null;
+for(var size=max;size>=7;size--){if(Math.floor((w-4)/(size*0.6))>=name.length)return {text:name,size:size};}
+var fits=Math.floor((w-4)/(7*0.6));if(fits<2)return null;
+return {text:name.slice(0,fits-1)+"\u2026",size:7};}
 var svg=document.getElementById("map");var info=document.getElementById("info");
 function el(name,attrs){var e=document.createElementNS(NS,name);for(var k in attrs)e.setAttribute(k,attrs[k]);return e;}
 function show(r){info.textContent=figures(r);}
@@ -47,7 +57,10 @@ if(q.leaf){var rr=q.leaf;var rect=el("rect",{"class":"cell",x:c.x.toFixed(2),y:c
 fill:colour(rr[key]>0?rr.r/rr[key]:0),tabindex:"0"});rect.setAttribute("data-repo",rr.n);
 var t=el("title",{});t.textContent=figures(rr);rect.appendChild(t);
 rect.addEventListener("mouseenter",function(){show(rr);});rect.addEventListener("focus",function(){show(rr);});frag.appendChild(rect);
-if(c.w>60&&c.h>14){var tx=el("text",{x:(c.x+3).toFixed(2),y:(c.y+12).toFixed(2)});tx.textContent=rr.n.split("/").pop();frag.appendChild(tx);}}
+rect.setAttribute("data-share",(rr[key]>0?rr.r/rr[key]:0).toFixed(6));
+var name=label_fit(rr.n.split("/").pop(),c.w,c.h);
+if(name){var tx=el("text",{"class":"cell-label",x:(c.x+2).toFixed(2),y:(c.y+name.size).toFixed(2),"font-size":String(name.size)});
+tx.textContent=name.text;frag.appendChild(tx);rect.setAttribute("data-label",name.text);}}
 else{var g=q.node;var pad=c.w>24&&c.h>24?2:0;var head=c.w>60&&c.h>40?14:0;
 if(pad){frag.appendChild(el("rect",{"class":"group",x:c.x.toFixed(2),y:c.y.toFixed(2),width:c.w.toFixed(2),height:c.h.toFixed(2)}));}
 if(head){var label=el("text",{x:(c.x+3).toFixed(2),y:(c.y+11).toFixed(2)});label.textContent=g.name+"/";frag.appendChild(label);}

@@ -69,6 +69,32 @@ report() {
   done
   check "$name: the table's totals line counts du --json's repositories" \
     bash -c "grep -o '<tfoot>.*</tfoot>' '$W/$name.dom' | grep -qF 'TOTAL $(jq .totals.repositories "$W/$name.json") repositories'"
+  # As a person reads it (issue 37): findings before the figures, a label in every cell with
+  # room for one, and a cell with anything to reclaim not in the colour of none.
+  check "$name: the findings come before the treemap and the table" python3 - "$W/$name.dom" <<'PY'
+import sys
+dom = open(sys.argv[1]).read()
+f, m, t = dom.find('id="findings"'), dom.find('id="map"'), dom.find('id="table"')
+sys.exit(0 if 0 <= f < m < t else 1)
+PY
+  check "$name: every cell with room (14 by 9 px or more) is labelled" python3 - "$W/$name.dom" <<'PY'
+import re, sys
+cells = re.findall(r'<rect class="cell"[^>]*>', open(sys.argv[1]).read())
+def num(c, k):
+    return float(re.search(k + r'="([0-9.]+)"', c).group(1))
+room = [c for c in cells if num(c, 'width') >= 14 and num(c, 'height') >= 9]
+unlabelled = [c for c in room if 'data-label="' not in c]
+print("# %d cells, %d with room, %d of them unlabelled" % (len(cells), len(room), len(unlabelled)))
+sys.exit(0 if room and not unlabelled else 1)
+PY
+  check "$name: a cell with 0.1% or more to reclaim is not coloured as one with none" \
+    python3 - "$W/$name.dom" <<'PY'
+import re, sys
+cells = re.findall(r'<rect class="cell"[^>]*>', open(sys.argv[1]).read())
+some = [c for c in cells if float(re.search(r'data-share="([0-9.]+)"', c).group(1)) >= 0.001]
+none_colour = 'fill="rgb(74,122,181)"'
+sys.exit(0 if all(none_colour not in c for c in some) else 1)
+PY
   check "$name: a screenshot was taken" test -s "$W/$name.png"
   cp "$W/$name.png" "$SHOTS/$name.png" 2>/dev/null || true
 }
