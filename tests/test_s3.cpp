@@ -6,6 +6,7 @@
 #include <set>
 
 #include <algorithm>
+#include <ctime>
 #include <map>
 #include <random>
 #include <sstream>
@@ -18,6 +19,7 @@
 #include "regsweep/sweep.hpp"
 #include "regsweep/timeutil.hpp"
 #include "store/s3/client.hpp"
+#include "store/s3/credentials.hpp"
 #include "temp_registry.hpp"
 
 namespace regsweep {
@@ -79,15 +81,93 @@ TEST(S3Config, EnvironmentOverridesAndAwsFallbacks) {
 
   // Empty keys: the AWS variables, as the SDK's credential chain would.
   const char* no_keys = "storage:\n  s3:\n    bucket: b\n    region: us-east-1\n";
-  EXPECT_FALSE(s3_from_config_text(no_keys, "c.yml", {}));
+  RegistryEnv nothing;
+  nothing.variables = {{"AWS_EC2_METADATA_DISABLED", "true"}};
+  EXPECT_FALSE(s3_from_config_text(no_keys, "c.yml", nothing));
   RegistryEnv aws;
   aws.variables = {{"AWS_ACCESS_KEY_ID", "AKID"},
                    {"AWS_SECRET_ACCESS_KEY", "secret"},
                    {"AWS_SESSION_TOKEN", "token"}};
   auto k = s3_from_config_text(no_keys, "c.yml", aws);
   ASSERT_TRUE(k) << k.error().message;
-  EXPECT_EQ(k->access_key, "AKID");
-  EXPECT_EQ(k->session_token, "token");
+  ASSERT_TRUE(k->credentials);
+  EXPECT_EQ(k->credentials->source(), "the environment");
+  EXPECT_EQ(k->credentials->current().access_key, "AKID");
+  EXPECT_EQ(k->credentials->current().session_token, "token");
+}
+
+// Issue 37: the AWS chain's order, with no network: the environment, then the shared
+// credentials file (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials, AWS_PROFILE's profile).
+TEST(S3Credentials, TheChainsOrderWithoutTheNetwork) {
+  test::TempRegistry dir;  // a directory for the files
+  dir.write(
+      "credentials",
+      "# comment\n[default]\naws_access_key_id = FILEKEY\naws_secret_access_key = filesecret\n"
+      "\n[ci]\n aws_access_key_id=CIKEY \naws_secret_access_key=cisecret\naws_session_token=t\n");
+  const std::string file = dir.v2() + "/credentials";
+  std::map<std::string, std::string> env{{"AWS_SHARED_CREDENTIALS_FILE", file},
+                                         {"AWS_EC2_METADATA_DISABLED", "true"}};
+  auto from_file = aws_default_chain(env, "us-east-1");
+  ASSERT_TRUE(from_file) << from_file.error().message;
+  EXPECT_EQ((*from_file)->current().access_key, "FILEKEY");
+  EXPECT_NE((*from_file)->source().find("profile 'default'"), std::string::npos);
+  env["AWS_PROFILE"] = "ci";
+  auto ci = aws_default_chain(env, "us-east-1");
+  ASSERT_TRUE(ci) << ci.error().message;
+  EXPECT_EQ((*ci)->current().access_key, "CIKEY");
+  EXPECT_EQ((*ci)->current().session_token, "t");
+  env["AWS_PROFILE"] = "nosuch";
+  auto missing = aws_default_chain(env, "us-east-1");
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find("'nosuch'"), std::string::npos);
+  // The environment first.
+  env["AWS_ACCESS_KEY_ID"] = "ENVKEY";
+  env["AWS_SECRET_ACCESS_KEY"] = "envsecret";
+  auto first = aws_default_chain(env, "us-east-1");
+  ASSERT_TRUE(first);
+  EXPECT_EQ((*first)->current().access_key, "ENVKEY");
+  // Half of the environment's pair is an error, not a fall through to the file.
+  env.erase("AWS_SECRET_ACCESS_KEY");
+  EXPECT_FALSE(aws_default_chain(env, "us-east-1"));
+  // Nothing anywhere, the metadata service disabled: an error saying where it looked.
+  auto none = aws_default_chain({{"AWS_EC2_METADATA_DISABLED", "true"}}, "us-east-1");
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().message.find("no S3 credentials"), std::string::npos);
+}
+
+// Keys that expire are fetched again within five minutes of their end, not on every request.
+TEST(S3Credentials, ExpiringKeysAreFetchedAgainInTime) {
+  int fetches = 0;
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  auto fetch = [&]() -> Result<AwsCredentials> {
+    ++fetches;
+    return AwsCredentials{.access_key = "K" + std::to_string(fetches),
+                          .secret_key = "s",
+                          .session_token = "",
+                          .expires = now + 3600};
+  };
+  CredentialProvider lasting(
+      "test", {.access_key = "K0", .secret_key = "s", .session_token = "", .expires = now + 3600},
+      fetch);
+  EXPECT_EQ(lasting.current().access_key, "K0");
+  EXPECT_EQ(fetches, 0);
+  CredentialProvider ending(
+      "test", {.access_key = "K0", .secret_key = "s", .session_token = "", .expires = now + 100},
+      fetch);
+  EXPECT_EQ(ending.current().access_key, "K1");
+  EXPECT_EQ(ending.current().access_key, "K1");  // the new ones last an hour
+  EXPECT_EQ(fetches, 1);
+  int failures = 0;
+  CredentialProvider failing(
+      "test", {.access_key = "K0", .secret_key = "s", .session_token = "", .expires = now + 100},
+      [&]() -> Result<AwsCredentials> {
+        ++failures;
+        return Error{"down", EIO};
+      });
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(failing.current().access_key, "K0");  // the old keys while they last
+  }
+  EXPECT_EQ(failures, 1);  // asked once, not on every request
 }
 
 TEST(S3Config, MissingOrBadSettingsAreNamed) {

@@ -314,7 +314,9 @@ inline void add_where_options(po::options_description& desc, std::string& root_a
       ("root", po::value(&root_arg)->value_name("DIR"), root_help)  //
       ("endpoint", po::value(&endpoint)->value_name("URL"),         //
        "with --root s3://BUCKET[/PREFIX]: the S3 endpoint (http://host:port); AWS when not "
-       "given. Keys come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. With --root "
+       "given. Keys come from the AWS chain: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+       "~/.aws/credentials (AWS_PROFILE), web identity, ECS, the instance metadata service. With "
+       "--root "
        "azure://CONTAINER[/PREFIX]: the Blob service URL (https://ACCOUNT.blob.core.windows.net "
        "when not given); the account and its key come from AZURE_STORAGE_ACCOUNT and "
        "AZURE_STORAGE_KEY")                                                               //

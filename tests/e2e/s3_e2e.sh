@@ -409,6 +409,78 @@ check "  and deletes nothing that could be needed: every blob is still there" \
 check "  the revision the broken tag named is kept (-m keeps every revision)" \
   test -n "$(s3_keys bad | grep "revisions/sha256/${v1#sha256:}/link" || true)"
 
+echo "# S3 credentials from the AWS chain when the configuration has none (issue 37)"
+# Each source alone, in a clean environment, hands out the RGW user's keys; `ls` of the
+# bucket must list what it lists with the keys in the environment. The services that hand
+# out keys are local stand-ins (aws_creds_stub.py), checking what the real ones check.
+STUB_PORT=$(free_port)
+python3 "$TOP/tests/e2e/aws_creds_stub.py" --port "$STUB_PORT" --access "$RGW_ACCESS_KEY" \
+  --secret "$RGW_SECRET_KEY" --log "$W/stub.log" &
+STUB_PID=$!
+for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$STUB_PORT") 2>/dev/null && break; sleep 0.1; done
+STUB="http://127.0.0.1:$STUB_PORT"
+mkdir -p "$W/home/.aws"
+set +e # the exit codes below are checked one by one
+# ls_with VAR=VALUE...: `ls -t` of b-rs/reg with nothing but those variables (and PATH, HOME).
+ls_with() {
+  env -i PATH="$PATH" HOME="$W/home" AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:9 "$@" \
+    "$REGSWEEP" ls -t --root s3://b-rs/reg --endpoint "$RGW_ENDPOINT" >"$W/creds.out" 2>"$W/creds.err"
+}
+ls_with AWS_ACCESS_KEY_ID="$RGW_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$RGW_SECRET_KEY"
+cp "$W/creds.out" "$W/creds.want"
+check "the environment's keys list the bucket" test -s "$W/creds.want"
+same() { cmp -s "$W/creds.out" "$W/creds.want"; }
+printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n[other]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
+  "$RGW_ACCESS_KEY" "$RGW_SECRET_KEY" "$RGW_ACCESS_KEY" "$RGW_SECRET_KEY" >"$W/home/.aws/credentials"
+ls_with AWS_EC2_METADATA_DISABLED=true && same
+check "the shared credentials file's default profile (~/.aws/credentials)" test $? -eq 0
+ls_with AWS_PROFILE=other AWS_EC2_METADATA_DISABLED=true && same
+check "  AWS_PROFILE's profile" test $? -eq 0
+printf '[elsewhere]\naws_access_key_id = x\naws_secret_access_key = y\n' >"$W/creds.ini"
+ls_with AWS_SHARED_CREDENTIALS_FILE="$W/creds.ini" AWS_PROFILE=missing
+check "  a profile AWS_PROFILE names and the file lacks is an error naming it, exit 1 ($?)" \
+  bash -c "test $? -eq 1 && grep -q \"AWS_PROFILE names 'missing'\" '$W/creds.err'"
+printf '[default]\naws_access_key_id = %s\naws_secret_access_key = wrong\n' "$RGW_ACCESS_KEY" >"$W/creds.ini"
+ls_with AWS_SHARED_CREDENTIALS_FILE="$W/creds.ini" AWS_ACCESS_KEY_ID="$RGW_ACCESS_KEY" \
+  AWS_SECRET_ACCESS_KEY="$RGW_SECRET_KEY" && same
+check "  the environment comes before the file (its wrong secret is not used)" test $? -eq 0
+rm -f "$W/home/.aws/credentials"
+echo web-identity-token >"$W/web.token"
+: >"$W/stub.log"
+ls_with AWS_WEB_IDENTITY_TOKEN_FILE="$W/web.token" AWS_ROLE_ARN=arn:aws:iam::000000000000:role/regsweep \
+  AWS_ENDPOINT_URL_STS="$STUB" && same
+check "web identity: the token file exchanged at STS for keys" test $? -eq 0
+check "  by AssumeRoleWithWebIdentity" grep -q "^POST / sts-keys" "$W/stub.log"
+echo another-token >"$W/web.token"
+ls_with AWS_WEB_IDENTITY_TOKEN_FILE="$W/web.token" AWS_ROLE_ARN=arn:aws:iam::000000000000:role/regsweep \
+  AWS_ENDPOINT_URL_STS="$STUB"
+check "  a token STS refuses: exit 1 ($?), naming STS's answer" \
+  bash -c "test $? -eq 1 && grep -q 'AccessDenied' '$W/creds.err'"
+: >"$W/stub.log"
+ls_with AWS_CONTAINER_CREDENTIALS_FULL_URI="$STUB/ecs/credentials" \
+  AWS_CONTAINER_AUTHORIZATION_TOKEN=ecs-authorization && same
+check "the container credentials endpoint (ECS), with its authorization token" test $? -eq 0
+check "  asked once" test "$(grep -c 'ecs-keys' "$W/stub.log")" -eq 1
+echo ecs-authorization >"$W/ecs.token"
+ls_with AWS_CONTAINER_CREDENTIALS_FULL_URI="$STUB/ecs/credentials" \
+  AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE="$W/ecs.token" && same
+check "  the token from AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE" test $? -eq 0
+: >"$W/stub.log"
+ls_with AWS_EC2_METADATA_SERVICE_ENDPOINT="$STUB" && same
+check "the instance metadata service (IMDSv2)" test $? -eq 0
+check "  a session token first, then the role, then its keys" \
+  test "$(awk '{print $3}' "$W/stub.log" | tr '\n' ' ')" = "imds-token imds-role imds-keys "
+ls_with AWS_EC2_METADATA_DISABLED=true
+check "no source at all: exit 1 ($?), saying where it looked" \
+  bash -c "test $? -eq 1 && grep -q 'no S3 credentials' '$W/creds.err' && grep -q 'AWS_EC2_METADATA_DISABLED' '$W/creds.err'"
+start=$(date +%s)
+ls_with
+check "  an instance metadata service that does not answer: exit 1 ($?) within seconds" \
+  bash -c "test $? -eq 1 && test $(($(date +%s) - start)) -lt 30"
+kill "$STUB_PID" 2>/dev/null || true
+wait "$STUB_PID" 2>/dev/null || true
+set -e
+
 echo "# server errors: a clear message, exit 1, nothing changed"
 sed "s|secretkey: .*|secretkey: wrong|" "$W/b-rs.yml" >"$W/wrongkey.yml"
 set +e

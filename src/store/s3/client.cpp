@@ -40,20 +40,33 @@ S3Client::S3Client(S3Settings settings, S3ClientOptions options)
     : m_settings(std::move(settings)),
       m_sigv4("aws:amz:" +
               (m_settings.region.empty() ? std::string("us-east-1") : m_settings.region) + ":s3"),
-      m_userpwd(m_settings.access_key + ":" + m_settings.secret_key),
-      m_http(
-          options,
-          object::HttpClient::Service{.prepare =
-                                          [this](CURL* c) {
-                                            curl_easy_setopt(c, CURLOPT_AWS_SIGV4, m_sigv4.c_str());
-                                            curl_easy_setopt(c, CURLOPT_USERPWD, m_userpwd.c_str());
-                                          },
-                                      .inspect = read_error,
-                                      .retry_code = retry_code,
-                                      .sign = nullptr},
-          m_settings.skip_verify) {}
+      m_http(options,
+             object::HttpClient::Service{.prepare =
+                                             [this](CURL* c) {
+                                               // Each attempt's keys: ones that expire are
+                                               // fetched again in time (credentials.hpp).
+                                               AwsCredentials k = keys();
+                                               std::string up = k.access_key + ":" + k.secret_key;
+                                               curl_easy_setopt(c, CURLOPT_AWS_SIGV4,
+                                                                m_sigv4.c_str());
+                                               curl_easy_setopt(c, CURLOPT_USERPWD, up.c_str());
+                                             },
+                                         .inspect = read_error,
+                                         .retry_code = retry_code,
+                                         .sign = nullptr},
+             m_settings.skip_verify) {}
 
 S3Client::~S3Client() = default;
+
+AwsCredentials S3Client::keys() const {
+  if (m_settings.credentials) {
+    return m_settings.credentials->current();
+  }
+  return AwsCredentials{.access_key = m_settings.access_key,
+                        .secret_key = m_settings.secret_key,
+                        .session_token = m_settings.session_token,
+                        .expires = std::nullopt};
+}
 
 std::string S3Client::url(std::string_view key, const std::string& query) const {
   std::string endpoint = m_settings.endpoint;
@@ -89,8 +102,9 @@ S3Client::Response S3Client::perform(Request& request) {
   h.headers.push_back("x-amz-content-sha256: " + (request.body.empty()
                                                       ? std::string(k_empty_sha256)
                                                       : sha256_of(request.body).hex()));
-  if (!m_settings.session_token.empty()) {
-    h.headers.push_back("x-amz-security-token: " + m_settings.session_token);
+  const AwsCredentials k = keys();
+  if (!k.session_token.empty()) {
+    h.headers.push_back("x-amz-security-token: " + k.session_token);
   }
   h.headers.insert(h.headers.end(), request.headers.begin(), request.headers.end());
   if (!request.content_md5.empty()) {
@@ -101,7 +115,7 @@ S3Client::Response S3Client::perform(Request& request) {
   h.sink = request.sink;
   h.offset = request.offset;
   if (request.sign_here) {
-    sign_here(h);
+    sign_here(h, k);
   }
   Response r = m_http.perform(h);
   request.body = std::move(h.body);

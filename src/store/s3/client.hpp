@@ -81,7 +81,10 @@ class S3Client {
   // Performs `req`: an Error naming its key unless the answer's status is one of `ok`.
   Status call(Request req, std::initializer_list<long> ok, std::string_view what);
   Response perform(Request& request);
-  void sign_here(object::HttpRequest& h) const;
+  void sign_here(object::HttpRequest& h, const AwsCredentials& keys) const;
+  // The keys to sign with now: the settings' provider's (which fetches them again before they
+  // expire), else the settings' own.
+  AwsCredentials keys() const;
   std::string url(std::string_view key, const std::string& query) const;
   Error error_of(const Response& response, std::string_view what, std::string_view key) const;
   // Performs `req`: `root`'s child `value` from a 200 answer's XML body, else an Error.
@@ -102,7 +105,6 @@ class S3Client {
 
   S3Settings m_settings;
   std::string m_sigv4;  // "aws:amz:<region>:s3"
-  std::string m_userpwd;
   object::HttpClient m_http;
 };
 

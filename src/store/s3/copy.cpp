@@ -47,7 +47,7 @@ S3Client::Request S3Client::request(const char* method, std::string_view key, st
 // x-amz-copy-source-range before x-amz-copy-source, and the server rejects UploadPartCopy's
 // signature (curl's pull request 14370). That request is signed here, as the specification
 // says: every x-amz-* header and the host, sorted by name.
-void S3Client::sign_here(object::HttpRequest& h) const {
+void S3Client::sign_here(object::HttpRequest& h, const AwsCredentials& keys) const {
   std::time_t now = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&now, &tm);
@@ -73,7 +73,7 @@ void S3Client::sign_here(object::HttpRequest& h) const {
   canonical += "\n" + names + "\n" + headers["x-amz-content-sha256"];
   const std::string region = m_sigv4.substr(8, m_sigv4.size() - 11);  // "aws:amz:<region>:s3"
   const std::string scope = date + "/" + region + "/s3/aws4_request";
-  std::string key = "AWS4" + m_settings.secret_key;
+  std::string key = "AWS4" + keys.secret_key;
   for (const std::string& part : {date, region, std::string("s3"), std::string("aws4_request")}) {
     key = object::hmac_sha256(key, part);
   }
@@ -82,7 +82,7 @@ void S3Client::sign_here(object::HttpRequest& h) const {
                                    sha256_of(canonical).hex());
   Digest signature;  // 32 bytes, as a sha256 digest: its hex() is the signature's
   std::copy(sig.begin(), sig.end(), signature.bytes.begin());
-  h.headers.push_back("Authorization: AWS4-HMAC-SHA256 Credential=" + m_settings.access_key + "/" +
+  h.headers.push_back("Authorization: AWS4-HMAC-SHA256 Credential=" + keys.access_key + "/" +
                       scope + ", SignedHeaders=" + names + ", Signature=" + signature.hex());
   h.signed_here = true;
 }

@@ -8,13 +8,6 @@ namespace {
 
 Status finish_s3(S3Settings& s, const DriverParameters& d) {
   const std::string& origin = d.origin;
-  if (s.access_key.empty() && s.secret_key.empty()) {
-    s.access_key = d.variable("AWS_ACCESS_KEY_ID");
-    s.secret_key = d.variable("AWS_SECRET_ACCESS_KEY");
-    if (s.session_token.empty()) {
-      s.session_token = d.variable("AWS_SESSION_TOKEN");
-    }
-  }
   if (s.region.empty()) {
     s.region = d.environment.count("AWS_REGION") != 0 ? d.variable("AWS_REGION")
                                                       : d.variable("AWS_DEFAULT_REGION");
@@ -28,11 +21,17 @@ Status finish_s3(S3Settings& s, const DriverParameters& d) {
   if (s.region.empty()) {
     return Error{origin + " names no region (storage.s3.region, or AWS_REGION)", 0};
   }
+  if (s.access_key.empty() && s.secret_key.empty()) {
+    // As the registry's driver does with empty keys: the AWS SDK's default chain.
+    auto chain = aws_default_chain(d.environment, s.region);
+    if (!chain) {
+      return Error{origin + ": " + chain.error().message, 0};
+    }
+    s.credentials = std::move(*chain);
+    return ok_status();
+  }
   if (s.access_key.empty() || s.secret_key.empty()) {
-    return Error{origin +
-                     " gives no S3 credentials: set storage.s3.accesskey and secretkey, "
-                     "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
-                 0};
+    return Error{origin + " gives only one of storage.s3.accesskey and secretkey", 0};
   }
   return ok_status();
 }

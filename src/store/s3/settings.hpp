@@ -5,12 +5,14 @@
 // `--root s3://bucket/prefix` with --s3-endpoint, and, for empty keys and region, the AWS
 // SDK's variables.
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "regsweep/config.hpp"
 #include "regsweep/result.hpp"
+#include "store/s3/credentials.hpp"
 
 namespace regsweep {
 
@@ -22,6 +24,9 @@ struct S3Settings {
   std::string access_key;
   std::string secret_key;
   std::string session_token;
+  // Where the keys come from when the configuration gives none (the AWS chain,
+  // credentials.hpp); when set, the keys above are not used.
+  std::shared_ptr<CredentialProvider> credentials;
   bool secure = true;        // https when the endpoint names no scheme
   bool skip_verify = false;  // do not verify the server's certificate
   bool force_path_style = false;
