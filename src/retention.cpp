@@ -278,6 +278,30 @@ std::shared_ptr<const RE2> compile(const std::optional<std::string>& re, const s
   return compiled;
 }
 
+// Every rule with its expressions compiled; an error naming the first that does not compile.
+Result<std::vector<Compiled>> compile_rules(const std::vector<RetentionRule>& rules) {
+  std::vector<Compiled> compiled;
+  for (const RetentionRule& r : rules) {
+    std::string error;
+    Compiled c{&r,
+               compile(r.name_regex, "name_regex", r.name, error),
+               compile(r.name_regex_keep, "name_regex_keep", r.name, error),
+               {}};
+    for (const KeepTagsEntry& entry : r.keep_tags) {
+      std::vector<std::shared_ptr<const RE2>> patterns;
+      for (const std::string& p : entry.patterns) {
+        patterns.push_back(compile(p, "keep_tags pattern", r.name, error));
+      }
+      c.keep_tags.push_back(std::move(patterns));
+    }
+    if (!error.empty()) {
+      return Error{error, 0};
+    }
+    compiled.push_back(std::move(c));
+  }
+  return compiled;
+}
+
 }  // namespace
 
 std::optional<TagVersion> parse_tag_version(const std::string& tag) {
@@ -298,24 +322,9 @@ Result<Retention> decide_retention(const Inventory& inventory,
                                    const std::vector<RetentionRule>& rules,
                                    const std::vector<std::string>& scope, const Grace& grace,
                                    std::int64_t now) {
-  std::vector<Compiled> compiled;
-  for (const RetentionRule& r : rules) {
-    std::string error;
-    Compiled c{&r,
-               compile(r.name_regex, "name_regex", r.name, error),
-               compile(r.name_regex_keep, "name_regex_keep", r.name, error),
-               {}};
-    for (const KeepTagsEntry& entry : r.keep_tags) {
-      std::vector<std::shared_ptr<const RE2>> patterns;
-      for (const std::string& p : entry.patterns) {
-        patterns.push_back(compile(p, "keep_tags pattern", r.name, error));
-      }
-      c.keep_tags.push_back(std::move(patterns));
-    }
-    if (!error.empty()) {
-      return Error{error, 0};
-    }
-    compiled.push_back(std::move(c));
+  auto compiled = compile_rules(rules);
+  if (!compiled) {
+    return compiled.error();
   }
   Retention out;
   for (const Repository& repo : inventory.repositories) {
@@ -323,7 +332,7 @@ Result<Retention> decide_retention(const Inventory& inventory,
       continue;
     }
     std::vector<const Compiled*> apply;
-    for (const Compiled& c : compiled) {
+    for (const Compiled& c : *compiled) {
       if (c.applies_to(repo.name)) {
         apply.push_back(&c);
       }

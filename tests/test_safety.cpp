@@ -213,19 +213,6 @@ TEST(Activity, AYoungUploadRefusesOnlyWhileARegistryMayServe) {
   EXPECT_TRUE(reg.exists(layout::upload_dir("r", "u")));
 }
 
-// A file changed during the scan still refuses when the registry is known to be stopped:
-// something else writes.
-TEST(Activity, AChangeDuringTheScanRefusesEvenWhenTheRegistryIsStopped) {
-  test::TempRegistry reg;
-  reg.tag("r", "v", reg.put_image("r", {}));
-  reg.put_blob("an orphan");
-  Digest d = reg.put_blob("written while scanning");
-  reg.backdate(layout::blob_dir(d), -20);
-  Collection c = test::plan(reg, with_grace(0));
-  ASSERT_FALSE(c.activity.empty());
-  EXPECT_FALSE(may_sweep(c, SweepPolicy{.known_stopped = true}));
-}
-
 // Issue 31, cause 11: `rm ci/app:old -m` removes untagged manifests in ci/app only; another
 // repository's untagged manifest, its empty leftovers and the repository itself stay.
 TEST(Scope, RmAndPruneMoveNothingOutsideWhatTheyName) {
@@ -289,6 +276,9 @@ TEST(Activity, ALibraryCallerIsRefusedWhileTheRegistryLooksActive) {
   auto refused = sweep_collection(*store, c, false, SweepPolicy{}, arena);
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("looks active"), std::string::npos);
+  EXPECT_EQ(reg.snapshot(), before);
+  // Even with the registry known to be stopped (issue 37): something else writes.
+  EXPECT_FALSE(sweep_collection(*store, c, false, SweepPolicy{.known_stopped = true}, arena));
   EXPECT_EQ(reg.snapshot(), before);
   SweepPolicy forced;
   forced.force = true;

@@ -100,6 +100,8 @@ class AzureClient {
   };
   using Response = object::HttpResponse;
   Response perform(Request& request);
+  // Get Blob Properties of `key`: the answer as it came (head(), and copy()'s polling).
+  Response head_answer(std::string_view key);
   Status call(Request req, std::initializer_list<long> ok, std::string_view what);
   Error error_of(const Response& response, std::string_view what, std::string_view key) const;
   std::string shown(std::string_view key) const;

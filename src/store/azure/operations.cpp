@@ -141,11 +141,15 @@ Status AzureClient::get_stream(std::string_view key,
   return ok_status();
 }
 
-Result<StoreObject> AzureClient::head(std::string_view key) {
+AzureClient::Response AzureClient::head_answer(std::string_view key) {
   Request req;
   req.method = "HEAD";
   req.key = std::string(key);
-  Response r = perform(req);
+  return perform(req);
+}
+
+Result<StoreObject> AzureClient::head(std::string_view key) {
+  Response r = head_answer(key);
   if (r.curl != CURLE_OK || r.status != 200) {
     return error_of(r, "stat", key);
   }
@@ -189,10 +193,7 @@ Status AzureClient::copy(std::string_view source, std::string_view key) {
     }
     std::this_thread::sleep_for(wait);
     wait = std::min(wait * 2, std::chrono::milliseconds(2000));
-    Request look;
-    look.method = "HEAD";
-    look.key = std::string(key);
-    Response h = perform(look);
+    Response h = head_answer(key);
     if (h.curl != CURLE_OK || h.status != 200) {
       return error_of(h, "follow the copy to", key);
     }
