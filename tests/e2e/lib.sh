@@ -351,10 +351,12 @@ put_manifest() {
 }
 
 # tree_state ROOT: every path below ROOT with type, size and mtime (for "changed nothing").
-# regsweep's own lock file, and the mtime of the directory holding it, are left out.
+# regsweep's own lock file, and the mtime of the directory holding it (docker/registry; v2,
+# where earlier builds kept it and whence it is removed), are left out.
 tree_state() {
   (cd "$1" && find . -path ./docker/registry/regsweep.lock -prune -o \
-    -path ./docker/registry/v2 -printf 'd v2\n' -o -printf '%y %s %T@ %p\n' | sort -k4)
+    -path ./docker/registry/v2 -printf 'd v2\n' -o \
+    -path ./docker/registry -printf 'd registry\n' -o -printf '%y %s %T@ %p\n' | sort -k4)
 }
 
 # manifest_refs ROOT DIGEST: prints DIGEST and, recursively, every digest it references
