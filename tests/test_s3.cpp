@@ -19,7 +19,7 @@
 #include "regsweep/sweep.hpp"
 #include "regsweep/timeutil.hpp"
 #include "store/s3/client.hpp"
-#include "store/s3/credentials.hpp"
+#include "store/aws/credentials.hpp"
 #include "temp_registry.hpp"
 
 namespace regsweep {

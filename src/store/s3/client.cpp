@@ -43,8 +43,6 @@ S3Client::S3Client(S3Settings settings, S3ClientOptions options)
       m_http(options,
              object::HttpClient::Service{.prepare =
                                              [this](CURL* c) {
-                                               // Each attempt's keys: ones that expire are
-                                               // fetched again in time (credentials.hpp).
                                                AwsCredentials k = keys();
                                                std::string up = k.access_key + ":" + k.secret_key;
                                                curl_easy_setopt(c, CURLOPT_AWS_SIGV4,
@@ -54,19 +52,15 @@ S3Client::S3Client(S3Settings settings, S3ClientOptions options)
                                          .inspect = read_error,
                                          .retry_code = retry_code,
                                          .sign = nullptr},
-             m_settings.skip_verify) {}
+             m_settings.skip_verify) {
+  if (!m_settings.credentials) {  // the keys given (the configuration's, a test's)
+    m_settings.credentials = CredentialProvider::fixed(
+        "the configuration",
+        {m_settings.access_key, m_settings.secret_key, m_settings.session_token, std::nullopt});
+  }
+}
 
 S3Client::~S3Client() = default;
-
-AwsCredentials S3Client::keys() const {
-  if (m_settings.credentials) {
-    return m_settings.credentials->current();
-  }
-  return AwsCredentials{.access_key = m_settings.access_key,
-                        .secret_key = m_settings.secret_key,
-                        .session_token = m_settings.session_token,
-                        .expires = std::nullopt};
-}
 
 std::string S3Client::url(std::string_view key, const std::string& query) const {
   std::string endpoint = m_settings.endpoint;

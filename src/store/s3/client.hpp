@@ -82,9 +82,8 @@ class S3Client {
   Status call(Request req, std::initializer_list<long> ok, std::string_view what);
   Response perform(Request& request);
   void sign_here(object::HttpRequest& h, const AwsCredentials& keys) const;
-  // The keys to sign with now: the settings' provider's (which fetches them again before they
-  // expire), else the settings' own.
-  AwsCredentials keys() const;
+  // Each attempt's keys: ones that expire are fetched again in time (credentials.hpp).
+  AwsCredentials keys() const { return m_settings.credentials->current(); }
   std::string url(std::string_view key, const std::string& query) const;
   Error error_of(const Response& response, std::string_view what, std::string_view key) const;
   // Performs `req`: `root`'s child `value` from a 200 answer's XML body, else an Error.

@@ -12,7 +12,7 @@
 
 #include "regsweep/config.hpp"
 #include "regsweep/result.hpp"
-#include "store/s3/credentials.hpp"
+#include "store/aws/credentials.hpp"
 
 namespace regsweep {
 
@@ -24,8 +24,7 @@ struct S3Settings {
   std::string access_key;
   std::string secret_key;
   std::string session_token;
-  // Where the keys come from when the configuration gives none (the AWS chain,
-  // credentials.hpp); when set, the keys above are not used.
+  // The AWS chain's keys (credentials.hpp) when the configuration gives none; then set.
   std::shared_ptr<CredentialProvider> credentials;
   bool secure = true;        // https when the endpoint names no scheme
   bool skip_verify = false;  // do not verify the server's certificate

@@ -1,6 +1,6 @@
 // The AWS default credential chain (credentials.hpp).
 
-#include "store/s3/credentials.hpp"
+#include "store/aws/credentials.hpp"
 
 #include <curl/curl.h>
 
