@@ -4,9 +4,6 @@
 
 namespace regsweep {
 
-namespace {
-
-// Length of a valid UTF-8 sequence starting at s[i], or 0 when it is not valid.
 std::size_t utf8_length(std::string_view s, std::size_t i) {
   auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
   unsigned char c = byte(i);
@@ -45,6 +42,8 @@ std::size_t utf8_length(std::string_view s, std::size_t i) {
   }
   return n;
 }
+
+namespace {
 
 void escape(std::string& out, std::string_view s) {
   out.push_back('"');

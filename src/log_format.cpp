@@ -5,6 +5,8 @@
 #include <ctime>
 #include <map>
 
+#include "regsweep/json_writer.hpp"
+
 namespace regsweep {
 
 namespace {
@@ -36,28 +38,6 @@ std::string_view level_name(LogLevel level) {
       return "info";
   }
   return "info";
-}
-
-// The length of the valid UTF-8 sequence at text[i], or 0.
-std::size_t utf8_length(std::string_view text, std::size_t i) {
-  auto b = static_cast<unsigned char>(text[i]);
-  std::size_t n = 0;
-  if (b >= 0xC2 && b < 0xE0) {
-    n = 2;
-  } else if (b >= 0xE0 && b < 0xF0) {
-    n = 3;
-  } else if (b >= 0xF0 && b <= 0xF4) {
-    n = 4;
-  }
-  if (n == 0 || i + n > text.size()) {
-    return 0;
-  }
-  for (std::size_t k = 1; k < n; ++k) {
-    if ((static_cast<unsigned char>(text[i + k]) & 0xC0U) != 0x80U) {
-      return 0;
-    }
-  }
-  return n;
 }
 
 // Go's time.RFC3339Nano in the local zone: fraction without trailing zeros, "Z" at offset 0.

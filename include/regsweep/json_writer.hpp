@@ -7,6 +7,10 @@
 
 namespace regsweep {
 
+// The length of the valid UTF-8 sequence starting at s[i] (1 to 4), or 0 when it is not
+// valid: overlong forms, surrogates and code points past U+10FFFF are not.
+std::size_t utf8_length(std::string_view s, std::size_t i);
+
 // A small streaming JSON writer (simdjson 3.0 has no builder). Compact output, one value per
 // call; commas are placed for the caller. Strings are escaped; invalid UTF-8 bytes become
 // U+FFFD so the output is always valid JSON.
