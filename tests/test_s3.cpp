@@ -18,8 +18,8 @@
 #include "regsweep/store.hpp"
 #include "regsweep/sweep.hpp"
 #include "regsweep/timeutil.hpp"
-#include "store/s3/client.hpp"
 #include "store/aws/credentials.hpp"
+#include "store/s3/client.hpp"
 #include "temp_registry.hpp"
 
 namespace regsweep {
