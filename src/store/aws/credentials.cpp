@@ -169,19 +169,30 @@ Result<std::optional<AwsCredentials>> from_file(const std::string& path,
   return std::optional<AwsCredentials>(k);
 }
 
+// A token file's contents without its line end: read at each use (a projected token is
+// rotated while the run goes on).
+Result<std::string> read_token(const std::string& path) {
+  auto token = fs::read_named_file(path, k_max_answer);
+  if (!token) {
+    return Error{"cannot read the token file '" + path + "': " + token.error().message,
+                 token.error().sys_errno};
+  }
+  std::string t = std::move(*token);
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) {
+    t.pop_back();
+  }
+  return t;
+}
+
 // AssumeRoleWithWebIdentity at STS: unsigned, the token read from its file at each call
 // (a projected token is rotated by the kubelet).
 Result<AwsCredentials> web_identity(const std::string& endpoint, const std::string& token_file,
                                     const std::string& role, const std::string& session) {
-  auto token = fs::read_named_file(token_file, k_max_answer);
+  auto token = read_token(token_file);
   if (!token) {
-    return Error{"cannot read the token file '" + token_file + "': " + token.error().message,
-                 token.error().sys_errno};
+    return token.error();
   }
-  std::string t = *token;
-  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) {
-    t.pop_back();
-  }
+  const std::string& t = *token;
   std::string url = endpoint + "/?Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" +
                     object::uri_encode(role, false) +
                     "&RoleSessionName=" + object::uri_encode(session, false) +
@@ -375,19 +386,14 @@ Chosen from_container(const Env& env) {
   std::string token_path = var(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
   std::string token = var(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
   return first_of("the container credentials endpoint " + url, [=]() -> Result<AwsCredentials> {
-    std::string authorization = token;
-    if (!token_path.empty()) {
-      auto t = fs::read_named_file(token_path, k_max_answer);
-      if (!t) {
-        return Error{"cannot read '" + token_path + "': " + t.error().message, t.error().sys_errno};
-      }
-      authorization = *t;
-      while (!authorization.empty() &&
-             (authorization.back() == '\n' || authorization.back() == '\r')) {
-        authorization.pop_back();
-      }
+    if (token_path.empty()) {
+      return container(url, token);
     }
-    return container(url, authorization);
+    auto authorization = read_token(token_path);
+    if (!authorization) {
+      return authorization.error();
+    }
+    return container(url, *authorization);
   });
 }
 
