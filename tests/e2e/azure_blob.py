@@ -119,7 +119,14 @@ def upload(b, container, top, prefix):
 
     def one(f):
         with open(f[0], "rb") as fh:
-            b.put(container, f[1], fh.read())
+            body = fh.read()
+        # A put is idempotent: one the emulator was too slow to answer is sent again.
+        for attempt in range(5):
+            try:
+                return b.put(container, f[1], body)
+            except (TimeoutError, ConnectionError):
+                if attempt == 4:
+                    raise
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         list(pool.map(one, files))
     print(len(files))
