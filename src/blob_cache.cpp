@@ -198,17 +198,6 @@ Result<BlobCacheSettings> blob_cache_settings(const std::string& yaml_text, cons
   return out;
 }
 
-Result<BlobCacheSettings> blob_cache_of_file(const std::string& path, const RegistryEnv& env) {
-  if (path.empty()) {
-    return BlobCacheSettings{};
-  }
-  auto text = fs::read_named_file(path, 16U << 20U);
-  if (!text) {
-    return Error{"cannot read configuration: " + text.error().message, text.error().sys_errno};
-  }
-  return blob_cache_settings(*text, path, env);
-}
-
 CacheEntries cache_entries(const Plan& plan, const SweepResult* swept) {
   CacheEntries out;
   std::size_t i = 0;

@@ -312,12 +312,20 @@ Result<RootChoice> locate_root(const std::optional<std::string>& config_arg,
                             .endpoint = endpoint,
                             .origin = "--root " + *root_arg,
                             .environment = env.variables};
-    return RootChoice{
-        .root = {}, .object = driver, .origin = "--root", .serve = {}, .config_path = {}};
+    return RootChoice{.root = {},
+                      .object = driver,
+                      .origin = "--root",
+                      .serve = {},
+                      .config_path = {},
+                      .config_text = {}};
   }
   if (root_arg) {
-    return RootChoice{
-        .root = *root_arg, .object = {}, .origin = "--root", .serve = {}, .config_path = {}};
+    return RootChoice{.root = *root_arg,
+                      .object = {},
+                      .origin = "--root",
+                      .serve = {},
+                      .config_path = {},
+                      .config_text = {}};
   }
   std::optional<std::string> config = config_arg ? config_arg : env.configuration_path;
   if (!config || config->empty()) {
@@ -346,7 +354,8 @@ Result<RootChoice> locate_root(const std::optional<std::string>& config_arg,
                       .object = std::move(*driver),
                       .origin = "configuration '" + *config + "'",
                       .serve = serve,
-                      .config_path = *config};
+                      .config_path = *config,
+                      .config_text = text};
   }
   if (env.storage && !env.storage->empty() && *env.storage != "filesystem") {
     return Error{"REGISTRY_STORAGE selects the '" + *env.storage +
@@ -355,31 +364,19 @@ Result<RootChoice> locate_root(const std::optional<std::string>& config_arg,
                  0};
   }
   bool env_root = env.rootdirectory && !env.rootdirectory->empty();
-  ServeSettings serve = serve_of(text, env);
   auto root = root_from_config_text(text, *config);
-  if (!root) {
-    // The environment can supply the driver the file lacks, as the registry allows.
-    if (env_root && text.find("storage") == std::string::npos) {
-      return RootChoice{.root = *env.rootdirectory,
-                        .object = {},
-                        .origin = "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY",
-                        .serve = serve,
-                        .config_path = *config};
-    }
+  // The environment can supply the driver the file lacks, as the registry allows.
+  if (!root && !(env_root && text.find("storage") == std::string::npos)) {
     return root.error();
   }
-  if (env_root) {
-    return RootChoice{.root = *env.rootdirectory,
-                      .object = {},
-                      .origin = "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY",
-                      .serve = serve,
-                      .config_path = *config};
-  }
-  return RootChoice{.root = *root,
+  ServeSettings serve = serve_of(text, env);
+  return RootChoice{.root = env_root ? *env.rootdirectory : *root,
                     .object = {},
-                    .origin = "configuration '" + *config + "'",
+                    .origin = env_root ? std::string("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY")
+                                       : "configuration '" + *config + "'",
                     .serve = serve,
-                    .config_path = *config};
+                    .config_path = *config,
+                    .config_text = std::move(text)};
 }
 
 }  // namespace regsweep

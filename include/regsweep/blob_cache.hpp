@@ -64,10 +64,6 @@ struct BlobCacheSettings {
 Result<BlobCacheSettings> blob_cache_settings(const std::string& yaml_text, const std::string& path,
                                               const RegistryEnv& env);
 
-// The cache the configuration file `path` configures (blob_cache_settings); Kind::none
-// without a file (`path` empty: --root).
-Result<BlobCacheSettings> blob_cache_of_file(const std::string& path, const RegistryEnv& env);
-
 // What the cache may still describe after a run: the blobs it deleted (or moved out of the
 // registry's sight), the revision and layer links, the repositories it removed.
 struct CacheEntries {

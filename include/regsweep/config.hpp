@@ -85,6 +85,9 @@ struct RootChoice {
   // Read from the configuration file, with REGISTRY_HTTP_ADDR applied; nullopt with --root.
   std::optional<ServeSettings> serve;
   std::string config_path;  // the configuration file read, if any
+  // Its text, read once: the run's cache and log settings come from this same text, so a
+  // file rewritten during the start cannot give them a different configuration.
+  std::string config_text;
 };
 
 // A boolean as Go's strconv.ParseBool reads it (the registry's flags and its drivers'

@@ -143,7 +143,9 @@ inline std::optional<OpenTree> open_tree(const std::optional<std::string>& confi
     exit_code = k_exit_cannot_run;
     return std::nullopt;
   }
-  auto cache = blob_cache_of_file(root->config_path, env);
+  auto cache = root->config_path.empty()
+                   ? Result<BlobCacheSettings>(BlobCacheSettings{})
+                   : blob_cache_settings(root->config_text, root->config_path, env);
   if (!cache) {
     std::cerr << "regsweep: " << cache.error().message << "\n";
     exit_code = k_exit_cannot_run;
@@ -155,9 +157,7 @@ inline std::optional<OpenTree> open_tree(const std::optional<std::string>& confi
   OpenTree tree{where,       std::move(opened->v2), std::move(opened->store),
                 root->serve, root->config_path,     std::move(*cache)};
   if (!root->config_path.empty()) {
-    auto text = fs::read_named_file(root->config_path, 16U << 20U);
-    auto log =
-        text ? log_settings_from_text(*text, env.variables) : Result<LogSettings>(LogSettings{});
+    auto log = log_settings_from_text(root->config_text, env.variables);
     if (log) {
       tree.log = std::move(*log);
     } else {
