@@ -476,14 +476,14 @@ inline void print_notice(const Notice& n, bool quiet) {
   if (!quiet && ::isatty(STDERR_FILENO) == 1) {
     std::cerr << "\r\033[K";
   }
-  log_line(std::cerr,
-           n.level == Notice::Level::warning   ? LogLevel::warning
-           : n.level == Notice::Level::refusal ? LogLevel::error
-                                               : LogLevel::info,
-           n.level == Notice::Level::warning   ? "warning: "
-           : n.level == Notice::Level::refusal ? "regsweep: "
-                                               : "note: ",
-           n.text);
+  struct Shown {
+    LogLevel level;
+    const char* prefix;
+  };
+  Shown shown = n.level == Notice::Level::warning   ? Shown{LogLevel::warning, "warning: "}
+                : n.level == Notice::Level::refusal ? Shown{LogLevel::error, "regsweep: "}
+                                                    : Shown{LogLevel::info, "note: "};
+  log_line(std::cerr, shown.level, shown.prefix, n.text);
 }
 
 // The context of a run on the session's tree (run.hpp), its notices printed on stderr.
