@@ -65,15 +65,21 @@ load() {
   azb_direct list "$3" docker/registry/v2/blobs/sha256/00/ >/dev/null
 }
 requests() { sleep 1.2; jq .requests "$W/proxy.json"; }
-# timed NAME COMMAND...: wall seconds of COMMAND (output to $W/NAME.out), and the requests it made.
+# timed NAME COMMAND...: wall seconds of COMMAND (output to $W/NAME.out, exit code to
+# $W/NAME.rc), and the requests it made.
 timed() {
-  local name=$1 before s e
+  local name=$1 before s e rc=0
   shift
   before=$(requests)
   s=$(date +%s.%N)
-  "$@" >"$W/$name.out" 2>&1 || true
+  "$@" >"$W/$name.out" 2>&1 || rc=$?
   e=$(date +%s.%N)
+  echo "$rc" >"$W/$name.rc"
   echo "$(echo "$e - $s" | bc) $(($(requests) - before))"
+}
+# succeeded NAME: a timed run that failed ends the bench: its time would be no figure.
+succeeded() {
+  [ "$(cat "$W/$1.rc")" = 0 ] || { echo "bench/azure.sh: $1 exited $(cat "$W/$1.rc"):" >&2; tail -5 "$W/$1.out" >&2; exit 1; }
 }
 
 out=$TOP/docs/performance-azure.md
@@ -104,6 +110,7 @@ for shape in $SHAPES; do
   files=$(find "$T/docker/registry/v2" -type f | wc -l)
   [ "$listed" = "$files" ] || { echo "bench/azure.sh: $listed blobs listed, $files uploaded" >&2; exit 1; }
   read -r dry dry_req <<<"$(timed dry-$shape "$RS" gc -m -d --min-age 0 -q --root "azure://$c" --endpoint "$P")"
+  succeeded "dry-$shape"
   if [ "${REAL:-1}" = 0 ]; then
     printf '| %s | %s | %.2f s | %s | %.2f s | %s | — | — | — | — |\n' "$shape" "$listed" \
       "$floor" "$floor_req" "$dry" "$dry_req" >>"$out.tmp"
@@ -112,6 +119,7 @@ for shape in $SHAPES; do
   fi
   before_post=$(jq '.by_method.POST // 0' "$W/proxy.json")
   read -r real real_req <<<"$(timed real-$shape "$RS" gc -m --min-age 0 --json "$W/real-$shape.json" --root "azure://$c" --endpoint "$P")"
+  succeeded "real-$shape"
   sleep 1.2
   batches=$(($(jq '.by_method.POST // 0' "$W/proxy.json") - before_post))
   deleted=$(jq '[.deletions[]] | length' "$W/real-$shape.json")
