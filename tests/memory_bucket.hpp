@@ -59,8 +59,12 @@ class MemoryBucket final : public object::Bucket {
   std::set<std::string, std::less<>> refuse_delete;  // answered AccessDenied
   std::size_t batch_limit = 2;                       // max_batch()
   std::vector<std::size_t> batches;                  // the size of each remove_batch request
-  std::vector<object::Multipart> multipart;          // incomplete multipart uploads
-  std::vector<std::string> aborted;                  // the keys of those aborted
+  // Whether deletions can be conditional (remove_batch_unmodified), as on Azure Blob; the
+  // time each conditional batch was given.
+  bool conditional = false;
+  std::vector<std::int64_t> unmodified_since;
+  std::vector<object::Multipart> multipart;  // incomplete multipart uploads
+  std::vector<std::string> aborted;          // the keys of those aborted
   // A listing below `fail_prefix` fails (EIO) on its page `fail_page` (1 for the first);
   // 0: none does.
   std::string fail_prefix;
@@ -167,6 +171,33 @@ class MemoryBucket final : public object::Bucket {
         (void)remove(k);
       }
     }
+    return failed;
+  }
+  Result<std::vector<object::DeleteFailure>> remove_batch_unmodified(
+      const std::vector<std::string>& keys, std::int64_t since) override {
+    if (!home().conditional) {
+      return remove_batch(keys);
+    }
+    std::vector<std::string> unchanged;
+    std::vector<object::DeleteFailure> failed;
+    {
+      std::lock_guard lock(mutex());
+      home().unmodified_since.push_back(since);
+      for (const std::string& k : keys) {
+        auto it = map().find(k);
+        if (it != map().end() && it->second.mtime_ns / 1000000000 > since) {
+          failed.push_back(
+              object::DeleteFailure{k, std::string(object::k_changed_since), "written since", ""});
+        } else {
+          unchanged.push_back(k);
+        }
+      }
+    }
+    auto rest = remove_batch(unchanged);
+    if (!rest) {
+      return rest;
+    }
+    failed.insert(failed.end(), rest->begin(), rest->end());
     return failed;
   }
   Result<std::vector<object::Multipart>> list_multipart(std::string_view prefix) override {

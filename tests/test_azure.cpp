@@ -154,6 +154,20 @@ TEST(AzureSharedKey, StringToSignAsTheServiceBuildsIt) {
             "AgEWP8wdukMtQ/JxHtwBL2ChN5MULIv4uAaJWAUQw0E=");
 }
 
+// A conditional Delete Blob: If-Unmodified-Since as an HTTP date, in its place in the string
+// to sign (between If-None-Match and Range).
+TEST(AzureSharedKey, TheDeletionsConditionIsAnHttpDateThatIsSigned) {
+  EXPECT_EQ(AzureClient::http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+  EXPECT_EQ(AzureClient::http_date(1796643313), "Mon, 07 Dec 2026 11:35:13 GMT");
+  AzureClient client(azurite());
+  std::string url = client.url("docker/k", "");
+  std::vector<std::string> headers{"x-ms-version: 2020-10-02",
+                                   "If-Unmodified-Since: " + AzureClient::http_date(0)};
+  EXPECT_EQ(client.string_to_sign("DELETE", url, headers, 0),
+            "DELETE\n\n\n\n\n\n\n\n\n\nThu, 01 Jan 1970 00:00:00 GMT\n\n"
+            "x-ms-version:2020-10-02\n/devstoreaccount1/devstoreaccount1/reg/docker/k");
+}
+
 TEST(AzureSharedKey, QueryParametersAreDecodedAndSorted) {
   AzureSettings s = azurite();
   s.account = "acct";

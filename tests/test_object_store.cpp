@@ -104,6 +104,12 @@ struct InMemory {
   }
 };
 
+// Whether one of the sweep's errors says `text`.
+bool an_error_says(const CollectRun& run, const std::string& text) {
+  return std::any_of(run.swept->errors.begin(), run.swept->errors.end(),
+                     [&](const auto& e) { return e.second.find(text) != std::string::npos; });
+}
+
 TEST(ObjectStore, CollectsWhatTheFilesystemStoreCollects) {
   Tree t;
   InMemory mem(t.reg);
@@ -194,6 +200,33 @@ TEST(ObjectStore, AKeyWrittenAfterTheScanKeepsItsRepositoryAndEveryBlob) {
   expect_nothing_collected(*mem.bucket, t, run);
 }
 
+// Rule 3 where the store can make a deletion conditional (Azure Blob's If-Unmodified-Since): a
+// blob written again after the scan began is not deleted, though the guard, which lists
+// repositories/ again and not blobs/, cannot see it; the rest is.
+TEST(ObjectStore, ABlobWrittenAgainAfterTheScanBeganIsNotDeleted) {
+  Tree t;
+  InMemory mem(t.reg);
+  mem.bucket->conditional = true;
+  std::int64_t before = std::time(nullptr);
+  mem.between_scan_and_sweep([&] {  // nothing else runs between the scan and the sweep
+    mem.bucket->objects[layout::blob_data(t.unused)].mtime_ns =
+        (std::time(nullptr) + 5) * 1000000000LL;
+  });
+  tbb::task_arena arena(2);
+  CollectRun run = gc_m(*mem.store, arena);
+  ASSERT_FALSE(run.stopped) << run.stopped->message;
+  ASSERT_TRUE(run.swept);
+  EXPECT_EQ(run.swept->failed, 1U);
+  EXPECT_EQ(mem.bucket->objects.count(layout::blob_data(t.unused)), 1U);
+  EXPECT_EQ(mem.bucket->objects.count(layout::blob_data(t.untagged)), 0U);
+  ASSERT_FALSE(mem.bucket->unmodified_since.empty());
+  for (std::int64_t since : mem.bucket->unmodified_since) {
+    EXPECT_GE(since, before);  // the second the scan began, not an earlier one
+    EXPECT_LE(since, std::time(nullptr) + 1);
+  }
+  EXPECT_TRUE(an_error_says(run, "written after the scan began"));
+}
+
 // A key the server refuses to delete is a failed deletion, named with the bucket's own name
 // for it; the rest of the batch is deleted.
 TEST(ObjectStore, ARefusedDeleteIsAFailedDeletionNamingTheKey) {
@@ -207,11 +240,7 @@ TEST(ObjectStore, ARefusedDeleteIsAFailedDeletionNamingTheKey) {
   EXPECT_EQ(run.swept->failed, 1U);
   EXPECT_EQ(mem.bucket->objects.count(layout::blob_data(t.unused)), 1U);
   EXPECT_EQ(mem.bucket->objects.count(layout::blob_data(t.untagged)), 0U);
-  bool named = false;
-  for (const auto& [index, message] : run.swept->errors) {
-    named = named || message.find("mem://tree/" + layout::blob_data(t.unused)) != std::string::npos;
-  }
-  EXPECT_TRUE(named);
+  EXPECT_TRUE(an_error_says(run, "mem://tree/" + layout::blob_data(t.unused)));
 }
 
 // Rule 1: a listing that fails part way (here on its second page) is no listing: the run

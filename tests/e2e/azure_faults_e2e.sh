@@ -2,8 +2,9 @@
 # regsweep on Azure Blob when things go wrong: Azurite (scripts/azurite.sh) behind the fault
 # proxy (bench/s3proxy.py --azure): 503 ServerBusy and 429 Retry-After bursts, connections
 # reset during a listing and during a Blob Batch (the service did the work, the answer never
-# came: each batch once, then every time), a batch whose sub-requests fail (a leased blob: 412 LeaseIdMissing), and the emulator
-# killed mid-run and started again. After each: every tag complete in the container (each
+# came: each batch once, then every time), a batch whose sub-requests fail (a leased blob: 412
+# LeaseIdMissing), a blob written again between the scan and its deletion (the conditional
+# delete's 412 ConditionNotMet), and the emulator killed mid-run and started again. After each: every tag complete in the container (each
 # manifest, child and blob present with the right sha256), and a rerun converges.
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -118,6 +119,34 @@ check "  the others are gone" test "$(az_blobs c-lease | wc -l)" -eq "$(($(echo 
 azb unlease c-lease "docker/registry/v2/$leased"
 converged c-lease "after the lease is broken"
 
+echo "# a blob written again after the scan, before its deletion"
+fresh c-rewrite
+rewritten=$(jq -r '[.deletions[] | select(.kind == "blob")][0].path' "$W/disk-plan.json")/data
+set +e
+REGSWEEP_TEST_PAUSE_BEFORE_SWEEP=$W/resume-rewrite timeout 300 "$REGSWEEP" gc --min-age 0 -m \
+  --root azure://c-rewrite --endpoint "$AZ_ENDPOINT" --json "$W/rewrite.json" \
+  >"$W/rewrite.out" 2>"$W/rewrite.err" &
+gcpid=$!
+set -e
+check "gc planned the blob's deletion, then paused" wait_paused "$W/rewrite.err"
+# The service keeps times to the second: the new write is two seconds after the scan began.
+sleep 2
+azb get c-rewrite "docker/registry/v2/$rewritten" >"$W/rewritten.bytes"
+azb put c-rewrite "docker/registry/v2/$rewritten" "$W/rewritten.bytes"
+touch "$W/resume-rewrite"
+set +e
+wait "$gcpid"
+rc=$?
+set -e
+# The guard lists repositories/ again, not blobs/: only the conditional delete sees this write.
+check "gc -m with a blob written again exits 3 (got $rc)" test $rc -eq 3
+check "  the finding names the blob, written after the scan began" \
+  grep -q "${rewritten}.*written after the scan began" "$W/rewrite.err"
+check "  the JSON counts one failed deletion" test "$(jq .summary.deletions_failed "$W/rewrite.json")" = 1
+check "  the blob is still there" azb get c-rewrite "docker/registry/v2/$rewritten" >/dev/null
+check "  the others are gone" test "$(az_blobs c-rewrite | wc -l)" -eq "$(($(echo "$expected_left" | wc -l) + 1))"
+converged c-rewrite "after the blob written again"
+
 echo "# the emulator killed mid-run, then started again"
 fresh c-kill
 set +e
@@ -125,11 +154,7 @@ REGSWEEP_TEST_PAUSE_BEFORE_SWEEP=$W/resume timeout 300 "$REGSWEEP" gc --min-age 
   --root azure://c-kill --endpoint "$AZ_ENDPOINT" >"$W/kill.out" 2>"$W/kill.err" &
 gcpid=$!
 set -e
-for _ in $(seq 1 300); do
-  grep -q "paused before the sweep" "$W/kill.err" 2>/dev/null && break
-  sleep 0.1
-done
-check "gc planned, then paused" grep -q "paused before the sweep" "$W/kill.err"
+check "gc planned, then paused" wait_paused "$W/kill.err"
 # Azurite saves its index every 5 s: what it was told in the last 5 s dies with it. The wait
 # keeps the emulator's own loss (the uploaded tree) out of what this checks.
 sleep 6

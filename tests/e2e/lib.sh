@@ -151,6 +151,16 @@ sample_images() {
   oci_tag "$L" application/vnd.oci.image.index.v1+json "$idx" "$idxs" multi
 }
 
+# wait_paused ERRFILE: waits until a run started with REGSWEEP_TEST_PAUSE_BEFORE_SWEEP says on
+# ERRFILE that it has planned and paused before the sweep (at most 30 s); false if it never does.
+wait_paused() {
+  for _ in $(seq 1 300); do
+    grep -q "paused before the sweep" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # proxy_start HOST:PORT ARGS...: bench/s3proxy.py in front of HOST:PORT with ARGS (its faults),
 # counting into $W/proxy.json; sets PROXY_PID and PROXY_PORT. proxy_stop stops it by that PID.
 PROXY_PID=""

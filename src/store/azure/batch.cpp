@@ -129,13 +129,13 @@ Result<std::vector<object::DeleteFailure>> batch_failures(const std::vector<std:
 }
 
 Result<std::vector<object::DeleteFailure>> AzureClient::delete_objects(
-    const std::vector<std::string>& keys) {
+    const std::vector<std::string>& keys, std::optional<std::int64_t> unmodified_since) {
   std::vector<object::DeleteFailure> failed;
   if (keys.empty()) {
     return failed;
   }
   if (keys.size() == 1) {
-    if (Status done = delete_object(keys[0]); !done) {
+    if (Status done = delete_object(keys[0], unmodified_since); !done) {
       failed.push_back({keys[0], "DeleteFailed", done.error().message, ""});
     }
     return failed;
@@ -150,6 +150,9 @@ Result<std::vector<object::DeleteFailure>> AzureClient::delete_objects(
     std::string blob_url = url(keys[i], "");
     object::UrlParts parts = object::url_parts(blob_url);
     std::vector<std::string> headers{"x-ms-version: " + std::string(k_azure_api_version)};
+    if (unmodified_since) {
+      headers.push_back("If-Unmodified-Since: " + http_date(*unmodified_since));
+    }
     sign("DELETE", blob_url, headers, 0);
     req.body += "--" + boundary +
                 "\r\nContent-Type: application/http\r\n"

@@ -116,10 +116,9 @@ std::string canonical_query(std::string_view query) {
   return out;
 }
 
-std::string http_date_now() {
-  std::time_t now = std::time(nullptr);
+std::string format_http_date(std::time_t when) {
   std::tm tm{};
-  gmtime_r(&now, &tm);
+  gmtime_r(&when, &tm);
   static constexpr const char* k_days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
   static constexpr const char* k_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -128,6 +127,10 @@ std::string http_date_now() {
                 tm.tm_mday, k_months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
                 tm.tm_sec);
   return buf;
+}
+
+std::string http_date_now() {
+  return format_http_date(std::time(nullptr));
 }
 
 // An error document's Code and Message (a HEAD's code comes in x-ms-error-code instead).
@@ -144,6 +147,10 @@ bool retry_code(const std::string& code) {
 }
 
 }  // namespace
+
+std::string AzureClient::http_date(std::int64_t seconds) {
+  return format_http_date(static_cast<std::time_t>(seconds));
+}
 
 AzureClient::AzureClient(AzureSettings settings, object::HttpOptions options)
     : m_settings(std::move(settings)),

@@ -38,6 +38,8 @@ class AzureClient {
   AzureClient& operator=(const AzureClient&) = delete;
 
   const AzureSettings& settings() const { return m_settings; }
+  // A time (seconds since the epoch) as an HTTP date: "Mon, 07 Dec 2026 11:35:13 GMT".
+  static std::string http_date(std::int64_t seconds);
 
   // Each call is object::Bucket's of the same meaning (bucket.hpp), on full blob names.
   Status list(std::string_view prefix, std::string_view delimiter,
@@ -48,9 +50,13 @@ class AzureClient {
   Status get_stream(std::string_view key, const std::function<void(std::string_view)>& sink);
   Result<StoreObject> head(std::string_view key);
   Status put(std::string_view key, std::string_view body);
-  Status delete_object(std::string_view key);
+  // With `unmodified_since` (seconds since the epoch, the service's clock), a deletion is
+  // made only if the blob was not written after that second (If-Unmodified-Since): the
+  // service answers 412 ConditionNotMet for one written since, and leaves it.
+  Status delete_object(std::string_view key, std::optional<std::int64_t> unmodified_since = {});
   // Blob Batch: up to k_azure_max_batch deletions in one request (batch.cpp).
-  Result<std::vector<object::DeleteFailure>> delete_objects(const std::vector<std::string>& keys);
+  Result<std::vector<object::DeleteFailure>> delete_objects(
+      const std::vector<std::string>& keys, std::optional<std::int64_t> unmodified_since = {});
   // Copy Blob within the account, waited for until the service says it succeeded.
   Status copy(std::string_view source, std::string_view key);
 

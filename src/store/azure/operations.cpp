@@ -165,10 +165,14 @@ Status AzureClient::put(std::string_view key, std::string_view body) {
   return call(std::move(req), {201}, "write");
 }
 
-Status AzureClient::delete_object(std::string_view key) {
+Status AzureClient::delete_object(std::string_view key,
+                                  std::optional<std::int64_t> unmodified_since) {
   Request req;
   req.method = "DELETE";
   req.key = std::string(key);
+  if (unmodified_since) {
+    req.headers.push_back("If-Unmodified-Since: " + http_date(*unmodified_since));
+  }
   return call(std::move(req), {202, 200, 404}, "delete");
 }
 

@@ -42,6 +42,9 @@ struct DeleteFailure {
   std::string version_id;  // the version asked for, when one was
 };
 
+// The code of a conditional deletion the store refused: the key was written since.
+inline constexpr std::string_view k_changed_since = "ConditionNotMet";
+
 // One version of a key in a store that keeps them: stored bytes or a delete marker.
 struct Version {
   std::string key;
@@ -79,6 +82,14 @@ class Bucket {
   // key that does not exist counts as deleted.
   virtual std::size_t max_batch() const = 0;
   virtual Result<std::vector<DeleteFailure>> remove_batch(const std::vector<std::string>& keys) = 0;
+  // The same, where the backend can make a deletion conditional, only for keys not written
+  // after the second `unmodified_since` (seconds since the epoch, the store's clock): a key
+  // written since is left, a DeleteFailure with the code k_changed_since. A backend that
+  // cannot deletes as remove_batch does.
+  virtual Result<std::vector<DeleteFailure>> remove_batch_unmodified(
+      const std::vector<std::string>& keys, std::int64_t /*unmodified_since*/) {
+    return remove_batch(keys);
+  }
 
   virtual Result<std::vector<Multipart>> list_multipart(std::string_view prefix) = 0;
   virtual Status abort_multipart(const Multipart& upload) = 0;

@@ -44,8 +44,13 @@ class ScannedKeys {
   void add(const StoreObject& o);
   void seal();
   bool listed(const StoreObject& o) const;
+  // The second the scan began, in the store's clock; 0 before a scan. The remover deletes
+  // only keys not written after it, where the store can make a deletion conditional.
+  void set_began(std::int64_t seconds) { m_began = seconds; }
+  std::int64_t began() const { return m_began; }
 
  private:
+  std::int64_t m_began = 0;
   std::mutex m_mutex;
   std::deque<std::uint64_t> m_hashes;  // grows without copying, as the keys are listed
 };

@@ -4,13 +4,16 @@
 // keys (relative to docker/registry/v2) get the prefix on the way in and lose it on the way
 // out. Any HTTP backend (S3, Azure Blob) gives a client with these calls, each on full keys:
 //   list(prefix, delimiter, page), head, get, get_stream, put, delete_object,
-//   delete_objects(keys), list_multipart(prefix), abort_multipart(upload), copy(source, key),
+//   delete_objects(keys) (and delete_objects(keys, unmodified_since) where the service can make
+//   a deletion conditional), list_multipart(prefix), abort_multipart(upload), copy(source, key),
 //   start_multipart(key), copy_part(upload, part, source, first, last),
 //   complete_multipart(upload, tags), clock_offset(), versioning(), list_versions(key),
 //   delete_versions(versions).
 // A view beside the tree (beside()) shares the client.
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,12 +79,15 @@ class PrefixedBucket final : public Bucket {
   Status remove(std::string_view key) override { return m_client->delete_object(full_key(key)); }
   std::size_t max_batch() const override { return m_traits.max_batch; }
   Result<std::vector<DeleteFailure>> remove_batch(const std::vector<std::string>& keys) override {
-    std::vector<std::string> full;
-    full.reserve(keys.size());
-    for (const std::string& k : keys) {
-      full.push_back(full_key(k));
+    return m_keys.tree(m_client->delete_objects(full_keys(keys)));
+  }
+  Result<std::vector<DeleteFailure>> remove_batch_unmodified(const std::vector<std::string>& keys,
+                                                             std::int64_t since) override {
+    if constexpr (requires(Client & c) { c.delete_objects(keys, std::optional<std::int64_t>()); }) {
+      return m_keys.tree(m_client->delete_objects(full_keys(keys), since));
+    } else {
+      return remove_batch(keys);
     }
-    return m_keys.tree(m_client->delete_objects(full));
   }
   Result<std::vector<Multipart>> list_multipart(std::string_view prefix) override {
     return m_keys.tree(m_client->list_multipart(full_key(prefix)));
@@ -123,6 +129,15 @@ class PrefixedBucket final : public Bucket {
   }
 
  private:
+  std::vector<std::string> full_keys(const std::vector<std::string>& keys) const {
+    std::vector<std::string> full;
+    full.reserve(keys.size());
+    for (const std::string& k : keys) {
+      full.push_back(full_key(k));
+    }
+    return full;
+  }
+
   std::shared_ptr<Client> m_client;  // shared with the views beside
   BackendTraits m_traits;
   KeyPrefix m_keys;

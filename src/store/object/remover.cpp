@@ -45,7 +45,10 @@ class ObjectRemover final : public Remover {
       std::size_t end = std::min(keys.size(), at + batch);
       chunk.assign(keys.begin() + static_cast<std::ptrdiff_t>(at),
                    keys.begin() + static_cast<std::ptrdiff_t>(end));
-      auto failed = m_bucket.remove_batch(chunk);
+      // Only what was not written since the scan began, where the store can tell.
+      auto failed = m_scanned.began() > 0
+                        ? m_bucket.remove_batch_unmodified(chunk, m_scanned.began())
+                        : m_bucket.remove_batch(chunk);
       if (!failed) {
         for (std::size_t k = at; k < end; ++k) {
           if (out[owner[k]]) {
@@ -64,9 +67,12 @@ class ObjectRemover final : public Remover {
         }
         std::size_t k = at + static_cast<std::size_t>(pos - chunk.begin());
         if (out[owner[k]]) {
-          out[owner[k]] = Error{"cannot delete '" + m_bucket.shown(f.key) + "': " + f.code +
-                                    (f.message.empty() ? "" : ": " + f.message),
-                                EIO};
+          out[owner[k]] = Error{
+              "cannot delete '" + m_bucket.shown(f.key) + "': " + f.code +
+                  (f.message.empty() ? "" : ": " + f.message) +
+                  (f.code == k_changed_since ? " (it was written after the scan began: it is left)"
+                                             : ""),
+              EIO};
         }
       }
     }

@@ -135,6 +135,10 @@ class ObjectStore final : public Store {
     };
     ListingInventory building(reader, options);
     m_scanned = std::make_unique<ScannedKeys>();
+    // Rounded up to the second, as the store keeps times: a key written before the scan
+    // began is not later than it, though this machine's estimate of the store's clock can be
+    // a second behind (a Date header is to the second).
+    m_scanned->set_began((started + 999999999) / 1000000000);
     ScanSink sink(building, *m_scanned);
     // Blobs first, so that links are resolved to them as they are listed.
     if (Status s = list_tree(arena, "blobs", sink); !s) {
