@@ -250,11 +250,7 @@ REGSWEEP_TEST_PAUSE_BEFORE_SWEEP=$W/resume timeout 180 "$REGSWEEP" gc --min-age 
   >"$W/race.out" 2>"$W/race.err" &
 gcpid=$!
 set -e
-for _ in $(seq 1 300); do
-  grep -q "paused before the sweep" "$W/race.err" 2>/dev/null && break
-  sleep 0.1
-done
-check "gc planned the empty repository's removal, then paused" grep -q "paused before the sweep" "$W/race.err"
+check "gc planned the empty repository's removal, then paused" wait_paused "$W/race.err"
 push "$L" v1 race/gone:2  # the same layers again: the registry finds their blobs
 touch "$W/resume"
 set +e

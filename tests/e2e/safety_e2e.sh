@@ -173,11 +173,7 @@ REGSWEEP_TEST_PAUSE_BEFORE_SWEEP=$T.resume timeout 180 "$REGSWEEP" gc --min-age 
   >"$T.out1" 2>"$T.err1" &
 gcpid=$!
 set -e
-for _ in $(seq 1 300); do
-  grep -q "paused before the sweep" "$T.err1" 2>/dev/null && break
-  sleep 0.1
-done
-check "gc planned, then paused" grep -q "paused before the sweep" "$T.err1"
+check "gc planned, then paused" wait_paused "$T.err1"
 push "$L" gone tmp/gone:2      # the same layers again: the registry finds their blobs
 touch "$T.resume"
 set +e
