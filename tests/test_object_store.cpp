@@ -104,6 +104,15 @@ struct InMemory {
   }
 };
 
+// One failed deletion, the unused blob's: it stays, and the untagged manifest's blob goes.
+void expect_the_unused_blob_alone_kept(const InMemory& mem, const Tree& t, const CollectRun& run) {
+  ASSERT_FALSE(run.stopped) << run.stopped->message;
+  ASSERT_TRUE(run.swept);
+  EXPECT_EQ(run.swept->failed, 1U);
+  EXPECT_EQ(mem.bucket->objects.count(layout::blob_data(t.unused)), 1U);
+  EXPECT_EQ(mem.bucket->objects.count(layout::blob_data(t.untagged)), 0U);
+}
+
 // Whether one of the sweep's errors says `text`.
 bool an_error_says(const CollectRun& run, const std::string& text) {
   return std::any_of(run.swept->errors.begin(), run.swept->errors.end(),
@@ -214,11 +223,7 @@ TEST(ObjectStore, ABlobWrittenAgainAfterTheScanBeganIsNotDeleted) {
   });
   tbb::task_arena arena(2);
   CollectRun run = gc_m(*mem.store, arena);
-  ASSERT_FALSE(run.stopped) << run.stopped->message;
-  ASSERT_TRUE(run.swept);
-  EXPECT_EQ(run.swept->failed, 1U);
-  EXPECT_EQ(mem.bucket->objects.count(layout::blob_data(t.unused)), 1U);
-  EXPECT_EQ(mem.bucket->objects.count(layout::blob_data(t.untagged)), 0U);
+  ASSERT_NO_FATAL_FAILURE(expect_the_unused_blob_alone_kept(mem, t, run));
   ASSERT_FALSE(mem.bucket->unmodified_since.empty());
   for (std::int64_t since : mem.bucket->unmodified_since) {
     EXPECT_GE(since, before);  // the second the scan began, not an earlier one
@@ -235,11 +240,7 @@ TEST(ObjectStore, ARefusedDeleteIsAFailedDeletionNamingTheKey) {
   mem.bucket->refuse_delete.insert(layout::blob_data(t.unused));
   tbb::task_arena arena(2);
   CollectRun run = gc_m(*mem.store, arena);
-  ASSERT_FALSE(run.stopped) << run.stopped->message;
-  ASSERT_TRUE(run.swept);
-  EXPECT_EQ(run.swept->failed, 1U);
-  EXPECT_EQ(mem.bucket->objects.count(layout::blob_data(t.unused)), 1U);
-  EXPECT_EQ(mem.bucket->objects.count(layout::blob_data(t.untagged)), 0U);
+  ASSERT_NO_FATAL_FAILURE(expect_the_unused_blob_alone_kept(mem, t, run));
   EXPECT_TRUE(an_error_says(run, "mem://tree/" + layout::blob_data(t.unused)));
 }
 
