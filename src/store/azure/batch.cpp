@@ -135,8 +135,10 @@ Result<std::vector<object::DeleteFailure>> AzureClient::delete_objects(
     return failed;
   }
   if (keys.size() == 1) {
-    if (Status done = delete_object(keys[0], unmodified_since); !done) {
-      failed.push_back({keys[0], "DeleteFailed", done.error().message, ""});
+    // The service's code, as a batch's part gives it: ConditionNotMet says the blob changed.
+    if (Response r = delete_answer(keys[0], unmodified_since); !deleted(r)) {
+      failed.push_back({keys[0], r.code.empty() ? "DeleteFailed" : r.code,
+                        error_of(r, "delete", keys[0]).message, ""});
     }
     return failed;
   }

@@ -109,6 +109,10 @@ class AzureClient {
   // Get Blob Properties of `key`: the answer as it came (head(), and copy()'s polling).
   Response head_answer(std::string_view key);
   Status call(Request req, std::initializer_list<long> ok, std::string_view what);
+  // Delete Blob of `key` (delete_object), the answer as it came; deleted(): whether it says
+  // the blob is gone (absent already counts).
+  Response delete_answer(std::string_view key, std::optional<std::int64_t> unmodified_since);
+  static bool deleted(const Response& r);
   Error error_of(const Response& response, std::string_view what, std::string_view key) const;
   std::string shown(std::string_view key) const;
   Error not_here(std::string_view call) const;

@@ -165,15 +165,25 @@ Status AzureClient::put(std::string_view key, std::string_view body) {
   return call(std::move(req), {201}, "write");
 }
 
-Status AzureClient::delete_object(std::string_view key,
-                                  std::optional<std::int64_t> unmodified_since) {
+AzureClient::Response AzureClient::delete_answer(std::string_view key,
+                                                 std::optional<std::int64_t> unmodified_since) {
   Request req;
   req.method = "DELETE";
   req.key = std::string(key);
   if (unmodified_since) {
     req.headers.push_back("If-Unmodified-Since: " + http_date(*unmodified_since));
   }
-  return call(std::move(req), {202, 200, 404}, "delete");
+  return perform(req);
+}
+
+bool AzureClient::deleted(const Response& r) {
+  return r.curl == CURLE_OK && (r.status == 202 || r.status == 200 || r.status == 404);
+}
+
+Status AzureClient::delete_object(std::string_view key,
+                                  std::optional<std::int64_t> unmodified_since) {
+  Response r = delete_answer(key, unmodified_since);
+  return deleted(r) ? ok_status() : Status(error_of(r, "delete", key));
 }
 
 Status AzureClient::copy(std::string_view source, std::string_view key) {
