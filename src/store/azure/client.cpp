@@ -116,21 +116,8 @@ std::string canonical_query(std::string_view query) {
   return out;
 }
 
-std::string format_http_date(std::time_t when) {
-  std::tm tm{};
-  gmtime_r(&when, &tm);
-  static constexpr const char* k_days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr const char* k_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", k_days[tm.tm_wday],
-                tm.tm_mday, k_months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-                tm.tm_sec);
-  return buf;
-}
-
 std::string http_date_now() {
-  return format_http_date(std::time(nullptr));
+  return AzureClient::http_date(std::time(nullptr));
 }
 
 // An error document's Code and Message (a HEAD's code comes in x-ms-error-code instead).
@@ -149,7 +136,17 @@ bool retry_code(const std::string& code) {
 }  // namespace
 
 std::string AzureClient::http_date(std::int64_t seconds) {
-  return format_http_date(static_cast<std::time_t>(seconds));
+  auto when = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  gmtime_r(&when, &tm);
+  static constexpr const char* k_days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* k_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", k_days[tm.tm_wday],
+                tm.tm_mday, k_months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                tm.tm_sec);
+  return buf;
 }
 
 AzureClient::AzureClient(AzureSettings settings, object::HttpOptions options)
